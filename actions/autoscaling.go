@@ -1,0 +1,30 @@
+package actions
+
+import "github.com/cordon-ir/cordon/actions/spec"
+
+func autoscalingActions() []*spec.Action {
+	return []*spec.Action{
+		{
+			Name: "aws.autoscaling.detach_instance", Service: "autoscaling",
+			Summary: "Take the instance out of its Auto Scaling group so the group neither replaces nor terminates it.",
+			Description: "With mode detach, the group launches a replacement unless decrement_desired_capacity is true; with mode " +
+				"standby, the instance stays in the group but out of service. An instance in no group is a no-op.",
+			Params: []spec.Param{
+				instanceIDParam(),
+				{Name: "mode", Type: spec.String, Default: "detach", Enum: []string{"detach", "standby"}, Description: "DetachInstances or EnterStandby."},
+				{Name: "decrement_desired_capacity", Type: spec.Bool, Default: false, Description: "Lower desired capacity instead of launching a replacement."},
+			},
+			Outputs: []spec.Field{
+				spec.F("auto_scaling_group", spec.String, "The group the instance was in, empty if none."),
+				spec.F("mode", spec.String, "detach or standby."),
+				spec.F("changed", spec.Bool, "False when the instance was already out of the group."),
+			},
+			Mutating: true,
+			DryRun:   "Reads the instance's group membership and previews the change; nothing is sent.",
+			Permissions: []string{
+				"autoscaling:DescribeAutoScalingInstances", "autoscaling:DetachInstances", "autoscaling:EnterStandby",
+			},
+			Timeout: 10 * minute,
+		},
+	}
+}

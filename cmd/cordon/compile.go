@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/runbooks"
+)
+
+// parseInterleaved parses flags that may come before or after positional
+// arguments (cordon plan FILE --input k=v), which the flag package alone
+// does not allow.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if rest[0] == "--" {
+			return append(positional, rest[1:]...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+func newFlagSet(env *cliEnv, name, usage, about string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.stderr, "Usage: cordon %s %s\n\n%s\n", name, usage, about)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// flagExit maps a flag parse error to an exit code: --help is success.
+func flagExit(err error) int {
+	if err == flag.ErrHelp {
+		return 0
+	}
+	return 2
+}
+
+// compileFiles compiles each file and prints every diagnostic once (a
+// child runbook's errors are also reached through its parents).
+func compileFiles(env *cliEnv, paths []string) ([]*runbooks.Plan, bool) {
+	compiler := runbooks.NewCompiler(actions.Catalog(), runbooks.NewDirResolver(paths...))
+	printed := map[string]bool{}
+	var plans []*runbooks.Plan
+	ok := true
+	for _, path := range paths {
+		src, err := runbooks.ReadFile(path)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "%s: cannot read: %v\n", path, err)
+			ok = false
+			continue
+		}
+		plan, diags := compiler.Compile(path, src)
+		for _, d := range diags {
+			line := d.Error()
+			if !printed[line] {
+				printed[line] = true
+				fmt.Fprintln(env.stderr, line)
+			}
+		}
+		if plan == nil {
+			ok = false
+			continue
+		}
+		plans = append(plans, plan)
+	}
+	return plans, ok
+}
+
+func runValidate(_ context.Context, env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "validate", "PATH...", "Compile each runbook and print every error as path:line:col: message. Exit 1 on any error.")
+	paths, err := parseInterleaved(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(paths) == 0 {
+		fs.Usage()
+		return 2
+	}
+	plans, ok := compileFiles(env, paths)
+	if !ok {
+		return 1
+	}
+	for _, p := range plans {
+		fmt.Fprintf(env.stdout, "%s: ok (%s, %d steps, plan %s)\n", p.Runbook.SourceFile, p.Runbook.Name, len(p.Steps), p.Hash()[:16])
+	}
+	return 0
+}
+
+func runPlan(_ context.Context, env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "plan", "PATH [--input k=v...] [--json]", "Show the compiled plan: steps, conditions, gates and destructive marks.")
+	inputs := inputFlags{}
+	fs.Var(inputs, "input", "runbook input as key=value (repeatable; lists are comma-separated)")
+	asJSON := fs.Bool("json", false, "print the plan as JSON (what the workflow receives)")
+	paths, err := parseInterleaved(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(paths) != 1 {
+		fs.Usage()
+		return 2
+	}
+	plans, ok := compileFiles(env, paths)
+	if !ok {
+		return 1
+	}
+	plan := plans[0]
+	var values map[string]any
+	if len(inputs) > 0 {
+		if values, err = plan.ResolveInputs(inputs); err != nil {
+			fmt.Fprintf(env.stderr, "%s: %v\n", paths[0], err)
+			return 1
+		}
+	}
+	if *asJSON {
+		out := struct {
+			Hash   string         `json:"hash"`
+			Inputs map[string]any `json:"inputs,omitempty"`
+			Plan   *runbooks.Plan `json:"plan"`
+		}{plan.Hash(), values, plan}
+		return writeJSON(env, out)
+	}
+	if err := plan.WriteText(env.stdout, values); err != nil {
+		fmt.Fprintf(env.stderr, "cordon plan: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func runSchema(_ context.Context, env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "schema", "", "Print the JSON Schema of the runbook format (point yaml-language-server at it).")
+	if _, err := parseInterleaved(fs, args); err != nil {
+		return flagExit(err)
+	}
+	b, err := runbooks.JSONSchema(actions.Catalog().Names())
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon schema: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(env.stdout, string(b))
+	return 0
+}
+
+func runPolicy(_ context.Context, env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "policy", "PATH...", "Print the least-privilege IAM policy for the worker role that runs these runbooks.")
+	paths, err := parseInterleaved(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(paths) == 0 {
+		fs.Usage()
+		return 2
+	}
+	plans, ok := compileFiles(env, paths)
+	if !ok {
+		return 1
+	}
+	policy := runbooks.LeastPrivilegePolicy(plans...)
+	if len(policy.Statement) == 0 {
+		fmt.Fprintln(env.stderr, "cordon policy: these runbooks call no AWS API; the worker needs no IAM permissions for them")
+		return 0
+	}
+	fmt.Fprintln(env.stdout, string(policy.JSON()))
+	return 0
+}
+
+func runActions(_ context.Context, env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "actions", "[--json]", "List the action catalog.")
+	asJSON := fs.Bool("json", false, "print the full catalog as JSON")
+	if _, err := parseInterleaved(fs, args); err != nil {
+		return flagExit(err)
+	}
+	all := actions.Catalog().Actions()
+	if *asJSON {
+		return writeJSON(env, all)
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	for _, a := range all {
+		mark := ""
+		if a.Destructive {
+			mark = "destructive"
+		} else if a.Mutating {
+			mark = "changes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name, mark, a.Summary)
+	}
+	tw.Flush()
+	return 0
+}
+
+func writeJSON(env *cliEnv, v any) int {
+	enc := json.NewEncoder(env.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(env.stderr, "cordon: encode JSON: %v\n", err)
+		return 1
+	}
+	return 0
+}

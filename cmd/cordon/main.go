@@ -1,0 +1,94 @@
+// Command cordon compiles, inspects and (in later releases) runs
+// containment runbooks. It is a thin layer: flags in, library calls out.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+)
+
+// command is one subcommand of the CLI.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *cliEnv, args []string) int
+}
+
+// cliEnv is where a command writes; tests give it buffers.
+type cliEnv struct {
+	stdout, stderr io.Writer
+}
+
+func commands() []command {
+	return []command{
+		{"validate", "compile runbooks and print every error as path:line:col: message", runValidate},
+		{"plan", "show the compiled plan of a runbook: steps, conditions, gates, destructive marks", runPlan},
+		{"schema", "print the JSON Schema of the runbook format, for editors", runSchema},
+		{"policy", "print the least-privilege IAM policy for what the runbooks can call", runPolicy},
+		{"actions", "list the action catalog", runActions},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, &cliEnv{stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:]))
+}
+
+func run(ctx context.Context, env *cliEnv, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(env.stdout)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, env, args[1:])
+		}
+	}
+	fmt.Fprintf(env.stderr, "cordon: unknown command %q; run cordon --help for the list\n", args[0])
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "cordon — containment runbooks for compromised cloud servers")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: cordon COMMAND [flags] [args]")
+	fmt.Fprintln(w)
+	cs := commands()
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run cordon COMMAND --help for a command's flags.")
+	fmt.Fprintln(w, "Not yet available: run, dev, demo, worker, status, report, approve (see README).")
+}
+
+// inputFlags collects repeated --input k=v flags.
+type inputFlags map[string]string
+
+func (f inputFlags) String() string {
+	parts := make([]string, 0, len(f))
+	for k, v := range f {
+		parts = append(parts, k+"="+v)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func (f inputFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want key=value, got %q", s)
+	}
+	if _, dup := f[k]; dup {
+		return fmt.Errorf("input %s given twice", k)
+	}
+	f[k] = v
+	return nil
+}
