@@ -69,8 +69,8 @@ func ec2Actions() []*spec.Action {
 		},
 		{
 			Name: "aws.ec2.capture_console_output", Service: "ec2",
-			Summary:     "Capture the instance's serial console output as evidence.",
-			Params:      []spec.Param{instanceIDParam()},
+			Summary: "Capture the instance's serial console output as evidence.",
+			Params:  []spec.Param{instanceIDParam()},
 			Outputs: []spec.Field{
 				spec.F("output", str, "Decoded console output."),
 				spec.F("sha256", str, "SHA-256 of the decoded output, for the evidence record."),

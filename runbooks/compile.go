@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -36,6 +37,19 @@ type Compiler struct {
 	catalog  spec.Catalog
 	resolver Resolver
 	shape    *shape
+	patterns sync.Map // pattern text → *regexp.Regexp, from the catalog
+	types    goTypes
+}
+
+// pattern compiles a catalog pattern once per compiler. Catalog patterns
+// are checked when the registry is built, so compiling cannot fail here.
+func (c *Compiler) pattern(p string) *regexp.Regexp {
+	if re, ok := c.patterns.Load(p); ok {
+		return re.(*regexp.Regexp)
+	}
+	re := regexp.MustCompile(p)
+	c.patterns.Store(p, re)
+	return re
 }
 
 // NewCompiler returns a compiler that checks actions against catalog and
@@ -80,7 +94,7 @@ func (s *session) compile(file string, src []byte, stack []string) (*Plan, Diagn
 		return nil, d.list
 	}
 	sum := sha256.Sum256(src)
-	rb := &runbookCompiler{s: s, d: d, file: file, stack: stack}
+	rb := &runbookCompiler{s: s, d: d, file: file, stack: stack, exprs: newExprCache(&s.c.types)}
 	plan := rb.compile(root, hex.EncodeToString(sum[:]))
 	return plan, d.list
 }
@@ -95,6 +109,7 @@ type runbookCompiler struct {
 	defaults gateSpec
 	inputs   spec.Type
 	target   Target
+	exprs    *exprCache
 }
 
 func (r *runbookCompiler) compile(root *yaml.Node, sourceSum string) *Plan {
@@ -126,16 +141,17 @@ func (r *runbookCompiler) compile(root *yaml.Node, sourceSum string) *Plan {
 
 	_, target := lookup(root, "target")
 	headScope := &Scope{Inputs: r.inputs}
-	r.target = r.compileTarget(target, newExprChecker(headScope), Target{})
+	r.target = r.compileTarget(target, newExprChecker(headScope, r.exprs), Target{})
 	p.Target = r.target
 
 	_, steps := lookup(root, "steps")
-	p.Steps, p.Children = r.compileSteps(steps)
+	var scopes []StepScope
+	p.Steps, p.Children, scopes = r.compileSteps(steps)
 
 	_, outputs := lookup(root, "outputs")
 	if outputs != nil {
-		scope := &Scope{Inputs: r.inputs, Steps: stepScopes(p.Steps)}
-		p.Outputs = r.compileOutputs(outputs, newExprChecker(scope), nil)
+		scope := &Scope{Inputs: r.inputs, Steps: scopes}
+		p.Outputs = r.compileOutputs(outputs, newExprChecker(scope, r.exprs), nil)
 	}
 	return p
 }
@@ -339,17 +355,11 @@ func (r *runbookCompiler) compileTarget(n *yaml.Node, ec *exprChecker, base Targ
 	return t
 }
 
-func stepScopes(steps []Step) []StepScope {
-	out := make([]StepScope, len(steps))
-	for i, s := range steps {
-		out[i] = StepScope{ID: s.ID, Outputs: s.OutputType}
-	}
-	return out
-}
-
-func (r *runbookCompiler) compileSteps(n *yaml.Node) ([]Step, map[string]*Plan) {
+// compileSteps compiles the steps in order; each sees the ones before it.
+// It also returns the expression scopes of all steps, for runbook outputs.
+func (r *runbookCompiler) compileSteps(n *yaml.Node) ([]Step, map[string]*Plan, []StepScope) {
 	if n == nil || n.Kind != yaml.SequenceNode {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if len(n.Content) == 0 {
 		r.d.add(CodeMissingField, nodePos(n), "", "a runbook needs at least one step")
@@ -369,6 +379,7 @@ func (r *runbookCompiler) compileSteps(n *yaml.Node) ([]Step, map[string]*Plan) 
 		}
 	}
 	var steps []Step
+	var scopes []StepScope
 	var children map[string]*Plan
 	for _, sn := range n.Content {
 		idNode := scalarNode(sn, "id")
@@ -379,8 +390,9 @@ func (r *runbookCompiler) compileSteps(n *yaml.Node) ([]Step, map[string]*Plan) 
 		if len(steps) > 0 && steps[len(steps)-1].ID == idNode.Value || hasStep(steps, idNode.Value) {
 			continue // duplicate, reported above
 		}
-		scope := &Scope{Inputs: r.inputs, Steps: stepScopes(steps), later: copySet(later)}
+		scope := &Scope{Inputs: r.inputs, Steps: scopes, later: copySet(later)}
 		st, child := r.compileStep(sn, idNode.Value, scope)
+		scopes = append(scopes[:len(scopes):len(scopes)], StepScope{ID: st.ID, Outputs: st.OutputType})
 		if child != nil {
 			if children == nil {
 				children = map[string]*Plan{}
@@ -389,7 +401,7 @@ func (r *runbookCompiler) compileSteps(n *yaml.Node) ([]Step, map[string]*Plan) 
 		}
 		steps = append(steps, st)
 	}
-	return steps, children
+	return steps, children, scopes
 }
 
 func hasStep(steps []Step, id string) bool {
@@ -440,7 +452,7 @@ func (r *runbookCompiler) compileStep(n *yaml.Node, id string, scope *Scope) (St
 	}
 
 	// foreach decides whether item exists for with:, target and outputs.
-	ec := newExprChecker(scope)
+	ec := newExprChecker(scope, r.exprs)
 	if _, fn := lookup(n, "foreach"); fn != nil {
 		itemType := spec.Any
 		if fn.Kind == yaml.ScalarNode {
@@ -476,7 +488,7 @@ func (r *runbookCompiler) compileStep(n *yaml.Node, id string, scope *Scope) (St
 			}
 		}
 	}
-	itemEC := newExprChecker(scope)
+	itemEC := newExprChecker(scope, r.exprs)
 
 	if wn := scalarNode(n, "when"); wn != nil {
 		if e, ok := r.expression(wn, spec.Bool, ec, what+".when"); ok {
@@ -526,7 +538,7 @@ func (r *runbookCompiler) compileStep(n *yaml.Node, id string, scope *Scope) (St
 	if _, on := lookup(n, "outputs"); on != nil {
 		resScope := *scope
 		resScope.Result = &st.ResultType
-		st.Outputs = r.compileOutputs(on, newExprChecker(&resScope), cal.result.FieldNames())
+		st.Outputs = r.compileOutputs(on, newExprChecker(&resScope, r.exprs), cal.result.FieldNames())
 		fields := append([]spec.Field(nil), outType.Fields...)
 		for _, o := range st.Outputs {
 			fields = append(fields, spec.F(o.Name, o.Expr.Type, ""))
@@ -684,7 +696,7 @@ func (r *runbookCompiler) compileWith(n *yaml.Node, cal *callee, ec *exprChecker
 		}
 		var re *regexp.Regexp
 		if p.Pattern != "" {
-			re = regexp.MustCompile(p.Pattern)
+			re = r.s.c.pattern(p.Pattern)
 		}
 		if v, ok := r.value(e.value, p.Type, ec, what+".with."+name, &constraint{re: re, enum: p.Enum}); ok {
 			with[name] = v

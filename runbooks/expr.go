@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/expr-lang/expr/ast"
@@ -72,55 +73,125 @@ type StepScope struct {
 	Outputs spec.Type
 }
 
+// goTypes caches the Go types generated for runbook types, keyed by the
+// type's text. Generated struct types are costly to build and the same few
+// (each action's outputs) recur in every runbook.
+type goTypes struct{ m sync.Map }
+
+func (g *goTypes) of(t spec.Type) reflect.Type {
+	if g == nil {
+		return t.GoType()
+	}
+	key := t.String()
+	if rt, ok := g.m.Load(key); ok {
+		return rt.(reflect.Type)
+	}
+	rt := t.GoType()
+	g.m.Store(key, rt)
+	return rt
+}
+
+func (st StepScope) envType(g *goTypes) reflect.Type {
+	return g.of(spec.ObjectOf(spec.F("outputs", st.Outputs, ""), spec.F("status", spec.String, "")))
+}
+
 // EnvType is the Go type of the expression environment for this scope.
 // Objects are generated structs, so expr's checker knows every type.
-func (s *Scope) EnvType() reflect.Type {
-	stepFields := make([]spec.Field, len(s.Steps))
-	for i, st := range s.Steps {
-		stepFields[i] = spec.F(st.ID, spec.ObjectOf(
-			spec.F("outputs", st.Outputs, ""),
-			spec.F("status", spec.String, ""),
-		), "")
+func (s *Scope) EnvType() reflect.Type { return s.envType(nil, nil) }
+
+// envType builds the environment type; with only non-nil, it includes just
+// those steps. Checking an expression against the steps it names, rather
+// than every earlier step, keeps compilation fast: generated struct types
+// are costly to build, and most expressions name one step or none.
+func (s *Scope) envType(only map[string]bool, g *goTypes) reflect.Type {
+	var stepFields []reflect.StructField
+	for _, st := range s.Steps {
+		if only != nil && !only[st.ID] {
+			continue
+		}
+		stepFields = append(stepFields, reflect.StructField{
+			Name: fmt.Sprintf("F%d", len(stepFields)), Type: st.envType(g),
+			Tag: reflect.StructTag(`expr:"` + st.ID + `"`),
+		})
 	}
+	inputs := g.of(s.Inputs)
 	fields := []reflect.StructField{
-		{Name: "Inputs", Type: s.Inputs.GoType(), Tag: `expr:"inputs"`},
-		{Name: "Steps", Type: spec.StructOf(stepFields), Tag: `expr:"steps"`},
+		{Name: "Inputs", Type: inputs, Tag: `expr:"inputs"`},
+		{Name: "Steps", Type: reflect.StructOf(stepFields), Tag: `expr:"steps"`},
 		{Name: "Run", Type: reflect.TypeFor[RunInfo](), Tag: `expr:"run"`},
 	}
 	if s.Item != nil {
-		fields = append(fields, reflect.StructField{Name: "Item", Type: s.Item.GoType(), Tag: `expr:"item"`})
+		fields = append(fields, reflect.StructField{Name: "Item", Type: g.of(*s.Item), Tag: `expr:"item"`})
 	}
 	if s.Result != nil {
-		fields = append(fields, reflect.StructField{Name: "Result", Type: s.Result.GoType(), Tag: `expr:"result"`})
+		fields = append(fields, reflect.StructField{Name: "Result", Type: g.of(*s.Result), Tag: `expr:"result"`})
 	}
 	return reflect.StructOf(fields)
 }
 
-// exprConfig builds the checker configuration for a scope: its typed
-// environment and the function allowlist.
-func exprConfig(s *Scope) *conf.Config {
+// newExprConfig is the expr configuration for one environment type: the
+// typed environment and the function allowlist. A nil env gives the
+// configuration used only for parsing.
+func newExprConfig(env reflect.Type) *conf.Config {
 	c := conf.CreateNew()
-	allowed := map[string]bool{}
-	for _, f := range allowedFunctions {
-		allowed[f] = true
-	}
 	for name := range c.Builtins {
-		if !allowed[name] {
+		if !contains(allowedFunctions, name) {
 			delete(c.Builtins, name)
 		}
 	}
 	c.MaxNodes = maxExprNodes
-	c.WithEnv(reflect.New(s.EnvType()).Elem().Interface())
+	if env != nil {
+		c.WithEnv(reflect.New(env).Elem().Interface())
+	}
 	return c
 }
 
-// checker checks expressions against one scope.
-type exprChecker struct {
-	scope  *Scope
-	config *conf.Config
+// exprCache shares expr configurations between the expressions of one
+// runbook. Configurations are not safe for concurrent use (the checker
+// caches type information in them), so a cache belongs to one compilation.
+type exprCache struct {
+	parse   *conf.Config
+	checked map[string]*conf.Config
+	types   *goTypes // shared by the whole Compiler
 }
 
-func newExprChecker(s *Scope) *exprChecker { return &exprChecker{scope: s} }
+func newExprCache(types *goTypes) *exprCache {
+	return &exprCache{parse: newExprConfig(nil), checked: map[string]*conf.Config{}, types: types}
+}
+
+// exprChecker checks expressions against one scope.
+type exprChecker struct {
+	scope *Scope
+	cache *exprCache
+}
+
+func newExprChecker(s *Scope, cache *exprCache) *exprChecker {
+	return &exprChecker{scope: s, cache: cache}
+}
+
+// config returns the checker configuration for an expression that names
+// the given steps. Step ids are unique within a runbook and their types
+// fixed, so ids (plus what item and result are) identify the environment.
+func (c *exprChecker) config(steps map[string]bool) *conf.Config {
+	ids := make([]string, 0, len(steps))
+	for id := range steps {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	key := strings.Join(ids, ",")
+	if c.scope.Item != nil {
+		key += "|item:" + c.scope.Item.String()
+	}
+	if c.scope.Result != nil {
+		key += fmt.Sprintf("|result:%p", c.scope.Result)
+	}
+	if cfg, ok := c.cache.checked[key]; ok {
+		return cfg
+	}
+	cfg := newExprConfig(c.scope.envType(steps, c.cache.types))
+	c.cache.checked[key] = cfg
+	return cfg
+}
 
 // exprError is a problem in an expression, with its offset inside the
 // expression source (in runes) so it can be placed in the file.
@@ -137,17 +208,16 @@ func (c *exprChecker) check(src string) (spec.Type, []exprError) {
 	if strings.TrimSpace(src) == "" {
 		return spec.Type{}, []exprError{{code: CodeBadExpression, msg: "empty expression"}}
 	}
-	if c.config == nil {
-		c.config = exprConfig(c.scope)
-	}
-	tree, err := parser.ParseWithConfig(src, c.config)
+	tree, err := parser.ParseWithConfig(src, c.cache.parse)
 	if err != nil {
 		return spec.Type{}, []exprError{fileError(CodeBadExpression, err)}
 	}
-	if errs := c.checkReferences(tree.Node); len(errs) > 0 {
-		return spec.Type{}, errs
+	v := &refVisitor{c: c, steps: map[string]bool{}}
+	ast.Walk(&tree.Node, v)
+	if len(v.errs) > 0 {
+		return spec.Type{}, v.errs
 	}
-	t, err := checker.Check(tree, c.config)
+	t, err := checker.Check(tree, c.config(v.steps))
 	if err != nil {
 		return spec.Type{}, []exprError{fileError(CodeTypeMismatch, err)}
 	}
@@ -166,21 +236,16 @@ func fileError(code Code, err error) exprError {
 	return exprError{code: code, msg: err.Error()}
 }
 
-// checkReferences finds every inputs./steps./run./item/result chain and
-// checks it names something that exists at this point, with a message in
-// runbook terms ("step snap runs after this one"), before expr's checker
-// reports the same thing in terms of Go types.
-func (c *exprChecker) checkReferences(root ast.Node) []exprError {
-	v := &refVisitor{c: c}
-	ast.Walk(&root, v)
-	return v.errs
-}
-
-// refVisitor walks the tree bottom-up (ast.Walk visits children first), so
-// a.b is checked before a.b.c; an error in a prefix is reported once.
+// refVisitor finds every inputs./steps./run./item/result chain and checks
+// it names something that exists at this point, with a message in runbook
+// terms ("step snap has not run yet"), before expr's checker would report
+// the same thing in terms of Go types. It also collects the steps named.
+// ast.Walk visits children first, so a.b is checked before a.b.c; an error
+// in a prefix is reported once.
 type refVisitor struct {
-	c    *exprChecker
-	errs []exprError
+	c     *exprChecker
+	errs  []exprError
+	steps map[string]bool
 }
 
 func (v *refVisitor) report(e exprError) {
@@ -199,6 +264,8 @@ func (v *refVisitor) Visit(node *ast.Node) {
 		if root != nil {
 			if e := v.c.checkPath(path, root); e != nil {
 				v.report(*e)
+			} else if path[0] == "steps" && len(path) > 1 {
+				v.steps[path[1]] = true
 			}
 		}
 	case *ast.CallNode:

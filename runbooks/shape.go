@@ -20,6 +20,7 @@ type shape struct {
 	elem    *shape   // kindList, kindMap
 	enum    []string // kindString
 	pattern string   // kindString: documented and checked
+	re      *regexp.Regexp
 	alts    []*shape // kindOneOf: chosen by the YAML node's kind
 }
 
@@ -66,6 +67,8 @@ const identPattern = `^[a-z][a-z0-9_]{0,62}$`
 
 var identRE = regexp.MustCompile(identPattern)
 
+const runbookNamePattern = `^[a-z0-9][a-z0-9-]{0,62}$`
+
 const durationPattern = `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 
 var phases = []string{"detection", "containment", "eradication", "recovery"}
@@ -111,7 +114,7 @@ func runbookShape() *shape {
 	foreach := &shape{kind: kindOneOf, desc: "An expression yielding a list, or a literal list: the step runs once per item, as item.",
 		alts: []*shape{str("Expression, e.g. ${{ steps.find.outputs.instance_ids }}."), list("Literal items.", anyv("Item."))}}
 	step := obj("One step: an action or a child runbook.",
-		req("id", &shape{kind: kindString, desc: "Unique step id, used in expressions as steps.<id>.", pattern: identPattern}),
+		req("id", &shape{kind: kindString, desc: "Unique step id, used in expressions as steps.<id>.", pattern: identPattern, re: identRE}),
 		opt("name", str("Human-readable name.")),
 		opt("action", str("Catalog action, e.g. aws.ec2.isolate_instance (see cordon actions).")),
 		opt("uses", str("Name of another runbook to run as a child workflow.")),
@@ -141,7 +144,7 @@ func runbookShape() *shape {
 		req("apiVersion", enum("Format version.", APIVersion)),
 		req("kind", enum("Document kind.", "Runbook")),
 		req("metadata", obj("About the runbook.",
-			req("name", &shape{kind: kindString, desc: "Runbook name, used by uses:.", pattern: `^[a-z0-9][a-z0-9-]{0,62}$`}),
+			req("name", &shape{kind: kindString, desc: "Runbook name, used by uses:.", pattern: runbookNamePattern, re: regexp.MustCompile(runbookNamePattern)}),
 			opt("description", str("What it is for.")),
 			opt("severity", enum("Incident severity it is written for.", "low", "medium", "high", "critical")),
 			opt("tags", list("Free-form tags.", str("Tag."))),
@@ -209,7 +212,7 @@ func checkShape(d *diags, n *yaml.Node, s *shape, what string) {
 		}
 		if s.enum != nil && !contains(s.enum, n.Value) {
 			d.add(CodeBadValue, nodePos(n), suggest(n.Value, s.enum), "%s: %q is not allowed", what, n.Value)
-		} else if s.pattern != "" && !regexp.MustCompile(s.pattern).MatchString(n.Value) {
+		} else if s.re != nil && !s.re.MatchString(n.Value) {
 			d.add(CodeBadValue, nodePos(n), "it must match "+s.pattern, "%s: %q is not a valid value", what, n.Value)
 		}
 	case kindInt:

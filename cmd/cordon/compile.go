@@ -92,11 +92,11 @@ func runValidate(_ context.Context, env *cliEnv, args []string) int {
 		return 2
 	}
 	plans, ok := compileFiles(env, paths)
-	if !ok {
-		return 1
-	}
 	for _, p := range plans {
 		fmt.Fprintf(env.stdout, "%s: ok (%s, %d steps, plan %s)\n", p.Runbook.SourceFile, p.Runbook.Name, len(p.Steps), p.Hash()[:16])
+	}
+	if !ok {
+		return 1
 	}
 	return 0
 }
