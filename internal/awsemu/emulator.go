@@ -1,0 +1,584 @@
+package awsemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// Credentials that [Emulator.AWSConfig] uses. Any access key works; unknown
+// keys act as the default user (see [Options.DefaultUserName]).
+const (
+	DefaultAccessKeyID     = "AKIDEMU"
+	DefaultSecretAccessKey = "secret"
+	DefaultAccountID       = "123456789012"
+	DefaultRegion          = "us-east-1"
+)
+
+// maxBodyBytes bounds a request body; real query requests are a few KiB.
+const maxBodyBytes = 1 << 20
+
+// maxFormKeys bounds the parameters of one request so list scans stay cheap.
+const maxFormKeys = 10000
+
+// Options configures an [Emulator]. The zero value is usable.
+type Options struct {
+	// Logger receives one debug record per call; nil discards.
+	Logger *slog.Logger
+	// Clock is the emulator's notion of now; it must be safe for concurrent
+	// use. Nil means time.Now.
+	Clock func() time.Time
+	// AccountID defaults to DefaultAccountID.
+	AccountID string
+	// Region defaults to DefaultRegion; it names availability zones and ARNs.
+	Region string
+	// Seed makes generated ids reproducible; 0 means 1.
+	Seed uint64
+	// Addr is the listen address for Start; empty means a random port on
+	// 127.0.0.1. Only loopback is sensible: there is no authentication.
+	Addr string
+	// StateTransitionDelay is how long instances stay pending, stopping or
+	// shutting-down. Zero means the next request already sees the final state.
+	StateTransitionDelay time.Duration
+	// CallLogLimit bounds the recorded calls (oldest dropped); 0 means 100000.
+	CallLogLimit int
+	// DefaultUserName is the IAM user that unknown access keys act as;
+	// empty means "responder".
+	DefaultUserName string
+}
+
+// Emulator is an in-memory AWS that speaks the query protocols over HTTP.
+// All methods are safe for concurrent use.
+type Emulator struct {
+	log             *slog.Logger
+	clock           func() time.Time
+	account         string
+	region          string
+	addr            string
+	transitionDelay time.Duration
+	callLimit       int
+	defaultUser     string
+	ops             map[string]operation // key: service + "/" + action; read-only after New
+
+	mu                 sync.Mutex
+	w                  *world
+	rng                *rand.Rand
+	usedIDs            map[string]bool
+	requestSeq         uint64
+	calls              []Call
+	faults             faults
+	snapRule           SnapshotCompletion
+	pendingTransitions int
+
+	srv *http.Server
+	url string
+}
+
+// New returns an emulator with empty state. Call Start to serve it, or use
+// it as an http.Handler.
+func New(o Options) *Emulator {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.AccountID == "" {
+		o.AccountID = DefaultAccountID
+	}
+	if o.Region == "" {
+		o.Region = DefaultRegion
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	if o.CallLogLimit <= 0 {
+		o.CallLogLimit = 100000
+	}
+	if o.DefaultUserName == "" {
+		o.DefaultUserName = "responder"
+	}
+	e := &Emulator{
+		log:             o.Logger,
+		clock:           o.Clock,
+		account:         o.AccountID,
+		region:          o.Region,
+		addr:            o.Addr,
+		transitionDelay: o.StateTransitionDelay,
+		callLimit:       o.CallLogLimit,
+		defaultUser:     o.DefaultUserName,
+		w:               newWorld(),
+		rng:             rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
+		usedIDs:         map[string]bool{},
+	}
+	e.ops = map[string]operation{}
+	for _, group := range [][]operation{ec2Operations(), iamOperations(), autoScalingOperations(), elbOperations(), stsOperations()} {
+		for _, op := range group {
+			e.ops[op.service+"/"+op.action] = op
+		}
+	}
+	return e
+}
+
+// NewTestServer starts an emulator for a test and stops it when the test ends.
+func NewTestServer(t testing.TB, o Options) *Emulator {
+	t.Helper()
+	e := New(o)
+	if _, err := e.Start(t.Context()); err != nil {
+		t.Fatalf("start AWS emulator: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			t.Errorf("close AWS emulator: %v", err)
+		}
+	})
+	return e
+}
+
+// Start listens on Options.Addr and serves until Close. It returns the base
+// URL to use as the SDK's BaseEndpoint. The context only bounds listening.
+func (e *Emulator) Start(ctx context.Context) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.srv != nil {
+		return "", errors.New("awsemu: already started")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", e.addr)
+	if err != nil {
+		return "", fmt.Errorf("awsemu: listen on %s: %w", e.addr, err)
+	}
+	e.srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	e.url = "http://" + ln.Addr().String()
+	go func(srv *http.Server) {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.log.Error("awsemu: serve failed", "err", err)
+		}
+	}(e.srv)
+	e.log.Info("awsemu: listening", "url", e.url)
+	return e.url, nil
+}
+
+// URL is the base URL from Start, or "" before it.
+func (e *Emulator) URL() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.url
+}
+
+// Close stops the server, waiting briefly for in-flight requests.
+func (e *Emulator) Close() error {
+	e.mu.Lock()
+	srv := e.srv
+	e.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("awsemu: shut down: %w", errors.Join(err, srv.Close()))
+	}
+	return nil
+}
+
+// AWSConfig returns an SDK config aimed at the emulator with the default
+// static credentials. Copy it and replace Credentials to call as someone else.
+func (e *Emulator) AWSConfig() aws.Config {
+	return aws.Config{
+		Region:       e.region,
+		Credentials:  credentials.NewStaticCredentialsProvider(DefaultAccessKeyID, DefaultSecretAccessKey, ""),
+		BaseEndpoint: aws.String(e.URL()),
+	}
+}
+
+// AccountID is the emulated account.
+func (e *Emulator) AccountID() string { return e.account }
+
+// Region is the emulated region.
+func (e *Emulator) Region() string { return e.region }
+
+// operation is one supported API call: the single table the dispatcher,
+// throttling, dry-run handling and call log all read.
+type operation struct {
+	service  string
+	action   string
+	mutating bool
+	handle   func(*Emulator, *request) ([]node, *apiError)
+}
+
+func (o operation) iamAction() string { return iamPrefix(o.service) + ":" + o.action }
+
+// OperationInfo describes one supported operation.
+type OperationInfo struct {
+	Service   string
+	Action    string
+	IAMAction string
+	Mutating  bool
+}
+
+// Operations lists the supported operations, sorted by service and action.
+func (e *Emulator) Operations() []OperationInfo {
+	out := make([]OperationInfo, 0, len(e.ops))
+	for _, k := range sortedKeys(e.ops) {
+		op := e.ops[k]
+		out = append(out, OperationInfo{Service: op.service, Action: op.action, IAMAction: op.iamAction(), Mutating: op.mutating})
+	}
+	return out
+}
+
+// principal is the identity behind an access key.
+type principal struct {
+	accessKeyID string
+	arn         string
+	userID      string
+	userName    string // empty for assumed roles
+	roleARN     string // set for assumed-role sessions
+}
+
+// request is one decoded API call as handlers see it.
+type request struct {
+	id     string
+	svc    string
+	action string
+	p      params
+	caller principal
+	dryRun bool
+	now    time.Time
+}
+
+// commit is the line every mutating EC2 handler passes after validating and
+// before changing state: in a dry run it stops with DryRunOperation.
+func (r *request) commit() *apiError {
+	if r.dryRun {
+		return errDryRun()
+	}
+	return nil
+}
+
+// Call is one request as the emulator saw it.
+type Call struct {
+	Time        time.Time
+	Service     string
+	Action      string
+	IAMAction   string // e.g. "ec2:CreateTags"
+	Principal   string // caller ARN
+	AccessKeyID string
+	Mutating    bool
+	DryRun      bool
+	Status      int
+	ErrorCode   string
+	RequestID   string
+}
+
+// Calls returns every recorded request, oldest first.
+func (e *Emulator) Calls() []Call {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Call(nil), e.calls...)
+}
+
+// Mutations returns the calls that changed state: successful, mutating and
+// not dry runs.
+func (e *Emulator) Mutations() []Call {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Call
+	for _, c := range e.calls {
+		if c.Mutating && !c.DryRun && c.Status/100 == 2 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ResetCalls forgets the recorded calls, e.g. between phases of a test.
+func (e *Emulator) ResetCalls() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.calls = nil
+}
+
+func (e *Emulator) nextRequestID() string {
+	e.requestSeq++
+	// splitmix64 spreads a counter into uuid-looking, reproducible ids.
+	z := e.requestSeq * 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", uint32(z>>32), uint16(z>>16), uint16(z)&0xfff, e.requestSeq&0xfff, e.requestSeq&0xffffffffffff)
+}
+
+// ServeHTTP implements http.Handler: AWS query requests on any path except
+// /_emu/, which serves read-only JSON for other processes.
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_emu/") {
+		e.serveAdmin(w, r)
+		return
+	}
+	e.mu.Lock()
+	call := Call{Time: e.clock(), RequestID: e.nextRequestID()}
+	e.mu.Unlock()
+
+	status, body := e.handleAWS(w, r, &call)
+
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	w.Header().Set("x-amzn-RequestId", call.RequestID)
+	w.WriteHeader(status)
+	// A write error means the client went away; there is no one to tell.
+	_, _ = w.Write(body)
+}
+
+// handleAWS decodes, authorises, fault-injects and dispatches one request,
+// recording it in the call log whatever the outcome.
+func (e *Emulator) handleAWS(w http.ResponseWriter, r *http.Request, call *Call) (int, []byte) {
+	ec2Shape := false
+	fail := func(err *apiError) (int, []byte) {
+		call.Status, call.ErrorCode = err.Status, err.Code
+		e.record(*call)
+		return err.Status, encodeError(ec2Shape, call.RequestID, err)
+	}
+
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		return fail(clientErr(http.StatusMethodNotAllowed, "MethodNotAllowed", "The HTTP method %s is not allowed", r.Method))
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		return fail(clientErr(http.StatusBadRequest, "MalformedQueryString", "The request body is not a valid form-encoded query: %v", err))
+	}
+	if len(r.Form) > maxFormKeys {
+		return fail(clientErr(http.StatusBadRequest, "MalformedQueryString", "Too many parameters (%d)", len(r.Form)))
+	}
+	p := params{v: r.Form}
+	version := p.get("Version")
+	ec2Shape = version == ec2Version
+	call.Action = p.get("Action")
+
+	scope, aerr := parseAuthorization(r.Header.Get("Authorization"))
+	if aerr != nil {
+		return fail(aerr)
+	}
+	call.AccessKeyID = scope.accessKeyID
+	svc, ok := serviceFor(scope.signingName, version)
+	if !ok {
+		return fail(clientErr(http.StatusBadRequest, "InvalidAction",
+			"Service %q with API version %q is not emulated", scope.signingName, version))
+	}
+	call.Service = svc
+	ec2Shape = svc == ServiceEC2
+	call.IAMAction = iamPrefix(svc) + ":" + call.Action
+	if call.Action == "" {
+		return fail(errMissingParameter("Action"))
+	}
+	op, ok := e.ops[svc+"/"+call.Action]
+	if !ok {
+		return fail(clientErr(http.StatusBadRequest, "InvalidAction",
+			"The action %s is not valid for this web service.", call.Action))
+	}
+	call.Mutating = op.mutating
+	rq := &request{id: call.RequestID, svc: svc, action: op.action, p: p}
+	if svc == ServiceEC2 {
+		rq.dryRun = p.boolean("DryRun")
+		call.DryRun = rq.dryRun
+	}
+
+	e.mu.Lock()
+	latency := e.faults.latency
+	e.mu.Unlock()
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return fail(&apiError{Status: http.StatusServiceUnavailable, Code: "RequestCanceled", Message: "client went away"})
+		}
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rq.now = e.clock()
+	e.tick(rq.now)
+
+	caller, aerr := e.resolvePrincipal(svc, scope.accessKeyID, rq.now)
+	if aerr != nil {
+		return e.failLocked(call, ec2Shape, aerr)
+	}
+	rq.caller = caller
+	call.Principal = caller.arn
+	if aerr := e.injectFault(op, rq.now); aerr != nil {
+		return e.failLocked(call, ec2Shape, aerr)
+	}
+	if e.denied(caller, op.iamAction()) {
+		return e.failLocked(call, ec2Shape, errDenied(svc, caller, op.iamAction()))
+	}
+	if rq.dryRun && !op.mutating {
+		return e.failLocked(call, ec2Shape, errDryRun())
+	}
+	result, aerr := e.safeHandle(op, rq)
+	if aerr != nil {
+		return e.failLocked(call, ec2Shape, aerr)
+	}
+	if rq.dryRun {
+		// A mutating handler that forgot commit() must still not report
+		// success for a dry run; the dry-run tests catch the state change.
+		e.log.Error("awsemu: handler ignored DryRun", "action", op.action)
+		return e.failLocked(call, ec2Shape, errDryRun())
+	}
+	call.Status = http.StatusOK
+	e.recordLocked(*call)
+	return http.StatusOK, encodeSuccess(svc, op.action, call.RequestID, result)
+}
+
+// safeHandle runs a handler, turning a panic into an InternalError so that
+// no input can take the emulator (and the test binary) down.
+func (e *Emulator) safeHandle(op operation, rq *request) (result []node, aerr *apiError) {
+	defer func() {
+		if v := recover(); v != nil {
+			e.log.Error("awsemu: handler panicked", "action", op.action, "panic", v)
+			result, aerr = nil, &apiError{Status: http.StatusInternalServerError, Code: "InternalError",
+				Message: fmt.Sprintf("emulator bug in %s: %v", op.action, v)}
+		}
+	}()
+	return op.handle(e, rq)
+}
+
+func (e *Emulator) failLocked(call *Call, ec2Shape bool, err *apiError) (int, []byte) {
+	call.Status, call.ErrorCode = err.Status, err.Code
+	e.recordLocked(*call)
+	return err.Status, encodeError(ec2Shape, call.RequestID, err)
+}
+
+func (e *Emulator) record(c Call) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.recordLocked(c)
+}
+
+func (e *Emulator) recordLocked(c Call) {
+	e.calls = append(e.calls, c)
+	if over := len(e.calls) - e.callLimit; over > 0 {
+		e.calls = e.calls[over:]
+	}
+	e.log.Debug("awsemu: call", "service", c.Service, "action", c.Action, "principal", c.Principal,
+		"status", c.Status, "error", c.ErrorCode, "dry_run", c.DryRun, "request_id", c.RequestID)
+}
+
+// resolvePrincipal maps an access key to an identity: an AssumeRole session,
+// a seeded user's key, or the default user for any other key.
+func (e *Emulator) resolvePrincipal(svc, akid string, now time.Time) (principal, *apiError) {
+	if s, ok := e.w.sessions[akid]; ok {
+		if now.After(s.expiration) {
+			return principal{}, clientErr(http.StatusBadRequest, "ExpiredToken", "The security token included in the request is expired")
+		}
+		roleName := s.roleARN[strings.LastIndex(s.roleARN, "/")+1:]
+		return principal{
+			accessKeyID: akid,
+			arn:         fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", e.account, roleName, s.sessionName),
+			userID:      s.roleID + ":" + s.sessionName,
+			roleARN:     s.roleARN,
+		}, nil
+	}
+	for _, u := range e.w.users {
+		for i := range u.AccessKeys {
+			k := &u.AccessKeys[i]
+			if k.ID != akid {
+				continue
+			}
+			if k.Status != "Active" {
+				if svc == ServiceEC2 {
+					return principal{}, clientErr(http.StatusUnauthorized, "AuthFailure", "AWS was not able to validate the provided access credentials")
+				}
+				return principal{}, clientErr(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
+			}
+			k.LastUsedDate, k.LastUsedService, k.LastUsedRegion = now, iamPrefix(svc), e.region
+			return principal{accessKeyID: akid, arn: u.ARN, userID: u.ID, userName: u.Name}, nil
+		}
+	}
+	return principal{
+		accessKeyID: akid,
+		arn:         fmt.Sprintf("arn:aws:iam::%s:user/%s", e.account, e.defaultUser),
+		userID:      "AIDACORDONEMULATOR00",
+		userName:    e.defaultUser,
+	}, nil
+}
+
+// errDenied is what AWS answers when no policy allows the action.
+func errDenied(svc string, p principal, action string) *apiError {
+	msg := fmt.Sprintf("User: %s is not authorized to perform: %s because no identity-based policy allows the %s action", p.arn, action, action)
+	if svc == ServiceEC2 {
+		return clientErr(http.StatusForbidden, "UnauthorizedOperation", "You are not authorized to perform this operation. %s", msg)
+	}
+	return clientErr(http.StatusForbidden, "AccessDenied", "%s", msg)
+}
+
+// tick applies the time-driven changes that are due: instance state
+// transitions and time-based snapshot completion.
+func (e *Emulator) tick(now time.Time) {
+	if e.pendingTransitions > 0 {
+		for _, id := range e.w.instanceOrder {
+			in := e.w.instances[id]
+			if in.nextState != "" && !now.Before(in.nextAt) {
+				e.finishTransition(in)
+			}
+		}
+	}
+	if e.snapRule.AfterDescribes == 0 {
+		for _, id := range e.w.snapOrder {
+			s := e.w.snapshots[id]
+			if s.State == "pending" && now.Sub(s.StartTime) >= e.snapRule.After {
+				s.State, s.Progress = "completed", "100%"
+			}
+		}
+	}
+}
+
+// newID returns a fresh EC2-style id such as "i-0" followed by 16 hex digits
+// (17 in all, like real ids), reproducible for a given seed.
+func (e *Emulator) newID(prefix string) string {
+	for {
+		id := fmt.Sprintf("%s-0%016x", prefix, e.rng.Uint64())
+		if !e.usedIDs[id] {
+			e.usedIDs[id] = true
+			return id
+		}
+	}
+}
+
+// newKeyID returns an IAM-style id: a four-letter prefix and 16 characters.
+func (e *Emulator) newKeyID(prefix string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	for {
+		b := []byte(prefix)
+		for range 16 {
+			b = append(b, alphabet[e.rng.IntN(len(alphabet))])
+		}
+		if id := string(b); !e.usedIDs[id] {
+			e.usedIDs[id] = true
+			return id
+		}
+	}
+}
+
+func (e *Emulator) newSecret(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[e.rng.IntN(len(alphabet))]
+	}
+	return string(b)
+}

@@ -1,0 +1,215 @@
+package awsemu
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// AllPrincipals makes a Deny rule apply to every caller.
+const AllPrincipals = "*"
+
+// Bucket is an EC2-style token bucket: Capacity calls at once, refilled at
+// RefillPerSecond. A zero Capacity means unthrottled.
+type Bucket struct {
+	Capacity        int
+	RefillPerSecond float64
+}
+
+// Throttle configures request-rate limiting per API class, with a separate
+// bucket per service, the way EC2 meters non-mutating and mutating calls.
+type Throttle struct {
+	NonMutating Bucket
+	Mutating    Bucket
+}
+
+
+// EC2DefaultThrottle returns buckets resembling EC2's defaults: non-mutating
+// 100 burst refilled at 20/s, mutating 200 burst refilled at 5/s.
+func EC2DefaultThrottle() Throttle {
+	return Throttle{
+		NonMutating: Bucket{Capacity: 100, RefillPerSecond: 20},
+		Mutating:    Bucket{Capacity: 200, RefillPerSecond: 5},
+	}
+}
+
+// SnapshotCompletion says when a pending snapshot becomes completed: once
+// After has elapsed since it started and, if AfterDescribes > 0, after that
+// many DescribeSnapshots calls have shown it pending. The zero value
+// completes snapshots by the next request.
+type SnapshotCompletion struct {
+	After          time.Duration
+	AfterDescribes int
+}
+
+type bucketState struct {
+	tokens float64
+	last   time.Time
+}
+
+type injected struct {
+	action    string
+	code      string
+	status    int
+	remaining int
+}
+
+type denyRule struct {
+	who    string
+	action string
+}
+
+// faults is the fault-injection configuration; guarded by Emulator.mu.
+type faults struct {
+	latency  time.Duration
+	throttle Throttle
+	buckets  map[string]*bucketState
+	errRate  float64
+	errRng   *rand.Rand
+	denies   []denyRule
+	failNext []*injected
+}
+
+// SetLatency delays every AWS call by d before it is processed.
+func (e *Emulator) SetLatency(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults.latency = d
+}
+
+// SetThrottling replaces the rate limits and refills every bucket.
+func (e *Emulator) SetThrottling(t Throttle) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults.throttle = t
+	e.faults.buckets = map[string]*bucketState{}
+}
+
+// SetServerErrorRate makes that fraction of calls fail with 500 or 503,
+// chosen by a generator seeded with seed, so a sequential test sees the same
+// failures every run. A rate of 0 turns it off.
+func (e *Emulator) SetServerErrorRate(rate float64, seed uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults.errRate = rate
+	e.faults.errRng = rand.New(rand.NewPCG(seed, ^seed))
+}
+
+// Deny refuses action (an IAM action name such as "ec2:TerminateInstances";
+// a trailing * matches a prefix, "*" everything) to who: AllPrincipals, an
+// access key id, a caller ARN, or a role ARN (covering its sessions).
+func (e *Emulator) Deny(who, action string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults.denies = append(e.faults.denies, denyRule{who: who, action: action})
+}
+
+// FailNext makes the next n calls of action (IAM action name, e.g.
+// "ec2:CreateSnapshots", or a bare operation name) fail with the given error
+// code and HTTP status.
+func (e *Emulator) FailNext(action, code string, status, n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults.failNext = append(e.faults.failNext, &injected{action: action, code: code, status: status, remaining: n})
+}
+
+// SetSnapshotCompletion sets when snapshots complete.
+func (e *Emulator) SetSnapshotCompletion(c SnapshotCompletion) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.snapRule = c
+}
+
+// ResetFaults removes latency, throttling, server errors, denies and
+// pending injected failures.
+func (e *Emulator) ResetFaults() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults = faults{}
+}
+
+func actionMatches(pattern, action string) bool {
+	if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(strings.ToLower(action), strings.ToLower(prefix))
+	}
+	return strings.EqualFold(pattern, action)
+}
+
+func (e *Emulator) denied(p principal, action string) bool {
+	for _, d := range e.faults.denies {
+		who := d.who == AllPrincipals || d.who == p.accessKeyID || d.who == p.arn || (p.roleARN != "" && d.who == p.roleARN)
+		if who && actionMatches(d.action, action) {
+			return true
+		}
+	}
+	return false
+}
+
+// injectFault applies throttling, random server errors and FailNext, in that
+// order, returning the error to answer with, if any.
+func (e *Emulator) injectFault(op operation, now time.Time) *apiError {
+	if !e.takeToken(op, now) {
+		if op.service == ServiceEC2 {
+			return &apiError{Status: http.StatusServiceUnavailable, Code: "RequestLimitExceeded", Message: "Request limit exceeded.", sender: true}
+		}
+		return clientErr(http.StatusBadRequest, "Throttling", "Rate exceeded")
+	}
+	if f := &e.faults; f.errRate > 0 && f.errRng != nil && f.errRng.Float64() < f.errRate {
+		if f.errRng.IntN(2) == 0 {
+			code := "InternalFailure"
+			if op.service == ServiceEC2 {
+				code = "InternalError"
+			}
+			return &apiError{Status: http.StatusInternalServerError, Code: code, Message: "An internal error has occurred (injected)"}
+		}
+		code := "ServiceUnavailable"
+		if op.service == ServiceEC2 {
+			code = "Unavailable"
+		}
+		return &apiError{Status: http.StatusServiceUnavailable, Code: code, Message: "The service is unavailable (injected)"}
+	}
+	for i, inj := range e.faults.failNext {
+		if inj.remaining <= 0 || !(strings.EqualFold(inj.action, op.iamAction()) || strings.EqualFold(inj.action, op.action)) {
+			continue
+		}
+		inj.remaining--
+		if inj.remaining == 0 {
+			e.faults.failNext = append(e.faults.failNext[:i:i], e.faults.failNext[i+1:]...)
+		}
+		status := inj.status
+		if status == 0 {
+			status = http.StatusBadRequest
+		}
+		return &apiError{Status: status, Code: inj.code, Message: "Injected failure for " + op.iamAction(), sender: status < 500}
+	}
+	return nil
+}
+
+func (e *Emulator) takeToken(op operation, now time.Time) bool {
+	cfg, class := e.faults.throttle.NonMutating, "non-mutating"
+	if op.mutating {
+		cfg, class = e.faults.throttle.Mutating, "mutating"
+	}
+	if cfg.Capacity <= 0 {
+		return true
+	}
+	if e.faults.buckets == nil {
+		e.faults.buckets = map[string]*bucketState{}
+	}
+	key := op.service + "/" + class
+	b, ok := e.faults.buckets[key]
+	if !ok {
+		b = &bucketState{tokens: float64(cfg.Capacity), last: now}
+		e.faults.buckets[key] = b
+	}
+	if elapsed := now.Sub(b.last).Seconds(); elapsed > 0 {
+		b.tokens = min(float64(cfg.Capacity), b.tokens+elapsed*cfg.RefillPerSecond)
+		b.last = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}

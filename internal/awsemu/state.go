@@ -1,0 +1,405 @@
+package awsemu
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// Instance states as EC2 names them.
+const (
+	StatePending      = "pending"
+	StateRunning      = "running"
+	StateStopping     = "stopping"
+	StateStopped      = "stopped"
+	StateShuttingDown = "shutting-down"
+	StateTerminated   = "terminated"
+)
+
+// stateCode is the numeric code EC2 pairs with each state name.
+func stateCode(s string) int {
+	switch s {
+	case StatePending:
+		return 0
+	case StateRunning:
+		return 16
+	case StateShuttingDown:
+		return 32
+	case StateTerminated:
+		return 48
+	case StateStopping:
+		return 64
+	case StateStopped:
+		return 80
+	}
+	return 0
+}
+
+// VPC is an emulated VPC.
+type VPC struct {
+	ID        string
+	CIDR      string
+	IsDefault bool
+	Tags      map[string]string
+}
+
+// Subnet is an emulated subnet.
+type Subnet struct {
+	ID               string
+	VPCID            string
+	CIDR             string
+	AvailabilityZone string
+	Tags             map[string]string
+}
+
+// BlockDevice is a volume attachment as the instance sees it.
+type BlockDevice struct {
+	DeviceName          string
+	VolumeID            string
+	DeleteOnTermination bool
+	AttachTime          time.Time
+}
+
+// Instance is an emulated EC2 instance. The instance's security groups are
+// those of its primary network interface, as in EC2.
+type Instance struct {
+	ID                    string
+	ReservationID         string
+	ImageID               string
+	InstanceType          string
+	State                 string
+	VPCID                 string
+	SubnetID              string
+	AvailabilityZone      string
+	PrivateIP             string
+	LaunchTime            time.Time
+	Tags                  map[string]string
+	NetworkInterfaceIDs   []string // primary first
+	BlockDevices          []BlockDevice
+	RootDeviceName        string
+	DisableAPITermination bool
+	ShutdownBehavior      string // "stop" or "terminate"
+	InstanceProfileARN    string // empty when no profile is associated
+	ProfileAssociationID  string
+	MetadataHTTPEndpoint  string // "enabled" or "disabled"
+	MetadataHTTPTokens    string // "optional" or "required"
+	ConsoleOutput         string
+
+	// nextState and nextAt describe the transition in progress, applied
+	// lazily when the clock passes nextAt.
+	nextState string
+	nextAt    time.Time
+}
+
+func (i Instance) clone() Instance {
+	i.Tags = maps.Clone(i.Tags)
+	i.NetworkInterfaceIDs = slices.Clone(i.NetworkInterfaceIDs)
+	i.BlockDevices = slices.Clone(i.BlockDevices)
+	return i
+}
+
+// Volume is an emulated EBS volume.
+type Volume struct {
+	ID                  string
+	SizeGiB             int
+	VolumeType          string
+	AvailabilityZone    string
+	State               string // "in-use" or "available"
+	InstanceID          string
+	DeviceName          string
+	DeleteOnTermination bool
+	CreateTime          time.Time
+	AttachTime          time.Time
+	Tags                map[string]string
+}
+
+func (v Volume) clone() Volume { v.Tags = maps.Clone(v.Tags); return v }
+
+// NetworkInterface is an emulated ENI.
+type NetworkInterface struct {
+	ID                  string
+	SubnetID            string
+	VPCID               string
+	AvailabilityZone    string
+	PrivateIP           string
+	MACAddress          string
+	Description         string
+	Status              string // "in-use" or "available"
+	InstanceID          string
+	DeviceIndex         int
+	AttachmentID        string
+	AttachTime          time.Time
+	DeleteOnTermination bool
+	SecurityGroupIDs    []string
+	Tags                map[string]string
+}
+
+func (n NetworkInterface) clone() NetworkInterface {
+	n.SecurityGroupIDs = slices.Clone(n.SecurityGroupIDs)
+	n.Tags = maps.Clone(n.Tags)
+	return n
+}
+
+// Permission is one security group rule set, shaped like EC2's IpPermission:
+// a protocol and port range with the peers it applies to.
+type Permission struct {
+	Protocol      string // "-1" for all, or "tcp", "udp", "icmp", …
+	FromPort      int32
+	ToPort        int32
+	CIDRs         []string
+	IPv6CIDRs     []string
+	GroupIDs      []string
+	PrefixListIDs []string
+}
+
+func (p Permission) clone() Permission {
+	p.CIDRs = slices.Clone(p.CIDRs)
+	p.IPv6CIDRs = slices.Clone(p.IPv6CIDRs)
+	p.GroupIDs = slices.Clone(p.GroupIDs)
+	p.PrefixListIDs = slices.Clone(p.PrefixListIDs)
+	return p
+}
+
+func (p Permission) empty() bool {
+	return len(p.CIDRs)+len(p.IPv6CIDRs)+len(p.GroupIDs)+len(p.PrefixListIDs) == 0
+}
+
+// SecurityGroup is an emulated VPC security group.
+type SecurityGroup struct {
+	ID          string
+	Name        string
+	Description string
+	VPCID       string
+	Ingress     []Permission
+	Egress      []Permission
+	Tags        map[string]string
+}
+
+func (g SecurityGroup) clone() SecurityGroup {
+	g.Ingress = clonePerms(g.Ingress)
+	g.Egress = clonePerms(g.Egress)
+	g.Tags = maps.Clone(g.Tags)
+	return g
+}
+
+func clonePerms(ps []Permission) []Permission {
+	if ps == nil {
+		return nil
+	}
+	out := make([]Permission, len(ps))
+	for i, p := range ps {
+		out[i] = p.clone()
+	}
+	return out
+}
+
+// Snapshot is an emulated EBS snapshot.
+type Snapshot struct {
+	ID          string
+	VolumeID    string
+	VolumeSize  int
+	Description string
+	State       string // "pending" or "completed"
+	Progress    string // e.g. "40%"
+	StartTime   time.Time
+	Tags        map[string]string
+
+	describes int // how many DescribeSnapshots calls have returned it
+}
+
+func (s Snapshot) clone() Snapshot { s.Tags = maps.Clone(s.Tags); return s }
+
+// AccessKey is an IAM user's access key.
+type AccessKey struct {
+	ID              string
+	Status          string // "Active" or "Inactive"
+	CreateDate      time.Time
+	LastUsedDate    time.Time
+	LastUsedService string
+	LastUsedRegion  string
+	SecretAccessKey string
+}
+
+// MFADevice is an MFA device enabled for a user.
+type MFADevice struct {
+	SerialNumber string
+	EnableDate   time.Time
+}
+
+// LoginProfile is a user's console password.
+type LoginProfile struct {
+	CreateDate            time.Time
+	PasswordResetRequired bool
+}
+
+// User is an emulated IAM user.
+type User struct {
+	Name           string
+	ID             string
+	ARN            string
+	Path           string
+	CreateDate     time.Time
+	AccessKeys     []AccessKey
+	LoginProfile   *LoginProfile
+	MFADevices     []MFADevice
+	InlinePolicies map[string]string // name → JSON document
+	Tags           map[string]string
+}
+
+func (u User) clone() User {
+	u.AccessKeys = slices.Clone(u.AccessKeys)
+	if u.LoginProfile != nil {
+		lp := *u.LoginProfile
+		u.LoginProfile = &lp
+	}
+	u.MFADevices = slices.Clone(u.MFADevices)
+	u.InlinePolicies = maps.Clone(u.InlinePolicies)
+	u.Tags = maps.Clone(u.Tags)
+	return u
+}
+
+// Role is an emulated IAM role.
+type Role struct {
+	Name                     string
+	ID                       string
+	ARN                      string
+	Path                     string
+	CreateDate               time.Time
+	AssumeRolePolicyDocument string
+	InlinePolicies           map[string]string
+	Tags                     map[string]string
+	// RequiredExternalID, when set, must be passed as ExternalId to AssumeRole.
+	RequiredExternalID string
+}
+
+func (r Role) clone() Role {
+	r.InlinePolicies = maps.Clone(r.InlinePolicies)
+	r.Tags = maps.Clone(r.Tags)
+	return r
+}
+
+// InstanceProfile is an emulated IAM instance profile.
+type InstanceProfile struct {
+	Name       string
+	ID         string
+	ARN        string
+	Path       string
+	CreateDate time.Time
+	RoleNames  []string
+}
+
+func (p InstanceProfile) clone() InstanceProfile { p.RoleNames = slices.Clone(p.RoleNames); return p }
+
+// ASGInstance is an instance's membership of an Auto Scaling group.
+type ASGInstance struct {
+	InstanceID     string
+	LifecycleState string // "InService", "Standby", …
+	HealthStatus   string
+}
+
+// AutoScalingGroup is an emulated Auto Scaling group.
+type AutoScalingGroup struct {
+	Name              string
+	ARN               string
+	MinSize           int
+	MaxSize           int
+	DesiredCapacity   int
+	AvailabilityZones []string
+	SubnetIDs         []string
+	TargetGroupARNs   []string
+	LoadBalancerNames []string
+	Instances         []ASGInstance
+	CreatedTime       time.Time
+	Tags              map[string]string
+}
+
+func (g AutoScalingGroup) clone() AutoScalingGroup {
+	g.AvailabilityZones = slices.Clone(g.AvailabilityZones)
+	g.SubnetIDs = slices.Clone(g.SubnetIDs)
+	g.TargetGroupARNs = slices.Clone(g.TargetGroupARNs)
+	g.LoadBalancerNames = slices.Clone(g.LoadBalancerNames)
+	g.Instances = slices.Clone(g.Instances)
+	g.Tags = maps.Clone(g.Tags)
+	return g
+}
+
+// Target is a registered ELB v2 target.
+type Target struct {
+	ID   string
+	Port int
+}
+
+// TargetGroup is an emulated ELB v2 target group of type instance.
+type TargetGroup struct {
+	ARN      string
+	Name     string
+	Protocol string
+	Port     int
+	VPCID    string
+	Targets  []Target
+}
+
+func (g TargetGroup) clone() TargetGroup { g.Targets = slices.Clone(g.Targets); return g }
+
+// LoadBalancer is an emulated classic load balancer.
+type LoadBalancer struct {
+	Name        string
+	DNSName     string
+	VPCID       string
+	SubnetIDs   []string
+	Instances   []string
+	CreatedTime time.Time
+}
+
+func (l LoadBalancer) clone() LoadBalancer {
+	l.SubnetIDs = slices.Clone(l.SubnetIDs)
+	l.Instances = slices.Clone(l.Instances)
+	return l
+}
+
+// session is a set of temporary credentials issued by AssumeRole.
+type session struct {
+	roleARN     string
+	roleID      string
+	sessionName string
+	expiration  time.Time
+}
+
+// world is all emulated resources. It is only touched with Emulator.mu held.
+type world struct {
+	vpcs          map[string]*VPC
+	subnets       map[string]*Subnet
+	instances     map[string]*Instance
+	instanceOrder []string // creation order, so Describe pages are stable
+	volumes       map[string]*Volume
+	enis          map[string]*NetworkInterface
+	groups        map[string]*SecurityGroup
+	snapshots     map[string]*Snapshot
+	snapOrder     []string
+	users         map[string]*User
+	roles         map[string]*Role
+	profiles      map[string]*InstanceProfile
+	asgs          map[string]*AutoScalingGroup
+	targetGroups  map[string]*TargetGroup
+	loadBalancers map[string]*LoadBalancer
+	sessions      map[string]*session
+}
+
+func newWorld() *world {
+	return &world{
+		vpcs:          map[string]*VPC{},
+		subnets:       map[string]*Subnet{},
+		instances:     map[string]*Instance{},
+		volumes:       map[string]*Volume{},
+		enis:          map[string]*NetworkInterface{},
+		groups:        map[string]*SecurityGroup{},
+		snapshots:     map[string]*Snapshot{},
+		users:         map[string]*User{},
+		roles:         map[string]*Role{},
+		profiles:      map[string]*InstanceProfile{},
+		asgs:          map[string]*AutoScalingGroup{},
+		targetGroups:  map[string]*TargetGroup{},
+		loadBalancers: map[string]*LoadBalancer{},
+		sessions:      map[string]*session{},
+	}
+}
