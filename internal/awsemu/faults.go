@@ -24,7 +24,6 @@ type Throttle struct {
 	Mutating    Bucket
 }
 
-
 // EC2DefaultThrottle returns buckets resembling EC2's defaults: non-mutating
 // 100 burst refilled at 20/s, mutating 200 burst refilled at 5/s.
 func EC2DefaultThrottle() Throttle {

@@ -3,6 +3,7 @@ package awsemu_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"testing"
 )
 
@@ -18,3 +19,5 @@ func sameJSON(t *testing.T, a, b any) bool {
 	}
 	return bytes.Equal(ja, jb)
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

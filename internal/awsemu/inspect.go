@@ -228,4 +228,3 @@ func fetchJSON(ctx context.Context, client *http.Client, url string, v any) erro
 	}
 	return nil
 }
-
