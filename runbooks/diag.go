@@ -38,9 +38,18 @@ const (
 	CodeMissingJustify   Code = "missing-justification"
 	CodeUnknownRunbook   Code = "unknown-runbook"
 	CodeUsesCycle        Code = "uses-cycle"
-	CodeUnknownInput     Code = "unknown-input"
-	CodeMissingInput     Code = "missing-input"
 )
+
+// Codes lists every diagnostic code, for documentation and its test.
+func Codes() []Code {
+	return []Code{
+		CodeFileTooLarge, CodeEncoding, CodeEmpty, CodeSyntax, CodeUnsupportedYAML, CodeTooDeep,
+		CodeUnknownField, CodeDuplicateKey, CodeMissingField, CodeWrongShape, CodeTypeMismatch,
+		CodeBadValue, CodeBadPattern, CodeUnknownAction, CodeUnknownParam, CodeMissingParam,
+		CodeDuplicateStep, CodeBadReference, CodeBadExpression, CodeForbiddenFunc, CodeMissingApproval,
+		CodeMissingApprovers, CodeMissingJustify, CodeUnknownRunbook, CodeUsesCycle,
+	}
+}
 
 // Severity says whether a diagnostic blocks compilation.
 type Severity string

@@ -259,6 +259,12 @@ func (v *refVisitor) report(e exprError) {
 
 func (v *refVisitor) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		if n.Value == "item" || n.Value == "result" {
+			if e := v.c.checkPath([]string{n.Value}, n); e != nil {
+				v.report(*e)
+			}
+		}
 	case *ast.MemberNode:
 		path, root := memberPath(n)
 		if root != nil {

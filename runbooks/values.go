@@ -165,7 +165,8 @@ func (r *runbookCompiler) checkExpr(n *yaml.Node, src string, offset int, want s
 		return Expr{}, false
 	}
 	if !assignable(t, want) {
-		r.d.add(CodeTypeMismatch, posInScalar(n, offset), "", "%s: expression yields %s, but %s is expected", what, t, want)
+		lead := len(src) - len(strings.TrimLeft(src, " \t"))
+		r.d.add(CodeTypeMismatch, posInScalar(n, offset+lead), "", "%s: expression yields %s, but %s is expected", what, t, want)
 		return Expr{}, false
 	}
 	return Expr{Source: strings.TrimSpace(src), Type: t}, true

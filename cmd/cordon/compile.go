@@ -181,12 +181,21 @@ func runPolicy(_ context.Context, env *cliEnv, args []string) int {
 func runActions(_ context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "actions", "[--json]", "List the action catalog.")
 	asJSON := fs.Bool("json", false, "print the full catalog as JSON")
+	asMarkdown := fs.Bool("markdown", false, "print the action reference as Markdown (docs/actions.md)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)
 	}
-	all := actions.Catalog().Actions()
-	if *asJSON {
+	catalog := actions.Catalog()
+	all := catalog.Actions()
+	switch {
+	case *asJSON:
 		return writeJSON(env, all)
+	case *asMarkdown:
+		if err := actions.WriteMarkdown(env.stdout, catalog); err != nil {
+			fmt.Fprintf(env.stderr, "cordon actions: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	for _, a := range all {

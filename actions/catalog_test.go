@@ -1,0 +1,68 @@
+package actions_test
+
+import (
+	"regexp"
+	"testing"
+
+	"github.com/cordon-ir/cordon/actions"
+)
+
+// The catalog is what the compiler, the policy generator and approvers
+// trust: every entry must be complete and consistent.
+func TestCatalogIsConsistent(t *testing.T) {
+	cat := actions.Catalog()
+	perm := regexp.MustCompile(`^(ec2|iam|autoscaling|elasticloadbalancing|sts):[A-Z][A-Za-z0-9]+$`)
+	name := regexp.MustCompile(`^[a-z0-9]+(\.[a-z0-9]+)*\.[a-z][a-z0-9_]*$`)
+	ident := regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	required := []string{
+		"aws.ec2.describe_instance", "aws.ec2.enable_termination_protection", "aws.ec2.tag",
+		"aws.autoscaling.detach_instance", "aws.elbv2.deregister_instance", "aws.ec2.isolate_instance",
+		"aws.ec2.restore_isolation", "aws.ec2.snapshot_volumes", "aws.ec2.capture_console_output",
+		"aws.ec2.disable_instance_metadata", "aws.iam.revoke_role_sessions", "aws.iam.deactivate_access_keys",
+		"aws.iam.attach_user_deny_all", "aws.iam.delete_login_profile", "aws.ec2.stop_instance",
+		"aws.ec2.terminate_instance", "aws.ec2.find_instances", "slack.notify", "core.wait",
+	}
+	for _, n := range required {
+		if _, ok := cat.Lookup(n); !ok {
+			t.Errorf("catalog lacks %s", n)
+		}
+	}
+	for _, a := range cat.Actions() {
+		if !name.MatchString(a.Name) {
+			t.Errorf("%s: bad name", a.Name)
+		}
+		if a.Service != "slack" && a.Service != "core" && len(a.Permissions) == 0 {
+			t.Errorf("%s: an AWS action must declare its IAM permissions", a.Name)
+		}
+		for _, p := range a.Permissions {
+			if !perm.MatchString(p) {
+				t.Errorf("%s: %q is not an IAM action", a.Name, p)
+			}
+		}
+		for _, p := range a.Params {
+			if !ident.MatchString(p.Name) {
+				t.Errorf("%s: param %q is not an identifier", a.Name, p.Name)
+			}
+		}
+		for _, o := range a.Outputs {
+			if !ident.MatchString(o.Name) || o.Description == "" {
+				t.Errorf("%s: output %q needs an identifier name and a description", a.Name, o.Name)
+			}
+		}
+		if a.Timeout <= 0 {
+			t.Errorf("%s: no default timeout", a.Name)
+		}
+	}
+	// What responders consider dangerous must be marked so.
+	for _, n := range []string{"aws.ec2.isolate_instance", "aws.ec2.stop_instance", "aws.ec2.terminate_instance",
+		"aws.iam.revoke_role_sessions", "aws.iam.deactivate_access_keys", "aws.iam.delete_login_profile"} {
+		if a, _ := cat.Lookup(n); !a.Destructive {
+			t.Errorf("%s must be destructive", n)
+		}
+	}
+	for _, n := range []string{"aws.ec2.describe_instance", "aws.ec2.find_instances", "aws.ec2.capture_console_output"} {
+		if a, _ := cat.Lookup(n); a.Mutating {
+			t.Errorf("%s must be read-only", n)
+		}
+	}
+}

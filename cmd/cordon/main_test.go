@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/runbooks"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files and generated docs")
+
+// repoRoot is where the CLI runs in these tests, as a user would run it.
+var repoRoot, _ = filepath.Abs("../..")
+
+// cordon runs the CLI in the repository root, as a user would.
+func cordon(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	t.Chdir(repoRoot)
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), &cliEnv{stdout: &out, stderr: &errOut}, args)
+	return out.String(), errOut.String(), code
+}
+
+func TestValidateExamples(t *testing.T) {
+	out, errOut, code := cordon(t, "validate", "examples/ec2-compromise.yaml", "examples/iam-credential-compromise.yaml",
+		"examples/confluence-cve-2021-26084.yaml", "examples/restore-isolation.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	if n := strings.Count(out, ": ok ("); n != 4 {
+		t.Errorf("want 4 ok lines, got:\n%s", out)
+	}
+}
+
+func TestValidatePrintsEveryErrorWithPosition(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	src := `apiVersion: cordon.dev/v1
+kind: Runbook
+metadata:
+  name: bad
+steps:
+  - id: a
+    action: aws.ec2.stop_instanse
+  - id: b
+    action: aws.ec2.stop_instance
+    with: {instance_id: i-0123456789abcdef0}
+`
+	if err := os.WriteFile(bad, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := cordon(t, "validate", bad)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	want := []string{bad + ":7:13: ", bad + ":9:13: "}
+	if len(lines) != len(want) {
+		t.Fatalf("want %d lines, got:\n%s", len(want), errOut)
+	}
+	for i, prefix := range want {
+		if !strings.HasPrefix(lines[i], prefix) {
+			t.Errorf("line %d = %q, want prefix %q", i, lines[i], prefix)
+		}
+	}
+}
+
+func TestValidateMissingFile(t *testing.T) {
+	_, errOut, code := cordon(t, "validate", "examples/nope.yaml")
+	if code != 1 || !strings.Contains(errOut, "examples/nope.yaml: cannot read") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+// Golden tests pin plan --json for the examples: any change to the plan
+// shape or to how an example compiles shows up as a diff to review.
+func TestPlanJSONGolden(t *testing.T) {
+	cases := map[string][]string{
+		"ec2-compromise":            {"--input", "instance_id=i-0abc12345def67890"},
+		"iam-credential-compromise": {"--input", "access_key_id=AKIAIOSFODNN7EXAMPLE", "--input", "compromised_since=2021-09-01T00:00:00Z"},
+		"confluence-cve-2021-26084": {"--input", "compromised=i-0abc12345def67890,i-0abc12345def67891"},
+		"restore-isolation":         {"--input", "instance_id=i-0abc12345def67890", "--input", "reason=INC-42 forensic sign-off"},
+	}
+	for name, inputs := range cases {
+		t.Run(name, func(t *testing.T) {
+			args := append([]string{"plan", "examples/" + name + ".yaml", "--json"}, inputs...)
+			out, errOut, code := cordon(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s", code, errOut)
+			}
+			golden(t, filepath.Join("cmd/cordon/testdata", name+".plan.json"), out)
+		})
+	}
+}
+
+func TestPlanRejectsBadInputs(t *testing.T) {
+	_, errOut, code := cordon(t, "plan", "examples/ec2-compromise.yaml", "--input", "instance_id=web-1", "--input", "final_action=nuke", "--input", "regon=x")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		`input instance_id: "web-1" does not match ^i-[0-9a-f]{8,17}$`,
+		`input final_action: "nuke" is not one of none, stop, terminate`,
+		`input regon is not declared by runbook ec2-compromise (did you mean "region"?)`,
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+func TestPlanTextShowsGatesAndDestructiveSteps(t *testing.T) {
+	out, errOut, code := cordon(t, "plan", "examples/ec2-compromise.yaml", "--input", "instance_id=i-0abc12345def67890")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{
+		"!  7. isolate",
+		"gate: 1 approval(s) from group csirt-oncall, within 30m, then escalate to group csirt-leads; not by the requester",
+		"gate: 2 approval(s) from group csirt-leads, within 1h, then deny",
+		`when: inputs.final_action == "terminate"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// The policy names exactly the permissions of the actions the runbooks
+// use: nothing from actions they do not use.
+func TestPolicyIsLeastPrivilege(t *testing.T) {
+	out, errOut, code := cordon(t, "policy", "examples/iam-credential-compromise.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	var doc runbooks.IAMPolicy
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("not an IAM policy: %v\n%s", err, out)
+	}
+	if doc.Version != "2012-10-17" || len(doc.Statement) == 0 {
+		t.Fatalf("bad policy: %+v", doc)
+	}
+	var got []string
+	for _, s := range doc.Statement {
+		if s.Effect != "Allow" || s.Resource != "*" || s.Sid == "" {
+			t.Errorf("bad statement %+v", s)
+		}
+		got = append(got, s.Action...)
+	}
+	sort.Strings(got)
+	want := []string{
+		"iam:DeactivateMFADevice", "iam:DeleteLoginProfile", "iam:GetAccessKeyLastUsed", "iam:GetLoginProfile",
+		"iam:GetUserPolicy", "iam:ListAccessKeys", "iam:ListMFADevices", "iam:PutUserPolicy", "iam:UpdateAccessKey",
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("permissions\n got %v\nwant %v", got, want)
+	}
+	perm := regexp.MustCompile(`^[a-z0-9-]+:[A-Z][A-Za-z0-9]+$`)
+	for _, p := range got {
+		if !perm.MatchString(p) {
+			t.Errorf("%q is not an IAM action name", p)
+		}
+	}
+}
+
+// The fleet runbook's policy includes its child's permissions.
+func TestPolicyIncludesChildRunbooks(t *testing.T) {
+	out, _, code := cordon(t, "policy", "examples/confluence-cve-2021-26084.yaml")
+	if code != 0 || !strings.Contains(out, `"ec2:ModifyNetworkInterfaceAttribute"`) || !strings.Contains(out, `"iam:PutRolePolicy"`) {
+		t.Fatalf("exit %d, policy lacks the child's permissions:\n%s", code, out)
+	}
+}
+
+// docs/ is generated from the catalog and the runbook shape; this test
+// fails when they drift (go test ./cmd/cordon -update rewrites them).
+func TestGeneratedDocsAreCurrent(t *testing.T) {
+	schema, _, code := cordon(t, "schema")
+	if code != 0 {
+		t.Fatal("schema failed")
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(schema), &v); err != nil {
+		t.Fatalf("schema is not JSON: %v", err)
+	}
+	golden(t, "docs/runbook.schema.json", schema)
+	var md bytes.Buffer
+	if err := actions.WriteMarkdown(&md, actions.Catalog()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "docs/actions.md", md.String())
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, c := range commands() {
+		_, errOut, code := cordon(t, c.name, "--help")
+		if code != 0 || !strings.Contains(errOut, "Usage: cordon "+c.name) {
+			t.Errorf("%s --help: exit %d, %q", c.name, code, errOut)
+		}
+	}
+	out, _, code := cordon(t, "--help")
+	if code != 0 || !strings.Contains(out, "validate") {
+		t.Errorf("--help: exit %d\n%s", code, out)
+	}
+	_, errOut, code := cordon(t, "frobnicate")
+	if code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: exit %d, %q", code, errOut)
+	}
+}
+
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/cordon -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s is out of date (run go test ./cmd/cordon -update and review the diff)", path)
+	}
+}
