@@ -28,3 +28,7 @@ func autoscalingActions() []*spec.Action {
 		},
 	}
 }
+
+func autoscalingHandlers() map[string]handler {
+	return map[string]handler{}
+}

@@ -1,6 +1,11 @@
 package actions
 
-import "github.com/cordon-ir/cordon/actions/spec"
+import (
+	"context"
+	"fmt"
+
+	"github.com/cordon-ir/cordon/actions/spec"
+)
 
 func coreActions() []*spec.Action {
 	return []*spec.Action{
@@ -27,4 +32,28 @@ func coreActions() []*spec.Action {
 			Timeout:     24 * hour,
 		},
 	}
+}
+
+func coreHandlers() map[string]handler {
+	return map[string]handler{"slack.notify": notify}
+}
+
+func notify(ctx context.Context, x *execution) error {
+	var p struct {
+		Message  string `json:"message"`
+		Channel  string `json:"channel"`
+		Severity string `json:"severity"`
+	}
+	if err := x.decode(&p); err != nil {
+		return err
+	}
+	posted, err := x.rt.opts.Notifier.Notify(ctx, Message{
+		Channel: p.Channel, Text: p.Message, Severity: p.Severity, RunID: x.call.Run.RunID, DryRun: x.preview(),
+	})
+	if err != nil {
+		return fmt.Errorf("notify %s: %w", p.Channel, err)
+	}
+	x.output("channel", posted.Channel)
+	x.output("ts", posted.TS)
+	return nil
 }

@@ -25,3 +25,7 @@ func elbActions() []*spec.Action {
 		},
 	}
 }
+
+func elbHandlers() map[string]handler {
+	return map[string]handler{}
+}

@@ -104,3 +104,7 @@ func iamActions() []*spec.Action {
 		},
 	}
 }
+
+func iamHandlers() map[string]handler {
+	return map[string]handler{}
+}

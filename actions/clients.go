@@ -1,0 +1,188 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// Clients are the AWS service clients for one target.
+type Clients struct {
+	EC2         *ec2.Client
+	IAM         *iam.Client
+	AutoScaling *autoscaling.Client
+	ELBv2       *elbv2.Client
+	ELB         *elb.Client
+}
+
+// ClientSource gives the clients for a target. Credentials stay inside
+// the worker: they never pass through workflow history.
+type ClientSource interface {
+	Clients(ctx context.Context, target Target, run RunRef) (*Clients, error)
+}
+
+// Account says how the worker reaches one AWS account.
+type Account struct {
+	// RoleARN is assumed through STS for every run in this account; empty
+	// means the worker's own credentials.
+	RoleARN    string
+	ExternalID string
+}
+
+// AWSOptions configure an AWSClientSource.
+type AWSOptions struct {
+	// Base holds the worker's own credentials and default region.
+	Base aws.Config
+	// Accounts maps the account names runbooks use to how to reach them.
+	Accounts map[string]Account
+	// Endpoint, when set, sends every service to one URL: the sandbox
+	// emulator. Never set in production.
+	Endpoint string
+	// SDKAttempts bounds the SDK's own quick retries (default 3): anything
+	// longer is Temporal's to retry, visibly, with the step's backoff.
+	SDKAttempts int
+}
+
+// AWSClientSource builds clients per account, region and run, assuming the
+// account's role with a session name that carries the run id, so
+// CloudTrail ties every call to the containment run that made it.
+type AWSClientSource struct {
+	opts  AWSOptions
+	mu    sync.Mutex
+	cache map[string]*Clients
+}
+
+// maxCachedTargets bounds the client cache of a long-lived worker.
+const maxCachedTargets = 512
+
+// NewAWSClientSource returns a client source for the given options.
+func NewAWSClientSource(opts AWSOptions) *AWSClientSource {
+	if opts.SDKAttempts <= 0 {
+		opts.SDKAttempts = 3
+	}
+	return &AWSClientSource{opts: opts, cache: map[string]*Clients{}}
+}
+
+// Clients implements ClientSource.
+func (s *AWSClientSource) Clients(ctx context.Context, target Target, run RunRef) (*Clients, error) {
+	acct, ok := s.opts.Accounts[target.Account]
+	if !ok && target.Account != "" && len(s.opts.Accounts) > 0 {
+		return nil, fmt.Errorf("account %q is not in the worker configuration (aws.accounts)", target.Account)
+	}
+	region := target.Region
+	if region == "" {
+		region = s.opts.Base.Region
+	}
+	if region == "" {
+		return nil, fmt.Errorf("no region: set target.region in the runbook or aws.region in the worker configuration")
+	}
+	key := target.Account + "|" + region + "|" + run.RunID
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.cache[key]; ok {
+		return c, nil
+	}
+	cfg := s.opts.Base.Copy()
+	cfg.Region = region
+	if s.opts.Endpoint != "" {
+		cfg.BaseEndpoint = aws.String(s.opts.Endpoint)
+	}
+	cfg.APIOptions = append(cfg.APIOptions, recordRequestIDs)
+	attempts := s.opts.SDKAttempts
+	cfg.Retryer = func() aws.Retryer {
+		// A fresh retryer per client, with short backoff: the SDK makes a
+		// few quick attempts, Temporal owns longer waits.
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = attempts
+			o.MaxBackoff = 2 * time.Second
+		})
+	}
+	if acct.RoleARN != "" {
+		stsClient := sts.NewFromConfig(cfg)
+		provider := stscreds.NewAssumeRoleProvider(stsClient, acct.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = sessionName(run.RunID)
+			if acct.ExternalID != "" {
+				o.ExternalID = aws.String(acct.ExternalID)
+			}
+		})
+		cfg.Credentials = aws.NewCredentialsCache(provider)
+	}
+	c := &Clients{
+		EC2:         ec2.NewFromConfig(cfg),
+		IAM:         iam.NewFromConfig(cfg),
+		AutoScaling: autoscaling.NewFromConfig(cfg),
+		ELBv2:       elbv2.NewFromConfig(cfg),
+		ELB:         elb.NewFromConfig(cfg),
+	}
+	if len(s.cache) >= maxCachedTargets {
+		clear(s.cache) // runs are short; rebuilding clients is cheap
+	}
+	s.cache[key] = c
+	return c, nil
+}
+
+// sessionName is a valid STS role session name (2–64 of [\w+=,.@-]).
+func sessionName(runID string) string {
+	out := []rune("cordon-")
+	for _, r := range runID {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '=', r == ',', r == '.', r == '@', r == '-', r == '_', r == '+':
+			out = append(out, r)
+		default:
+			out = append(out, '-')
+		}
+	}
+	if len(out) > 64 {
+		out = out[:64]
+	}
+	return string(out)
+}
+
+// requestLog collects the AWS request ids of one action execution.
+type requestLog struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+type requestLogKey struct{}
+
+func withRequestLog(ctx context.Context) (context.Context, *requestLog) {
+	l := &requestLog{}
+	return context.WithValue(ctx, requestLogKey{}, l), l
+}
+
+func (l *requestLog) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.ids...)
+}
+
+// recordRequestIDs adds a middleware that notes the request id of every
+// attempt of every call into the execution's request log.
+func recordRequestIDs(stack *middleware.Stack) error {
+	return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("CordonRequestIDs",
+		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleDeserialize(ctx, in)
+			if l, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
+				if id, found := awsmiddleware.GetRequestIDMetadata(md); found && id != "" {
+					l.mu.Lock()
+					l.ids = append(l.ids, id)
+					l.mu.Unlock()
+				}
+			}
+			return out, md, err
+		}), middleware.Before)
+}

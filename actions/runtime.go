@@ -1,0 +1,253 @@
+package actions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/cordon-ir/cordon/actions/spec"
+)
+
+// handler implements one action.
+type handler func(ctx context.Context, x *execution) error
+
+// Notifier posts messages for slack.notify and gates. Slack provides the
+// real one; LogNotifier writes to the log.
+type Notifier interface {
+	Notify(ctx context.Context, msg Message) (Posted, error)
+}
+
+// Message is a notification.
+type Message struct {
+	Channel  string `json:"channel,omitempty"`
+	Text     string `json:"text"`
+	Severity string `json:"severity,omitempty"`
+	RunID    string `json:"run_id,omitempty"`
+	DryRun   bool   `json:"dry_run,omitempty"`
+}
+
+// Posted says where a message went.
+type Posted struct {
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+}
+
+// LogNotifier "posts" to the log, for runs without Slack.
+type LogNotifier struct{ Logger *slog.Logger }
+
+// Notify implements Notifier.
+func (n LogNotifier) Notify(_ context.Context, msg Message) (Posted, error) {
+	logger := n.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger.Info("notify", "channel", msg.Channel, "severity", msg.Severity, "run", msg.RunID, "dry_run", msg.DryRun, "text", msg.Text)
+	return Posted{Channel: msg.Channel, TS: strconv.FormatInt(time.Now().UnixNano(), 10)}, nil
+}
+
+// Options configure a Runtime.
+type Options struct {
+	Clients  ClientSource
+	Notifier Notifier
+	Logger   *slog.Logger
+	// Clock is the time source for revocation cut-offs (defaults to time.Now).
+	Clock func() time.Time
+	// PollInterval is how often long waits (snapshots) poll AWS; default 15s.
+	PollInterval time.Duration
+}
+
+// Runtime executes actions: it is what the worker registers as activities.
+type Runtime struct {
+	catalog  *spec.Registry
+	handlers map[string]handler
+	opts     Options
+}
+
+// NewRuntime returns a runtime with every implemented action.
+func NewRuntime(opts Options) *Runtime {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Notifier == nil {
+		opts.Notifier = LogNotifier{Logger: opts.Logger}
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 15 * time.Second
+	}
+	r := &Runtime{catalog: Catalog(), handlers: map[string]handler{}, opts: opts}
+	for name, h := range implementations() {
+		r.handlers[name] = h
+	}
+	return r
+}
+
+// Implemented lists the actions that have an implementation, sorted.
+func (r *Runtime) Implemented() []string {
+	names := make([]string, 0, len(r.handlers))
+	for n := range r.handlers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Activities returns one activity function per implemented action, keyed
+// by action name, for worker registration (history then shows the action
+// name of every step).
+func (r *Runtime) Activities() map[string]func(context.Context, Call) (Result, error) {
+	out := make(map[string]func(context.Context, Call) (Result, error), len(r.handlers))
+	for name := range r.handlers {
+		out[name] = func(ctx context.Context, call Call) (Result, error) {
+			if call.Action != name {
+				return Result{}, badParams(name, fmt.Errorf("activity %s received a call for %s", name, call.Action))
+			}
+			return r.Run(ctx, call)
+		}
+	}
+	return out
+}
+
+// Run executes one call.
+func (r *Runtime) Run(ctx context.Context, call Call) (Result, error) {
+	sp, ok := r.catalog.Lookup(call.Action)
+	h, implemented := r.handlers[call.Action]
+	if !ok || !implemented {
+		return Result{}, badParams(call.Action, fmt.Errorf("no implementation for action %q in this worker", call.Action))
+	}
+	if call.Mode == "" {
+		call.Mode = Execute
+	}
+	if call.Mode != Execute && call.Mode != Preview {
+		return Result{}, badParams(call.Action, fmt.Errorf("unknown mode %q", call.Mode))
+	}
+	params := withDefaults(sp, call.Params)
+	if err := sp.CheckParams(params); err != nil {
+		return Result{}, badParams(call.Action, err)
+	}
+	call.Params = params
+	x := &execution{
+		call: call, spec: sp, rt: r,
+		res: Result{Outputs: map[string]any{}, Changes: []Change{}},
+		log: r.opts.Logger.With("action", call.Action, "run", call.Run.RunID, "step", call.Run.StepID, "mode", call.Mode),
+	}
+	ctx, reqs := withRequestLog(ctx)
+	if sp.Service != "slack" && sp.Service != "core" {
+		clients, err := r.opts.Clients.Clients(ctx, call.Target, call.Run)
+		if err != nil {
+			return Result{}, badParams(call.Action, err)
+		}
+		x.aws = clients
+	}
+	err := h(ctx, x)
+	x.res.RequestIDs = reqs.list()
+	if err != nil {
+		x.log.Warn("action failed", "err", err, "request_ids", x.res.RequestIDs)
+		return x.res, err
+	}
+	x.log.Info("action done", "changes", len(x.res.Changes), "request_ids", len(x.res.RequestIDs))
+	return x.res, nil
+}
+
+func withDefaults(sp *spec.Action, params map[string]any) map[string]any {
+	out := make(map[string]any, len(sp.Params))
+	for k, v := range params {
+		out[k] = v
+	}
+	for _, p := range sp.Params {
+		if _, ok := out[p.Name]; !ok && p.Default != nil {
+			out[p.Name] = p.Default
+		}
+	}
+	return out
+}
+
+// execution is one running call: its parameters, clients and result.
+type execution struct {
+	call Call
+	spec *spec.Action
+	aws  *Clients
+	rt   *Runtime
+	res  Result
+	log  *slog.Logger
+}
+
+// decode fills a parameter struct (json tags = parameter names).
+func (x *execution) decode(v any) error {
+	b, err := json.Marshal(x.call.Params)
+	if err != nil {
+		return badParams(x.call.Action, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return badParams(x.call.Action, err)
+	}
+	return nil
+}
+
+func (x *execution) preview() bool { return x.call.Mode == Preview }
+
+func (x *execution) change(resource, field string, before, after any) {
+	x.res.Changes = append(x.res.Changes, Change{Resource: resource, Field: field, Before: before, After: after})
+}
+
+func (x *execution) note(format string, args ...any) {
+	x.res.Notes = append(x.res.Notes, fmt.Sprintf(format, args...))
+}
+
+func (x *execution) output(name string, v any) { x.res.Outputs[name] = v }
+
+// heartbeat tells Temporal the activity is alive (and what it is doing),
+// when running as an activity.
+func (x *execution) heartbeat(ctx context.Context, details any) {
+	if activity.IsActivity(ctx) {
+		activity.RecordHeartbeat(ctx, details)
+	}
+}
+
+// Tag keys Cordon writes. Actions find what earlier attempts made by them.
+const (
+	TagIncident        = "cordon:incident"
+	TagRun             = "cordon:run"
+	TagStep            = "cordon:step"
+	TagState           = "cordon:state"
+	TagQuarantine      = "cordon:quarantine"
+	TagOriginalGroups  = "cordon:original-groups"
+	TagPriorProtection = "cordon:prior-protection"
+)
+
+// runTags are the tags every resource Cordon creates carries.
+func (x *execution) runTags() map[string]string {
+	t := map[string]string{TagRun: x.call.Run.RunID, TagStep: x.stepKey()}
+	if x.call.Run.Incident != "" {
+		t[TagIncident] = x.call.Run.Incident
+	}
+	return t
+}
+
+// stepKey identifies this step execution (a foreach item has its own).
+func (x *execution) stepKey() string {
+	if x.call.Run.Item > 0 {
+		return fmt.Sprintf("%s#%d", x.call.Run.StepID, x.call.Run.Item)
+	}
+	return x.call.Run.StepID
+}
+
+// implementations maps action names to their handlers. Each service file
+// contributes its own.
+func implementations() map[string]handler {
+	all := map[string]handler{}
+	for _, group := range []map[string]handler{ec2Handlers(), iamHandlers(), autoscalingHandlers(), elbHandlers(), coreHandlers()} {
+		for k, v := range group {
+			all[k] = v
+		}
+	}
+	return all
+}
