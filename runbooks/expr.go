@@ -18,16 +18,17 @@ import (
 	"github.com/cordon-ir/cordon/actions/spec"
 )
 
-// AllowedFunctions are the only functions expressions may call. They are
+// allowedFunctions are the only functions expressions may call. They are
 // pure and deterministic: expressions are evaluated inside a Temporal
 // workflow, where a clock or randomness would break replay. now() and
-// date() are left out on purpose; repeat() is left out because it turns a
-// short expression into an unbounded string.
+// date() are left out on purpose, and so are keys() and values(), whose
+// order follows Go's randomised map iteration; repeat() is left out
+// because it turns a short expression into an unbounded string.
 var allowedFunctions = []string{
 	"all", "any", "none", "one", "filter", "map", "find", "count", "len",
 	"abs", "int", "string", "trim", "trimPrefix", "trimSuffix", "upper", "lower",
 	"split", "join", "indexOf", "hasPrefix", "hasSuffix", "max", "min",
-	"first", "last", "get", "take", "keys", "values", "reverse", "uniq",
+	"first", "last", "get", "take", "reverse", "uniq",
 	"concat", "flatten", "sort", "duration",
 }
 
