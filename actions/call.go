@@ -61,6 +61,8 @@ type Result struct {
 	RequestIDs []string `json:"request_ids,omitempty"`
 	// Notes are facts worth a line in the report ("already isolated").
 	Notes []string `json:"notes,omitempty"`
+	// Attempt is the activity attempt that produced this result (1 = first).
+	Attempt int32 `json:"attempt,omitempty"`
 }
 
 // Change is one setting of one resource, before and after.

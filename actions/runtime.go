@@ -147,6 +147,9 @@ func (r *Runtime) Run(ctx context.Context, call Call) (Result, error) {
 		}
 		x.aws = clients
 	}
+	if activity.IsActivity(ctx) {
+		x.res.Attempt = activity.GetInfo(ctx).Attempt
+	}
 	err := h(ctx, x)
 	x.res.RequestIDs = reqs.list()
 	if err != nil {

@@ -1,0 +1,131 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/runbooks"
+)
+
+// Gate statuses.
+const (
+	GateWaiting  = "waiting"
+	GateApproved = "approved"
+	GateDenied   = "denied"
+	GateTimedOut = "timed_out"
+	GateSkipped  = "skipped"
+)
+
+func gateKey(step string, item int) string {
+	if item > 0 {
+		return fmt.Sprintf("%s#%d", step, item)
+	}
+	return step
+}
+
+// passGate holds a destructive step until it is approved. Approvers see a
+// preview of the exact change; their approval binds to its hash. Just
+// before acting, the step is previewed again: if the world moved and the
+// change is no longer the one approved, the gate asks again.
+func (r *runner) passGate(ctx workflow.Context, st *runbooks.Step, item int, params map[string]any, target actions.Target) error {
+	pctx := workflow.WithActivityOptions(ctx, r.activityOptions(st))
+	key := gateKey(st.ID, item)
+	for round := 1; ; round++ {
+		var preview actions.Result
+		if err := workflow.ExecuteActivity(pctx, st.Action, r.call(st, item, params, target, actions.Preview)).Get(ctx, &preview); err != nil {
+			return fmt.Errorf("preview for approval: %w", err)
+		}
+		hash := previewHash(preview.Changes)
+		if old, ok := r.gates[key]; ok && old.Status == GateApproved && old.PreviewHash == hash {
+			return nil // approved, and the world is as previewed
+		} else if ok && old.Status == GateApproved {
+			r.event(ctx, Event{Kind: "gate_reopened", Step: st.ID, Item: item,
+				Detail: "the change differs from what was approved (the world moved); asking again"})
+		}
+		g := &gate{policy: st.Gate, GateState: GateState{
+			Step: st.ID, Item: item, Key: key, Status: GateWaiting, PreviewHash: hash, Changes: preview.Changes,
+			Approvers: st.Gate.Approvers, MinApprovals: st.Gate.MinApprovals, Approvals: []Approval{},
+			Deadline: workflow.Now(ctx).Add(time.Duration(st.Gate.Timeout)),
+		}}
+		r.gates[key] = g
+		if r.breakGls != nil {
+			// The preview just taken is fresh: act on it at once.
+			g.Approvals = append(g.Approvals, *r.breakGls)
+			g.Status, g.DecidedBy, g.done = GateApproved, r.breakGls.Actor, true
+			r.event(ctx, Event{Kind: "gate_approved", Step: st.ID, Item: item, Actor: r.breakGls.Actor, Channel: r.breakGls.Channel,
+				Detail: "break-glass approval of every gate: " + r.breakGls.Reason, Data: map[string]any{"preview_hash": hash, "break_glass": true}})
+			return nil
+		}
+		if reason, skipped := r.skips[st.ID]; skipped {
+			return &deniedError{status: StepSkipped, reason: "skipped at the gate: " + reason}
+		}
+		r.step(st.ID).Status = StepAwaiting
+		r.event(ctx, Event{Kind: "gate_waiting", Step: st.ID, Item: item,
+			Detail: fmt.Sprintf("round %d: waiting for %d approval(s) from %s until %s", round, g.MinApprovals, approversText(g.Approvers), g.Deadline.Format(time.RFC3339)),
+			Data:   map[string]any{"preview_hash": hash, "changes": preview.Changes}})
+		r.notifyGate(ctx, st, g, "waiting", g.Approvers)
+		if err := r.awaitDecision(ctx, st, g); err != nil {
+			return err
+		}
+		r.step(st.ID).Status = StepRunning
+		if g.Status != GateApproved {
+			status := StepDenied
+			if g.Status == GateSkipped {
+				status = StepSkipped
+			}
+			return &deniedError{status: status, reason: fmt.Sprintf("gate %s: %s", g.Status, g.Reason)}
+		}
+		// Approved: loop to preview once more and compare before acting.
+	}
+}
+
+// awaitDecision waits for the gate to be decided, applying on_timeout.
+func (r *runner) awaitDecision(ctx workflow.Context, st *runbooks.Step, g *gate) error {
+	decided := func() bool { return g.done || r.abort != nil }
+	ok, err := workflow.AwaitWithTimeout(ctx, time.Duration(st.Gate.Timeout), decided)
+	if err != nil {
+		return err
+	}
+	if !ok && st.Gate.OnTimeout == "escalate" && r.abort == nil {
+		g.Escalated = true
+		g.Deadline = workflow.Now(ctx).Add(time.Duration(st.Gate.Timeout))
+		r.event(ctx, Event{Kind: "gate_escalated", Step: st.ID, Item: g.Item,
+			Detail: fmt.Sprintf("no decision in %s; escalated to %s until %s", time.Duration(st.Gate.Timeout), approversText(st.Gate.EscalateTo), g.Deadline.Format(time.RFC3339))})
+		r.notifyGate(ctx, st, g, "escalated", st.Gate.EscalateTo)
+		if ok, err = workflow.AwaitWithTimeout(ctx, time.Duration(st.Gate.Timeout), decided); err != nil {
+			return err
+		}
+	}
+	if r.abort != nil && !g.done {
+		g.Status, g.Reason, g.done = GateDenied, "run aborted", true
+		return nil
+	}
+	if !ok {
+		// A gate never approves by default.
+		g.Status, g.Reason, g.done = GateTimedOut, "no decision in time: denied", true
+		r.event(ctx, Event{Kind: "gate_timed_out", Step: st.ID, Item: g.Item, Detail: "no decision in time; denied"})
+		r.notifyGate(ctx, st, g, "timed_out", st.Gate.Approvers)
+		return nil
+	}
+	r.notifyGate(ctx, st, g, g.Status, st.Gate.Approvers)
+	return nil
+}
+
+// notifyGate tells people about a gate. A failed notification is recorded,
+// not fatal: the gate can still be decided from the CLI.
+func (r *runner) notifyGate(ctx workflow.Context, st *runbooks.Step, g *gate, kind string, to runbooks.Approvers) {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         nil,
+	})
+	notice := GateNotice{
+		RunID: r.in.Meta.RunID, Runbook: r.plan.Runbook.Name, Incident: r.in.Meta.Incident, Requester: r.in.Meta.Requester,
+		Step: st.ID, StepName: st.Name, Action: st.Action, Item: g.Item, Kind: kind, Gate: g.GateState, Changes: g.Changes, To: to,
+	}
+	if err := workflow.ExecuteActivity(actx, ActivityNotifyGate, notice).Get(ctx, nil); err != nil {
+		r.event(ctx, Event{Kind: "notify_failed", Step: st.ID, Item: g.Item, Detail: err.Error()})
+	}
+}

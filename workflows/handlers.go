@@ -1,0 +1,339 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// registerHandlers installs the query and the updates. Every update has a
+// validator: a refused request never reaches history, and the caller gets
+// the reason.
+func (r *runner) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return r.snapshot(), nil }); err != nil {
+		return fmt.Errorf("register %s query: %w", QueryState, err)
+	}
+	updates := []struct {
+		name     string
+		validate func(workflow.Context, Request) error
+		handle   func(workflow.Context, Request) (string, error)
+	}{
+		{UpdateApprove, r.validateDecision, r.handleDecision},
+		{UpdateApproveAll, r.validateApproveAll, r.handleApproveAll},
+		{UpdatePause, r.validateControl(ActPause), r.handlePause},
+		{UpdateResume, r.validateControl(ActResume), r.handleResume},
+		{UpdateSkip, r.validateSkip, r.handleSkip},
+		{UpdateAbort, r.validateControl(ActAbort), r.handleAbort},
+	}
+	for _, u := range updates {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handle,
+			workflow.UpdateHandlerOptions{Validator: u.validate}); err != nil {
+			return fmt.Errorf("register %s update: %w", u.name, err)
+		}
+	}
+	return nil
+}
+
+func (r *runner) snapshot() State {
+	s := r.state
+	s.Paused = r.state.Paused
+	s.Gates = make([]GateState, 0, len(r.gates))
+	keys := make([]string, 0, len(r.gates))
+	for k := range r.gates {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		s.Gates = append(s.Gates, r.gates[k].GateState)
+	}
+	return s
+}
+
+func (r *runner) member(id string) (*Member, bool) {
+	for i := range r.roster.Members {
+		if r.roster.Members[i].ID == id {
+			return &r.roster.Members[i], true
+		}
+	}
+	return nil, false
+}
+
+// authenticate checks that a request is about this run, comes from a
+// roster member, and (unless the roster is a development one) carries a
+// fresh signature by that member's key (cli) or by a gateway that vouches
+// for members (slack).
+func (r *runner) authenticate(ctx workflow.Context, req Request, action string) (*Member, error) {
+	if req.Action != action {
+		return nil, fmt.Errorf("this update takes %q requests, not %q", action, req.Action)
+	}
+	if req.RunID != r.in.Meta.RunID {
+		return nil, fmt.Errorf("the request is for run %q, not %q", req.RunID, r.in.Meta.RunID)
+	}
+	m, ok := r.member(req.Actor)
+	if !ok {
+		return nil, fmt.Errorf("%q is not in the roster", req.Actor)
+	}
+	if !r.roster.RequireSignatures {
+		return m, nil
+	}
+	now := workflow.Now(ctx)
+	if d := now.Sub(req.Time); d > r.roster.MaxSkew || d < -r.roster.MaxSkew {
+		return nil, fmt.Errorf("the request was signed at %s, more than %s from now (%s): sign it again", req.Time.UTC().Format(time.RFC3339), r.roster.MaxSkew, now.UTC().Format(time.RFC3339))
+	}
+	var keys []string
+	switch req.Channel {
+	case "cli":
+		keys = m.PublicKeys
+	default:
+		for _, g := range r.roster.Gateways {
+			if g.Name == req.Channel {
+				keys = append(keys, g.PublicKey)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("the roster holds no key for %s on channel %q", req.Actor, req.Channel)
+	}
+	if err := verifySignature(req, keys); err != nil {
+		return nil, fmt.Errorf("%s (%s via %s)", err, req.Actor, req.Channel)
+	}
+	return m, nil
+}
+
+// mayApprove says whether a member is one of a gate's approvers.
+func mayApprove(m *Member, g *gate) bool {
+	approvers := g.Approvers
+	if g.Escalated {
+		approvers.Groups = append(slices.Clone(approvers.Groups), g.policy.EscalateTo.Groups...)
+		approvers.People = append(slices.Clone(approvers.People), g.policy.EscalateTo.People...)
+	}
+	if slices.Contains(approvers.People, m.ID) {
+		return true
+	}
+	for _, grp := range m.Groups {
+		if slices.Contains(approvers.Groups, grp) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *runner) waitingGate(req Request) (*gate, error) {
+	key := gateKey(req.Step, req.Item)
+	g, ok := r.gates[key]
+	if !ok || g.done || g.Status != GateWaiting {
+		var waiting []string
+		for k, other := range r.gates {
+			if !other.done {
+				waiting = append(waiting, k)
+			}
+		}
+		slices.Sort(waiting)
+		if len(waiting) == 0 {
+			return nil, fmt.Errorf("step %s is not waiting for approval (no gate is)", key)
+		}
+		return nil, fmt.Errorf("step %s is not waiting for approval; waiting: %v", key, waiting)
+	}
+	return g, nil
+}
+
+func (r *runner) validateDecision(ctx workflow.Context, req Request) error {
+	if req.Action != ActApprove && req.Action != ActDeny {
+		return fmt.Errorf("a decision is approve or deny, not %q", req.Action)
+	}
+	m, err := r.authenticate(ctx, req, req.Action)
+	if err != nil {
+		return err
+	}
+	g, err := r.waitingGate(req)
+	if err != nil {
+		return err
+	}
+	if !mayApprove(m, g) {
+		return fmt.Errorf("%s is not an approver of step %s (needs %s)", m.ID, g.Key, approversText(g.Approvers))
+	}
+	if !g.policy.AllowSelfApproval && m.ID == r.in.Meta.Requester {
+		return fmt.Errorf("%s started this run and cannot approve its gates (allow_self_approval is off)", m.ID)
+	}
+	if req.PreviewHash != g.PreviewHash {
+		return fmt.Errorf("the decision is for preview %s, but the gate shows preview %s: review the current change and decide again", short(req.PreviewHash), short(g.PreviewHash))
+	}
+	if req.Action == ActApprove {
+		for _, a := range g.Approvals {
+			if a.Actor == m.ID {
+				return fmt.Errorf("%s has already approved step %s; it needs %d distinct approvers", m.ID, g.Key, g.MinApprovals)
+			}
+		}
+	}
+	if req.Action == ActDeny && req.Reason == "" {
+		return errors.New("a denial needs a reason")
+	}
+	return nil
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	if h == "" {
+		return "(none)"
+	}
+	return h
+}
+
+func (r *runner) handleDecision(ctx workflow.Context, req Request) (string, error) {
+	g, err := r.waitingGate(req)
+	if err != nil {
+		return "", err // the gate resolved between validation and handling
+	}
+	st, _ := r.plan.Step(req.Step)
+	if req.Action == ActDeny {
+		g.Status, g.DecidedBy, g.Reason, g.done = GateDenied, req.Actor, req.Reason, true
+		r.event(ctx, Event{Kind: "gate_denied", Step: req.Step, Item: req.Item, Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
+		return fmt.Sprintf("denied %s", g.Key), nil
+	}
+	g.Approvals = append(g.Approvals, Approval{Actor: req.Actor, Channel: req.Channel, Time: workflow.Now(ctx), Reason: req.Reason})
+	r.event(ctx, Event{Kind: "approval", Step: req.Step, Item: req.Item, Actor: req.Actor, Channel: req.Channel,
+		Detail: fmt.Sprintf("%d of %d", len(g.Approvals), g.MinApprovals), Data: map[string]any{"preview_hash": g.PreviewHash}})
+	if len(g.Approvals) >= g.MinApprovals {
+		g.Status, g.DecidedBy, g.done = GateApproved, req.Actor, true
+		r.event(ctx, Event{Kind: "gate_approved", Step: req.Step, Item: req.Item, Actor: req.Actor, Channel: req.Channel})
+		_ = st
+		return fmt.Sprintf("approved %s", g.Key), nil
+	}
+	return fmt.Sprintf("approval %d of %d recorded for %s", len(g.Approvals), g.MinApprovals, g.Key), nil
+}
+
+func (r *runner) validateApproveAll(ctx workflow.Context, req Request) error {
+	m, err := r.authenticate(ctx, req, ActApproveAll)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(m.Roles, RoleLead) {
+		return fmt.Errorf("break-glass approval needs the lead role; %s has %v", m.ID, m.Roles)
+	}
+	if req.Reason == "" {
+		return errors.New("break-glass approval needs a reason; it goes into the report")
+	}
+	if r.breakGls != nil {
+		return fmt.Errorf("break-glass approval was already given by %s", r.breakGls.Actor)
+	}
+	return nil
+}
+
+func (r *runner) handleApproveAll(ctx workflow.Context, req Request) (string, error) {
+	a := Approval{Actor: req.Actor, Channel: req.Channel, Time: workflow.Now(ctx), Reason: req.Reason, BreakGlass: true}
+	r.breakGls, r.state.BreakGlass = &a, &a
+	r.event(ctx, Event{Kind: "break_glass", Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
+	approved := 0
+	for _, k := range sortedGateKeys(r.gates) {
+		g := r.gates[k]
+		if g.done {
+			continue
+		}
+		g.Approvals = append(g.Approvals, a)
+		g.Status, g.DecidedBy, g.done = GateApproved, req.Actor, true
+		r.event(ctx, Event{Kind: "gate_approved", Step: g.Step, Item: g.Item, Actor: req.Actor, Channel: req.Channel, Detail: "break-glass", Data: map[string]any{"break_glass": true}})
+		approved++
+	}
+	return fmt.Sprintf("break-glass: %d waiting gate(s) approved, later gates will pass", approved), nil
+}
+
+func sortedGateKeys(m map[string]*gate) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// validateControl checks pause, resume and abort: a responder or lead of
+// the roster, with the run in a state where the control makes sense.
+func (r *runner) validateControl(action string) func(workflow.Context, Request) error {
+	return func(ctx workflow.Context, req Request) error {
+		m, err := r.authenticate(ctx, req, action)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(m.Roles, RoleResponder) && !slices.Contains(m.Roles, RoleLead) {
+			return fmt.Errorf("%s needs the responder or lead role to %s a run", m.ID, action)
+		}
+		if r.state.Status != RunRunning {
+			return fmt.Errorf("the run has ended (%s)", r.state.Status)
+		}
+		switch action {
+		case ActPause:
+			if r.state.Paused {
+				return errors.New("the run is already paused")
+			}
+		case ActResume:
+			if !r.state.Paused {
+				return errors.New("the run is not paused")
+			}
+		case ActAbort:
+			if req.Reason == "" {
+				return errors.New("an abort needs a reason; it goes into the report")
+			}
+			if r.abort != nil {
+				return fmt.Errorf("the run is already being aborted by %s", r.abort.Actor)
+			}
+		}
+		return nil
+	}
+}
+
+func (r *runner) handlePause(ctx workflow.Context, req Request) (string, error) {
+	r.state.Paused = true
+	r.event(ctx, Event{Kind: "paused", Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
+	return "paused: the step in flight finishes, nothing new starts", nil
+}
+
+func (r *runner) handleResume(ctx workflow.Context, req Request) (string, error) {
+	r.state.Paused = false
+	r.event(ctx, Event{Kind: "resumed", Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
+	return "resumed", nil
+}
+
+func (r *runner) handleAbort(ctx workflow.Context, req Request) (string, error) {
+	r.abort = &req
+	r.event(ctx, Event{Kind: "abort", Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
+	if r.cancelRun != nil {
+		r.cancelRun() // cancels activities and children in flight
+	}
+	return "aborting: activities in flight are cancelled", nil
+}
+
+func (r *runner) validateSkip(ctx workflow.Context, req Request) error {
+	if err := r.validateControl(ActSkip)(ctx, req); err != nil {
+		return err
+	}
+	if req.Reason == "" {
+		return errors.New("a skip needs a reason; it goes into the report")
+	}
+	ss := r.step(req.Step)
+	if ss == nil {
+		return fmt.Errorf("there is no step %q", req.Step)
+	}
+	if ss.Status != StepPending && ss.Status != StepAwaiting {
+		return fmt.Errorf("step %s is %s; only a pending step or one waiting for approval can be skipped", req.Step, ss.Status)
+	}
+	if _, ok := r.skips[req.Step]; ok {
+		return fmt.Errorf("step %s is already marked to be skipped", req.Step)
+	}
+	return nil
+}
+
+func (r *runner) handleSkip(ctx workflow.Context, req Request) (string, error) {
+	r.skips[req.Step] = fmt.Sprintf("%s (by %s)", req.Reason, req.Actor)
+	r.event(ctx, Event{Kind: "skip", Step: req.Step, Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
+	for _, k := range sortedGateKeys(r.gates) {
+		if g := r.gates[k]; g.Step == req.Step && !g.done {
+			g.Status, g.Reason, g.DecidedBy, g.done = GateSkipped, req.Reason, req.Actor, true
+		}
+	}
+	return "step " + req.Step + " will be skipped", nil
+}

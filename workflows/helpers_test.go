@@ -1,0 +1,302 @@
+package workflows_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"log/slog"
+
+	"go.temporal.io/sdk/activity"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/runbooks"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+// fakeAWS stands in for the action activities in workflow tests (the
+// actions themselves are tested through the SDK against the emulator).
+// It records every call and answers with configurable results.
+type fakeAWS struct {
+	mu       sync.Mutex
+	calls    []actions.Call
+	inFlight int
+	peak     int
+	// outputs per action; changes per action (previews and executions).
+	outputs map[string]map[string]any
+	changes func(call actions.Call, n int) []actions.Change
+	fail    func(call actions.Call) error
+	delay   time.Duration
+	started chan actions.Call
+}
+
+func newFakeAWS() *fakeAWS {
+	return &fakeAWS{outputs: map[string]map[string]any{}}
+}
+
+func (f *fakeAWS) run(ctx context.Context, call actions.Call) (actions.Result, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, call)
+	n := len(f.calls)
+	f.inFlight++
+	f.peak = max(f.peak, f.inFlight)
+	out := f.outputs[call.Action]
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inFlight--
+		f.mu.Unlock()
+	}()
+	if f.started != nil {
+		f.started <- call
+	}
+	if f.delay > 0 {
+		select {
+		case <-ctx.Done():
+			return actions.Result{}, ctx.Err()
+		case <-time.After(f.delay):
+		}
+	}
+	if f.fail != nil {
+		if err := f.fail(call); err != nil {
+			return actions.Result{}, err
+		}
+	}
+	res := actions.Result{Outputs: map[string]any{}, Changes: []actions.Change{
+		{Resource: fmt.Sprint(call.Params["instance_id"]), Field: "groups", Before: "sg-app", After: "sg-quarantine"},
+	}}
+	if f.changes != nil {
+		res.Changes = f.changes(call, n)
+	}
+	for k, v := range out {
+		res.Outputs[k] = v
+	}
+	return res, nil
+}
+
+// executed lists the calls made in Execute mode, as "action:step#item".
+func (f *fakeAWS) executed() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, c := range f.calls {
+		if c.Mode == actions.Execute {
+			out = append(out, fmt.Sprintf("%s:%s#%d", c.Action, c.Run.StepID, c.Run.Item))
+		}
+	}
+	return out
+}
+
+func (f *fakeAWS) count(mode actions.Mode, action string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		if c.Mode == mode && c.Action == action {
+			n++
+		}
+	}
+	return n
+}
+
+type fixture struct {
+	t      *testing.T
+	suite  testsuite.WorkflowTestSuite
+	env    *testsuite.TestWorkflowEnvironment
+	aws    *fakeAWS
+	roster workflows.Roster
+	notes  []workflows.GateNotice
+	mu     sync.Mutex
+}
+
+func defaultRoster() workflows.Roster {
+	return workflows.Roster{Members: []workflows.Member{
+		{ID: "alice", Roles: []string{"responder"}, Groups: []string{"csirt"}},
+		{ID: "bob", Roles: []string{"responder"}, Groups: []string{"csirt"}},
+		{ID: "carol", Roles: []string{"lead"}, Groups: []string{"csirt", "leads"}},
+		{ID: "dave", Roles: []string{"responder"}, Groups: []string{"finance"}},
+		{ID: "erin", Roles: []string{}, Groups: []string{"leads"}},
+	}}
+}
+
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{t: t, aws: newFakeAWS(), roster: defaultRoster()}
+	f.suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	f.env = f.suite.NewTestWorkflowEnvironment()
+	f.env.RegisterWorkflowWithOptions(workflows.Runbook, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	f.env.RegisterActivityWithOptions(func(context.Context) (workflows.Roster, error) { return f.roster, nil },
+		activity.RegisterOptions{Name: workflows.ActivityLoadRoster})
+	f.env.RegisterActivityWithOptions(func(_ context.Context, n workflows.GateNotice) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.notes = append(f.notes, n)
+		return nil
+	}, activity.RegisterOptions{Name: workflows.ActivityNotifyGate})
+	for _, name := range actions.Catalog().Names() {
+		if name == "core.wait" {
+			continue
+		}
+		f.env.RegisterActivityWithOptions(f.aws.run, activity.RegisterOptions{Name: name})
+	}
+	return f
+}
+
+func (f *fixture) notices(kind string) []workflows.GateNotice {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []workflows.GateNotice
+	for _, n := range f.notes {
+		if n.Kind == kind {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func compilePlan(t *testing.T, src string) *runbooks.Plan {
+	t.Helper()
+	files := map[string][]byte{"child.yaml": []byte(childRunbook)}
+	c := runbooks.NewCompiler(actions.Catalog(), mapResolver(files))
+	plan, diags := c.Compile("test.yaml", []byte(src))
+	if plan == nil {
+		t.Fatalf("compile: %s", diags.Error())
+	}
+	return plan
+}
+
+type mapResolver map[string][]byte
+
+func (m mapResolver) Resolve(_, name string) (string, []byte, error) {
+	src, ok := m[name+".yaml"]
+	if !ok {
+		return "", nil, fmt.Errorf("no runbook %s", name)
+	}
+	return name + ".yaml", src, nil
+}
+
+const childRunbook = `apiVersion: cordon.dev/v1
+kind: Runbook
+metadata:
+  name: child
+inputs:
+  instance_id: {type: string, required: true}
+approvals:
+  approvers: {groups: [csirt]}
+steps:
+  - id: isolate
+    action: aws.ec2.isolate_instance
+    approval: required
+    with: {instance_id: "${{ inputs.instance_id }}"}
+outputs:
+  group: steps.isolate.outputs.quarantine_group_id
+`
+
+func (f *fixture) start(src string, inputs map[string]any, meta workflows.RunMeta) {
+	if meta.RunID == "" {
+		meta.RunID = "run-1"
+	}
+	if meta.Requester == "" {
+		meta.Requester = "alice"
+	}
+	f.env.SetStartWorkflowOptions(clientStartOptions(meta.RunID))
+	f.env.ExecuteWorkflow(workflows.WorkflowName, workflows.RunInput{Plan: compilePlan(f.t, src), Inputs: inputs, Meta: meta})
+}
+
+func (f *fixture) state() workflows.State {
+	f.t.Helper()
+	v, err := f.env.QueryWorkflow(workflows.QueryState)
+	if err != nil {
+		f.t.Fatalf("query: %v", err)
+	}
+	var s workflows.State
+	if err := v.Get(&s); err != nil {
+		f.t.Fatal(err)
+	}
+	return s
+}
+
+// outcome is what became of one update.
+type outcome struct {
+	done   bool
+	result string
+	err    error
+}
+
+// send delivers an update. Updates are processed asynchronously by the
+// test environment, so the outcome is filled in later: check it in a later
+// callback or after the run.
+func (f *fixture) send(name string, req workflows.Request) *outcome {
+	o := &outcome{}
+	f.env.UpdateWorkflow(name, fmt.Sprintf("u-%d", time.Now().UnixNano()), &testsuite.TestUpdateCallback{
+		OnAccept: func() {},
+		OnReject: func(err error) { o.err, o.done = err, true },
+		OnComplete: func(v any, err error) {
+			if s, ok := v.(string); ok {
+				o.result = s
+			}
+			o.err, o.done = err, true
+		},
+	}, req)
+	return o
+}
+
+// decide approves or denies the waiting gate of step as actor, binding to
+// the preview the gate shows now.
+func (f *fixture) decide(action, step, actor, reason string) *outcome {
+	st := f.state()
+	hash := ""
+	for _, g := range st.Gates {
+		if g.Step == step && g.Status == workflows.GateWaiting {
+			hash = g.PreviewHash
+		}
+	}
+	return f.send(workflows.UpdateApprove, workflows.Request{RunID: st.Meta.RunID, Action: action, Step: step,
+		PreviewHash: hash, Actor: actor, Channel: "cli", Reason: reason, Time: f.env.Now()})
+}
+
+func (f *fixture) control(update, action, actor, step, reason string) *outcome {
+	return f.send(update, workflows.Request{RunID: "run-1", Action: action, Step: step, Actor: actor, Channel: "cli", Reason: reason, Time: f.env.Now()})
+}
+
+// wantOK and wantRefused check an outcome once it is in.
+func wantOK(t *testing.T, label string, o *outcome) {
+	t.Helper()
+	if !o.done || o.err != nil {
+		t.Errorf("%s: done=%t err=%v", label, o.done, o.err)
+	}
+}
+
+func wantRefused(t *testing.T, label string, o *outcome, substr string) {
+	t.Helper()
+	if !o.done || o.err == nil || !strings.Contains(o.err.Error(), substr) {
+		t.Errorf("%s: done=%t err=%v, want refusal containing %q", label, o.done, o.err, substr)
+	}
+}
+
+// at runs fn at workflow time d after start.
+func (f *fixture) at(d time.Duration, fn func()) { f.env.RegisterDelayedCallback(fn, d) }
+
+func (f *fixture) result() (workflows.RunResult, error) {
+	f.t.Helper()
+	if !f.env.IsWorkflowCompleted() {
+		f.t.Fatal("workflow did not complete")
+	}
+	var res workflows.RunResult
+	err := f.env.GetWorkflowResult(&res)
+	return res, err
+}
+
+func stepStatus(s workflows.State, id string) string {
+	for _, st := range s.Steps {
+		if st.ID == id {
+			return st.Status
+		}
+	}
+	return "(no step)"
+}

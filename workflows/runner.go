@@ -1,0 +1,601 @@
+package workflows
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/runbooks"
+)
+
+// runner owns one run's state. Update and query handlers are methods on
+// it; the workflow goroutine and the handlers share it (Temporal runs them
+// one at a time, so no locking).
+type runner struct {
+	in        RunInput
+	plan      *runbooks.Plan
+	roster    Roster
+	eval      *runbooks.Evaluator
+	values    runbooks.Values
+	state     State
+	gates     map[string]*gate
+	skips     map[string]string // step id → reason
+	abort     *Request
+	cancelRun workflow.CancelFunc
+	breakGls  *Approval
+	resultErr string
+}
+
+// gate is a waiting approval, with what the workflow needs beyond GateState.
+type gate struct {
+	GateState
+	policy *runbooks.Gate
+	done   bool
+}
+
+// Runbook is the interpreter workflow.
+func Runbook(ctx workflow.Context, in RunInput) (RunResult, error) {
+	if in.Plan == nil {
+		return RunResult{}, temporal.NewNonRetryableApplicationError("no plan in the run input", "BadInput", nil)
+	}
+	if in.Plan.PlanVersion != runbooks.PlanVersion {
+		return RunResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("plan version %d is not supported by this worker (it runs version %d): upgrade the worker or recompile with a matching cordon", in.Plan.PlanVersion, runbooks.PlanVersion),
+			"BadInput", nil)
+	}
+	r := newRunner(ctx, in)
+	if err := r.registerHandlers(ctx); err != nil {
+		return RunResult{}, err
+	}
+	runCtx, cancel := workflow.WithCancel(ctx)
+	r.cancelRun = cancel
+
+	if err := r.loadRoster(ctx); err != nil {
+		r.finish(ctx, RunFailed, err.Error())
+		return r.result(), err
+	}
+	r.event(ctx, Event{Kind: "run_started", Actor: in.Meta.Requester, Channel: in.Meta.Channel,
+		Detail: fmt.Sprintf("runbook %s, plan %s, dry run %t", r.plan.Runbook.Name, r.state.PlanHash[:16], in.Meta.DryRun)})
+
+	failed := ""
+	for i := range r.plan.Steps {
+		if r.abort != nil {
+			break
+		}
+		if err := r.runStep(runCtx, &r.plan.Steps[i]); err != nil {
+			failed = err.Error()
+			break
+		}
+	}
+	switch {
+	case r.abort != nil:
+		r.markRemaining(StepCancelled, "run aborted: "+r.abort.Reason)
+		r.finish(ctx, RunAborted, "aborted by "+r.abort.Actor+": "+r.abort.Reason)
+	case failed != "":
+		r.markRemaining(StepCancelled, "an earlier step failed")
+		r.finish(ctx, RunFailed, failed)
+	default:
+		r.computeOutputs(ctx)
+		r.finish(ctx, RunSucceeded, "")
+	}
+	// Let in-flight updates finish before the run closes.
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	res := r.result()
+	if res.Status != RunSucceeded {
+		return res, temporal.NewNonRetryableApplicationError(res.Error, res.Status, nil, res)
+	}
+	return res, nil
+}
+
+func newRunner(ctx workflow.Context, in RunInput) *runner {
+	now := workflow.Now(ctx)
+	r := &runner{
+		in:    in,
+		plan:  in.Plan,
+		eval:  runbooks.NewEvaluator(),
+		gates: map[string]*gate{},
+		skips: map[string]string{},
+		values: runbooks.Values{
+			Inputs: in.Inputs,
+			Steps:  map[string]runbooks.StepValues{},
+			Run: runbooks.RunInfo{ID: in.Meta.RunID, Requester: in.Meta.Requester, DryRun: in.Meta.DryRun,
+				StartedAt: now, Incident: in.Meta.Incident},
+		},
+	}
+	r.state = State{
+		Meta: in.Meta, Runbook: in.Plan.Runbook.Name, PlanHash: in.Plan.Hash(), Inputs: in.Inputs,
+		Status: RunRunning, StartedAt: now, Plan: in.Plan,
+	}
+	for _, st := range in.Plan.Steps {
+		r.state.Steps = append(r.state.Steps, StepState{ID: st.ID, Name: st.Name, Phase: st.Phase, Action: st.Action, Uses: st.Uses, Status: StepPending})
+	}
+	if in.Meta.PreApproved != nil {
+		r.breakGls = in.Meta.PreApproved
+		r.state.BreakGlass = in.Meta.PreApproved
+	}
+	return r
+}
+
+func (r *runner) loadRoster(ctx workflow.Context) error {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
+	})
+	if err := workflow.ExecuteActivity(actx, ActivityLoadRoster).Get(ctx, &r.roster); err != nil {
+		return fmt.Errorf("load roster: %w", err)
+	}
+	if r.roster.MaxSkew <= 0 {
+		r.roster.MaxSkew = 5 * time.Minute
+	}
+	if !r.roster.RequireSignatures {
+		r.state.RosterNotes = append(r.state.RosterNotes, "signatures are NOT required for decisions in this run (development roster)")
+	}
+	return nil
+}
+
+func (r *runner) step(id string) *StepState {
+	for i := range r.state.Steps {
+		if r.state.Steps[i].ID == id {
+			return &r.state.Steps[i]
+		}
+	}
+	return nil
+}
+
+func (r *runner) event(ctx workflow.Context, e Event) {
+	e.Time = workflow.Now(ctx)
+	r.state.Timeline = append(r.state.Timeline, e)
+}
+
+func (r *runner) finish(ctx workflow.Context, status, errText string) {
+	r.state.Status = status
+	r.state.EndedAt = workflow.Now(ctx)
+	detail := status
+	if errText != "" {
+		detail += ": " + errText
+	}
+	r.event(ctx, Event{Kind: "run_" + status, Detail: detail})
+	if errText != "" {
+		r.state.Outputs = nil
+	}
+	r.resultErr = errText
+}
+
+func (r *runner) markRemaining(status, reason string) {
+	for i := range r.state.Steps {
+		if s := &r.state.Steps[i]; s.Status == StepPending {
+			s.Status, s.Reason = status, reason
+		}
+	}
+}
+
+func (r *runner) computeOutputs(ctx workflow.Context) {
+	out := map[string]any{}
+	for _, o := range r.plan.Outputs {
+		v, err := r.eval.Expr(o.Expr, &r.values)
+		if err != nil {
+			r.event(ctx, Event{Kind: "output_error", Detail: fmt.Sprintf("%s: %v", o.Name, err)})
+			continue
+		}
+		out[o.Name] = v
+	}
+	r.state.Outputs = out
+}
+
+func (r *runner) result() RunResult {
+	return RunResult{Status: r.state.Status, Outputs: r.state.Outputs, Error: r.resultErr}
+}
+
+// runStep runs one step (all its items); it returns an error only when the
+// run must stop.
+func (r *runner) runStep(ctx workflow.Context, st *runbooks.Step) error {
+	if err := r.waitWhilePaused(ctx); err != nil {
+		return nil // aborted while paused; the caller sees r.abort
+	}
+	ss := r.step(st.ID)
+	if reason, ok := r.skips[st.ID]; ok {
+		r.endStep(ctx, st, StepSkipped, "skipped: "+reason, nil)
+		return nil
+	}
+	if st.When != nil {
+		ok, err := r.eval.Bool(*st.When, &r.values)
+		if err != nil {
+			return r.stepFailed(ctx, st, fmt.Errorf("when: %w", err))
+		}
+		if !ok {
+			r.endStep(ctx, st, StepSkipped, "condition false: "+st.When.Source, nil)
+			return nil
+		}
+	}
+	ss.Status, ss.StartedAt = StepRunning, workflow.Now(ctx)
+	r.event(ctx, Event{Kind: "step_started", Step: st.ID, Detail: describeStep(st)})
+
+	if st.Foreach == nil {
+		res := r.runItem(ctx, st, 0, nil, false)
+		if res.status == StepSucceeded {
+			r.endStep(ctx, st, StepSucceeded, "", res.outputs)
+			return nil
+		}
+		r.endStep(ctx, st, res.status, res.err, nil)
+		if res.status == StepDenied && !st.ContinueOnError {
+			// A denied gate stops the run unless the runbook says to go on:
+			// later steps may depend on what the denied step would have done.
+			return fmt.Errorf("step %s was not approved: %s", st.ID, res.err)
+		}
+		if res.status == StepFailed && !st.ContinueOnError {
+			return fmt.Errorf("step %s failed: %s", st.ID, res.err)
+		}
+		return nil
+	}
+	return r.runForeach(ctx, st)
+}
+
+// itemResult is the outcome of one execution of a step.
+type itemResult struct {
+	status  string
+	outputs map[string]any
+	err     string
+}
+
+func (r *runner) runForeach(ctx workflow.Context, st *runbooks.Step) error {
+	raw, err := r.eval.Value(*st.Foreach, &r.values)
+	if err != nil {
+		return r.stepFailed(ctx, st, fmt.Errorf("foreach: %w", err))
+	}
+	items, ok := raw.([]any)
+	if !ok {
+		if ss, isStrings := raw.([]string); isStrings {
+			for _, s := range ss {
+				items = append(items, s)
+			}
+		} else if raw != nil {
+			return r.stepFailed(ctx, st, fmt.Errorf("foreach: expression yielded %T, not a list", raw))
+		}
+	}
+	ss := r.step(st.ID)
+	ss.Items = len(items)
+	results := make([]itemResult, len(items))
+	inFlight, failed, next := 0, 0, 0
+	limit := max(st.MaxConcurrency, 1)
+	stopped := false
+	for {
+		// Start items up to the limit; stop starting on pause, abort or
+		// once more than max_errors items failed; leave when nothing is
+		// left in flight.
+		canStart := func() bool {
+			return next < len(items) && inFlight < limit && !stopped && !r.state.Paused && r.abort == nil
+		}
+		finished := func() bool {
+			return (next >= len(items) || stopped || r.abort != nil) && inFlight == 0
+		}
+		if err := workflow.Await(ctx, func() bool { return canStart() || finished() }); err != nil || finished() {
+			if inFlight > 0 {
+				_ = workflow.Await(ctx, func() bool { return inFlight == 0 })
+			}
+			break
+		}
+		idx := next
+		next++
+		inFlight++
+		workflow.Go(ctx, func(gctx workflow.Context) {
+			res := r.runItem(gctx, st, idx+1, items[idx], true)
+			results[idx] = res
+			if res.status == StepFailed {
+				failed++
+				ss.Failed = failed
+				if failed > st.MaxErrors {
+					stopped = true
+				}
+			}
+			inFlight--
+		})
+	}
+	for i := next; i < len(items); i++ {
+		results[i] = itemResult{status: StepCancelled, err: "not started: the fan-out stopped"}
+	}
+	// Outputs of a foreach step are lists, one entry per item, in order.
+	outputs := map[string]any{}
+	for _, f := range st.OutputType.Fields {
+		list := make([]any, len(items))
+		for i, res := range results {
+			if res.outputs != nil {
+				list[i] = res.outputs[f.Name]
+			}
+		}
+		outputs[f.Name] = list
+	}
+	switch {
+	case failed > st.MaxErrors:
+		msg := fmt.Sprintf("%d of %d items failed (max_errors %d)", failed, len(items), st.MaxErrors)
+		r.endStep(ctx, st, StepFailed, msg, outputs)
+		if !st.ContinueOnError {
+			return fmt.Errorf("step %s: %s", st.ID, msg)
+		}
+	case r.abort != nil:
+		r.endStep(ctx, st, StepCancelled, "run aborted", outputs)
+	default:
+		reason := ""
+		if failed > 0 {
+			reason = fmt.Sprintf("%d of %d items failed (within max_errors %d)", failed, len(items), st.MaxErrors)
+		}
+		r.endStep(ctx, st, StepSucceeded, reason, outputs)
+	}
+	return nil
+}
+
+func (r *runner) stepFailed(ctx workflow.Context, st *runbooks.Step, err error) error {
+	r.endStep(ctx, st, StepFailed, err.Error(), nil)
+	if st.ContinueOnError {
+		return nil
+	}
+	return fmt.Errorf("step %s: %w", st.ID, err)
+}
+
+func (r *runner) endStep(ctx workflow.Context, st *runbooks.Step, status, reason string, outputs map[string]any) {
+	ss := r.step(st.ID)
+	ss.Status, ss.Reason, ss.EndedAt = status, reason, workflow.Now(ctx)
+	if status == StepFailed {
+		ss.Error = reason
+	}
+	if outputs != nil {
+		ss.Outputs = outputs
+	}
+	r.values.Steps[st.ID] = runbooks.StepValues{Status: status, Outputs: outputs}
+	r.event(ctx, Event{Kind: "step_" + status, Step: st.ID, Detail: reason})
+}
+
+func describeStep(st *runbooks.Step) string {
+	if st.Uses != "" {
+		return "uses " + st.Uses
+	}
+	return st.Action
+}
+
+// runItem runs one execution of a step: evaluate parameters, pass the
+// gate, run the activity (or child runbook), compute extra outputs.
+func (r *runner) runItem(ctx workflow.Context, st *runbooks.Step, item int, itemValue any, hasItem bool) itemResult {
+	vals := r.values
+	vals.Item, vals.HasItem = itemValue, hasItem
+	params := make(map[string]any, len(st.With))
+	names := make([]string, 0, len(st.With))
+	for k := range st.With {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v, err := r.eval.Value(st.With[name], &vals)
+		if err != nil {
+			return r.itemFailed(ctx, st, item, fmt.Errorf("parameter %s: %w", name, err))
+		}
+		params[name] = v
+	}
+	target, err := r.target(st, &vals)
+	if err != nil {
+		return r.itemFailed(ctx, st, item, err)
+	}
+
+	var outputs map[string]any
+	switch {
+	case st.Uses != "":
+		outputs, err = r.runChild(ctx, st, item, params)
+	case st.Action == "core.wait":
+		outputs, err = r.wait(ctx, st, params)
+	default:
+		var res actions.Result
+		res, err = r.runAction(ctx, st, item, params, target)
+		outputs = res.Outputs
+		if err == nil {
+			ss := r.step(st.ID)
+			ss.RequestIDs = append(ss.RequestIDs, res.RequestIDs...)
+		}
+	}
+	if err != nil {
+		var denied *deniedError
+		if errors.As(err, &denied) {
+			return itemResult{status: denied.status, err: denied.reason}
+		}
+		if r.abort != nil {
+			return itemResult{status: StepCancelled, err: "cancelled: the run was aborted"}
+		}
+		return r.itemFailed(ctx, st, item, err)
+	}
+	if len(st.Outputs) > 0 {
+		vals.Result = outputs
+		merged := make(map[string]any, len(outputs)+len(st.Outputs))
+		for k, v := range outputs {
+			merged[k] = v
+		}
+		for _, o := range st.Outputs {
+			v, err := r.eval.Expr(o.Expr, &vals)
+			if err != nil {
+				return r.itemFailed(ctx, st, item, fmt.Errorf("output %s: %w", o.Name, err))
+			}
+			merged[o.Name] = v
+		}
+		outputs = merged
+	}
+	return itemResult{status: StepSucceeded, outputs: outputs}
+}
+
+func (r *runner) itemFailed(ctx workflow.Context, st *runbooks.Step, item int, err error) itemResult {
+	r.event(ctx, Event{Kind: "item_failed", Step: st.ID, Item: item, Detail: err.Error()})
+	return itemResult{status: StepFailed, err: err.Error()}
+}
+
+func (r *runner) target(st *runbooks.Step, vals *runbooks.Values) (actions.Target, error) {
+	var t actions.Target
+	for _, part := range []struct {
+		v   *runbooks.Value
+		dst *string
+	}{{st.Target.Account, &t.Account}, {st.Target.Region, &t.Region}} {
+		if part.v == nil {
+			continue
+		}
+		v, err := r.eval.Value(*part.v, vals)
+		if err != nil {
+			return t, fmt.Errorf("target: %w", err)
+		}
+		s, _ := v.(string)
+		*part.dst = s
+	}
+	return t, nil
+}
+
+// deniedError ends an item without failing it: a gate said no.
+type deniedError struct{ status, reason string }
+
+func (e *deniedError) Error() string { return e.reason }
+
+// nonRetryable are the action error types retrying cannot fix.
+var nonRetryable = []string{actions.ErrAccessDenied, actions.ErrNotFound, actions.ErrInvalid, actions.ErrConflict, actions.ErrBadParams}
+
+func (r *runner) activityOptions(st *runbooks.Step) workflow.ActivityOptions {
+	opts := workflow.ActivityOptions{
+		StartToCloseTimeout: time.Duration(st.Timeout),
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Duration(st.Retry.Backoff),
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Duration(st.Retry.MaxBackoff),
+			MaximumAttempts:        int32(st.Retry.MaxAttempts),
+			NonRetryableErrorTypes: nonRetryable,
+		},
+	}
+	if opts.StartToCloseTimeout <= 0 {
+		opts.StartToCloseTimeout = 10 * time.Minute
+	}
+	// Long actions heartbeat; a worker that dies mid-wait is noticed in
+	// minutes, not at the end of a multi-hour timeout.
+	if opts.StartToCloseTimeout > 15*time.Minute {
+		opts.HeartbeatTimeout = 2 * time.Minute
+	}
+	return opts
+}
+
+func (r *runner) call(st *runbooks.Step, item int, params map[string]any, target actions.Target, mode actions.Mode) actions.Call {
+	return actions.Call{
+		Action: st.Action, Params: params, Target: target, Mode: mode,
+		Run: actions.RunRef{RunID: r.in.Meta.RunID, Incident: r.in.Meta.Incident, StepID: st.ID,
+			Requester: r.in.Meta.Requester, Item: item, StartedAt: r.values.Run.StartedAt},
+	}
+}
+
+func (r *runner) runAction(ctx workflow.Context, st *runbooks.Step, item int, params map[string]any, target actions.Target) (actions.Result, error) {
+	actx := workflow.WithActivityOptions(ctx, r.activityOptions(st))
+	dry := r.in.Meta.DryRun
+	if st.Gate != nil && !dry {
+		if err := r.passGate(ctx, st, item, params, target); err != nil {
+			return actions.Result{}, err
+		}
+	}
+	mode := actions.Execute
+	if dry {
+		mode = actions.Preview
+		if st.Gate != nil {
+			r.event(ctx, Event{Kind: "gate_rehearsed", Step: st.ID, Item: item,
+				Detail: fmt.Sprintf("a real run would wait here for %d approval(s) from %s", st.Gate.MinApprovals, approversText(st.Gate.Approvers))})
+		}
+	}
+	var res actions.Result
+	err := workflow.ExecuteActivity(actx, st.Action, r.call(st, item, params, target, mode)).Get(ctx, &res)
+	if err != nil {
+		return res, err
+	}
+	r.event(ctx, Event{Kind: "action_done", Step: st.ID, Item: item,
+		Detail: fmt.Sprintf("%s (%s): %d change(s)%s", st.Action, mode, len(res.Changes), attemptText(res.Attempt)),
+		Data:   map[string]any{"changes": res.Changes, "request_ids": res.RequestIDs, "notes": res.Notes}})
+	return res, nil
+}
+
+func attemptText(attempt int32) string {
+	if attempt > 1 {
+		return fmt.Sprintf(", succeeded on attempt %d", attempt)
+	}
+	return ""
+}
+
+// previewHash is what an approval binds to: the exact list of changes.
+func previewHash(changes []actions.Change) string {
+	b, err := json.Marshal(changes)
+	if err != nil {
+		b = []byte(fmt.Sprint(changes))
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func (r *runner) wait(ctx workflow.Context, st *runbooks.Step, params map[string]any) (map[string]any, error) {
+	s, _ := params["duration"].(string)
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return nil, fmt.Errorf("core.wait: duration %q: %w", s, err)
+	}
+	if r.in.Meta.DryRun {
+		r.event(ctx, Event{Kind: "wait_rehearsed", Step: st.ID, Detail: "a real run would wait " + d.String()})
+		return map[string]any{}, nil
+	}
+	if err := workflow.Sleep(ctx, d); err != nil {
+		return nil, fmt.Errorf("core.wait: %w", err)
+	}
+	return map[string]any{}, nil
+}
+
+func (r *runner) runChild(ctx workflow.Context, st *runbooks.Step, item int, params map[string]any) (map[string]any, error) {
+	child := r.plan.Children[st.Uses]
+	if child == nil {
+		return nil, fmt.Errorf("child runbook %s is not in the plan", st.Uses)
+	}
+	id := fmt.Sprintf("%s/%s", r.in.Meta.RunID, st.ID)
+	if item > 0 {
+		id = fmt.Sprintf("%s/%d", id, item)
+	}
+	ss := r.step(st.ID)
+	ss.Children = append(ss.Children, id)
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        id,
+		ParentClosePolicy: 0, // terminate with the parent (the default)
+	})
+	meta := r.in.Meta
+	meta.RunID, meta.Parent, meta.PreApproved = id, r.in.Meta.RunID, r.breakGls
+	r.event(ctx, Event{Kind: "child_started", Step: st.ID, Item: item, Detail: "run " + id + " of " + st.Uses})
+	var res RunResult
+	err := workflow.ExecuteChildWorkflow(cctx, WorkflowName, RunInput{Plan: child, Inputs: params, Meta: meta}).Get(ctx, &res)
+	if err != nil {
+		var ae *temporal.ApplicationError
+		if errors.As(err, &ae) {
+			var detail RunResult
+			if ae.Details(&detail) == nil && detail.Error != "" {
+				return nil, fmt.Errorf("child run %s %s: %s", id, detail.Status, detail.Error)
+			}
+		}
+		return nil, fmt.Errorf("child run %s: %w", id, err)
+	}
+	r.event(ctx, Event{Kind: "child_done", Step: st.ID, Item: item, Detail: "run " + id + " " + res.Status})
+	return res.Outputs, nil
+}
+
+func (r *runner) waitWhilePaused(ctx workflow.Context) error {
+	if !r.state.Paused {
+		return nil
+	}
+	return workflow.Await(ctx, func() bool { return !r.state.Paused || r.abort != nil })
+}
+
+func approversText(a runbooks.Approvers) string {
+	var parts []string
+	for _, g := range a.Groups {
+		parts = append(parts, "group "+g)
+	}
+	parts = append(parts, a.People...)
+	if len(parts) == 0 {
+		return "nobody"
+	}
+	return fmt.Sprint(parts)
+}
