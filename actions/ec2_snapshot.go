@@ -1,0 +1,313 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"go.temporal.io/sdk/temporal"
+)
+
+// tagSnapshotSource names the instance an evidence snapshot was taken
+// from, so responders can list an instance's evidence by tag.
+const tagSnapshotSource = "cordon:instance"
+
+// evidenceSnapshot is one entry of the snapshots output.
+type evidenceSnapshot struct {
+	SnapshotID string `json:"snapshot_id"`
+	VolumeID   string `json:"volume_id"`
+	DeviceName string `json:"device_name"`
+	State      string `json:"state"`
+}
+
+type snapshotParams struct {
+	InstanceID string `json:"instance_id"`
+	Wait       bool   `json:"wait"`
+}
+
+// attachedVolume is an EBS volume of the instance.
+type attachedVolume struct {
+	device, id string
+	root       bool
+}
+
+func snapshotVolumes(ctx context.Context, x *execution) error {
+	var p snapshotParams
+	if err := x.decode(&p); err != nil {
+		return err
+	}
+	in, err := getInstance(ctx, x, p.InstanceID)
+	if err != nil {
+		return err
+	}
+	var volumes []attachedVolume
+	for _, bd := range in.BlockDeviceMappings {
+		if bd.Ebs != nil {
+			dev := aws.ToString(bd.DeviceName)
+			volumes = append(volumes, attachedVolume{device: dev, id: aws.ToString(bd.Ebs.VolumeId), root: dev == aws.ToString(in.RootDeviceName)})
+		}
+	}
+	slices.SortFunc(volumes, func(a, b attachedVolume) int { return strings.Compare(a.device, b.device) })
+	if len(volumes) == 0 {
+		x.note("%s has no EBS volumes attached: nothing to snapshot", p.InstanceID)
+		x.output("snapshot_ids", []string{})
+		x.output("snapshots", []evidenceSnapshot{})
+		return nil
+	}
+
+	// A retried attempt finds what earlier attempts of this step took.
+	taken, err := stepSnapshots(ctx, x)
+	if err != nil {
+		return err
+	}
+	missing := missingVolumes(volumes, taken)
+	if len(missing) > 0 && len(missing) < len(volumes) {
+		x.note("reusing %d snapshot(s) taken by an earlier attempt of this step", len(volumes)-len(missing))
+	}
+	if len(missing) > 0 {
+		if x.preview() {
+			return previewSnapshots(ctx, x, p.InstanceID, volumes, missing, taken)
+		}
+		if err := takeSnapshots(ctx, x, p.InstanceID, volumes, missing); err != nil {
+			return err
+		}
+		if taken, err = stepSnapshots(ctx, x); err != nil {
+			return err
+		}
+		if still := missingVolumes(volumes, taken); len(still) > 0 {
+			// Just created but not listed yet (eventual consistency): the
+			// next attempt finds them by tag instead of taking more.
+			return temporal.NewApplicationError(fmt.Sprintf("snapshot %s: snapshots of %s are not visible yet", p.InstanceID, volumeIDs(still)), ErrAWSServer)
+		}
+	} else {
+		x.note("every volume of %s already has a snapshot from this step", p.InstanceID)
+	}
+
+	out := make([]evidenceSnapshot, 0, len(volumes))
+	for _, v := range volumes {
+		s := taken[v.id]
+		out = append(out, evidenceSnapshot{SnapshotID: aws.ToString(s.SnapshotId), VolumeID: v.id, DeviceName: v.device, State: string(s.State)})
+	}
+	if p.Wait && !x.preview() {
+		if out, err = waitForSnapshots(ctx, x, p.InstanceID, out); err != nil {
+			return err
+		}
+	}
+	ids := make([]string, 0, len(out))
+	for _, s := range out {
+		ids = append(ids, s.SnapshotID)
+	}
+	x.output("snapshot_ids", ids)
+	x.output("snapshots", out)
+	return nil
+}
+
+// stepSnapshots lists the snapshots this step (run and step tags) took,
+// by volume. Failed snapshots are not evidence: a re-run replaces them.
+func stepSnapshots(ctx context.Context, x *execution) (map[string]ec2types.Snapshot, error) {
+	tags := x.runTags()
+	pages := ec2.NewDescribeSnapshotsPaginator(x.aws.EC2, &ec2.DescribeSnapshotsInput{
+		OwnerIds: []string{"self"},
+		Filters: []ec2types.Filter{
+			{Name: aws.String("tag:" + TagRun), Values: []string{tags[TagRun]}},
+			{Name: aws.String("tag:" + TagStep), Values: []string{tags[TagStep]}},
+		},
+	})
+	found := map[string]ec2types.Snapshot{}
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, classify("look for snapshots taken by step "+tags[TagStep], "ec2:DescribeSnapshots", err)
+		}
+		for _, s := range page.Snapshots {
+			if s.State == ec2types.SnapshotStateError {
+				continue
+			}
+			vol := aws.ToString(s.VolumeId)
+			// Keep the oldest if an earlier crash left two.
+			if prev, ok := found[vol]; !ok || aws.ToTime(s.StartTime).Before(aws.ToTime(prev.StartTime)) {
+				found[vol] = s
+			}
+		}
+	}
+	return found, nil
+}
+
+func missingVolumes(volumes []attachedVolume, taken map[string]ec2types.Snapshot) []attachedVolume {
+	var out []attachedVolume
+	for _, v := range volumes {
+		if _, ok := taken[v.id]; !ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func volumeIDs(vs []attachedVolume) []string {
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, v.id)
+	}
+	return out
+}
+
+func snapshotTags(x *execution, instanceID string) []ec2types.TagSpecification {
+	tags := x.runTags()
+	tags[tagSnapshotSource] = instanceID
+	return []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSnapshot, Tags: ec2Tags(tags)}}
+}
+
+func snapshotDescription(x *execution, instanceID string) string {
+	d := "Cordon evidence of " + instanceID + ", run " + x.call.Run.RunID
+	if x.call.Run.Incident != "" {
+		d += ", incident " + x.call.Run.Incident
+	}
+	return d
+}
+
+// multiVolumeInput asks for a crash-consistent set of the missing
+// volumes: the instance's volumes minus those already taken.
+func multiVolumeInput(x *execution, instanceID string, volumes, missing []attachedVolume, dry bool) *ec2.CreateSnapshotsInput {
+	spec := &ec2types.InstanceSpecification{InstanceId: aws.String(instanceID)}
+	for _, v := range volumes {
+		if slices.Contains(missing, v) {
+			continue
+		}
+		if v.root {
+			spec.ExcludeBootVolume = aws.Bool(true)
+		} else {
+			spec.ExcludeDataVolumeIds = append(spec.ExcludeDataVolumeIds, v.id)
+		}
+	}
+	return &ec2.CreateSnapshotsInput{
+		InstanceSpecification: spec,
+		Description:           aws.String(snapshotDescription(x, instanceID)),
+		TagSpecifications:     snapshotTags(x, instanceID),
+		DryRun:                aws.Bool(dry),
+	}
+}
+
+// takeSnapshots snapshots the missing volumes: all at once (one point in
+// time across volumes, which matters for forensics of a multi-disk
+// host), or one by one when the multi-volume call is not possible.
+func takeSnapshots(ctx context.Context, x *execution, instanceID string, volumes, missing []attachedVolume) error {
+	_, err := x.aws.EC2.CreateSnapshots(ctx, multiVolumeInput(x, instanceID, volumes, missing, false))
+	if err == nil {
+		for _, v := range missing {
+			x.change(v.id, "snapshot", nil, "crash-consistent snapshot of "+v.device)
+		}
+		return nil
+	}
+	cerr := classify("snapshot the volumes of "+instanceID, "ec2:CreateSnapshots", err)
+	if t := errorType(cerr); t == ErrAccessDenied || t == ErrThrottled {
+		// Falling back would hide a missing permission or add load to a
+		// throttled API.
+		return cerr
+	}
+	x.note("CreateSnapshots failed (%v); snapshotting volume by volume, which is not crash-consistent across volumes", err)
+	// The failed call may still have created some: look before taking more.
+	taken, serr := stepSnapshots(ctx, x)
+	if serr != nil {
+		return serr
+	}
+	for _, v := range missingVolumes(missing, taken) {
+		x.heartbeat(ctx, "snapshotting "+v.id)
+		out, err := x.aws.EC2.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{
+			VolumeId:          aws.String(v.id),
+			Description:       aws.String(snapshotDescription(x, instanceID) + ", " + v.device),
+			TagSpecifications: snapshotTags(x, instanceID),
+		})
+		if err != nil {
+			return classify("snapshot "+v.id+" ("+v.device+") of "+instanceID, "ec2:CreateSnapshot", err)
+		}
+		x.change(v.id, "snapshot", nil, aws.ToString(out.SnapshotId)+" of "+v.device)
+	}
+	return nil
+}
+
+func errorType(err error) string {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return ae.Type()
+	}
+	return ""
+}
+
+func previewSnapshots(ctx context.Context, x *execution, instanceID string, volumes, missing []attachedVolume, taken map[string]ec2types.Snapshot) error {
+	err := dryRun(x.aws.EC2.CreateSnapshots(ctx, multiVolumeInput(x, instanceID, volumes, missing, true)))
+	if err := dryRunOK("snapshot the volumes of "+instanceID, "ec2:CreateSnapshots", err); err != nil {
+		return err
+	}
+	out := make([]evidenceSnapshot, 0, len(volumes))
+	ids := []string{}
+	for _, v := range volumes {
+		if s, ok := taken[v.id]; ok {
+			id := aws.ToString(s.SnapshotId)
+			out = append(out, evidenceSnapshot{SnapshotID: id, VolumeID: v.id, DeviceName: v.device, State: string(s.State)})
+			ids = append(ids, id)
+			continue
+		}
+		x.change(v.id, "snapshot", nil, "(new) crash-consistent snapshot of "+v.device)
+		out = append(out, evidenceSnapshot{SnapshotID: "(new)", VolumeID: v.id, DeviceName: v.device, State: "(new)"})
+	}
+	x.output("snapshot_ids", ids)
+	x.output("snapshots", out)
+	return nil
+}
+
+// waitForSnapshots polls until every snapshot is completed, heartbeating
+// progress so Temporal knows the long wait is alive. A cancelled step
+// stops waiting at once; the snapshots carry on in AWS and a re-run
+// finds them.
+func waitForSnapshots(ctx context.Context, x *execution, instanceID string, snaps []evidenceSnapshot) ([]evidenceSnapshot, error) {
+	ids := make([]string, 0, len(snaps))
+	for _, s := range snaps {
+		ids = append(ids, s.SnapshotID)
+	}
+	ticker := time.NewTicker(x.rt.opts.PollInterval)
+	defer ticker.Stop()
+	progress := map[string]string{} // snapshot id → percent done
+	for {
+		pending := 0
+		for _, s := range snaps {
+			switch ec2types.SnapshotState(s.State) {
+			case ec2types.SnapshotStateCompleted:
+			case ec2types.SnapshotStateError:
+				return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+					"snapshot %s of %s (%s on %s) failed in AWS (state error): re-run the step to take a new one",
+					s.SnapshotID, s.VolumeID, s.DeviceName, instanceID), ErrAWSServer, nil)
+			default:
+				pending++
+			}
+		}
+		if pending == 0 {
+			return snaps, nil
+		}
+		x.heartbeat(ctx, map[string]any{"pending": pending, "progress": progress})
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("snapshot %s: stopped waiting for %d pending snapshot(s): %w", instanceID, pending, ctx.Err())
+		case <-ticker.C:
+		}
+		out, err := x.aws.EC2.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: ids})
+		if err != nil {
+			return nil, classify("check progress of snapshots "+strings.Join(ids, ","), "ec2:DescribeSnapshots", err)
+		}
+		byID := map[string]ec2types.Snapshot{}
+		for _, s := range out.Snapshots {
+			byID[aws.ToString(s.SnapshotId)] = s
+		}
+		for i := range snaps {
+			if s, ok := byID[snaps[i].SnapshotID]; ok {
+				snaps[i].State = string(s.State)
+				progress[snaps[i].SnapshotID] = aws.ToString(s.Progress)
+			}
+		}
+	}
+}
