@@ -53,7 +53,16 @@ func snapshotVolumes(ctx context.Context, x *execution) error {
 			volumes = append(volumes, attachedVolume{device: dev, id: aws.ToString(bd.Ebs.VolumeId), root: dev == aws.ToString(in.RootDeviceName)})
 		}
 	}
-	slices.SortFunc(volumes, func(a, b attachedVolume) int { return strings.Compare(a.device, b.device) })
+	// Root first, then by device name: the order responders read them in.
+	slices.SortFunc(volumes, func(a, b attachedVolume) int {
+		if a.root != b.root {
+			if a.root {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.device, b.device)
+	})
 	if len(volumes) == 0 {
 		x.note("%s has no EBS volumes attached: nothing to snapshot", p.InstanceID)
 		x.output("snapshot_ids", []string{})
