@@ -30,5 +30,7 @@ func autoscalingActions() []*spec.Action {
 }
 
 func autoscalingHandlers() map[string]handler {
-	return map[string]handler{}
+	return map[string]handler{
+		"aws.autoscaling.detach_instance": detachInstance,
+	}
 }

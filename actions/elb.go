@@ -27,5 +27,7 @@ func elbActions() []*spec.Action {
 }
 
 func elbHandlers() map[string]handler {
-	return map[string]handler{}
+	return map[string]handler{
+		"aws.elbv2.deregister_instance": deregisterInstance,
+	}
 }

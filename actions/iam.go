@@ -106,5 +106,13 @@ func iamActions() []*spec.Action {
 }
 
 func iamHandlers() map[string]handler {
-	return map[string]handler{}
+	return map[string]handler{
+		"aws.iam.revoke_role_sessions":   revokeRoleSessions,
+		"aws.iam.find_access_key_owner":  findAccessKeyOwner,
+		"aws.iam.deactivate_access_keys": deactivateAccessKeys,
+		"aws.iam.revoke_user_sessions":   revokeUserSessions,
+		"aws.iam.attach_user_deny_all":   attachUserDenyAll,
+		"aws.iam.delete_login_profile":   deleteLoginProfile,
+		"aws.iam.deactivate_mfa_devices": deactivateMFADevices,
+	}
 }

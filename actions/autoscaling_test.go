@@ -1,0 +1,201 @@
+package actions_test
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/internal/awsemu"
+)
+
+// attempts runs one call as n successive attempts of the same activity:
+// each attempt starts with the heartbeat details the previous one
+// recorded, which is what Temporal gives a retry. Every attempt here
+// completes, so attempt k+1 sees the world exactly as a retry after a
+// crash of attempt k (once its AWS calls were made) would.
+func (h *harness) attempts(action string, params map[string]any, n int) []actions.Result {
+	h.t.Helper()
+	var (
+		mu      sync.Mutex
+		details map[string]any
+		results []actions.Result
+	)
+	for i := range n {
+		var suite testsuite.WorkflowTestSuite
+		env := suite.NewTestActivityEnvironment()
+		env.RegisterActivityWithOptions(h.rt.Activities()[action], activityOptions(action))
+		env.SetTestTimeout(30 * time.Second)
+		mu.Lock()
+		if details != nil {
+			env.SetHeartbeatDetails(details)
+		}
+		mu.Unlock()
+		env.SetOnActivityHeartbeatListener(func(_ *activity.Info, d converter.EncodedValues) {
+			var v map[string]any
+			if err := d.Get(&v); err != nil {
+				h.t.Errorf("heartbeat details: %v", err)
+				return
+			}
+			mu.Lock()
+			details = v
+			mu.Unlock()
+		})
+		call := actions.Call{
+			Action: action, Params: params, Mode: actions.Execute,
+			Target: actions.Target{Region: h.emu.Region()},
+			Run:    actions.RunRef{RunID: "run-1", Incident: "INC-42", StepID: "step", StartedAt: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)},
+		}
+		val, err := env.ExecuteActivity(action, call)
+		if err != nil {
+			h.t.Fatalf("%s attempt %d: %v", action, i+1, err)
+		}
+		var res actions.Result
+		if err := val.Get(&res); err != nil {
+			h.t.Fatal(err)
+		}
+		results = append(results, res)
+	}
+	return results
+}
+
+func asg(t *testing.T, h *harness, name string) awsemu.AutoScalingGroup {
+	t.Helper()
+	g, ok := h.emu.AutoScalingGroup(name)
+	if !ok {
+		t.Fatalf("group %s is gone", name)
+	}
+	return g
+}
+
+func member(g awsemu.AutoScalingGroup, id string) (awsemu.ASGInstance, bool) {
+	i := slices.IndexFunc(g.Instances, func(a awsemu.ASGInstance) bool { return a.InstanceID == id })
+	if i < 0 {
+		return awsemu.ASGInstance{}, false
+	}
+	return g.Instances[i], true
+}
+
+func TestDetachInstanceContract(t *testing.T) {
+	runContract(t, contractCase{
+		action: "aws.autoscaling.detach_instance",
+		seed: func(h *harness) map[string]any {
+			fleet := h.fleet(awsemu.FleetSpec{Instances: 2, InAutoScalingGroup: 2})
+			return map[string]any{"instance_id": fleet.InstanceIDs[0]}
+		},
+		done: func(t *testing.T, h *harness, params map[string]any) {
+			g := asg(t, h, "confluence-asg")
+			if _, in := member(g, params["instance_id"].(string)); in {
+				t.Errorf("%s is still in %s", params["instance_id"], g.Name)
+			}
+			if len(g.Instances) != 1 {
+				t.Errorf("group members = %+v", g.Instances)
+			}
+		},
+		permission: "autoscaling:DetachInstances",
+		// An instance Auto Scaling does not know is in no group: a no-op,
+		// tested below, as its permissions cannot tell it from a missing one.
+	})
+}
+
+func TestDetachInstanceOutputsAndCapacity(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 3, InAutoScalingGroup: 3})
+	res := h.execute("aws.autoscaling.detach_instance", map[string]any{"instance_id": fleet.InstanceIDs[0]})
+	if res.Outputs["auto_scaling_group"] != fleet.AutoScalingGroupName || res.Outputs["mode"] != "detach" || res.Outputs["changed"] != true {
+		t.Errorf("outputs = %+v", res.Outputs)
+	}
+	if len(res.Changes) != 1 || res.Changes[0].Resource != fleet.InstanceIDs[0] || res.Changes[0].Before != fleet.AutoScalingGroupName {
+		t.Errorf("changes = %+v", res.Changes)
+	}
+	// Without decrement the group keeps its capacity (and so launches a
+	// replacement); with it, the capacity drops.
+	if g := asg(t, h, fleet.AutoScalingGroupName); g.DesiredCapacity != 3 {
+		t.Errorf("desired capacity = %d, want 3", g.DesiredCapacity)
+	}
+	h.execute("aws.autoscaling.detach_instance", map[string]any{"instance_id": fleet.InstanceIDs[1], "decrement_desired_capacity": true})
+	if g := asg(t, h, fleet.AutoScalingGroupName); g.DesiredCapacity != 2 {
+		t.Errorf("desired capacity = %d, want 2", g.DesiredCapacity)
+	}
+}
+
+func TestDetachInstanceNotInAGroupIsANoOp(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 2, InAutoScalingGroup: 1})
+	for _, id := range []string{fleet.InstanceIDs[1], "i-0123456789abcdef0"} {
+		for _, mode := range []actions.Mode{actions.Execute, actions.Preview} {
+			res, err := h.run(mode, "aws.autoscaling.detach_instance", map[string]any{"instance_id": id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Outputs["auto_scaling_group"] != "" || res.Outputs["changed"] != false || len(res.Changes) != 0 || len(res.Notes) == 0 {
+				t.Errorf("%s %s: result = %+v", id, mode, res)
+			}
+			assertOutputsMatchSpec(t, "aws.autoscaling.detach_instance", res)
+		}
+	}
+	if len(h.mutations()) != 0 {
+		t.Errorf("mutations = %v", h.mutations())
+	}
+}
+
+// After a detach the group no longer lists the instance; a retry must
+// still report the group, which a restore needs to attach it again.
+func TestDetachInstanceRetryRemembersTheGroup(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 2, InAutoScalingGroup: 2})
+	results := h.attempts("aws.autoscaling.detach_instance", map[string]any{"instance_id": fleet.InstanceIDs[0]}, 3)
+	for i, r := range results {
+		if r.Outputs["auto_scaling_group"] != fleet.AutoScalingGroupName || r.Outputs["changed"] != true {
+			t.Errorf("attempt %d: outputs = %+v", i+1, r.Outputs)
+		}
+	}
+	if got := h.mutations(); !slices.Equal(got, []string{"autoscaling:DetachInstances"}) {
+		t.Errorf("mutations = %v", got)
+	}
+}
+
+func TestDetachInstanceStandby(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 2, InAutoScalingGroup: 2, BehindTargetGroup: 2})
+	id := fleet.InstanceIDs[0]
+	params := map[string]any{"instance_id": id, "mode": "standby", "decrement_desired_capacity": true}
+
+	res, err := h.run(actions.Preview, "aws.autoscaling.detach_instance", params)
+	if err != nil || len(h.mutations()) != 0 || len(res.Changes) != 1 || res.Changes[0].After != "Standby" {
+		t.Fatalf("preview: %v %+v %v", err, res, h.mutations())
+	}
+
+	results := h.attempts("aws.autoscaling.detach_instance", params, 2)
+	g := asg(t, h, fleet.AutoScalingGroupName)
+	if m, ok := member(g, id); !ok || m.LifecycleState != "Standby" || g.DesiredCapacity != 1 {
+		t.Errorf("group = %+v", g)
+	}
+	// Standby takes it out of the group's target groups too.
+	if tg, _ := h.emu.TargetGroup(fleet.TargetGroupARN); slices.ContainsFunc(tg.Targets, func(x awsemu.Target) bool { return x.ID == id }) {
+		t.Errorf("still a target: %+v", tg.Targets)
+	}
+	for i, r := range results {
+		if r.Outputs["auto_scaling_group"] != fleet.AutoScalingGroupName || r.Outputs["mode"] != "standby" || r.Outputs["changed"] != true {
+			t.Errorf("attempt %d: outputs = %+v", i+1, r.Outputs)
+		}
+	}
+	if got := h.mutations(); !slices.Equal(got, []string{"autoscaling:EnterStandby"}) {
+		t.Errorf("mutations = %v", got)
+	}
+	// A separate step finding it in standby already changed nothing.
+	res = h.execute("aws.autoscaling.detach_instance", params)
+	if res.Outputs["changed"] != false || len(res.Notes) == 0 {
+		t.Errorf("re-run: %+v", res)
+	}
+	h.assertDeclared("aws.autoscaling.detach_instance")
+}

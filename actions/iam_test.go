@@ -1,0 +1,712 @@
+package actions_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/smithy-go"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/spec"
+	"github.com/cordon-ir/cordon/internal/awsemu"
+)
+
+// contractCase describes one mutating action for the checks every
+// containment action must pass: see runContract.
+type contractCase struct {
+	action string
+	// seed fills the emulator and returns parameters for a call that has
+	// something to change.
+	seed func(h *harness) map[string]any
+	// done asserts, on what the emulator holds, that the change was made.
+	done func(t *testing.T, h *harness, params map[string]any)
+	// permission is the IAM action of the call that makes the change, for
+	// the denied and throttled cases.
+	permission string
+	// missing, when set, returns parameters naming an entity that does not
+	// exist, and the name the error must mention.
+	missing func(h *harness) (map[string]any, string)
+}
+
+// runContract checks, against the emulator, the promises of every
+// mutating action: the happy path stays within the declared permissions
+// and outputs; running twice changes the world once; preview changes
+// nothing but reports the change; a missing entity and a denied permission
+// fail at once, naming what is wrong; throttling is absorbed by retries.
+func runContract(t *testing.T, c contractCase) {
+	t.Parallel()
+	t.Run("happy path", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		params := c.seed(h)
+		res := h.execute(c.action, params)
+		c.done(t, h, params)
+		if len(h.mutations()) == 0 || len(res.Changes) == 0 {
+			t.Errorf("mutations %v, changes %+v: want both", h.mutations(), res.Changes)
+		}
+		if len(res.RequestIDs) == 0 {
+			t.Error("no AWS request ids recorded")
+		}
+		h.assertDeclared(c.action)
+		assertOutputsMatchSpec(t, c.action, res)
+	})
+	t.Run("twice is one effect", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		params := c.seed(h)
+		h.execute(c.action, params)
+		first := h.mutations()
+		res := h.execute(c.action, params)
+		if again := h.mutations(); !slices.Equal(first, again) {
+			t.Errorf("second run mutated again: %v, then %v", first, again)
+		}
+		if len(res.Changes) != 0 || len(res.Notes) == 0 {
+			t.Errorf("second run: changes %+v, notes %q: want no change and a note saying why", res.Changes, res.Notes)
+		}
+		c.done(t, h, params)
+		assertOutputsMatchSpec(t, c.action, res)
+	})
+	t.Run("preview mutates nothing", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		params := c.seed(h)
+		res, err := h.run(actions.Preview, c.action, params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := h.mutations(); len(m) != 0 {
+			t.Errorf("preview mutated: %v", m)
+		}
+		if len(res.Changes) == 0 {
+			t.Error("preview reported no change")
+		}
+		for _, call := range h.emu.Calls() {
+			if call.Mutating && !call.DryRun {
+				t.Errorf("preview sent %s", call.IAMAction)
+			}
+		}
+		h.assertDeclared(c.action)
+		assertOutputsMatchSpec(t, c.action, res)
+		// The change is still to be made: executing now makes it.
+		h.execute(c.action, params)
+		c.done(t, h, params)
+	})
+	if c.missing != nil {
+		t.Run("missing entity", func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			c.seed(h)
+			params, name := c.missing(h)
+			for _, mode := range []actions.Mode{actions.Execute, actions.Preview} {
+				_, err := h.run(mode, c.action, params)
+				if err == nil || !isNonRetryable(err) || errorType(err) != actions.ErrNotFound || !strings.Contains(err.Error(), name) {
+					t.Errorf("%s: err = %v (type %q), want non-retryable NotFound naming %s", mode, err, errorType(err), name)
+				}
+			}
+			if m := h.mutations(); len(m) != 0 {
+				t.Errorf("mutated: %v", m)
+			}
+		})
+	}
+	t.Run("access denied", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		params := c.seed(h)
+		h.emu.Deny(awsemu.AllPrincipals, c.permission)
+		_, err := h.run(actions.Execute, c.action, params)
+		if err == nil || !isNonRetryable(err) || errorType(err) != actions.ErrAccessDenied || !strings.Contains(err.Error(), "add "+c.permission) {
+			t.Fatalf("err = %v (type %q), want non-retryable AccessDenied naming %s", err, errorType(err), c.permission)
+		}
+	})
+	t.Run("throttled", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		params := c.seed(h)
+		h.emu.FailNext(c.permission, "Throttling", 400, 2)
+		h.execute(c.action, params)
+		c.done(t, h, params)
+		throttled := 0
+		for _, call := range h.emu.Calls() {
+			if call.ErrorCode == "Throttling" {
+				throttled++
+			}
+		}
+		if throttled != 2 {
+			t.Errorf("throttled calls = %d, want 2", throttled)
+		}
+	})
+}
+
+// assertOutputsMatchSpec checks that the outputs are exactly the declared
+// ones, with the declared types, as they arrive after Temporal's JSON.
+func assertOutputsMatchSpec(t *testing.T, action string, res actions.Result) {
+	t.Helper()
+	sp, ok := actions.Catalog().Lookup(action)
+	if !ok {
+		t.Fatalf("no spec for %s", action)
+	}
+	declared := map[string]bool{}
+	for _, f := range sp.Outputs {
+		declared[f.Name] = true
+		v, ok := res.Outputs[f.Name]
+		if !ok {
+			t.Errorf("%s: output %s missing", action, f.Name)
+			continue
+		}
+		if msg := outputTypeMismatch(v, f.Type); msg != "" {
+			t.Errorf("%s: output %s: %s", action, f.Name, msg)
+		}
+	}
+	for name := range res.Outputs {
+		if !declared[name] {
+			t.Errorf("%s: output %s is not declared", action, name)
+		}
+	}
+}
+
+func outputTypeMismatch(v any, typ spec.Type) string {
+	switch typ.Kind {
+	case spec.KindString:
+		if _, ok := v.(string); !ok {
+			return fmt.Sprintf("got %T, want a string", v)
+		}
+	case spec.KindBool:
+		if _, ok := v.(bool); !ok {
+			return fmt.Sprintf("got %T, want a bool", v)
+		}
+	case spec.KindList:
+		items, ok := v.([]any)
+		if !ok {
+			return fmt.Sprintf("got %T (%v), want a list", v, v)
+		}
+		for i, it := range items {
+			if msg := outputTypeMismatch(it, *typ.Elem); msg != "" {
+				return fmt.Sprintf("item %d: %s", i, msg)
+			}
+		}
+	}
+	return ""
+}
+
+func addUser(t *testing.T, h *harness, spec awsemu.UserSpec) awsemu.User {
+	t.Helper()
+	u, err := h.emu.AddUser(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func user(t *testing.T, h *harness, name string) awsemu.User {
+	t.Helper()
+	u, ok := h.emu.User(name)
+	if !ok {
+		t.Fatalf("user %s is gone", name)
+	}
+	return u
+}
+
+func role(t *testing.T, h *harness, name string) awsemu.Role {
+	t.Helper()
+	r, ok := h.emu.Role(name)
+	if !ok {
+		t.Fatalf("role %s is gone", name)
+	}
+	return r
+}
+
+// cutoffOf reads the TokenIssueTime cut-off of a revocation policy.
+func cutoffOf(t *testing.T, doc string) time.Time {
+	t.Helper()
+	const key = `"aws:TokenIssueTime":"`
+	i := strings.Index(doc, key)
+	if i < 0 || !strings.Contains(doc, `"Effect":"Deny"`) || !strings.Contains(doc, `"Action":"*"`) {
+		t.Fatalf("not a revocation policy: %s", doc)
+	}
+	rest := doc[i+len(key):]
+	ts, err := time.Parse(time.RFC3339, rest[:strings.Index(rest, `"`)])
+	if err != nil {
+		t.Fatalf("cut-off in %s: %v", doc, err)
+	}
+	return ts
+}
+
+// iamAs is an IAM client signing with the given access key, as an attacker
+// holding a leaked key would.
+func iamAs(h *harness, key awsemu.AccessKey) *iam.Client {
+	cfg := h.emu.AWSConfig()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(key.ID, key.SecretAccessKey, "")
+	cfg.RetryMaxAttempts = 1
+	return iam.NewFromConfig(cfg)
+}
+
+func revokedPolicyDone(t *testing.T, doc string, ok bool) {
+	t.Helper()
+	if !ok {
+		t.Fatal("no AWSRevokeOlderSessions policy")
+	}
+	if c := cutoffOf(t, doc); time.Since(c) > time.Minute || time.Until(c) > 2*time.Second {
+		t.Errorf("cut-off %s is not the time of the step", c)
+	}
+}
+
+func TestRevokeRoleSessionsContract(t *testing.T) {
+	runContract(t, contractCase{
+		action: "aws.iam.revoke_role_sessions",
+		seed: func(h *harness) map[string]any {
+			fleet := h.fleet(awsemu.FleetSpec{Instances: 1, WithInstanceRole: true})
+			return map[string]any{"instance_id": fleet.InstanceIDs[0]}
+		},
+		done: func(t *testing.T, h *harness, _ map[string]any) {
+			doc, ok := role(t, h, "confluence-app").InlinePolicies["AWSRevokeOlderSessions"]
+			revokedPolicyDone(t, doc, ok)
+		},
+		permission: "iam:PutRolePolicy",
+		missing: func(h *harness) (map[string]any, string) {
+			return map[string]any{"role_name": "ghost-role"}, "ghost-role"
+		},
+	})
+}
+
+func TestRevokeRoleSessionsByInstanceAndDisassociate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 2, WithInstanceRole: true})
+	id := fleet.InstanceIDs[0]
+	before := time.Now()
+	res := h.execute("aws.iam.revoke_role_sessions", map[string]any{"instance_id": id, "disassociate_instance_profile": true})
+	out := res.Outputs
+	if out["role_name"] != fleet.RoleName || out["policy_name"] != "AWSRevokeOlderSessions" || out["instance_profile_disassociated"] != true {
+		t.Errorf("outputs = %+v", out)
+	}
+	doc := role(t, h, fleet.RoleName).InlinePolicies["AWSRevokeOlderSessions"]
+	cutoff := cutoffOf(t, doc)
+	if out["revoked_before"] != cutoff.Format(time.RFC3339) {
+		t.Errorf("revoked_before %v, policy says %s", out["revoked_before"], cutoff)
+	}
+	// Sessions issued up to the step itself are denied, not only those
+	// before the run started (the harness's StartedAt is long before).
+	if cutoff.Before(before.Truncate(time.Second)) {
+		t.Errorf("cut-off %s is before the step started (%s)", cutoff, before)
+	}
+	if in, _ := h.emu.Instance(id); in.InstanceProfileARN != "" {
+		t.Errorf("profile still associated: %s", in.InstanceProfileARN)
+	}
+	if in, _ := h.emu.Instance(fleet.InstanceIDs[1]); in.InstanceProfileARN == "" {
+		t.Error("the other instance lost its profile")
+	}
+	if got := h.mutations(); !slices.Equal(got, []string{"iam:PutRolePolicy", "ec2:DisassociateIamInstanceProfile"}) {
+		t.Errorf("mutations = %v: the policy must be put before the profile is removed", got)
+	}
+	h.assertDeclared("aws.iam.revoke_role_sessions")
+	assertOutputsMatchSpec(t, "aws.iam.revoke_role_sessions", res)
+}
+
+// A retry after the profile was removed can no longer find the role
+// through the instance; the first attempt's record still names it.
+func TestRevokeRoleSessionsRetryAfterDisassociation(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, WithInstanceRole: true})
+	params := map[string]any{"instance_id": fleet.InstanceIDs[0], "disassociate_instance_profile": true}
+	results := h.attempts("aws.iam.revoke_role_sessions", params, 2)
+	first, second := results[0], results[1]
+	if len(h.mutations()) != 2 {
+		t.Errorf("mutations = %v, want the first attempt's two", h.mutations())
+	}
+	for _, k := range []string{"role_name", "revoked_before", "instance_profile_disassociated"} {
+		if first.Outputs[k] != second.Outputs[k] {
+			t.Errorf("%s: first attempt %v, retry %v", k, first.Outputs[k], second.Outputs[k])
+		}
+	}
+	// Without that record there is no way to the role: a clear error,
+	// not a guess.
+	_, err := h.run(actions.Execute, "aws.iam.revoke_role_sessions", params)
+	if err == nil || errorType(err) != actions.ErrInvalid || !isNonRetryable(err) || !strings.Contains(err.Error(), "role_name") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestRevokeRoleSessionsPreviewShowsPolicyAndProfile(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, WithInstanceRole: true})
+	res, err := h.run(actions.Preview, "aws.iam.revoke_role_sessions", map[string]any{"instance_id": fleet.InstanceIDs[0], "disassociate_instance_profile": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Changes) != 2 || res.Changes[0].Field != "inline_policy/AWSRevokeOlderSessions" || res.Changes[0].Before != nil ||
+		res.Changes[1].Before != fleet.InstanceProfileARN || res.Changes[1].After != nil {
+		t.Errorf("changes = %+v", res.Changes)
+	}
+	if len(h.mutations()) != 0 || len(role(t, h, fleet.RoleName).InlinePolicies) != 1 {
+		t.Errorf("preview changed something: %v", h.mutations())
+	}
+	if in, _ := h.emu.Instance(fleet.InstanceIDs[0]); in.InstanceProfileARN == "" {
+		t.Error("preview removed the profile")
+	}
+}
+
+func TestRevokeRoleSessionsCutoff(t *testing.T) {
+	t.Parallel()
+	policy := func(cutoff string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["*"],"Resource":["*"],` +
+			`"Condition":{"DateLessThan":{"aws:TokenIssueTime":"` + cutoff + `"}}}]}`
+	}
+	for _, tc := range []struct {
+		name     string
+		existing string
+		kept     bool
+	}{
+		// An earlier incident's revocation lets every session issued
+		// since then live: replace it with a later cut-off.
+		{"older revocation is replaced", policy("2020-01-01T00:00:00.000Z"), false},
+		// A revocation at or after this step's start (e.g. a parallel item
+		// for another instance with the same role) already covers it.
+		{"revocation since the step started is kept", policy(time.Now().Add(time.Hour).UTC().Format(time.RFC3339)), true},
+		// Someone else's policy of that name that is not a revocation.
+		{"foreign policy is replaced", `{"Version":"2012-10-17","Statement":[]}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			if _, err := h.emu.AddRole(awsemu.RoleSpec{Name: "app", InlinePolicies: map[string]string{"AWSRevokeOlderSessions": tc.existing}}); err != nil {
+				t.Fatal(err)
+			}
+			res := h.execute("aws.iam.revoke_role_sessions", map[string]any{"role_name": "app"})
+			doc := role(t, h, "app").InlinePolicies["AWSRevokeOlderSessions"]
+			if tc.kept {
+				if doc != tc.existing || len(h.mutations()) != 0 || len(res.Notes) == 0 {
+					t.Errorf("replaced: %s (mutations %v)", doc, h.mutations())
+				}
+				return
+			}
+			revokedPolicyDone(t, doc, true)
+			if len(res.Changes) != 1 || res.Changes[0].Before != tc.existing {
+				t.Errorf("changes = %+v", res.Changes)
+			}
+		})
+	}
+}
+
+func TestRevokeRoleSessionsNeedsExactlyOneWayToTheRole(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 2, WithInstanceRole: true})
+	for _, tc := range []struct {
+		params map[string]any
+		typ    string
+		says   string
+	}{
+		{map[string]any{}, actions.ErrBadParams, "instance_id"},
+		{map[string]any{"instance_id": fleet.InstanceIDs[0], "role_name": fleet.RoleName}, actions.ErrBadParams, "not both"},
+		{map[string]any{"role_name": fleet.RoleName, "disassociate_instance_profile": true}, actions.ErrBadParams, "needs instance_id"},
+		{map[string]any{"instance_id": "i-0123456789abcdef0"}, actions.ErrNotFound, "i-0123456789abcdef0"},
+	} {
+		_, err := h.run(actions.Execute, "aws.iam.revoke_role_sessions", tc.params)
+		if err == nil || errorType(err) != tc.typ || !isNonRetryable(err) || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("%v: err = %v, want non-retryable %s saying %q", tc.params, err, tc.typ, tc.says)
+		}
+	}
+	if len(h.mutations()) != 0 {
+		t.Errorf("mutated: %v", h.mutations())
+	}
+}
+
+func TestRevokeRoleSessionsInstanceWithoutProfile(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 1})
+	_, err := h.run(actions.Execute, "aws.iam.revoke_role_sessions", map[string]any{"instance_id": fleet.InstanceIDs[0]})
+	if err == nil || errorType(err) != actions.ErrInvalid || !isNonRetryable(err) || !strings.Contains(err.Error(), "no instance profile") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestFindAccessKeyOwner(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	u := addUser(t, h, awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 2})
+	leaked := u.AccessKeys[0]
+	if _, err := iamAs(h, leaked).GetUser(context.Background(), &iam.GetUserInput{}); err != nil {
+		t.Fatal(err)
+	}
+	h.emu.ResetCalls() // the attacker's call is not the action's
+	res := h.execute("aws.iam.find_access_key_owner", map[string]any{"access_key_id": leaked.ID})
+	used, err := time.Parse(time.RFC3339, res.Outputs["last_used_date"].(string))
+	if res.Outputs["user_name"] != "ci-deploy" || err != nil || time.Since(used) > time.Minute ||
+		res.Outputs["last_used_service"] != "iam" || res.Outputs["last_used_region"] != h.emu.Region() {
+		t.Errorf("outputs = %+v", res.Outputs)
+	}
+	assertOutputsMatchSpec(t, "aws.iam.find_access_key_owner", res)
+	h.assertDeclared("aws.iam.find_access_key_owner")
+
+	res = h.execute("aws.iam.find_access_key_owner", map[string]any{"access_key_id": u.AccessKeys[1].ID})
+	if res.Outputs["user_name"] != "ci-deploy" || res.Outputs["last_used_date"] != "" || res.Outputs["last_used_service"] != "" {
+		t.Errorf("never used key: outputs = %+v", res.Outputs)
+	}
+	if len(h.mutations()) != 0 {
+		t.Errorf("a lookup mutated: %v", h.mutations())
+	}
+
+	// Preview runs the same read.
+	res, err = h.run(actions.Preview, "aws.iam.find_access_key_owner", map[string]any{"access_key_id": leaked.ID})
+	if err != nil || res.Outputs["user_name"] != "ci-deploy" || len(res.Changes) != 0 {
+		t.Errorf("preview: %v %+v", err, res)
+	}
+}
+
+func TestFindAccessKeyOwnerFailures(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	u := addUser(t, h, awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 1})
+	_, err := h.run(actions.Execute, "aws.iam.find_access_key_owner", map[string]any{"access_key_id": "AKIAUNKNOWNKEY000000"})
+	if err == nil || errorType(err) != actions.ErrNotFound || !isNonRetryable(err) || !strings.Contains(err.Error(), "AKIAUNKNOWNKEY000000") {
+		t.Errorf("unknown key: err = %v", err)
+	}
+
+	h.emu.FailNext("iam:GetAccessKeyLastUsed", "Throttling", 400, 2)
+	if res := h.execute("aws.iam.find_access_key_owner", map[string]any{"access_key_id": u.AccessKeys[0].ID}); res.Outputs["user_name"] != "ci-deploy" {
+		t.Errorf("throttled: outputs = %+v", res.Outputs)
+	}
+
+	h.emu.Deny(awsemu.AllPrincipals, "iam:GetAccessKeyLastUsed")
+	_, err = h.run(actions.Execute, "aws.iam.find_access_key_owner", map[string]any{"access_key_id": u.AccessKeys[0].ID})
+	if err == nil || errorType(err) != actions.ErrAccessDenied || !isNonRetryable(err) || !strings.Contains(err.Error(), "iam:GetAccessKeyLastUsed") {
+		t.Errorf("denied: err = %v", err)
+	}
+}
+
+func TestDeactivateAccessKeysContract(t *testing.T) {
+	runContract(t, contractCase{
+		action: "aws.iam.deactivate_access_keys",
+		seed: func(h *harness) map[string]any {
+			addUser(h.t, h, awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 2})
+			return map[string]any{"user_name": "ci-deploy"}
+		},
+		done: func(t *testing.T, h *harness, _ map[string]any) {
+			for _, k := range user(t, h, "ci-deploy").AccessKeys {
+				if k.Status != "Inactive" {
+					t.Errorf("key %s is %s", k.ID, k.Status)
+				}
+			}
+		},
+		permission: "iam:UpdateAccessKey",
+		missing: func(h *harness) (map[string]any, string) {
+			return map[string]any{"user_name": "ghost-user"}, "ghost-user"
+		},
+	})
+}
+
+func TestDeactivatedLeakedKeyIsRefused(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	u := addUser(t, h, awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 2})
+	leaked, other := u.AccessKeys[0], u.AccessKeys[1]
+	ctx := context.Background()
+	if _, err := iamAs(h, leaked).GetUser(ctx, &iam.GetUserInput{}); err != nil {
+		t.Fatalf("the leaked key works before containment: %v", err)
+	}
+	res := h.execute("aws.iam.deactivate_access_keys", map[string]any{"user_name": "ci-deploy", "access_key_ids": []any{leaked.ID}})
+	if got := res.Outputs["deactivated"]; !slices.Equal(toStrings(got), []string{leaked.ID}) {
+		t.Errorf("deactivated = %v", got)
+	}
+	_, err := iamAs(h, leaked).GetUser(ctx, &iam.GetUserInput{})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidClientTokenId" {
+		t.Errorf("call with the deactivated key: %v", err)
+	}
+	if _, err := iamAs(h, other).GetUser(ctx, &iam.GetUserInput{}); err != nil {
+		t.Errorf("the key not named was deactivated too: %v", err)
+	}
+	for _, k := range user(t, h, "ci-deploy").AccessKeys {
+		if k.ID == leaked.ID && k.Status != "Inactive" || k.ID == other.ID && k.Status != "Active" {
+			t.Errorf("key %s is %s", k.ID, k.Status)
+		}
+	}
+	// Deactivated, never deleted: the keys are evidence.
+	if n := len(user(t, h, "ci-deploy").AccessKeys); n != 2 {
+		t.Errorf("%d keys left, want 2", n)
+	}
+
+	// A plain re-run (no record of this step) reports the key as found
+	// inactive; a retry of the same activity still reports it as its own.
+	res = h.execute("aws.iam.deactivate_access_keys", map[string]any{"user_name": "ci-deploy", "access_key_ids": []any{leaked.ID}})
+	if !slices.Equal(toStrings(res.Outputs["already_inactive"]), []string{leaked.ID}) || len(toStrings(res.Outputs["deactivated"])) != 0 {
+		t.Errorf("re-run outputs = %+v", res.Outputs)
+	}
+
+	_, err = h.run(actions.Execute, "aws.iam.deactivate_access_keys", map[string]any{"user_name": "ci-deploy", "access_key_ids": []any{"AKIANOTHERUSERSKEY00"}})
+	if err == nil || errorType(err) != actions.ErrNotFound || !strings.Contains(err.Error(), "AKIANOTHERUSERSKEY00") {
+		t.Errorf("key of nobody: err = %v", err)
+	}
+}
+
+func TestDeactivateAccessKeysRetryKeepsItsRecord(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	addUser(t, h, awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 2})
+	results := h.attempts("aws.iam.deactivate_access_keys", map[string]any{"user_name": "ci-deploy"}, 2)
+	if len(h.mutations()) != 2 {
+		t.Errorf("mutations = %v", h.mutations())
+	}
+	if a, b := toStrings(results[0].Outputs["deactivated"]), toStrings(results[1].Outputs["deactivated"]); len(a) != 2 || !slices.Equal(a, b) {
+		t.Errorf("deactivated: first attempt %v, retry %v", a, b)
+	}
+	if len(toStrings(results[1].Outputs["already_inactive"])) != 0 {
+		t.Errorf("retry: already_inactive = %v", results[1].Outputs["already_inactive"])
+	}
+}
+
+func TestRevokeUserSessionsContract(t *testing.T) {
+	runContract(t, contractCase{
+		action: "aws.iam.revoke_user_sessions",
+		seed: func(h *harness) map[string]any {
+			addUser(h.t, h, awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 1})
+			return map[string]any{"user_name": "ci-deploy"}
+		},
+		done: func(t *testing.T, h *harness, _ map[string]any) {
+			doc, ok := user(t, h, "ci-deploy").InlinePolicies["AWSRevokeOlderSessions"]
+			revokedPolicyDone(t, doc, ok)
+		},
+		permission: "iam:PutUserPolicy",
+		missing: func(h *harness) (map[string]any, string) {
+			return map[string]any{"user_name": "ghost-user"}, "ghost-user"
+		},
+	})
+}
+
+func TestAttachUserDenyAllContract(t *testing.T) {
+	runContract(t, contractCase{
+		action: "aws.iam.attach_user_deny_all",
+		seed: func(h *harness) map[string]any {
+			addUser(h.t, h, awsemu.UserSpec{Name: "ci-deploy", InlinePolicies: map[string]string{"deploy": `{"Version":"2012-10-17","Statement":[]}`}})
+			return map[string]any{"user_name": "ci-deploy"}
+		},
+		done: func(t *testing.T, h *harness, _ map[string]any) {
+			u := user(t, h, "ci-deploy")
+			doc := u.InlinePolicies["CordonDenyAll"]
+			if !strings.Contains(doc, `"Effect":"Deny","Action":"*","Resource":"*"`) || strings.Contains(doc, "Condition") {
+				t.Errorf("CordonDenyAll = %q", doc)
+			}
+			if _, ok := u.InlinePolicies["deploy"]; !ok {
+				t.Error("the user's own policy was removed")
+			}
+		},
+		permission: "iam:PutUserPolicy",
+		missing: func(h *harness) (map[string]any, string) {
+			return map[string]any{"user_name": "ghost-user"}, "ghost-user"
+		},
+	})
+}
+
+func TestDeleteLoginProfileContract(t *testing.T) {
+	runContract(t, contractCase{
+		action: "aws.iam.delete_login_profile",
+		seed: func(h *harness) map[string]any {
+			addUser(h.t, h, awsemu.UserSpec{Name: "alice", LoginProfile: true})
+			return map[string]any{"user_name": "alice"}
+		},
+		done: func(t *testing.T, h *harness, _ map[string]any) {
+			if user(t, h, "alice").LoginProfile != nil {
+				t.Error("alice still has a console password")
+			}
+		},
+		permission: "iam:DeleteLoginProfile",
+		missing: func(h *harness) (map[string]any, string) {
+			return map[string]any{"user_name": "ghost-user"}, "ghost-user"
+		},
+	})
+}
+
+func TestDeleteLoginProfileWithoutOne(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	addUser(t, h, awsemu.UserSpec{Name: "robot", AccessKeys: 1})
+	res := h.execute("aws.iam.delete_login_profile", map[string]any{"user_name": "robot"})
+	if res.Outputs["had_login_profile"] != false || len(res.Changes) != 0 || len(h.mutations()) != 0 {
+		t.Errorf("result = %+v, mutations %v", res, h.mutations())
+	}
+
+	addUser(t, h, awsemu.UserSpec{Name: "alice", LoginProfile: true})
+	results := h.attempts("aws.iam.delete_login_profile", map[string]any{"user_name": "alice"}, 2)
+	if results[0].Outputs["had_login_profile"] != true || results[1].Outputs["had_login_profile"] != true {
+		t.Errorf("retry forgot the password it deleted: %+v / %+v", results[0].Outputs, results[1].Outputs)
+	}
+}
+
+func TestDeactivateMFADevicesContract(t *testing.T) {
+	runContract(t, contractCase{
+		action: "aws.iam.deactivate_mfa_devices",
+		seed: func(h *harness) map[string]any {
+			u := addUser(h.t, h, awsemu.UserSpec{Name: "alice", MFADevices: 2})
+			return map[string]any{"user_name": "alice", "added_after": u.MFADevices[0].EnableDate.Add(-time.Minute).Format(time.RFC3339)}
+		},
+		done: func(t *testing.T, h *harness, _ map[string]any) {
+			if d := user(t, h, "alice").MFADevices; len(d) != 0 {
+				t.Errorf("devices left: %+v", d)
+			}
+		},
+		permission: "iam:DeactivateMFADevice",
+		missing: func(h *harness) (map[string]any, string) {
+			return map[string]any{"user_name": "ghost-user", "added_after": "2026-01-01T00:00:00Z"}, "ghost-user"
+		},
+	})
+}
+
+func TestDeactivateMFADevicesKeepsOlderOnes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	u := addUser(t, h, awsemu.UserSpec{Name: "alice", MFADevices: 2})
+	enabled := u.MFADevices[0].EnableDate
+	res := h.execute("aws.iam.deactivate_mfa_devices", map[string]any{"user_name": "alice", "added_after": enabled.Format(time.RFC3339)})
+	if got := toStrings(res.Outputs["deactivated"]); len(got) != 0 || len(user(t, h, "alice").MFADevices) != 2 || len(h.mutations()) != 0 {
+		t.Errorf("devices enabled at (not after) the cut-off were deactivated: %v", got)
+	}
+
+	results := h.attempts("aws.iam.deactivate_mfa_devices", map[string]any{"user_name": "alice", "added_after": enabled.Add(-time.Second).Format(time.RFC3339)}, 2)
+	want := []string{u.MFADevices[0].SerialNumber, u.MFADevices[1].SerialNumber}
+	for i, r := range results {
+		if got := toStrings(r.Outputs["deactivated"]); !slices.Equal(got, want) {
+			t.Errorf("attempt %d: deactivated = %v, want %v", i+1, got, want)
+		}
+	}
+
+	_, err := h.run(actions.Execute, "aws.iam.deactivate_mfa_devices", map[string]any{"user_name": "alice", "added_after": "2026-13-01T00:00:00Z"})
+	if err == nil || errorType(err) != actions.ErrBadParams || !strings.Contains(err.Error(), "added_after") {
+		t.Errorf("bad time: err = %v", err)
+	}
+}
+
+// IAM returns policy documents URL-encoded; the actions decode them.
+func TestPolicyDocumentsRoundTripThroughIAMEncoding(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	// A console-written revocation with fractional seconds, escaped as IAM
+	// does, must be recognised (and here kept: its cut-off is ahead).
+	cutoff := time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")
+	doc := `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:tokenissuetime":"` + cutoff + `"}}}}`
+	addUser(t, h, awsemu.UserSpec{Name: "alice", InlinePolicies: map[string]string{"AWSRevokeOlderSessions": doc}})
+	res := h.execute("aws.iam.revoke_user_sessions", map[string]any{"user_name": "alice"})
+	want, _ := time.Parse(time.RFC3339, cutoff)
+	if res.Outputs["revoked_before"] != want.Format(time.RFC3339) || len(h.mutations()) != 0 {
+		t.Errorf("outputs = %+v, mutations %v", res.Outputs, h.mutations())
+	}
+}
+
+func toStrings(v any) []string {
+	items, _ := v.([]any)
+	out := []string{}
+	for _, it := range items {
+		s, _ := it.(string)
+		out = append(out, s)
+	}
+	return out
+}
