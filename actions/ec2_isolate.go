@@ -101,7 +101,7 @@ func quarantineGroup(ctx context.Context, x *execution, vpcID string, kind quara
 	}
 	if g == nil {
 		if x.preview() {
-			err := dryRun(x.aws.EC2.CreateSecurityGroup(ctx, createGroupInput(x, vpcID, kind, true)))
+			err := discardOutput(x.aws.EC2.CreateSecurityGroup(ctx, createGroupInput(x, vpcID, kind, true)))
 			if err := dryRunOK("create security group "+kind.name+" in "+vpcID, "ec2:CreateSecurityGroup", err); err != nil {
 				return "", err
 			}
@@ -114,7 +114,7 @@ func quarantineGroup(ctx context.Context, x *execution, vpcID string, kind quara
 		}
 	}
 	id := aws.ToString(g.GroupId)
-	if tagMap(g.Tags)[TagQuarantine] != kind.tagValue {
+	if ec2TagMap(g.Tags)[TagQuarantine] != kind.tagValue {
 		// Someone else's group with our name: putting instances in it could
 		// leave them reachable, and taking it over would break its owners.
 		return "", temporal.NewNonRetryableApplicationError(fmt.Sprintf(
@@ -127,8 +127,8 @@ func quarantineGroup(ctx context.Context, x *execution, vpcID string, kind quara
 	return id, sealQuarantineGroup(ctx, x, g)
 }
 
-// dryRun drops the output of an EC2 call sent with DryRun=true.
-func dryRun[T any](_ T, err error) error { return err }
+// discardOutput drops the output of an EC2 call sent with DryRun=true.
+func discardOutput[T any](_ T, err error) error { return err }
 
 func createGroupInput(x *execution, vpcID string, kind quarantineGroupKind, dry bool) *ec2.CreateSecurityGroupInput {
 	tags := x.runTags()
@@ -403,7 +403,7 @@ func isolateInstance(ctx context.Context, x *execution) error {
 		eniID, vpc := aws.ToString(e.NetworkInterfaceId), aws.ToString(e.VpcId)
 		ni := current[eniID]
 		groups := groupIDs(ni.Groups)
-		tags := tagMap(ni.TagSet)
+		tags := ec2TagMap(ni.TagSet)
 		q := quarantine[vpc]
 		x.heartbeat(ctx, "isolating "+eniID)
 
@@ -413,7 +413,7 @@ func isolateInstance(ctx context.Context, x *execution) error {
 			if !recorded {
 				x.note("%s already has only the quarantine group, with no record of its original groups", eniID)
 			}
-			result = append(result, isolatedInterface{NetworkInterfaceID: eniID, OriginalGroupIDs: splitList(record)})
+			result = append(result, isolatedInterface{NetworkInterfaceID: eniID, OriginalGroupIDs: splitCommaList(record)})
 			continue
 		}
 		if p.TwoPhase {
@@ -439,10 +439,10 @@ func isolateInstance(ctx context.Context, x *execution) error {
 			if err := writeRecord(ctx, x, eniID, TagOriginalGroups, record); err != nil {
 				return err
 			}
-		} else if !slices.Equal(splitList(record), groups) {
+		} else if !slices.Equal(splitCommaList(record), groups) {
 			x.note("%s: keeping the original groups recorded by an earlier attempt (%s)", eniID, record)
 		}
-		result = append(result, isolatedInterface{NetworkInterfaceID: eniID, OriginalGroupIDs: splitList(record)})
+		result = append(result, isolatedInterface{NetworkInterfaceID: eniID, OriginalGroupIDs: splitCommaList(record)})
 
 		before := groups
 		if p.TwoPhase {
@@ -536,13 +536,13 @@ func restoreIsolation(ctx context.Context, x *execution) error {
 	for _, e := range enis {
 		eniID := aws.ToString(e.NetworkInterfaceId)
 		ni := current[eniID]
-		tags := tagMap(ni.TagSet)
+		tags := ec2TagMap(ni.TagSet)
 		record, ok := readRecord(tags, TagOriginalGroups)
 		if !ok {
 			x.note("%s has no record of original groups (%s): left alone", eniID, TagOriginalGroups)
 			continue
 		}
-		original := splitList(record)
+		original := splitCommaList(record)
 		groups := groupIDs(ni.Groups)
 		x.heartbeat(ctx, "restoring "+eniID)
 		// The groups may already be back when an earlier attempt crashed

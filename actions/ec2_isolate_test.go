@@ -182,6 +182,7 @@ func TestIsolateTwiceChangesNothingTheSecondTime(t *testing.T) {
 // A fleet isolated in parallel races to create the VPC's quarantine group:
 // exactly one must exist afterwards, and every instance must be in it.
 func TestConcurrentIsolationsShareOneQuarantineGroup(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 6, NetworkInterfaces: 1})
 	var wg sync.WaitGroup
@@ -420,6 +421,7 @@ func TestIsolateDeniedFailsNamingThePermission(t *testing.T) {
 }
 
 func TestIsolateSucceedsThroughThrottling(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 1})
 	h.emu.FailNext("ModifyNetworkInterfaceAttribute", "RequestLimitExceeded", 503, 2)

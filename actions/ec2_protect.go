@@ -52,7 +52,7 @@ func parseProtection(record string) (instanceProtection, error) {
 		case "shutdown":
 			p.shutdownBehavior = v
 		case "delete_on_termination":
-			p.deleteOnTermination = splitList(v)
+			p.deleteOnTermination = splitCommaList(v)
 		}
 	}
 	if !seen["disable_api_termination"] || !seen["shutdown"] {
@@ -135,7 +135,7 @@ func enableTerminationProtection(ctx context.Context, x *execution) error {
 	// The record keeps the values from before the first attempt: a retry
 	// after the change would otherwise report protection as always on.
 	prior := now
-	if record, ok := readRecord(tagMap(in.Tags), TagPriorProtection); ok {
+	if record, ok := readRecord(ec2TagMap(in.Tags), TagPriorProtection); ok {
 		if parsed, err := parseProtection(record); err != nil {
 			x.note("ignoring unreadable %s record on %s (%v); reporting the current values as prior", TagPriorProtection, p.InstanceID, err)
 		} else {

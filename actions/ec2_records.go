@@ -92,7 +92,7 @@ func recordTagKeys(tags map[string]string, key string) []string {
 	return keys
 }
 
-func tagMap(tags []ec2types.Tag) map[string]string {
+func ec2TagMap(tags []ec2types.Tag) map[string]string {
 	m := make(map[string]string, len(tags))
 	for _, t := range tags {
 		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
@@ -115,7 +115,7 @@ func ec2Tags(m map[string]string) []ec2types.Tag {
 	return out
 }
 
-func splitList(s string) []string {
+func splitCommaList(s string) []string {
 	if s == "" {
 		return []string{}
 	}

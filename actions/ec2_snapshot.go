@@ -214,7 +214,7 @@ func takeSnapshots(ctx context.Context, x *execution, instanceID string, volumes
 		return nil
 	}
 	cerr := classify("snapshot the volumes of "+instanceID, "ec2:CreateSnapshots", err)
-	if t := errorType(cerr); t == ErrAccessDenied || t == ErrThrottled {
+	if t := appErrorType(cerr); t == ErrAccessDenied || t == ErrThrottled {
 		// Falling back would hide a missing permission or add load to a
 		// throttled API.
 		return cerr
@@ -240,7 +240,7 @@ func takeSnapshots(ctx context.Context, x *execution, instanceID string, volumes
 	return nil
 }
 
-func errorType(err error) string {
+func appErrorType(err error) string {
 	var ae *temporal.ApplicationError
 	if errors.As(err, &ae) {
 		return ae.Type()
@@ -249,7 +249,7 @@ func errorType(err error) string {
 }
 
 func previewSnapshots(ctx context.Context, x *execution, instanceID string, volumes, missing []attachedVolume, taken map[string]ec2types.Snapshot) error {
-	err := dryRun(x.aws.EC2.CreateSnapshots(ctx, multiVolumeInput(x, instanceID, volumes, missing, true)))
+	err := discardOutput(x.aws.EC2.CreateSnapshots(ctx, multiVolumeInput(x, instanceID, volumes, missing, true)))
 	if err := dryRunOK("snapshot the volumes of "+instanceID, "ec2:CreateSnapshots", err); err != nil {
 		return err
 	}
