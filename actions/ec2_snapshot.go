@@ -83,16 +83,17 @@ func snapshotVolumes(ctx context.Context, x *execution) error {
 		if x.preview() {
 			return previewSnapshots(ctx, x, p.InstanceID, volumes, missing, taken)
 		}
-		if err := takeSnapshots(ctx, x, p.InstanceID, volumes, missing); err != nil {
+		made, err := takeSnapshots(ctx, x, p.InstanceID, volumes, missing)
+		if err != nil {
 			return err
 		}
-		if taken, err = stepSnapshots(ctx, x); err != nil {
-			return err
+		// Use what the calls returned: a listing right after creation may
+		// not show the new snapshots yet.
+		for vol, s := range made {
+			taken[vol] = s
 		}
 		if still := missingVolumes(volumes, taken); len(still) > 0 {
-			// Just created but not listed yet (eventual consistency): the
-			// next attempt finds them by tag instead of taking more.
-			return temporal.NewApplicationError(fmt.Sprintf("snapshot %s: snapshots of %s are not visible yet", p.InstanceID, volumeIDs(still)), ErrAWSServer)
+			return temporal.NewApplicationError(fmt.Sprintf("snapshot %s: AWS returned no snapshot for %s", p.InstanceID, volumeIDs(still)), ErrAWSServer)
 		}
 	} else {
 		x.note("every volume of %s already has a snapshot from this step", p.InstanceID)
@@ -205,39 +206,49 @@ func multiVolumeInput(x *execution, instanceID string, volumes, missing []attach
 // takeSnapshots snapshots the missing volumes: all at once (one point in
 // time across volumes, which matters for forensics of a multi-disk
 // host), or one by one when the multi-volume call is not possible.
-func takeSnapshots(ctx context.Context, x *execution, instanceID string, volumes, missing []attachedVolume) error {
-	_, err := x.aws.EC2.CreateSnapshots(ctx, multiVolumeInput(x, instanceID, volumes, missing, false))
+func takeSnapshots(ctx context.Context, x *execution, instanceID string, volumes, missing []attachedVolume) (map[string]ec2types.Snapshot, error) {
+	made := map[string]ec2types.Snapshot{}
+	out, err := x.aws.EC2.CreateSnapshots(ctx, multiVolumeInput(x, instanceID, volumes, missing, false))
 	if err == nil {
+		for _, s := range out.Snapshots {
+			made[aws.ToString(s.VolumeId)] = ec2types.Snapshot{
+				SnapshotId: s.SnapshotId, VolumeId: s.VolumeId, State: s.State, Progress: s.Progress, StartTime: s.StartTime,
+			}
+		}
 		for _, v := range missing {
 			x.change(v.id, "snapshot", nil, "crash-consistent snapshot of "+v.device)
 		}
-		return nil
+		return made, nil
 	}
 	cerr := classify("snapshot the volumes of "+instanceID, "ec2:CreateSnapshots", err)
 	if t := appErrorType(cerr); t == ErrAccessDenied || t == ErrThrottled {
 		// Falling back would hide a missing permission or add load to a
 		// throttled API.
-		return cerr
+		return nil, cerr
 	}
 	x.note("CreateSnapshots failed (%v); snapshotting volume by volume, which is not crash-consistent across volumes", err)
 	// The failed call may still have created some: look before taking more.
 	taken, serr := stepSnapshots(ctx, x)
 	if serr != nil {
-		return serr
+		return nil, serr
+	}
+	for vol, s := range taken {
+		made[vol] = s
 	}
 	for _, v := range missingVolumes(missing, taken) {
 		x.heartbeat(ctx, "snapshotting "+v.id)
-		out, err := x.aws.EC2.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{
+		s, err := x.aws.EC2.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{
 			VolumeId:          aws.String(v.id),
 			Description:       aws.String(snapshotDescription(x, instanceID) + ", " + v.device),
 			TagSpecifications: snapshotTags(x, instanceID),
 		})
 		if err != nil {
-			return classify("snapshot "+v.id+" ("+v.device+") of "+instanceID, "ec2:CreateSnapshot", err)
+			return nil, classify("snapshot "+v.id+" ("+v.device+") of "+instanceID, "ec2:CreateSnapshot", err)
 		}
-		x.change(v.id, "snapshot", nil, aws.ToString(out.SnapshotId)+" of "+v.device)
+		made[v.id] = ec2types.Snapshot{SnapshotId: s.SnapshotId, VolumeId: aws.String(v.id), State: s.State, Progress: s.Progress, StartTime: s.StartTime}
+		x.change(v.id, "snapshot", nil, "snapshot of "+v.device)
 	}
-	return nil
+	return made, nil
 }
 
 func appErrorType(err error) string {
