@@ -86,15 +86,17 @@ func detachInstance(ctx context.Context, x *execution) error {
 	}
 	x.output("auto_scaling_group", group)
 
-	if p.Mode == "standby" && (state == "Standby" || state == "EnteringStandby") {
-		// Standby keeps the membership, so a retry still sees the group;
-		// only whether this step put it there needs the intent.
+	// Standby keeps the membership, and a detach in progress still lists
+	// the instance (Detaching), so a retry still sees the group; only
+	// whether this step made the change needs the intent.
+	if p.Mode == "standby" && (state == "Standby" || state == "EnteringStandby") ||
+		p.Mode == "detach" && (state == "Detaching" || state == "Detached") {
 		byUs := hadPrior && prior.Group == group
 		x.output("changed", byUs)
 		if byUs {
-			x.note("%s was put in standby in %s by an earlier attempt of this step", p.InstanceID, group)
+			x.note("%s was already moved out of service in %s (%s) by an earlier attempt of this step", p.InstanceID, group, state)
 		} else {
-			x.note("%s is already in standby in %s", p.InstanceID, group)
+			x.note("%s is already %s in %s", p.InstanceID, state, group)
 		}
 		return nil
 	}
@@ -105,9 +107,9 @@ func detachInstance(ctx context.Context, x *execution) error {
 		x.change(p.InstanceID, "auto_scaling_group", group, "")
 	}
 	if p.Decrement {
-		x.note("the desired capacity of %s will be lowered by one instead of launching a replacement", group)
+		x.note("%s lowers its desired capacity by one instead of launching a replacement", group)
 	} else {
-		x.note("%s will launch a replacement instance", group)
+		x.note("%s launches a replacement instance (decrement_desired_capacity is false)", group)
 	}
 	x.output("changed", true)
 	if x.preview() {

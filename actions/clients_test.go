@@ -41,15 +41,22 @@ func accountHarness(t *testing.T, externalID string) (*harness, awsemu.Role) {
 // runIn executes an action in the given account, as the workflow would.
 func (h *harness) runIn(account, action string, params map[string]any) (actions.Result, error) {
 	h.t.Helper()
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivityWithOptions(h.rt.Activities()[action], activityOptions(action))
-	env.SetTestTimeout(30 * time.Second)
-	val, err := env.ExecuteActivity(action, actions.Call{
+	return h.runCall(actions.Call{
 		Action: action, Params: params, Mode: actions.Execute,
 		Target: actions.Target{Account: account, Region: h.emu.Region()},
 		Run:    actions.RunRef{RunID: "run-7", StepID: "deactivate", StartedAt: time.Now()},
 	})
+}
+
+// runCall executes one call as an activity, for tests that need a target
+// or run other than the harness's.
+func (h *harness) runCall(call actions.Call) (actions.Result, error) {
+	h.t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivityWithOptions(h.rt.Activities()[call.Action], activityOptions(call.Action))
+	env.SetTestTimeout(30 * time.Second)
+	val, err := env.ExecuteActivity(call.Action, call)
 	if err != nil {
 		return actions.Result{}, err
 	}

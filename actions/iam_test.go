@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -393,6 +394,41 @@ func TestRevokeRoleSessionsCutoff(t *testing.T) {
 				t.Errorf("changes = %+v", res.Changes)
 			}
 		})
+	}
+}
+
+// With a worker clock behind Temporal's, the cut-off written by the first
+// attempt is earlier than the step's scheduled time; the policy's Sid
+// still tells a retry that it wrote it, while another step replaces it.
+func TestRevokeUserSessionsRecognisesItsOwnPolicy(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	lagging := time.Now().Add(-time.Hour)
+	h.rt = actions.NewRuntime(actions.Options{
+		Clients: actions.NewAWSClientSource(actions.AWSOptions{Base: h.emu.AWSConfig(), Endpoint: h.emu.URL()}),
+		Logger:  slog.New(slog.DiscardHandler),
+		Clock:   func() time.Time { return lagging },
+	})
+	addUser(t, h, awsemu.UserSpec{Name: "alice"})
+	call := func(step string) actions.Result {
+		res, err := h.runCall(actions.Call{
+			Action: "aws.iam.revoke_user_sessions", Params: map[string]any{"user_name": "alice"}, Mode: actions.Execute,
+			Target: actions.Target{Region: h.emu.Region()},
+			Run:    actions.RunRef{RunID: "run-1", StepID: step, StartedAt: lagging.Add(-time.Hour)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	first := call("revoke")
+	retry := call("revoke")
+	if len(h.mutations()) != 1 || retry.Outputs["revoked_before"] != first.Outputs["revoked_before"] {
+		t.Errorf("retry rewrote the policy: mutations %v, outputs %v then %v", h.mutations(), first.Outputs, retry.Outputs)
+	}
+	call("revoke-again")
+	if len(h.mutations()) != 2 {
+		t.Errorf("another step kept an older revocation: mutations %v", h.mutations())
 	}
 }
 
