@@ -96,7 +96,7 @@ func ec2Actions() []*spec.Action {
 			Mutating: true,
 			DryRun:   "Sends ModifyInstanceAttribute with DryRun=true and previews the change from DescribeInstanceAttribute.",
 			Permissions: []string{
-				"ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:ModifyInstanceAttribute",
+				"ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:ModifyInstanceAttribute", "ec2:CreateTags",
 			},
 			Timeout: 5 * minute,
 		},

@@ -33,6 +33,14 @@ func classify(what, permission string, err error) error {
 	if err == nil {
 		return nil
 	}
+	if assumeRoleFailed(err) {
+		// The call never reached its service: the worker could not become
+		// the account's role. Naming the call's own permission would send
+		// the responder the wrong way.
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s: could not assume the account's role (sts:AssumeRole): check aws.accounts role_arn and external_id in the worker configuration, and the role's trust policy: %v", what, err),
+			ErrAccessDenied, err)
+	}
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {
 		// Transport errors (connection refused, timeouts) are transient.
@@ -103,3 +111,16 @@ func (e *apiError) ErrorMessage() string          { return e.msg }
 func (e *apiError) ErrorFault() smithy.ErrorFault { return smithy.FaultClient }
 
 func notFound(code, msg string) error { return &apiError{code: code, msg: msg} }
+
+// assumeRoleFailed reports whether err comes from assuming the target
+// account's role rather than from the call itself.
+func assumeRoleFailed(err error) bool {
+	var op *smithy.OperationError
+	for errors.As(err, &op) {
+		if op.Service() == "STS" && op.Operation() == "AssumeRole" {
+			return true
+		}
+		err = op.Err
+	}
+	return false
+}
