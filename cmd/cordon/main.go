@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+
+	"github.com/cordon-ir/cordon/workflows"
 )
 
 // command is one subcommand of the CLI.
@@ -31,6 +33,18 @@ func commands() []command {
 		{"schema", "print the JSON Schema of the runbook format, for editors", runSchema},
 		{"policy", "print the least-privilege IAM policy for what the runbooks can call", runPolicy},
 		{"actions", "list the action catalog", runActions},
+		{"run", "start a containment run (--dry-run rehearses it); print its run id", runRun},
+		{"status", "show a run's steps, waiting gates and latest events", runStatus},
+		{"approve", "approve or deny the change a gate shows (signed with your SSH key)", runApprove},
+		{"approve-all", "break-glass: a lead approves every gate of a run, recorded as such", controlCommand(workflows.ActApproveAll, "RUN --reason R", "Break-glass approval of every current and later gate of a run. Leads only; recorded in the report.", false)},
+		{"pause", "finish the step in flight and start nothing new", controlCommand(workflows.ActPause, "RUN [--reason R]", "Pause a run: the step in flight finishes, nothing new starts.", false)},
+		{"resume", "resume a paused run", controlCommand(workflows.ActResume, "RUN [--reason R]", "Resume a paused run.", false)},
+		{"skip", "skip a pending step (or one waiting at its gate)", controlCommand(workflows.ActSkip, "RUN STEP --reason R", "Skip a step that has not started, or is waiting for approval.", true)},
+		{"abort", "abort a run; activities in flight are cancelled", controlCommand(workflows.ActAbort, "RUN --reason R", "Abort a run: cancel what is in flight and start nothing more.", false)},
+		{"list", "list recent runs", runList},
+		{"dev", "embedded Temporal server + worker (+ AWS sandbox) on 127.0.0.1", runDev},
+		{"worker", "run a worker against a Temporal cluster or Temporal Cloud", runWorker},
+		{"report", "print a run's post-incident record (Markdown or JSON)", runReport},
 	}
 }
 
@@ -66,7 +80,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run cordon COMMAND --help for a command's flags.")
-	fmt.Fprintln(w, "Not yet available: run, dev, demo, worker, status, report, approve (see README).")
+	fmt.Fprintln(w, "Not yet available: demo (see README).")
 }
 
 // inputFlags collects repeated --input k=v flags.

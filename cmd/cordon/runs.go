@@ -1,0 +1,451 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/cordon-ir/cordon/report"
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+// connFlags are the flags every command that talks to Temporal takes.
+type connFlags struct {
+	config    string
+	address   string
+	namespace string
+	taskQueue string
+}
+
+func (c *connFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.config, "config", os.Getenv("CORDON_CONFIG"), "cordon.yaml with the temporal section (env CORDON_CONFIG)")
+	fs.StringVar(&c.address, "address", "", "Temporal address host:port (env CORDON_TEMPORAL_ADDRESS; default "+worker.DefaultAddress+", where cordon dev listens)")
+	fs.StringVar(&c.namespace, "namespace", "", "Temporal namespace (default: default)")
+	fs.StringVar(&c.taskQueue, "task-queue", "", "task queue of the workers (default "+worker.DefaultTaskQueue+")")
+}
+
+// temporalConfig resolves flags, environment and config file, in that order.
+func (c *connFlags) temporalConfig() (worker.TemporalConfig, error) {
+	tc := worker.TemporalConfig{}
+	if c.config != "" {
+		cfg, err := worker.LoadConfig(c.config)
+		if err != nil {
+			return tc, err
+		}
+		tc = cfg.Temporal
+	}
+	if v := os.Getenv("CORDON_TEMPORAL_ADDRESS"); v != "" {
+		tc.Address = v
+	}
+	if c.address != "" {
+		tc.Address = c.address
+	}
+	if c.namespace != "" {
+		tc.Namespace = c.namespace
+	}
+	if c.taskQueue != "" {
+		tc.TaskQueue = c.taskQueue
+	}
+	if tc.Address == "" {
+		tc.Address = worker.DefaultAddress
+	}
+	if tc.Namespace == "" {
+		tc.Namespace = "default"
+	}
+	if tc.TaskQueue == "" {
+		tc.TaskQueue = worker.DefaultTaskQueue
+	}
+	return tc, nil
+}
+
+func (c *connFlags) dial(ctx context.Context, env *cliEnv) (client.Client, worker.TemporalConfig, bool) {
+	tc, err := c.temporalConfig()
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
+		return nil, tc, false
+	}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cl, err := worker.Dial(dctx, tc, slog.New(slog.DiscardHandler))
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon: %v (is cordon dev running? start it in another terminal, or pass --address)\n", err)
+		return nil, tc, false
+	}
+	return cl, tc, true
+}
+
+// identity is who the CLI acts as, and the key it signs with.
+type identity struct {
+	as  string
+	key string
+}
+
+func (id *identity) register(fs *flag.FlagSet) {
+	fs.StringVar(&id.as, "as", defaultActor(), "roster member id to act as (env CORDON_USER)")
+	fs.StringVar(&id.key, "key", "", "SSH private key to sign with (default ~/.ssh/id_ed25519, or the matching ssh-agent key)")
+}
+
+func defaultActor() string {
+	if v := os.Getenv("CORDON_USER"); v != "" {
+		return v
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
+}
+
+// signer loads the signing key. No key is not an error: a development
+// roster accepts unsigned requests, a production one refuses them and
+// says so.
+func (id *identity) signer(env *cliEnv) (ssh.Signer, bool) {
+	path := id.key
+	if path == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, true
+		}
+		path = filepath.Join(home, ".ssh", "id_ed25519")
+		if _, err := os.Stat(path); err != nil {
+			return nil, true
+		}
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon: read signing key: %v\n", err)
+		return nil, false
+	}
+	s, err := ssh.ParsePrivateKey(pem)
+	if err != nil {
+		var missing *ssh.PassphraseMissingError
+		if errors.As(err, &missing) {
+			fmt.Fprintf(env.stderr, "cordon: %s is passphrase-protected: decrypt a copy for the session, or pass --key with an unencrypted key\n", path)
+			return nil, false
+		}
+		fmt.Fprintf(env.stderr, "cordon: signing key %s: %v\n", path, err)
+		return nil, false
+	}
+	return s, true
+}
+
+func runRun(ctx context.Context, env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "run", "PATH [--input k=v...] [--dry-run] [--follow]", "Compile a runbook and start a containment run; print its run id.")
+	var conn connFlags
+	var id identity
+	conn.register(fs)
+	id.register(fs)
+	inputs := inputFlags{}
+	fs.Var(inputs, "input", "runbook input as key=value (repeatable)")
+	dry := fs.Bool("dry-run", false, "rehearse: preview every step, change nothing, do not wait at gates")
+	follow := fs.Bool("follow", false, "show progress until the run ends")
+	incident := fs.String("incident", "", "incident id, recorded on every resource Cordon tags")
+	paths, err := parseInterleaved(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(paths) != 1 {
+		fs.Usage()
+		return 2
+	}
+	plans, ok := compileFiles(env, paths)
+	if !ok {
+		return 1
+	}
+	plan := plans[0]
+	values, err := plan.ResolveInputs(inputs)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "%s: %v\n", paths[0], err)
+		return 1
+	}
+	cl, tc, ok := conn.dial(ctx, env)
+	if !ok {
+		return 1
+	}
+	defer cl.Close()
+	runID, err := worker.StartRun(ctx, cl, tc.TaskQueue, plan, values, workflows.RunMeta{
+		Requester: id.as, Channel: "cli", Incident: *incident, DryRun: *dry,
+	})
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(env.stdout, runID)
+	if !*follow {
+		return 0
+	}
+	return followRun(ctx, env, cl, runID)
+}
+
+// followRun prints the run's timeline as it grows, and gates as they open.
+func followRun(ctx context.Context, env *cliEnv, cl client.Client, runID string) int {
+	seen := 0
+	for {
+		s, err := worker.State(ctx, cl, runID)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "cordon: %v\n", err)
+			return 1
+		}
+		for _, e := range s.Timeline[min(seen, len(s.Timeline)):] {
+			printEvent(env, runID, e)
+		}
+		seen = len(s.Timeline)
+		if s.Status != workflows.RunRunning {
+			fmt.Fprintf(env.stdout, "run %s %s\n", runID, s.Status)
+			if s.Status == workflows.RunSucceeded {
+				return 0
+			}
+			return 1
+		}
+		select {
+		case <-ctx.Done():
+			return 1
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func printEvent(env *cliEnv, runID string, e workflows.Event) {
+	step := e.Step
+	if e.Item > 0 {
+		step = fmt.Sprintf("%s#%d", e.Step, e.Item)
+	}
+	who := ""
+	if e.Actor != "" {
+		who = " by " + e.Actor
+	}
+	fmt.Fprintf(env.stdout, "%s  %-16s %-14s%s %s\n", e.Time.Local().Format("15:04:05"), e.Kind, step, who, e.Detail)
+	if e.Kind == "gate_waiting" {
+		fmt.Fprintf(env.stdout, "          approve: cordon approve %s %s    deny: cordon approve %s %s --deny --reason ...\n", runID, e.Step, runID, e.Step)
+	}
+}
+
+func runStatus(ctx context.Context, env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "status", "RUN [--json]", "Show a run's steps, gates waiting and latest events.")
+	var conn connFlags
+	conn.register(fs)
+	asJSON := fs.Bool("json", false, "print the full state as JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return 2
+	}
+	cl, _, ok := conn.dial(ctx, env)
+	if !ok {
+		return 1
+	}
+	defer cl.Close()
+	s, err := worker.State(ctx, cl, pos[0])
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		return writeJSON(env, s)
+	}
+	fmt.Fprintf(env.stdout, "run %s: %s (runbook %s, requested by %s)", s.Meta.RunID, s.Status, s.Runbook, s.Meta.Requester)
+	if s.Paused {
+		fmt.Fprint(env.stdout, " — PAUSED")
+	}
+	if s.Meta.DryRun {
+		fmt.Fprint(env.stdout, " — rehearsal")
+	}
+	fmt.Fprintln(env.stdout)
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	for _, st := range s.Steps {
+		what := st.Action
+		if st.Uses != "" {
+			what = "uses " + st.Uses
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", st.ID, what, st.Status, st.Reason)
+		for _, c := range st.Children {
+			fmt.Fprintf(tw, "  \t  child run %s\t\t\n", c)
+		}
+	}
+	tw.Flush()
+	for _, g := range s.Gates {
+		if g.Status == workflows.GateWaiting {
+			fmt.Fprintf(env.stdout, "gate %s waits for %d approval(s) (%d so far) until %s; preview %s:\n", g.Key, g.MinApprovals, len(g.Approvals), g.Deadline.Local().Format(time.RFC3339), g.PreviewHash[:12])
+			for _, c := range g.Changes {
+				fmt.Fprintf(env.stdout, "    %s %s: %v → %v\n", c.Resource, c.Field, c.Before, c.After)
+			}
+		}
+	}
+	return 0
+}
+
+func runApprove(ctx context.Context, env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "approve", "RUN STEP [--deny --reason R] [--as ID] [--item N]", "Approve (or deny) the change a gate shows. The decision is signed with your SSH key and binds to the previewed change.")
+	var conn connFlags
+	var id identity
+	conn.register(fs)
+	id.register(fs)
+	deny := fs.Bool("deny", false, "deny instead of approve")
+	reason := fs.String("reason", "", "why (required with --deny)")
+	item := fs.Int("item", 0, "the foreach item of the gate, when the step fans out")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) != 2 {
+		fs.Usage()
+		return 2
+	}
+	cl, _, ok := conn.dial(ctx, env)
+	if !ok {
+		return 1
+	}
+	defer cl.Close()
+	s, err := worker.State(ctx, cl, pos[0])
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
+		return 1
+	}
+	hash := ""
+	for _, g := range s.Gates {
+		if g.Step == pos[1] && g.Item == *item && g.Status == workflows.GateWaiting {
+			hash = g.PreviewHash
+		}
+	}
+	action := workflows.ActApprove
+	if *deny {
+		action = workflows.ActDeny
+	}
+	return send(ctx, env, cl, &id, workflows.Request{RunID: pos[0], Action: action, Step: pos[1], Item: *item, PreviewHash: hash, Reason: *reason})
+}
+
+// controlCommand builds pause, resume, abort, skip and approve-all.
+func controlCommand(action, usage, about string, needsStep bool) func(context.Context, *cliEnv, []string) int {
+	return func(ctx context.Context, env *cliEnv, args []string) int {
+		fs := newFlagSet(env, strings.ReplaceAll(action, "_", "-"), usage, about)
+		var conn connFlags
+		var id identity
+		conn.register(fs)
+		id.register(fs)
+		reason := fs.String("reason", "", "why; recorded in the report")
+		pos, err := parseInterleaved(fs, args)
+		if err != nil {
+			return flagExit(err)
+		}
+		want := 1
+		if needsStep {
+			want = 2
+		}
+		if len(pos) < want {
+			fs.Usage()
+			return 2
+		}
+		if len(pos) > want && *reason == "" {
+			*reason = strings.Join(pos[want:], " ")
+		}
+		cl, _, ok := conn.dial(ctx, env)
+		if !ok {
+			return 1
+		}
+		defer cl.Close()
+		req := workflows.Request{RunID: pos[0], Action: action, Reason: *reason}
+		if needsStep {
+			req.Step = pos[1]
+		}
+		return send(ctx, env, cl, &id, req)
+	}
+}
+
+func send(ctx context.Context, env *cliEnv, cl client.Client, id *identity, req workflows.Request) int {
+	signer, ok := id.signer(env)
+	if !ok {
+		return 1
+	}
+	req.Actor, req.Channel = id.as, "cli"
+	out, err := worker.Send(ctx, cl, req, signer)
+	if err != nil {
+		var refused *worker.Refused
+		if errors.As(err, &refused) {
+			fmt.Fprintf(env.stderr, "cordon: %s refused: %s\n", req.Action, refused.Reason)
+			return 1
+		}
+		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(env.stdout, out)
+	return 0
+}
+
+func runReport(ctx context.Context, env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "report", "RUN [--format md|json]", "Print the post-incident record of a run: decisions, steps by NIST phase, evidence, timeline.")
+	var conn connFlags
+	conn.register(fs)
+	format := fs.String("format", "md", "md or json")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) != 1 || (*format != "md" && *format != "json") {
+		fs.Usage()
+		return 2
+	}
+	cl, _, ok := conn.dial(ctx, env)
+	if !ok {
+		return 1
+	}
+	defer cl.Close()
+	s, err := worker.State(ctx, cl, pos[0])
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
+		return 1
+	}
+	if *format == "json" {
+		err = report.JSON(env.stdout, s)
+	} else {
+		err = report.Markdown(env.stdout, s)
+	}
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func runList(ctx context.Context, env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "list", "[--limit N]", "List recent runs.")
+	var conn connFlags
+	conn.register(fs)
+	limit := fs.Int("limit", 20, "how many")
+	if _, err := parseInterleaved(fs, args); err != nil {
+		return flagExit(err)
+	}
+	cl, _, ok := conn.dial(ctx, env)
+	if !ok {
+		return 1
+	}
+	defer cl.Close()
+	it := cl.ListWorkflow
+	resp, err := it(ctx, listRequest(*limit))
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon: list runs: %v\n", err)
+		return 1
+	}
+	execs := resp.GetExecutions()
+	sort.SliceStable(execs, func(i, j int) bool { return execs[i].GetStartTime().AsTime().After(execs[j].GetStartTime().AsTime()) })
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	for _, e := range execs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.GetExecution().GetWorkflowId(), strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")), e.GetStartTime().AsTime().Local().Format(time.RFC3339))
+	}
+	tw.Flush()
+	return 0
+}

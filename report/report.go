@@ -1,0 +1,243 @@
+// Package report turns a run's recorded state into the post-incident
+// review record: a Markdown document for people and JSON for tools. It is
+// pure rendering: the state comes from the workflow's query.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+// JSON writes the full record.
+func JSON(w io.Writer, s workflows.State) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(s); err != nil {
+		return fmt.Errorf("write report JSON: %w", err)
+	}
+	return nil
+}
+
+// phases orders steps as NIST SP 800-61 does.
+var phases = []string{"detection", "containment", "eradication", "recovery", ""}
+
+// Markdown writes a PIR-ready document: summary, decisions, steps by NIST
+// phase with evidence references, what was skipped or failed and why, and
+// the full timeline.
+func Markdown(w io.Writer, s workflows.State) error {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "# Containment report: %s\n\n", s.Meta.RunID)
+	fmt.Fprintf(b, "| | |\n| --- | --- |\n")
+	fmt.Fprintf(b, "| Runbook | `%s` (plan `%s`) |\n", s.Runbook, short(s.PlanHash))
+	if s.Meta.Incident != "" {
+		fmt.Fprintf(b, "| Incident | %s |\n", s.Meta.Incident)
+	}
+	fmt.Fprintf(b, "| Requested by | %s (%s) |\n", s.Meta.Requester, orDash(s.Meta.Channel))
+	fmt.Fprintf(b, "| Outcome | **%s** |\n", s.Status)
+	fmt.Fprintf(b, "| Started | %s |\n", stamp(s.StartedAt))
+	if !s.EndedAt.IsZero() {
+		fmt.Fprintf(b, "| Ended | %s (%s) |\n", stamp(s.EndedAt), s.EndedAt.Sub(s.StartedAt).Round(time.Second))
+	}
+	if s.Meta.DryRun {
+		fmt.Fprintf(b, "| Mode | **rehearsal (dry run): nothing was changed** |\n")
+	}
+	if s.Meta.Parent != "" {
+		fmt.Fprintf(b, "| Part of | %s |\n", s.Meta.Parent)
+	}
+	if s.BreakGlass != nil {
+		fmt.Fprintf(b, "| Break-glass | approved every gate: %s at %s: %s |\n", s.BreakGlass.Actor, stamp(s.BreakGlass.Time), s.BreakGlass.Reason)
+	}
+	for _, n := range s.RosterNotes {
+		fmt.Fprintf(b, "| Note | %s |\n", n)
+	}
+	if len(s.Inputs) > 0 {
+		b.WriteString("\n## Inputs\n\n")
+		for _, k := range sortedKeys(s.Inputs) {
+			v, _ := json.Marshal(s.Inputs[k])
+			fmt.Fprintf(b, "- `%s` = `%s`\n", k, v)
+		}
+	}
+	if iso := firstEvent(s, "action_done", "isolate"); !iso.IsZero() {
+		fmt.Fprintf(b, "\nTime from launch to isolation: **%s**.\n", iso.Sub(s.StartedAt).Round(time.Second))
+	}
+
+	b.WriteString("\n## Decisions\n\n")
+	decisions := 0
+	for _, e := range s.Timeline {
+		switch e.Kind {
+		case "approval", "gate_approved", "gate_denied", "gate_timed_out", "gate_escalated", "break_glass", "paused", "resumed", "skip", "abort":
+			decisions++
+			fmt.Fprintf(b, "- %s — %s%s%s%s\n", stamp(e.Time), e.Kind, stepText(e), actorText(e), detailText(e))
+		}
+	}
+	if decisions == 0 {
+		b.WriteString("No gate was reached and nobody intervened.\n")
+	}
+
+	b.WriteString("\n## Steps\n")
+	for _, phase := range phases {
+		var rows []workflows.StepState
+		for _, st := range s.Steps {
+			if st.Phase == phase {
+				rows = append(rows, st)
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		title := phase
+		if title == "" {
+			title = "unassigned phase"
+		}
+		fmt.Fprintf(b, "\n### %s\n\n| step | action | status | duration | notes |\n| --- | --- | --- | --- | --- |\n", strings.ToUpper(title[:1])+title[1:])
+		for _, st := range rows {
+			what := st.Action
+			if st.Uses != "" {
+				what = "uses " + st.Uses
+			}
+			dur := ""
+			if !st.StartedAt.IsZero() && !st.EndedAt.IsZero() {
+				dur = st.EndedAt.Sub(st.StartedAt).Round(time.Second).String()
+			}
+			fmt.Fprintf(b, "| %s | `%s` | %s | %s | %s |\n", st.ID, what, st.Status, dur, cell(st.Reason))
+		}
+	}
+
+	b.WriteString("\n## Evidence and changes\n\n")
+	evidence := 0
+	for _, st := range s.Steps {
+		if len(st.Outputs) == 0 && len(st.RequestIDs) == 0 && len(st.Children) == 0 {
+			continue
+		}
+		evidence++
+		fmt.Fprintf(b, "### %s\n\n", st.ID)
+		for _, k := range sortedKeys(st.Outputs) {
+			v, _ := json.Marshal(st.Outputs[k])
+			if len(v) > 400 {
+				v = append(v[:400], []byte("…")...)
+			}
+			fmt.Fprintf(b, "- `%s`: `%s`\n", k, v)
+		}
+		for _, c := range st.Children {
+			fmt.Fprintf(b, "- child run: `%s` (cordon report %s)\n", c, c)
+		}
+		if len(st.RequestIDs) > 0 {
+			fmt.Fprintf(b, "- AWS request ids: %s\n", strings.Join(st.RequestIDs, ", "))
+		}
+		b.WriteString("\n")
+	}
+	for _, e := range s.Timeline {
+		if e.Kind != "action_done" {
+			continue
+		}
+		changes, _ := json.Marshal(e.Data["changes"])
+		if string(changes) == "null" || string(changes) == "[]" {
+			continue
+		}
+		fmt.Fprintf(b, "- %s %s changed: `%s`\n", stamp(e.Time), e.Step, changes)
+	}
+	if evidence == 0 {
+		b.WriteString("No evidence was captured.\n")
+	}
+
+	b.WriteString("\n## Skipped, denied or failed\n\n")
+	problems := 0
+	for _, st := range s.Steps {
+		switch st.Status {
+		case workflows.StepSkipped, workflows.StepDenied, workflows.StepFailed, workflows.StepCancelled:
+			problems++
+			fmt.Fprintf(b, "- **%s** %s: %s\n", st.ID, st.Status, orDash(st.Reason))
+		}
+	}
+	if problems == 0 {
+		b.WriteString("Nothing.\n")
+	}
+
+	b.WriteString("\n## Timeline\n\n| time | event | step | who | detail |\n| --- | --- | --- | --- | --- |\n")
+	for _, e := range s.Timeline {
+		step := e.Step
+		if e.Item > 0 {
+			step = fmt.Sprintf("%s #%d", e.Step, e.Item)
+		}
+		who := e.Actor
+		if e.Channel != "" && who != "" {
+			who += " (" + e.Channel + ")"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", stamp(e.Time), e.Kind, step, who, cell(e.Detail))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func firstEvent(s workflows.State, kind, stepPrefix string) time.Time {
+	for _, e := range s.Timeline {
+		if e.Kind == kind && strings.HasPrefix(e.Step, stepPrefix) {
+			return e.Time
+		}
+	}
+	return time.Time{}
+}
+
+func stepText(e workflows.Event) string {
+	if e.Step == "" {
+		return ""
+	}
+	if e.Item > 0 {
+		return fmt.Sprintf(" of %s #%d", e.Step, e.Item)
+	}
+	return " of " + e.Step
+}
+
+func actorText(e workflows.Event) string {
+	if e.Actor == "" {
+		return ""
+	}
+	return fmt.Sprintf(" by %s via %s", e.Actor, orDash(e.Channel))
+}
+
+func detailText(e workflows.Event) string {
+	if e.Detail == "" {
+		return ""
+	}
+	return ": " + e.Detail
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16]
+	}
+	return h
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+func cell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,147 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/cordon-ir/cordon/runbooks"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+// NewRunID names a run after its runbook and start time, so ids read well
+// in Slack and in the Temporal UI, with a random suffix for uniqueness.
+func NewRunID(runbook string, now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%s-%s", runbook, now.UTC().Format("20060102T150405"), hex.EncodeToString(b[:]))
+}
+
+// StartRun starts a containment run and returns its id.
+func StartRun(ctx context.Context, c client.Client, taskQueue string, plan *runbooks.Plan, inputs map[string]any, meta workflows.RunMeta) (string, error) {
+	if meta.RunID == "" {
+		meta.RunID = NewRunID(plan.Runbook.Name, time.Now())
+	}
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                    meta.RunID,
+		TaskQueue:             taskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, workflows.WorkflowName, workflows.RunInput{Plan: plan, Inputs: inputs, Meta: meta})
+	if err != nil {
+		return "", fmt.Errorf("start run %s: %w", meta.RunID, err)
+	}
+	return meta.RunID, nil
+}
+
+// State queries a run's state.
+func State(ctx context.Context, c client.Client, runID string) (workflows.State, error) {
+	var s workflows.State
+	v, err := c.QueryWorkflow(ctx, runID, "", workflows.QueryState)
+	if err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return s, fmt.Errorf("no run %q (cordon list shows recent runs)", runID)
+		}
+		return s, fmt.Errorf("query run %s: %w", runID, err)
+	}
+	if err := v.Get(&s); err != nil {
+		return s, fmt.Errorf("decode state of %s: %w", runID, err)
+	}
+	return s, nil
+}
+
+// updateFor maps a request action to the update that carries it.
+func updateFor(action string) (string, error) {
+	switch action {
+	case workflows.ActApprove, workflows.ActDeny:
+		return workflows.UpdateApprove, nil
+	case workflows.ActApproveAll:
+		return workflows.UpdateApproveAll, nil
+	case workflows.ActPause:
+		return workflows.UpdatePause, nil
+	case workflows.ActResume:
+		return workflows.UpdateResume, nil
+	case workflows.ActSkip:
+		return workflows.UpdateSkip, nil
+	case workflows.ActAbort:
+		return workflows.UpdateAbort, nil
+	}
+	return "", fmt.Errorf("unknown request %q", action)
+}
+
+// Refused is a request the workflow's validator turned down; Reason says
+// why in the validator's words.
+type Refused struct{ Reason string }
+
+func (r *Refused) Error() string { return "refused: " + r.Reason }
+
+// Send signs (when signer is set) and delivers a request to a run and
+// waits for the outcome. A validator refusal comes back as *Refused.
+func Send(ctx context.Context, c client.Client, req workflows.Request, signer ssh.Signer) (string, error) {
+	name, err := updateFor(req.Action)
+	if err != nil {
+		return "", err
+	}
+	if req.Time.IsZero() {
+		req.Time = time.Now().UTC()
+	}
+	if signer != nil {
+		if req, err = workflows.Sign(req, signer); err != nil {
+			return "", err
+		}
+	}
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: req.RunID, UpdateName: name, Args: []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return "", refusal(req.RunID, err)
+	}
+	var result string
+	if err := h.Get(ctx, &result); err != nil {
+		return "", refusal(req.RunID, err)
+	}
+	return result, nil
+}
+
+func refusal(runID string, err error) error {
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return fmt.Errorf("no run %q is in progress", runID)
+	}
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return &Refused{Reason: ae.Message()}
+	}
+	msg := err.Error()
+	if i := strings.Index(msg, "validation error:"); i >= 0 {
+		return &Refused{Reason: strings.TrimSpace(msg[i+len("validation error:"):])}
+	}
+	return fmt.Errorf("send to run %s: %w", runID, err)
+}
+
+// Wait blocks until the run ends and returns its result.
+func Wait(ctx context.Context, c client.Client, runID string) (workflows.RunResult, error) {
+	var res workflows.RunResult
+	err := c.GetWorkflow(ctx, runID, "").Get(ctx, &res)
+	if err != nil {
+		var ae *temporal.ApplicationError
+		if errors.As(err, &ae) && ae.HasDetails() {
+			if ae.Details(&res) == nil {
+				return res, nil
+			}
+		}
+		return res, fmt.Errorf("run %s: %w", runID, err)
+	}
+	return res, nil
+}

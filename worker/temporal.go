@@ -1,0 +1,147 @@
+package worker
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+// Dial connects to Temporal as the configuration says: a local dev server,
+// a cluster with mTLS, or Temporal Cloud with an API key.
+func Dial(ctx context.Context, cfg TemporalConfig, logger *slog.Logger) (client.Client, error) {
+	opts := client.Options{
+		HostPort:  cfg.Address,
+		Namespace: cfg.Namespace,
+		Logger:    tlog.NewStructuredLogger(logger),
+	}
+	if cfg.TLS.Enabled || cfg.APIKey != "" {
+		tlsCfg := &tls.Config{ServerName: cfg.TLS.ServerName, MinVersion: tls.VersionTLS12}
+		if cfg.TLS.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("temporal TLS client certificate: %w", err)
+			}
+			tlsCfg.Certificates = []tls.Certificate{cert}
+		}
+		if cfg.TLS.CAFile != "" {
+			pem, err := os.ReadFile(cfg.TLS.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("temporal TLS CA: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("temporal TLS CA %s: no certificates found", cfg.TLS.CAFile)
+			}
+			tlsCfg.RootCAs = pool
+		}
+		opts.ConnectionOptions.TLS = tlsCfg
+	}
+	if cfg.APIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.APIKey)
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w", cfg.Address, cfg.Namespace, err)
+	}
+	return c, nil
+}
+
+// Notifier tells people about gates. Slack implements it; LogGateNotifier
+// writes to the log.
+type Notifier interface {
+	NotifyGate(ctx context.Context, n workflows.GateNotice) error
+}
+
+// LogGateNotifier logs gate notices, for runs without Slack.
+type LogGateNotifier struct{ Logger *slog.Logger }
+
+// NotifyGate implements Notifier.
+func (l LogGateNotifier) NotifyGate(_ context.Context, n workflows.GateNotice) error {
+	l.Logger.Info("gate", "run", n.RunID, "step", n.Step, "item", n.Item, "kind", n.Kind,
+		"min_approvals", n.Gate.MinApprovals, "preview_hash", n.Gate.PreviewHash, "changes", len(n.Changes))
+	return nil
+}
+
+// Options configure a worker beyond the configuration file.
+type Options struct {
+	Logger   *slog.Logger
+	Notifier Notifier
+	// Clients overrides the AWS client source (tests).
+	Clients actions.ClientSource
+	// ActionNotifier posts slack.notify messages.
+	ActionNotifier actions.Notifier
+	// MaxConcurrentActivities bounds AWS calls in flight from this worker.
+	MaxConcurrentActivities int
+}
+
+// Register registers the interpreter workflow and every activity on w:
+// one activity per implemented action (named after it, so history reads
+// like the runbook), the roster loader and the gate notifier.
+func Register(w worker.Registry, cfg *Config, rt *actions.Runtime, notifier Notifier) {
+	w.RegisterWorkflowWithOptions(workflows.Runbook, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	for name, fn := range rt.Activities() {
+		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	roster := cfg.WorkflowRoster()
+	w.RegisterActivityWithOptions(func(context.Context) (workflows.Roster, error) { return roster, nil },
+		activity.RegisterOptions{Name: workflows.ActivityLoadRoster})
+	w.RegisterActivityWithOptions(notifier.NotifyGate, activity.RegisterOptions{Name: workflows.ActivityNotifyGate})
+}
+
+// NewRuntime builds the action runtime from the configuration.
+func NewRuntime(ctx context.Context, cfg *Config, opts Options) (*actions.Runtime, error) {
+	clients := opts.Clients
+	if clients == nil {
+		base, err := loadAWSConfig(ctx, cfg.AWS.Region)
+		if err != nil {
+			return nil, err
+		}
+		accounts := map[string]actions.Account{}
+		for name, a := range cfg.AWS.Accounts {
+			accounts[name] = actions.Account{RoleARN: a.RoleARN, ExternalID: a.ExternalID}
+		}
+		clients = actions.NewAWSClientSource(actions.AWSOptions{Base: base, Accounts: accounts, Endpoint: cfg.AWS.Endpoint})
+	}
+	return actions.NewRuntime(actions.Options{Clients: clients, Notifier: opts.ActionNotifier, Logger: opts.Logger}), nil
+}
+
+// Run starts a worker on the configured task queue and blocks until ctx is
+// done (SIGTERM), then stops gracefully: activities in flight get their
+// context cancelled and Temporal retries them elsewhere.
+func Run(ctx context.Context, c client.Client, cfg *Config, opts Options) error {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Notifier == nil {
+		opts.Notifier = LogGateNotifier{Logger: opts.Logger}
+	}
+	rt, err := NewRuntime(ctx, cfg, opts)
+	if err != nil {
+		return err
+	}
+	w := worker.New(c, cfg.Temporal.TaskQueue, worker.Options{
+		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
+		WorkerStopTimeout:                  10e9,
+	})
+	Register(w, cfg, rt, opts.Notifier)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker on task queue %s: %w", cfg.Temporal.TaskQueue, err)
+	}
+	opts.Logger.Info("worker started", "task_queue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace, "actions", len(rt.Implemented()))
+	<-ctx.Done()
+	w.Stop()
+	opts.Logger.Info("worker stopped")
+	return nil
+}
