@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -84,6 +85,8 @@ type Options struct {
 	ActionNotifier actions.Notifier
 	// MaxConcurrentActivities bounds AWS calls in flight from this worker.
 	MaxConcurrentActivities int
+	// PollInterval is how often long waits (snapshots) poll AWS.
+	PollInterval time.Duration
 }
 
 // Register registers the interpreter workflow and every activity on w:
@@ -114,7 +117,7 @@ func NewRuntime(ctx context.Context, cfg *Config, opts Options) (*actions.Runtim
 		}
 		clients = actions.NewAWSClientSource(actions.AWSOptions{Base: base, Accounts: accounts, Endpoint: cfg.AWS.Endpoint})
 	}
-	return actions.NewRuntime(actions.Options{Clients: clients, Notifier: opts.ActionNotifier, Logger: opts.Logger}), nil
+	return actions.NewRuntime(actions.Options{Clients: clients, Notifier: opts.ActionNotifier, Logger: opts.Logger, PollInterval: opts.PollInterval}), nil
 }
 
 // Run starts a worker on the configured task queue and blocks until ctx is
@@ -133,7 +136,7 @@ func Run(ctx context.Context, c client.Client, cfg *Config, opts Options) error 
 	}
 	w := worker.New(c, cfg.Temporal.TaskQueue, worker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
-		WorkerStopTimeout:                  10e9,
+		WorkerStopTimeout:                  10 * time.Second,
 	})
 	Register(w, cfg, rt, opts.Notifier)
 	if err := w.Start(); err != nil {

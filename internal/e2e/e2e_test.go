@@ -1,0 +1,329 @@
+// Package e2e runs whole containments on a real in-process Temporal
+// server, with the real worker, the real AWS SDK against the wire-level
+// emulator, and signed approvals. It is the one test package that links
+// the Temporal server (minutes to build cold), so every test shares one
+// server through TestMain.
+package e2e
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/runbooks"
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/worker/devserver"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+var updateHistories = flag.Bool("update", false, "rewrite the recorded histories in workflows/testdata")
+
+// env is what every test shares: one server, one emulator, one worker.
+type env struct {
+	client client.Client
+	emu    *awsemu.Emulator
+	cfg    *worker.Config
+	keys   map[string]ssh.Signer
+}
+
+var shared *env
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e setup:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	quiet := slog.New(slog.DiscardHandler)
+	srv, err := devserver.Start(ctx, devserver.Options{Logger: quiet})
+	if err != nil {
+		return 0, err
+	}
+	defer srv.Stop()
+	emu := awsemu.New(awsemu.Options{Logger: quiet})
+	url, err := emu.Start(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer emu.Close()
+
+	keys := map[string]ssh.Signer{}
+	cfg := &worker.Config{}
+	cfg.Temporal = worker.TemporalConfig{Address: srv.FrontendAddress(), Namespace: srv.Namespace(), TaskQueue: "e2e"}
+	for _, m := range []struct {
+		id     string
+		roles  []string
+		groups []string
+	}{
+		{"alice", []string{"responder"}, []string{"csirt-oncall"}},
+		{"bob", []string{"responder"}, []string{"csirt-oncall"}},
+		{"carol", []string{"responder", "lead"}, []string{"csirt-oncall", "csirt-leads"}},
+	} {
+		signer, pub, err := newKey()
+		if err != nil {
+			return 0, err
+		}
+		keys[m.id] = signer
+		cfg.Roster.Members = append(cfg.Roster.Members, worker.MemberConfig{ID: m.id, Roles: m.roles, Groups: m.groups, PublicKeys: []string{pub}})
+	}
+	if err := cfg.Validate(); err != nil {
+		return 0, err
+	}
+	c, err := worker.Dial(ctx, cfg.Temporal, quiet)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	rt := actions.NewRuntime(actions.Options{
+		Clients:      actions.NewAWSClientSource(actions.AWSOptions{Base: emu.AWSConfig(), Endpoint: url}),
+		Logger:       quiet,
+		PollInterval: 50 * time.Millisecond,
+	})
+	w := sdkworker.New(c, cfg.Temporal.TaskQueue, sdkworker.Options{})
+	worker.Register(w, cfg, rt, worker.LogGateNotifier{Logger: quiet})
+	if err := w.Start(); err != nil {
+		return 0, err
+	}
+	defer w.Stop()
+	shared = &env{client: c, emu: emu, cfg: cfg, keys: keys}
+	return m.Run(), nil
+}
+
+func newKey() (ssh.Signer, string, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.PublicKey()))), nil
+}
+
+func compileExample(t *testing.T, name string) *runbooks.Plan {
+	t.Helper()
+	path := filepath.Join("..", "..", "examples", name+".yaml")
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "..", "examples", "*.yaml"))
+	plan, diags := runbooks.NewCompiler(actions.Catalog(), runbooks.NewDirResolver(files...)).Compile(path, src)
+	if plan == nil {
+		t.Fatal(diags.Error())
+	}
+	return plan
+}
+
+// approveGates approves every gate that waits, in this run and its
+// children, as approver, until the run ends; it returns the run's result.
+func approveGates(t *testing.T, runID, approver string) workflows.RunResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	approved := map[string]bool{}
+	for {
+		runs := []string{runID}
+		s, err := worker.State(ctx, shared.client, runID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range s.Steps {
+			runs = append(runs, st.Children...)
+		}
+		for _, id := range runs {
+			cs, err := worker.State(ctx, shared.client, id)
+			if err != nil {
+				continue // a child not started yet
+			}
+			for _, g := range cs.Gates {
+				key := id + "/" + g.Key + "/" + g.PreviewHash
+				if g.Status != workflows.GateWaiting || approved[key] {
+					continue
+				}
+				_, err := worker.Send(ctx, shared.client, workflows.Request{RunID: id, Action: workflows.ActApprove, Step: g.Step, Item: g.Item,
+					PreviewHash: g.PreviewHash, Actor: approver, Channel: "cli", Reason: "e2e"}, shared.keys[approver])
+				if err != nil {
+					t.Fatalf("approve %s %s: %v", id, g.Key, err)
+				}
+				approved[key] = true
+			}
+		}
+		if s.Status != workflows.RunRunning {
+			res, err := worker.Wait(ctx, shared.client, runID)
+			if err != nil {
+				t.Fatalf("run %s: %v", runID, err)
+			}
+			return res
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestContainOneInstanceEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 2, NamePrefix: "wiki", NetworkInterfaces: 2, Volumes: 2,
+		InAutoScalingGroup: 2, BehindTargetGroup: 2, WithInstanceRole: true, Compromised: []int{0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := fleet.InstanceIDs[0]
+	plan := compileExample(t, "ec2-compromise")
+	inputs, err := plan.ResolveInputs(map[string]string{"instance_id": target, "final_action": "stop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runID, err := worker.StartRun(ctx, shared.client, shared.cfg.Temporal.TaskQueue, plan, inputs,
+		workflows.RunMeta{RunID: "e2e-ec2-" + target, Requester: "alice", Channel: "cli", Incident: "INC-26084"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The requester cannot approve her own run, and an unsigned decision
+	// is refused: both are the validator's answer, returned to the caller.
+	waitForGate(t, runID, "isolate")
+	s, _ := worker.State(ctx, shared.client, runID)
+	hash := s.Gates[0].PreviewHash
+	_, err = worker.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: "isolate",
+		PreviewHash: hash, Actor: "alice", Channel: "cli"}, shared.keys["alice"])
+	if !isRefused(err, "cannot approve") {
+		t.Errorf("self-approval: %v", err)
+	}
+	_, err = worker.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: "isolate",
+		PreviewHash: hash, Actor: "bob", Channel: "cli"}, nil)
+	if !isRefused(err, "not signed") {
+		t.Errorf("unsigned approval: %v", err)
+	}
+
+	res := approveGates(t, runID, "bob")
+	if res.Status != workflows.RunSucceeded {
+		t.Fatalf("run %s: %+v", runID, res)
+	}
+
+	// What AWS (the emulator) ended up holding.
+	in, _ := shared.emu.Instance(target)
+	if in.State != "stopped" && in.State != "stopping" {
+		t.Errorf("instance state %s", in.State)
+	}
+	quarantine := fmt.Sprint(res.Outputs["quarantine_group_id"])
+	for _, eni := range in.NetworkInterfaceIDs {
+		ni, _ := shared.emu.NetworkInterface(eni)
+		if len(ni.SecurityGroupIDs) != 1 || ni.SecurityGroupIDs[0] != quarantine {
+			t.Errorf("ENI %s groups %v, want only %s", eni, ni.SecurityGroupIDs, quarantine)
+		}
+	}
+	perVolume := map[string]int{}
+	for _, sn := range shared.emu.Snapshots() {
+		perVolume[sn.VolumeID]++
+	}
+	for _, bd := range in.BlockDevices {
+		if perVolume[bd.VolumeID] != 1 {
+			t.Errorf("volume %s has %d snapshots", bd.VolumeID, perVolume[bd.VolumeID])
+		}
+	}
+	role, _ := shared.emu.Role(fleet.RoleName)
+	if len(role.InlinePolicies) == 0 {
+		t.Errorf("role %s has no revocation policy", fleet.RoleName)
+	}
+	asg, _ := shared.emu.AutoScalingGroup(fleet.AutoScalingGroupName)
+	for _, member := range asg.Instances {
+		if member.InstanceID == target {
+			t.Error("instance still in its Auto Scaling group")
+		}
+	}
+	// The neighbour was not touched.
+	other, _ := shared.emu.Instance(fleet.InstanceIDs[1])
+	for _, eni := range other.NetworkInterfaceIDs {
+		ni, _ := shared.emu.NetworkInterface(eni)
+		if len(ni.SecurityGroupIDs) == 1 && ni.SecurityGroupIDs[0] == quarantine {
+			t.Error("the healthy neighbour was isolated")
+		}
+	}
+
+	// The timeline records who decided what, and the report renders it.
+	s, _ = worker.State(ctx, shared.client, runID)
+	var approvals []string
+	for _, e := range s.Timeline {
+		if e.Kind == "gate_approved" {
+			approvals = append(approvals, e.Step+" by "+e.Actor)
+		}
+	}
+	if len(approvals) != 3 {
+		t.Errorf("approvals %v (want isolate, revoke_sessions, stop by bob)", approvals)
+	}
+
+	// The recorded history replays against today's workflow code.
+	replay(t, runID, "ec2-compromise")
+}
+
+func waitForGate(t *testing.T, runID, step string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		s, err := worker.State(context.Background(), shared.client, runID)
+		if err == nil {
+			for _, g := range s.Gates {
+				if g.Step == step && g.Status == workflows.GateWaiting {
+					return
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("run %s never reached the %s gate", runID, step)
+}
+
+func isRefused(err error, substr string) bool {
+	return err != nil && strings.Contains(err.Error(), "refused") && strings.Contains(err.Error(), substr)
+}
+
+// replay fetches a run's history, replays it with the SDK's replayer
+// (a non-deterministic change to the interpreter fails here), and with
+// -update saves it for the workflows package's offline replay test.
+func replay(t *testing.T, runID, name string) {
+	t.Helper()
+	ctx := context.Background()
+	iter := shared.client.GetWorkflowHistory(ctx, runID, "", false, 0)
+	var events []*historyEvent
+	for iter.HasNext() {
+		e, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, e)
+	}
+	h := newHistory(events)
+	r := sdkworker.NewWorkflowReplayer()
+	registerForReplay(r)
+	if err := r.ReplayWorkflowHistory(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)), h); err != nil {
+		t.Fatalf("replay %s: %v", runID, err)
+	}
+	if *updateHistories {
+		if err := saveHistory(filepath.Join("..", "..", "workflows", "testdata", "histories", name+".json"), h); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
