@@ -2,13 +2,17 @@ package devserver_test
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,7 +90,9 @@ func Greeting(_ context.Context, name string) (string, error) {
 }
 
 func TestWorkflowWithActivity(t *testing.T) {
+	began := time.Now()
 	s := startServer(t, devserver.Options{})
+	t.Logf("server ready after %v", time.Since(began))
 	c := dial(t, s)
 	startWorker(t, c, "greet", func(r worker.Registry) {
 		r.RegisterWorkflow(Greet)
@@ -106,6 +112,8 @@ func TestWorkflowWithActivity(t *testing.T) {
 	if got != "hello responder" {
 		t.Errorf("result = %q, want %q", got, "hello responder")
 	}
+	// Reported, never asserted: timing belongs to BenchmarkStart.
+	t.Logf("first workflow done %v after Start was called", time.Since(began))
 }
 
 const (
@@ -319,6 +327,70 @@ func TestBindsLoopbackOnly(t *testing.T) {
 		c.Close()
 		t.Errorf("frontend port %s accepts connections on 127.0.0.2: bound wider than 127.0.0.1", port)
 	}
+	// And every listening socket this process holds (the frontend and the
+	// three internal services; no metrics, pprof or membership port) is on
+	// 127.0.0.1.
+	listeners := ownTCPListeners(t)
+	if len(listeners) < 4 {
+		t.Errorf("found %d listening sockets in this process, want at least 4: %v", len(listeners), listeners)
+	}
+	for _, addr := range listeners {
+		if !strings.HasPrefix(addr, "127.0.0.1:") {
+			t.Errorf("listening on %s, want 127.0.0.1 only (all: %v)", addr, listeners)
+		}
+	}
+}
+
+// ownTCPListeners lists the local addresses of the TCP sockets in LISTEN state
+// that this process holds, from /proc (Linux only).
+func ownTCPListeners(t *testing.T) []string {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatalf("list own file descriptors: %v", err)
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		target, err := os.Readlink("/proc/self/fd/" + fd.Name())
+		if inode, ok := strings.CutPrefix(target, "socket:["); err == nil && ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	var addrs []string
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if err != nil {
+			t.Fatalf("read %s: %v", table, err)
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			const listenState = "0A"
+			if len(f) < 10 || f[3] != listenState || !inodes[f[9]] {
+				continue
+			}
+			addrs = append(addrs, decodeProcAddr(t, f[1]))
+		}
+	}
+	return addrs
+}
+
+// decodeProcAddr turns /proc/net/tcp's "0100007F:1F90" into "127.0.0.1:8080".
+// The kernel prints each 32-bit word of the address in host byte order.
+func decodeProcAddr(t *testing.T, s string) string {
+	hexIP, hexPort, _ := strings.Cut(s, ":")
+	raw, err := hex.DecodeString(hexIP)
+	if err != nil {
+		t.Fatalf("address %q: %v", s, err)
+	}
+	ip := make(net.IP, 0, len(raw))
+	for word := range slices.Chunk(raw, 4) {
+		ip = binary.BigEndian.AppendUint32(ip, binary.NativeEndian.Uint32(word))
+	}
+	port, err := strconv.ParseUint(hexPort, 16, 16)
+	if err != nil {
+		t.Fatalf("address %q: %v", s, err)
+	}
+	return net.JoinHostPort(ip.String(), strconv.FormatUint(port, 10))
 }
 
 func TestUIServesPages(t *testing.T) {
@@ -375,15 +447,19 @@ func TestBusyPortIsAnError(t *testing.T) {
 // until the process exits (see the package doc), so keep -benchtime small.
 func BenchmarkStart(b *testing.B) {
 	logger := testLogger(b)
+	var stopping time.Duration
 	for range b.N {
 		s, err := devserver.Start(b.Context(), devserver.Options{Logger: logger})
 		if err != nil {
 			b.Fatalf("Start: %v", err)
 		}
 		b.StopTimer()
+		t0 := time.Now()
 		if err := s.Stop(); err != nil {
 			b.Fatalf("Stop: %v", err)
 		}
+		stopping += time.Since(t0)
 		b.StartTimer()
 	}
+	b.ReportMetric(float64(stopping.Milliseconds())/float64(b.N), "stop-ms/op")
 }
