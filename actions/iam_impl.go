@@ -295,11 +295,17 @@ func revokeOlderSessions(ctx context.Context, x *execution, pp principalPolicies
 	if found {
 		before = existing
 	}
-	x.change(pp.resource(), "inline_policy/"+revokePolicyName, before, doc)
 	if x.preview() {
+		// The preview must not carry the clock: approvals bind to its hash,
+		// and the gate compares a fresh preview with the approved one just
+		// before acting. A timestamp would make every preview differ and
+		// the gate ask again forever.
+		shown := strings.Replace(doc, now.UTC().Format(time.RFC3339), "(the moment this step runs)", 1)
+		x.change(pp.resource(), "inline_policy/"+revokePolicyName, before, shown)
 		x.note("the cut-off is set when the step runs; sessions issued before it are denied")
 		return now, nil
 	}
+	x.change(pp.resource(), "inline_policy/"+revokePolicyName, before, doc)
 	if err := pp.put(ctx, revokePolicyName, doc); err != nil {
 		return time.Time{}, classify(fmt.Sprintf("revoke sessions of %s %s", pp.kind, pp.name), pp.putPerm, err)
 	}

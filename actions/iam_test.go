@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -745,4 +746,25 @@ func toStrings(v any) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// Approvals bind to the preview's hash and the gate re-previews just
+// before acting, so a preview of an unchanged world must not change with
+// the clock (revocation cut-offs are timestamps).
+func TestRevocationPreviewIsStableOverTime(t *testing.T) {
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, WithInstanceRole: true})
+	params := map[string]any{"role_name": fleet.RoleName}
+	first, err := h.run(actions.Preview, "aws.iam.revoke_role_sessions", params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // cross a second boundary: cut-offs are whole seconds
+	second, err := h.run(actions.Preview, "aws.iam.revoke_role_sessions", params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(first.Changes, second.Changes) {
+		t.Errorf("previews differ:\n%v\n%v", first.Changes, second.Changes)
+	}
 }

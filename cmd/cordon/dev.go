@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
@@ -116,6 +117,7 @@ func runDev(ctx context.Context, env *cliEnv, args []string) int {
 			return 1
 		}
 		opts.Clients = actions.NewAWSClientSource(actions.AWSOptions{Base: emu.AWSConfig(), Endpoint: url})
+		opts.PollInterval = time.Second // the sandbox completes snapshots in seconds
 		fmt.Fprintf(env.stdout, "AWS sandbox:   %s (state: %s/_emu/state) — every AWS call goes here, not to AWS\n", url, url)
 		fmt.Fprintf(env.stdout, "  fleet in %s: %s\n  compromised: %s\n", fleet.VPCID, strings.Join(fleet.InstanceIDs, " "), strings.Join(fleet.CompromisedIDs, " "))
 		fmt.Fprintf(env.stdout, "  try: cordon run examples/ec2-compromise.yaml --input instance_id=%s --follow\n", fleet.CompromisedIDs[0])

@@ -228,7 +228,18 @@ func printEvent(env *cliEnv, runID string, e workflows.Event) {
 	}
 	fmt.Fprintf(env.stdout, "%s  %-16s %-14s%s %s\n", e.Time.Local().Format("15:04:05"), e.Kind, step, who, e.Detail)
 	if e.Kind == "gate_waiting" {
-		fmt.Fprintf(env.stdout, "          approve: cordon approve %s %s    deny: cordon approve %s %s --deny --reason ...\n", runID, e.Step, runID, e.Step)
+		if changes, ok := e.Data["changes"].([]any); ok {
+			for _, c := range changes {
+				if m, ok := c.(map[string]any); ok {
+					fmt.Fprintf(env.stdout, "          %v %v: %v → %v\n", m["resource"], m["field"], m["before"], m["after"])
+				}
+			}
+		}
+		item := ""
+		if e.Item > 0 {
+			item = fmt.Sprintf(" --item %d", e.Item)
+		}
+		fmt.Fprintf(env.stdout, "          approve: cordon approve %s %s%s    deny: cordon approve %s %s%s --deny --reason ...\n", runID, e.Step, item, runID, e.Step, item)
 	}
 }
 
