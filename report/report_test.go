@@ -1,0 +1,71 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cordon-ir/cordon/report"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+func sampleState() workflows.State {
+	t0 := time.Date(2021, 9, 2, 10, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	return workflows.State{
+		Meta:    workflows.RunMeta{RunID: "ec2-compromise-1", Requester: "alice", Channel: "cli", Incident: "INC-26084"},
+		Runbook: "ec2-compromise", PlanHash: strings.Repeat("ab", 32), Status: workflows.RunSucceeded,
+		StartedAt: at(0), EndedAt: at(95),
+		Inputs: map[string]any{"instance_id": "i-0abc"},
+		Steps: []workflows.StepState{
+			{ID: "evidence", Phase: "detection", Action: "aws.ec2.describe_instance", Status: "succeeded", StartedAt: at(1), EndedAt: at(2),
+				Outputs: map[string]any{"vpc_id": "vpc-1"}, RequestIDs: []string{"req-1"}},
+			{ID: "isolate", Phase: "containment", Action: "aws.ec2.isolate_instance", Status: "succeeded", StartedAt: at(2), EndedAt: at(60)},
+			{ID: "terminate", Phase: "eradication", Action: "aws.ec2.terminate_instance", Status: "skipped", Reason: "condition false: inputs.final_action == \"terminate\""},
+		},
+		Timeline: []workflows.Event{
+			{Time: at(0), Kind: "run_started", Actor: "alice", Channel: "cli"},
+			{Time: at(3), Kind: "gate_waiting", Step: "isolate"},
+			{Time: at(58), Kind: "approval", Step: "isolate", Actor: "bob", Channel: "slack", Detail: "1 of 1"},
+			{Time: at(58), Kind: "gate_approved", Step: "isolate", Actor: "bob", Channel: "slack"},
+			{Time: at(60), Kind: "action_done", Step: "isolate", Data: map[string]any{"changes": []any{map[string]any{"resource": "eni-1", "field": "groups"}}}},
+			{Time: at(95), Kind: "run_succeeded"},
+		},
+	}
+}
+
+func TestMarkdownIsAPIRRecord(t *testing.T) {
+	var b bytes.Buffer
+	if err := report.Markdown(&b, sampleState()); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"# Containment report: ec2-compromise-1",
+		"| Incident | INC-26084 |",
+		"| Outcome | **succeeded** |",
+		"Time from launch to isolation: **1m0s**.",
+		"approval of isolate by bob via slack: 1 of 1",
+		"### Detection", "### Containment", "### Eradication",
+		"- AWS request ids: req-1",
+		"- **terminate** skipped: condition false",
+		"| run_started |  | alice (cli) |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q\n%s", want, out)
+		}
+	}
+}
+
+func TestJSONRoundTrips(t *testing.T) {
+	var b bytes.Buffer
+	if err := report.JSON(&b, sampleState()); err != nil {
+		t.Fatal(err)
+	}
+	var back workflows.State
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil || back.Meta.RunID != "ec2-compromise-1" || len(back.Timeline) != 6 {
+		t.Fatalf("%v %+v", err, back.Meta)
+	}
+}

@@ -1,0 +1,66 @@
+package worker
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const validConfig = `temporal:
+  address: temporal.example.internal:7233
+  namespace: csirt
+roster:
+  members:
+    - id: alice
+      slack_id: U012ABC
+      roles: [responder]
+      groups: [csirt-oncall]
+      public_keys:
+        - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG0z1yUNtpJ0DmWMv3oVfF8wGc+3cR9gN0bZuSOKmUo4 alice@laptop
+aws:
+  region: eu-west-1
+  accounts:
+    production: {role_arn: "arn:aws:iam::123456789012:role/cordon-responder", external_id: ir-7}
+`
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cordon.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Setenv("CORDON_TEMPORAL_API_KEY", "secret-from-env")
+	cfg, err := LoadConfig(writeConfig(t, validConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Temporal.TaskQueue != DefaultTaskQueue || cfg.Temporal.APIKey != "secret-from-env" || cfg.AWS.Accounts["production"].ExternalID != "ir-7" {
+		t.Errorf("config %+v", cfg)
+	}
+	r := cfg.WorkflowRoster()
+	if !r.RequireSignatures || len(r.Members) != 1 || r.Members[0].SlackID != "U012ABC" {
+		t.Errorf("roster %+v: signatures must be required unless turned off", r)
+	}
+}
+
+func TestConfigErrorsAreSpecific(t *testing.T) {
+	cases := map[string]struct{ body, want string }{
+		"typo in a key": {strings.Replace(validConfig, "namespace:", "namespac:", 1), "field namespac not found"},
+		"unknown role":  {strings.Replace(validConfig, "roles: [responder]", "roles: [admin]", 1), `role "admin" is not responder or lead`},
+		"bad key":       {strings.Replace(validConfig, "ssh-ed25519 AAAAC3", "ssh-ed25519 XXXX", 1), "is not an SSH authorized_keys line"},
+		"bad role ARN":  {strings.Replace(validConfig, `"arn:aws:iam::123456789012:role/cordon-responder"`, "cordon-responder", 1), "is not an ARN"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := LoadConfig(writeConfig(t, c.body))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+		})
+	}
+}
