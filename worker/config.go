@@ -85,11 +85,35 @@ type AccountConfig struct {
 }
 
 // SlackConfig configures notifications and the interaction gateway.
+// Secrets (bot_token, signing_secret, app_token) are best given in the
+// environment: CORDON_SLACK_BOT_TOKEN, CORDON_SLACK_SIGNING_SECRET,
+// CORDON_SLACK_APP_TOKEN.
 type SlackConfig struct {
 	BotToken      string `yaml:"bot_token"`
 	SigningSecret string `yaml:"signing_secret"`
 	Channel       string `yaml:"channel"`
 	APIURL        string `yaml:"api_url"`
+	// Transport is how Slack reaches the gateway: "http" (Slack POSTs to
+	// /slack/interactions and /slack/commands; the default) or "socket"
+	// (Socket Mode: the gateway dials out, nothing listens inbound).
+	Transport string `yaml:"transport"`
+	// AppToken (xapp-…, scope connections:write) opens Socket Mode
+	// connections; only needed with transport: socket.
+	AppToken string `yaml:"app_token"`
+	// Listen is where the HTTP transport listens, e.g. 127.0.0.1:8080
+	// behind a TLS-terminating proxy.
+	Listen string `yaml:"listen"`
+	// TeamID is the Slack workspace the gateway serves (T…); requests
+	// from any other workspace are refused even when correctly signed.
+	TeamID string `yaml:"team_id"`
+	// EscalationChannel receives escalations of timed-out gates, with the
+	// leads mentioned; defaults to Channel.
+	EscalationChannel string `yaml:"escalation_channel"`
+	// GatewayKeyFile is the OpenSSH private key (ed25519) the gateway signs
+	// requests with; its public key is roster.gateways' "slack" entry.
+	GatewayKeyFile string `yaml:"gateway_key_file"`
+	// RunbookDir holds the runbooks /cordon run may start, by name.
+	RunbookDir string `yaml:"runbook_dir"`
 }
 
 // MetricsConfig exposes metrics.
@@ -131,6 +155,9 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	}
 	if v := getenv("CORDON_SLACK_SIGNING_SECRET"); v != "" {
 		c.Slack.SigningSecret = v
+	}
+	if v := getenv("CORDON_SLACK_APP_TOKEN"); v != "" {
+		c.Slack.AppToken = v
 	}
 }
 
@@ -187,12 +214,37 @@ func (c *Config) Validate() error {
 	if c.Temporal.TLS.Enabled && (c.Temporal.TLS.CertFile == "") != (c.Temporal.TLS.KeyFile == "") {
 		errs = append(errs, errors.New("temporal.tls: cert_file and key_file go together"))
 	}
+	errs = append(errs, c.Slack.validate()...)
 	for name, a := range c.AWS.Accounts {
 		if a.RoleARN != "" && !strings.HasPrefix(a.RoleARN, "arn:aws") {
 			errs = append(errs, fmt.Errorf("aws.accounts.%s.role_arn %q is not an ARN", name, a.RoleARN))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validate checks the Slack section. Messages never quote a secret.
+func (s SlackConfig) validate() []error {
+	var errs []error
+	switch s.Transport {
+	case "", "http", "socket":
+	default:
+		errs = append(errs, fmt.Errorf("slack.transport %q is neither http nor socket", s.Transport))
+	}
+	if s.Transport == "socket" && s.AppToken == "" {
+		errs = append(errs, errors.New("slack.transport socket needs an app-level token (slack.app_token or CORDON_SLACK_APP_TOKEN, scope connections:write)"))
+	}
+	gateway := s.SigningSecret != "" || s.AppToken != "" || s.GatewayKeyFile != ""
+	if gateway && s.TeamID == "" {
+		errs = append(errs, errors.New("slack.team_id is required for the gateway: it refuses requests from other workspaces"))
+	}
+	if (s.SigningSecret != "" || s.AppToken != "") && s.GatewayKeyFile == "" {
+		errs = append(errs, errors.New("slack.gateway_key_file is required for the gateway: it signs the requests it forwards (ssh-keygen -t ed25519)"))
+	}
+	if s.APIURL != "" && !strings.HasPrefix(s.APIURL, "https://") && !strings.HasPrefix(s.APIURL, "http://127.0.0.1") && !strings.HasPrefix(s.APIURL, "http://localhost") {
+		errs = append(errs, fmt.Errorf("slack.api_url %q must be https (plain http only on loopback, for tests)", s.APIURL))
+	}
+	return errs
 }
 
 func abbreviate(s string) string {

@@ -43,7 +43,9 @@ func commands() []command {
 		{"abort", "abort a run; activities in flight are cancelled", controlCommand(workflows.ActAbort, "RUN --reason R", "Abort a run: cancel what is in flight and start nothing more.", false)},
 		{"list", "list recent runs", runList},
 		{"dev", "embedded Temporal server + worker (+ AWS sandbox) on 127.0.0.1", runDev},
+		{"demo", "the whole CVE-2021-26084 story on this machine: fleet, approvals, report, check", runDemo},
 		{"worker", "run a worker against a Temporal cluster or Temporal Cloud", runWorker},
+		{"gateway", "serve the Slack gateway (approve gates, /cordon commands) and a Slack-posting worker", runGateway},
 		{"report", "print a run's post-incident record (Markdown or JSON)", runReport},
 	}
 }
@@ -80,7 +82,6 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run cordon COMMAND --help for a command's flags.")
-	fmt.Fprintln(w, "Not yet available: demo (see README).")
 }
 
 // inputFlags collects repeated --input k=v flags.

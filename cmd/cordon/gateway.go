@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/worker/slack"
+)
+
+// runGateway serves the Slack gateway and, unless --worker=false, a worker
+// whose gate notifications and slack.notify messages go to Slack.
+func runGateway(ctx context.Context, env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "gateway", "--config FILE [--worker=false]", "Serve the Slack gateway (HTTP or Socket Mode, as slack.transport says) and a worker that posts gate messages to Slack. See docs/slack.md.")
+	path := fs.String("config", os.Getenv("CORDON_CONFIG"), "cordon.yaml (env CORDON_CONFIG)")
+	withWorker := fs.Bool("worker", true, "also run a worker on the task queue, posting gates to Slack")
+	if _, err := parseInterleaved(fs, args); err != nil {
+		return flagExit(err)
+	}
+	if *path == "" {
+		fs.Usage()
+		return 2
+	}
+	cfg, err := worker.LoadConfig(*path)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon gateway: %v\n", err)
+		return 1
+	}
+	logger := slog.New(slog.NewJSONHandler(env.stderr, nil))
+	c, err := worker.Dial(ctx, cfg.Temporal, logger)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon gateway: %v\n", err)
+		return 1
+	}
+	defer c.Close()
+	notifier, gw, err := slack.FromConfig(cfg, c, logger)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon gateway: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workerDone := make(chan error, 1)
+	if *withWorker {
+		go func() {
+			workerDone <- worker.Run(ctx, c, cfg, worker.Options{Logger: logger, Notifier: notifier, ActionNotifier: notifier})
+			cancel()
+		}()
+	} else {
+		workerDone <- nil
+	}
+	serveErr := slack.Serve(ctx, cfg.Slack, gw)
+	cancel()
+	if werr := <-workerDone; werr != nil {
+		fmt.Fprintf(env.stderr, "cordon gateway: %v\n", werr)
+		return 1
+	}
+	if serveErr != nil {
+		fmt.Fprintf(env.stderr, "cordon gateway: %v\n", serveErr)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,362 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/cordon-ir/cordon/runbooks"
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+// GatewayOptions configure a Gateway.
+type GatewayOptions struct {
+	// SigningSecret verifies HTTP requests (not used by Socket Mode).
+	SigningSecret string
+	// TeamID is the only workspace served.
+	TeamID string
+	// Roster maps Slack users to members (by SlackID).
+	Roster workflows.Roster
+	// RunbookDir holds the runbooks /cordon run starts.
+	RunbookDir string
+	// Notifier posts and updates messages; the gateway shares its memory
+	// of where each run's messages are.
+	Notifier *Notifier
+	Runs     Runs
+	Logger   *slog.Logger
+	// Now is the clock for signature freshness (tests).
+	Now func() time.Time
+	// Timeout bounds the work one request starts (Temporal calls and
+	// replies), which runs after Slack has had its answer.
+	Timeout time.Duration
+	// MaxBody bounds request bodies; default 1 MiB.
+	MaxBody int64
+}
+
+// Gateway turns Slack clicks and /cordon commands into requests to runs.
+// Slack wants an answer within three seconds, so the gateway answers at
+// once and does the Temporal work afterwards, replying to the user with
+// an ephemeral message. Wait waits for that work (shutdown, tests).
+type Gateway struct {
+	opts    GatewayOptions
+	members map[string]workflows.Member // Slack user id → member
+	replays *replayCache
+	log     *slog.Logger
+	work    sync.WaitGroup
+}
+
+// NewGateway checks the options and returns a gateway.
+func NewGateway(opts GatewayOptions) (*Gateway, error) {
+	if opts.TeamID == "" {
+		return nil, errors.New("slack gateway: no team id: it would serve any workspace")
+	}
+	if opts.Notifier == nil || opts.Runs == nil {
+		return nil, errors.New("slack gateway: a notifier and a run client are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = 1 << 20
+	}
+	g := &Gateway{opts: opts, members: map[string]workflows.Member{}, replays: newReplayCache(0), log: opts.Logger}
+	for _, m := range opts.Roster.Members {
+		if m.SlackID == "" {
+			continue
+		}
+		if other, dup := g.members[m.SlackID]; dup {
+			return nil, fmt.Errorf("slack gateway: Slack user %s is both %s and %s in the roster", m.SlackID, other.ID, m.ID)
+		}
+		g.members[m.SlackID] = m
+	}
+	return g, nil
+}
+
+// Wait blocks until the work started by requests so far is done.
+func (g *Gateway) Wait() { g.work.Wait() }
+
+// later runs f after the transport has answered Slack, bounded by the
+// gateway's timeout and detached from the request's context (which ends
+// with the answer).
+func (g *Gateway) later(f func(ctx context.Context)) {
+	g.work.Add(1)
+	go func() {
+		defer g.work.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				g.log.Error("slack gateway: request handling panicked", "panic", fmt.Sprint(r))
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), g.opts.Timeout)
+		defer cancel()
+		f(ctx)
+	}()
+}
+
+// errForeignTeam marks a request from another workspace.
+var errForeignTeam = errors.New("request from another Slack workspace")
+
+// who maps the Slack user to a roster member. The gateway does not decide
+// what the member may do; it only says who it is.
+func (g *Gateway) who(slackUser string) (workflows.Member, bool) {
+	m, ok := g.members[slackUser]
+	return m, ok
+}
+
+// tell sends a user an ephemeral message in a channel.
+func (g *Gateway) tell(ctx context.Context, channel, user, text string) {
+	if channel == "" {
+		channel = g.opts.Notifier.opts.Channel
+	}
+	if _, err := g.opts.Notifier.api.PostEphemeralContext(ctx, channel, user, slackapi.MsgOptionText(text, false)); err != nil {
+		g.log.Warn("slack gateway: ephemeral reply not delivered", "channel", channel, "slack_user", user, "error", err)
+	}
+}
+
+// outcomeText turns a Send result into what the user reads. A refusal is
+// the validator's reason, word for word.
+func outcomeText(verb string, result string, err error) string {
+	var refused *worker.Refused
+	switch {
+	case err == nil:
+		return ":white_check_mark: " + escape(result)
+	case errors.As(err, &refused):
+		return fmt.Sprintf(":no_entry_sign: Cordon refused your %s: %s", verb, escape(refused.Reason))
+	default:
+		return fmt.Sprintf(":warning: Your %s did not reach Cordon: %s. Try again, or use the CLI.", verb, escape(err.Error()))
+	}
+}
+
+// Interaction handles a parsed interaction payload (block_actions,
+// view_submission). The result is what the transport answers at once:
+// nil for an empty 200, or a JSON-able view response.
+func (g *Gateway) Interaction(ctx context.Context, cb *slackapi.InteractionCallback) (any, error) {
+	if cb.Team.ID != g.opts.TeamID {
+		g.log.Warn("slack gateway: request from another workspace refused", "team", cb.Team.ID)
+		return nil, errForeignTeam
+	}
+	switch cb.Type {
+	case slackapi.InteractionTypeBlockActions:
+		return g.blockAction(ctx, cb)
+	case slackapi.InteractionTypeViewSubmission:
+		if cb.View.CallbackID == callbackDeny {
+			return g.denySubmitted(cb)
+		}
+	}
+	return nil, nil // not ours (view_closed, other apps' shortcuts): ignore
+}
+
+func (g *Gateway) blockAction(ctx context.Context, cb *slackapi.InteractionCallback) (any, error) {
+	var act *slackapi.BlockAction
+	for _, a := range cb.ActionCallback.BlockActions {
+		if a != nil && (a.ActionID == actionApprove || a.ActionID == actionDeny) {
+			act = a
+			break
+		}
+	}
+	if act == nil {
+		return nil, nil
+	}
+	channel := cb.Channel.ID
+	if channel == "" {
+		channel = cb.Container.ChannelID
+	}
+	ts := cb.Container.MessageTs
+	if ts == "" {
+		ts = cb.Message.Timestamp
+	}
+	user := cb.User.ID
+	ref, err := decodeGateRef(act.Value)
+	if err != nil {
+		g.log.Warn("slack gateway: button without a usable gate reference", "slack_user", user, "error", err)
+		return nil, nil
+	}
+	m, ok := g.who(user)
+	if !ok {
+		g.log.Info("slack gateway: decision by a Slack user not in the roster", "slack_user", user, "run", ref.RunID, "step", ref.Step)
+		g.later(func(ctx context.Context) {
+			g.tell(ctx, channel, user, fmt.Sprintf(":no_entry_sign: You are not in Cordon's roster (no member has Slack id %s), so Cordon cannot take your decision. Ask a lead to add you.", escape(user)))
+		})
+		return nil, nil
+	}
+	if act.ActionID == actionDeny {
+		// The trigger id expires three seconds after the click: open the
+		// modal now, before answering.
+		if _, err := g.opts.Notifier.api.OpenViewContext(ctx, cb.TriggerID, DenyModal(ref, channel, ts)); err != nil {
+			g.log.Warn("slack gateway: deny dialog not opened", "run", ref.RunID, "step", ref.Step, "error", err)
+			g.later(func(ctx context.Context) {
+				g.tell(ctx, channel, user, ":warning: Could not open the denial form; deny from the CLI: cordon approve "+escape(ref.RunID)+" "+escape(ref.Step)+" --deny --reason R")
+			})
+		}
+		return nil, nil
+	}
+	g.later(func(ctx context.Context) {
+		g.decide(ctx, workflows.ActApprove, ref, m, user, "", posted{Channel: channel, TS: ts})
+	})
+	return nil, nil
+}
+
+// decide sends an approval or denial and reports back: to the user, and
+// on the message the decision was made on.
+func (g *Gateway) decide(ctx context.Context, action string, ref GateRef, m workflows.Member, slackUser, reason string, at posted) {
+	req := workflows.Request{RunID: ref.RunID, Action: action, Step: ref.Step, Item: ref.Item, PreviewHash: ref.PreviewHash,
+		Actor: m.ID, Channel: Channel, Reason: reason, Time: g.opts.Now().UTC()}
+	result, err := g.opts.Runs.Send(ctx, req)
+	g.logRequest(req, slackUser, err)
+	g.tell(ctx, at.Channel, slackUser, outcomeText(action, result, err))
+	if err != nil || at.TS == "" {
+		return
+	}
+	s, err := g.opts.Runs.State(ctx, ref.RunID)
+	if err == nil {
+		err = g.opts.Notifier.refreshGate(ctx, s, ref, at)
+	}
+	if err != nil {
+		g.log.Warn("slack gateway: gate message not refreshed", "run", ref.RunID, "step", ref.Step, "error", err)
+	}
+}
+
+// logRequest is the gateway's audit line. The workflow records accepted
+// requests in the run's timeline; refused ones never reach its history
+// (validators reject before anything is written), so this line is where a
+// refused attempt from Slack is recorded.
+func (g *Gateway) logRequest(req workflows.Request, slackUser string, err error) {
+	attrs := []any{"run", req.RunID, "action", req.Action, "step", req.Step, "item", req.Item, "member", req.Actor, "slack_user", slackUser}
+	var refused *worker.Refused
+	switch {
+	case err == nil:
+		g.log.Info("slack request accepted", attrs...)
+	case errors.As(err, &refused):
+		g.log.Warn("slack request refused", append(attrs, "reason", refused.Reason)...)
+	default:
+		g.log.Error("slack request failed", append(attrs, "error", err)...)
+	}
+}
+
+// viewErrors keeps the modal open with a message under the reason field.
+type viewErrors struct {
+	ResponseAction string            `json:"response_action"`
+	Errors         map[string]string `json:"errors"`
+}
+
+func (g *Gateway) denySubmitted(cb *slackapi.InteractionCallback) (any, error) {
+	var meta denyMeta
+	if err := json.Unmarshal([]byte(cb.View.PrivateMetadata), &meta); err != nil || meta.Gate.RunID == "" {
+		g.log.Warn("slack gateway: deny form without a usable gate reference", "slack_user", cb.User.ID)
+		return nil, nil
+	}
+	reason := ""
+	if cb.View.State != nil {
+		reason = cb.View.State.Values[blockReason][blockReason].Value
+	}
+	m, ok := g.who(cb.User.ID)
+	if !ok {
+		return viewErrors{ResponseAction: "errors", Errors: map[string]string{blockReason: "You are not in Cordon's roster; Cordon cannot take your decision."}}, nil
+	}
+	user := cb.User.ID
+	g.later(func(ctx context.Context) {
+		g.decide(ctx, workflows.ActDeny, meta.Gate, m, user, reason, posted{Channel: meta.Channel, TS: meta.TS})
+	})
+	return nil, nil
+}
+
+// Command handles a /cordon slash command. The result is the immediate
+// (ephemeral) answer; slower outcomes follow as ephemeral messages.
+func (g *Gateway) Command(_ context.Context, sc slackapi.SlashCommand) (any, error) {
+	if sc.TeamID != g.opts.TeamID {
+		g.log.Warn("slack gateway: command from another workspace refused", "team", sc.TeamID)
+		return nil, errForeignTeam
+	}
+	c, err := parseCommand(sc.Text)
+	if err != nil {
+		return ephemeral(":warning: " + escape(err.Error())), nil
+	}
+	if c.Verb == "help" {
+		return ephemeral(Usage), nil
+	}
+	m, ok := g.who(sc.UserID)
+	if !ok {
+		g.log.Info("slack gateway: command by a Slack user not in the roster", "slack_user", sc.UserID, "verb", c.Verb)
+		return ephemeral(fmt.Sprintf(":no_entry_sign: You are not in Cordon's roster (no member has Slack id %s). Ask a lead to add you.", escape(sc.UserID))), nil
+	}
+	channel, user := sc.ChannelID, sc.UserID
+	switch c.Verb {
+	case "run":
+		// Nothing in the workflow checks who may start a run, so the
+		// gateway requires a responder or lead of the roster.
+		if !slices.Contains(m.Roles, workflows.RoleResponder) && !slices.Contains(m.Roles, workflows.RoleLead) {
+			return ephemeral(fmt.Sprintf(":no_entry_sign: Starting a run needs the responder or lead role; %s has %v.", escape(m.ID), m.Roles)), nil
+		}
+		plan, inputs, err := compileRunbook(g.opts.RunbookDir, c.Runbook, c.Inputs)
+		if err != nil {
+			return ephemeral(":warning: " + escape(truncate(err.Error(), maxSectionText-20))), nil
+		}
+		meta := workflows.RunMeta{Requester: m.ID, Channel: Channel, Incident: c.Incident, DryRun: c.DryRun}
+		g.later(func(ctx context.Context) { g.startRun(ctx, plan, inputs, meta, channel, user) })
+		return ephemeral(fmt.Sprintf(":hourglass_flowing_sand: Starting %s…", escape(plan.Runbook.Name))), nil
+	case "status":
+		g.later(func(ctx context.Context) {
+			s, err := g.opts.Runs.State(ctx, c.RunID)
+			if err != nil {
+				g.tell(ctx, channel, user, ":warning: "+escape(err.Error()))
+				return
+			}
+			g.tell(ctx, channel, user, StatusText(s, g.opts.Notifier.people))
+		})
+		return nil, nil
+	default: // pause, resume, abort, skip
+		req := workflows.Request{RunID: c.RunID, Action: requestAction(c.Verb), Step: c.Step, Actor: m.ID, Channel: Channel,
+			Reason: c.Reason, Time: g.opts.Now().UTC()}
+		g.later(func(ctx context.Context) {
+			result, err := g.opts.Runs.Send(ctx, req)
+			g.logRequest(req, user, err)
+			g.tell(ctx, channel, user, outcomeText(c.Verb, result, err))
+		})
+		return nil, nil
+	}
+}
+
+func (g *Gateway) startRun(ctx context.Context, plan *runbooks.Plan, inputs map[string]any, meta workflows.RunMeta, channel, user string) {
+	meta.RunID = worker.NewRunID(plan.Runbook.Name, g.opts.Now())
+	// Announce first, so the run's gate messages find their thread.
+	n := g.opts.Notifier
+	text := RunStartedText(meta.RunID, plan.Runbook.Name, meta.Incident, meta.Requester, meta.DryRun, n.people)
+	if ch, ts, err := n.api.PostMessageContext(ctx, n.opts.Channel, slackapi.MsgOptionText(text, false)); err == nil {
+		if ch == "" {
+			ch = n.opts.Channel
+		}
+		n.threads.setRoot(meta.RunID, posted{Channel: ch, TS: ts})
+	} else {
+		g.log.Warn("slack gateway: run announcement not posted", "run", meta.RunID, "error", err)
+	}
+	id, err := g.opts.Runs.Start(ctx, plan, inputs, meta)
+	if err != nil {
+		g.log.Error("slack gateway: run not started", "run", meta.RunID, "member", meta.Requester, "error", err)
+		g.tell(ctx, channel, user, ":warning: The run did not start: "+escape(err.Error()))
+		return
+	}
+	g.log.Info("slack run started", "run", id, "runbook", plan.Runbook.Name, "member", meta.Requester, "slack_user", user)
+	g.tell(ctx, channel, user, fmt.Sprintf(":arrow_forward: Started run `%s` of %s; follow it in <#%s>.", escape(id), escape(plan.Runbook.Name), escape(n.opts.Channel)))
+}
+
+// slashReply is the immediate answer to a slash command.
+type slashReply struct {
+	ResponseType string `json:"response_type"`
+	Text         string `json:"text"`
+}
+
+func ephemeral(text string) slashReply { return slashReply{ResponseType: "ephemeral", Text: text} }

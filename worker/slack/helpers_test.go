@@ -1,0 +1,138 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cordon-ir/cordon/runbooks"
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/worker/slack/slackfake"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+const (
+	testTeam    = "T0CSIRT"
+	testSecret  = "8f742231b10e8888abcd99yyyzzz85a5"
+	testToken   = "xoxb-test-token-not-real-123456"
+	testChannel = "C0INCIDENT"
+)
+
+// fakeRuns records what reaches "Temporal" and answers as told.
+type fakeRuns struct {
+	mu      sync.Mutex
+	sent    []workflows.Request
+	started []workflows.RunMeta
+	refuse  string
+	state   workflows.State
+}
+
+func (f *fakeRuns) Send(_ context.Context, req workflows.Request) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, req)
+	if f.refuse != "" {
+		return "", &worker.Refused{Reason: f.refuse}
+	}
+	return req.Action + " recorded", nil
+}
+
+func (f *fakeRuns) State(_ context.Context, runID string) (workflows.State, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.state
+	s.Meta.RunID = runID
+	return s, nil
+}
+
+func (f *fakeRuns) Start(_ context.Context, _ *runbooks.Plan, _ map[string]any, meta workflows.RunMeta) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started = append(f.started, meta)
+	return meta.RunID, nil
+}
+
+func (f *fakeRuns) requests() []workflows.Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]workflows.Request(nil), f.sent...)
+}
+
+func testRoster() workflows.Roster {
+	return workflows.Roster{RequireSignatures: true, Members: []workflows.Member{
+		{ID: "alice", SlackID: "UALICE", Roles: []string{"responder"}, Groups: []string{"csirt-oncall"}},
+		{ID: "bob", SlackID: "UBOB", Roles: []string{"responder"}, Groups: []string{"csirt-oncall"}},
+		{ID: "carol", SlackID: "UCAROL", Roles: []string{"responder", "lead"}, Groups: []string{"csirt-oncall", "csirt-leads"}},
+		{ID: "dave", SlackID: "UDAVE", Roles: []string{"lead"}, Groups: []string{"csirt-leads"}},
+		{ID: "eve"},
+	}}
+}
+
+// fixture is a gateway on a fake Slack and fake runs.
+type fixture struct {
+	slack *slackfake.Server
+	runs  *fakeRuns
+	gw    *Gateway
+	note  *Notifier
+	logs  *bytes.Buffer
+	now   time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	fake := slackfake.New()
+	t.Cleanup(fake.Close)
+	logs := &bytes.Buffer{}
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	note := NewNotifier(NewClient(worker.SlackConfig{BotToken: testToken, APIURL: fake.URL()}),
+		NotifierOptions{Channel: testChannel, EscalationChannel: "C0LEADS", Roster: testRoster(), Logger: logger})
+	runs := &fakeRuns{}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	gw, err := NewGateway(GatewayOptions{SigningSecret: testSecret, TeamID: testTeam, Roster: testRoster(), RunbookDir: "../../examples",
+		Notifier: note, Runs: runs, Logger: logger, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{slack: fake, runs: runs, gw: gw, note: note, logs: logs, now: now}
+}
+
+// post sends body to path signed at the given time (with secret), and
+// waits for the work it started.
+func (f *fixture) post(t *testing.T, path string, body []byte, secret string, at time.Time) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	SignRequest(req.Header, secret, body, at)
+	rec := httptest.NewRecorder()
+	f.gw.ServeHTTP(rec, req)
+	f.gw.Wait()
+	return rec
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func newRequest(path string, body []byte) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return req
+}
+
+func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
