@@ -64,3 +64,14 @@ func TestConfigErrorsAreSpecific(t *testing.T) {
 		})
 	}
 }
+
+// The documented example is a valid configuration.
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := LoadConfig("../docs/cordon.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Roster.Members) == 0 || len(cfg.AWS.Accounts) == 0 {
+		t.Errorf("example config is empty: %+v", cfg)
+	}
+}
