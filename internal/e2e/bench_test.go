@@ -1,0 +1,62 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/runbooks"
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+const overheadSteps = 20
+
+// BenchmarkEngineOverheadPerStep measures what the engine adds to each
+// step on the embedded server: a runbook of steps whose action returns at
+// once (slack.notify to a discarding notifier), against the same action
+// calls made directly, with no engine, in the same run.
+//
+//	go test ./internal/e2e -run '^$' -bench EngineOverhead -benchtime 20x
+func BenchmarkEngineOverheadPerStep(b *testing.B) {
+	var src strings.Builder
+	src.WriteString("apiVersion: cordon.dev/v1\nkind: Runbook\nmetadata:\n  name: overhead\nsteps:\n")
+	for i := 0; i < overheadSteps; i++ {
+		fmt.Fprintf(&src, "  - id: s%d\n    action: slack.notify\n    with: {message: \"step %d of ${{ run.id }}\"}\n", i, i)
+	}
+	plan, diags := runbooks.NewCompiler(actions.Catalog(), nil).Compile("overhead.yaml", []byte(src.String()))
+	if plan == nil {
+		b.Fatal(diags.Error())
+	}
+	ctx := context.Background()
+
+	b.Run("direct", func(b *testing.B) {
+		rt := actions.NewRuntime(actions.Options{Logger: slog.New(slog.DiscardHandler)})
+		for b.Loop() {
+			for i := 0; i < overheadSteps; i++ {
+				if _, err := rt.Run(ctx, actions.Call{Action: "slack.notify", Params: map[string]any{"message": "x"}, Run: actions.RunRef{RunID: "r", StepID: "s"}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*overheadSteps), "ns/step")
+	})
+	b.Run("workflow", func(b *testing.B) {
+		n := 0
+		for b.Loop() {
+			n++
+			id, err := worker.StartRun(ctx, shared.client, shared.cfg.Temporal.TaskQueue, plan, map[string]any{},
+				workflows.RunMeta{RunID: fmt.Sprintf("overhead-%d-%d", b.N, n), Requester: "bench"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res, err := worker.Wait(ctx, shared.client, id); err != nil || res.Status != workflows.RunSucceeded {
+				b.Fatalf("%+v %v", res, err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*overheadSteps), "ns/step")
+	})
+}
