@@ -1,0 +1,171 @@
+package demo
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+// Board is what the live view draws: one run and a row per host it
+// contains (each host is a child run), or a single row when the run has
+// no children.
+type Board struct {
+	Title   string
+	RunID   string
+	Status  string
+	DryRun  bool
+	Elapsed time.Duration
+	Rows    []Row
+	// Said is the last message posted to the incident channel.
+	Said string
+}
+
+// Row is one host's (or one run's) progress.
+type Row struct {
+	Host    string // instance id, or the access key of a credential run
+	RunID   string
+	Step    string // the step in progress, or the last one to finish
+	Status  string // that step's status, or the run's once it ended
+	Done    int    // steps finished (succeeded, skipped, denied, failed)
+	Total   int
+	Waiting int // gates waiting for a decision
+	Failure string
+}
+
+// BuildBoard summarises a run and its children (keyed by run id; a child
+// not queried yet is simply absent).
+func BuildBoard(title string, run workflows.State, children map[string]workflows.State, now time.Time) Board {
+	b := Board{Title: title, RunID: run.Meta.RunID, Status: run.Status, DryRun: run.Meta.DryRun}
+	if !run.StartedAt.IsZero() {
+		end := run.EndedAt
+		if end.IsZero() {
+			end = now
+		}
+		b.Elapsed = end.Sub(run.StartedAt).Round(100 * time.Millisecond)
+	}
+	var ids []string
+	for _, st := range run.Steps {
+		ids = append(ids, st.Children...)
+	}
+	if len(ids) == 0 {
+		b.Rows = append(b.Rows, rowOf(run, run.Meta.RunID))
+		return b
+	}
+	for _, id := range ids {
+		if cs, ok := children[id]; ok {
+			b.Rows = append(b.Rows, rowOf(cs, id))
+		} else {
+			b.Rows = append(b.Rows, Row{Host: "…", RunID: id, Status: workflows.StepPending})
+		}
+	}
+	return b
+}
+
+// hostOf names what a run contains, in the responder's words: the host
+// or key, or for a run over many (the fleet run) its runbook.
+func hostOf(s workflows.State) string {
+	for _, k := range []string{"instance_id", "access_key_id"} {
+		if v, ok := s.Inputs[k].(string); ok && v != "" {
+			return v
+		}
+	}
+	return s.Runbook
+}
+
+func rowOf(s workflows.State, id string) Row {
+	r := Row{Host: hostOf(s), RunID: id, Total: len(s.Steps)}
+	last := ""
+	lastStatus := ""
+	for _, st := range s.Steps {
+		switch st.Status {
+		case workflows.StepSucceeded, workflows.StepSkipped, workflows.StepDenied, workflows.StepFailed, workflows.StepCancelled:
+			r.Done++
+			if st.Status != workflows.StepSkipped {
+				last, lastStatus = st.ID, st.Status
+			}
+			if st.Status == workflows.StepFailed || st.Status == workflows.StepDenied {
+				r.Failure = st.ID + ": " + firstNonEmpty(st.Error, st.Reason, st.Status)
+			}
+		case workflows.StepRunning, workflows.StepAwaiting:
+			if r.Step == "" {
+				r.Step, r.Status = st.ID, st.Status
+			}
+		}
+	}
+	if r.Step == "" {
+		r.Step, r.Status = last, lastStatus
+	}
+	if s.Status != "" && s.Status != workflows.RunRunning {
+		r.Status = s.Status
+	}
+	for _, g := range s.Gates {
+		if g.Status == workflows.GateWaiting {
+			r.Waiting++
+		}
+	}
+	return r
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// Lines renders the board for a terminal of the given width; colour adds
+// ANSI colours (failures red, waiting gates yellow, finished hosts green).
+func (b Board) Lines(width int, colour bool) []string {
+	paint := func(f func(string) string, s string) string {
+		if colour {
+			return f(s)
+		}
+		return s
+	}
+	mode := ""
+	if b.DryRun {
+		mode = " (rehearsal: nothing changes)"
+	}
+	lines := []string{paint(bold, fmt.Sprintf("%s%s", b.Title, mode)) + fmt.Sprintf("  %s  %s  %s", b.RunID, b.Status, b.Elapsed)}
+	lines = append(lines, fmt.Sprintf("  %-21s %-18s %-19s %-6s %s", "host", "step", "status", "steps", "gates"))
+	for _, r := range b.Rows {
+		gates := ""
+		if r.Waiting > 0 {
+			gates = paint(yellow, fmt.Sprintf("%d waiting", r.Waiting))
+		}
+		status := fmt.Sprintf("%-19s", r.Status)
+		switch r.Status {
+		case workflows.RunFailed, workflows.RunAborted, workflows.StepDenied:
+			status = paint(red, status)
+		case workflows.StepAwaiting:
+			status = paint(yellow, status)
+		case workflows.RunSucceeded:
+			status = paint(green, status)
+		}
+		line := fmt.Sprintf("  %-21s %-18s %s %-6s %s", clip(r.Host, 21), clip(r.Step, 18), status, fmt.Sprintf("%d/%d", r.Done, r.Total), gates)
+		lines = append(lines, line)
+		if r.Failure != "" {
+			lines = append(lines, paint(red, "    ✗ "+clip(r.Failure, max(20, width-6))))
+		}
+	}
+	if b.Said != "" {
+		lines = append(lines, "  #incident: "+clip(b.Said, max(20, width-14)))
+	}
+	return lines
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func bold(s string) string   { return "\x1b[1m" + s + "\x1b[0m" }
+func red(s string) string    { return "\x1b[31m" + s + "\x1b[0m" }
+func yellow(s string) string { return "\x1b[33m" + s + "\x1b[0m" }
+func green(s string) string  { return "\x1b[32m" + s + "\x1b[0m" }

@@ -1,0 +1,338 @@
+package demo
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/runbooks"
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/worker/devserver"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+// The demo's cast and case.
+const (
+	requesterID = "you"
+	leadID      = "demo-lead"
+	incidentID  = "DEMO-CVE-2021-26084"
+
+	fleetRunbook = "confluence-cve-2021-26084.yaml"
+	keyRunbook   = "iam-credential-compromise.yaml"
+)
+
+// Options configure Run. The zero value is not usable: Stdout is required.
+type Options struct {
+	// Yes approves every gate as the demo lead without asking.
+	Yes bool
+	// DryRun rehearses: no gate waits, nothing changes, the plan of
+	// changes is printed and the check is that nothing was mutated.
+	DryRun bool
+	// Mode is how progress is shown (Live needs a terminal on Stdout).
+	Mode Mode
+
+	Stdout io.Writer
+	// Stdin answers gate prompts; StdinTerminal says a person is there.
+	// Without one (and without Yes) Run refuses with ErrNobodyToAsk.
+	Stdin         io.Reader
+	StdinTerminal bool
+	// Prompts is where gate prompts go (default Stdout; the CLI sends them
+	// to stderr with --json so stdout stays one JSON object per line).
+	Prompts io.Writer
+
+	// Examples is the directory holding the example runbooks (default "examples").
+	Examples string
+	// ReportDir is where the PIR report is written (default ".cordon/reports").
+	ReportDir string
+	// Logger receives the infrastructure's own logs (Temporal server and
+	// SDK, emulator); default: discarded, so the demo's output stays readable.
+	Logger *slog.Logger
+	// Temporal, when set, is a running Temporal server to use instead of
+	// starting one in process (tests share one server across runs).
+	Temporal *worker.TemporalConfig
+	// PollInterval is how often snapshot waits poll the emulator (default 100ms).
+	PollInterval time.Duration
+}
+
+// Result is what a demo run did.
+type Result struct {
+	FleetRunID string
+	KeyRunID   string
+	// Report is the path of the Markdown PIR report.
+	Report string
+	Check  Checklist
+	// Elapsed is from the start of Run to the end of the check.
+	Elapsed time.Duration
+}
+
+// Run runs the whole demo and returns its result; the caller exits 0 only
+// if Result.Check.OK(). Errors are infrastructure or input problems, and
+// ErrNobodyToAsk when gates would wait for nobody.
+func Run(ctx context.Context, o Options) (Result, error) {
+	start := time.Now()
+	o = withDefaults(o)
+	if !o.Yes && !o.DryRun && !o.StdinTerminal {
+		return Result{}, ErrNobodyToAsk
+	}
+	fleetPlan, keyPlan, err := compileStory(o.Examples)
+	if err != nil {
+		return Result{}, err
+	}
+	p := newProgress(o.Mode, o.Stdout)
+	box, err := startSandbox(ctx, o, p)
+	if err != nil {
+		return Result{}, err
+	}
+	defer box.stop()
+	story, err := SeedStory(box.emu, time.Now())
+	if err != nil {
+		return Result{}, err
+	}
+	before := box.emu.State()
+	if o.Mode == JSON {
+		p.event(Event{Time: time.Now(), Kind: "demo_started", Detail: "cordon demo", Data: map[string]any{
+			"dry_run": o.DryRun, "auto_approve": o.Yes, "approver": leadID, "requester": requesterID, "temporal": box.address,
+			"aws_emulator": box.emu.URL(), "compromised": story.Compromised, "leaked_key": story.LeakedKeyID, "lead_key": box.leadFingerprint}})
+	} else {
+		intro(p, o, box, story)
+	}
+
+	var d decider = autoApprove{}
+	if !o.Yes {
+		d = &prompter{in: bufio.NewReader(o.Stdin), out: o.Prompts}
+	}
+	f := &follower{c: box.client, p: p, decide: d, lead: box.lead, interactive: !o.Yes}
+
+	res := Result{}
+	// 1. The fleet: contain the hosts the SOC confirmed, each in its own child run.
+	fleetInputs, err := fleetPlan.ResolveInputs(map[string]string{"compromised": strings.Join(story.Compromised, ",")})
+	if err != nil {
+		return res, fmt.Errorf("inputs of %s: %w", fleetRunbook, err)
+	}
+	p.say("\n== 1/2  Contain the Confluence fleet: %s --input compromised=%s", filepath.Join(o.Examples, fleetRunbook), strings.Join(story.Compromised, ","))
+	fleet, err := f.run(ctx, box.taskQueue, fleetPlan, fleetInputs, o.DryRun, "CVE-2021-26084 fleet")
+	if err != nil {
+		return res, err
+	}
+	res.FleetRunID = fleet.state.Meta.RunID
+
+	// 2. Then the leaked key: once the hosts are cut off, the attacker's
+	// remaining way in is the CI user's key they read on a host.
+	keyInputs, err := keyPlan.ResolveInputs(map[string]string{
+		"access_key_id": story.LeakedKeyID, "compromised_since": story.CompromisedSince.Format(time.RFC3339)})
+	if err != nil {
+		return res, fmt.Errorf("inputs of %s: %w", keyRunbook, err)
+	}
+	p.say("\n== 2/2  Contain the leaked access key: %s --input access_key_id=%s --input compromised_since=%s",
+		filepath.Join(o.Examples, keyRunbook), story.LeakedKeyID, story.CompromisedSince.Format(time.RFC3339))
+	key, err := f.run(ctx, box.taskQueue, keyPlan, keyInputs, o.DryRun, "leaked key of "+story.LeakedUser)
+	if err != nil {
+		return res, err
+	}
+	res.KeyRunID = key.state.Meta.RunID
+
+	// 3. The record and the check.
+	if o.DryRun {
+		res.Check = CheckRehearsal(box.emu.Calls(), box.emu.Mutations())
+	} else {
+		res.Check = CheckContained(story, before, box.emu.State())
+	}
+	if res.Report, err = writeReport(o.ReportDir, []runRecord{fleet, key}, res.Check); err != nil {
+		return res, err
+	}
+	res.Elapsed = time.Since(start)
+	finish(p, o, fleet, key, res)
+	return res, nil
+}
+
+func withDefaults(o Options) Options {
+	if o.Examples == "" {
+		o.Examples = "examples"
+	}
+	if o.ReportDir == "" {
+		o.ReportDir = filepath.Join(".cordon", "reports")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Stdin == nil {
+		o.Stdin = strings.NewReader("")
+	}
+	if o.Prompts == nil {
+		o.Prompts = o.Stdout
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 100 * time.Millisecond
+	}
+	return o
+}
+
+// compileStory compiles the two runbooks the story uses, with every
+// example available to uses:.
+func compileStory(dir string) (fleet, key *runbooks.Plan, err error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		return nil, nil, fmt.Errorf("no runbooks in %s: run cordon demo from the repository root, or pass --examples DIR", dir)
+	}
+	compiler := runbooks.NewCompiler(actions.Catalog(), runbooks.NewDirResolver(files...))
+	var plans []*runbooks.Plan
+	for _, name := range []string{fleetRunbook, keyRunbook} {
+		path := filepath.Join(dir, name)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read runbook %s (run cordon demo from the repository root, or pass --examples DIR): %w", path, err)
+		}
+		plan, diags := compiler.Compile(path, src)
+		if plan == nil {
+			return nil, nil, fmt.Errorf("compile %s: %w", path, diags)
+		}
+		plans = append(plans, plan)
+	}
+	return plans[0], plans[1], nil
+}
+
+// sandbox is everything the demo runs on: Temporal, the emulator and a worker.
+type sandbox struct {
+	srv             *devserver.Server // nil when Options.Temporal was given
+	address         string
+	emu             *awsemu.Emulator
+	client          client.Client
+	worker          sdkworker.Worker
+	taskQueue       string
+	lead            ssh.Signer
+	leadFingerprint string
+}
+
+func startSandbox(ctx context.Context, o Options, p *progress) (box *sandbox, err error) {
+	box = &sandbox{}
+	defer func() {
+		if err != nil {
+			box.stop()
+		}
+	}()
+	tc := worker.TemporalConfig{}
+	if o.Temporal != nil {
+		tc = *o.Temporal
+	} else {
+		if o.Mode != JSON {
+			p.say("Starting an in-process Temporal server (in memory, 127.0.0.1 only)…")
+		}
+		if box.srv, err = devserver.Start(ctx, devserver.Options{Logger: o.Logger}); err != nil {
+			return box, fmt.Errorf("start the in-process Temporal server: %w", err)
+		}
+		tc.Address, tc.Namespace = box.srv.FrontendAddress(), box.srv.Namespace()
+	}
+	// A task queue of its own, so a demo never shares work with another
+	// worker on the same server (tests run several demos on one server).
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:])
+	tc.TaskQueue = "cordon-demo-" + hex.EncodeToString(suffix[:])
+	box.address, box.taskQueue = tc.Address, tc.TaskQueue
+
+	box.emu = awsemu.New(awsemu.Options{Logger: o.Logger})
+	url, err := box.emu.Start(ctx)
+	if err != nil {
+		return box, fmt.Errorf("start the AWS emulator: %w", err)
+	}
+
+	// The demo lead's key exists only for this run: signatures are
+	// required exactly as in production, but nobody's real key is used.
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return box, fmt.Errorf("generate the demo lead's key: %w", err)
+	}
+	if box.lead, err = ssh.NewSignerFromKey(priv); err != nil {
+		return box, fmt.Errorf("demo lead's key: %w", err)
+	}
+	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(box.lead.PublicKey())))
+	box.leadFingerprint = workflows.Fingerprint(pub)
+	cfg := &worker.Config{Temporal: tc}
+	cfg.Roster.Members = []worker.MemberConfig{
+		{ID: requesterID, Name: "You (at this terminal)", Roles: []string{workflows.RoleResponder}, Groups: []string{"csirt-oncall"}},
+		{ID: leadID, Name: "Demo lead", Roles: []string{workflows.RoleResponder, workflows.RoleLead},
+			Groups: []string{"csirt-oncall", "csirt-leads"}, PublicKeys: []string{pub}},
+	}
+	if err := cfg.Validate(); err != nil {
+		return box, fmt.Errorf("demo roster: %w", err)
+	}
+	if box.client, err = worker.Dial(ctx, tc, o.Logger); err != nil {
+		return box, err
+	}
+	rt := actions.NewRuntime(actions.Options{
+		Clients:      actions.NewAWSClientSource(actions.AWSOptions{Base: box.emu.AWSConfig(), Endpoint: url}),
+		Notifier:     incidentChannel{p: p},
+		Logger:       o.Logger,
+		PollInterval: o.PollInterval,
+	})
+	box.worker = sdkworker.New(box.client, tc.TaskQueue, sdkworker.Options{})
+	worker.Register(box.worker, cfg, rt, worker.LogGateNotifier{Logger: o.Logger})
+	if err := box.worker.Start(); err != nil {
+		return box, fmt.Errorf("start the demo worker: %w", err)
+	}
+	return box, nil
+}
+
+func (b *sandbox) stop() {
+	if b.worker != nil {
+		b.worker.Stop()
+	}
+	if b.client != nil {
+		b.client.Close()
+	}
+	if b.emu != nil {
+		_ = b.emu.Close()
+	}
+	if b.srv != nil {
+		_ = b.srv.Stop()
+	}
+}
+
+// incidentChannel stands in for Slack: slack.notify messages appear in
+// the demo's output.
+type incidentChannel struct{ p *progress }
+
+func (c incidentChannel) Notify(_ context.Context, m actions.Message) (actions.Posted, error) {
+	text := m.Text
+	if m.DryRun {
+		text = "(rehearsal, not posted) " + text
+	}
+	c.p.incident(text, m.RunID, m.DryRun)
+	return actions.Posted{Channel: "#incident-demo", TS: fmt.Sprint(time.Now().UnixNano())}, nil
+}
+
+// intro says what is about to happen, in the responder's words.
+func intro(p *progress, o Options, box *sandbox, story Story) {
+	f := story.Fleet
+	p.say("Cordon demo: CVE-2021-26084 (Confluence OGNL injection), on this machine only.")
+	p.say("  Temporal   in-process server at %s (in memory; gone when the demo ends)", box.address)
+	p.say("  AWS        emulator at %s: every AWS call goes there, none leaves this machine", box.emu.URL())
+	p.say("  Fleet      12 Confluence servers (App=confluence, Env=demo) in %s, role %s;", f.VPCID, f.RoleName)
+	p.say("             the first 6 in Auto Scaling group %s behind target group confluence-tg; plus jira-01 and build-runner-01", f.AutoScalingGroupName)
+	p.say("  SOC        confirmed compromised: %s", strings.Join(story.Compromised, " "))
+	p.say("             leaked access key %s of IAM user %s (in a public repository)", story.LeakedKeyID, story.LeakedUser)
+	p.say("  Roster     %s (requester) and %s (approver, key %s generated for this demo);", requesterID, leadID, box.leadFingerprint)
+	p.say("             every decision is signed and checked; the requester cannot approve her own run")
+	switch {
+	case o.DryRun:
+		p.say("  Mode       REHEARSAL (--dry-run): every step previewed, nothing changed, no gate waits")
+	case o.Yes:
+		p.say("  Approvals  --yes: every gate is approved AUTOMATICALLY as %s, and each approval is shown", leadID)
+	default:
+		p.say("  Approvals  at each gate you see the change and decide; your answer is signed as %s", leadID)
+	}
+}

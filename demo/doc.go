@@ -1,0 +1,14 @@
+// Package demo is `cordon demo`: the whole CVE-2021-26084 story on one
+// machine, for someone evaluating Cordon with ten minutes and no AWS
+// account. It owns the story's fleet (seeded into the wire-level AWS
+// emulator), the orchestration (an in-process Temporal server, a worker,
+// the fleet run and the leaked-key run, decisions at every gate), the
+// progress views (live terminal, plain lines, JSON events) and the final
+// check of what the emulator holds.
+//
+// It adds no containment logic: the runbooks in examples/ and the real
+// worker do the work, exactly as in production, with signatures required.
+// Only the AWS endpoint (the emulator) and the roster (an ephemeral demo
+// lead) differ. Linking the Temporal server makes this package slow to
+// build cold; only cmd/cordon imports it.
+package demo

@@ -1,0 +1,182 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/cordon-ir/cordon/runbooks"
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+// refresh is how often the demo looks at its runs: quick enough for the
+// live view to feel live, slow enough not to matter to the server.
+const refresh = 150 * time.Millisecond
+
+// runRecord is a finished run and its children, for the report.
+type runRecord struct {
+	title    string
+	state    workflows.State
+	children []workflows.State // in the order they were started
+}
+
+// follower starts runs, shows their progress and decides at their gates.
+type follower struct {
+	c           client.Client
+	p           *progress
+	decide      decider
+	lead        ssh.Signer
+	interactive bool
+	// decisions are the gate previews already decided, by run, gate and
+	// preview hash.
+	decisions map[string]bool
+}
+
+// run starts a run as the requester and follows it (and its children)
+// until it ends, deciding at every gate as it opens.
+func (f *follower) run(ctx context.Context, taskQueue string, plan *runbooks.Plan, inputs map[string]any, dry bool, title string) (runRecord, error) {
+	runID, err := worker.StartRun(ctx, f.c, taskQueue, plan, inputs, workflows.RunMeta{
+		RunID: worker.NewRunID(plan.Runbook.Name, time.Now()), Requester: requesterID, Channel: "cli", Incident: incidentID, DryRun: dry,
+	})
+	if err != nil {
+		return runRecord{}, err
+	}
+	seen := map[string]int{}              // timeline events already shown, per run
+	ended := map[string]workflows.State{} // children that ended: no need to ask again
+	for {
+		s, err := worker.State(ctx, f.c, runID)
+		if err != nil {
+			return runRecord{}, err
+		}
+		children := map[string]workflows.State{}
+		var order []string
+		for _, st := range s.Steps {
+			for _, id := range st.Children {
+				order = append(order, id)
+				if cs, ok := ended[id]; ok {
+					children[id] = cs
+					continue
+				}
+				cs, err := worker.State(ctx, f.c, id)
+				if err != nil {
+					continue // started a moment ago: not queryable yet
+				}
+				children[id] = cs
+				if cs.Status != workflows.RunRunning {
+					ended[id] = cs
+				}
+			}
+		}
+		f.showNew(s, children, seen)
+		f.p.board(BuildBoard(title, s, children, time.Now()))
+
+		if s.Status != workflows.RunRunning {
+			f.p.keep()
+			rec := runRecord{title: title, state: s}
+			for _, id := range order {
+				rec.children = append(rec.children, children[id])
+			}
+			return rec, nil
+		}
+		for _, rs := range append([]workflows.State{s}, statesOf(children, order)...) {
+			if err := f.decideGates(ctx, rs); err != nil {
+				return runRecord{}, err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return runRecord{}, fmt.Errorf("follow run %s: %w", runID, ctx.Err())
+		case <-time.After(refresh):
+		}
+	}
+}
+
+func statesOf(m map[string]workflows.State, order []string) []workflows.State {
+	out := make([]workflows.State, 0, len(order))
+	for _, id := range order {
+		if s, ok := m[id]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// showNew shows the timeline events not shown yet, across the run and its
+// children, in time order.
+func (f *follower) showNew(s workflows.State, children map[string]workflows.State, seen map[string]int) {
+	var fresh []Event
+	add := func(rs workflows.State) {
+		id := rs.Meta.RunID
+		for _, e := range rs.Timeline[min(seen[id], len(rs.Timeline)):] {
+			fresh = append(fresh, timelineEvent(id, hostOf(rs), e))
+		}
+		seen[id] = len(rs.Timeline)
+	}
+	add(s)
+	ids := make([]string, 0, len(children))
+	for id := range children {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		add(children[id])
+	}
+	sort.SliceStable(fresh, func(i, j int) bool { return fresh[i].Time.Before(fresh[j].Time) })
+	for _, e := range fresh {
+		f.p.event(e)
+	}
+}
+
+// decideGates decides every gate of one run that waits for a decision
+// not given yet. A decision binds to the preview it was made on: if the
+// world moves and the gate reopens with a new preview, it is asked again.
+func (f *follower) decideGates(ctx context.Context, rs workflows.State) error {
+	for _, g := range rs.Gates {
+		key := rs.Meta.RunID + "|" + g.Key + "|" + g.PreviewHash
+		if g.Status != workflows.GateWaiting || f.decisions[key] {
+			continue
+		}
+		pg := pendingGate{RunID: rs.Meta.RunID, Host: hostOf(rs), Gate: g}
+		if f.interactive {
+			f.p.clear()
+		}
+		d, err := f.decide.decide(pg)
+		if err != nil {
+			return err
+		}
+		req := workflows.Request{RunID: pg.RunID, Action: workflows.ActApprove, Step: g.Step, Item: g.Item,
+			PreviewHash: g.PreviewHash, Actor: leadID, Channel: "cli", Reason: d.Reason}
+		verdict := "approved"
+		if !d.Approve {
+			req.Action, verdict = workflows.ActDeny, "denied: "+d.Reason
+		}
+		if !f.interactive {
+			verdict += " (--yes: automatic)"
+		}
+		_, err = worker.Send(ctx, f.c, req, f.lead)
+		var refused *worker.Refused
+		switch {
+		case errors.As(err, &refused):
+			// The gate moved on between the query and the decision (a new
+			// preview, a timeout): the next look shows what it asks now.
+			f.p.event(Event{Time: time.Now(), Kind: "demo_refused", Run: pg.RunID, Host: pg.Host, Step: g.Step, Item: g.Item, Detail: refused.Reason})
+			continue
+		case err != nil:
+			return fmt.Errorf("decide at gate %s of %s: %w", g.Key, pg.RunID, err)
+		}
+		if f.decisions == nil {
+			f.decisions = map[string]bool{}
+		}
+		f.decisions[key] = true
+		f.p.event(Event{Time: time.Now(), Kind: "demo_decision", Run: pg.RunID, Host: pg.Host, Step: g.Step, Item: g.Item, Actor: leadID,
+			Detail: fmt.Sprintf("%s, %d change(s)", verdict, len(g.Changes)),
+			Data:   map[string]any{"approved": d.Approve, "denied": !d.Approve, "reason": d.Reason, "preview_hash": g.PreviewHash, "changes": g.Changes}})
+	}
+	return nil
+}

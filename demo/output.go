@@ -1,0 +1,241 @@
+package demo
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/report"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+// HostSummary is one contained host, as the demo's summary shows it.
+type HostSummary struct {
+	Host   string
+	RunID  string
+	Status string
+	// Isolated is from the fleet run's launch to this host's isolation;
+	// zero when it was not isolated.
+	Isolated  time.Duration
+	Snapshots []string
+	Decisions []string // "isolate approved by demo-lead"
+}
+
+// Summarise lists the hosts a fleet run contained.
+func Summarise(fleet workflows.State, children []workflows.State) []HostSummary {
+	var out []HostSummary
+	for _, c := range children {
+		h := HostSummary{Host: hostOf(c), RunID: c.Meta.RunID, Status: c.Status}
+		for _, e := range c.Timeline {
+			switch {
+			case e.Kind == "action_done" && e.Step == "isolate" && h.Isolated == 0:
+				h.Isolated = e.Time.Sub(fleet.StartedAt)
+			case e.Kind == "gate_approved" || e.Kind == "gate_denied":
+				h.Decisions = append(h.Decisions, fmt.Sprintf("%s %s by %s", e.Step, strings.TrimPrefix(e.Kind, "gate_"), e.Actor))
+			}
+		}
+		if ids, ok := c.Outputs["snapshot_ids"].([]any); ok {
+			for _, id := range ids {
+				h.Snapshots = append(h.Snapshots, fmt.Sprint(id))
+			}
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// PlannedChange is one change a rehearsal says a real run would make.
+type PlannedChange struct {
+	Host   string
+	Step   string
+	Change actions.Change
+}
+
+// PlanOfChanges collects what a rehearsal previewed: the changes of every
+// action_done event of the given runs.
+func PlanOfChanges(runs ...workflows.State) []PlannedChange {
+	var out []PlannedChange
+	for _, s := range runs {
+		for _, e := range s.Timeline {
+			if e.Kind != "action_done" {
+				continue
+			}
+			for _, c := range changesOf(e.Data["changes"]) {
+				out = append(out, PlannedChange{Host: hostOf(s), Step: e.Step, Change: c})
+			}
+		}
+	}
+	return out
+}
+
+// changesOf decodes the changes of an event: after the query they are
+// generic JSON values, not actions.Change.
+func changesOf(v any) []actions.Change {
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var out []actions.Change
+	if json.Unmarshal(b, &out) != nil {
+		return nil
+	}
+	return out
+}
+
+// writeReport writes the PIR record of the demo's incident to
+// dir/<fleet run>.md: what the demo checked, then the fleet run's report,
+// each child run's (one per host) and the key run's. The runs live in an
+// in-memory server that is gone when the demo ends, so the file must be
+// complete on its own: `cordon report RUN` cannot be asked later.
+func writeReport(dir string, runs []runRecord, check Checklist) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create the report directory: %w", err)
+	}
+	fleet := runs[0]
+	path := filepath.Join(dir, fleet.state.Meta.RunID+".md")
+	b := &bytes.Buffer{}
+	fmt.Fprintf(b, "# Incident %s: CVE-2021-26084 on the Confluence demo servers\n\n", incidentID)
+	if fleet.state.Meta.DryRun {
+		b.WriteString("**Rehearsal (dry run): nothing was changed.** The changes below are what a real run would make.\n\n")
+	}
+	fmt.Fprintf(b, "Written by `cordon demo` against the AWS emulator. Runs: %s (fleet, %d child runs, one per host) and %s (leaked key).\n\n",
+		fleet.state.Meta.RunID, len(fleet.children), runs[1].state.Meta.RunID)
+	if hosts := Summarise(fleet.state, fleet.children); len(hosts) > 0 && !fleet.state.Meta.DryRun {
+		b.WriteString("## Hosts\n\n| host | child run | outcome | launch → isolation | snapshots | decisions |\n| --- | --- | --- | --- | --- | --- |\n")
+		for _, h := range hosts {
+			fmt.Fprintf(b, "| %s | `%s` | %s | %s | %s | %s |\n", h.Host, h.RunID, h.Status, durationOrDash(h.Isolated),
+				strings.Join(h.Snapshots, ", "), strings.Join(h.Decisions, "; "))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("## Final check of the emulator\n\n")
+	for _, it := range check {
+		mark := "x"
+		if !it.OK {
+			mark = " "
+		}
+		fmt.Fprintf(b, "- [%s] %s", mark, it.Claim)
+		if it.Detail != "" {
+			fmt.Fprintf(b, " — %s", it.Detail)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+	for _, r := range runs {
+		if err := appendReport(b, r.state); err != nil {
+			return "", err
+		}
+		for _, c := range r.children {
+			if err := appendReport(b, c); err != nil {
+				return "", err
+			}
+		}
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return "", fmt.Errorf("write the report: %w", err)
+	}
+	return path, nil
+}
+
+// appendReport adds one run's report one heading level down, so the file
+// has a single title.
+func appendReport(b *bytes.Buffer, s workflows.State) error {
+	var one bytes.Buffer
+	if err := report.Markdown(&one, s); err != nil {
+		return fmt.Errorf("render the report of %s: %w", s.Meta.RunID, err)
+	}
+	for _, line := range strings.SplitAfter(one.String(), "\n") {
+		if strings.HasPrefix(line, "#") {
+			b.WriteString("#")
+		}
+		b.WriteString(line)
+	}
+	b.WriteString("\n")
+	return nil
+}
+
+func durationOrDash(d time.Duration) string {
+	if d == 0 {
+		return "—"
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// finish prints the end of the story: what was contained (or, for a
+// rehearsal, the plan of changes), where the report is, and the check.
+func finish(p *progress, o Options, fleet, key runRecord, res Result) {
+	if o.Mode == JSON {
+		for _, it := range res.Check {
+			p.event(Event{Time: time.Now(), Kind: "demo_check", Detail: it.Claim, Data: map[string]any{"ok": it.OK, "detail": it.Detail}})
+		}
+		p.event(Event{Time: time.Now(), Kind: "demo_done", Data: map[string]any{"ok": res.Check.OK(), "report": res.Report,
+			"fleet_run": res.FleetRunID, "key_run": res.KeyRunID, "elapsed_seconds": res.Elapsed.Seconds(), "dry_run": o.DryRun}})
+		return
+	}
+	w := &strings.Builder{}
+	if o.DryRun {
+		writePlan(w, append([]workflows.State{fleet.state}, append(fleet.children, key.state)...))
+	} else {
+		writeSummary(w, fleet, key)
+	}
+	fmt.Fprintf(w, "\nReport: %s (the fleet run, its %d child runs and the key run; the in-memory server is gone after the demo)\n",
+		res.Report, len(fleet.children))
+	fmt.Fprintf(w, "\nFinal check of the emulator:\n")
+	p.say("%s", strings.TrimRight(w.String(), "\n"))
+	var c strings.Builder
+	res.Check.Write(&c, o.Mode == Live)
+	p.say("%s", strings.TrimRight(c.String(), "\n"))
+	verdict := "CONTAINED"
+	switch {
+	case o.DryRun && res.Check.OK():
+		verdict = "REHEARSED: nothing changed"
+	case o.DryRun:
+		verdict = "REHEARSAL CHANGED SOMETHING"
+	case !res.Check.OK():
+		verdict = "NOT CONTAINED"
+	}
+	p.say("\n%s in %s.", verdict, res.Elapsed.Round(100*time.Millisecond))
+}
+
+func writeSummary(w io.Writer, fleet, key runRecord) {
+	fmt.Fprintf(w, "\nFleet run %s %s in %s:\n", fleet.state.Meta.RunID, fleet.state.Status, runTime(fleet.state))
+	fmt.Fprintf(w, "  %-21s %-10s %-11s %s\n", "host", "outcome", "isolated", "snapshots")
+	for _, h := range Summarise(fleet.state, fleet.children) {
+		fmt.Fprintf(w, "  %-21s %-10s %-11s %s\n", h.Host, h.Status, "+"+durationOrDash(h.Isolated), strings.Join(h.Snapshots, " "))
+	}
+	fmt.Fprintf(w, "Key run %s %s in %s", key.state.Meta.RunID, key.state.Status, runTime(key.state))
+	if ks, ok := key.state.Outputs["deactivated_keys"].([]any); ok {
+		fmt.Fprintf(w, ": deactivated %v", ks)
+	}
+	fmt.Fprintln(w)
+}
+
+func runTime(s workflows.State) time.Duration {
+	if s.EndedAt.IsZero() || s.StartedAt.IsZero() {
+		return 0
+	}
+	return s.EndedAt.Sub(s.StartedAt).Round(100 * time.Millisecond)
+}
+
+// writePlan prints the rehearsal's plan of changes, host by host.
+func writePlan(w io.Writer, runs []workflows.State) {
+	plan := PlanOfChanges(runs...)
+	fmt.Fprintf(w, "\nPlan of changes (what a real run would do; %d changes, none made):\n", len(plan))
+	host := ""
+	for _, pc := range plan {
+		if pc.Host != host {
+			host = pc.Host
+			fmt.Fprintf(w, "  %s\n", host)
+		}
+		fmt.Fprintf(w, "    %-16s%s", pc.Step, changeLine(pc.Change)[1:])
+	}
+}
