@@ -24,6 +24,8 @@ type Call struct {
 	JSON map[string]any
 	// Token is the bearer token the call carried.
 	Token string
+	// TS is the message ts the fake answered with (posts and updates).
+	TS string
 }
 
 // Text is the call's text parameter.
@@ -95,10 +97,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Lock()
-	s.calls = append(s.calls, c)
 	code := s.fail[method]
 	s.nextTS++
 	ts := fmt.Sprintf("1700000000.%06d", s.nextTS)
+	if method == "chat.update" {
+		ts = c.Form.Get("ts")
+	}
+	c.TS = ts
+	s.calls = append(s.calls, c)
 	s.mu.Unlock()
 
 	w.Header().Set("Content-Type", "application/json")
@@ -109,9 +115,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch method {
 	case "chat.postMessage", "chat.update":
 		channel := c.Form.Get("channel")
-		if method == "chat.update" {
-			ts = c.Form.Get("ts")
-		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": channel, "ts": ts,
 			"message": map[string]any{"ts": ts, "text": c.Form.Get("text"), "thread_ts": c.Form.Get("thread_ts")}})
 	case "chat.postEphemeral":

@@ -1,0 +1,93 @@
+package slacke2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+// TestContainFromSlack runs examples/ec2-compromise.yaml end to end:
+// started with /cordon run, every gate approved by clicking its Slack
+// message (signed Slack requests only), against the AWS emulator.
+func TestContainFromSlack(t *testing.T) {
+	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 2, NamePrefix: "wiki", NetworkInterfaces: 2, Volumes: 2,
+		InAutoScalingGroup: 2, BehindTargetGroup: 2, WithInstanceRole: true, Compromised: []int{0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := fleet.InstanceIDs[0]
+	runID := startFromSlack(t, "UALICE", "run ec2-compromise instance_id="+target+" final_action=stop --incident=INC-26084")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	clicked := map[string]bool{}
+	for {
+		s, err := worker.State(ctx, shared.client, runID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range gateMessages(runID) {
+			key := m.Ref.Step + "/" + m.Ref.PreviewHash
+			if clicked[key] {
+				continue
+			}
+			click(t, "UBOB", m)
+			clicked[key] = true
+		}
+		if s.Status != workflows.RunRunning {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	res, err := worker.Wait(ctx, shared.client, runID)
+	if err != nil || res.Status != workflows.RunSucceeded {
+		t.Fatalf("run %s: %+v %v", runID, res, err)
+	}
+
+	in, _ := shared.emu.Instance(target)
+	if in.State != "stopped" && in.State != "stopping" {
+		t.Errorf("instance state %s", in.State)
+	}
+	quarantine := fmt.Sprint(res.Outputs["quarantine_group_id"])
+	for _, eni := range in.NetworkInterfaceIDs {
+		ni, _ := shared.emu.NetworkInterface(eni)
+		if len(ni.SecurityGroupIDs) != 1 || ni.SecurityGroupIDs[0] != quarantine {
+			t.Errorf("ENI %s groups %v, want only %s", eni, ni.SecurityGroupIDs, quarantine)
+		}
+	}
+
+	// Every gate was approved by bob through Slack, and its message says so.
+	s, _ := worker.State(ctx, shared.client, runID)
+	var approvals []string
+	for _, e := range s.Timeline {
+		if e.Kind == "gate_approved" {
+			approvals = append(approvals, e.Step+" by "+e.Actor+" via "+e.Channel)
+		}
+	}
+	want := []string{"isolate by bob via slack", "revoke_sessions by bob via slack", "stop by bob via slack"}
+	if strings.Join(approvals, "; ") != strings.Join(want, "; ") {
+		t.Errorf("approvals %v, want %v", approvals, want)
+	}
+	for _, m := range gateMessages(runID) {
+		up := updatesOf(m.TS)
+		if len(up) == 0 || !strings.Contains(up[len(up)-1].Blocks(), "Approved by") {
+			t.Errorf("gate message of %s not updated to approved", m.Ref.Step)
+		}
+	}
+	// Progress is threaded under the run's announcement.
+	threaded := 0
+	for _, c := range shared.slack.Calls("chat.postMessage") {
+		if c.Form.Get("thread_ts") != "" && strings.Contains(c.Text(), "Approved by") {
+			threaded++
+		}
+	}
+	if threaded < 3 {
+		t.Errorf("%d thread replies record approvals, want at least 3", threaded)
+	}
+}
