@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/spec"
 	"github.com/cordon-ir/cordon/runbooks"
 )
 
@@ -302,13 +303,21 @@ func (r *runner) runForeach(ctx workflow.Context, st *runbooks.Step) error {
 		results[i] = itemResult{status: StepCancelled, err: "not started: the fan-out stopped"}
 	}
 	// Outputs of a foreach step are lists, one entry per item, in order.
+	// An item that failed or was skipped contributes its type's zero value
+	// ("" or an empty list), so expressions over the lists (join, flatten,
+	// filter) still work on a partly failed fleet.
+	// Runs that started before zero values existed keep nil entries, so
+	// their replays take the same decisions (see docs/operations.md).
+	zeroFill := workflow.GetVersion(ctx, "foreach-zero-outputs", workflow.DefaultVersion, 1) >= 1
 	outputs := map[string]any{}
 	for _, f := range st.OutputType.Fields {
 		list := make([]any, len(items))
 		for i, res := range results {
-			if res.outputs != nil {
-				list[i] = res.outputs[f.Name]
+			v, ok := res.outputs[f.Name]
+			if (!ok || v == nil) && zeroFill {
+				v = zeroValue(*f.Type.Elem)
 			}
+			list[i] = v
 		}
 		outputs[f.Name] = list
 	}
@@ -598,4 +607,22 @@ func approversText(a runbooks.Approvers) string {
 		return "nobody"
 	}
 	return fmt.Sprint(parts)
+}
+
+// zeroValue is the JSON-shaped zero value of a runbook type.
+func zeroValue(t spec.Type) any {
+	switch t.Kind {
+	case spec.KindString, spec.KindDuration:
+		return ""
+	case spec.KindInt:
+		return 0
+	case spec.KindBool:
+		return false
+	case spec.KindList:
+		return []any{}
+	case spec.KindMap, spec.KindObject:
+		return map[string]any{}
+	default:
+		return nil
+	}
 }

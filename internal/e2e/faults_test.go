@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+// A fleet containment under AWS trouble: one call in ten fails with a
+// server error, API buckets are small, and one host's isolation meets a
+// permanent UnauthorizedOperation. That host fails with the permission
+// named; every other host ends contained, and nothing happens twice.
+// Gates are pre-approved by a lead (break-glass, recorded as such).
+func TestFleetContainmentUnderAWSFaults(t *testing.T) {
+	ctx := context.Background()
+	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 5, NamePrefix: "kb", NetworkInterfaces: 2, Volumes: 2,
+		InAutoScalingGroup: 3, BehindTargetGroup: 3, WithInstanceRole: true, Compromised: []int{0, 1, 2, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared.emu.SetServerErrorRate(0.1, 26084)
+	shared.emu.SetThrottling(awsemu.Throttle{
+		NonMutating: awsemu.Bucket{Capacity: 20, RefillPerSecond: 40},
+		Mutating:    awsemu.Bucket{Capacity: 10, RefillPerSecond: 20},
+	})
+	shared.emu.FailNext("ModifyNetworkInterfaceAttribute", "UnauthorizedOperation", 403, 1)
+	t.Cleanup(shared.emu.ResetFaults)
+
+	plan := compileExample(t, "confluence-cve-2021-26084")
+	inputs, err := plan.ResolveInputs(map[string]string{"compromised": strings.Join(fleet.CompromisedIDs, ","), "final_action": "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead := &workflows.Approval{Actor: "carol", Channel: "cli", BreakGlass: true, Reason: "active botnet: contain now", Time: time.Now().UTC()}
+	runID, err := worker.StartRun(ctx, shared.client, shared.cfg.Temporal.TaskQueue, plan, inputs,
+		workflows.RunMeta{RunID: "e2e-fleet-faults", Requester: "alice", Incident: "INC-26084", PreApproved: lead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	res, err := worker.Wait(wctx, shared.client, runID)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	s, err := worker.State(ctx, shared.client, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var contain workflows.StepState
+	for _, st := range s.Steps {
+		if st.ID == "contain" {
+			contain = st
+		}
+	}
+	if res.Status != workflows.RunSucceeded || contain.Failed != 1 || contain.Items != 4 {
+		t.Fatalf("run %s, contain %+v (want one failed host of four, within max_errors)", res.Status, contain)
+	}
+
+	// The failed host's own run names the missing permission.
+	failedHost := ""
+	for i, child := range contain.Children {
+		cs, err := worker.State(ctx, shared.client, child)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cs.Status == workflows.RunFailed {
+			failedHost = fleet.CompromisedIDs[i]
+			if !strings.Contains(cs.Steps[6].Error+fmt.Sprint(cs.Timeline), "ec2:ModifyNetworkInterfaceAttribute") {
+				t.Errorf("failed child %s does not name the permission: %+v", child, cs.Steps[6])
+			}
+		}
+	}
+	if failedHost == "" {
+		t.Fatal("no child run failed")
+	}
+
+	quarantineGroups := map[string]int{}
+	for _, g := range shared.emu.SecurityGroups() {
+		if g.VPCID == fleet.VPCID && g.Tags["cordon:quarantine"] == "empty" {
+			quarantineGroups[g.ID]++
+		}
+	}
+	if len(quarantineGroups) != 1 {
+		t.Errorf("quarantine groups in %s: %v, want exactly one", fleet.VPCID, quarantineGroups)
+	}
+	perVolume := map[string]int{}
+	for _, sn := range shared.emu.Snapshots() {
+		perVolume[sn.VolumeID]++
+	}
+	for _, id := range fleet.CompromisedIDs {
+		in, _ := shared.emu.Instance(id)
+		for _, bd := range in.BlockDevices {
+			if id != failedHost && perVolume[bd.VolumeID] != 1 {
+				t.Errorf("%s volume %s has %d snapshots, want 1", id, bd.VolumeID, perVolume[bd.VolumeID])
+			}
+		}
+		for _, eni := range in.NetworkInterfaceIDs {
+			ni, _ := shared.emu.NetworkInterface(eni)
+			isolated := len(ni.SecurityGroupIDs) == 1 && quarantineGroups[ni.SecurityGroupIDs[0]] == 1
+			if id != failedHost && !isolated {
+				t.Errorf("%s ENI %s not isolated: %v", id, eni, ni.SecurityGroupIDs)
+			}
+		}
+	}
+	// The healthy instance was left alone.
+	healthy := fleet.InstanceIDs[4]
+	in, _ := shared.emu.Instance(healthy)
+	for _, eni := range in.NetworkInterfaceIDs {
+		ni, _ := shared.emu.NetworkInterface(eni)
+		if len(ni.SecurityGroupIDs) == 1 && quarantineGroups[ni.SecurityGroupIDs[0]] == 1 {
+			t.Errorf("healthy %s was isolated", healthy)
+		}
+	}
+	if s.BreakGlass == nil || s.BreakGlass.Actor != "carol" {
+		t.Errorf("break-glass not recorded: %+v", s.BreakGlass)
+	}
+}
