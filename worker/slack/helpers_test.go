@@ -136,3 +136,7 @@ func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
 	h.ServeHTTP(rec, req)
 	return rec
 }
+
+func workerSlack(apiURL string) worker.SlackConfig {
+	return worker.SlackConfig{BotToken: testToken, APIURL: apiURL}
+}

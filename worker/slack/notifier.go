@@ -94,14 +94,17 @@ func (n *Notifier) NotifyGate(ctx context.Context, notice workflows.GateNotice) 
 		n.threads.addGate(notice.RunID, notice.Gate.Key, posted{Channel: n.opts.EscalationChannel, TS: ts})
 		log.Info("gate escalated", "leads", leads)
 	default: // resolved: approved, denied, skipped, timed_out
+		var fresh posted
 		if len(existing) == 0 {
 			// This process never saw the gate (a restart, another
 			// worker): post the outcome so the channel still learns it.
-			if _, err := n.postInRun(ctx, notice.RunID, msg); err != nil {
+			p, err := n.postInRun(ctx, notice.RunID, msg)
+			if err != nil {
 				return fmt.Errorf("post gate outcome of %s/%s: %w", notice.RunID, notice.Gate.Key, err)
 			}
+			fresh = p
 		}
-		if root, ok := n.threads.root(notice.RunID); ok {
+		if root, ok := n.threads.root(notice.RunID); ok && root != fresh {
 			if _, _, err := n.api.PostMessageContext(ctx, root.Channel, slackapi.MsgOptionTS(root.TS),
 				slackapi.MsgOptionText(ProgressText(notice, n.people), false)); err != nil {
 				// The gate message itself is up to date; a missing thread
