@@ -33,9 +33,6 @@ type follower struct {
 	decide      decider
 	lead        ssh.Signer
 	interactive bool
-	// decisions are the gate previews already decided, by run, gate and
-	// preview hash.
-	decisions map[string]bool
 }
 
 // run starts a run as the requester and follows it (and its children)
@@ -133,13 +130,14 @@ func (f *follower) showNew(s workflows.State, children map[string]workflows.Stat
 	}
 }
 
-// decideGates decides every gate of one run that waits for a decision
-// not given yet. A decision binds to the preview it was made on: if the
-// world moves and the gate reopens with a new preview, it is asked again.
+// decideGates decides every gate of one run that waits for the lead's
+// decision. A decision binds to the preview it was made on: when the
+// world moves (hosts sharing a role revoke its sessions one after the
+// other) the gate reopens as a new round, with no approvals, and the lead
+// is asked again, even if the preview is one seen before.
 func (f *follower) decideGates(ctx context.Context, rs workflows.State) error {
 	for _, g := range rs.Gates {
-		key := rs.Meta.RunID + "|" + g.Key + "|" + g.PreviewHash
-		if g.Status != workflows.GateWaiting || f.decisions[key] {
+		if g.Status != workflows.GateWaiting || approvedBy(g, leadID) {
 			continue
 		}
 		pg := pendingGate{RunID: rs.Meta.RunID, Host: hostOf(rs), Gate: g}
@@ -170,13 +168,18 @@ func (f *follower) decideGates(ctx context.Context, rs workflows.State) error {
 		case err != nil:
 			return fmt.Errorf("decide at gate %s of %s: %w", g.Key, pg.RunID, err)
 		}
-		if f.decisions == nil {
-			f.decisions = map[string]bool{}
-		}
-		f.decisions[key] = true
 		f.p.event(Event{Time: time.Now(), Kind: "demo_decision", Run: pg.RunID, Host: pg.Host, Step: g.Step, Item: g.Item, Actor: leadID,
 			Detail: fmt.Sprintf("%s, %d change(s)", verdict, len(g.Changes)),
 			Data:   map[string]any{"approved": d.Approve, "denied": !d.Approve, "reason": d.Reason, "preview_hash": g.PreviewHash, "changes": g.Changes}})
 	}
 	return nil
+}
+
+func approvedBy(g workflows.GateState, who string) bool {
+	for _, a := range g.Approvals {
+		if a.Actor == who {
+			return true
+		}
+	}
+	return false
 }

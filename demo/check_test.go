@@ -1,0 +1,233 @@
+package demo
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/internal/awsemu"
+)
+
+// seeded returns the story and the emulator state right after seeding:
+// no server, no run, just the world.
+func seeded(t *testing.T) (Story, awsemu.State) {
+	t.Helper()
+	emu := awsemu.New(awsemu.Options{})
+	story, err := SeedStory(emu, time.Date(2021, 9, 1, 12, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return story, emu.State()
+}
+
+// contained builds by hand what a successful containment leaves behind.
+func contained(story Story, before awsemu.State) awsemu.State {
+	after := clone(before)
+	q := awsemu.SecurityGroup{ID: "sg-quarantine", Name: "cordon-quarantine", VPCID: story.Fleet.VPCID,
+		Tags: map[string]string{actions.TagQuarantine: "empty"}}
+	after.SecurityGroups = append(after.SecurityGroups, q)
+	for _, id := range story.Compromised {
+		in := instance(&after, id)
+		in.State = "stopped"
+		for _, eni := range in.NetworkInterfaceIDs {
+			for i := range after.NetworkInterfaces {
+				if after.NetworkInterfaces[i].ID == eni {
+					after.NetworkInterfaces[i].SecurityGroupIDs = []string{q.ID}
+				}
+			}
+		}
+		for _, bd := range in.BlockDevices {
+			after.Snapshots = append(after.Snapshots, awsemu.Snapshot{ID: "snap-" + bd.VolumeID, VolumeID: bd.VolumeID})
+		}
+		for i := range after.AutoScalingGroups {
+			after.AutoScalingGroups[i].Instances = slices.DeleteFunc(after.AutoScalingGroups[i].Instances,
+				func(m awsemu.ASGInstance) bool { return m.InstanceID == id })
+		}
+		for i := range after.TargetGroups {
+			after.TargetGroups[i].Targets = slices.DeleteFunc(after.TargetGroups[i].Targets,
+				func(tg awsemu.Target) bool { return tg.ID == id })
+		}
+	}
+	for i := range after.Roles {
+		after.Roles[i].InlinePolicies[revocationPolicy] = `{"Statement":[{"Effect":"Deny","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2021-09-01T12:00:00Z"}}}]}`
+	}
+	for i := range after.Users {
+		if after.Users[i].Name == story.LeakedUser {
+			for k := range after.Users[i].AccessKeys {
+				after.Users[i].AccessKeys[k].Status = "Inactive"
+			}
+		}
+	}
+	return after
+}
+
+// clone deep-copies the parts of a state the tests change.
+func clone(s awsemu.State) awsemu.State {
+	out := s
+	out.Instances = slices.Clone(s.Instances)
+	out.NetworkInterfaces = slices.Clone(s.NetworkInterfaces)
+	for i := range out.NetworkInterfaces {
+		out.NetworkInterfaces[i].SecurityGroupIDs = slices.Clone(out.NetworkInterfaces[i].SecurityGroupIDs)
+	}
+	out.SecurityGroups = slices.Clone(s.SecurityGroups)
+	out.Snapshots = slices.Clone(s.Snapshots)
+	out.AutoScalingGroups = slices.Clone(s.AutoScalingGroups)
+	for i := range out.AutoScalingGroups {
+		out.AutoScalingGroups[i].Instances = slices.Clone(out.AutoScalingGroups[i].Instances)
+	}
+	out.TargetGroups = slices.Clone(s.TargetGroups)
+	for i := range out.TargetGroups {
+		out.TargetGroups[i].Targets = slices.Clone(out.TargetGroups[i].Targets)
+	}
+	out.Roles = slices.Clone(s.Roles)
+	for i := range out.Roles {
+		p := map[string]string{}
+		for k, v := range out.Roles[i].InlinePolicies {
+			p[k] = v
+		}
+		out.Roles[i].InlinePolicies = p
+	}
+	out.Users = slices.Clone(s.Users)
+	for i := range out.Users {
+		out.Users[i].AccessKeys = slices.Clone(out.Users[i].AccessKeys)
+	}
+	return out
+}
+
+func instance(s *awsemu.State, id string) *awsemu.Instance {
+	for i := range s.Instances {
+		if s.Instances[i].ID == id {
+			return &s.Instances[i]
+		}
+	}
+	panic("no instance " + id)
+}
+
+func failed(c Checklist) []string {
+	var out []string
+	for _, it := range c {
+		if !it.OK {
+			out = append(out, it.Claim)
+		}
+	}
+	return out
+}
+
+func TestStoryFleet(t *testing.T) {
+	story, s := seeded(t)
+	if len(story.Compromised) != 4 || len(story.Others) != 2 || len(s.Instances) != 14 {
+		t.Fatalf("compromised %d, others %d, instances %d", len(story.Compromised), len(story.Others), len(s.Instances))
+	}
+	w := index(s)
+	inGroup := 0
+	for _, id := range story.Compromised {
+		if w.asgOf(id) != "" {
+			inGroup++
+		}
+	}
+	if inGroup != 2 {
+		t.Errorf("%d compromised hosts in the Auto Scaling group, want 2 (both paths of the runbook)", inGroup)
+	}
+	if story.LeakedKeyID == "" || story.CompromisedSince.IsZero() {
+		t.Error("no leaked key or compromise time")
+	}
+}
+
+func TestCheckContainedHolds(t *testing.T) {
+	story, before := seeded(t)
+	c := CheckContained(story, before, contained(story, before))
+	if !c.OK() {
+		t.Fatalf("failed: %v\n%+v", failed(c), c)
+	}
+}
+
+func TestCheckContainedCatchesEachFailure(t *testing.T) {
+	story, before := seeded(t)
+	victim := story.Compromised[0]
+	bystander := story.Others[0]
+	tests := []struct {
+		name  string
+		spoil func(after *awsemu.State)
+		claim string
+	}{
+		{"nothing done", func(after *awsemu.State) { *after = clone(before) }, "every compromised host isolated"},
+		{"an interface keeps its group", func(after *awsemu.State) {
+			eni := instance(after, victim).NetworkInterfaceIDs[0]
+			for i := range after.NetworkInterfaces {
+				if after.NetworkInterfaces[i].ID == eni {
+					after.NetworkInterfaces[i].SecurityGroupIDs = append(after.NetworkInterfaces[i].SecurityGroupIDs, story.Fleet.SecurityGroupID)
+				}
+			}
+		}, "every compromised host isolated"},
+		{"a volume snapshotted twice", func(after *awsemu.State) {
+			after.Snapshots = append(after.Snapshots, awsemu.Snapshot{ID: "snap-again", VolumeID: instance(after, victim).BlockDevices[0].VolumeID})
+		}, "snapshotted exactly once"},
+		{"role not revoked", func(after *awsemu.State) {
+			for i := range after.Roles {
+				delete(after.Roles[i].InlinePolicies, revocationPolicy)
+			}
+		}, "role sessions revoked"},
+		{"key still active", func(after *awsemu.State) {
+			for i := range after.Users {
+				if after.Users[i].Name == story.LeakedUser {
+					after.Users[i].AccessKeys[0].Status = "Active"
+				}
+			}
+		}, "leaked access key inactive"},
+		{"a host still running", func(after *awsemu.State) { instance(after, victim).State = "running" }, "out of service"},
+		{"a bystander stopped", func(after *awsemu.State) { instance(after, bystander).State = "stopped" }, "nothing else touched"},
+		{"a bystander regrouped", func(after *awsemu.State) {
+			eni := instance(after, bystander).NetworkInterfaceIDs[0]
+			for i := range after.NetworkInterfaces {
+				if after.NetworkInterfaces[i].ID == eni {
+					after.NetworkInterfaces[i].SecurityGroupIDs = []string{"sg-quarantine"}
+				}
+			}
+		}, "nothing else touched"},
+		{"another user's key", func(after *awsemu.State) {
+			for i := range after.Users {
+				if after.Users[i].Name == story.BystanderUser {
+					after.Users[i].AccessKeys[0].Status = "Inactive"
+				}
+			}
+		}, "nothing else touched"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			after := contained(story, before)
+			tt.spoil(&after)
+			c := CheckContained(story, before, after)
+			if c.OK() {
+				t.Fatal("check holds")
+			}
+			got := failed(c)
+			if !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, tt.claim) }) {
+				t.Errorf("failed claims %v, want one about %q", got, tt.claim)
+			}
+		})
+	}
+}
+
+func TestCheckRehearsal(t *testing.T) {
+	calls := []awsemu.Call{{IAMAction: "ec2:DescribeInstances"}, {IAMAction: "ec2:ModifyNetworkInterfaceAttribute", Mutating: true, DryRun: true, Status: 412}}
+	if c := CheckRehearsal(calls, nil); !c.OK() || !strings.Contains(c[0].Detail, "2 AWS calls") || !strings.Contains(c[0].Detail, "1 mutations sent with DryRun=true") {
+		t.Errorf("clean rehearsal: %+v", c)
+	}
+	bad := []awsemu.Call{{IAMAction: "ec2:CreateSnapshot", Mutating: true, Status: 200}}
+	if c := CheckRehearsal(append(calls, bad...), bad); c.OK() || !strings.Contains(c[0].Detail, "ec2:CreateSnapshot") {
+		t.Errorf("a mutation passed: %+v", c)
+	}
+}
+
+func TestChecklistWrite(t *testing.T) {
+	var b strings.Builder
+	Checklist{{Claim: "a", OK: true, Detail: "d"}, {Claim: "b"}}.Write(&b, false)
+	if got, want := b.String(), "  [x] a — d\n  [ ] b\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if (Checklist{}).OK() {
+		t.Error("an empty checklist holds")
+	}
+}

@@ -1,0 +1,133 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/worker/devserver"
+)
+
+// temporal is the one in-process server every whole-demo test shares:
+// starting one costs seconds and its memory stays until the process
+// exits. Each demo brings its own task queue, emulator and worker.
+var temporal *worker.TemporalConfig
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	ctx := context.Background()
+	srv, err := devserver.Start(ctx, devserver.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo tests: start Temporal:", err)
+		return 1
+	}
+	defer srv.Stop()
+	temporal = &worker.TemporalConfig{Address: srv.FrontendAddress(), Namespace: srv.Namespace()}
+	return m.Run()
+}
+
+func demoOptions(t *testing.T, out *bytes.Buffer) Options {
+	return Options{
+		Stdout:    out,
+		Mode:      Lines,
+		Examples:  filepath.Join("..", "examples"),
+		ReportDir: t.TempDir(),
+		Temporal:  temporal,
+	}
+}
+
+func run(t *testing.T, o Options) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, o)
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, o.Stdout)
+	}
+	return res
+}
+
+// The newcomer's path, as CI runs it: cordon demo --yes with no terminal.
+func TestDemoContainsTheFleetWithYes(t *testing.T) {
+	var out bytes.Buffer
+	o := demoOptions(t, &out)
+	o.Yes = true
+	res := run(t, o)
+	if !res.Check.OK() {
+		var b strings.Builder
+		res.Check.Write(&b, false)
+		t.Fatalf("final check failed:\n%s\n%s", b.String(), out.String())
+	}
+	md, err := os.ReadFile(res.Report)
+	if err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	for _, want := range []string{res.FleetRunID, res.FleetRunID + "/contain/4", res.KeyRunID, "gate_approved of isolate by demo-lead via cli", "- [x] leaked access key inactive"} {
+		if !bytes.Contains(md, []byte(want)) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	text := out.String()
+	for _, want := range []string{"approved AUTOMATICALLY as demo-lead", "approved (--yes: automatic)", "CONTAINED in"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}
+
+func TestDemoRehearsalMutatesNothing(t *testing.T) {
+	var out bytes.Buffer
+	o := demoOptions(t, &out)
+	o.DryRun = true
+	res := run(t, o)
+	if !res.Check.OK() {
+		t.Fatalf("rehearsal check: %+v\n%s", res.Check, out.String())
+	}
+	text := out.String()
+	for _, want := range []string{"Plan of changes", "security_groups:", "status: Active → Inactive", "REHEARSED: nothing changed"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if strings.Contains(text, "demo_decision") {
+		t.Error("a rehearsal decided at a gate")
+	}
+}
+
+// A person who closes stdin at the first prompt has not approved: the
+// demo stops with the refusal instead of hanging or guessing.
+func TestDemoStopsWhenNobodyAnswers(t *testing.T) {
+	var out bytes.Buffer
+	o := demoOptions(t, &out)
+	o.StdinTerminal, o.Stdin = true, strings.NewReader("")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := Run(ctx, o)
+	if !errors.Is(err, ErrNobodyToAsk) {
+		t.Fatalf("err = %v, want ErrNobodyToAsk\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "approve? [y/N/reason to deny]") || !strings.Contains(out.String(), "→") {
+		t.Errorf("no gate prompt with the previewed change:\n%s", out.String())
+	}
+}
+
+func TestDemoRefusesWithoutATerminalOrYes(t *testing.T) {
+	var out bytes.Buffer
+	o := demoOptions(t, &out)
+	o.Temporal = nil // it must refuse before starting anything
+	_, err := Run(context.Background(), o)
+	if !errors.Is(err, ErrNobodyToAsk) {
+		t.Fatalf("err = %v, want ErrNobodyToAsk", err)
+	}
+}

@@ -1,0 +1,174 @@
+package demo
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+var t0 = time.Date(2021, 9, 1, 12, 0, 0, 0, time.UTC)
+
+func child(id, instance, status string, steps ...workflows.StepState) workflows.State {
+	return workflows.State{Meta: workflows.RunMeta{RunID: id}, Runbook: "ec2-compromise", Status: status, StartedAt: t0,
+		Inputs: map[string]any{"instance_id": instance}, Steps: steps}
+}
+
+func TestBoardRowsPerHost(t *testing.T) {
+	fleet := workflows.State{Meta: workflows.RunMeta{RunID: "fleet"}, Runbook: "confluence-cve-2021-26084", Status: workflows.RunRunning, StartedAt: t0,
+		Steps: []workflows.StepState{{ID: "contain", Status: workflows.StepRunning, Children: []string{"fleet/contain/1", "fleet/contain/2", "fleet/contain/3"}}}}
+	waiting := child("fleet/contain/1", "i-0aaa", workflows.RunRunning,
+		workflows.StepState{ID: "evidence", Status: workflows.StepSucceeded},
+		workflows.StepState{ID: "isolate", Status: workflows.StepAwaiting},
+		workflows.StepState{ID: "stop", Status: workflows.StepPending})
+	waiting.Gates = []workflows.GateState{{Key: "isolate", Status: workflows.GateWaiting}}
+	broken := child("fleet/contain/2", "i-0bbb", workflows.RunFailed,
+		workflows.StepState{ID: "evidence", Status: workflows.StepSucceeded},
+		workflows.StepState{ID: "snapshot", Status: workflows.StepFailed, Error: "access denied: ec2:CreateSnapshot"})
+	b := BuildBoard("CVE-2021-26084 fleet", fleet, map[string]workflows.State{waiting.Meta.RunID: waiting, broken.Meta.RunID: broken}, t0.Add(5*time.Second))
+
+	if len(b.Rows) != 3 {
+		t.Fatalf("rows %+v", b.Rows)
+	}
+	if r := b.Rows[0]; r.Host != "i-0aaa" || r.Step != "isolate" || r.Status != workflows.StepAwaiting || r.Waiting != 1 || r.Done != 1 || r.Total != 3 {
+		t.Errorf("waiting row %+v", r)
+	}
+	if r := b.Rows[1]; r.Status != workflows.RunFailed || !strings.Contains(r.Failure, "ec2:CreateSnapshot") {
+		t.Errorf("failed row %+v", r)
+	}
+	if r := b.Rows[2]; r.Status != workflows.StepPending {
+		t.Errorf("a child not queried yet: %+v", r)
+	}
+
+	plain := strings.Join(b.Lines(100, false), "\n")
+	for _, want := range []string{"CVE-2021-26084 fleet", "5s", "i-0aaa", "1 waiting", "✗ snapshot: access denied"} {
+		if !strings.Contains(plain, want) {
+			t.Errorf("board lacks %q:\n%s", want, plain)
+		}
+	}
+	if strings.Contains(plain, "\x1b[") {
+		t.Error("colour without a terminal")
+	}
+	coloured := strings.Join(b.Lines(100, true), "\n")
+	if !strings.Contains(coloured, red("    ✗ snapshot: access denied: ec2:CreateSnapshot")) {
+		t.Errorf("failure not red:\n%q", coloured)
+	}
+}
+
+func TestBoardOfARunWithoutChildren(t *testing.T) {
+	key := workflows.State{Meta: workflows.RunMeta{RunID: "key"}, Status: workflows.RunSucceeded, StartedAt: t0, EndedAt: t0.Add(2 * time.Second),
+		Inputs: map[string]any{"access_key_id": "AKIAEXAMPLE"}, Steps: []workflows.StepState{{ID: "deactivate_keys", Status: workflows.StepSucceeded}}}
+	b := BuildBoard("leaked key", key, nil, t0.Add(time.Hour))
+	if len(b.Rows) != 1 || b.Rows[0].Host != "AKIAEXAMPLE" || b.Rows[0].Status != workflows.RunSucceeded || b.Elapsed != 2*time.Second {
+		t.Errorf("board %+v", b)
+	}
+}
+
+func TestLiveViewRedrawsInPlace(t *testing.T) {
+	var out bytes.Buffer
+	p := newProgress(Live, &out)
+	b := Board{Title: "t", Rows: []Row{{Host: "i-1"}, {Host: "i-2"}}}
+	p.board(b)
+	first := out.Len()
+	p.board(b)
+	// The second drawing first moves up over the four lines of the first.
+	if got := out.String()[first:]; !strings.HasPrefix(got, "\x1b[4A\x1b[J") {
+		t.Errorf("redraw starts %q", got[:min(12, len(got))])
+	}
+	p.event(Event{Kind: "step_started"})
+	p.event(Event{Kind: "item_failed", Detail: "boom"})
+	if !strings.Contains(out.String(), red(eventLine(Event{Kind: "item_failed", Detail: "boom"}))) {
+		t.Error("a failure is not kept on screen in red")
+	}
+}
+
+func TestJSONEventsOnePerLine(t *testing.T) {
+	var out bytes.Buffer
+	p := newProgress(JSON, &out)
+	p.event(Event{Time: t0, Kind: "gate_waiting", Run: "r", Host: "i-1", Step: "isolate"})
+	p.say("hello %s", "world")
+	p.board(Board{Title: "ignored"})
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("lines %q", lines)
+	}
+	for _, l := range lines {
+		var e Event
+		if err := json.Unmarshal([]byte(l), &e); err != nil || e.Kind == "" {
+			t.Errorf("line %q: %v", l, err)
+		}
+	}
+}
+
+func TestParseAnswer(t *testing.T) {
+	for in, want := range map[string]decision{
+		"y\n":                    {Approve: true, Reason: "approved at the demo terminal"},
+		" YES ":                  {Approve: true, Reason: "approved at the demo terminal"},
+		"\n":                     {Reason: "denied at the demo terminal"},
+		"n":                      {Reason: "denied at the demo terminal"},
+		"false positive: a scan": {Reason: "false positive: a scan"},
+	} {
+		if got := parseAnswer(in); got != want {
+			t.Errorf("parseAnswer(%q) = %+v, want %+v", in, got, want)
+		}
+	}
+}
+
+func TestPromptShowsTheChange(t *testing.T) {
+	var out bytes.Buffer
+	pr := &prompter{in: bufioReader("reason: maintenance window\n"), out: &out}
+	g := pendingGate{RunID: "r/contain/1", Host: "i-0aaa", Gate: workflows.GateState{Key: "isolate", MinApprovals: 1,
+		Changes: []actions.Change{{Resource: "eni-1", Field: "security_groups", Before: []any{"sg-app"}, After: []any{"sg-q"}}}}}
+	d, err := pr.decide(g)
+	if err != nil || d.Approve || d.Reason != "reason: maintenance window" {
+		t.Fatalf("decision %+v, %v", d, err)
+	}
+	for _, want := range []string{"Gate isolate on i-0aaa", "eni-1 security_groups: [sg-app] → [sg-q]", "approve? [y/N/reason to deny]"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("prompt lacks %q:\n%s", want, out.String())
+		}
+	}
+	if _, err := pr.decide(g); err != ErrNobodyToAsk {
+		t.Errorf("at end of input: %v", err)
+	}
+}
+
+func TestPlanOfChanges(t *testing.T) {
+	s := child("r/contain/1", "i-0aaa", workflows.RunSucceeded)
+	// As the query returns it: generic JSON, not actions.Change.
+	var data map[string]any
+	_ = json.Unmarshal([]byte(`{"changes":[{"resource":"i-0aaa","field":"state","before":"running","after":"stopping"}]}`), &data)
+	s.Timeline = []workflows.Event{{Kind: "action_done", Step: "stop", Data: data}, {Kind: "step_started", Step: "stop"}}
+	plan := PlanOfChanges(s)
+	if len(plan) != 1 || plan[0].Host != "i-0aaa" || plan[0].Change.After != "stopping" {
+		t.Errorf("plan %+v", plan)
+	}
+}
+
+func TestIsTerminal(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if IsTerminal(f) {
+		t.Error("a regular file is a terminal")
+	}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer null.Close()
+	if IsTerminal(null) {
+		t.Error("the null device is a terminal")
+	}
+}
+
+func bufioReader(s string) *bufio.Reader { return bufio.NewReader(strings.NewReader(s)) }
