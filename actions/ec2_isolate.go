@@ -99,15 +99,25 @@ func quarantineGroup(ctx context.Context, x *execution, vpcID string, kind quara
 	if err != nil {
 		return "", err
 	}
-	if g == nil {
-		if x.preview() {
-			err := discardOutput(x.aws.EC2.CreateSecurityGroup(ctx, createGroupInput(x, vpcID, kind, true)))
-			if err := dryRunOK("create security group "+kind.name+" in "+vpcID, "ec2:CreateSecurityGroup", err); err != nil {
+	if g == nil && x.preview() {
+		err := discardOutput(x.aws.EC2.CreateSecurityGroup(ctx, createGroupInput(x, vpcID, kind, true)))
+		if isCode(err, "InvalidGroup.Duplicate") {
+			// Another isolation in this VPC created it since we looked
+			// (fleets isolate hosts in parallel): preview against it.
+			if g, err = findSecurityGroup(ctx, x, vpcID, kind.name); err != nil {
 				return "", err
 			}
+			if g == nil {
+				return "", temporal.NewApplicationError(fmt.Sprintf("isolate: security group %s in %s exists but is not visible yet", kind.name, vpcID), ErrAWSServer)
+			}
+		} else if err := dryRunOK("create security group "+kind.name+" in "+vpcID, "ec2:CreateSecurityGroup", err); err != nil {
+			return "", err
+		} else {
 			x.change(vpcID, "security group "+kind.name, nil, newGroupPlaceholder(kind.name)+": "+kind.description)
 			return newGroupPlaceholder(kind.name), nil
 		}
+	}
+	if g == nil {
 		g, err = createQuarantineGroup(ctx, x, vpcID, kind)
 		if err != nil {
 			return "", err
