@@ -335,17 +335,22 @@ func (g *Gateway) startRun(ctx context.Context, plan *runbooks.Plan, inputs map[
 	// Announce first, so the run's gate messages find their thread.
 	n := g.opts.Notifier
 	text := RunStartedText(meta.RunID, plan.Runbook.Name, meta.Incident, meta.Requester, meta.DryRun, n.people)
+	var announced posted
 	if ch, ts, err := n.api.PostMessageContext(ctx, n.opts.Channel, slackapi.MsgOptionText(text, false)); err == nil {
 		if ch == "" {
 			ch = n.opts.Channel
 		}
-		n.threads.setRoot(meta.RunID, posted{Channel: ch, TS: ts})
+		announced = posted{Channel: ch, TS: ts}
+		n.threads.setRoot(meta.RunID, announced)
 	} else {
 		g.log.Warn("slack gateway: run announcement not posted", "run", meta.RunID, "error", err)
 	}
 	id, err := g.opts.Runs.Start(ctx, plan, inputs, meta)
 	if err != nil {
 		g.log.Error("slack gateway: run not started", "run", meta.RunID, "member", meta.Requester, "error", err)
+		if announced.TS != "" {
+			_ = n.update(ctx, announced, Message{Text: fmt.Sprintf(":warning: Run `%s` of *%s* did not start.", escape(meta.RunID), escape(plan.Runbook.Name))})
+		}
 		g.tell(ctx, channel, user, ":warning: The run did not start: "+escape(err.Error()))
 		return
 	}
