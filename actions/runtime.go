@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -149,6 +150,8 @@ func (r *Runtime) Run(ctx context.Context, call Call) (Result, error) {
 	}
 	if activity.IsActivity(ctx) {
 		x.res.Attempt = activity.GetInfo(ctx).Attempt
+		stop := x.keepAlive(ctx)
+		defer stop()
 	}
 	err := h(ctx, x)
 	x.res.RequestIDs = reqs.list()
@@ -181,6 +184,9 @@ type execution struct {
 	rt   *Runtime
 	res  Result
 	log  *slog.Logger
+
+	beatMu   sync.Mutex
+	lastBeat any // latest heartbeat details, re-sent by keepAlive
 }
 
 // decode fills a parameter struct (json tags = parameter names).
@@ -208,11 +214,54 @@ func (x *execution) note(format string, args ...any) {
 func (x *execution) output(name string, v any) { x.res.Outputs[name] = v }
 
 // heartbeat tells Temporal the activity is alive (and what it is doing),
-// when running as an activity.
+// when running as an activity. The details are what the next attempt of
+// this activity receives after a crash.
 func (x *execution) heartbeat(ctx context.Context, details any) {
 	if activity.IsActivity(ctx) {
+		x.beatMu.Lock()
+		x.lastBeat = details
+		x.beatMu.Unlock()
 		activity.RecordHeartbeat(ctx, details)
 	}
+}
+
+// keepAlive heartbeats in the background while the action runs, so that a
+// worker killed mid-action is noticed within the step's heartbeat timeout
+// (seconds) rather than its start-to-close timeout (minutes), and Temporal
+// retries the action on another worker. It re-sends the latest details
+// (starting with those an earlier attempt left), never clearing them:
+// actions keep what they are about to change there.
+func (x *execution) keepAlive(ctx context.Context) (stop func()) {
+	timeout := activity.GetInfo(ctx).HeartbeatTimeout
+	if timeout <= 0 {
+		return func() {}
+	}
+	if activity.HasHeartbeatDetails(ctx) {
+		var prior any
+		if activity.GetHeartbeatDetails(ctx, &prior) == nil {
+			x.lastBeat = prior
+		}
+	}
+	every := max(timeout/3, 200*time.Millisecond)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				x.beatMu.Lock()
+				last := x.lastBeat
+				x.beatMu.Unlock()
+				activity.RecordHeartbeat(ctx, last)
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // Tag keys Cordon writes. Actions find what earlier attempts made by them.

@@ -463,6 +463,10 @@ type deniedError struct{ status, reason string }
 
 func (e *deniedError) Error() string { return e.reason }
 
+// actionHeartbeatTimeout is how long an action may go without a heartbeat
+// before Temporal considers its worker gone.
+const actionHeartbeatTimeout = 15 * time.Second
+
 // nonRetryable are the action error types retrying cannot fix.
 var nonRetryable = []string{actions.ErrAccessDenied, actions.ErrNotFound, actions.ErrInvalid, actions.ErrConflict, actions.ErrBadParams}
 
@@ -480,11 +484,10 @@ func (r *runner) activityOptions(st *runbooks.Step) workflow.ActivityOptions {
 	if opts.StartToCloseTimeout <= 0 {
 		opts.StartToCloseTimeout = 10 * time.Minute
 	}
-	// Long actions heartbeat; a worker that dies mid-wait is noticed in
-	// minutes, not at the end of a multi-hour timeout.
-	if opts.StartToCloseTimeout > 15*time.Minute {
-		opts.HeartbeatTimeout = 2 * time.Minute
-	}
+	// Every action heartbeats while it runs (the actions runtime keeps it
+	// alive), so a worker killed mid-action is noticed in seconds and the
+	// action is retried elsewhere, instead of at the end of its timeout.
+	opts.HeartbeatTimeout = actionHeartbeatTimeout
 	return opts
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/worker/devserver"
+	"github.com/cordon-ir/cordon/worker/slack"
 )
 
 func runWorker(ctx context.Context, env *cliEnv, args []string) int {
@@ -40,7 +41,15 @@ func runWorker(ctx context.Context, env *cliEnv, args []string) int {
 		return 1
 	}
 	defer c.Close()
-	if err := worker.Run(ctx, c, cfg, worker.Options{Logger: logger}); err != nil {
+	opts := worker.Options{Logger: logger}
+	if cfg.Slack.BotToken != "" && cfg.Slack.Channel != "" {
+		// Every worker on the task queue may run the gate notification, so
+		// every worker must post it to Slack, not only the gateway's.
+		n := slack.NewNotifier(slack.NewClient(cfg.Slack), slack.NotifierOptions{Channel: cfg.Slack.Channel,
+			EscalationChannel: cfg.Slack.EscalationChannel, Roster: cfg.WorkflowRoster(), Logger: logger})
+		opts.Notifier, opts.ActionNotifier = n, n
+	}
+	if err := worker.Run(ctx, c, cfg, opts); err != nil {
 		fmt.Fprintf(env.stderr, "cordon worker: %v\n", err)
 		return 1
 	}
