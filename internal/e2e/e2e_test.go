@@ -44,6 +44,11 @@ type env struct {
 var shared *env
 
 func TestMain(m *testing.M) {
+	// The crash test re-executes this binary as a separate worker process
+	// it can kill -9.
+	if path := os.Getenv(workerProcessEnv); path != "" {
+		os.Exit(workerProcess(path))
+	}
 	flag.Parse()
 	code, err := run(m)
 	if err != nil {

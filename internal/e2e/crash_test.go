@@ -1,0 +1,197 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+const workerProcessEnv = "CORDON_E2E_WORKER_CONFIG"
+
+// workerProcess is the body of the separate worker process: the real
+// worker, configured from a file, running until it is killed.
+func workerProcess(path string) int {
+	cfg, err := worker.LoadConfig(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx := context.Background()
+	logger := slog.New(slog.DiscardHandler)
+	c, err := worker.Dial(ctx, cfg.Temporal, logger)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := worker.Run(ctx, c, cfg, worker.Options{Logger: logger, PollInterval: 100 * time.Millisecond}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// startWorkerProcess starts a worker process on the crash test's queue.
+func startWorkerProcess(t *testing.T, cfgPath string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(),
+		workerProcessEnv+"="+cfgPath,
+		"AWS_ACCESS_KEY_ID="+awsemu.DefaultAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY="+awsemu.DefaultSecretAccessKey,
+		"AWS_REGION="+shared.emu.Region(),
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+	)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd
+}
+
+func kill9(t *testing.T, cmd *exec.Cmd, when string) {
+	t.Helper()
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL: no graceful stop
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	t.Logf("worker killed %s", when)
+}
+
+// A fleet containment whose worker is killed -9 twice — once while
+// snapshots are pending, once a moment after a new worker picked the work
+// up — still ends with every host contained, each volume snapshotted
+// exactly once, one quarantine group, and the retries in the timeline.
+func TestWorkerKilledMidContainment(t *testing.T) {
+	ctx := context.Background()
+	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 4, NamePrefix: "crash", NetworkInterfaces: 2, Volumes: 2,
+		WithInstanceRole: true, Compromised: []int{0, 1, 2}, Tags: map[string]string{"Crash": "yes"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared.emu.SetSnapshotCompletion(awsemu.SnapshotCompletion{After: 3 * time.Second})
+	t.Cleanup(shared.emu.ResetFaults)
+
+	cfg := worker.Config{
+		Temporal: worker.TemporalConfig{Address: shared.cfg.Temporal.Address, Namespace: shared.cfg.Temporal.Namespace, TaskQueue: "e2e-crash"},
+		Roster:   shared.cfg.Roster,
+		AWS:      worker.AWSConfig{Region: shared.emu.Region(), Endpoint: shared.emu.URL()},
+	}
+	raw, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "cordon.yaml")
+	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	first := startWorkerProcess(t, cfgPath)
+	plan := compileExample(t, "confluence-cve-2021-26084")
+	inputs, err := plan.ResolveInputs(map[string]string{"compromised": strings.Join(fleet.CompromisedIDs, ","), "final_action": "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead := &workflows.Approval{Actor: "carol", Channel: "cli", BreakGlass: true, Reason: "contain now", Time: time.Now().UTC()}
+	runID, err := worker.StartRun(ctx, shared.client, cfg.Temporal.TaskQueue, plan, inputs,
+		workflows.RunMeta{RunID: "e2e-crash", Requester: "alice", Incident: "INC-CRASH", PreApproved: lead})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Kill the worker while snapshots of the fleet are pending.
+	volumes := map[string]bool{}
+	for _, id := range fleet.CompromisedIDs {
+		in, _ := shared.emu.Instance(id)
+		for _, bd := range in.BlockDevices {
+			volumes[bd.VolumeID] = true
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for pending := false; !pending; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no snapshot started within a minute")
+		}
+		for _, sn := range shared.emu.Snapshots() {
+			if volumes[sn.VolumeID] && sn.State == "pending" {
+				pending = true
+			}
+		}
+	}
+	kill9(t, first, "with snapshots pending")
+
+	second := startWorkerProcess(t, cfgPath)
+	time.Sleep(20 * time.Second) // long enough for the retry to be picked up and under way
+	kill9(t, second, "again, 20s after a new worker took over")
+
+	startWorkerProcess(t, cfgPath)
+	wctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	res, err := worker.Wait(wctx, shared.client, runID)
+	if err != nil || res.Status != workflows.RunSucceeded {
+		t.Fatalf("run %+v, %v", res, err)
+	}
+
+	perVolume := map[string]int{}
+	for _, sn := range shared.emu.Snapshots() {
+		if volumes[sn.VolumeID] {
+			perVolume[sn.VolumeID]++
+		}
+	}
+	for v := range volumes {
+		if perVolume[v] != 1 {
+			t.Errorf("volume %s has %d snapshots, want exactly 1", v, perVolume[v])
+		}
+	}
+	groups := 0
+	for _, g := range shared.emu.SecurityGroups() {
+		if g.VPCID == fleet.VPCID && g.Tags["cordon:quarantine"] == "empty" {
+			groups++
+		}
+	}
+	if groups != 1 {
+		t.Errorf("%d quarantine groups in %s, want 1", groups, fleet.VPCID)
+	}
+	for _, id := range fleet.CompromisedIDs {
+		in, _ := shared.emu.Instance(id)
+		for _, eni := range in.NetworkInterfaceIDs {
+			ni, _ := shared.emu.NetworkInterface(eni)
+			if len(ni.SecurityGroupIDs) != 1 {
+				t.Errorf("%s ENI %s groups %v", id, eni, ni.SecurityGroupIDs)
+			}
+		}
+	}
+	// The timeline shows that some action needed more than one attempt.
+	retried := 0
+	s, _ := worker.State(ctx, shared.client, runID)
+	for _, st := range s.Steps {
+		for _, child := range st.Children {
+			cs, err := worker.State(ctx, shared.client, child)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range cs.Timeline {
+				if e.Kind == "action_done" && strings.Contains(e.Detail, "succeeded on attempt") {
+					retried++
+				}
+			}
+		}
+	}
+	if retried == 0 {
+		t.Error("no retried action in the children's timelines")
+	}
+	t.Logf("%d actions succeeded on a later attempt", retried)
+}
