@@ -2,10 +2,10 @@ package runbooks_test
 
 import (
 	"os"
-	"syscall"
-	"time"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/runbooks"
