@@ -48,6 +48,7 @@ func commands() []command {
 		{"worker", "run a worker against a Temporal cluster or Temporal Cloud", runWorker},
 		{"gateway", "serve the Slack gateway (approve gates, /cordon commands) and a Slack-posting worker", runGateway},
 		{"report", "print a run's post-incident record (Markdown or JSON)", runReport},
+		{"bench", "measure fleet containment speed against a sequential script (embedded server, AWS emulator)", runBench},
 	}
 }
 

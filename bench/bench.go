@@ -1,0 +1,205 @@
+// Package bench measures fleet containment speed: the Confluence fleet
+// runbook on the embedded Temporal server against the AWS emulator (with
+// per-call latency and EC2-style throttling), next to a plain sequential
+// program that makes the same action calls with no engine. It owns the
+// measurement and its table; it must not hold business rules (those stay in
+// runbooks/, actions/ and workflows/, which it drives as they are).
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"syscall"
+	"time"
+)
+
+// Defaults, chosen so `cordon bench` finishes in a few minutes on a small
+// machine while keeping AWS-like timing (see docs/performance.md).
+const (
+	DefaultLatency            = 50 * time.Millisecond
+	DefaultConcurrency        = 100
+	DefaultSnapshotCompletion = time.Second
+	DefaultPollInterval       = 500 * time.Millisecond
+)
+
+// DefaultHosts are the fleet sizes measured when Options.Hosts is empty;
+// 1000 is only measured when asked for.
+func DefaultHosts() []int { return []int{1, 10, 100} }
+
+// Options configures a benchmark run. The zero value is the default run.
+type Options struct {
+	// Hosts are the fleet sizes to measure, in order (default 1, 10, 100).
+	Hosts []int
+	// Latency delays every AWS call in the emulator (default 50ms, like a
+	// regional endpoint). Negative means none.
+	Latency time.Duration
+	// NoThrottle turns off the emulator's EC2-style token buckets
+	// (awsemu.EC2DefaultThrottle), which are on by default.
+	NoThrottle bool
+	// Concurrency overrides the fleet runbook's max_concurrency on its
+	// contain step (default 100; the runbook itself says 10).
+	Concurrency int
+	// SnapshotCompletion is how long a snapshot stays pending (default 1s):
+	// long enough that waiting for it is part of the work, short enough
+	// that the sequential baseline finishes.
+	SnapshotCompletion time.Duration
+	// PollInterval is how often actions poll for snapshots (default 500ms).
+	PollInterval time.Duration
+	// Examples is the directory holding the example runbooks (default
+	// "examples", i.e. run from the repository root).
+	Examples string
+	// SkipBaseline measures the engine only (e.g. for 1000 hosts, where
+	// the sequential program would take most of an hour).
+	SkipBaseline bool
+	// Logger receives progress; nil discards. The server, SDK and emulator
+	// are always quiet.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if len(o.Hosts) == 0 {
+		o.Hosts = DefaultHosts()
+	}
+	if o.Latency == 0 {
+		o.Latency = DefaultLatency
+	}
+	if o.Latency < 0 {
+		o.Latency = 0
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.SnapshotCompletion <= 0 {
+		o.SnapshotCompletion = DefaultSnapshotCompletion
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	if o.Examples == "" {
+		o.Examples = "examples"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Result is one fleet size, measured with the engine and with the baseline
+// in the same process, one after the other, each on a fresh fleet.
+type Result struct {
+	Hosts       int
+	Concurrency int
+	Latency     time.Duration
+	Throttled   bool
+	// MutatingRefill is the emulator's EC2 mutating refill rate (calls/s),
+	// 0 when unthrottled.
+	MutatingRefill float64
+	Engine         Measurement
+	// Baseline is the zero Measurement when Options.SkipBaseline is set.
+	Baseline Measurement
+	// PeakRSS is the process's peak resident set size after this fleet
+	// size, in bytes. The process holds the Temporal server, the emulator,
+	// the worker and the baseline: the worker alone uses less.
+	PeakRSS int64
+}
+
+// Speedup is how many times faster the engine contained the whole fleet
+// than the baseline (baseline / engine); 0 without a baseline.
+func (r Result) Speedup() float64 {
+	if r.Baseline.Contained <= 0 || r.Engine.Contained <= 0 {
+		return 0
+	}
+	return float64(r.Baseline.Contained) / float64(r.Engine.Contained)
+}
+
+// Measurement is what one containment of a fleet took.
+type Measurement struct {
+	// Isolated is launch → the last successful, non-dry-run
+	// ModifyNetworkInterfaceAttribute (the moment the last host lost its
+	// network), from the emulator's call log.
+	Isolated time.Duration
+	// Contained is launch → every host fully contained (the run's end).
+	Contained time.Duration
+	// P50 and P99 are over hosts, of launch → that host contained.
+	P50, P99 time.Duration
+	// Calls is every AWS call the emulator saw, throttled ones included.
+	Calls int
+	// Throttled are calls refused with RequestLimitExceeded or Throttling.
+	Throttled int
+	// MutatingCalls are EC2 mutating calls that passed the rate limiter
+	// (dry runs included: they take a token too).
+	MutatingCalls int
+	// MutatingRate is MutatingCalls per second over launch → last such call.
+	MutatingRate float64
+	// HostsContained counts hosts whose every interface left its
+	// application group; FailedHosts are the rest.
+	HostsContained, FailedHosts int
+}
+
+// RefillFraction is the achieved mutating-call rate as a fraction of the
+// emulator's mutating refill rate; 0 when unthrottled. Above 1 means the
+// bucket's burst was still being spent.
+func (r Result) RefillFraction(m Measurement) float64 {
+	if r.MutatingRefill <= 0 {
+		return 0
+	}
+	return m.MutatingRate / r.MutatingRefill
+}
+
+// Run measures each fleet size in turn on one server, emulator and worker.
+// It returns what it measured so far along with any error.
+func Run(ctx context.Context, opts Options) ([]Result, error) {
+	o := opts.withDefaults()
+	for _, n := range o.Hosts {
+		if n < 1 || n > 5000 {
+			return nil, fmt.Errorf("bench: %d hosts is out of range 1–5000", n)
+		}
+	}
+	s, err := startSandbox(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer s.stop()
+	var results []Result
+	for i, n := range o.Hosts {
+		r := Result{Hosts: n, Concurrency: o.Concurrency, Latency: o.Latency, Throttled: !o.NoThrottle}
+		if r.Throttled {
+			r.MutatingRefill = s.throttle.Mutating.RefillPerSecond
+		}
+		o.Logger.Info("bench: engine", "hosts", n, "concurrency", o.Concurrency)
+		if r.Engine, err = s.engine(ctx, i, n); err != nil {
+			return results, fmt.Errorf("bench: engine, %d hosts: %w", n, err)
+		}
+		if !o.SkipBaseline {
+			o.Logger.Info("bench: sequential baseline", "hosts", n)
+			if r.Baseline, err = s.baseline(ctx, i, n); err != nil {
+				return results, fmt.Errorf("bench: baseline, %d hosts: %w", n, err)
+			}
+		}
+		r.PeakRSS = peakRSS()
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// peakRSS reads the process's high-water mark; on Linux Maxrss is in KiB.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return int64(ru.Maxrss) * 1024
+}
+
+// percentile returns the p-th percentile (nearest rank) of ds.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	rank := int(p/100*float64(len(s))+0.999999) - 1
+	return s[min(max(rank, 0), len(s)-1)]
+}

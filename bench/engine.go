@@ -1,0 +1,61 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+// engine contains a fresh fleet of n hosts with the fleet runbook on the
+// embedded server, gates pre-approved by the lead.
+func (s *sandbox) engine(ctx context.Context, round, n int) (Measurement, error) {
+	var m Measurement
+	f, err := s.seed(n, "engine")
+	if err != nil {
+		return m, err
+	}
+	runID := fmt.Sprintf("bench-%d-engine-%d", round, n)
+	lead := &workflows.Approval{Actor: lead, Channel: "cli", BreakGlass: true,
+		Reason: "benchmark: gates pre-approved by the lead", Time: time.Now().UTC()}
+	launch := time.Now()
+	if _, err := worker.StartRun(ctx, s.client, taskQueue, f.plan, f.inputs,
+		workflows.RunMeta{RunID: runID, Requester: requester, Channel: "cli", Incident: "BENCH-26084", PreApproved: lead}); err != nil {
+		return m, fmt.Errorf("start the fleet run: %w", err)
+	}
+	res, err := worker.Wait(ctx, s.client, runID)
+	end := time.Now()
+	if err != nil {
+		return m, fmt.Errorf("fleet run %s: %w", runID, err)
+	}
+	if res.Status != workflows.RunSucceeded {
+		return m, fmt.Errorf("fleet run %s ended %s: %s", runID, res.Status, res.Error)
+	}
+	m.Contained = end.Sub(launch)
+	s.measure(f, launch, &m)
+
+	// Per host: each child run's end, from its own state.
+	st, err := worker.State(ctx, s.client, runID)
+	if err != nil {
+		return m, fmt.Errorf("state of %s: %w", runID, err)
+	}
+	var hosts []time.Duration
+	for _, step := range st.Steps {
+		if step.ID != containStep {
+			continue
+		}
+		for _, child := range step.Children {
+			cs, err := worker.State(ctx, s.client, child)
+			if err != nil {
+				return m, fmt.Errorf("state of %s: %w", child, err)
+			}
+			if cs.Status == workflows.RunSucceeded {
+				hosts = append(hosts, cs.EndedAt.Sub(launch))
+			}
+		}
+	}
+	m.P50, m.P99 = percentile(hosts, 50), percentile(hosts, 99)
+	return m, nil
+}

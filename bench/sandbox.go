@@ -1,0 +1,234 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/runbooks"
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/worker/devserver"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+const (
+	fleetRunbook = "confluence-cve-2021-26084.yaml"
+	hostRunbook  = "ec2-compromise"
+	containStep  = "contain"
+	taskQueue    = "cordon-bench"
+	requester    = "bench-responder"
+	lead         = "bench-lead"
+	// healthyHosts are seeded next to the compromised ones and must be
+	// left alone, so find has something to filter.
+	healthyHosts = 3
+)
+
+// sandbox is what every measurement shares: one server, one emulator, one
+// worker, and the runtime the baseline calls directly.
+type sandbox struct {
+	o        Options
+	srv      *devserver.Server
+	emu      *awsemu.Emulator
+	client   client.Client
+	worker   sdkworker.Worker
+	rt       *actions.Runtime
+	throttle awsemu.Throttle
+	compiler *runbooks.Compiler
+	source   []byte
+	path     string
+}
+
+func startSandbox(ctx context.Context, o Options) (s *sandbox, err error) {
+	s = &sandbox{o: o}
+	defer func() {
+		if err != nil {
+			s.stop()
+		}
+	}()
+	files, err := filepath.Glob(filepath.Join(o.Examples, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		return s, fmt.Errorf("no runbooks in %s: run cordon bench from the repository root, or pass --examples DIR", o.Examples)
+	}
+	s.path = filepath.Join(o.Examples, fleetRunbook)
+	if s.source, err = os.ReadFile(s.path); err != nil {
+		return s, fmt.Errorf("read the fleet runbook: %w", err)
+	}
+	s.compiler = runbooks.NewCompiler(actions.Catalog(), runbooks.NewDirResolver(files...))
+	if _, err := s.plan(); err != nil {
+		return s, err
+	}
+
+	quiet := slog.New(slog.DiscardHandler)
+	if s.srv, err = devserver.Start(ctx, devserver.Options{Logger: quiet}); err != nil {
+		return s, fmt.Errorf("start the in-process Temporal server: %w", err)
+	}
+	s.emu = awsemu.New(awsemu.Options{Logger: quiet})
+	url, err := s.emu.Start(ctx)
+	if err != nil {
+		return s, fmt.Errorf("start the AWS emulator: %w", err)
+	}
+	s.emu.SetLatency(o.Latency)
+	s.emu.SetSnapshotCompletion(awsemu.SnapshotCompletion{After: o.SnapshotCompletion})
+	if !o.NoThrottle {
+		s.throttle = awsemu.EC2DefaultThrottle()
+	}
+
+	cfg := &worker.Config{}
+	cfg.Temporal = worker.TemporalConfig{Address: s.srv.FrontendAddress(), Namespace: s.srv.Namespace(), TaskQueue: taskQueue}
+	// Gates are pre-approved (break-glass) by the lead: the roster must
+	// hold that lead so the record names a real member.
+	cfg.Roster.Members = []worker.MemberConfig{
+		{ID: requester, Roles: []string{workflows.RoleResponder}, Groups: []string{"csirt-oncall"}},
+		{ID: lead, Roles: []string{workflows.RoleResponder, workflows.RoleLead}, Groups: []string{"csirt-oncall", "csirt-leads"}},
+	}
+	if err := cfg.Validate(); err != nil {
+		return s, fmt.Errorf("bench roster: %w", err)
+	}
+	if s.client, err = worker.Dial(ctx, cfg.Temporal, quiet); err != nil {
+		return s, err
+	}
+	s.rt = actions.NewRuntime(actions.Options{
+		Clients:      actions.NewAWSClientSource(actions.AWSOptions{Base: s.emu.AWSConfig(), Endpoint: url}),
+		Logger:       quiet,
+		PollInterval: o.PollInterval,
+	})
+	s.worker = sdkworker.New(s.client, taskQueue, sdkworker.Options{})
+	worker.Register(s.worker, cfg, s.rt, worker.LogGateNotifier{Logger: quiet})
+	if err := s.worker.Start(); err != nil {
+		return s, fmt.Errorf("start the worker: %w", err)
+	}
+	return s, nil
+}
+
+func (s *sandbox) stop() {
+	if s.worker != nil {
+		s.worker.Stop()
+	}
+	if s.client != nil {
+		s.client.Close()
+	}
+	if s.emu != nil {
+		_ = s.emu.Close()
+	}
+	if s.srv != nil {
+		s.srv.Stop()
+	}
+}
+
+// plan compiles the fleet runbook afresh (so an override never leaks into
+// the next measurement) and sets the contain step's fan-out.
+func (s *sandbox) plan() (*runbooks.Plan, error) {
+	plan, diags := s.compiler.Compile(s.path, s.source)
+	if plan == nil {
+		return nil, fmt.Errorf("compile %s: %w", s.path, diags)
+	}
+	found := false
+	for i := range plan.Steps {
+		if plan.Steps[i].ID == containStep {
+			plan.Steps[i].MaxConcurrency = s.o.Concurrency
+			found = true
+		}
+	}
+	if !found || plan.Children[hostRunbook] == nil {
+		return nil, fmt.Errorf("%s has no %s step using %s: the benchmark follows that runbook", s.path, containStep, hostRunbook)
+	}
+	return plan, nil
+}
+
+// fleet is one freshly seeded fleet and the inputs that target it.
+type fleet struct {
+	info   awsemu.FleetInfo
+	inputs map[string]any
+	plan   *runbooks.Plan
+}
+
+// seed creates n compromised Confluence servers plus a few healthy ones,
+// under an App tag of their own so find sees only this fleet, and resets
+// the call log and the rate limiter so each measurement starts alike.
+func (s *sandbox) seed(n int, label string) (fleet, error) {
+	tag := fmt.Sprintf("confluence-bench-%s-%d", label, n)
+	compromised := make([]int, n)
+	for i := range compromised {
+		compromised[i] = i
+	}
+	total := n + healthyHosts
+	info, err := s.emu.SeedFleet(awsemu.FleetSpec{
+		Instances: total, NamePrefix: tag, NetworkInterfaces: 2, Volumes: 2,
+		InAutoScalingGroup: total, BehindTargetGroup: total, WithInstanceRole: true,
+		Compromised: compromised, Tags: map[string]string{"App": tag},
+	})
+	if err != nil {
+		return fleet{}, fmt.Errorf("seed the fleet: %w", err)
+	}
+	plan, err := s.plan()
+	if err != nil {
+		return fleet{}, err
+	}
+	inputs, err := plan.ResolveInputs(map[string]string{
+		"compromised": strings.Join(info.CompromisedIDs, ","), "final_action": "stop", "app_tag": tag,
+	})
+	if err != nil {
+		return fleet{}, fmt.Errorf("fleet inputs: %w", err)
+	}
+	s.emu.SetThrottling(s.throttle) // refills every bucket
+	s.emu.ResetCalls()
+	return fleet{info: info, inputs: inputs, plan: plan}, nil
+}
+
+// measure fills in what the emulator saw since seed, relative to launch.
+func (s *sandbox) measure(f fleet, launch time.Time, m *Measurement) {
+	var lastIsolation, lastMutation time.Time
+	for _, c := range s.emu.Calls() {
+		m.Calls++
+		if c.ErrorCode == "RequestLimitExceeded" || c.ErrorCode == "Throttling" {
+			m.Throttled++
+			continue
+		}
+		if c.Service == awsemu.ServiceEC2 && c.Mutating {
+			m.MutatingCalls++
+			lastMutation = later(lastMutation, c.Time)
+		}
+		if c.Action == "ModifyNetworkInterfaceAttribute" && !c.DryRun && c.Status/100 == 2 {
+			lastIsolation = later(lastIsolation, c.Time)
+		}
+	}
+	if !lastIsolation.IsZero() {
+		m.Isolated = lastIsolation.Sub(launch)
+	}
+	if span := lastMutation.Sub(launch).Seconds(); span > 0 {
+		m.MutatingRate = float64(m.MutatingCalls) / span
+	}
+	for _, id := range f.info.CompromisedIDs {
+		in, _ := s.emu.Instance(id)
+		isolated := len(in.NetworkInterfaceIDs) > 0
+		for _, eni := range in.NetworkInterfaceIDs {
+			ni, _ := s.emu.NetworkInterface(eni)
+			for _, g := range ni.SecurityGroupIDs {
+				if g == f.info.SecurityGroupID {
+					isolated = false
+				}
+			}
+		}
+		if isolated {
+			m.HostsContained++
+		} else {
+			m.FailedHosts++
+		}
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,65 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteTable prints one table per fleet size: each figure for the engine,
+// the sequential baseline and their ratio (baseline ÷ engine, so above 1
+// means the engine was faster or made fewer calls).
+func WriteTable(w io.Writer, results []Result) error {
+	for _, r := range results {
+		throttle := "off"
+		if r.Throttled {
+			throttle = fmt.Sprintf("EC2-style buckets, mutating refill %.0f/s", r.MutatingRefill)
+		}
+		if _, err := fmt.Fprintf(w, "\n%d host(s) — latency %s per AWS call, throttling %s, engine fan-out %d (max_concurrency overridden)\n",
+			r.Hosts, r.Latency, throttle, r.Concurrency); err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "\tcordon\tbaseline\tbaseline÷cordon\t")
+		row := func(name string, e, b time.Duration) {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", name, dur(e), dur(b), ratio(float64(b), float64(e)))
+		}
+		e, b := r.Engine, r.Baseline
+		row("all isolated", e.Isolated, b.Isolated)
+		row("all contained", e.Contained, b.Contained)
+		row("per host p50", e.P50, b.P50)
+		row("per host p99", e.P99, b.P99)
+		fmt.Fprintf(tw, "AWS calls\t%d\t%d\t%s\t\n", e.Calls, b.Calls, ratio(float64(b.Calls), float64(e.Calls)))
+		fmt.Fprintf(tw, "throttled calls\t%d\t%d\t\t\n", e.Throttled, b.Throttled)
+		fmt.Fprintf(tw, "EC2 mutating calls/s\t%.1f\t%.1f\t%s\t\n", e.MutatingRate, b.MutatingRate, ratio(b.MutatingRate, e.MutatingRate))
+		if r.MutatingRefill > 0 {
+			fmt.Fprintf(tw, "  ÷ mutating refill\t%.0f%%\t%.0f%%\t\t\n", 100*r.RefillFraction(e), 100*r.RefillFraction(b))
+		}
+		fmt.Fprintf(tw, "hosts contained\t%d/%d\t%d/%d\t\t\n", e.HostsContained, r.Hosts, b.HostsContained, r.Hosts)
+		fmt.Fprintf(tw, "peak RSS (whole process)\t%d MiB\t\t\t\n", r.PeakRSS>>20)
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if s := r.Speedup(); s > 0 {
+			if _, err := fmt.Fprintf(w, "cordon contained the fleet %.2f× as fast as the sequential baseline\n", s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func dur(d time.Duration) string {
+	if d <= 0 {
+		return "–"
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+func ratio(a, b float64) string {
+	if a <= 0 || b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}

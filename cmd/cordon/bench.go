@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/cordon-ir/cordon/bench"
+)
+
+func runBench(ctx context.Context, env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "bench", "[--hosts 1,10,100] [--latency 50ms] [--throttle=true] [--concurrency N]",
+		"Contain fleets of compromised Confluence servers with the fleet runbook on an in-process Temporal server against\n"+
+			"the AWS emulator (gates pre-approved by a lead), and with a plain sequential program making the same action calls,\n"+
+			"in the same run; print a table per fleet size. See docs/performance.md.")
+	hosts := fs.String("hosts", "1,10,100", "fleet sizes to measure, comma-separated (1000 works, and takes long)")
+	latency := fs.Duration("latency", bench.DefaultLatency, "delay of every AWS call in the emulator (0 for none)")
+	throttle := fs.Bool("throttle", true, "EC2-style token buckets per API class in the emulator")
+	concurrency := fs.Int("concurrency", bench.DefaultConcurrency, "hosts contained at once by the engine (overrides the runbook's max_concurrency)")
+	snapshot := fs.Duration("snapshot", bench.DefaultSnapshotCompletion, "how long a snapshot stays pending in the emulator")
+	poll := fs.Duration("poll", bench.DefaultPollInterval, "how often actions poll for snapshots")
+	noBaseline := fs.Bool("no-baseline", false, "measure the engine only (the baseline for 1000 hosts takes most of an hour)")
+	examples := fs.String("examples", "examples", "directory holding the example runbooks")
+	verbose := fs.Bool("verbose", false, "log progress to stderr")
+	if _, err := parseInterleaved(fs, args); err != nil {
+		return flagExit(err)
+	}
+	sizes, err := parseHosts(*hosts)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon bench: --hosts: %v\n", err)
+		return 2
+	}
+	if *latency == 0 {
+		*latency = -1 // bench.Options reads 0 as the default
+	}
+	opts := bench.Options{Hosts: sizes, Latency: *latency, NoThrottle: !*throttle, Concurrency: *concurrency,
+		SnapshotCompletion: *snapshot, PollInterval: *poll, Examples: *examples, SkipBaseline: *noBaseline}
+	if *verbose {
+		opts.Logger = slog.New(slog.NewTextHandler(env.stderr, nil))
+	}
+	results, err := bench.Run(ctx, opts)
+	if werr := bench.WriteTable(env.stdout, results); werr != nil && err == nil {
+		err = werr
+	}
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func parseHosts(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("want positive host counts separated by commas, got %q", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
