@@ -387,7 +387,7 @@ func (r *runbookCompiler) compileSteps(n *yaml.Node) ([]Step, map[string]*Plan, 
 			continue
 		}
 		delete(later, idNode.Value)
-		if len(steps) > 0 && steps[len(steps)-1].ID == idNode.Value || hasStep(steps, idNode.Value) {
+		if hasStep(steps, idNode.Value) {
 			continue // duplicate, reported above
 		}
 		scope := &Scope{Inputs: r.inputs, Steps: scopes, later: copySet(later)}

@@ -39,7 +39,6 @@ func (r *runner) registerHandlers(ctx workflow.Context) error {
 
 func (r *runner) snapshot() State {
 	s := r.state
-	s.Paused = r.state.Paused
 	s.Gates = make([]GateState, 0, len(r.gates))
 	keys := make([]string, 0, len(r.gates))
 	for k := range r.gates {
@@ -189,7 +188,6 @@ func (r *runner) handleDecision(ctx workflow.Context, req Request) (string, erro
 	if err != nil {
 		return "", err // the gate resolved between validation and handling
 	}
-	st, _ := r.plan.Step(req.Step)
 	if req.Action == ActDeny {
 		g.Status, g.DecidedBy, g.Reason, g.done = GateDenied, req.Actor, req.Reason, true
 		r.event(ctx, Event{Kind: "gate_denied", Step: req.Step, Item: req.Item, Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
@@ -201,7 +199,6 @@ func (r *runner) handleDecision(ctx workflow.Context, req Request) (string, erro
 	if len(g.Approvals) >= g.MinApprovals {
 		g.Status, g.DecidedBy, g.done = GateApproved, req.Actor, true
 		r.event(ctx, Event{Kind: "gate_approved", Step: req.Step, Item: req.Item, Actor: req.Actor, Channel: req.Channel})
-		_ = st
 		return fmt.Sprintf("approved %s", g.Key), nil
 	}
 	return fmt.Sprintf("approval %d of %d recorded for %s", len(g.Approvals), g.MinApprovals, g.Key), nil

@@ -445,8 +445,7 @@ func runList(ctx context.Context, env *cliEnv, args []string) int {
 		return 1
 	}
 	defer cl.Close()
-	it := cl.ListWorkflow
-	resp, err := it(ctx, listRequest(*limit))
+	resp, err := cl.ListWorkflow(ctx, listRequest(*limit))
 	if err != nil {
 		fmt.Fprintf(env.stderr, "cordon: list runs: %v\n", err)
 		return 1
