@@ -129,7 +129,10 @@ func (b Board) Lines(width int, colour bool) []string {
 	if b.DryRun {
 		mode = " (rehearsal: nothing changes)"
 	}
-	lines := []string{paint(bold, fmt.Sprintf("%s%s", b.Title, mode)) + fmt.Sprintf("  %s  %s  %s", b.RunID, b.Status, b.Elapsed)}
+	// The run id is printed when the run starts; the board stays narrow
+	// enough for an 80-column terminal, since a wrapped line would throw
+	// off the redraw.
+	lines := []string{paint(bold, b.Title+mode) + fmt.Sprintf("  %s  %s", b.Status, b.Elapsed)}
 	lines = append(lines, fmt.Sprintf("  %-21s %-18s %-19s %-6s %s", "host", "step", "status", "steps", "gates"))
 	for _, r := range b.Rows {
 		gates := ""

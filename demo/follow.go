@@ -44,6 +44,8 @@ func (f *follower) run(ctx context.Context, taskQueue string, plan *runbooks.Pla
 	if err != nil {
 		return runRecord{}, err
 	}
+	f.p.newRun()
+	f.p.say("   run %s", runID)
 	seen := map[string]int{}              // timeline events already shown, per run
 	ended := map[string]workflows.State{} // children that ended: no need to ask again
 	for {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,7 +54,23 @@ type progress struct {
 }
 
 func newProgress(mode Mode, w io.Writer) *progress {
-	return &progress{mode: mode, w: w, width: 100}
+	return &progress{mode: mode, w: w, width: terminalWidth(os.Getenv("COLUMNS"))}
+}
+
+// terminalWidth is the width the live board fits in: $COLUMNS when the
+// shell exports it, else the classic 80.
+func terminalWidth(columns string) int {
+	if n, err := strconv.Atoi(columns); err == nil && n >= 60 {
+		return n
+	}
+	return 80
+}
+
+// newRun forgets what the previous run said in the incident channel.
+func (p *progress) newRun() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.said = ""
 }
 
 // board redraws the live view; the other modes show events instead.
