@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -54,15 +55,19 @@ type AWSOptions struct {
 	// SDKAttempts bounds the SDK's own quick retries (default 3): anything
 	// longer is Temporal's to retry, visibly, with the step's backoff.
 	SDKAttempts int
+	// RateLimit bounds this worker's calls per account, region, service
+	// and class (mutating or read). Zero rates mean unlimited.
+	RateLimit RateLimit
 }
 
 // AWSClientSource builds clients per account, region and run, assuming the
 // account's role with a session name that carries the run id, so
 // CloudTrail ties every call to the containment run that made it.
 type AWSClientSource struct {
-	opts  AWSOptions
-	mu    sync.Mutex
-	cache map[string]*Clients
+	opts     AWSOptions
+	limiters *limiters
+	mu       sync.Mutex
+	cache    map[string]*Clients
 }
 
 // maxCachedTargets bounds the client cache of a long-lived worker.
@@ -73,7 +78,7 @@ func NewAWSClientSource(opts AWSOptions) *AWSClientSource {
 	if opts.SDKAttempts <= 0 {
 		opts.SDKAttempts = 3
 	}
-	return &AWSClientSource{opts: opts, cache: map[string]*Clients{}}
+	return &AWSClientSource{opts: opts, limiters: newLimiters(opts.RateLimit), cache: map[string]*Clients{}}
 }
 
 // Clients implements ClientSource.
@@ -100,7 +105,9 @@ func (s *AWSClientSource) Clients(ctx context.Context, target Target, run RunRef
 	if s.opts.Endpoint != "" {
 		cfg.BaseEndpoint = aws.String(s.opts.Endpoint)
 	}
-	cfg.APIOptions = append(cfg.APIOptions, recordRequestIDs)
+	// Limits are per account and region, shared by every run: AWS meters
+	// the account, not the run.
+	cfg.APIOptions = append(slices.Clone(cfg.APIOptions), recordRequestIDs, s.limiters.middleware(target.Account+"|"+region))
 	attempts := s.opts.SDKAttempts
 	cfg.Retryer = func() aws.Retryer {
 		// A fresh retryer per client, with short backoff: the SDK makes a

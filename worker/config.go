@@ -76,6 +76,24 @@ type AWSConfig struct {
 	// Endpoint points every AWS service at one URL: only for the sandbox
 	// emulator (cordon dev --sandbox, cordon demo). Never in production.
 	Endpoint string `yaml:"endpoint"`
+	// RateLimit paces this worker's calls per account and region, so a
+	// fleet containment stays inside AWS's request buckets instead of
+	// being throttled. Defaults follow EC2's published refill rates.
+	RateLimit *RateLimitConfig `yaml:"rate_limit"`
+}
+
+// RateLimitConfig is calls per second per account and region, by class.
+// Zero means unlimited.
+type RateLimitConfig struct {
+	MutatingPerSecond float64 `yaml:"mutating_per_second"`
+	ReadPerSecond     float64 `yaml:"read_per_second"`
+	Burst             int     `yaml:"burst"`
+}
+
+// DefaultRateLimit follows EC2's published request-token refill rates
+// (mutating 5/s, non-mutating 20/s) with a burst well inside its buckets.
+func DefaultRateLimit() RateLimitConfig {
+	return RateLimitConfig{MutatingPerSecond: 5, ReadPerSecond: 20, Burst: 50}
 }
 
 // AccountConfig is how the worker reaches one account.

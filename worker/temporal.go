@@ -115,7 +115,12 @@ func NewRuntime(ctx context.Context, cfg *Config, opts Options) (*actions.Runtim
 		for name, a := range cfg.AWS.Accounts {
 			accounts[name] = actions.Account{RoleARN: a.RoleARN, ExternalID: a.ExternalID}
 		}
-		clients = actions.NewAWSClientSource(actions.AWSOptions{Base: base, Accounts: accounts, Endpoint: cfg.AWS.Endpoint})
+		limit := DefaultRateLimit()
+		if cfg.AWS.RateLimit != nil {
+			limit = *cfg.AWS.RateLimit
+		}
+		clients = actions.NewAWSClientSource(actions.AWSOptions{Base: base, Accounts: accounts, Endpoint: cfg.AWS.Endpoint,
+			RateLimit: actions.RateLimit{MutatingPerSecond: limit.MutatingPerSecond, ReadPerSecond: limit.ReadPerSecond, Burst: limit.Burst}})
 	}
 	return actions.NewRuntime(actions.Options{Clients: clients, Notifier: opts.ActionNotifier, Logger: opts.Logger, PollInterval: opts.PollInterval}), nil
 }

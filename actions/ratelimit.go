@@ -1,0 +1,80 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/smithy-go/middleware"
+	"golang.org/x/time/rate"
+)
+
+// RateLimit bounds the calls this worker makes to one account and region,
+// per API class, the way AWS meters them (EC2: a bucket for mutating calls
+// and a larger one for reads). Staying inside the bucket is better than
+// meeting RequestLimitExceeded: throttling errors cost retries and, worse,
+// starve every other tool of the account that shares the bucket in the
+// middle of an incident. A zero rate means unlimited.
+type RateLimit struct {
+	MutatingPerSecond float64
+	ReadPerSecond     float64
+	Burst             int
+}
+
+// limiters hold one token bucket per account, region, service and class.
+type limiters struct {
+	limit RateLimit
+	mu    sync.Mutex
+	by    map[string]*rate.Limiter
+}
+
+func newLimiters(l RateLimit) *limiters {
+	if l.Burst <= 0 {
+		l.Burst = 1
+	}
+	return &limiters{limit: l, by: map[string]*rate.Limiter{}}
+}
+
+func (l *limiters) get(key string, perSecond float64) *rate.Limiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.by[key]
+	if !ok {
+		lim = rate.NewLimiter(rate.Limit(perSecond), l.limit.Burst)
+		l.by[key] = lim
+	}
+	return lim
+}
+
+// isRead says whether an AWS operation only reads.
+func isRead(operation string) bool {
+	for _, p := range []string{"Describe", "Get", "List"} {
+		if strings.HasPrefix(operation, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// middleware waits for a token before each attempt of each call.
+func (l *limiters) middleware(target string) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("CordonRateLimit",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				op := awsmiddleware.GetOperationName(ctx)
+				class, perSecond := "mutating", l.limit.MutatingPerSecond
+				if isRead(op) {
+					class, perSecond = "read", l.limit.ReadPerSecond
+				}
+				if perSecond > 0 {
+					key := target + "|" + awsmiddleware.GetServiceID(ctx) + "|" + class
+					if err := l.get(key, perSecond).Wait(ctx); err != nil {
+						return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("wait for the %s rate limit of %s: %w", class, target, err)
+					}
+				}
+				return next.HandleFinalize(ctx, in)
+			}), middleware.After)
+	}
+}

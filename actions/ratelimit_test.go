@@ -1,0 +1,45 @@
+package actions_test
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/internal/awsemu"
+)
+
+// The worker's own rate limit keeps calls inside the account's API bucket,
+// so a burst of containment calls is paced instead of throttled.
+func TestRateLimitAvoidsThrottling(t *testing.T) {
+	throttledBursts := func(limit actions.RateLimit) int {
+		h := newHarness(t)
+		fleet := h.fleet(awsemu.FleetSpec{Instances: 1})
+		h.emu.SetThrottling(awsemu.Throttle{Mutating: awsemu.Bucket{Capacity: 3, RefillPerSecond: 5}})
+		h.rt = actions.NewRuntime(actions.Options{
+			Clients: actions.NewAWSClientSource(actions.AWSOptions{
+				Base: h.emu.AWSConfig(), Endpoint: h.emu.URL(), RateLimit: limit,
+			}),
+			Logger: slog.New(slog.DiscardHandler),
+		})
+		for i := 0; i < 8; i++ {
+			h.execute("aws.ec2.tag", map[string]any{
+				"resource_ids": []any{fleet.InstanceIDs[0]},
+				"tags":         map[string]any{"cordon:burst": time.Duration(i).String()},
+			})
+		}
+		n := 0
+		for _, c := range h.emu.Calls() {
+			if c.ErrorCode == "RequestLimitExceeded" {
+				n++
+			}
+		}
+		return n
+	}
+	if n := throttledBursts(actions.RateLimit{}); n == 0 {
+		t.Fatal("control: without a limit the burst was not throttled, so this test proves nothing")
+	}
+	if n := throttledBursts(actions.RateLimit{MutatingPerSecond: 4, Burst: 1}); n != 0 {
+		t.Errorf("with a limit under the bucket's refill, %d calls were still throttled", n)
+	}
+}
