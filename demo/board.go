@@ -75,16 +75,16 @@ func hostOf(s workflows.State) string {
 
 func rowOf(s workflows.State, id string) Row {
 	r := Row{Host: hostOf(s), RunID: id, Total: len(s.Steps)}
-	last := ""
-	lastStatus := ""
+	last, lastStatus, failed := "", "", ""
 	for _, st := range s.Steps {
 		switch st.Status {
 		case workflows.StepSucceeded, workflows.StepSkipped, workflows.StepDenied, workflows.StepFailed, workflows.StepCancelled:
 			r.Done++
-			if st.Status != workflows.StepSkipped {
+			if st.Status == workflows.StepSucceeded {
 				last, lastStatus = st.ID, st.Status
 			}
-			if st.Status == workflows.StepFailed || st.Status == workflows.StepDenied {
+			if (st.Status == workflows.StepFailed || st.Status == workflows.StepDenied) && failed == "" {
+				failed = st.ID
 				r.Failure = st.ID + ": " + firstNonEmpty(st.Error, st.Reason, st.Status)
 			}
 		case workflows.StepRunning, workflows.StepAwaiting:
@@ -93,7 +93,12 @@ func rowOf(s workflows.State, id string) Row {
 			}
 		}
 	}
-	if r.Step == "" {
+	switch {
+	case r.Step != "":
+	case failed != "":
+		// Where it went wrong, not the steps cancelled after it.
+		r.Step, r.Status = failed, workflows.StepFailed
+	default:
 		r.Step, r.Status = last, lastStatus
 	}
 	if s.Status != "" && s.Status != workflows.RunRunning {

@@ -105,20 +105,23 @@ func TestDemoRehearsalMutatesNothing(t *testing.T) {
 	}
 }
 
-// A person who closes stdin at the first prompt has not approved: the
-// demo stops with the refusal instead of hanging or guessing.
-func TestDemoStopsWhenNobodyAnswers(t *testing.T) {
+// A person answers the first prompt with a reason (a denial), then
+// closes stdin: the next prompt gets no answer, and the demo stops with
+// the refusal instead of hanging or guessing.
+func TestDemoDeniesThenStopsWhenNobodyAnswers(t *testing.T) {
 	var out bytes.Buffer
 	o := demoOptions(t, &out)
-	o.StdinTerminal, o.Stdin = true, strings.NewReader("")
+	o.StdinTerminal, o.Stdin = true, strings.NewReader("pentest host, not the botnet\n")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err := Run(ctx, o)
 	if !errors.Is(err, ErrNobodyToAsk) {
 		t.Fatalf("err = %v, want ErrNobodyToAsk\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "approve? [y/N/reason to deny]") || !strings.Contains(out.String(), "→") {
-		t.Errorf("no gate prompt with the previewed change:\n%s", out.String())
+	for _, want := range []string{"approve? [y/N/reason to deny]", "security_groups: [", "→ denied: pentest host, not the botnet (signed as demo-lead)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
 	}
 }
 

@@ -31,7 +31,8 @@ func TestBoardRowsPerHost(t *testing.T) {
 	waiting.Gates = []workflows.GateState{{Key: "isolate", Status: workflows.GateWaiting}}
 	broken := child("fleet/contain/2", "i-0bbb", workflows.RunFailed,
 		workflows.StepState{ID: "evidence", Status: workflows.StepSucceeded},
-		workflows.StepState{ID: "snapshot", Status: workflows.StepFailed, Error: "access denied: ec2:CreateSnapshot"})
+		workflows.StepState{ID: "snapshot", Status: workflows.StepFailed, Error: "access denied: ec2:CreateSnapshot"},
+		workflows.StepState{ID: "stop", Status: workflows.StepCancelled})
 	b := BuildBoard("CVE-2021-26084 fleet", fleet, map[string]workflows.State{waiting.Meta.RunID: waiting, broken.Meta.RunID: broken}, t0.Add(5*time.Second))
 
 	if len(b.Rows) != 3 {
@@ -40,7 +41,7 @@ func TestBoardRowsPerHost(t *testing.T) {
 	if r := b.Rows[0]; r.Host != "i-0aaa" || r.Step != "isolate" || r.Status != workflows.StepAwaiting || r.Waiting != 1 || r.Done != 1 || r.Total != 3 {
 		t.Errorf("waiting row %+v", r)
 	}
-	if r := b.Rows[1]; r.Status != workflows.RunFailed || !strings.Contains(r.Failure, "ec2:CreateSnapshot") {
+	if r := b.Rows[1]; r.Status != workflows.RunFailed || r.Step != "snapshot" || !strings.Contains(r.Failure, "ec2:CreateSnapshot") {
 		t.Errorf("failed row %+v", r)
 	}
 	if r := b.Rows[2]; r.Status != workflows.StepPending {
