@@ -133,6 +133,8 @@ type Measurement struct {
 	MutatingCalls int
 	// MutatingRate is MutatingCalls per second over launch → last such call.
 	MutatingRate float64
+	// Status is how the fleet run ended ("succeeded", "failed", ...).
+	Status string
 	// HostsContained counts hosts whose every interface left its
 	// application group; FailedHosts are the rest.
 	HostsContained, FailedHosts int

@@ -35,3 +35,23 @@ func TestSmokeOneHost(t *testing.T) {
 	}
 	t.Log("\n" + out.String())
 }
+
+// BenchmarkFleet runs the default measurement for ten hosts under Go's
+// benchmark tooling and reports the figures as metrics (one iteration is
+// one engine run and one baseline run, on fresh fleets):
+//
+//	go test ./bench -run '^$' -bench Fleet -benchtime 1x
+func BenchmarkFleet(b *testing.B) {
+	for b.Loop() {
+		results, err := Run(context.Background(), Options{Hosts: []int{10}, Examples: "../examples"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := results[0]
+		b.ReportMetric(r.Engine.Contained.Seconds(), "engine-s")
+		b.ReportMetric(r.Baseline.Contained.Seconds(), "baseline-s")
+		b.ReportMetric(r.Speedup(), "speedup")
+		b.ReportMetric(float64(r.Engine.Throttled), "throttled")
+		b.ReportMetric(float64(r.PeakRSS>>20), "peak-MiB")
+	}
+}

@@ -32,10 +32,12 @@ func WriteTable(w io.Writer, results []Result) error {
 		row("per host p99", e.P99, b.P99)
 		fmt.Fprintf(tw, "AWS calls\t%d\t%d\t%s\t\n", e.Calls, b.Calls, ratio(float64(b.Calls), float64(e.Calls)))
 		fmt.Fprintf(tw, "throttled calls\t%d\t%d\t\t\n", e.Throttled, b.Throttled)
+		fmt.Fprintf(tw, "EC2 mutating calls\t%d\t%d\t%s\t\n", e.MutatingCalls, b.MutatingCalls, ratio(float64(b.MutatingCalls), float64(e.MutatingCalls)))
 		fmt.Fprintf(tw, "EC2 mutating calls/s\t%.1f\t%.1f\t%s\t\n", e.MutatingRate, b.MutatingRate, ratio(b.MutatingRate, e.MutatingRate))
 		if r.MutatingRefill > 0 {
 			fmt.Fprintf(tw, "  ÷ mutating refill\t%.0f%%\t%.0f%%\t\t\n", 100*r.RefillFraction(e), 100*r.RefillFraction(b))
 		}
+		fmt.Fprintf(tw, "fleet run\t%s\t%s\t\t\n", short(e.Status), short(b.Status))
 		fmt.Fprintf(tw, "hosts contained\t%d/%d\t%d/%d\t\t\n", e.HostsContained, r.Hosts, b.HostsContained, r.Hosts)
 		fmt.Fprintf(tw, "peak RSS (whole process)\t%d MiB\t\t\t\n", r.PeakRSS>>20)
 		if err := tw.Flush(); err != nil {
@@ -62,4 +64,15 @@ func ratio(a, b float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.2f×", a/b)
+}
+
+// short keeps a status cell readable; the full error is in the result.
+func short(s string) string {
+	if s == "" {
+		return "–"
+	}
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
 }
