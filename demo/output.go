@@ -40,12 +40,32 @@ func Summarise(fleet workflows.State, children []workflows.State) []HostSummary 
 				h.Decisions = append(h.Decisions, fmt.Sprintf("%s %s by %s", e.Step, strings.TrimPrefix(e.Kind, "gate_"), e.Actor))
 			}
 		}
+		h.Decisions = rounds(h.Decisions)
 		if ids, ok := c.Outputs["snapshot_ids"].([]any); ok {
 			for _, id := range ids {
 				h.Snapshots = append(h.Snapshots, fmt.Sprint(id))
 			}
 		}
 		out = append(out, h)
+	}
+	return out
+}
+
+// rounds folds repeated decisions (a gate that reopened because the world
+// moved, decided the same way again) into one entry with a count.
+func rounds(ds []string) []string {
+	var out []string
+	n := 0
+	for i, d := range ds {
+		n++
+		if i+1 < len(ds) && ds[i+1] == d {
+			continue
+		}
+		if n > 1 {
+			d = fmt.Sprintf("%s (%d rounds)", d, n)
+		}
+		out = append(out, d)
+		n = 0
 	}
 	return out
 }

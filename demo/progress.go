@@ -179,7 +179,7 @@ func eventLine(e Event) string {
 func (p *progress) say(format string, args ...any) {
 	text := fmt.Sprintf(format, args...)
 	if p.mode == JSON {
-		p.event(Event{Time: time.Now(), Kind: "demo_note", Detail: text})
+		p.event(Event{Time: time.Now(), Kind: "demo_note", Detail: strings.TrimSpace(text)})
 		return
 	}
 	p.mu.Lock()

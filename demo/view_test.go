@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,3 +174,10 @@ func TestIsTerminal(t *testing.T) {
 }
 
 func bufioReader(s string) *bufio.Reader { return bufio.NewReader(strings.NewReader(s)) }
+
+func TestRoundsFoldRepeatedDecisions(t *testing.T) {
+	got := rounds([]string{"isolate approved by a", "isolate approved by a", "stop approved by a"})
+	if want := []string{"isolate approved by a (2 rounds)", "stop approved by a"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
