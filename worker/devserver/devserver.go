@@ -17,8 +17,8 @@
 // in-memory servers per process.
 //
 // Linking the server costs minutes of cold build and about 200 MB of binary,
-// so only `cmd/cordon` and the end-to-end test package should import this
-// package.
+// so only what runs a server should import this package: `cmd/cordon`,
+// `demo`, `bench` and the end-to-end tests (internal/e2e, worker/slack/slacke2e).
 package devserver
 
 import (
