@@ -35,9 +35,11 @@ func (s *sandbox) baseline(ctx context.Context, round, n int) (Measurement, erro
 			return m, ctx.Err()
 		}
 		// Like the engine's failed run: a result, shown in the table.
-		m.Status = "failed: " + err.Error()
+		m.Status = "failed"
+		m.Failures = append(m.Failures, err.Error())
 	}
 	m.Contained = time.Since(launch)
+	m.Failures = append(seq.failures, m.Failures...)
 	s.measure(f, launch, &m)
 	m.P50, m.P99 = percentile(hosts, 50), percentile(hosts, 99)
 	return m, nil
@@ -49,6 +51,7 @@ type sequential struct {
 	eval     *runbooks.Evaluator
 	plans    map[string]*runbooks.Plan
 	hostDone func()
+	failures []string // items that failed within max_errors
 }
 
 // run executes plan's steps in order and returns its outputs. top is set
@@ -101,6 +104,7 @@ func (q *sequential) run(ctx context.Context, plan *runbooks.Plan, inputs map[st
 			out, err := q.item(ctx, st, &vals, runID, idx+1, it, true)
 			if err != nil {
 				failed++
+				q.failures = append(q.failures, fmt.Sprintf("%s item %d: %v", st.ID, idx+1, err))
 				if failed > st.MaxErrors {
 					return nil, fmt.Errorf("%s: item %d: %w", st.ID, idx+1, err)
 				}

@@ -135,6 +135,9 @@ type Measurement struct {
 	MutatingRate float64
 	// Status is how the fleet run ended ("succeeded", "failed", ...).
 	Status string
+	// Failures say why hosts failed: "run: step: error", one per failed
+	// step (engine) or the error that ended the baseline.
+	Failures []string
 	// HostsContained counts hosts whose every interface left its
 	// application group; FailedHosts are the rest.
 	HostsContained, FailedHosts int

@@ -54,6 +54,12 @@ func (s *sandbox) engine(ctx context.Context, round, n int) (Measurement, error)
 			}
 			if cs.Status == workflows.RunSucceeded {
 				hosts = append(hosts, cs.EndedAt.Sub(launch))
+				continue
+			}
+			for _, cst := range cs.Steps {
+				if cst.Status == workflows.StepFailed {
+					m.Failures = append(m.Failures, fmt.Sprintf("%s: %s: %s", child, cst.ID, cst.Error))
+				}
 			}
 		}
 	}

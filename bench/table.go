@@ -43,6 +43,18 @@ func WriteTable(w io.Writer, results []Result) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		for _, side := range []struct {
+			name     string
+			failures []string
+		}{{"cordon", e.Failures}, {"baseline", b.Failures}} {
+			for i, f := range side.failures {
+				if i == 3 {
+					fmt.Fprintf(w, "  %s: … and %d more failed steps\n", side.name, len(side.failures)-i)
+					break
+				}
+				fmt.Fprintf(w, "  %s failed step: %s\n", side.name, clip(f, 300))
+			}
+		}
 		if s := r.Speedup(); s > 0 {
 			if _, err := fmt.Fprintf(w, "cordon contained the fleet %.2f× as fast as the sequential baseline\n", s); err != nil {
 				return err
@@ -66,13 +78,18 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
+// clip keeps the first n bytes of a long error (the SDK repeats itself).
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
 // short keeps a status cell readable; the full error is in the result.
 func short(s string) string {
 	if s == "" {
 		return "–"
 	}
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
+	return clip(s, 40)
 }
