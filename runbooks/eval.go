@@ -2,6 +2,7 @@ package runbooks
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -172,4 +173,63 @@ func text(v any) string {
 	default:
 		return fmt.Sprint(x)
 	}
+}
+
+// Params evaluates every parameter of a step, in name order (so the first
+// error reported is always the same one).
+func (e *Evaluator) Params(st *Step, v *Values) (map[string]any, error) {
+	names := make([]string, 0, len(st.With))
+	for k := range st.With {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	params := make(map[string]any, len(names))
+	for _, name := range names {
+		x, err := e.Value(st.With[name], v)
+		if err != nil {
+			return nil, fmt.Errorf("parameter %s: %w", name, err)
+		}
+		params[name] = x
+	}
+	return params, nil
+}
+
+// Target evaluates where a step runs.
+func (e *Evaluator) Target(t Target, v *Values) (account, region string, err error) {
+	for _, part := range []struct {
+		val *Value
+		dst *string
+	}{{t.Account, &account}, {t.Region, &region}} {
+		if part.val == nil {
+			continue
+		}
+		x, err := e.Value(*part.val, v)
+		if err != nil {
+			return "", "", fmt.Errorf("target: %w", err)
+		}
+		*part.dst, _ = x.(string)
+	}
+	return account, region, nil
+}
+
+// StepOutputs adds a step's extra outputs (expressions over result) to
+// what its action or child runbook returned.
+func (e *Evaluator) StepOutputs(st *Step, result map[string]any, v *Values) (map[string]any, error) {
+	if len(st.Outputs) == 0 {
+		return result, nil
+	}
+	scope := *v
+	scope.Result = result
+	merged := make(map[string]any, len(result)+len(st.Outputs))
+	for k, x := range result {
+		merged[k] = x
+	}
+	for _, o := range st.Outputs {
+		x, err := e.Expr(o.Expr, &scope)
+		if err != nil {
+			return nil, fmt.Errorf("output %s: %w", o.Name, err)
+		}
+		merged[o.Name] = x
+	}
+	return merged, nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -373,20 +372,12 @@ func describeStep(st *runbooks.Step) string {
 func (r *runner) runItem(ctx workflow.Context, st *runbooks.Step, item int, itemValue any, hasItem bool) itemResult {
 	vals := r.values
 	vals.Item, vals.HasItem = itemValue, hasItem
-	params := make(map[string]any, len(st.With))
-	names := make([]string, 0, len(st.With))
-	for k := range st.With {
-		names = append(names, k)
+	params, err := r.eval.Params(st, &vals)
+	if err != nil {
+		return r.itemFailed(ctx, st, item, err)
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		v, err := r.eval.Value(st.With[name], &vals)
-		if err != nil {
-			return r.itemFailed(ctx, st, item, fmt.Errorf("parameter %s: %w", name, err))
-		}
-		params[name] = v
-	}
-	target, err := r.target(st, &vals)
+	var target actions.Target
+	target.Account, target.Region, err = r.eval.Target(st.Target, &vals)
 	if err != nil {
 		return r.itemFailed(ctx, st, item, err)
 	}
@@ -416,20 +407,9 @@ func (r *runner) runItem(ctx workflow.Context, st *runbooks.Step, item int, item
 		}
 		return r.itemFailed(ctx, st, item, err)
 	}
-	if len(st.Outputs) > 0 {
-		vals.Result = outputs
-		merged := make(map[string]any, len(outputs)+len(st.Outputs))
-		for k, v := range outputs {
-			merged[k] = v
-		}
-		for _, o := range st.Outputs {
-			v, err := r.eval.Expr(o.Expr, &vals)
-			if err != nil {
-				return r.itemFailed(ctx, st, item, fmt.Errorf("output %s: %w", o.Name, err))
-			}
-			merged[o.Name] = v
-		}
-		outputs = merged
+	outputs, err = r.eval.StepOutputs(st, outputs, &vals)
+	if err != nil {
+		return r.itemFailed(ctx, st, item, err)
 	}
 	return itemResult{status: StepSucceeded, outputs: outputs}
 }
@@ -437,25 +417,6 @@ func (r *runner) runItem(ctx workflow.Context, st *runbooks.Step, item int, item
 func (r *runner) itemFailed(ctx workflow.Context, st *runbooks.Step, item int, err error) itemResult {
 	r.event(ctx, Event{Kind: "item_failed", Step: st.ID, Item: item, Detail: err.Error()})
 	return itemResult{status: StepFailed, err: err.Error()}
-}
-
-func (r *runner) target(st *runbooks.Step, vals *runbooks.Values) (actions.Target, error) {
-	var t actions.Target
-	for _, part := range []struct {
-		v   *runbooks.Value
-		dst *string
-	}{{st.Target.Account, &t.Account}, {st.Target.Region, &t.Region}} {
-		if part.v == nil {
-			continue
-		}
-		v, err := r.eval.Value(*part.v, vals)
-		if err != nil {
-			return t, fmt.Errorf("target: %w", err)
-		}
-		s, _ := v.(string)
-		*part.dst = s
-	}
-	return t, nil
 }
 
 // deniedError ends an item without failing it: a gate said no.
