@@ -122,7 +122,8 @@ type Measurement struct {
 	Isolated time.Duration
 	// Contained is launch → every host fully contained (the run's end).
 	Contained time.Duration
-	// P50 and P99 are over hosts, of launch → that host contained.
+	// P50 and P99 are over the hosts that succeeded, of launch → that
+	// host contained.
 	P50, P99 time.Duration
 	// Calls is every AWS call the emulator saw, throttled ones included.
 	Calls int

@@ -18,11 +18,11 @@ func (s *sandbox) engine(ctx context.Context, round, n int) (Measurement, error)
 		return m, err
 	}
 	runID := fmt.Sprintf("bench-%d-engine-%d", round, n)
-	lead := &workflows.Approval{Actor: lead, Channel: "cli", BreakGlass: true,
+	approval := &workflows.Approval{Actor: lead, Channel: "cli", BreakGlass: true,
 		Reason: "benchmark: gates pre-approved by the lead", Time: time.Now().UTC()}
 	launch := time.Now()
 	if _, err := worker.StartRun(ctx, s.client, taskQueue, f.plan, f.inputs,
-		workflows.RunMeta{RunID: runID, Requester: requester, Channel: "cli", Incident: "BENCH-26084", PreApproved: lead}); err != nil {
+		workflows.RunMeta{RunID: runID, Requester: requester, Channel: "cli", Incident: "BENCH-26084", PreApproved: approval}); err != nil {
 		return m, fmt.Errorf("start the fleet run: %w", err)
 	}
 	// A run that ends failed (too many hosts failed, e.g. retries used
