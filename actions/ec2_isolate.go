@@ -212,12 +212,15 @@ func sealQuarantineGroup(ctx context.Context, x *execution, g *ec2types.Security
 		GroupId: g.GroupId, IpPermissions: g.IpPermissionsEgress, DryRun: aws.Bool(x.preview()),
 	})
 	switch {
+	case isCode(err, "InvalidPermission.NotFound"):
+		// A concurrent isolation in this VPC revoked them first (a fleet
+		// isolates hosts in parallel): the group is as wanted, in a
+		// preview as in a real run.
+		return nil
 	case x.preview():
 		if err := dryRunOK("revoke outbound rules of quarantine group "+id, "ec2:RevokeSecurityGroupEgress", err); err != nil {
 			return err
 		}
-	case isCode(err, "InvalidPermission.NotFound"):
-		// A concurrent isolation revoked them first.
 	case err != nil:
 		return classify("revoke outbound rules of quarantine group "+id, "ec2:RevokeSecurityGroupEgress", err)
 	}
@@ -256,12 +259,14 @@ func openUntrackedGroup(ctx context.Context, x *execution, g *ec2types.SecurityG
 		}
 		what := fmt.Sprintf("allow all %s traffic on two-phase group %s", field, id)
 		switch {
+		case isCode(err, "InvalidPermission.Duplicate"):
+			// A concurrent isolation added them first: the group is as
+			// wanted, in a preview as in a real run.
+			continue
 		case x.preview():
 			if err := dryRunOK(what, permission, err); err != nil {
 				return err
 			}
-		case isCode(err, "InvalidPermission.Duplicate"):
-			// A concurrent isolation added them first.
 		case err != nil:
 			return classify(what, permission, err)
 		}

@@ -578,3 +578,28 @@ func TestIsolateAndRestoreManyGroupsAcrossSeveralRecordTags(t *testing.T) {
 		}
 	}
 }
+
+// Hosts of one VPC are isolated in parallel: between reading the
+// quarantine group and revoking its leftover egress rule, another
+// isolation may have revoked it. The preview (and the real run) must take
+// the group as it now is, not fail the host (found by cordon bench at 100
+// hosts).
+func TestIsolatePreviewToleratesAConcurrentSeal(t *testing.T) {
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 1})
+	_, err := ec2Setup(h).CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{
+		GroupName: aws.String("cordon-quarantine"), Description: aws.String("being sealed by another host"), VpcId: aws.String(fleet.VPCID),
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: []ec2types.Tag{
+			{Key: aws.String(actions.TagQuarantine), Value: aws.String("empty")},
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []actions.Mode{actions.Preview, actions.Execute} {
+		h.emu.FailNext("RevokeSecurityGroupEgress", "InvalidPermission.NotFound", 400, 1)
+		if _, err := h.run(mode, "aws.ec2.isolate_instance", map[string]any{"instance_id": fleet.InstanceIDs[0]}); err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+	}
+}
