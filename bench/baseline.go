@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -140,33 +139,17 @@ func (q *sequential) run(ctx context.Context, plan *runbooks.Plan, inputs map[st
 func (q *sequential) item(ctx context.Context, st *runbooks.Step, parent *runbooks.Values, runID string, item int, value any, hasItem bool) (map[string]any, error) {
 	vals := *parent
 	vals.Item, vals.HasItem = value, hasItem
-	names := make([]string, 0, len(st.With))
-	for k := range st.With {
-		names = append(names, k)
+	// The workflow's own evaluation (runbooks.Evaluator), so the script
+	// sends exactly the parameters and target the engine would.
+	params, err := q.eval.Params(st, &vals)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(names)
-	params := make(map[string]any, len(names))
-	for _, name := range names {
-		v, err := q.eval.Value(st.With[name], &vals)
-		if err != nil {
-			return nil, fmt.Errorf("parameter %s: %w", name, err)
-		}
-		params[name] = v
+	account, region, err := q.eval.Target(st.Target, &vals)
+	if err != nil {
+		return nil, err
 	}
-	var target actions.Target
-	for _, part := range []struct {
-		v   *runbooks.Value
-		dst *string
-	}{{st.Target.Account, &target.Account}, {st.Target.Region, &target.Region}} {
-		if part.v == nil {
-			continue
-		}
-		v, err := q.eval.Value(*part.v, &vals)
-		if err != nil {
-			return nil, fmt.Errorf("target: %w", err)
-		}
-		*part.dst, _ = v.(string)
-	}
+	target := actions.Target{Account: account, Region: region}
 
 	var outputs map[string]any
 	switch {
@@ -191,22 +174,7 @@ func (q *sequential) item(ctx context.Context, st *runbooks.Step, parent *runboo
 		}
 		outputs = res.Outputs
 	}
-	if len(st.Outputs) > 0 {
-		vals.Result = outputs
-		merged := make(map[string]any, len(outputs)+len(st.Outputs))
-		for k, v := range outputs {
-			merged[k] = v
-		}
-		for _, o := range st.Outputs {
-			v, err := q.eval.Expr(o.Expr, &vals)
-			if err != nil {
-				return nil, fmt.Errorf("output %s: %w", o.Name, err)
-			}
-			merged[o.Name] = v
-		}
-		outputs = merged
-	}
-	return outputs, nil
+	return q.eval.StepOutputs(st, outputs, &vals)
 }
 
 // call runs an action, retrying what the step's retry policy would retry
