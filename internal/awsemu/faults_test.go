@@ -225,9 +225,16 @@ func TestAdminEndpoints(t *testing.T) {
 	if err != nil || len(state.Instances) != 3 || state.Instances[0].ID != info.InstanceIDs[0] {
 		t.Fatalf("FetchState: %v %+v", err, state.Instances)
 	}
+	// At least one call: the SDK may retry an attempt on a loaded machine
+	// (seen under the race detector), but every recorded call is this one.
 	calls, err := awsemu.FetchCalls(context.Background(), nil, emu.URL())
-	if err != nil || len(calls) != 1 || calls[0].IAMAction != "ec2:DescribeInstances" {
+	if err != nil || len(calls) == 0 {
 		t.Fatalf("FetchCalls: %v %+v", err, calls)
+	}
+	for _, c := range calls {
+		if c.IAMAction != "ec2:DescribeInstances" {
+			t.Fatalf("FetchCalls: unexpected call %+v", c)
+		}
 	}
 	resp, err := http.Get(emu.URL() + "/_emu/operations")
 	if err != nil {
