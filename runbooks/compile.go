@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/expr-lang/expr/conf"
 	"gopkg.in/yaml.v3"
 
 	"github.com/cordon-ir/cordon/actions/spec"
@@ -39,6 +40,7 @@ type Compiler struct {
 	shape    *shape
 	patterns sync.Map // pattern text → *regexp.Regexp, from the catalog
 	types    goTypes
+	builtins conf.FunctionsTable // allowed expression functions, read-only
 }
 
 // pattern compiles a catalog pattern once per compiler. Catalog patterns
@@ -56,7 +58,7 @@ func (c *Compiler) pattern(p string) *regexp.Regexp {
 // finds child runbooks through resolver (which may be nil when runbooks
 // use no children).
 func NewCompiler(catalog spec.Catalog, resolver Resolver) *Compiler {
-	return &Compiler{catalog: catalog, resolver: resolver, shape: runbookShape()}
+	return &Compiler{catalog: catalog, resolver: resolver, shape: runbookShape(), builtins: allowedBuiltins()}
 }
 
 // Compile compiles one runbook. It returns every problem it finds, not just
@@ -94,7 +96,7 @@ func (s *session) compile(file string, src []byte, stack []string) (*Plan, Diagn
 		return nil, d.list
 	}
 	sum := sha256.Sum256(src)
-	rb := &runbookCompiler{s: s, d: d, file: file, stack: stack, exprs: newExprCache(&s.c.types)}
+	rb := &runbookCompiler{s: s, d: d, file: file, stack: stack, exprs: newExprCache(&s.c.types, s.c.builtins)}
 	plan := rb.compile(root, hex.EncodeToString(sum[:]))
 	return plan, d.list
 }

@@ -32,7 +32,7 @@ func parseYAML(d *diags, src []byte) *yaml.Node {
 		d.add(CodeEncoding, invalidUTF8Pos(src), "save the file as UTF-8", "runbook is not valid UTF-8")
 		return nil
 	}
-	if len(bytes.TrimSpace(stripComments(src))) == 0 {
+	if onlyComments(src) {
 		d.add(CodeEmpty, Pos{1, 1}, "start from one of the files in examples/", "runbook is empty")
 		return nil
 	}
@@ -116,30 +116,38 @@ func invalidUTF8Pos(src []byte) Pos {
 // tabIndent finds a tab in a line's leading whitespace. yaml.v3 reports
 // these with a message that does not say "tab" in every case.
 func tabIndent(src []byte) (Pos, bool) {
-	for i, line := range bytes.Split(src, []byte("\n")) {
-		for j, c := range line {
-			if c == '\t' {
-				return Pos{i + 1, j + 1}, true
-			}
-			if c != ' ' {
-				break
-			}
+	line, col, leading := 1, 1, true
+	for _, c := range src {
+		switch {
+		case c == '\n':
+			line, col, leading = line+1, 1, true
+			continue
+		case leading && c == '\t':
+			return Pos{line, col}, true
+		case c != ' ':
+			leading = false
 		}
+		col++
 	}
 	return Pos{}, false
 }
 
-func stripComments(src []byte) []byte {
-	var out []byte
-	for _, line := range bytes.Split(src, []byte("\n")) {
-		t := bytes.TrimSpace(line)
-		if len(t) == 0 || t[0] == '#' || string(t) == "---" {
-			continue
+// onlyComments reports whether src holds nothing but blank lines, comments
+// and document markers, without copying it.
+func onlyComments(src []byte) bool {
+	for len(src) > 0 {
+		line := src
+		if i := bytes.IndexByte(src, '\n'); i >= 0 {
+			line, src = src[:i], src[i+1:]
+		} else {
+			src = nil
 		}
-		out = append(out, line...)
-		out = append(out, '\n')
+		t := bytes.TrimSpace(line)
+		if len(t) > 0 && t[0] != '#' && string(t) != "---" {
+			return false
+		}
 	}
-	return out
+	return true
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
