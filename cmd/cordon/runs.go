@@ -87,6 +87,22 @@ func (c *connFlags) dial(ctx context.Context, env *cliEnv) (client.Client, worke
 	return cl, tc, true
 }
 
+// state connects and queries a run's state, printing what went wrong; the
+// caller closes the client when ok.
+func (c *connFlags) state(ctx context.Context, env *cliEnv, runID string) (client.Client, workflows.State, bool) {
+	cl, _, ok := c.dial(ctx, env)
+	if !ok {
+		return nil, workflows.State{}, false
+	}
+	s, err := worker.State(ctx, cl, runID)
+	if err != nil {
+		cl.Close()
+		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
+		return nil, workflows.State{}, false
+	}
+	return cl, s, true
+}
+
 // identity is who the CLI acts as, and the key it signs with.
 type identity struct {
 	as  string
@@ -256,16 +272,11 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	cl, _, ok := conn.dial(ctx, env)
+	cl, s, ok := conn.state(ctx, env, pos[0])
 	if !ok {
 		return 1
 	}
 	defer cl.Close()
-	s, err := worker.State(ctx, cl, pos[0])
-	if err != nil {
-		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
-		return 1
-	}
 	if *asJSON {
 		return writeJSON(env, s)
 	}
@@ -317,16 +328,11 @@ func runApprove(ctx context.Context, env *cliEnv, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	cl, _, ok := conn.dial(ctx, env)
+	cl, s, ok := conn.state(ctx, env, pos[0])
 	if !ok {
 		return 1
 	}
 	defer cl.Close()
-	s, err := worker.State(ctx, cl, pos[0])
-	if err != nil {
-		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
-		return 1
-	}
 	hash := ""
 	for _, g := range s.Gates {
 		if g.Step == pos[1] && g.Item == *item && g.Status == workflows.GateWaiting {
@@ -410,16 +416,11 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	cl, _, ok := conn.dial(ctx, env)
+	cl, s, ok := conn.state(ctx, env, pos[0])
 	if !ok {
 		return 1
 	}
 	defer cl.Close()
-	s, err := worker.State(ctx, cl, pos[0])
-	if err != nil {
-		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
-		return 1
-	}
 	if *format == "json" {
 		err = report.JSON(env.stdout, s)
 	} else {
