@@ -12,18 +12,20 @@ import (
 )
 
 // RateLimit bounds the calls this worker makes to one account and region,
-// per API class, the way AWS meters them (EC2: a bucket for mutating calls
-// and a larger one for reads). Staying inside the bucket is better than
-// meeting RequestLimitExceeded: throttling errors cost retries and, worse,
-// starve every other tool of the account that shares the bucket in the
-// middle of an incident. A zero rate means unlimited.
+// one token bucket per API action with the size and refill of its class,
+// the way EC2 meters requests (each API is evaluated individually; the
+// mutating class refills slower than reads). Staying inside the bucket is
+// better than meeting RequestLimitExceeded: throttling errors cost
+// retries and, worse, starve every other tool of the account that shares
+// the bucket in the middle of an incident. A zero rate means unlimited.
 type RateLimit struct {
 	MutatingPerSecond float64
+	MutatingBurst     int
 	ReadPerSecond     float64
-	Burst             int
+	ReadBurst         int
 }
 
-// limiters hold one token bucket per account, region, service and class.
+// limiters hold one token bucket per account, region, service and action.
 type limiters struct {
 	limit RateLimit
 	mu    sync.Mutex
@@ -31,18 +33,15 @@ type limiters struct {
 }
 
 func newLimiters(l RateLimit) *limiters {
-	if l.Burst <= 0 {
-		l.Burst = 1
-	}
 	return &limiters{limit: l, by: map[string]*rate.Limiter{}}
 }
 
-func (l *limiters) get(key string, perSecond float64) *rate.Limiter {
+func (l *limiters) get(key string, perSecond float64, burst int) *rate.Limiter {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim, ok := l.by[key]
 	if !ok {
-		lim = rate.NewLimiter(rate.Limit(perSecond), l.limit.Burst)
+		lim = rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))
 		l.by[key] = lim
 	}
 	return lim
@@ -64,14 +63,14 @@ func (l *limiters) middleware(target string) func(*middleware.Stack) error {
 		return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("CordonRateLimit",
 			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 				op := awsmiddleware.GetOperationName(ctx)
-				class, perSecond := "mutating", l.limit.MutatingPerSecond
+				class, perSecond, burst := "mutating", l.limit.MutatingPerSecond, l.limit.MutatingBurst
 				if isRead(op) {
-					class, perSecond = "read", l.limit.ReadPerSecond
+					class, perSecond, burst = "read", l.limit.ReadPerSecond, l.limit.ReadBurst
 				}
 				if perSecond > 0 {
-					key := target + "|" + awsmiddleware.GetServiceID(ctx) + "|" + class
-					if err := l.get(key, perSecond).Wait(ctx); err != nil {
-						return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("wait for the %s rate limit of %s: %w", class, target, err)
+					key := target + "|" + awsmiddleware.GetServiceID(ctx) + "|" + op
+					if err := l.get(key, perSecond, burst).Wait(ctx); err != nil {
+						return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("wait for the %s rate limit of %s on %s: %w", class, op, target, err)
 					}
 				}
 				return next.HandleFinalize(ctx, in)

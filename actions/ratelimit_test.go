@@ -39,7 +39,7 @@ func TestRateLimitAvoidsThrottling(t *testing.T) {
 	if n := throttledBursts(actions.RateLimit{}); n == 0 {
 		t.Fatal("control: without a limit the burst was not throttled, so this test proves nothing")
 	}
-	if n := throttledBursts(actions.RateLimit{MutatingPerSecond: 4, Burst: 1}); n != 0 {
+	if n := throttledBursts(actions.RateLimit{MutatingPerSecond: 4, MutatingBurst: 1}); n != 0 {
 		t.Errorf("with a limit under the bucket's refill, %d calls were still throttled", n)
 	}
 }

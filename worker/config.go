@@ -82,18 +82,20 @@ type AWSConfig struct {
 	RateLimit *RateLimitConfig `yaml:"rate_limit"`
 }
 
-// RateLimitConfig is calls per second per account and region, by class.
-// Zero means unlimited.
+// RateLimitConfig is calls per second, and the burst allowed, per API
+// action in one account and region, by class. Zero means unlimited.
 type RateLimitConfig struct {
 	MutatingPerSecond float64 `yaml:"mutating_per_second"`
+	MutatingBurst     int     `yaml:"mutating_burst"`
 	ReadPerSecond     float64 `yaml:"read_per_second"`
-	Burst             int     `yaml:"burst"`
+	ReadBurst         int     `yaml:"read_burst"`
 }
 
-// DefaultRateLimit follows EC2's published request-token refill rates
-// (mutating 5/s, non-mutating 20/s) with a burst well inside its buckets.
+// DefaultRateLimit follows EC2's published request-token buckets per API
+// action (mutating 200 refilled at 5/s, non-mutating 100 refilled at 20/s)
+// with half of each burst, leaving the rest to the account's other tools.
 func DefaultRateLimit() RateLimitConfig {
-	return RateLimitConfig{MutatingPerSecond: 5, ReadPerSecond: 20, Burst: 50}
+	return RateLimitConfig{MutatingPerSecond: 5, MutatingBurst: 100, ReadPerSecond: 20, ReadBurst: 50}
 }
 
 // AccountConfig is how the worker reaches one account.

@@ -120,7 +120,7 @@ func NewRuntime(ctx context.Context, cfg *Config, opts Options) (*actions.Runtim
 			limit = *cfg.AWS.RateLimit
 		}
 		clients = actions.NewAWSClientSource(actions.AWSOptions{Base: base, Accounts: accounts, Endpoint: cfg.AWS.Endpoint,
-			RateLimit: actions.RateLimit{MutatingPerSecond: limit.MutatingPerSecond, ReadPerSecond: limit.ReadPerSecond, Burst: limit.Burst}})
+			RateLimit: actions.RateLimit(limit)})
 	}
 	return actions.NewRuntime(actions.Options{Clients: clients, Notifier: opts.ActionNotifier, Logger: opts.Logger, PollInterval: opts.PollInterval}), nil
 }

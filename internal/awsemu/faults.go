@@ -17,19 +17,27 @@ type Bucket struct {
 	RefillPerSecond float64
 }
 
-// Throttle configures request-rate limiting per API class, with a separate
-// bucket per service, the way EC2 meters non-mutating and mutating calls.
+// Throttle configures request-rate limiting by API class (non-mutating or
+// mutating), with separate buckets per service. With PerAction each API
+// action has a bucket of its own, of its class's size, which is how EC2
+// meters requests today ("each API is evaluated individually"); without
+// it one bucket per class is shared by every action of the service, the
+// stricter model older EC2 documentation described.
 type Throttle struct {
 	NonMutating Bucket
 	Mutating    Bucket
+	PerAction   bool
 }
 
-// EC2DefaultThrottle returns buckets resembling EC2's defaults: non-mutating
-// 100 burst refilled at 20/s, mutating 200 burst refilled at 5/s.
+// EC2DefaultThrottle returns EC2's published default request-token buckets,
+// per API action: non-mutating 100 burst refilled at 20/s, mutating 200
+// burst refilled at 5/s. (EC2's separate resource-token limits on
+// RunInstances, StopInstances and the like are not modelled.)
 func EC2DefaultThrottle() Throttle {
 	return Throttle{
 		NonMutating: Bucket{Capacity: 100, RefillPerSecond: 20},
 		Mutating:    Bucket{Capacity: 200, RefillPerSecond: 5},
+		PerAction:   true,
 	}
 }
 
@@ -197,6 +205,9 @@ func (e *Emulator) takeToken(op operation, now time.Time) bool {
 		e.faults.buckets = map[string]*bucketState{}
 	}
 	key := op.service + "/" + class
+	if e.faults.throttle.PerAction {
+		key = op.service + "/" + op.action
+	}
 	b, ok := e.faults.buckets[key]
 	if !ok {
 		b = &bucketState{tokens: float64(cfg.Capacity), last: now}

@@ -70,6 +70,40 @@ func TestThrottlingAndStandardRetryer(t *testing.T) {
 	}
 }
 
+// EC2 meters each API action in its own bucket: spending DescribeInstances'
+// bucket leaves DescribeVpcs untouched, unless the class is shared.
+func TestThrottlingPerAction(t *testing.T) {
+	emu, _ := newFleet(t, awsemu.FleetSpec{Instances: 1})
+	ctx := context.Background()
+	client := ec2.NewFromConfig(fastRetries(emu.AWSConfig(), 1))
+	describeThenVpcs := func() (instancesThrottled bool, vpcsErr error) {
+		for range 3 {
+			if _, err := client.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {
+				if code := apiCode(t, err); code != "RequestLimitExceeded" {
+					t.Fatalf("throttled call: %s", code)
+				}
+				instancesThrottled = true
+			}
+		}
+		_, vpcsErr = client.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
+		return instancesThrottled, vpcsErr
+	}
+
+	emu.SetThrottling(awsemu.Throttle{NonMutating: awsemu.Bucket{Capacity: 2}, PerAction: true})
+	throttled, err := describeThenVpcs()
+	if !throttled {
+		t.Fatal("3 calls against a bucket of 2 were never throttled")
+	}
+	if err != nil {
+		t.Errorf("per action: DescribeVpcs throttled by DescribeInstances' bucket: %v", err)
+	}
+
+	emu.SetThrottling(awsemu.Throttle{NonMutating: awsemu.Bucket{Capacity: 2}})
+	if _, err := describeThenVpcs(); err == nil || apiCode(t, err) != "RequestLimitExceeded" {
+		t.Errorf("per class: DescribeVpcs after the shared bucket was spent = %v, want RequestLimitExceeded", err)
+	}
+}
+
 func TestServerErrorsAreDeterministicAndRetried(t *testing.T) {
 	run := func() []int {
 		emu := awsemu.NewTestServer(t, awsemu.Options{})
