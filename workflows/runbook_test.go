@@ -511,4 +511,17 @@ func TestBreakGlassApprovesEveryGate(t *testing.T) {
 	if f.aws.count(actions.Execute, "aws.ec2.stop_instance") != 1 {
 		t.Error("the later gate did not pass under break-glass")
 	}
+	// The gate that was waiting was previewed and approved on that
+	// preview; the later one, under break-glass, spends no preview.
+	if n := f.aws.count(actions.Preview, "aws.ec2.stop_instance"); n != 0 {
+		t.Errorf("stop_instance previewed %d times under break-glass, want 0", n)
+	}
+	for _, g := range s.Gates {
+		if g.Step == "stop" && (!g.Unpreviewed || g.PreviewHash != "") {
+			t.Errorf("gate %s: unpreviewed %v, preview hash %q", g.Key, g.Unpreviewed, g.PreviewHash)
+		}
+		if g.Step != "stop" && (g.Unpreviewed || g.PreviewHash == "") {
+			t.Errorf("gate %s was waiting, so it was approved on a preview: %+v", g.Key, g)
+		}
+	}
 }

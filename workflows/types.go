@@ -150,12 +150,16 @@ type Approval struct {
 
 // GateState is a gate as approvers see it.
 type GateState struct {
-	Step         string           `json:"step"`
-	Item         int              `json:"item,omitempty"`
-	Key          string           `json:"key"`
-	Status       string           `json:"status"` // waiting, approved, denied, timed_out, skipped
-	PreviewHash  string           `json:"preview_hash"`
-	Changes      []actions.Change `json:"changes"`
+	Step        string           `json:"step"`
+	Item        int              `json:"item,omitempty"`
+	Key         string           `json:"key"`
+	Status      string           `json:"status"` // waiting, approved, denied, timed_out, skipped
+	PreviewHash string           `json:"preview_hash"`
+	Changes     []actions.Change `json:"changes"`
+	// Unpreviewed marks a gate passed under break-glass without a preview:
+	// PreviewHash and Changes are empty; the step's own result holds the
+	// changes made.
+	Unpreviewed  bool `json:"unpreviewed,omitempty"`
 	Approvers    runbooks.Approvers
 	MinApprovals int        `json:"min_approvals"`
 	Approvals    []Approval `json:"approvals"`

@@ -302,7 +302,7 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 	tw.Flush()
 	for _, g := range s.Gates {
 		if g.Status == workflows.GateWaiting {
-			fmt.Fprintf(env.stdout, "gate %s waits for %d approval(s) (%d so far) until %s; preview %s:\n", g.Key, g.MinApprovals, len(g.Approvals), g.Deadline.Local().Format(time.RFC3339), g.PreviewHash[:12])
+			fmt.Fprintf(env.stdout, "gate %s waits for %d approval(s) (%d so far) until %s; preview %s:\n", g.Key, g.MinApprovals, len(g.Approvals), g.Deadline.Local().Format(time.RFC3339), g.PreviewHash[:min(12, len(g.PreviewHash))])
 			for _, c := range g.Changes {
 				fmt.Fprintf(env.stdout, "    %s %s: %v → %v\n", c.Resource, c.Field, c.Before, c.After)
 			}
