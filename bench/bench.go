@@ -13,6 +13,9 @@ import (
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/worker"
 )
 
 // Defaults, chosen so `cordon bench` finishes in a few minutes on a small
@@ -38,6 +41,14 @@ type Options struct {
 	// NoThrottle turns off the emulator's EC2-style token buckets
 	// (awsemu.EC2DefaultThrottle), which are on by default.
 	NoThrottle bool
+	// NoRateLimit turns off the worker's own rate limit, so only AWS's
+	// throttling (and retries) pace the engine. By default the worker
+	// paces itself with RateLimit.
+	NoRateLimit bool
+	// RateLimit is the worker's per-action pacing (default: the worker's
+	// default, worker.DefaultRateLimit: EC2's refill rates, half its
+	// buckets as burst).
+	RateLimit actions.RateLimit
 	// Concurrency overrides the fleet runbook's max_concurrency on its
 	// contain step (default 100; the runbook itself says 10).
 	Concurrency int
@@ -80,6 +91,11 @@ func (o Options) withDefaults() Options {
 	if o.Examples == "" {
 		o.Examples = "examples"
 	}
+	if o.NoRateLimit {
+		o.RateLimit = actions.RateLimit{}
+	} else if o.RateLimit == (actions.RateLimit{}) {
+		o.RateLimit = actions.RateLimit(worker.DefaultRateLimit())
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -94,9 +110,12 @@ type Result struct {
 	Latency     time.Duration
 	Throttled   bool
 	// MutatingRefill is the emulator's EC2 mutating refill rate (calls/s),
-	// 0 when unthrottled.
+	// 0 when unthrottled; per action when PerAction.
 	MutatingRefill float64
-	Engine         Measurement
+	PerAction      bool
+	// RateLimit is the worker's own pacing (zero: none).
+	RateLimit actions.RateLimit
+	Engine    Measurement
 	// Baseline is the zero Measurement when Options.SkipBaseline is set.
 	Baseline Measurement
 	// PeakRSS is the process's peak resident set size after this fleet
@@ -134,6 +153,16 @@ type Measurement struct {
 	MutatingCalls int
 	// MutatingRate is MutatingCalls per second over launch → last such call.
 	MutatingRate float64
+	// Busiest is the EC2 mutating action with the most calls (the bucket
+	// that bounds a fleet when EC2 meters each action on its own), and
+	// BusiestCalls and BusiestRate its calls and calls per second over
+	// launch → its last call.
+	Busiest      string
+	BusiestCalls int
+	BusiestRate  float64
+	// CallsByAction counts the calls that passed throttling by
+	// "Service:Action", with " (dry run)" for DryRun calls.
+	CallsByAction map[string]int
 	// Status is how the fleet run ended ("succeeded", "failed", ...).
 	Status string
 	// Failures say why hosts failed: "run: step: error", one per failed
@@ -145,11 +174,16 @@ type Measurement struct {
 }
 
 // RefillFraction is the achieved mutating-call rate as a fraction of the
-// emulator's mutating refill rate; 0 when unthrottled. Above 1 means the
-// bucket's burst was still being spent.
+// emulator's mutating refill rate; 0 when unthrottled. When EC2 meters each
+// action on its own it is the busiest action's rate against its bucket's
+// refill: the bucket that bounds the fleet. Above 1 means the bucket's
+// burst was still being spent.
 func (r Result) RefillFraction(m Measurement) float64 {
 	if r.MutatingRefill <= 0 {
 		return 0
+	}
+	if r.PerAction {
+		return m.BusiestRate / r.MutatingRefill
 	}
 	return m.MutatingRate / r.MutatingRefill
 }
@@ -170,9 +204,9 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	defer s.stop()
 	var results []Result
 	for i, n := range o.Hosts {
-		r := Result{Hosts: n, Concurrency: o.Concurrency, Latency: o.Latency, Throttled: !o.NoThrottle}
+		r := Result{Hosts: n, Concurrency: o.Concurrency, Latency: o.Latency, Throttled: !o.NoThrottle, RateLimit: o.RateLimit}
 		if r.Throttled {
-			r.MutatingRefill = s.throttle.Mutating.RefillPerSecond
+			r.MutatingRefill, r.PerAction = s.throttle.Mutating.RefillPerSecond, s.throttle.PerAction
 		}
 		o.Logger.Info("bench: engine", "hosts", n, "concurrency", o.Concurrency)
 		if r.Engine, err = s.engine(ctx, i, n); err != nil {

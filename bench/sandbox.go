@@ -97,7 +97,7 @@ func startSandbox(ctx context.Context, o Options) (s *sandbox, err error) {
 		return s, err
 	}
 	s.rt = actions.NewRuntime(actions.Options{
-		Clients:      actions.NewAWSClientSource(actions.AWSOptions{Base: s.emu.AWSConfig(), Endpoint: url}),
+		Clients:      actions.NewAWSClientSource(actions.AWSOptions{Base: s.emu.AWSConfig(), Endpoint: url, RateLimit: o.RateLimit}),
 		Logger:       quiet,
 		PollInterval: o.PollInterval,
 	})
@@ -187,15 +187,33 @@ func (s *sandbox) seed(n int, label string) (fleet, error) {
 // measure fills in what the emulator saw since seed, relative to launch.
 func (s *sandbox) measure(f fleet, launch time.Time, m *Measurement) {
 	var lastIsolation, lastMutation time.Time
+	lastByAction := map[string]time.Time{}
+	m.CallsByAction = map[string]int{}
 	for _, c := range s.emu.Calls() {
 		m.Calls++
 		if c.ErrorCode == "RequestLimitExceeded" || c.ErrorCode == "Throttling" {
 			m.Throttled++
 			continue
 		}
+		name := c.Service + ":" + c.Action
+		if c.DryRun {
+			name += " (dry run)"
+		}
+		m.CallsByAction[name]++
 		if c.Service == awsemu.ServiceEC2 && c.Mutating {
 			m.MutatingCalls++
 			lastMutation = later(lastMutation, c.Time)
+			lastByAction[c.Action] = later(lastByAction[c.Action], c.Time)
+			// Dry runs take a token from the action's bucket too.
+			n := m.CallsByAction[name]
+			if !c.DryRun {
+				n += m.CallsByAction[name+" (dry run)"]
+			} else {
+				n += m.CallsByAction[c.Service+":"+c.Action]
+			}
+			if n > m.BusiestCalls || (n == m.BusiestCalls && c.Action < m.Busiest) {
+				m.Busiest, m.BusiestCalls = c.Action, n
+			}
 		}
 		if c.Action == "ModifyNetworkInterfaceAttribute" && !c.DryRun && c.Status/100 == 2 {
 			lastIsolation = later(lastIsolation, c.Time)
@@ -206,6 +224,9 @@ func (s *sandbox) measure(f fleet, launch time.Time, m *Measurement) {
 	}
 	if span := lastMutation.Sub(launch).Seconds(); span > 0 {
 		m.MutatingRate = float64(m.MutatingCalls) / span
+	}
+	if span := lastByAction[m.Busiest].Sub(launch).Seconds(); span > 0 {
+		m.BusiestRate = float64(m.BusiestCalls) / span
 	}
 	for _, id := range f.info.CompromisedIDs {
 		in, _ := s.emu.Instance(id)

@@ -3,8 +3,12 @@ package bench
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"text/tabwriter"
 	"time"
+
+	"github.com/cordon-ir/cordon/actions"
 )
 
 // WriteTable prints one table per fleet size: each figure for the engine,
@@ -15,9 +19,16 @@ func WriteTable(w io.Writer, results []Result) error {
 		throttle := "off"
 		if r.Throttled {
 			throttle = fmt.Sprintf("EC2-style buckets, mutating refill %.0f/s", r.MutatingRefill)
+			if r.PerAction {
+				throttle += " per action"
+			}
 		}
-		if _, err := fmt.Fprintf(w, "\n%d host(s) — latency %s per AWS call, throttling %s, engine fan-out %d (max_concurrency overridden)\n",
-			r.Hosts, r.Latency, throttle, r.Concurrency); err != nil {
+		pacing := "none (AWS throttling paces it)"
+		if l := r.RateLimit; l != (actions.RateLimit{}) {
+			pacing = fmt.Sprintf("mutating %.0f/s burst %d, reads %.0f/s burst %d per action", l.MutatingPerSecond, l.MutatingBurst, l.ReadPerSecond, l.ReadBurst)
+		}
+		if _, err := fmt.Fprintf(w, "\n%d host(s) — latency %s per AWS call, throttling %s, worker rate limit %s, engine fan-out %d (max_concurrency overridden)\n",
+			r.Hosts, r.Latency, throttle, pacing, r.Concurrency); err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -34,8 +45,13 @@ func WriteTable(w io.Writer, results []Result) error {
 		fmt.Fprintf(tw, "throttled calls\t%d\t%d\t\t\n", e.Throttled, b.Throttled)
 		fmt.Fprintf(tw, "EC2 mutating calls\t%d\t%d\t%s\t\n", e.MutatingCalls, b.MutatingCalls, ratio(float64(b.MutatingCalls), float64(e.MutatingCalls)))
 		fmt.Fprintf(tw, "EC2 mutating calls/s\t%.1f\t%.1f\t%s\t\n", e.MutatingRate, b.MutatingRate, ratio(b.MutatingRate, e.MutatingRate))
+		fmt.Fprintf(tw, "busiest EC2 mutating action\t%s\t%s\t\t\n", busiest(e), busiest(b))
 		if r.MutatingRefill > 0 {
-			fmt.Fprintf(tw, "  ÷ mutating refill\t%.0f%%\t%.0f%%\t\t\n", 100*r.RefillFraction(e), 100*r.RefillFraction(b))
+			of := "mutating refill"
+			if r.PerAction {
+				of = "its bucket's refill"
+			}
+			fmt.Fprintf(tw, "  ÷ %s\t%.0f%%\t%.0f%%\t\t\n", of, 100*r.RefillFraction(e), 100*r.RefillFraction(b))
 		}
 		fmt.Fprintf(tw, "fleet run\t%s\t%s\t\t\n", short(e.Status), short(b.Status))
 		fmt.Fprintf(tw, "hosts contained\t%d/%d\t%d/%d\t\t\n", e.HostsContained, r.Hosts, b.HostsContained, r.Hosts)
@@ -62,6 +78,37 @@ func WriteTable(w io.Writer, results []Result) error {
 		}
 	}
 	return nil
+}
+
+// WriteCalls prints, per fleet size, the calls each side made per AWS
+// action (throttled attempts excluded; dry runs apart).
+func WriteCalls(w io.Writer, results []Result) error {
+	for _, r := range results {
+		fmt.Fprintf(w, "\n%d host(s): calls per action\n", r.Hosts)
+		names := map[string]bool{}
+		for n := range r.Engine.CallsByAction {
+			names[n] = true
+		}
+		for n := range r.Baseline.CallsByAction {
+			names[n] = true
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "action\tcordon\tbaseline\t")
+		for _, n := range slices.Sorted(maps.Keys(names)) {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t\n", n, r.Engine.CallsByAction[n], r.Baseline.CallsByAction[n])
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func busiest(m Measurement) string {
+	if m.Busiest == "" {
+		return "–"
+	}
+	return fmt.Sprintf("%s %d (%.1f/s)", m.Busiest, m.BusiestCalls, m.BusiestRate)
 }
 
 func dur(d time.Duration) string {

@@ -11,13 +11,15 @@ import (
 )
 
 func runBench(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "bench", "[--hosts 1,10,100] [--latency 50ms] [--throttle=true] [--concurrency N]",
+	fs := newFlagSet(env, "bench", "[--hosts 1,10,100] [--latency 50ms] [--throttle=true] [--rate-limit=true] [--concurrency N]",
 		"Contain fleets of compromised Confluence servers with the fleet runbook on an in-process Temporal server against\n"+
 			"the AWS emulator (gates pre-approved by a lead), and with a plain sequential program making the same action calls,\n"+
 			"in the same run; print a table per fleet size. See docs/performance.md.")
 	hosts := fs.String("hosts", "1,10,100", "fleet sizes to measure, comma-separated (1000 works, and takes long)")
 	latency := fs.Duration("latency", bench.DefaultLatency, "delay of every AWS call in the emulator (0 for none)")
-	throttle := fs.Bool("throttle", true, "EC2-style token buckets per API class in the emulator")
+	throttle := fs.Bool("throttle", true, "EC2's request-token buckets, one per API action, in the emulator")
+	rateLimit := fs.Bool("rate-limit", true, "the worker paces its calls with its default rate limit (false: only AWS throttling and retries pace it)")
+	calls := fs.Bool("calls", false, "also print the calls per AWS action of each side")
 	concurrency := fs.Int("concurrency", bench.DefaultConcurrency, "hosts contained at once by the engine (overrides the runbook's max_concurrency)")
 	snapshot := fs.Duration("snapshot", bench.DefaultSnapshotCompletion, "how long a snapshot stays pending in the emulator")
 	poll := fs.Duration("poll", bench.DefaultPollInterval, "how often actions poll for snapshots")
@@ -35,7 +37,7 @@ func runBench(ctx context.Context, env *cliEnv, args []string) int {
 	if *latency == 0 {
 		*latency = -1 // bench.Options reads 0 as the default
 	}
-	opts := bench.Options{Hosts: sizes, Latency: *latency, NoThrottle: !*throttle, Concurrency: *concurrency,
+	opts := bench.Options{Hosts: sizes, Latency: *latency, NoThrottle: !*throttle, NoRateLimit: !*rateLimit, Concurrency: *concurrency,
 		SnapshotCompletion: *snapshot, PollInterval: *poll, Examples: *examples, SkipBaseline: *noBaseline}
 	if *verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(env.stderr, nil))
@@ -43,6 +45,11 @@ func runBench(ctx context.Context, env *cliEnv, args []string) int {
 	results, err := bench.Run(ctx, opts)
 	if werr := bench.WriteTable(env.stdout, results); werr != nil && err == nil {
 		err = werr
+	}
+	if *calls {
+		if werr := bench.WriteCalls(env.stdout, results); werr != nil && err == nil {
+			err = werr
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(env.stderr, "cordon bench: %v\n", err)
