@@ -41,6 +41,9 @@ type Account struct {
 	// means the worker's own credentials.
 	RoleARN    string
 	ExternalID string
+	// RateLimit, when set, replaces AWSOptions.RateLimit for this account
+	// (an account whose EC2 limits AWS raised can go faster).
+	RateLimit *RateLimit
 }
 
 // AWSOptions configure an AWSClientSource.
@@ -56,7 +59,8 @@ type AWSOptions struct {
 	// longer is Temporal's to retry, visibly, with the step's backoff.
 	SDKAttempts int
 	// RateLimit bounds this worker's calls per account, region, service
-	// and class (mutating or read). Zero rates mean unlimited.
+	// and action, by class (mutating or read), unless the account sets its
+	// own. Zero rates mean unlimited.
 	RateLimit RateLimit
 }
 
@@ -78,7 +82,7 @@ func NewAWSClientSource(opts AWSOptions) *AWSClientSource {
 	if opts.SDKAttempts <= 0 {
 		opts.SDKAttempts = 3
 	}
-	return &AWSClientSource{opts: opts, limiters: newLimiters(opts.RateLimit), cache: map[string]*Clients{}}
+	return &AWSClientSource{opts: opts, limiters: newLimiters(), cache: map[string]*Clients{}}
 }
 
 // Clients implements ClientSource.
@@ -107,7 +111,11 @@ func (s *AWSClientSource) Clients(ctx context.Context, target Target, run RunRef
 	}
 	// Limits are per account and region, shared by every run: AWS meters
 	// the account, not the run.
-	cfg.APIOptions = append(slices.Clone(cfg.APIOptions), recordRequestIDs, s.limiters.middleware(target.Account+"|"+region))
+	limit := s.opts.RateLimit
+	if acct.RateLimit != nil {
+		limit = *acct.RateLimit
+	}
+	cfg.APIOptions = append(slices.Clone(cfg.APIOptions), recordRequestIDs, s.limiters.middleware(target.Account+"|"+region, limit))
 	attempts := s.opts.SDKAttempts
 	cfg.Retryer = func() aws.Retryer {
 		// A fresh retryer per client, with short backoff: the SDK makes a

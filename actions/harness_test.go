@@ -23,6 +23,8 @@ type harness struct {
 	t   *testing.T
 	emu *awsemu.Emulator
 	rt  *actions.Runtime
+	// account is the runbook account name calls target (default none).
+	account string
 }
 
 func newHarness(t *testing.T) *harness {
@@ -62,7 +64,7 @@ func (h *harness) run(mode actions.Mode, action string, params map[string]any) (
 	env.SetTestTimeout(30 * time.Second)
 	call := actions.Call{
 		Action: action, Params: params, Mode: mode,
-		Target: actions.Target{Region: h.emu.Region()},
+		Target: actions.Target{Account: h.account, Region: h.emu.Region()},
 		Run:    actions.RunRef{RunID: "run-1", Incident: "INC-42", StepID: "step", StartedAt: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)},
 	}
 	val, err := env.ExecuteActivity(action, call)

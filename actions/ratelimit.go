@@ -27,13 +27,12 @@ type RateLimit struct {
 
 // limiters hold one token bucket per account, region, service and action.
 type limiters struct {
-	limit RateLimit
-	mu    sync.Mutex
-	by    map[string]*rate.Limiter
+	mu sync.Mutex
+	by map[string]*rate.Limiter
 }
 
-func newLimiters(l RateLimit) *limiters {
-	return &limiters{limit: l, by: map[string]*rate.Limiter{}}
+func newLimiters() *limiters {
+	return &limiters{by: map[string]*rate.Limiter{}}
 }
 
 func (l *limiters) get(key string, perSecond float64, burst int) *rate.Limiter {
@@ -57,15 +56,16 @@ func isRead(operation string) bool {
 	return false
 }
 
-// middleware waits for a token before each attempt of each call.
-func (l *limiters) middleware(target string) func(*middleware.Stack) error {
+// middleware waits for a token before each attempt of each call to target
+// (an account and region), within limit.
+func (l *limiters) middleware(target string, limit RateLimit) func(*middleware.Stack) error {
 	return func(stack *middleware.Stack) error {
 		return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("CordonRateLimit",
 			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 				op := awsmiddleware.GetOperationName(ctx)
-				class, perSecond, burst := "mutating", l.limit.MutatingPerSecond, l.limit.MutatingBurst
+				class, perSecond, burst := "mutating", limit.MutatingPerSecond, limit.MutatingBurst
 				if isRead(op) {
-					class, perSecond, burst = "read", l.limit.ReadPerSecond, l.limit.ReadBurst
+					class, perSecond, burst = "read", limit.ReadPerSecond, limit.ReadBurst
 				}
 				if perSecond > 0 {
 					key := target + "|" + awsmiddleware.GetServiceID(ctx) + "|" + op

@@ -102,6 +102,9 @@ func DefaultRateLimit() RateLimitConfig {
 type AccountConfig struct {
 	RoleARN    string `yaml:"role_arn"`
 	ExternalID string `yaml:"external_id"`
+	// RateLimit, when set, replaces aws.rate_limit for this account: set
+	// it to the account's own limits when AWS has raised them.
+	RateLimit *RateLimitConfig `yaml:"rate_limit"`
 }
 
 // SlackConfig configures notifications and the interaction gateway.
@@ -235,12 +238,34 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("temporal.tls: cert_file and key_file go together"))
 	}
 	errs = append(errs, c.Slack.validate()...)
+	errs = append(errs, c.AWS.RateLimit.validate("aws.rate_limit")...)
 	for name, a := range c.AWS.Accounts {
 		if a.RoleARN != "" && !strings.HasPrefix(a.RoleARN, "arn:aws") {
 			errs = append(errs, fmt.Errorf("aws.accounts.%s.role_arn %q is not an ARN", name, a.RoleARN))
 		}
+		errs = append(errs, a.RateLimit.validate("aws.accounts."+name+".rate_limit")...)
 	}
 	return errors.Join(errs...)
+}
+
+// validate refuses negative rates and bursts; nil is the default.
+func (l *RateLimitConfig) validate(where string) []error {
+	if l == nil {
+		return nil
+	}
+	var errs []error
+	for _, f := range []struct {
+		name  string
+		value float64
+	}{
+		{"mutating_per_second", l.MutatingPerSecond}, {"mutating_burst", float64(l.MutatingBurst)},
+		{"read_per_second", l.ReadPerSecond}, {"read_burst", float64(l.ReadBurst)},
+	} {
+		if f.value < 0 {
+			errs = append(errs, fmt.Errorf("%s.%s is %v: use a positive number, or 0 for unlimited", where, f.name, f.value))
+		}
+	}
+	return errs
 }
 
 // validate checks the Slack section. Messages never quote a secret.

@@ -54,6 +54,9 @@ func TestConfigErrorsAreSpecific(t *testing.T) {
 		"unknown role":  {strings.Replace(validConfig, "roles: [responder]", "roles: [admin]", 1), `role "admin" is not responder or lead`},
 		"bad key":       {strings.Replace(validConfig, "ssh-ed25519 AAAAC3", "ssh-ed25519 XXXX", 1), "is not an SSH authorized_keys line"},
 		"bad role ARN":  {strings.Replace(validConfig, `"arn:aws:iam::123456789012:role/cordon-responder"`, "cordon-responder", 1), "is not an ARN"},
+		"negative rate": {strings.Replace(validConfig, "external_id: ir-7}", "external_id: ir-7, rate_limit: {mutating_per_second: -5}}", 1),
+			"aws.accounts.production.rate_limit.mutating_per_second is -5"},
+		"old burst key": {validConfig + "  rate_limit: {burst: 50}\n", "field burst not found"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -113,7 +113,12 @@ func NewRuntime(ctx context.Context, cfg *Config, opts Options) (*actions.Runtim
 		}
 		accounts := map[string]actions.Account{}
 		for name, a := range cfg.AWS.Accounts {
-			accounts[name] = actions.Account{RoleARN: a.RoleARN, ExternalID: a.ExternalID}
+			acct := actions.Account{RoleARN: a.RoleARN, ExternalID: a.ExternalID}
+			if a.RateLimit != nil {
+				limit := actions.RateLimit(*a.RateLimit)
+				acct.RateLimit = &limit
+			}
+			accounts[name] = acct
 		}
 		limit := DefaultRateLimit()
 		if cfg.AWS.RateLimit != nil {
