@@ -62,6 +62,9 @@ type AWSOptions struct {
 	// and action, by class (mutating or read), unless the account sets its
 	// own. Zero rates mean unlimited.
 	RateLimit RateLimit
+	// Metrics, when not nil, counts every AWS call attempt by outcome and
+	// times the waits for RateLimit. Nil is off and costs nothing.
+	Metrics Metrics
 }
 
 // AWSClientSource builds clients per account, region and run, assuming the
@@ -82,7 +85,7 @@ func NewAWSClientSource(opts AWSOptions) *AWSClientSource {
 	if opts.SDKAttempts <= 0 {
 		opts.SDKAttempts = 3
 	}
-	return &AWSClientSource{opts: opts, limiters: newLimiters(), cache: map[string]*Clients{}}
+	return &AWSClientSource{opts: opts, limiters: newLimiters(opts.Metrics), cache: map[string]*Clients{}}
 }
 
 // Clients implements ClientSource.
@@ -116,6 +119,9 @@ func (s *AWSClientSource) Clients(ctx context.Context, target Target, run RunRef
 		limit = *acct.RateLimit
 	}
 	cfg.APIOptions = append(slices.Clone(cfg.APIOptions), recordRequestIDs, s.limiters.middleware(target.Account+"|"+region, limit))
+	if s.opts.Metrics != nil {
+		cfg.APIOptions = append(cfg.APIOptions, countAWSCalls(s.opts.Metrics))
+	}
 	attempts := s.opts.SDKAttempts
 	cfg.Retryer = func() aws.Retryer {
 		// A fresh retryer per client, with short backoff: the SDK makes a

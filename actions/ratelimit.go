@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/smithy-go/middleware"
@@ -29,10 +30,12 @@ type RateLimit struct {
 type limiters struct {
 	mu sync.Mutex
 	by map[string]*rate.Limiter
+	// metrics, when not nil, receives how long each attempt waited.
+	metrics Metrics
 }
 
-func newLimiters() *limiters {
-	return &limiters{by: map[string]*rate.Limiter{}}
+func newLimiters(m Metrics) *limiters {
+	return &limiters{by: map[string]*rate.Limiter{}, metrics: m}
 }
 
 func (l *limiters) get(key string, perSecond float64, burst int) *rate.Limiter {
@@ -69,7 +72,12 @@ func (l *limiters) middleware(target string, limit RateLimit) func(*middleware.S
 				}
 				if perSecond > 0 {
 					key := target + "|" + awsmiddleware.GetServiceID(ctx) + "|" + op
-					if err := l.get(key, perSecond, burst).Wait(ctx); err != nil {
+					start := time.Now()
+					err := l.get(key, perSecond, burst).Wait(ctx)
+					if l.metrics != nil {
+						l.metrics.RateLimitWait(target, class, time.Since(start))
+					}
+					if err != nil {
 						return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("wait for the %s rate limit of %s on %s: %w", class, op, target, err)
 					}
 				}
