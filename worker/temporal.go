@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/worker/metrics"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -105,6 +106,12 @@ func Register(w worker.Registry, cfg *Config, rt *actions.Runtime, notifier Noti
 
 // NewRuntime builds the action runtime from the configuration.
 func NewRuntime(ctx context.Context, cfg *Config, opts Options) (*actions.Runtime, error) {
+	return newRuntime(ctx, cfg, opts, nil)
+}
+
+// newRuntime is NewRuntime with the metrics sink of the AWS clients it
+// builds (nil = none).
+func newRuntime(ctx context.Context, cfg *Config, opts Options, awsMetrics actions.Metrics) (*actions.Runtime, error) {
 	clients := opts.Clients
 	if clients == nil {
 		base, err := loadAWSConfig(ctx, cfg.AWS.Region)
@@ -125,7 +132,7 @@ func NewRuntime(ctx context.Context, cfg *Config, opts Options) (*actions.Runtim
 			limit = *cfg.AWS.RateLimit
 		}
 		clients = actions.NewAWSClientSource(actions.AWSOptions{Base: base, Accounts: accounts, Endpoint: cfg.AWS.Endpoint,
-			RateLimit: actions.RateLimit(limit)})
+			RateLimit: actions.RateLimit(limit), Metrics: awsMetrics})
 	}
 	return actions.NewRuntime(actions.Options{Clients: clients, Notifier: opts.ActionNotifier, Logger: opts.Logger, PollInterval: opts.PollInterval}), nil
 }
@@ -140,7 +147,33 @@ func Run(ctx context.Context, c client.Client, cfg *Config, opts Options) error 
 	if opts.Notifier == nil {
 		opts.Notifier = LogGateNotifier{Logger: opts.Logger}
 	}
-	rt, err := NewRuntime(ctx, cfg, opts)
+	var awsMetrics actions.Metrics
+	if cfg.Metrics.Listen != "" {
+		m, err := metrics.Serve(ctx, cfg.Metrics.Listen, opts.Logger)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			// ctx is usually done by now; give a scrape in progress a moment.
+			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := m.Close(closeCtx); err != nil {
+				opts.Logger.Warn("metrics endpoint", "err", err)
+			}
+		}()
+		// The SDK reports through the metrics handler of the client the
+		// worker is built on, fixed when that client is made. The caller
+		// dialed c; a client sharing its connection carries ours.
+		mc, err := client.NewClientFromExistingWithContext(ctx, c, client.Options{
+			Namespace: cfg.Temporal.Namespace, Logger: tlog.NewStructuredLogger(opts.Logger), MetricsHandler: m.SDK,
+		})
+		if err != nil {
+			return fmt.Errorf("attach the metrics handler to the Temporal client: %w", err)
+		}
+		defer mc.Close() // closes the connection only if the caller already closed c
+		c, awsMetrics = mc, m.AWS
+	}
+	rt, err := newRuntime(ctx, cfg, opts, awsMetrics)
 	if err != nil {
 		return err
 	}
