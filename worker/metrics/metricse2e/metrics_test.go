@@ -1,0 +1,216 @@
+// Package metricse2e runs a containment through worker.Run with
+// metrics.listen set, on a real in-process Temporal server and the AWS
+// emulator, and reads the worker's /metrics: the Temporal SDK's metrics
+// and Cordon's AWS metrics, end to end. It links the Temporal server, so
+// it is a package of its own (worker and worker/metrics stay quick to
+// build) with one test.
+package metricse2e
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/runbooks"
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/worker/devserver"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+const runbook = `apiVersion: cordon.dev/v1
+kind: Runbook
+metadata:
+  name: metrics-e2e
+inputs:
+  instance_id: {type: string, required: true}
+  region: {type: string, required: true}
+target:
+  region: ${{ inputs.region }}
+steps:
+  - id: evidence
+    action: aws.ec2.describe_instance
+    with: {instance_id: "${{ inputs.instance_id }}"}
+  - id: tag
+    action: aws.ec2.tag
+    with:
+      resource_ids: ["${{ inputs.instance_id }}"]
+      tags: {cordon:state: observed}
+`
+
+// urlHandler hands over the metrics endpoint's URL when the worker logs it
+// (the port is picked at run time).
+type urlHandler struct {
+	slog.Handler
+	urls chan string
+}
+
+func (h urlHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "url" {
+			select {
+			case h.urls <- a.Value.String():
+			default:
+			}
+		}
+		return true
+	})
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h urlHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return urlHandler{h.Handler.WithAttrs(as), h.urls}
+}
+
+func (h urlHandler) WithGroup(name string) slog.Handler {
+	return urlHandler{h.Handler.WithGroup(name), h.urls}
+}
+
+func scrape(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+func TestRunExposesSDKAndAWSMetrics(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	quiet := slog.New(slog.DiscardHandler)
+	srv, err := devserver.Start(ctx, devserver.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	emu := awsemu.NewTestServer(t, awsemu.Options{Logger: quiet})
+	fleet, err := emu.SeedFleet(awsemu.FleetSpec{Instances: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// worker.Run loads the worker's own credentials the standard way: give
+	// it the emulator's, and nothing from this machine.
+	creds, err := emu.AWSConfig().Credentials.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	t.Setenv("AWS_ACCESS_KEY_ID", creds.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", creds.SecretAccessKey)
+	t.Setenv("AWS_SESSION_TOKEN", creds.SessionToken)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+	cfg := &worker.Config{
+		Temporal: worker.TemporalConfig{Address: srv.FrontendAddress(), Namespace: srv.Namespace(), TaskQueue: "metrics-e2e"},
+		AWS:      worker.AWSConfig{Region: emu.Region(), Endpoint: emu.URL()},
+		Metrics:  worker.MetricsConfig{Listen: "127.0.0.1:0"},
+	}
+	c, err := worker.Dial(ctx, cfg.Temporal, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	urls := make(chan string, 1)
+	logger := slog.New(urlHandler{slog.NewTextHandler(io.Discard, nil), urls})
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- worker.Run(runCtx, c, cfg, worker.Options{Logger: logger}) }()
+	var url string
+	select {
+	case url = <-urls:
+	case err := <-done:
+		t.Fatalf("worker.Run returned: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker.Run did not log its metrics endpoint")
+	}
+
+	plan, diags := runbooks.NewCompiler(actions.Catalog(), nil).Compile("metrics-e2e.yaml", []byte(runbook))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	inputs, err := plan.ResolveInputs(map[string]string{"instance_id": fleet.InstanceIDs[0], "region": emu.Region()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCtx, cancelWait := context.WithTimeout(ctx, time.Minute)
+	defer cancelWait()
+	runID, err := worker.StartRun(waitCtx, c, cfg.Temporal.TaskQueue, plan, inputs, workflows.RunMeta{Requester: "alice", Channel: "cli", Incident: "INC-9090"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := worker.Wait(waitCtx, c, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != workflows.RunSucceeded {
+		t.Fatalf("run %s: %s %s", runID, res.Status, res.Error)
+	}
+
+	// The SDK reports some metrics when a task completes, after the run
+	// result is visible: poll briefly for the last of them.
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^cordon_aws_calls_total\{operation="CreateTags",outcome="ok",service="EC2"\} [1-9]`),
+		regexp.MustCompile(`(?m)^cordon_aws_calls_total\{operation="DescribeInstances",outcome="ok",service="EC2"\} [1-9]`),
+		regexp.MustCompile(`(?m)^cordon_aws_rate_limit_wait_seconds_count\{class="mutating",target="\|` + regexp.QuoteMeta(emu.Region()) + `"\} [1-9]`),
+		regexp.MustCompile(`(?m)^temporal_activity_execution_latency_seconds_count\{activity_type="aws\.ec2\.tag",[^}]*task_queue="metrics-e2e"[^}]*\} 1$`),
+		regexp.MustCompile(`(?m)^temporal_workflow_completed_total\{[^}]*workflow_type="` + regexp.QuoteMeta(workflows.WorkflowName) + `"[^}]*\} 1$`),
+		regexp.MustCompile(`(?m)^temporal_workflow_task_execution_latency_seconds_bucket\{`),
+		regexp.MustCompile(`(?m)^temporal_request_total\{[^}]*operation="RespondWorkflowTaskCompleted"[^}]*\} [1-9]`),
+		regexp.MustCompile(`(?m)^temporal_worker_start_total\{[^}]*task_queue="metrics-e2e"[^}]*\} 1$`),
+	}
+	var text string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if text, err = scrape(url); err != nil {
+			t.Fatalf("scrape %s: %v", url, err)
+		}
+		missing := 0
+		for _, re := range want {
+			if !re.MatchString(text) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, re := range want {
+				if !re.MatchString(text) {
+					t.Errorf("scrape lacks %s", re)
+				}
+			}
+			t.Fatalf("scrape:\n%s", text)
+		}
+	}
+	var sample []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, "cordon_") || strings.HasPrefix(l, "temporal_workflow_completed") || strings.HasPrefix(l, "temporal_activity_execution_latency_seconds_count") {
+			sample = append(sample, l)
+		}
+	}
+	t.Logf("scrape excerpt:\n%s", strings.Join(sample, "\n"))
+
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("worker.Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker.Run did not return after its context was cancelled")
+	}
+	if _, err := scrape(url); err == nil {
+		t.Fatalf("%s still served after worker.Run returned", url)
+	}
+}
