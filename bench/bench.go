@@ -57,6 +57,8 @@ type Options struct {
 	// that the sequential baseline finishes.
 	SnapshotCompletion time.Duration
 	// PollInterval is how often actions poll for snapshots (default 500ms).
+	// It cannot reach a worker process (WorkerProcess), which polls every
+	// WorkerProcessPoll; the baseline then polls alike.
 	PollInterval time.Duration
 	// Examples is the directory holding the example runbooks (default
 	// "examples", i.e. run from the repository root).
@@ -64,6 +66,11 @@ type Options struct {
 	// SkipBaseline measures the engine only (e.g. for 1000 hosts, where
 	// the sequential program would take most of an hour).
 	SkipBaseline bool
+	// WorkerProcess is the path of a cordon binary: when set, the engine's
+	// worker runs as `cordon worker --config FILE`, a fresh process per
+	// fleet size, so Result.WorkerPeakRSS is the worker's own peak RSS.
+	// Empty keeps the worker in the bench process.
+	WorkerProcess string
 	// Logger receives progress; nil discards. The server, SDK and emulator
 	// are always quiet.
 	Logger *slog.Logger
@@ -118,10 +125,22 @@ type Result struct {
 	Engine    Measurement
 	// Baseline is the zero Measurement when Options.SkipBaseline is set.
 	Baseline Measurement
-	// PeakRSS is the process's peak resident set size after this fleet
-	// size, in bytes. The process holds the Temporal server, the emulator,
-	// the worker and the baseline: the worker alone uses less.
+	// PeakRSS is the bench process's peak resident set size after this
+	// fleet size, in bytes: a lifetime peak, so at least every earlier
+	// size's. The process holds the Temporal server, the emulator, the
+	// baseline and, unless WorkerProcess, the worker.
 	PeakRSS int64
+	// WorkerProcess says the worker ran as a process of its own (with the
+	// default snapshot poll, WorkerProcessPoll), and WorkerPeakRSS is
+	// that process's peak resident set size in bytes (its VmHWM just
+	// before it was stopped), for this fleet size alone; 0 when not
+	// measured.
+	WorkerProcess bool
+	WorkerPeakRSS int64
+	// WorkerFileRSS is the file-backed part of the worker process's RSS
+	// (pages of the binary, shared and reclaimable, not heap) just before
+	// it was stopped: the peak counts them too. 0 when not measured.
+	WorkerFileRSS int64
 }
 
 // Speedup is how many times faster the engine contained the whole fleet
@@ -188,8 +207,9 @@ func (r Result) RefillFraction(m Measurement) float64 {
 	return m.MutatingRate / r.MutatingRefill
 }
 
-// Run measures each fleet size in turn on one server, emulator and worker.
-// It returns what it measured so far along with any error.
+// Run measures each fleet size in turn on one server, emulator and worker
+// (with Options.WorkerProcess, a worker process per size). It returns
+// what it measured so far along with any error.
 func Run(ctx context.Context, opts Options) ([]Result, error) {
 	o := opts.withDefaults()
 	for _, n := range o.Hosts {
@@ -204,12 +224,20 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	defer s.stop()
 	var results []Result
 	for i, n := range o.Hosts {
-		r := Result{Hosts: n, Concurrency: o.Concurrency, Latency: o.Latency, Throttled: !o.NoThrottle, RateLimit: o.RateLimit}
+		r := Result{Hosts: n, Concurrency: o.Concurrency, Latency: o.Latency, Throttled: !o.NoThrottle, RateLimit: o.RateLimit,
+			WorkerProcess: o.WorkerProcess != ""}
 		if r.Throttled {
 			r.MutatingRefill, r.PerAction = s.throttle.Mutating.RefillPerSecond, s.throttle.PerAction
 		}
-		o.Logger.Info("bench: engine", "hosts", n, "concurrency", o.Concurrency)
-		if r.Engine, err = s.engine(ctx, i, n); err != nil {
+		o.Logger.Info("bench: engine", "hosts", n, "concurrency", o.Concurrency, "worker_process", r.WorkerProcess)
+		if r.WorkerProcess {
+			var rss workerRSS
+			r.Engine, rss, err = s.engineInWorkerProcess(ctx, i, n)
+			r.WorkerPeakRSS, r.WorkerFileRSS = rss.peak, rss.file
+		} else {
+			r.Engine, err = s.engine(ctx, i, n)
+		}
+		if err != nil {
 			return results, fmt.Errorf("bench: engine, %d hosts: %w", n, err)
 		}
 		if !o.SkipBaseline {
@@ -224,13 +252,13 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	return results, nil
 }
 
-// peakRSS reads the process's high-water mark; on Linux Maxrss is in KiB.
+// peakRSS reads the process's high-water mark.
 func peakRSS() int64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
 	}
-	return int64(ru.Maxrss) * 1024
+	return maxrssBytes(int64(ru.Maxrss))
 }
 
 // percentile returns the p-th percentile (nearest rank) of ds.

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -65,4 +66,57 @@ func (s *sandbox) engine(ctx context.Context, round, n int) (Measurement, error)
 	}
 	m.P50, m.P99 = percentile(hosts, 50), percentile(hosts, 99)
 	return m, nil
+}
+
+// engineInWorkerProcess is engine with a fresh `cordon worker` process of
+// its own (Options.WorkerProcess), so the peak RSS it returns is this
+// fleet size's alone: VmHWM is a process's lifetime peak, and a worker
+// kept across sizes would carry the largest one forward. The process is
+// stopped on every path, errors and cancellation included.
+func (s *sandbox) engineInWorkerProcess(ctx context.Context, round, n int) (m Measurement, rss workerRSS, err error) {
+	p, err := startWorkerProcess(s.o.WorkerProcess, s.workerConfig, s.workerEnv, s.o.Logger)
+	if err != nil {
+		return m, rss, err
+	}
+	defer func() {
+		var serr error
+		rss, serr = p.stop(workerStopTimeout)
+		if err == nil && serr != nil {
+			err = serr
+		}
+	}()
+	// A worker process that dies mid-run would leave worker.Wait waiting
+	// for a workflow nobody runs: its exit cancels the measurement.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-p.done:
+			cancel(p.exited())
+		case <-ctx.Done():
+		}
+	}()
+	if err := p.waitReady(ctx, s.client, taskQueue); err != nil {
+		return m, rss, causeOf(ctx, err)
+	}
+	// What the worker holds before any work: the part of its peak that
+	// does not grow with the fleet.
+	if st, err := procStatus(p.cmd.Process.Pid); err == nil {
+		s.o.Logger.Info("bench: worker process ready", "pid", p.cmd.Process.Pid, "peak_rss_mib_so_far", st["VmHWM"]>>20,
+			"rss_anon_mib", st["RssAnon"]>>20, "rss_file_mib", st["RssFile"]>>20)
+	}
+	m, err = s.engine(ctx, round, n)
+	return m, rss, causeOf(ctx, err)
+}
+
+// causeOf prefers why ctx was cancelled (the worker process exited) to the
+// bare context.Canceled a cancelled call returns.
+func causeOf(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+		return cause
+	}
+	return err
 }

@@ -33,7 +33,9 @@ const (
 )
 
 // sandbox is what every measurement shares: one server, one emulator, one
-// worker, and the runtime the baseline calls directly.
+// worker (or, with Options.WorkerProcess, the configuration of a worker
+// process started per fleet size), and the runtime the baseline calls
+// directly.
 type sandbox struct {
 	o        Options
 	srv      *devserver.Server
@@ -45,6 +47,12 @@ type sandbox struct {
 	compiler *runbooks.Compiler
 	source   []byte
 	path     string
+	// tmp holds the worker process's configuration, workerConfig, and
+	// workerEnv is its environment; all empty without
+	// Options.WorkerProcess.
+	tmp          string
+	workerConfig string
+	workerEnv    []string
 }
 
 func startSandbox(ctx context.Context, o Options) (s *sandbox, err error) {
@@ -96,11 +104,29 @@ func startSandbox(ctx context.Context, o Options) (s *sandbox, err error) {
 	if s.client, err = worker.Dial(ctx, cfg.Temporal, quiet); err != nil {
 		return s, err
 	}
+	poll := o.PollInterval
+	if o.WorkerProcess != "" {
+		// The worker process keeps actions' default (WorkerProcessPoll):
+		// the baseline polls alike, so the two stay comparable.
+		poll = WorkerProcessPoll
+	}
 	s.rt = actions.NewRuntime(actions.Options{
 		Clients:      actions.NewAWSClientSource(actions.AWSOptions{Base: s.emu.AWSConfig(), Endpoint: url, RateLimit: o.RateLimit}),
 		Logger:       quiet,
-		PollInterval: o.PollInterval,
+		PollInterval: poll,
 	})
+	if o.WorkerProcess != "" {
+		// No worker in this process: only the worker process, started
+		// per fleet size, polls the task queue.
+		if s.tmp, err = os.MkdirTemp("", "cordon-bench-"); err != nil {
+			return s, fmt.Errorf("temporary directory for the worker process's config: %w", err)
+		}
+		if s.workerConfig, err = writeWorkerConfig(s.tmp, *cfg, s.emu.Region(), url, worker.RateLimitConfig(o.RateLimit)); err != nil {
+			return s, err
+		}
+		s.workerEnv = workerEnv(s.emu.Region())
+		return s, nil
+	}
 	s.worker = sdkworker.New(s.client, taskQueue, sdkworker.Options{})
 	worker.Register(s.worker, cfg, s.rt, worker.LogGateNotifier{Logger: quiet})
 	if err := s.worker.Start(); err != nil {
@@ -121,6 +147,11 @@ func (s *sandbox) stop() {
 	}
 	if s.srv != nil {
 		s.srv.Stop()
+	}
+	if s.tmp != "" {
+		if err := os.RemoveAll(s.tmp); err != nil {
+			s.o.Logger.Warn("bench: remove the worker process's config", "dir", s.tmp, "err", err)
+		}
 	}
 }
 

@@ -27,8 +27,12 @@ func WriteTable(w io.Writer, results []Result) error {
 		if l := r.RateLimit; l != (actions.RateLimit{}) {
 			pacing = fmt.Sprintf("mutating %.0f/s burst %d, reads %.0f/s burst %d per action", l.MutatingPerSecond, l.MutatingBurst, l.ReadPerSecond, l.ReadBurst)
 		}
-		if _, err := fmt.Fprintf(w, "\n%d host(s) — latency %s per AWS call, throttling %s, worker rate limit %s, engine fan-out %d (max_concurrency overridden)\n",
-			r.Hosts, r.Latency, throttle, pacing, r.Concurrency); err != nil {
+		where := ""
+		if r.WorkerProcess {
+			where = fmt.Sprintf(", worker in its own process (cordon worker) polling snapshots every %s (its default: --poll cannot reach it; the baseline polls alike)", WorkerProcessPoll)
+		}
+		if _, err := fmt.Fprintf(w, "\n%d host(s) — latency %s per AWS call, throttling %s, worker rate limit %s, engine fan-out %d (max_concurrency overridden)%s\n",
+			r.Hosts, r.Latency, throttle, pacing, r.Concurrency, where); err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -55,7 +59,13 @@ func WriteTable(w io.Writer, results []Result) error {
 		}
 		fmt.Fprintf(tw, "fleet run\t%s\t%s\t\t\n", short(e.Status), short(b.Status))
 		fmt.Fprintf(tw, "hosts contained\t%d/%d\t%d/%d\t\t\n", e.HostsContained, r.Hosts, b.HostsContained, r.Hosts)
-		fmt.Fprintf(tw, "peak RSS (whole process)\t%d MiB\t\t\t\n", r.PeakRSS>>20)
+		if r.WorkerProcess {
+			fmt.Fprintf(tw, "worker peak RSS (own process)\t%s\t\t\t\n", mib(r.WorkerPeakRSS))
+			fmt.Fprintf(tw, "  its file-backed RSS (binary pages) at stop\t%s\t\t\t\n", mib(r.WorkerFileRSS))
+			fmt.Fprintf(tw, "peak RSS (bench process: server, emulator, baseline)\t%s\t\t\t\n", mib(r.PeakRSS))
+		} else {
+			fmt.Fprintf(tw, "peak RSS (whole process)\t%s\t\t\t\n", mib(r.PeakRSS))
+		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
@@ -109,6 +119,14 @@ func busiest(m Measurement) string {
 		return "–"
 	}
 	return fmt.Sprintf("%s %d (%.1f/s)", m.Busiest, m.BusiestCalls, m.BusiestRate)
+}
+
+// mib prints a byte count in MiB; "–" when it was not measured.
+func mib(b int64) string {
+	if b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%d MiB", b>>20)
 }
 
 func dur(d time.Duration) string {
