@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 
@@ -11,7 +12,7 @@ import (
 )
 
 func runBench(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "bench", "[--hosts 1,10,100] [--latency 50ms] [--throttle=true] [--rate-limit=true] [--concurrency N]",
+	fs := newFlagSet(env, "bench", "[--hosts 1,10,100] [--latency 50ms] [--throttle=true] [--rate-limit=true] [--concurrency N] [--worker-process]",
 		"Contain fleets of compromised Confluence servers with the fleet runbook on an in-process Temporal server against\n"+
 			"the AWS emulator (gates pre-approved by a lead), and with a plain sequential program making the same action calls,\n"+
 			"in the same run; print a table per fleet size. See docs/performance.md.")
@@ -22,9 +23,10 @@ func runBench(ctx context.Context, env *cliEnv, args []string) int {
 	calls := fs.Bool("calls", false, "also print the calls per AWS action of each side")
 	concurrency := fs.Int("concurrency", bench.DefaultConcurrency, "hosts contained at once by the engine (overrides the runbook's max_concurrency)")
 	snapshot := fs.Duration("snapshot", bench.DefaultSnapshotCompletion, "how long a snapshot stays pending in the emulator")
-	poll := fs.Duration("poll", bench.DefaultPollInterval, "how often actions poll for snapshots")
+	poll := fs.Duration("poll", bench.DefaultPollInterval, "how often actions poll for snapshots (not with --worker-process, whose worker keeps its default)")
 	noBaseline := fs.Bool("no-baseline", false, "measure the engine only (the baseline for 1000 hosts takes most of an hour)")
 	examples := fs.String("examples", "examples", "directory holding the example runbooks")
+	workerProcess := fs.Bool("worker-process", false, "run the engine's worker as a separate process (cordon worker, this binary), a fresh one per fleet size, and report its own peak RSS")
 	verbose := fs.Bool("verbose", false, "log progress to stderr")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)
@@ -39,6 +41,13 @@ func runBench(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	opts := bench.Options{Hosts: sizes, Latency: *latency, NoThrottle: !*throttle, NoRateLimit: !*rateLimit, Concurrency: *concurrency,
 		SnapshotCompletion: *snapshot, PollInterval: *poll, Examples: *examples, SkipBaseline: *noBaseline}
+	if *workerProcess {
+		// This very binary is the cordon whose worker is measured.
+		if opts.WorkerProcess, err = os.Executable(); err != nil {
+			fmt.Fprintf(env.stderr, "cordon bench: --worker-process: find the cordon binary: %v\n", err)
+			return 1
+		}
+	}
 	if *verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(env.stderr, nil))
 	}
