@@ -28,11 +28,9 @@ type Endpoint struct {
 	// for actions.AWSOptions.Metrics.
 	AWS *AWS
 
-	registry *prometheus.Registry
 	server   *http.Server
 	listener net.Listener
 	done     chan struct{}
-	logger   *slog.Logger
 }
 
 // Serve binds addr (host:port; port 0 picks a free one) and serves the
@@ -79,7 +77,7 @@ func Serve(ctx context.Context, addr string, logger *slog.Logger) (*Endpoint, er
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", Handler(reg, logger))
 	e := &Endpoint{
-		SDK: sdk, AWS: aws, registry: reg, listener: ln, done: make(chan struct{}), logger: logger,
+		SDK: sdk, AWS: aws, listener: ln, done: make(chan struct{}),
 		server: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 5 * time.Second,
@@ -113,9 +111,6 @@ func Handler(g prometheus.Gatherer, logger *slog.Logger) http.Handler {
 // Addr is the address the endpoint is bound to (with the port picked, if
 // the configuration said 0).
 func (e *Endpoint) Addr() string { return e.listener.Addr().String() }
-
-// Registry is the registry the endpoint serves.
-func (e *Endpoint) Registry() *prometheus.Registry { return e.registry }
 
 // Close stops the HTTP server, letting a scrape in progress finish until
 // ctx is done, and waits for it to stop.
