@@ -41,24 +41,32 @@ func WriteTable(w io.Writer, results []Result) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", name, dur(e), dur(b), ratio(float64(b), float64(e)))
 		}
 		e, b := r.Engine, r.Baseline
+		// A skipped baseline (Options.SkipBaseline) has no status: its
+		// counts are "–", not zeros that read as measured.
+		base := func(format string, v ...any) string {
+			if b.Status == "" {
+				return "–"
+			}
+			return fmt.Sprintf(format, v...)
+		}
 		row("all isolated", e.Isolated, b.Isolated)
 		row("all contained", e.Contained, b.Contained)
 		row("per host p50", e.P50, b.P50)
 		row("per host p99", e.P99, b.P99)
-		fmt.Fprintf(tw, "AWS calls\t%d\t%d\t%s\t\n", e.Calls, b.Calls, ratio(float64(b.Calls), float64(e.Calls)))
-		fmt.Fprintf(tw, "throttled calls\t%d\t%d\t\t\n", e.Throttled, b.Throttled)
-		fmt.Fprintf(tw, "EC2 mutating calls\t%d\t%d\t%s\t\n", e.MutatingCalls, b.MutatingCalls, ratio(float64(b.MutatingCalls), float64(e.MutatingCalls)))
-		fmt.Fprintf(tw, "EC2 mutating calls/s\t%.1f\t%.1f\t%s\t\n", e.MutatingRate, b.MutatingRate, ratio(b.MutatingRate, e.MutatingRate))
+		fmt.Fprintf(tw, "AWS calls\t%d\t%s\t%s\t\n", e.Calls, base("%d", b.Calls), ratio(float64(b.Calls), float64(e.Calls)))
+		fmt.Fprintf(tw, "throttled calls\t%d\t%s\t\t\n", e.Throttled, base("%d", b.Throttled))
+		fmt.Fprintf(tw, "EC2 mutating calls\t%d\t%s\t%s\t\n", e.MutatingCalls, base("%d", b.MutatingCalls), ratio(float64(b.MutatingCalls), float64(e.MutatingCalls)))
+		fmt.Fprintf(tw, "EC2 mutating calls/s\t%.1f\t%s\t%s\t\n", e.MutatingRate, base("%.1f", b.MutatingRate), ratio(b.MutatingRate, e.MutatingRate))
 		fmt.Fprintf(tw, "busiest EC2 mutating action\t%s\t%s\t\t\n", busiest(e), busiest(b))
 		if r.MutatingRefill > 0 {
 			of := "mutating refill"
 			if r.PerAction {
 				of = "its bucket's refill"
 			}
-			fmt.Fprintf(tw, "  ÷ %s\t%.0f%%\t%.0f%%\t\t\n", of, 100*r.RefillFraction(e), 100*r.RefillFraction(b))
+			fmt.Fprintf(tw, "  ÷ %s\t%.0f%%\t%s\t\t\n", of, 100*r.RefillFraction(e), base("%.0f%%", 100*r.RefillFraction(b)))
 		}
 		fmt.Fprintf(tw, "fleet run\t%s\t%s\t\t\n", short(e.Status), short(b.Status))
-		fmt.Fprintf(tw, "hosts contained\t%d/%d\t%d/%d\t\t\n", e.HostsContained, r.Hosts, b.HostsContained, r.Hosts)
+		fmt.Fprintf(tw, "hosts contained\t%d/%d\t%s\t\t\n", e.HostsContained, r.Hosts, base("%d/%d", b.HostsContained, r.Hosts))
 		if r.WorkerProcess {
 			fmt.Fprintf(tw, "worker peak RSS (own process)\t%s\t\t\t\n", mib(r.WorkerPeakRSS))
 			fmt.Fprintf(tw, "  its file-backed RSS (binary pages) at stop\t%s\t\t\t\n", mib(r.WorkerFileRSS))
