@@ -18,7 +18,8 @@
 //
 // Linking the server costs minutes of cold build and about 200 MB of binary,
 // so only what runs a server should import this package: `cmd/cordon`,
-// `demo`, `bench` and the end-to-end tests (internal/e2e, worker/slack/slacke2e).
+// `demo`, `bench` and the end-to-end tests (internal/e2e, worker/slack/slacke2e,
+// worker/metrics/metricse2e).
 package devserver
 
 import (
