@@ -56,9 +56,8 @@ type Options struct {
 	// long enough that waiting for it is part of the work, short enough
 	// that the sequential baseline finishes.
 	SnapshotCompletion time.Duration
-	// PollInterval is how often actions poll for snapshots (default 500ms).
-	// It cannot reach a worker process (WorkerProcess), which polls every
-	// WorkerProcessPoll; the baseline then polls alike.
+	// PollInterval is how often actions poll for snapshots (default 500ms),
+	// in a worker process too (its aws.poll_interval).
 	PollInterval time.Duration
 	// Examples is the directory holding the example runbooks (default
 	// "examples", i.e. run from the repository root).
@@ -130,8 +129,8 @@ type Result struct {
 	// size's. The process holds the Temporal server, the emulator, the
 	// baseline and, unless WorkerProcess, the worker.
 	PeakRSS int64
-	// WorkerProcess says the worker ran as a process of its own (with the
-	// default snapshot poll, WorkerProcessPoll), and WorkerPeakRSS is
+	// WorkerProcess says the worker ran as a process of its own, and
+	// WorkerPeakRSS is
 	// that process's peak resident set size in bytes (its VmHWM just
 	// before it was stopped), for this fleet size alone; 0 when not
 	// measured.

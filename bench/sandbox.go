@@ -105,11 +105,6 @@ func startSandbox(ctx context.Context, o Options) (s *sandbox, err error) {
 		return s, err
 	}
 	poll := o.PollInterval
-	if o.WorkerProcess != "" {
-		// The worker process keeps actions' default (WorkerProcessPoll):
-		// the baseline polls alike, so the two stay comparable.
-		poll = WorkerProcessPoll
-	}
 	s.rt = actions.NewRuntime(actions.Options{
 		Clients:      actions.NewAWSClientSource(actions.AWSOptions{Base: s.emu.AWSConfig(), Endpoint: url, RateLimit: o.RateLimit}),
 		Logger:       quiet,
@@ -121,7 +116,7 @@ func startSandbox(ctx context.Context, o Options) (s *sandbox, err error) {
 		if s.tmp, err = os.MkdirTemp("", "cordon-bench-"); err != nil {
 			return s, fmt.Errorf("temporary directory for the worker process's config: %w", err)
 		}
-		if s.workerConfig, err = writeWorkerConfig(s.tmp, *cfg, s.emu.Region(), url, worker.RateLimitConfig(o.RateLimit)); err != nil {
+		if s.workerConfig, err = writeWorkerConfig(s.tmp, *cfg, s.emu.Region(), url, worker.RateLimitConfig(o.RateLimit), poll); err != nil {
 			return s, err
 		}
 		s.workerEnv = workerEnv(s.emu.Region())

@@ -29,7 +29,7 @@ func WriteTable(w io.Writer, results []Result) error {
 		}
 		where := ""
 		if r.WorkerProcess {
-			where = fmt.Sprintf(", worker in its own process (cordon worker) polling snapshots every %s (its default: --poll cannot reach it; the baseline polls alike)", WorkerProcessPoll)
+			where = ", worker in its own process (cordon worker)"
 		}
 		if _, err := fmt.Fprintf(w, "\n%d host(s) — latency %s per AWS call, throttling %s, worker rate limit %s, engine fan-out %d (max_concurrency overridden)%s\n",
 			r.Hosts, r.Latency, throttle, pacing, r.Concurrency, where); err != nil {

@@ -25,11 +25,6 @@ import (
 )
 
 const (
-	// WorkerProcessPoll is how often the worker process polls snapshots:
-	// the default of actions.NewRuntime, which `cordon worker` keeps
-	// because worker.Config has no setting for it (and no environment
-	// variable reaches it), so Options.PollInterval cannot reach it.
-	WorkerProcessPoll = 15 * time.Second
 	// workerStopTimeout is how long a worker process gets after SIGTERM
 	// before SIGKILL: worker.Run gives activities 10s to stop.
 	workerStopTimeout = 30 * time.Second
@@ -44,8 +39,8 @@ const (
 // writeWorkerConfig writes the cordon.yaml of the worker process: the
 // roster, server and task queue of the in-process worker, the emulator as
 // the AWS endpoint, and the bench's rate limit. It returns the file's path.
-func writeWorkerConfig(dir string, cfg worker.Config, region, endpoint string, limit worker.RateLimitConfig) (string, error) {
-	cfg.AWS = worker.AWSConfig{Region: region, Endpoint: endpoint,
+func writeWorkerConfig(dir string, cfg worker.Config, region, endpoint string, limit worker.RateLimitConfig, poll time.Duration) (string, error) {
+	cfg.AWS = worker.AWSConfig{Region: region, Endpoint: endpoint, PollInterval: poll,
 		// Always set: a nil rate_limit means worker.DefaultRateLimit, while
 		// zeros mean unlimited, which is what Options.NoRateLimit asks for.
 		RateLimit: &limit}

@@ -61,9 +61,8 @@ func standInWorker(args []string) int {
 		return 1
 	}
 	defer c.Close()
-	// Unlike cordon worker, a fast snapshot poll: the 15s default would
-	// be most of the test's time.
-	if err := worker.Run(ctx, c, cfg, worker.Options{Logger: logger, PollInterval: 10 * time.Millisecond}); err != nil {
+	// As cordon worker: the snapshot poll comes from aws.poll_interval.
+	if err := worker.Run(ctx, c, cfg, worker.Options{Logger: logger}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -86,7 +85,7 @@ func TestWorkerProcessOneHost(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	results, err := Run(ctx, Options{Hosts: []int{1}, Latency: -1, Examples: "../examples", SkipBaseline: true,
-		SnapshotCompletion: 10 * time.Millisecond, WorkerProcess: testBinary(t)})
+		SnapshotCompletion: 10 * time.Millisecond, PollInterval: 10 * time.Millisecond, WorkerProcess: testBinary(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +115,7 @@ func TestWorkerConfigRateLimit(t *testing.T) {
 	cfg := worker.Config{Temporal: worker.TemporalConfig{Address: "127.0.0.1:1", Namespace: "ns", TaskQueue: taskQueue},
 		Roster: worker.RosterConfig{Members: []worker.MemberConfig{{ID: lead, Roles: []string{"responder", "lead"}}}}}
 	for name, limit := range map[string]worker.RateLimitConfig{"none": {}, "default": worker.DefaultRateLimit()} {
-		path, err := writeWorkerConfig(t.TempDir(), cfg, "eu-west-1", "http://127.0.0.1:2", limit)
+		path, err := writeWorkerConfig(t.TempDir(), cfg, "eu-west-1", "http://127.0.0.1:2", limit, time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +126,8 @@ func TestWorkerConfigRateLimit(t *testing.T) {
 		if got.AWS.RateLimit == nil || *got.AWS.RateLimit != limit {
 			t.Errorf("%s: rate_limit %v, want %+v", name, got.AWS.RateLimit, limit)
 		}
-		if got.AWS.Endpoint != "http://127.0.0.1:2" || got.AWS.Region != "eu-west-1" || got.Temporal != cfg.Temporal || len(got.Roster.Members) != 1 {
+		if got.AWS.Endpoint != "http://127.0.0.1:2" || got.AWS.Region != "eu-west-1" || got.AWS.PollInterval != time.Second ||
+			got.Temporal != cfg.Temporal || len(got.Roster.Members) != 1 {
 			t.Errorf("%s: %+v", name, got)
 		}
 	}

@@ -80,6 +80,10 @@ type AWSConfig struct {
 	// fleet containment stays inside AWS's request buckets instead of
 	// being throttled. Defaults follow EC2's published refill rates.
 	RateLimit *RateLimitConfig `yaml:"rate_limit"`
+	// PollInterval is how often long waits (a snapshot until completed)
+	// ask AWS again; default 15s. Shorter finds completion sooner and
+	// spends more of the read buckets.
+	PollInterval time.Duration `yaml:"poll_interval"`
 }
 
 // RateLimitConfig is calls per second, and the burst allowed, per API
@@ -239,6 +243,9 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Slack.validate()...)
 	errs = append(errs, c.AWS.RateLimit.validate("aws.rate_limit")...)
+	if c.AWS.PollInterval < 0 {
+		errs = append(errs, fmt.Errorf("aws.poll_interval is %s: use a positive duration such as 15s", c.AWS.PollInterval))
+	}
 	for name, a := range c.AWS.Accounts {
 		if a.RoleARN != "" && !strings.HasPrefix(a.RoleARN, "arn:aws") {
 			errs = append(errs, fmt.Errorf("aws.accounts.%s.role_arn %q is not an ARN", name, a.RoleARN))

@@ -86,7 +86,8 @@ type Options struct {
 	ActionNotifier actions.Notifier
 	// MaxConcurrentActivities bounds AWS calls in flight from this worker.
 	MaxConcurrentActivities int
-	// PollInterval is how often long waits (snapshots) poll AWS.
+	// PollInterval is how often long waits (snapshots) poll AWS; it
+	// overrides aws.poll_interval.
 	PollInterval time.Duration
 }
 
@@ -134,7 +135,11 @@ func newRuntime(ctx context.Context, cfg *Config, opts Options, awsMetrics actio
 		clients = actions.NewAWSClientSource(actions.AWSOptions{Base: base, Accounts: accounts, Endpoint: cfg.AWS.Endpoint,
 			RateLimit: actions.RateLimit(limit), Metrics: awsMetrics})
 	}
-	return actions.NewRuntime(actions.Options{Clients: clients, Notifier: opts.ActionNotifier, Logger: opts.Logger, PollInterval: opts.PollInterval}), nil
+	poll := opts.PollInterval
+	if poll <= 0 {
+		poll = cfg.AWS.PollInterval
+	}
+	return actions.NewRuntime(actions.Options{Clients: clients, Notifier: opts.ActionNotifier, Logger: opts.Logger, PollInterval: poll}), nil
 }
 
 // Run starts a worker on the configured task queue and blocks until ctx is

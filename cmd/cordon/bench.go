@@ -23,7 +23,7 @@ func runBench(ctx context.Context, env *cliEnv, args []string) int {
 	calls := fs.Bool("calls", false, "also print the calls per AWS action of each side")
 	concurrency := fs.Int("concurrency", bench.DefaultConcurrency, "hosts contained at once by the engine (overrides the runbook's max_concurrency)")
 	snapshot := fs.Duration("snapshot", bench.DefaultSnapshotCompletion, "how long a snapshot stays pending in the emulator")
-	poll := fs.Duration("poll", bench.DefaultPollInterval, "how often actions poll for snapshots (not with --worker-process, whose worker keeps its default)")
+	poll := fs.Duration("poll", bench.DefaultPollInterval, "how often actions poll for snapshots")
 	noBaseline := fs.Bool("no-baseline", false, "measure the engine only (the baseline for 1000 hosts takes most of an hour)")
 	examples := fs.String("examples", "examples", "directory holding the example runbooks")
 	workerProcess := fs.Bool("worker-process", false, "run the engine's worker as a separate process (cordon worker, this binary), a fresh one per fleet size, and report its own peak RSS")
