@@ -42,7 +42,29 @@ func workerProcess(path string) int {
 	return 0
 }
 
-// startWorkerProcess starts a worker process on the crash test's queue.
+// workerConfigFile writes the configuration of a worker process that
+// serves queue (a queue of its own, so that no other test's worker takes
+// its tasks) and reaches AWS at endpoint: the emulator, or a recorder in
+// front of it.
+func workerConfigFile(t *testing.T, queue, endpoint string) (worker.Config, string) {
+	t.Helper()
+	cfg := worker.Config{
+		Temporal: worker.TemporalConfig{Address: shared.cfg.Temporal.Address, Namespace: shared.cfg.Temporal.Namespace, TaskQueue: queue},
+		Roster:   shared.cfg.Roster,
+		AWS:      worker.AWSConfig{Region: shared.emu.Region(), Endpoint: endpoint},
+	}
+	raw, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatalf("worker config: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "cordon.yaml")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatalf("worker config: %v", err)
+	}
+	return cfg, path
+}
+
+// startWorkerProcess starts a worker process configured by cfgPath.
 func startWorkerProcess(t *testing.T, cfgPath string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -85,20 +107,7 @@ func TestWorkerKilledMidContainment(t *testing.T) {
 	shared.emu.SetSnapshotCompletion(awsemu.SnapshotCompletion{After: 3 * time.Second})
 	t.Cleanup(shared.emu.ResetFaults)
 
-	cfg := worker.Config{
-		Temporal: worker.TemporalConfig{Address: shared.cfg.Temporal.Address, Namespace: shared.cfg.Temporal.Namespace, TaskQueue: "e2e-crash"},
-		Roster:   shared.cfg.Roster,
-		AWS:      worker.AWSConfig{Region: shared.emu.Region(), Endpoint: shared.emu.URL()},
-	}
-	raw, err := yaml.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(t.TempDir(), "cordon.yaml")
-	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
+	cfg, cfgPath := workerConfigFile(t, "e2e-crash", shared.emu.URL())
 	first := startWorkerProcess(t, cfgPath)
 	plan := compileExample(t, "confluence-cve-2021-26084")
 	inputs, err := plan.ResolveInputs(map[string]string{"compromised": strings.Join(fleet.CompromisedIDs, ","), "final_action": "none"})
