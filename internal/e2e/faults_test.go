@@ -75,11 +75,14 @@ func TestFleetContainmentUnderAWSFaults(t *testing.T) {
 	}
 
 	// The failed host's own run names the missing permission.
-	failedHost := ""
+	failedHost, succeededChild := "", ""
 	for _, child := range contain.Children {
 		cs, err := worker.State(ctx, shared.client, child)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if cs.Status == workflows.RunSucceeded && succeededChild == "" {
+			succeededChild = child
 		}
 		if cs.Status == workflows.RunFailed {
 			failedHost = fmt.Sprint(cs.Inputs["instance_id"])
@@ -91,6 +94,9 @@ func TestFleetContainmentUnderAWSFaults(t *testing.T) {
 	if failedHost == "" {
 		t.Fatal("no child run failed")
 	}
+	// A host's run under break-glass, throttling and server errors: its
+	// history guards the break-glass gate path (no preview) in replay.
+	replay(t, succeededChild, "ec2-compromise-break-glass")
 
 	quarantineGroups := map[string]int{}
 	for _, g := range shared.emu.SecurityGroups() {
