@@ -1547,6 +1547,7 @@ func (e *Emulator) createSnapshots(r *request) ([]node, *apiError) {
 			leaf("ownerId", e.account),
 			leaf("snapshotId", s.ID),
 		))
+		e.failIfListed(s)
 	}
 	return []node{set("snapshotSet", items)}, nil
 }
@@ -1556,6 +1557,7 @@ func (e *Emulator) snapshotFields(s *Snapshot) []node {
 		leaf("snapshotId", s.ID),
 		leaf("volumeId", s.VolumeID),
 		leaf("status", s.State),
+		opt("statusMessage", snapshotStateMessage(s)),
 		timeLeaf("startTime", s.StartTime),
 		leaf("progress", s.Progress),
 		leaf("ownerId", e.account),
@@ -1580,7 +1582,27 @@ func (e *Emulator) createSnapshot(r *request) ([]node, *apiError) {
 		return nil, err
 	}
 	s := e.newSnapshot(v, r.p.get("Description"), r.p.tagSpecs("snapshot"), r.now)
-	return e.snapshotFields(s), nil
+	fields := e.snapshotFields(s)
+	e.failIfListed(s)
+	return fields, nil
+}
+
+// failIfListed fails a snapshot just started, after its pending answer has
+// been built, if SnapshotCompletion.FailVolumes lists its volume. Failed
+// snapshots are never advanced again: advanceSnapshot and the time-driven
+// completion only move pending ones.
+func (e *Emulator) failIfListed(s *Snapshot) {
+	if s.State == "pending" && e.snapRule.fails(s.VolumeID) {
+		s.State, s.Progress = "error", "0%"
+	}
+}
+
+// snapshotStateMessage is a snapshot's StateMessage: why it failed.
+func snapshotStateMessage(s *Snapshot) string {
+	if s.State == "error" {
+		return SnapshotFailedMessage
+	}
+	return ""
 }
 
 // advanceSnapshot applies the completion rule to a snapshot being described.

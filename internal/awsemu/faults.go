@@ -3,6 +3,7 @@ package awsemu
 import (
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -48,6 +49,26 @@ func EC2DefaultThrottle() Throttle {
 type SnapshotCompletion struct {
 	After          time.Duration
 	AfterDescribes int
+
+	// FailVolumes lists volume ids whose snapshots fail instead of
+	// completing. CreateSnapshot and CreateSnapshots accept such a snapshot
+	// (they answer state pending, as AWS does) and it fails at once: every
+	// later call sees it in state error, with a StateMessage
+	// (SnapshotFailedMessage) in DescribeSnapshots, and it never completes;
+	// After and AfterDescribes do not delay the failure. Only
+	// snapshots started while the volume is listed fail: set a completion
+	// without it and the next snapshot of the volume completes as usual,
+	// while the failed one stays in error, as in AWS.
+	FailVolumes []string
+}
+
+// SnapshotFailedMessage is the StateMessage of a snapshot failed by
+// SnapshotCompletion.FailVolumes.
+const SnapshotFailedMessage = "Snapshot creation failed: an internal error occurred (injected by awsemu SnapshotCompletion.FailVolumes)"
+
+// fails reports whether a snapshot of volumeID started now is to fail.
+func (c SnapshotCompletion) fails(volumeID string) bool {
+	return slices.Contains(c.FailVolumes, volumeID)
 }
 
 type bucketState struct {
@@ -121,10 +142,13 @@ func (e *Emulator) FailNext(action, code string, status, n int) {
 	e.faults.failNext = append(e.faults.failNext, &injected{action: action, code: code, status: status, remaining: n})
 }
 
-// SetSnapshotCompletion sets when snapshots complete.
+// SetSnapshotCompletion sets when snapshots complete, and which fail. It
+// applies to pending snapshots too, except that whether a snapshot fails is
+// decided when it starts.
 func (e *Emulator) SetSnapshotCompletion(c SnapshotCompletion) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	c.FailVolumes = slices.Clone(c.FailVolumes)
 	e.snapRule = c
 }
 

@@ -294,3 +294,78 @@ func TestSeedIsReproducible(t *testing.T) {
 		t.Fatalf("same seed, different ids: %v vs %v", a, b)
 	}
 }
+
+func TestSnapshotCompletionFailVolumes(t *testing.T) {
+	emu, info := newFleet(t, awsemu.FleetSpec{Instances: 1, Volumes: 2})
+	ctx := context.Background()
+	client := ec2.NewFromConfig(emu.AWSConfig())
+	in, _ := emu.Instance(info.InstanceIDs[0])
+	if len(in.BlockDevices) != 2 {
+		t.Fatalf("block devices = %+v", in.BlockDevices)
+	}
+	good, bad := in.BlockDevices[0].VolumeID, in.BlockDevices[1].VolumeID
+	emu.SetSnapshotCompletion(awsemu.SnapshotCompletion{FailVolumes: []string{bad}})
+
+	// Accepted like any snapshot: AWS answers pending, the failure shows later.
+	out, err := client.CreateSnapshots(ctx, &ec2.CreateSnapshotsInput{InstanceSpecification: &ec2types.InstanceSpecification{InstanceId: aws.String(in.ID)}})
+	if err != nil || len(out.Snapshots) != 2 {
+		t.Fatalf("CreateSnapshots: %v %+v", err, out)
+	}
+	byVolume := map[string]string{}
+	for _, s := range out.Snapshots {
+		if s.State != ec2types.SnapshotStatePending {
+			t.Errorf("CreateSnapshots answered %s for %s, want pending", s.State, aws.ToString(s.VolumeId))
+		}
+		byVolume[aws.ToString(s.VolumeId)] = aws.ToString(s.SnapshotId)
+	}
+	failed, completed := byVolume[bad], byVolume[good]
+	single, err := client.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: aws.String(bad)})
+	if err != nil || single.State != ec2types.SnapshotStatePending {
+		t.Fatalf("CreateSnapshot: %v %+v", err, single)
+	}
+
+	described, err := client.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{failed, completed, aws.ToString(single.SnapshotId)}})
+	if err != nil || len(described.Snapshots) != 3 {
+		t.Fatalf("DescribeSnapshots: %v %+v", err, described)
+	}
+	for _, s := range described.Snapshots {
+		id, state, msg := aws.ToString(s.SnapshotId), s.State, aws.ToString(s.StateMessage)
+		if id == completed {
+			if state != ec2types.SnapshotStateCompleted || msg != "" {
+				t.Errorf("snapshot of the unlisted volume: state %s, message %q", state, msg)
+			}
+			continue
+		}
+		if state != ec2types.SnapshotStateError || msg != awsemu.SnapshotFailedMessage {
+			t.Errorf("snapshot %s of the listed volume: state %s, message %q", id, state, msg)
+		}
+	}
+	errored, err := client.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"},
+		Filters: []ec2types.Filter{{Name: aws.String("status"), Values: []string{"error"}}}})
+	if err != nil || len(errored.Snapshots) != 2 {
+		t.Errorf("status=error filter: %v %+v", err, errored)
+	}
+	// The SDK's waiter gives up at once on a failed snapshot.
+	waitErr := ec2.NewSnapshotCompletedWaiter(client).Wait(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{failed}}, 5*time.Second)
+	if waitErr == nil || !strings.Contains(waitErr.Error(), "Failure") {
+		t.Errorf("waiter on a failed snapshot: %v", waitErr)
+	}
+
+	// Whether a snapshot fails is decided when it starts: listing a volume
+	// does not fail its pending snapshot, and clearing the list lets the
+	// next snapshot of the failed volume complete.
+	emu.SetSnapshotCompletion(awsemu.SnapshotCompletion{After: time.Hour})
+	retaken, err := client.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: aws.String(bad)})
+	if err != nil {
+		t.Fatalf("CreateSnapshot after clearing: %v", err)
+	}
+	emu.SetSnapshotCompletion(awsemu.SnapshotCompletion{FailVolumes: []string{bad}})
+	states := map[string]string{}
+	for _, s := range emu.Snapshots() {
+		states[s.ID] = s.State
+	}
+	want := map[string]string{failed: "error", aws.ToString(single.SnapshotId): "error", completed: "completed", aws.ToString(retaken.SnapshotId): "completed"}
+	if !sameJSON(t, states, want) {
+		t.Errorf("emulator snapshot states = %v, want %v", states, want)
+	}
+}
