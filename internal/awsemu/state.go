@@ -199,7 +199,7 @@ type Snapshot struct {
 	VolumeID    string
 	VolumeSize  int
 	Description string
-	State       string // "pending" or "completed"
+	State       string // "pending", "completed" or "error" (SnapshotCompletion.FailVolumes)
 	Progress    string // e.g. "40%"
 	StartTime   time.Time
 	Tags        map[string]string
