@@ -36,7 +36,14 @@ func StartRun(ctx context.Context, c client.Client, taskQueue string, plan *runb
 		ID:                    meta.RunID,
 		TaskQueue:             taskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		// Without this the SDK answers a reused id with the existing run,
+		// and the caller would take an old containment for a new one.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}, workflows.WorkflowName, workflows.RunInput{Plan: plan, Inputs: inputs, Meta: meta})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return "", fmt.Errorf("start run %s: a run with this id already exists (cordon status %s shows it); start with another id", meta.RunID, meta.RunID)
+	}
 	if err != nil {
 		return "", fmt.Errorf("start run %s: %w", meta.RunID, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/runbooks"
@@ -45,11 +46,12 @@ func BenchmarkEngineOverheadPerStep(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*overheadSteps), "ns/step")
 	})
 	b.Run("workflow", func(b *testing.B) {
-		n := 0
+		// Run ids must be new on every invocation (-count, b.N rounds).
+		start, n := time.Now(), 0
 		for b.Loop() {
 			n++
 			id, err := worker.StartRun(ctx, shared.client, shared.cfg.Temporal.TaskQueue, plan, map[string]any{},
-				workflows.RunMeta{RunID: fmt.Sprintf("overhead-%d-%d", b.N, n), Requester: "bench"})
+				workflows.RunMeta{RunID: fmt.Sprintf("overhead-%d-%d", start.UnixNano(), n), Requester: "bench"})
 			if err != nil {
 				b.Fatal(err)
 			}

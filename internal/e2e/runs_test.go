@@ -1,0 +1,37 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/runbooks"
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+// Starting a run under an id that is already used is refused, whether the
+// run is still going or over: answering with the old run would let a
+// responder take an old containment for the one they just launched.
+func TestStartRunRefusesAReusedID(t *testing.T) {
+	ctx := context.Background()
+	src := "apiVersion: cordon.dev/v1\nkind: Runbook\nmetadata:\n  name: reused\nsteps:\n" +
+		"  - id: hello\n    action: slack.notify\n    with: {message: hello}\n"
+	plan, diags := runbooks.NewCompiler(actions.Catalog(), nil).Compile("reused.yaml", []byte(src))
+	if plan == nil {
+		t.Fatal(diags.Error())
+	}
+	meta := workflows.RunMeta{RunID: "e2e-reused-id", Requester: "alice"}
+	id, err := worker.StartRun(ctx, shared.client, shared.cfg.Temporal.TaskQueue, plan, map[string]any{}, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := worker.Wait(ctx, shared.client, id); err != nil || res.Status != workflows.RunSucceeded {
+		t.Fatalf("first run: %+v %v", res, err)
+	}
+	_, err = worker.StartRun(ctx, shared.client, shared.cfg.Temporal.TaskQueue, plan, map[string]any{}, meta)
+	if err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("second start under the same id: %v, want a refusal saying the id already exists", err)
+	}
+}
