@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cordon-ir/cordon/report"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -62,19 +63,8 @@ func BuildBoard(title string, run workflows.State, children map[string]workflows
 	return b
 }
 
-// hostOf names what a run contains, in the responder's words: the host
-// or key, or for a run over many (the fleet run) its runbook.
-func hostOf(s workflows.State) string {
-	for _, k := range []string{"instance_id", "access_key_id"} {
-		if v, ok := s.Inputs[k].(string); ok && v != "" {
-			return v
-		}
-	}
-	return s.Runbook
-}
-
 func rowOf(s workflows.State, id string) Row {
-	r := Row{Host: hostOf(s), RunID: id, Total: len(s.Steps)}
+	r := Row{Host: report.HostOf(s), RunID: id, Total: len(s.Steps)}
 	last, lastStatus, failed := "", "", ""
 	for _, st := range s.Steps {
 		switch st.Status {

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/cordon-ir/cordon/report"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
@@ -113,7 +114,7 @@ func (f *follower) showNew(s workflows.State, children map[string]workflows.Stat
 	add := func(rs workflows.State) {
 		id := rs.Meta.RunID
 		for _, e := range rs.Timeline[min(seen[id], len(rs.Timeline)):] {
-			fresh = append(fresh, timelineEvent(id, hostOf(rs), e))
+			fresh = append(fresh, timelineEvent(id, report.HostOf(rs), e))
 		}
 		seen[id] = len(rs.Timeline)
 	}
@@ -142,7 +143,7 @@ func (f *follower) decideGates(ctx context.Context, rs workflows.State) error {
 		if g.Status != workflows.GateWaiting || approvedBy(g, leadID) {
 			continue
 		}
-		pg := pendingGate{RunID: rs.Meta.RunID, Host: hostOf(rs), Gate: g}
+		pg := pendingGate{RunID: rs.Meta.RunID, Host: report.HostOf(rs), Gate: g}
 		if f.interactive {
 			f.p.clear()
 		}

@@ -15,61 +15,6 @@ import (
 	"github.com/cordon-ir/cordon/workflows"
 )
 
-// HostSummary is one contained host, as the demo's summary shows it.
-type HostSummary struct {
-	Host   string
-	RunID  string
-	Status string
-	// Isolated is from the fleet run's launch to this host's isolation;
-	// zero when it was not isolated.
-	Isolated  time.Duration
-	Snapshots []string
-	Decisions []string // "isolate approved by demo-lead"
-}
-
-// Summarise lists the hosts a fleet run contained.
-func Summarise(fleet workflows.State, children []workflows.State) []HostSummary {
-	var out []HostSummary
-	for _, c := range children {
-		h := HostSummary{Host: hostOf(c), RunID: c.Meta.RunID, Status: c.Status}
-		for _, e := range c.Timeline {
-			switch {
-			case e.Kind == "action_done" && e.Step == "isolate" && h.Isolated == 0:
-				h.Isolated = e.Time.Sub(fleet.StartedAt)
-			case e.Kind == "gate_approved" || e.Kind == "gate_denied":
-				h.Decisions = append(h.Decisions, fmt.Sprintf("%s %s by %s", e.Step, strings.TrimPrefix(e.Kind, "gate_"), e.Actor))
-			}
-		}
-		h.Decisions = rounds(h.Decisions)
-		if ids, ok := c.Outputs["snapshot_ids"].([]any); ok {
-			for _, id := range ids {
-				h.Snapshots = append(h.Snapshots, fmt.Sprint(id))
-			}
-		}
-		out = append(out, h)
-	}
-	return out
-}
-
-// rounds folds repeated decisions (a gate that reopened because the world
-// moved, decided the same way again) into one entry with a count.
-func rounds(ds []string) []string {
-	var out []string
-	n := 0
-	for i, d := range ds {
-		n++
-		if i+1 < len(ds) && ds[i+1] == d {
-			continue
-		}
-		if n > 1 {
-			d = fmt.Sprintf("%s (%d rounds)", d, n)
-		}
-		out = append(out, d)
-		n = 0
-	}
-	return out
-}
-
 // PlannedChange is one change a rehearsal says a real run would make.
 type PlannedChange struct {
 	Host   string
@@ -87,7 +32,7 @@ func PlanOfChanges(runs ...workflows.State) []PlannedChange {
 				continue
 			}
 			for _, c := range changesOf(e.Data["changes"]) {
-				out = append(out, PlannedChange{Host: hostOf(s), Step: e.Step, Change: c})
+				out = append(out, PlannedChange{Host: report.HostOf(s), Step: e.Step, Change: c})
 			}
 		}
 	}
@@ -129,13 +74,10 @@ func writeReport(dir string, runs []runRecord, check Checklist) (string, error) 
 	}
 	fmt.Fprintf(b, "Written by `cordon demo` against the AWS emulator. Runs: %s (fleet, %d child runs, one per host) and %s (leaked key).\n\n",
 		fleet.state.Meta.RunID, len(fleet.children), runs[1].state.Meta.RunID)
-	if hosts := Summarise(fleet.state, fleet.children); len(hosts) > 0 && !fleet.state.Meta.DryRun {
-		b.WriteString("## Hosts\n\n| host | child run | outcome | launch → isolation | snapshots | decisions |\n| --- | --- | --- | --- | --- | --- |\n")
-		for _, h := range hosts {
-			fmt.Fprintf(b, "| %s | `%s` | %s | %s | %s | %s |\n", h.Host, h.RunID, h.Status, durationOrDash(h.Isolated),
-				strings.Join(h.Snapshots, ", "), strings.Join(h.Decisions, "; "))
+	if len(fleet.children) > 0 && !fleet.state.Meta.DryRun {
+		if err := report.WriteHosts(b, fleet.state, fleet.children); err != nil {
+			return "", err
 		}
-		b.WriteString("\n")
 	}
 	b.WriteString("## Final check of the emulator\n\n")
 	for _, it := range check {
@@ -151,11 +93,11 @@ func writeReport(dir string, runs []runRecord, check Checklist) (string, error) 
 	}
 	b.WriteString("\n")
 	for _, r := range runs {
-		if err := appendReport(b, r.state); err != nil {
+		if err := report.AppendNested(b, r.state); err != nil {
 			return "", err
 		}
 		for _, c := range r.children {
-			if err := appendReport(b, c); err != nil {
+			if err := report.AppendNested(b, c); err != nil {
 				return "", err
 			}
 		}
@@ -164,23 +106,6 @@ func writeReport(dir string, runs []runRecord, check Checklist) (string, error) 
 		return "", fmt.Errorf("write the report: %w", err)
 	}
 	return path, nil
-}
-
-// appendReport adds one run's report one heading level down, so the file
-// has a single title.
-func appendReport(b *bytes.Buffer, s workflows.State) error {
-	var one bytes.Buffer
-	if err := report.Markdown(&one, s); err != nil {
-		return fmt.Errorf("render the report of %s: %w", s.Meta.RunID, err)
-	}
-	for _, line := range strings.SplitAfter(one.String(), "\n") {
-		if strings.HasPrefix(line, "#") {
-			b.WriteString("#")
-		}
-		b.WriteString(line)
-	}
-	b.WriteString("\n")
-	return nil
 }
 
 func durationOrDash(d time.Duration) string {
@@ -229,7 +154,7 @@ func finish(p *progress, o Options, fleet, key runRecord, res Result) {
 func writeSummary(w io.Writer, fleet, key runRecord) {
 	fmt.Fprintf(w, "\nFleet run %s %s in %s:\n", fleet.state.Meta.RunID, fleet.state.Status, runTime(fleet.state))
 	fmt.Fprintf(w, "  %-21s %-10s %-11s %s\n", "host", "outcome", "isolated", "snapshots")
-	for _, h := range Summarise(fleet.state, fleet.children) {
+	for _, h := range report.Hosts(fleet.state, fleet.children) {
 		fmt.Fprintf(w, "  %-21s %-10s %-11s %s\n", h.Host, h.Status, "+"+durationOrDash(h.Isolated), strings.Join(h.Snapshots, " "))
 	}
 	fmt.Fprintf(w, "Key run %s %s in %s", key.state.Meta.RunID, key.state.Status, runTime(key.state))

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,10 +173,3 @@ func TestIsTerminal(t *testing.T) {
 }
 
 func bufioReader(s string) *bufio.Reader { return bufio.NewReader(strings.NewReader(s)) }
-
-func TestRoundsFoldRepeatedDecisions(t *testing.T) {
-	got := rounds([]string{"isolate approved by a", "isolate approved by a", "stop approved by a"})
-	if want := []string{"isolate approved by a (2 rounds)", "stop approved by a"}; !slices.Equal(got, want) {
-		t.Errorf("got %q, want %q", got, want)
-	}
-}

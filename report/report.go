@@ -16,6 +16,10 @@ import (
 
 // JSON writes the full record.
 func JSON(w io.Writer, s workflows.State) error {
+	return writeJSON(w, s)
+}
+
+func writeJSON(w io.Writer, s any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(s); err != nil {

@@ -67,6 +67,22 @@ func State(ctx context.Context, c client.Client, runID string) (workflows.State,
 	return s, nil
 }
 
+// ChildStates queries the state of every child run s started (a fleet run
+// contains each host in a child), in step order.
+func ChildStates(ctx context.Context, c client.Client, s workflows.State) ([]workflows.State, error) {
+	var out []workflows.State
+	for _, st := range s.Steps {
+		for _, id := range st.Children {
+			cs, err := State(ctx, c, id)
+			if err != nil {
+				return out, fmt.Errorf("child run of %s (step %s): %w", s.Meta.RunID, st.ID, err)
+			}
+			out = append(out, cs)
+		}
+	}
+	return out, nil
+}
+
 // updateFor maps a request action to the update that carries it.
 func updateFor(action string) (string, error) {
 	switch action {

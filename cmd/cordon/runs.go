@@ -404,10 +404,12 @@ func send(ctx context.Context, env *cliEnv, cl client.Client, id *identity, req 
 }
 
 func runReport(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "report", "RUN [--format md|json]", "Print the post-incident record of a run: decisions, steps by NIST phase, evidence, timeline.")
+	fs := newFlagSet(env, "report", "RUN [--format md|json] [--children=true]", "Print the post-incident record of a run: decisions, steps by NIST phase, evidence, timeline;\n"+
+		"for a fleet run, also each host: launch → isolation, evidence, decisions, and its own record.")
 	var conn connFlags
 	conn.register(fs)
 	format := fs.String("format", "md", "md or json")
+	withChildren := fs.Bool("children", true, "include the child runs (one per host in a fleet run)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -421,10 +423,17 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 		return 1
 	}
 	defer cl.Close()
+	var children []workflows.State
+	if *withChildren {
+		if children, err = worker.ChildStates(ctx, cl, s); err != nil {
+			fmt.Fprintf(env.stderr, "cordon: %v (--children=false reports the run alone)\n", err)
+			return 1
+		}
+	}
 	if *format == "json" {
-		err = report.JSON(env.stdout, s)
+		err = report.FleetJSON(env.stdout, s, children)
 	} else {
-		err = report.Markdown(env.stdout, s)
+		err = report.FleetMarkdown(env.stdout, s, children)
 	}
 	if err != nil {
 		fmt.Fprintf(env.stderr, "cordon: %v\n", err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/report"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -97,6 +98,29 @@ func TestFleetContainmentUnderAWSFaults(t *testing.T) {
 	// A host's run under break-glass, throttling and server errors: its
 	// history guards the break-glass gate path (no preview) in replay.
 	replay(t, succeededChild, "ec2-compromise-break-glass")
+
+	// The fleet's record (cordon report) lists every host with its outcome.
+	children, err := worker.ChildStates(ctx, shared.client, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var record strings.Builder
+	if err := report.FleetMarkdown(&record, s, children); err != nil {
+		t.Fatal(err)
+	}
+	if len(children) != len(fleet.CompromisedIDs) {
+		t.Errorf("%d child runs for %d hosts", len(children), len(fleet.CompromisedIDs))
+	}
+	for _, c := range children {
+		host := fmt.Sprint(c.Inputs["instance_id"])
+		status := workflows.RunSucceeded
+		if host == failedHost {
+			status = workflows.RunFailed
+		}
+		if row := "| " + host + " | `" + c.Meta.RunID + "` | " + status + " |"; !strings.Contains(record.String(), row) {
+			t.Errorf("the fleet record lacks the row %q", row)
+		}
+	}
 
 	quarantineGroups := map[string]int{}
 	for _, g := range shared.emu.SecurityGroups() {
