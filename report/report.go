@@ -75,7 +75,7 @@ func Markdown(w io.Writer, s workflows.State) error {
 	decisions := 0
 	for _, e := range s.Timeline {
 		switch e.Kind {
-		case "approval", "gate_approved", "gate_denied", "gate_timed_out", "gate_escalated", "break_glass", "paused", "resumed", "skip", "abort":
+		case "approval", "gate_approved", "gate_denied", "gate_timed_out", "gate_escalated", "gate_reopened", "gate_still_approved", "break_glass", "paused", "resumed", "skip", "abort":
 			decisions++
 			fmt.Fprintf(b, "- %s — %s%s%s%s\n", stamp(e.Time), e.Kind, stepText(e), actorText(e), detailText(e))
 		}

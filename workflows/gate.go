@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -58,6 +59,16 @@ func (r *runner) passGate(ctx workflow.Context, st *runbooks.Step, item int, par
 		hash := previewHash(preview.Changes)
 		if old, ok := r.gates[key]; ok && old.Status == GateApproved && old.PreviewHash == hash {
 			return nil // approved, and the world is as previewed
+		} else if ok && old.Status == GateApproved && subsetOf(preview.Changes, old.Changes) &&
+			workflow.GetVersion(ctx, "gate-passes-approved-subset", workflow.DefaultVersion, 1) >= 1 {
+			// Part of the approved change is already done (in a fleet,
+			// another host revoked the shared role's sessions first): what is
+			// left was approved, exactly, so asking again would only make
+			// the approvers sign the same thing twice.
+			r.event(ctx, Event{Kind: "gate_still_approved", Step: st.ID, Item: item,
+				Detail: fmt.Sprintf("the world moved, but what is left to do (%d of the %d approved changes) was approved as it is", len(preview.Changes), len(old.Changes)),
+				Data:   map[string]any{"preview_hash": hash, "approved_preview_hash": old.PreviewHash}})
+			return nil
 		} else if ok && old.Status == GateApproved {
 			r.event(ctx, Event{Kind: "gate_reopened", Step: st.ID, Item: item,
 				Detail: "the change differs from what was approved (the world moved); asking again"})
@@ -145,4 +156,29 @@ func (r *runner) notifyGate(ctx workflow.Context, st *runbooks.Step, g *gate, ki
 	if err := workflow.ExecuteActivity(actx, ActivityNotifyGate, notice).Get(ctx, nil); err != nil {
 		r.event(ctx, Event{Kind: "notify_failed", Step: st.ID, Item: g.Item, Detail: err.Error()})
 	}
+}
+
+// subsetOf says whether every change in part is, exactly (resource, field,
+// before and after), one of the changes in whole.
+func subsetOf(part, whole []actions.Change) bool {
+	approved := make(map[string]bool, len(whole))
+	for _, c := range whole {
+		approved[changeKey(c)] = true
+	}
+	for _, c := range part {
+		if !approved[changeKey(c)] {
+			return false
+		}
+	}
+	return true
+}
+
+// changeKey is a change's canonical form: encoding/json sorts map keys, so
+// equal changes give equal keys.
+func changeKey(c actions.Change) string {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Sprintf("unencodable %p", &c) // never equal: asks again
+	}
+	return string(b)
 }

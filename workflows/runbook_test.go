@@ -249,6 +249,42 @@ func TestWorldMovedAsksAgain(t *testing.T) {
 	}
 }
 
+// If part of the approved change was done by someone else meanwhile (in a
+// fleet, another host revoked the shared role's sessions first), what is
+// left was approved exactly as it is: the gate does not ask again.
+func TestApprovedSubsetDoesNotAskAgain(t *testing.T) {
+	f := newFixture(t)
+	previews := 0
+	both := []actions.Change{
+		{Resource: "eni-1", Field: "groups", Before: "sg-app", After: "sg-quarantine"},
+		{Resource: "eni-2", Field: "groups", Before: "sg-app", After: "sg-quarantine"},
+	}
+	f.aws.changes = func(call actions.Call, n int) []actions.Change {
+		if call.Action == "aws.ec2.isolate_instance" && call.Mode == actions.Preview {
+			previews++
+			if previews >= 2 {
+				return both[1:] // eni-1 was isolated by someone else
+			}
+		}
+		return both
+	}
+	f.at(time.Minute, func() { f.decide(workflows.ActApprove, "isolate", "bob", "") })
+	f.start(gated, nil, workflows.RunMeta{})
+	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
+		t.Fatalf("%+v %v", res, err)
+	}
+	kinds := timelineKinds(f.state())
+	if strings.Contains(kinds, "gate_reopened") || !strings.Contains(kinds, "gate_still_approved") {
+		t.Errorf("timeline %s: want gate_still_approved and no gate_reopened", kinds)
+	}
+	if g := f.state().Gates[0]; g.Status != workflows.GateApproved || len(g.Approvals) != 1 {
+		t.Errorf("gate %+v", g)
+	}
+	if n := f.aws.count(actions.Execute, "aws.ec2.isolate_instance"); n != 1 {
+		t.Errorf("isolate executed %d times", n)
+	}
+}
+
 func TestPauseResumeAndSkip(t *testing.T) {
 	f := newFixture(t)
 	src := head + `steps:
