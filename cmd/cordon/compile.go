@@ -43,6 +43,22 @@ func newFlagSet(env *cliEnv, name, usage, about string) *flag.FlagSet {
 }
 
 // flagExit maps a flag parse error to an exit code: --help is success.
+// parsePositional parses args (flags anywhere) and checks the count of
+// positional arguments: at least least, at most most (-1: no limit). When
+// parsing ends the command, ok is false and exit is its exit status (0 for
+// -help, 2 for a usage error, after printing the usage).
+func parsePositional(fs *flag.FlagSet, args []string, least, most int) (pos []string, exit int, ok bool) {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return nil, flagExit(err), false
+	}
+	if len(pos) < least || (most >= 0 && len(pos) > most) {
+		fs.Usage()
+		return nil, 2, false
+	}
+	return pos, 0, true
+}
+
 func flagExit(err error) int {
 	if err == flag.ErrHelp {
 		return 0
@@ -83,13 +99,9 @@ func compileFiles(env *cliEnv, paths []string) ([]*runbooks.Plan, bool) {
 
 func runValidate(_ context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "validate", "PATH...", "Compile each runbook and print every error as path:line:col: message. Exit 1 on any error.")
-	paths, err := parseInterleaved(fs, args)
-	if err != nil {
-		return flagExit(err)
-	}
-	if len(paths) == 0 {
-		fs.Usage()
-		return 2
+	paths, exit, ok := parsePositional(fs, args, 1, -1)
+	if !ok {
+		return exit
 	}
 	plans, ok := compileFiles(env, paths)
 	for _, p := range plans {
@@ -106,13 +118,9 @@ func runPlan(_ context.Context, env *cliEnv, args []string) int {
 	inputs := inputFlags{}
 	fs.Var(inputs, "input", "runbook input as key=value (repeatable; lists are comma-separated)")
 	asJSON := fs.Bool("json", false, "print the plan as JSON (what the workflow receives)")
-	paths, err := parseInterleaved(fs, args)
-	if err != nil {
-		return flagExit(err)
-	}
-	if len(paths) != 1 {
-		fs.Usage()
-		return 2
+	paths, exit, ok := parsePositional(fs, args, 1, 1)
+	if !ok {
+		return exit
 	}
 	plans, ok := compileFiles(env, paths)
 	if !ok {
@@ -121,6 +129,7 @@ func runPlan(_ context.Context, env *cliEnv, args []string) int {
 	plan := plans[0]
 	var values map[string]any
 	if len(inputs) > 0 {
+		var err error
 		if values, err = plan.ResolveInputs(inputs); err != nil {
 			fmt.Fprintf(env.stderr, "%s: %v\n", paths[0], err)
 			return 1
@@ -157,13 +166,9 @@ func runSchema(_ context.Context, env *cliEnv, args []string) int {
 
 func runPolicy(_ context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "policy", "PATH...", "Print the least-privilege IAM policy for the worker role that runs these runbooks.")
-	paths, err := parseInterleaved(fs, args)
-	if err != nil {
-		return flagExit(err)
-	}
-	if len(paths) == 0 {
-		fs.Usage()
-		return 2
+	paths, exit, ok := parsePositional(fs, args, 1, -1)
+	if !ok {
+		return exit
 	}
 	plans, ok := compileFiles(env, paths)
 	if !ok {

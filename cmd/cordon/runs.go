@@ -168,13 +168,9 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	dry := fs.Bool("dry-run", false, "rehearse: preview every step, change nothing, do not wait at gates")
 	follow := fs.Bool("follow", false, "show progress until the run ends")
 	incident := fs.String("incident", "", "incident id, recorded on every resource Cordon tags")
-	paths, err := parseInterleaved(fs, args)
-	if err != nil {
-		return flagExit(err)
-	}
-	if len(paths) != 1 {
-		fs.Usage()
-		return 2
+	paths, exit, ok := parsePositional(fs, args, 1, 1)
+	if !ok {
+		return exit
 	}
 	plans, ok := compileFiles(env, paths)
 	if !ok {
@@ -264,13 +260,9 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 	var conn connFlags
 	conn.register(fs)
 	asJSON := fs.Bool("json", false, "print the full state as JSON")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return flagExit(err)
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 2
+	pos, exit, ok := parsePositional(fs, args, 1, 1)
+	if !ok {
+		return exit
 	}
 	cl, s, ok := conn.state(ctx, env, pos[0])
 	if !ok {
@@ -320,13 +312,9 @@ func runApprove(ctx context.Context, env *cliEnv, args []string) int {
 	deny := fs.Bool("deny", false, "deny instead of approve")
 	reason := fs.String("reason", "", "why (required with --deny)")
 	item := fs.Int("item", 0, "the foreach item of the gate, when the step fans out")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return flagExit(err)
-	}
-	if len(pos) != 2 {
-		fs.Usage()
-		return 2
+	pos, exit, ok := parsePositional(fs, args, 2, 2)
+	if !ok {
+		return exit
 	}
 	cl, s, ok := conn.state(ctx, env, pos[0])
 	if !ok {
@@ -355,17 +343,13 @@ func controlCommand(action, usage, about string, needsStep bool) func(context.Co
 		conn.register(fs)
 		id.register(fs)
 		reason := fs.String("reason", "", "why; recorded in the report")
-		pos, err := parseInterleaved(fs, args)
-		if err != nil {
-			return flagExit(err)
-		}
 		want := 1
 		if needsStep {
 			want = 2
 		}
-		if len(pos) < want {
-			fs.Usage()
-			return 2
+		pos, exit, ok := parsePositional(fs, args, want, -1)
+		if !ok {
+			return exit
 		}
 		if len(pos) > want && *reason == "" {
 			*reason = strings.Join(pos[want:], " ")
@@ -410,12 +394,12 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 	conn.register(fs)
 	format := fs.String("format", "md", "md or json")
 	withChildren := fs.Bool("children", true, "include the child runs (one per host in a fleet run)")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return flagExit(err)
+	pos, exit, ok := parsePositional(fs, args, 1, 1)
+	if !ok {
+		return exit
 	}
-	if len(pos) != 1 || (*format != "md" && *format != "json") {
-		fs.Usage()
+	if *format != "md" && *format != "json" {
+		fmt.Fprintf(env.stderr, "cordon report: --format %q: want md or json\n", *format)
 		return 2
 	}
 	cl, s, ok := conn.state(ctx, env, pos[0])
@@ -424,6 +408,7 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	defer cl.Close()
 	var children []workflows.State
+	var err error
 	if *withChildren {
 		if children, err = worker.ChildStates(ctx, cl, s); err != nil {
 			fmt.Fprintf(env.stderr, "cordon: %v (--children=false reports the run alone)\n", err)
