@@ -39,16 +39,8 @@ func TestWorkerKilledAtGate(t *testing.T) {
 	cfg, cfgPath := workerConfigFile(t, "e2e-crash-gate", rec.url)
 	first := startWorkerProcess(t, cfgPath)
 
-	plan := compileExample(t, "confluence-cve-2021-26084")
-	inputs, err := plan.ResolveInputs(map[string]string{"compromised": strings.Join(fleet.CompromisedIDs, ","), "final_action": "none"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runID, err := worker.StartRun(ctx, shared.client, cfg.Temporal.TaskQueue, plan, inputs,
+	runID := startFleetRun(t, shared.client, cfg.Temporal.TaskQueue, fleet, "none",
 		workflows.RunMeta{RunID: "e2e-crash-gate", Requester: "alice", Channel: "cli", Incident: "INC-GATE"})
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	var atKill map[string]workflows.GateState
 	pollUntil(t, time.Minute, "a host's run waiting at a gate", func() bool {
@@ -152,17 +144,8 @@ func TestWorkerKilledMidIsolation(t *testing.T) {
 	cfg, cfgPath := workerConfigFile(t, "e2e-crash-isolate", rec.url)
 	first := startWorkerProcess(t, cfgPath)
 
-	plan := compileExample(t, "confluence-cve-2021-26084")
-	inputs, err := plan.ResolveInputs(map[string]string{"compromised": strings.Join(fleet.CompromisedIDs, ","), "final_action": "none"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lead := &workflows.Approval{Actor: "carol", Channel: "cli", BreakGlass: true, Reason: "contain now", Time: time.Now().UTC()}
-	runID, err := worker.StartRun(ctx, shared.client, cfg.Temporal.TaskQueue, plan, inputs,
-		workflows.RunMeta{RunID: "e2e-crash-isolate", Requester: "alice", Incident: "INC-ISOLATE", PreApproved: lead})
-	if err != nil {
-		t.Fatal(err)
-	}
+	runID := startFleetRun(t, shared.client, cfg.Temporal.TaskQueue, fleet, "none",
+		workflows.RunMeta{RunID: "e2e-crash-isolate", Requester: "alice", Incident: "INC-ISOLATE", PreApproved: breakGlass("contain now")})
 
 	var caught string
 	pollUntil(t, 90*time.Second, "a host halfway through isolation", func() bool {

@@ -109,17 +109,8 @@ func TestWorkerKilledMidContainment(t *testing.T) {
 
 	cfg, cfgPath := workerConfigFile(t, "e2e-crash", shared.emu.URL())
 	first := startWorkerProcess(t, cfgPath)
-	plan := compileExample(t, "confluence-cve-2021-26084")
-	inputs, err := plan.ResolveInputs(map[string]string{"compromised": strings.Join(fleet.CompromisedIDs, ","), "final_action": "none"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lead := &workflows.Approval{Actor: "carol", Channel: "cli", BreakGlass: true, Reason: "contain now", Time: time.Now().UTC()}
-	runID, err := worker.StartRun(ctx, shared.client, cfg.Temporal.TaskQueue, plan, inputs,
-		workflows.RunMeta{RunID: "e2e-crash", Requester: "alice", Incident: "INC-CRASH", PreApproved: lead})
-	if err != nil {
-		t.Fatal(err)
-	}
+	runID := startFleetRun(t, shared.client, cfg.Temporal.TaskQueue, fleet, "none",
+		workflows.RunMeta{RunID: "e2e-crash", Requester: "alice", Incident: "INC-CRASH", PreApproved: breakGlass("contain now")})
 
 	// Kill the worker while snapshots of the fleet are pending.
 	volumes := map[string]bool{}

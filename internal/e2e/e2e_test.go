@@ -143,6 +143,27 @@ func compileExample(t *testing.T, name string) *runbooks.Plan {
 	return plan
 }
 
+// startFleetRun starts the Confluence fleet runbook on queue, through c,
+// against the fleet's compromised hosts, and returns the run id.
+func startFleetRun(t *testing.T, c client.Client, queue string, fleet awsemu.FleetInfo, finalAction string, meta workflows.RunMeta) string {
+	t.Helper()
+	plan := compileExample(t, "confluence-cve-2021-26084")
+	inputs, err := plan.ResolveInputs(map[string]string{"compromised": strings.Join(fleet.CompromisedIDs, ","), "final_action": finalAction})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runID, err := worker.StartRun(context.Background(), c, queue, plan, inputs, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runID
+}
+
+// breakGlass is carol's (a lead's) approval of every gate in advance.
+func breakGlass(reason string) *workflows.Approval {
+	return &workflows.Approval{Actor: "carol", Channel: "cli", BreakGlass: true, Reason: reason, Time: time.Now().UTC()}
+}
+
 // approveGates approves every gate that waits, in this run and its
 // children, as approver, until the run ends; it returns the run's result.
 func approveGates(t *testing.T, runID, approver string) workflows.RunResult {

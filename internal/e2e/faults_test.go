@@ -33,17 +33,8 @@ func TestFleetContainmentUnderAWSFaults(t *testing.T) {
 	shared.emu.FailNext("ModifyNetworkInterfaceAttribute", "UnauthorizedOperation", 403, 1)
 	t.Cleanup(shared.emu.ResetFaults)
 
-	plan := compileExample(t, "confluence-cve-2021-26084")
-	inputs, err := plan.ResolveInputs(map[string]string{"compromised": strings.Join(fleet.CompromisedIDs, ","), "final_action": "none"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lead := &workflows.Approval{Actor: "carol", Channel: "cli", BreakGlass: true, Reason: "active botnet: contain now", Time: time.Now().UTC()}
-	runID, err := worker.StartRun(ctx, shared.client, shared.cfg.Temporal.TaskQueue, plan, inputs,
-		workflows.RunMeta{RunID: "e2e-fleet-faults", Requester: "alice", Incident: "INC-26084", PreApproved: lead})
-	if err != nil {
-		t.Fatal(err)
-	}
+	runID := startFleetRun(t, shared.client, shared.cfg.Temporal.TaskQueue, fleet, "none",
+		workflows.RunMeta{RunID: "e2e-fleet-faults", Requester: "alice", Incident: "INC-26084", PreApproved: breakGlass("active botnet: contain now")})
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	res, err := worker.Wait(wctx, shared.client, runID)

@@ -205,16 +205,8 @@ func TestServerKilledMidRun(t *testing.T) {
 	shared.emu.SetSnapshotCompletion(awsemu.SnapshotCompletion{After: 3 * time.Second})
 	t.Cleanup(shared.emu.ResetFaults)
 
-	plan := compileExample(t, "confluence-cve-2021-26084")
-	inputs, err := plan.ResolveInputs(map[string]string{"compromised": strings.Join(fleet.CompromisedIDs, ","), "final_action": "none"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runID, err := worker.StartRun(ctx, c, queue, plan, inputs,
+	runID := startFleetRun(t, c, queue, fleet, "none",
 		workflows.RunMeta{RunID: "e2e-server-kill", Requester: "alice", Incident: "INC-SRVKILL"})
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	volumes := map[string]bool{}
 	for _, id := range fleet.CompromisedIDs {

@@ -127,19 +127,11 @@ func (s *soak) run(i int) {
 	gated := rng.IntN(2) == 0
 	final := []string{"none", "stop"}[rng.IntN(2)]
 
-	plan := compileExample(t, "confluence-cve-2021-26084")
-	inputs, err := plan.ResolveInputs(map[string]string{"compromised": strings.Join(fleet.CompromisedIDs, ","), "final_action": final})
-	if err != nil {
-		t.Fatal(err)
-	}
 	meta := workflows.RunMeta{RunID: fmt.Sprintf("e2e-soak-%d-%d", s.seed, i), Requester: "alice", Channel: "cli", Incident: "INC-SOAK"}
 	if !gated {
-		meta.PreApproved = &workflows.Approval{Actor: "carol", Channel: "cli", BreakGlass: true, Reason: "soak", Time: time.Now().UTC()}
+		meta.PreApproved = breakGlass("soak")
 	}
-	runID, err := worker.StartRun(ctx, shared.client, "e2e-soak", plan, inputs, meta)
-	if err != nil {
-		t.Fatal(err)
-	}
+	runID := startFleetRun(t, shared.client, "e2e-soak", fleet, final, meta)
 
 	// Gates are approved from the side while the kills go on; a send cut
 	// short by a kill is tried again on the next round.
