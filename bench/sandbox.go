@@ -213,7 +213,9 @@ func (s *sandbox) seed(n int, label string) (fleet, error) {
 // measure fills in what the emulator saw since seed, relative to launch.
 func (s *sandbox) measure(f fleet, launch time.Time, m *Measurement) {
 	var lastIsolation, lastMutation time.Time
-	lastByAction := map[string]time.Time{}
+	// Per EC2 mutating action: its calls (dry runs take a token from its
+	// bucket too) and the time of its last one.
+	mutating, lastByAction := map[string]int{}, map[string]time.Time{}
 	m.CallsByAction = map[string]int{}
 	for _, c := range s.emu.Calls() {
 		m.Calls++
@@ -228,21 +230,17 @@ func (s *sandbox) measure(f fleet, launch time.Time, m *Measurement) {
 		m.CallsByAction[name]++
 		if c.Service == awsemu.ServiceEC2 && c.Mutating {
 			m.MutatingCalls++
+			mutating[c.Action]++
 			lastMutation = later(lastMutation, c.Time)
 			lastByAction[c.Action] = later(lastByAction[c.Action], c.Time)
-			// Dry runs take a token from the action's bucket too.
-			n := m.CallsByAction[name]
-			if !c.DryRun {
-				n += m.CallsByAction[name+" (dry run)"]
-			} else {
-				n += m.CallsByAction[c.Service+":"+c.Action]
-			}
-			if n > m.BusiestCalls || (n == m.BusiestCalls && c.Action < m.Busiest) {
-				m.Busiest, m.BusiestCalls = c.Action, n
-			}
 		}
 		if c.Action == "ModifyNetworkInterfaceAttribute" && !c.DryRun && c.Status/100 == 2 {
 			lastIsolation = later(lastIsolation, c.Time)
+		}
+	}
+	for action, n := range mutating {
+		if n > m.BusiestCalls || (n == m.BusiestCalls && action < m.Busiest) {
+			m.Busiest, m.BusiestCalls = action, n
 		}
 	}
 	if !lastIsolation.IsZero() {
