@@ -159,26 +159,23 @@ func (r *runner) notifyGate(ctx workflow.Context, st *runbooks.Step, g *gate, ki
 }
 
 // subsetOf says whether every change in part is, exactly (resource, field,
-// before and after), one of the changes in whole.
+// before and after), one of the changes in whole. encoding/json sorts map
+// keys, so equal changes encode alike; a change that cannot be encoded is
+// never taken as approved.
 func subsetOf(part, whole []actions.Change) bool {
 	approved := make(map[string]bool, len(whole))
 	for _, c := range whole {
-		approved[changeKey(c)] = true
+		b, err := json.Marshal(c)
+		if err != nil {
+			return false
+		}
+		approved[string(b)] = true
 	}
 	for _, c := range part {
-		if !approved[changeKey(c)] {
+		b, err := json.Marshal(c)
+		if err != nil || !approved[string(b)] {
 			return false
 		}
 	}
 	return true
-}
-
-// changeKey is a change's canonical form: encoding/json sorts map keys, so
-// equal changes give equal keys.
-func changeKey(c actions.Change) string {
-	b, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Sprintf("unencodable %p", &c) // never equal: asks again
-	}
-	return string(b)
 }
