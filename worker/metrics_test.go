@@ -14,34 +14,6 @@ import (
 	tlog "go.temporal.io/sdk/log"
 )
 
-// urlHandler is a slog handler that hands over the metrics endpoint's URL
-// when the worker logs it (the port is picked at run time).
-type urlHandler struct {
-	slog.Handler
-	urls chan string
-}
-
-func (h urlHandler) Handle(ctx context.Context, r slog.Record) error {
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "url" {
-			select {
-			case h.urls <- a.Value.String():
-			default:
-			}
-		}
-		return true
-	})
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h urlHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return urlHandler{h.Handler.WithAttrs(as), h.urls}
-}
-
-func (h urlHandler) WithGroup(name string) slog.Handler {
-	return urlHandler{h.Handler.WithGroup(name), h.urls}
-}
-
 // silentTemporal is a client whose server accepts connections and never
 // answers, so the first call of a client made from it hangs (until the
 // SDK gives up, after 5 seconds) instead of failing at once.
@@ -82,13 +54,14 @@ func silentTemporal(t *testing.T) client.Client {
 // metrics.
 func TestRunServesMetricsUntilItReturns(t *testing.T) {
 	urls := make(chan string, 1)
-	logger := slog.New(urlHandler{slog.NewTextHandler(io.Discard, nil), urls})
+	logger := slog.New(slog.DiscardHandler)
+	listening := func(url string) { urls <- url }
 	cfg := &Config{Metrics: MetricsConfig{Listen: "127.0.0.1:0"}}
 	cfg.applyDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, silentTemporal(t), cfg, Options{Logger: logger}) }()
+	go func() { done <- Run(ctx, silentTemporal(t), cfg, Options{Logger: logger, MetricsListening: listening}) }()
 
 	var url string
 	select {
@@ -96,7 +69,7 @@ func TestRunServesMetricsUntilItReturns(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("Run returned before serving metrics: %v", err)
 	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not log the metrics endpoint's URL")
+		t.Fatal("Run did not report the metrics endpoint's URL")
 	}
 	resp, err := http.Get(url)
 	if err != nil {

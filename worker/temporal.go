@@ -89,6 +89,9 @@ type Options struct {
 	// PollInterval is how often long waits (snapshots) poll AWS; it
 	// overrides aws.poll_interval.
 	PollInterval time.Duration
+	// MetricsListening, when set, is told the URL of the metrics endpoint
+	// once it serves (metrics.listen may ask for port 0).
+	MetricsListening func(url string)
 }
 
 // Register registers the interpreter workflow and every activity on w:
@@ -157,6 +160,9 @@ func Run(ctx context.Context, c client.Client, cfg *Config, opts Options) error 
 		m, err := metrics.Serve(ctx, cfg.Metrics.Listen, opts.Logger)
 		if err != nil {
 			return err
+		}
+		if opts.MetricsListening != nil {
+			opts.MetricsListening(m.URL())
 		}
 		defer func() {
 			// ctx is usually done by now; give a scrape in progress a moment.

@@ -92,9 +92,12 @@ func Serve(ctx context.Context, addr string, logger *slog.Logger) (*Endpoint, er
 			logger.Error("metrics endpoint stopped", "listen", ln.Addr().String(), "err", err)
 		}
 	}()
-	logger.Info("metrics endpoint listening", "url", "http://"+ln.Addr().String()+"/metrics")
+	logger.Info("metrics endpoint listening", "url", e.URL())
 	return e, nil
 }
+
+// URL is where the endpoint serves, with the port actually bound.
+func (e *Endpoint) URL() string { return "http://" + e.listener.Addr().String() + "/metrics" }
 
 // Handler serves g in the Prometheus text format. A metric that fails to
 // gather is logged and left out, not the whole scrape: in an incident a

@@ -45,34 +45,6 @@ steps:
       tags: {cordon:state: observed}
 `
 
-// urlHandler hands over the metrics endpoint's URL when the worker logs it
-// (the port is picked at run time).
-type urlHandler struct {
-	slog.Handler
-	urls chan string
-}
-
-func (h urlHandler) Handle(ctx context.Context, r slog.Record) error {
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "url" {
-			select {
-			case h.urls <- a.Value.String():
-			default:
-			}
-		}
-		return true
-	})
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h urlHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return urlHandler{h.Handler.WithAttrs(as), h.urls}
-}
-
-func (h urlHandler) WithGroup(name string) slog.Handler {
-	return urlHandler{h.Handler.WithGroup(name), h.urls}
-}
-
 func scrape(url string) (string, error) {
 	resp, err := http.Get(url)
 	if err != nil {
@@ -122,18 +94,21 @@ func TestRunExposesSDKAndAWSMetrics(t *testing.T) {
 	}
 	defer c.Close()
 	urls := make(chan string, 1)
-	logger := slog.New(urlHandler{slog.NewTextHandler(io.Discard, nil), urls})
+	logger := slog.New(slog.DiscardHandler)
+	listening := func(url string) { urls <- url }
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
-	go func() { done <- worker.Run(runCtx, c, cfg, worker.Options{Logger: logger}) }()
+	go func() {
+		done <- worker.Run(runCtx, c, cfg, worker.Options{Logger: logger, MetricsListening: listening})
+	}()
 	var url string
 	select {
 	case url = <-urls:
 	case err := <-done:
 		t.Fatalf("worker.Run returned: %v", err)
 	case <-time.After(30 * time.Second):
-		t.Fatal("worker.Run did not log its metrics endpoint")
+		t.Fatal("worker.Run did not report its metrics endpoint")
 	}
 
 	plan, diags := runbooks.NewCompiler(actions.Catalog(), nil).Compile("metrics-e2e.yaml", []byte(runbook))
