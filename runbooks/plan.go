@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cordon-ir/cordon/actions/spec"
@@ -115,6 +116,20 @@ type Approvers struct {
 }
 
 func (a Approvers) empty() bool { return len(a.Groups) == 0 && len(a.People) == 0 }
+
+// String names the groups and people the way the runbook does, for
+// messages: "group csirt-oncall, alice"; "nobody" when empty.
+func (a Approvers) String() string {
+	parts := make([]string, 0, len(a.Groups)+len(a.People))
+	for _, g := range a.Groups {
+		parts = append(parts, "group "+g)
+	}
+	parts = append(parts, a.People...)
+	if len(parts) == 0 {
+		return "nobody"
+	}
+	return strings.Join(parts, ", ")
+}
 
 // Retry is the activity retry policy of a step.
 type Retry struct {

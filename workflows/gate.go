@@ -92,7 +92,7 @@ func (r *runner) passGate(ctx workflow.Context, st *runbooks.Step, item int, par
 		}
 		r.step(st.ID).Status = StepAwaiting
 		r.event(ctx, Event{Kind: "gate_waiting", Step: st.ID, Item: item,
-			Detail: fmt.Sprintf("round %d: waiting for %d approval(s) from %s until %s", round, g.MinApprovals, approversText(g.Approvers), g.Deadline.Format(time.RFC3339)),
+			Detail: fmt.Sprintf("round %d: waiting for %d approval(s) from %s until %s", round, g.MinApprovals, g.Approvers.String(), g.Deadline.Format(time.RFC3339)),
 			Data:   map[string]any{"preview_hash": hash, "changes": preview.Changes}})
 		r.notifyGate(ctx, st, g, "waiting", g.Approvers)
 		if err := r.awaitDecision(ctx, st, g); err != nil {
@@ -121,7 +121,7 @@ func (r *runner) awaitDecision(ctx workflow.Context, st *runbooks.Step, g *gate)
 		g.Escalated = true
 		g.Deadline = workflow.Now(ctx).Add(time.Duration(st.Gate.Timeout))
 		r.event(ctx, Event{Kind: "gate_escalated", Step: st.ID, Item: g.Item,
-			Detail: fmt.Sprintf("no decision in %s; escalated to %s until %s", time.Duration(st.Gate.Timeout), approversText(st.Gate.EscalateTo), g.Deadline.Format(time.RFC3339))})
+			Detail: fmt.Sprintf("no decision in %s; escalated to %s until %s", time.Duration(st.Gate.Timeout), st.Gate.EscalateTo.String(), g.Deadline.Format(time.RFC3339))})
 		r.notifyGate(ctx, st, g, "escalated", st.Gate.EscalateTo)
 		if ok, err = workflow.AwaitWithTimeout(ctx, time.Duration(st.Gate.Timeout), decided); err != nil {
 			return err

@@ -152,7 +152,7 @@ func (r *runner) validateDecision(ctx workflow.Context, req Request) error {
 		return err
 	}
 	if !mayApprove(m, g) {
-		return fmt.Errorf("%s is not an approver of step %s (needs %s)", m.ID, g.Key, approversText(g.Approvers))
+		return fmt.Errorf("%s is not an approver of step %s (needs %s)", m.ID, g.Key, g.Approvers.String())
 	}
 	if !g.policy.AllowSelfApproval && m.ID == r.in.Meta.Requester {
 		return fmt.Errorf("%s started this run and cannot approve its gates (allow_self_approval is off)", m.ID)

@@ -473,7 +473,7 @@ func (r *runner) runAction(ctx workflow.Context, st *runbooks.Step, item int, pa
 		mode = actions.Preview
 		if st.Gate != nil {
 			r.event(ctx, Event{Kind: "gate_rehearsed", Step: st.ID, Item: item,
-				Detail: fmt.Sprintf("a real run would wait here for %d approval(s) from %s", st.Gate.MinApprovals, approversText(st.Gate.Approvers))})
+				Detail: fmt.Sprintf("a real run would wait here for %d approval(s) from %s", st.Gate.MinApprovals, st.Gate.Approvers.String())})
 		}
 	}
 	var res actions.Result
@@ -559,18 +559,6 @@ func (r *runner) waitWhilePaused(ctx workflow.Context) error {
 		return nil
 	}
 	return workflow.Await(ctx, func() bool { return !r.state.Paused || r.abort != nil })
-}
-
-func approversText(a runbooks.Approvers) string {
-	var parts []string
-	for _, g := range a.Groups {
-		parts = append(parts, "group "+g)
-	}
-	parts = append(parts, a.People...)
-	if len(parts) == 0 {
-		return "nobody"
-	}
-	return fmt.Sprint(parts)
 }
 
 // zeroValue is the JSON-shaped zero value of a runbook type.

@@ -146,19 +146,6 @@ func stepTitle(n workflows.GateNotice) string {
 	return title
 }
 
-// approversText names groups and people the way the runbook does.
-func approversText(a runbooks.Approvers) string {
-	var parts []string
-	for _, g := range a.Groups {
-		parts = append(parts, "group "+g)
-	}
-	parts = append(parts, a.People...)
-	if len(parts) == 0 {
-		return "nobody"
-	}
-	return strings.Join(parts, ", ")
-}
-
 // Targets are the resources a change touches, in first-seen order.
 func Targets(changes []actions.Change) []string {
 	var out []string
@@ -232,7 +219,7 @@ func outcome(n workflows.GateNotice, people People) (emoji, headline, detail str
 	case "timed_out":
 		return ":hourglass:", "Timed out", "No decision in time — denied (a gate never approves by default)"
 	case "escalated":
-		return ":rotating_light:", "Escalated", fmt.Sprintf("No decision in time — escalated to %s until %s", escape(approversText(n.To)), slackDate(g.Deadline))
+		return ":rotating_light:", "Escalated", fmt.Sprintf("No decision in time — escalated to %s until %s", escape(n.To.String()), slackDate(g.Deadline))
 	}
 	return ":lock:", "Approval needed", ""
 }
@@ -250,11 +237,11 @@ func GateMessage(n workflows.GateNotice, people People) Message {
 	if incident == "" {
 		incident = "—"
 	}
-	approvers := approversText(g.Approvers)
+	approvers := g.Approvers.String()
 	if g.Escalated && len(n.To.Groups)+len(n.To.People) > 0 && n.Kind == "escalated" {
 		// After escalation both the approvers and the escalation targets
 		// may decide (the validator's rule); say so.
-		approvers += "; escalated to " + approversText(n.To)
+		approvers += "; escalated to " + n.To.String()
 	}
 	fields := []*slackapi.TextBlockObject{
 		mrkdwn("*Incident*\n" + escape(incident)),
@@ -311,7 +298,7 @@ func EscalationMessage(n workflows.GateNotice, people People, leads []string) Me
 	}
 	who := strings.Join(mentions, " ")
 	if who == "" {
-		who = "_nobody in the roster is in " + escape(approversText(n.To)) + "_"
+		who = "_nobody in the roster is in " + escape(n.To.String()) + "_"
 	}
 	lead := slackapi.NewSectionBlock(mrkdwn(fmt.Sprintf(":rotating_light: %s — escalated: run `%s` waits at *%s* with no decision.", who, escape(n.RunID), escape(stepTitle(n)))), nil, nil)
 	m.Blocks = append([]slackapi.Block{lead}, m.Blocks...)
@@ -324,7 +311,7 @@ func EscalationMessage(n workflows.GateNotice, people People, leads []string) Me
 func ProgressText(n workflows.GateNotice, people People) string {
 	emoji, _, detail := outcome(n, people)
 	if detail == "" {
-		detail = fmt.Sprintf("Waiting for %d approval(s) from %s", n.Gate.MinApprovals, escape(approversText(n.Gate.Approvers)))
+		detail = fmt.Sprintf("Waiting for %d approval(s) from %s", n.Gate.MinApprovals, escape(n.Gate.Approvers.String()))
 	}
 	return fmt.Sprintf("%s *%s*: %s", emoji, escape(stepTitle(n)), detail)
 }
@@ -369,7 +356,7 @@ func StatusText(s workflows.State, people People) string {
 	for _, g := range s.Gates {
 		if g.Status == workflows.GateWaiting {
 			fmt.Fprintf(&b, ":lock: gate `%s` waits: %d of %d approval(s) from %s until %s\n",
-				escape(g.Key), len(g.Approvals), g.MinApprovals, escape(approversText(g.Approvers)), slackDate(g.Deadline))
+				escape(g.Key), len(g.Approvals), g.MinApprovals, escape(g.Approvers.String()), slackDate(g.Deadline))
 		}
 	}
 	return truncate(strings.TrimRight(b.String(), "\n"), maxSectionText)
