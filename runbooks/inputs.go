@@ -123,3 +123,86 @@ func ParseInputValue(in Input, text string) (any, error) {
 	}
 	return v, nil
 }
+
+// CheckValues checks typed input values (a run's inputs as a client sent
+// them, decoded from JSON) against the plan's declarations: every required
+// input present, nothing undeclared, each value of its declared type and
+// within its pattern and enum. The worker runs it on every start, since a
+// client need not have used ResolveInputs.
+func (p *Plan) CheckValues(values map[string]any) error {
+	var errs []error
+	declared := map[string]bool{}
+	for _, in := range p.Inputs {
+		declared[in.Name] = true
+		v, given := values[in.Name]
+		if !given {
+			if in.Required && in.Default == nil {
+				errs = append(errs, fmt.Errorf("input %s is required: %s", in.Name, describeInput(in)))
+			}
+			continue
+		}
+		if msg := valueFits(in, v); msg != "" {
+			errs = append(errs, fmt.Errorf("input %s: %s", in.Name, msg))
+		}
+	}
+	var unknown []string
+	for k := range values {
+		if !declared[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		errs = append(errs, fmt.Errorf("input %s is not declared by runbook %s", k, p.Runbook.Name))
+	}
+	return errors.Join(errs...)
+}
+
+func valueFits(in Input, v any) string {
+	switch in.Type.Kind {
+	case spec.KindString:
+		if _, ok := v.(string); !ok {
+			return fmt.Sprintf("%v is not a string", v)
+		}
+	case spec.KindInt:
+		switch n := v.(type) {
+		case int, int64, int32:
+		case float64:
+			if n != float64(int64(n)) {
+				return fmt.Sprintf("%v is not an integer", v)
+			}
+		default:
+			return fmt.Sprintf("%v is not an integer", v)
+		}
+	case spec.KindBool:
+		if _, ok := v.(bool); !ok {
+			return fmt.Sprintf("%v is not true or false", v)
+		}
+	case spec.KindDuration:
+		s, ok := v.(string)
+		if !ok {
+			return fmt.Sprintf("%v is not a duration", v)
+		}
+		if _, err := time.ParseDuration(s); err != nil {
+			return fmt.Sprintf("%q is not a duration", s)
+		}
+	case spec.KindList:
+		list, ok := v.([]any)
+		if !ok {
+			return fmt.Sprintf("%v is not a list", v)
+		}
+		for _, it := range list {
+			if _, ok := it.(string); !ok {
+				return fmt.Sprintf("list item %v is not a string", it)
+			}
+		}
+	}
+	var re *regexp.Regexp
+	if in.Pattern != "" {
+		var err error
+		if re, err = regexp.Compile(in.Pattern); err != nil {
+			return fmt.Sprintf("pattern %s: %v", in.Pattern, err)
+		}
+	}
+	return checkConstraints(v, re, in.Enum)
+}

@@ -217,3 +217,27 @@ func (p *Plan) Step(id string) (*Step, bool) {
 }
 
 func timeDuration(d Duration) time.Duration { return time.Duration(d) }
+
+// ContentHash is Hash with every source file path left out (the plan's
+// and its children's): two checkouts of the same reviewed runbooks in
+// different directories compile to plans with the same content hash, so a
+// worker can vouch for a plan a responder compiled on their laptop. The
+// source's own sha256 stays in, so any edit of the text changes it.
+func (p *Plan) ContentHash() string {
+	return withoutSourcePaths(p).Hash()
+}
+
+func withoutSourcePaths(p *Plan) *Plan {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	c.Runbook.SourceFile = ""
+	if p.Children != nil {
+		c.Children = make(map[string]*Plan, len(p.Children))
+		for name, child := range p.Children {
+			c.Children[name] = withoutSourcePaths(child)
+		}
+	}
+	return &c
+}

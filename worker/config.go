@@ -1,14 +1,20 @@
 package worker
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -21,6 +27,46 @@ type Config struct {
 	AWS      AWSConfig      `yaml:"aws"`
 	Slack    SlackConfig    `yaml:"slack"`
 	Metrics  MetricsConfig  `yaml:"metrics"`
+	// Runbooks is the runbook source the worker vouches for.
+	Runbooks RunbookSourceConfig `yaml:"runbooks"`
+	// Policy is the organisation's approval policy; no runbook loosens it.
+	Policy PolicyConfig `yaml:"policy"`
+}
+
+// RunbookSourceConfig names the runbooks the worker runs without asking:
+// a directory of reviewed runbooks, typically a git checkout that changes
+// only through review. Any other plan (an edited copy) runs only after a
+// lead approves the plan itself.
+type RunbookSourceConfig struct {
+	Dir string `yaml:"dir"`
+}
+
+// PolicyConfig is the organisation's approval policy (workflows.Policy).
+type PolicyConfig struct {
+	// MinApprovals is the least number of distinct approvals for a gate
+	// of a destructive step (default 1).
+	MinApprovals int `yaml:"min_approvals"`
+	// SelfApproval: never (default) or runbook (allow_self_approval in a
+	// runbook decides).
+	SelfApproval string `yaml:"self_approval"`
+	// Approvers, when set, must also include whoever approves any gate.
+	Approvers *ApproversConfig `yaml:"approvers"`
+	// BreakGlassLeads is how many distinct leads sign a break-glass
+	// (default 1).
+	BreakGlassLeads int `yaml:"break_glass_leads"`
+	// RequesterMayBreakGlass lets a lead break-glass a run they started
+	// alone; by default a second lead must sign too.
+	RequesterMayBreakGlass bool `yaml:"requester_may_break_glass"`
+	// AllowJustifiedNoGate lets a reviewed runbook run a destructive step
+	// without a gate when it says why (approval: none + justification).
+	// Default true; false gates every destructive step.
+	AllowJustifiedNoGate *bool `yaml:"allow_justified_no_gate"`
+}
+
+// ApproversConfig names roster groups and members.
+type ApproversConfig struct {
+	Groups []string `yaml:"groups"`
+	People []string `yaml:"people"`
 }
 
 // TemporalConfig says where the Temporal service is.
@@ -67,6 +113,10 @@ type MemberConfig struct {
 type GatewayConfig struct {
 	Name      string `yaml:"name"`
 	PublicKey string `yaml:"public_key"`
+	// Actions are the requests the gateway's key may sign; default
+	// approve, deny, pause, start. Add approve_all for break-glass from
+	// Slack, resume, skip, abort for the other controls.
+	Actions []string `yaml:"actions"`
 }
 
 // AWSConfig maps the account names runbooks use to roles.
@@ -234,6 +284,11 @@ func (c *Config) Validate() error {
 		if g.Name == "" || g.Name == "cli" {
 			errs = append(errs, fmt.Errorf("roster.gateways: a gateway needs a name other than cli"))
 		}
+		for _, a := range g.Actions {
+			if !slices.Contains(gatewayActions, a) {
+				errs = append(errs, fmt.Errorf("roster gateway %s: action %q is not one of %s", g.Name, a, strings.Join(gatewayActions, ", ")))
+			}
+		}
 		if workflows.Fingerprint(g.PublicKey) == "(unparsable key)" {
 			errs = append(errs, fmt.Errorf("roster gateway %s: public_key is not an SSH authorized_keys line", g.Name))
 		}
@@ -242,6 +297,12 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("temporal.tls: cert_file and key_file go together"))
 	}
 	errs = append(errs, c.Slack.validate()...)
+	errs = append(errs, c.Policy.validate(seen)...)
+	if c.Runbooks.Dir != "" {
+		if fi, err := os.Stat(c.Runbooks.Dir); err != nil || !fi.IsDir() {
+			errs = append(errs, fmt.Errorf("runbooks.dir %s is not a directory the worker can read", c.Runbooks.Dir))
+		}
+	}
 	errs = append(errs, c.AWS.RateLimit.validate("aws.rate_limit")...)
 	if c.AWS.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("aws.poll_interval is %s: use a positive duration such as 15s", c.AWS.PollInterval))
@@ -253,6 +314,46 @@ func (c *Config) Validate() error {
 		errs = append(errs, a.RateLimit.validate("aws.accounts."+name+".rate_limit")...)
 	}
 	return errors.Join(errs...)
+}
+
+// gatewayActions are the requests a gateway may be allowed to sign.
+var gatewayActions = []string{workflows.ActStart, workflows.ActApprove, workflows.ActDeny, workflows.ActApproveAll,
+	workflows.ActPause, workflows.ActResume, workflows.ActSkip, workflows.ActAbort}
+
+func (p PolicyConfig) validate(members map[string]bool) []error {
+	var errs []error
+	if p.MinApprovals < 0 {
+		errs = append(errs, fmt.Errorf("policy.min_approvals is %d: use 1 or more", p.MinApprovals))
+	}
+	switch p.SelfApproval {
+	case "", "never", "runbook":
+	default:
+		errs = append(errs, fmt.Errorf("policy.self_approval %q is neither never nor runbook", p.SelfApproval))
+	}
+	if p.BreakGlassLeads < 0 || p.BreakGlassLeads > 2 {
+		errs = append(errs, fmt.Errorf("policy.break_glass_leads is %d: use 1 or 2", p.BreakGlassLeads))
+	}
+	if p.Approvers != nil {
+		if len(p.Approvers.Groups) == 0 && len(p.Approvers.People) == 0 {
+			errs = append(errs, errors.New("policy.approvers names nobody: nobody could approve anything; remove it or name groups or people"))
+		}
+		for _, id := range p.Approvers.People {
+			if !members[id] {
+				errs = append(errs, fmt.Errorf("policy.approvers: %s is not in the roster", id))
+			}
+		}
+	}
+	return errs
+}
+
+// CheckSignaturesRequired fails closed on a roster that does not require
+// signatures: only cordon dev and the demo may run one, or a worker started
+// with the explicit override (which it then logs loudly).
+func (c *Config) CheckSignaturesRequired(override bool) error {
+	if c.Roster.RequireSignatures == nil || *c.Roster.RequireSignatures || override {
+		return nil
+	}
+	return errors.New("roster.require_signatures is false: anyone who can reach the Temporal namespace could then start, approve and steer runs in any member's name. Remove it (signatures are required by default); for a throwaway test worker only, start with --insecure-allow-unsigned")
 }
 
 // validate refuses negative rates and bursts; nil is the default.
@@ -316,7 +417,32 @@ func (c *Config) WorkflowRoster() workflows.Roster {
 		r.Members = append(r.Members, workflows.Member{ID: m.ID, Name: m.Name, SlackID: m.SlackID, Roles: m.Roles, Groups: m.Groups, PublicKeys: m.PublicKeys})
 	}
 	for _, g := range c.Roster.Gateways {
-		r.Gateways = append(r.Gateways, workflows.Gateway{Name: g.Name, PublicKey: g.PublicKey})
+		r.Gateways = append(r.Gateways, workflows.Gateway{Name: g.Name, PublicKey: g.PublicKey, Actions: g.Actions})
+	}
+	r.Policy = c.Policy.workflowPolicy()
+	b, err := json.Marshal(r)
+	if err == nil {
+		sum := sha256.Sum256(b)
+		r.Version = hex.EncodeToString(sum[:8])
 	}
 	return r
+}
+
+func (p PolicyConfig) workflowPolicy() workflows.Policy {
+	wp := workflows.Policy{MinApprovals: p.MinApprovals, SelfApproval: p.SelfApproval, BreakGlassLeads: p.BreakGlassLeads,
+		RequesterMayBreakGlass: p.RequesterMayBreakGlass, AllowJustifiedNoGate: p.AllowJustifiedNoGate}
+	if wp.SelfApproval == "" {
+		wp.SelfApproval = "never"
+	}
+	if p.Approvers != nil {
+		wp.Approvers = &runbooks.Approvers{Groups: p.Approvers.Groups, People: p.Approvers.People}
+	}
+	return wp
+}
+
+// PlanSource is the worker's runbook source and catalog, as configured.
+func (c *Config) PlanSource() *PlanSource {
+	justified := c.Policy.AllowJustifiedNoGate == nil || *c.Policy.AllowJustifiedNoGate
+	return &PlanSource{Dir: c.Runbooks.Dir, Catalog: actions.Catalog(), AllowJustifiedNoGate: justified,
+		AcceptClientPlans: !c.WorkflowRoster().RequireSignatures}
 }

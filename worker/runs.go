@@ -27,10 +27,71 @@ func NewRunID(runbook string, now time.Time) string {
 	return fmt.Sprintf("%s-%s-%s", runbook, now.UTC().Format("20060102T150405"), hex.EncodeToString(b[:]))
 }
 
-// StartRun starts a containment run and returns its id.
+// StartRun starts a run without signing it: only a development roster
+// (cordon dev) accepts that. Production clients use Start.
 func StartRun(ctx context.Context, c client.Client, taskQueue string, plan *runbooks.Plan, inputs map[string]any, meta workflows.RunMeta) (string, error) {
+	return Start(ctx, c, taskQueue, StartOptions{Plan: plan, Inputs: inputs, Meta: meta})
+}
+
+// StartOptions is what a client asks to start.
+type StartOptions struct {
+	// Plan is the client's compiled plan; the worker runs it only if its
+	// runbook source holds the same (or a lead approves it). Nil: the
+	// worker compiles Runbook from its source.
+	Plan    *runbooks.Plan
+	Runbook string
+	// PlanHash, when set, is the content hash the requester expects
+	// (runbooks.Plan.ContentHash); the run is refused if the worker's plan
+	// differs. Taken from Plan when Plan is set.
+	PlanHash string
+	Inputs   map[string]any
+	// Meta: RunID (default: a new one), Requester, Channel, Incident,
+	// DryRun. The requester is whoever Signer's key belongs to.
+	Meta workflows.RunMeta
+	// Signer signs the start as Meta.Requester (nil: unsigned).
+	Signer ssh.Signer
+	// BreakGlass are leads' signatures of a break-glass given with the
+	// start (see SignBreakGlass).
+	BreakGlass []workflows.Request
+}
+
+// NewNonce returns a fresh single-use nonce for a request.
+func NewNonce() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Start starts a containment run with a signed start request and returns
+// its id.
+func Start(ctx context.Context, c client.Client, taskQueue string, o StartOptions) (string, error) {
+	meta := o.Meta
+	name := o.Runbook
+	if o.Plan != nil {
+		name = o.Plan.Runbook.Name
+		if o.PlanHash == "" {
+			o.PlanHash = o.Plan.ContentHash()
+		}
+	}
 	if meta.RunID == "" {
-		meta.RunID = NewRunID(plan.Runbook.Name, time.Now())
+		meta.RunID = NewRunID(name, time.Now())
+	}
+	if meta.Channel == "" {
+		meta.Channel = "cli"
+	}
+	in := workflows.RunInput{Plan: o.Plan, Runbook: name, Inputs: o.Inputs, Meta: meta, BreakGlass: o.BreakGlass}
+	if in.Inputs == nil {
+		in.Inputs = map[string]any{}
+	}
+	if o.Signer != nil {
+		req := workflows.Request{RunID: meta.RunID, Action: workflows.ActStart, Actor: meta.Requester, Channel: meta.Channel,
+			Time: time.Now().UTC(), Nonce: NewNonce(), Runbook: name, PlanHash: o.PlanHash,
+			InputsHash: workflows.InputsHash(in.Inputs), Incident: meta.Incident, DryRun: meta.DryRun}
+		signed, err := workflows.Sign(req, o.Signer)
+		if err != nil {
+			return "", err
+		}
+		in.Start = &signed
 	}
 	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                    meta.RunID,
@@ -39,7 +100,7 @@ func StartRun(ctx context.Context, c client.Client, taskQueue string, plan *runb
 		// Without this the SDK answers a reused id with the existing run,
 		// and the caller would take an old containment for a new one.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-	}, workflows.WorkflowName, workflows.RunInput{Plan: plan, Inputs: inputs, Meta: meta})
+	}, workflows.WorkflowName, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return "", fmt.Errorf("start run %s: a run with this id already exists (cordon status %s shows it); start with another id", meta.RunID, meta.RunID)
@@ -48,6 +109,14 @@ func StartRun(ctx context.Context, c client.Client, taskQueue string, plan *runb
 		return "", fmt.Errorf("start run %s: %w", meta.RunID, err)
 	}
 	return meta.RunID, nil
+}
+
+// SignBreakGlass signs a lead's break-glass (approve every gate) of run
+// runID, to give with its start.
+func SignBreakGlass(runID, lead, reason string, signer ssh.Signer) (workflows.Request, error) {
+	req := workflows.Request{RunID: runID, Action: workflows.ActApproveAll, Actor: lead, Channel: "cli", Reason: reason,
+		Time: time.Now().UTC(), Nonce: NewNonce()}
+	return workflows.Sign(req, signer)
 }
 
 // State queries a run's state.
@@ -117,6 +186,9 @@ func Send(ctx context.Context, c client.Client, req workflows.Request, signer ss
 	}
 	if req.Time.IsZero() {
 		req.Time = time.Now().UTC()
+	}
+	if req.Nonce == "" {
+		req.Nonce = NewNonce()
 	}
 	if signer != nil {
 		if req, err = workflows.Sign(req, signer); err != nil {

@@ -92,20 +92,57 @@ type Options struct {
 	// MetricsListening, when set, is told the URL of the metrics endpoint
 	// once it serves (metrics.listen may ask for port 0).
 	MetricsListening func(url string)
+	// Roster, when set, is read before every decision (FileRoster); the
+	// default is the configuration's roster as it was at start.
+	Roster RosterLoader
 }
 
 // Register registers the interpreter workflow and every activity on w:
 // one activity per implemented action (named after it, so history reads
-// like the runbook), the roster loader and the gate notifier.
+// like the runbook), the roster loader (cfg's roster), the plan voucher
+// (cfg's runbook source) and the gate notifier.
 func Register(w worker.Registry, cfg *Config, rt *actions.Runtime, notifier Notifier) {
+	RegisterWith(w, cfg, rt, notifier, StaticRoster(cfg.WorkflowRoster()))
+}
+
+// RegisterWith is Register with the roster read through roster, which
+// runs are given again before every decision they judge.
+func RegisterWith(w worker.Registry, cfg *Config, rt *actions.Runtime, notifier Notifier, roster RosterLoader) {
 	w.RegisterWorkflowWithOptions(workflows.Runbook, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	for name, fn := range rt.Activities() {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
-	roster := cfg.WorkflowRoster()
-	w.RegisterActivityWithOptions(func(context.Context) (workflows.Roster, error) { return roster, nil },
+	w.RegisterActivityWithOptions(func(ctx context.Context) (workflows.Roster, error) { return roster(ctx) },
 		activity.RegisterOptions{Name: workflows.ActivityLoadRoster})
+	w.RegisterActivityWithOptions(cfg.PlanSource().Vouch, activity.RegisterOptions{Name: workflows.ActivityVouchPlan})
 	w.RegisterActivityWithOptions(notifier.NotifyGate, activity.RegisterOptions{Name: workflows.ActivityNotifyGate})
+}
+
+// RosterLoader returns the roster and policy as they are now.
+type RosterLoader func(ctx context.Context) (workflows.Roster, error)
+
+// StaticRoster always returns r.
+func StaticRoster(r workflows.Roster) RosterLoader {
+	return func(context.Context) (workflows.Roster, error) { return r, nil }
+}
+
+// FileRoster reads the roster and policy from the configuration file at
+// every call, so removing a member from the file (or changing their roles)
+// takes their authority away from runs already going at their next
+// request, without restarting anything. A file that no longer loads is an
+// error (the run refuses the decision and says why) rather than a fallback
+// to an older roster.
+func FileRoster(path string, allowUnsigned bool) RosterLoader {
+	return func(context.Context) (workflows.Roster, error) {
+		cfg, err := LoadConfig(path)
+		if err != nil {
+			return workflows.Roster{}, fmt.Errorf("reload the roster: %w", err)
+		}
+		if err := cfg.CheckSignaturesRequired(allowUnsigned); err != nil {
+			return workflows.Roster{}, fmt.Errorf("reload the roster from %s: %w", path, err)
+		}
+		return cfg.WorkflowRoster(), nil
+	}
 }
 
 // NewRuntime builds the action runtime from the configuration.
@@ -192,7 +229,11 @@ func Run(ctx context.Context, c client.Client, cfg *Config, opts Options) error 
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
 		WorkerStopTimeout:                  10 * time.Second,
 	})
-	Register(w, cfg, rt, opts.Notifier)
+	roster := opts.Roster
+	if roster == nil {
+		roster = StaticRoster(cfg.WorkflowRoster())
+	}
+	RegisterWith(w, cfg, rt, opts.Notifier, roster)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.Temporal.TaskQueue, err)
 	}

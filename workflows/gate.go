@@ -3,6 +3,7 @@ package workflows
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -41,9 +42,10 @@ func (r *runner) passGate(ctx workflow.Context, st *runbooks.Step, item int, par
 	pctx := workflow.WithActivityOptions(ctx, r.activityOptions(st))
 	key := gateKey(st.ID, item)
 	if r.breakGls != nil && workflow.GetVersion(ctx, "break-glass-skips-preview", workflow.DefaultVersion, 1) >= 1 {
+		minApprovals, _, rule := r.effectiveGate(st)
 		r.gates[key] = &gate{policy: st.Gate, GateState: GateState{
-			Step: st.ID, Item: item, Key: key, Status: GateApproved, Unpreviewed: true,
-			Approvers: st.Gate.Approvers, MinApprovals: st.Gate.MinApprovals,
+			Step: st.ID, Item: item, Key: key, Status: GateApproved, Unpreviewed: true, Rule: rule,
+			Approvers: st.Gate.Approvers, MinApprovals: minApprovals,
 			Approvals: []Approval{*r.breakGls}, DecidedBy: r.breakGls.Actor,
 		}, done: true}
 		r.event(ctx, Event{Kind: "gate_approved", Step: st.ID, Item: item, Actor: r.breakGls.Actor, Channel: r.breakGls.Channel,
@@ -73,10 +75,11 @@ func (r *runner) passGate(ctx workflow.Context, st *runbooks.Step, item int, par
 			r.event(ctx, Event{Kind: "gate_reopened", Step: st.ID, Item: item,
 				Detail: "the change differs from what was approved (the world moved); asking again"})
 		}
-		g := &gate{policy: st.Gate, GateState: GateState{
+		minApprovals, selfApproval, rule := r.effectiveGate(st)
+		g := &gate{policy: st.Gate, selfApproval: selfApproval, GateState: GateState{
 			Step: st.ID, Item: item, Key: key, Status: GateWaiting, PreviewHash: hash, Changes: preview.Changes,
-			Approvers: st.Gate.Approvers, MinApprovals: st.Gate.MinApprovals, Approvals: []Approval{},
-			Deadline: workflow.Now(ctx).Add(time.Duration(st.Gate.Timeout)),
+			Approvers: st.Gate.Approvers, MinApprovals: minApprovals, Approvals: []Approval{},
+			Deadline: workflow.Now(ctx).Add(time.Duration(st.Gate.Timeout)), Rule: rule,
 		}}
 		r.gates[key] = g
 		if r.breakGls != nil {
@@ -108,6 +111,32 @@ func (r *runner) passGate(ctx workflow.Context, st *runbooks.Step, item int, par
 		}
 		// Approved: loop to preview once more and compare before acting.
 	}
+}
+
+// effectiveGate applies the organisation's policy to a step's gate: the
+// stricter of the two wins, and rule says which applied.
+func (r *runner) effectiveGate(st *runbooks.Step) (minApprovals int, selfApproval bool, rule string) {
+	minApprovals, selfApproval = st.Gate.MinApprovals, st.Gate.AllowSelfApproval
+	if r.authorityVersion < 1 {
+		return minApprovals, selfApproval, ""
+	}
+	p := r.roster.Policy
+	var rules []string
+	if st.Destructive && p.MinApprovals > minApprovals {
+		rules = append(rules, fmt.Sprintf("policy: %d approvals for a destructive step (the runbook asks %d)", p.MinApprovals, minApprovals))
+		minApprovals = p.MinApprovals
+	}
+	if selfApproval && p.SelfApproval != "runbook" {
+		rules = append(rules, "policy: no self-approval (the runbook allows it)")
+		selfApproval = false
+	}
+	if p.Approvers != nil {
+		rules = append(rules, "policy: approvers must also be "+p.Approvers.String())
+	}
+	if len(rules) == 0 {
+		return minApprovals, selfApproval, "runbook"
+	}
+	return minApprovals, selfApproval, strings.Join(rules, "; ")
 }
 
 // awaitDecision waits for the gate to be decided, applying on_timeout.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/cordon-ir/cordon/runbooks"
 )
 
 // registerHandlers installs the query and the updates. Every update has a
@@ -60,10 +62,10 @@ func (r *runner) member(id string) (*Member, bool) {
 	return nil, false
 }
 
-// authenticate checks that a request is about this run, comes from a
-// roster member, and (unless the roster is a development one) carries a
-// fresh signature by that member's key (cli) or by a gateway that vouches
-// for members (slack).
+// authenticate checks that a request is about this run (its workflow id,
+// from Temporal), comes from a roster member, and (unless the roster is a
+// development one) carries a fresh, single-use signature by that member's
+// key (cli) or by a gateway whose scope covers the action and the member.
 func (r *runner) authenticate(ctx workflow.Context, req Request, action string) (*Member, error) {
 	if req.Action != action {
 		return nil, fmt.Errorf("this update takes %q requests, not %q", action, req.Action)
@@ -82,19 +84,17 @@ func (r *runner) authenticate(ctx workflow.Context, req Request, action string) 
 	if d := now.Sub(req.Time); d > r.roster.MaxSkew || d < -r.roster.MaxSkew {
 		return nil, fmt.Errorf("the request was signed at %s, more than %s from now (%s): sign it again", req.Time.UTC().Format(time.RFC3339), r.roster.MaxSkew, now.UTC().Format(time.RFC3339))
 	}
-	var keys []string
-	switch req.Channel {
-	case "cli":
-		keys = m.PublicKeys
-	default:
-		for _, g := range r.roster.Gateways {
-			if g.Name == req.Channel {
-				keys = append(keys, g.PublicKey)
-			}
-		}
+	switch {
+	case req.Nonce == "":
+		return nil, errors.New("the request carries no nonce, so it could be replayed: upgrade the client (cordon, the Slack gateway)")
+	case len(req.Nonce) > maxNonce:
+		return nil, fmt.Errorf("the request's nonce is longer than %d characters", maxNonce)
+	case r.nonces[req.Nonce]:
+		return nil, errors.New("this signed request was already used: a signature is good for one request; sign a new one")
 	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("the roster holds no key for %s on channel %q", req.Actor, req.Channel)
+	keys, err := r.signerKeys(m, req)
+	if err != nil {
+		return nil, err
 	}
 	if err := verifySignature(req, keys); err != nil {
 		return nil, fmt.Errorf("%s (%s via %s)", err, req.Actor, req.Channel)
@@ -103,12 +103,19 @@ func (r *runner) authenticate(ctx workflow.Context, req Request, action string) 
 }
 
 // mayApprove says whether a member is one of a gate's approvers.
-func mayApprove(m *Member, g *gate) bool {
+func mayApprove(m *Member, g *gate, policy Policy) bool {
+	if policy.Approvers != nil && g.Key != PlanGate && !isOneOf(m, *policy.Approvers) {
+		return false
+	}
 	approvers := g.Approvers
 	if g.Escalated {
 		approvers.Groups = append(slices.Clone(approvers.Groups), g.policy.EscalateTo.Groups...)
 		approvers.People = append(slices.Clone(approvers.People), g.policy.EscalateTo.People...)
 	}
+	return isOneOf(m, approvers)
+}
+
+func isOneOf(m *Member, approvers runbooks.Approvers) bool {
 	if slices.Contains(approvers.People, m.ID) {
 		return true
 	}
@@ -151,11 +158,19 @@ func (r *runner) validateDecision(ctx workflow.Context, req Request) error {
 	if err != nil {
 		return err
 	}
-	if !mayApprove(m, g) {
-		return fmt.Errorf("%s is not an approver of step %s (needs %s)", m.ID, g.Key, g.Approvers.String())
+	if !mayApprove(m, g, r.roster.Policy) {
+		needs := g.Approvers.String()
+		if p := r.roster.Policy.Approvers; p != nil {
+			needs += "; and by policy, " + p.String()
+		}
+		return fmt.Errorf("%s is not an approver of step %s (needs %s)", m.ID, g.Key, needs)
 	}
-	if !g.policy.AllowSelfApproval && m.ID == r.in.Meta.Requester {
-		return fmt.Errorf("%s started this run and cannot approve its gates (allow_self_approval is off)", m.ID)
+	if m.ID == r.in.Meta.Requester && !g.selfApproval {
+		why := "allow_self_approval is off"
+		if g.policy.AllowSelfApproval {
+			why = "the organisation's policy forbids self-approval, whatever the runbook says"
+		}
+		return fmt.Errorf("%s started this run and cannot approve its gates (%s)", m.ID, why)
 	}
 	if req.PreviewHash != g.PreviewHash {
 		return fmt.Errorf("the decision is for preview %s, but the gate shows preview %s: review the current change and decide again", short(req.PreviewHash), short(g.PreviewHash))
@@ -184,6 +199,9 @@ func short(h string) string {
 }
 
 func (r *runner) handleDecision(ctx workflow.Context, req Request) (string, error) {
+	if err := r.admit(ctx, req, r.validateDecision); err != nil {
+		return "", err
+	}
 	g, err := r.waitingGate(req)
 	if err != nil {
 		return "", err // the gate resolved between validation and handling
@@ -205,38 +223,14 @@ func (r *runner) handleDecision(ctx workflow.Context, req Request) (string, erro
 }
 
 func (r *runner) validateApproveAll(ctx workflow.Context, req Request) error {
-	m, err := r.authenticate(ctx, req, ActApproveAll)
-	if err != nil {
-		return err
-	}
-	if !slices.Contains(m.Roles, RoleLead) {
-		return fmt.Errorf("break-glass approval needs the lead role; %s has %v", m.ID, m.Roles)
-	}
-	if req.Reason == "" {
-		return errors.New("break-glass approval needs a reason; it goes into the report")
-	}
-	if r.breakGls != nil {
-		return fmt.Errorf("break-glass approval was already given by %s", r.breakGls.Actor)
-	}
-	return nil
+	return r.checkBreakGlass(ctx, req, true)
 }
 
 func (r *runner) handleApproveAll(ctx workflow.Context, req Request) (string, error) {
-	a := Approval{Actor: req.Actor, Channel: req.Channel, Time: workflow.Now(ctx), Reason: req.Reason, BreakGlass: true}
-	r.breakGls, r.state.BreakGlass = &a, &a
-	r.event(ctx, Event{Kind: "break_glass", Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
-	approved := 0
-	for _, k := range sortedGateKeys(r.gates) {
-		g := r.gates[k]
-		if g.done {
-			continue
-		}
-		g.Approvals = append(g.Approvals, a)
-		g.Status, g.DecidedBy, g.done = GateApproved, req.Actor, true
-		r.event(ctx, Event{Kind: "gate_approved", Step: g.Step, Item: g.Item, Actor: req.Actor, Channel: req.Channel, Detail: "break-glass", Data: map[string]any{"break_glass": true}})
-		approved++
+	if err := r.admit(ctx, req, r.validateApproveAll); err != nil {
+		return "", err
 	}
-	return fmt.Sprintf("break-glass: %d waiting gate(s) approved, later gates will pass", approved), nil
+	return r.addBreakGlass(ctx, req), nil
 }
 
 func sortedGateKeys(m map[string]*gate) []string {
@@ -284,18 +278,27 @@ func (r *runner) validateControl(action string) func(workflow.Context, Request) 
 }
 
 func (r *runner) handlePause(ctx workflow.Context, req Request) (string, error) {
+	if err := r.admit(ctx, req, r.validateControl(ActPause)); err != nil {
+		return "", err
+	}
 	r.state.Paused = true
 	r.event(ctx, Event{Kind: "paused", Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
 	return "paused: the step in flight finishes, nothing new starts", nil
 }
 
 func (r *runner) handleResume(ctx workflow.Context, req Request) (string, error) {
+	if err := r.admit(ctx, req, r.validateControl(ActResume)); err != nil {
+		return "", err
+	}
 	r.state.Paused = false
 	r.event(ctx, Event{Kind: "resumed", Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
 	return "resumed", nil
 }
 
 func (r *runner) handleAbort(ctx workflow.Context, req Request) (string, error) {
+	if err := r.admit(ctx, req, r.validateControl(ActAbort)); err != nil {
+		return "", err
+	}
 	r.abort = &req
 	r.event(ctx, Event{Kind: "abort", Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
 	if r.cancelRun != nil {
@@ -325,6 +328,9 @@ func (r *runner) validateSkip(ctx workflow.Context, req Request) error {
 }
 
 func (r *runner) handleSkip(ctx workflow.Context, req Request) (string, error) {
+	if err := r.admit(ctx, req, r.validateSkip); err != nil {
+		return "", err
+	}
 	r.skips[req.Step] = fmt.Sprintf("%s (by %s)", req.Reason, req.Actor)
 	r.event(ctx, Event{Kind: "skip", Step: req.Step, Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
 	for _, k := range sortedGateKeys(r.gates) {

@@ -3,6 +3,8 @@ package workflows_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,9 +16,11 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/runbooks"
+	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -111,8 +115,11 @@ type fixture struct {
 	env    *testsuite.TestWorkflowEnvironment
 	aws    *fakeAWS
 	roster workflows.Roster
-	notes  []workflows.GateNotice
-	mu     sync.Mutex
+	// vouch, when set, answers the plan voucher instead of a development
+	// worker's source.
+	vouch func(context.Context, workflows.VouchRequest) (workflows.VouchedPlan, error)
+	notes []workflows.GateNotice
+	mu    sync.Mutex
 }
 
 func defaultRoster() workflows.Roster {
@@ -132,6 +139,13 @@ func newFixture(t *testing.T) *fixture {
 	f.env.RegisterWorkflowWithOptions(workflows.Runbook, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	f.env.RegisterActivityWithOptions(func(context.Context) (workflows.Roster, error) { return f.roster, nil },
 		activity.RegisterOptions{Name: workflows.ActivityLoadRoster})
+	f.env.RegisterActivityWithOptions(func(ctx context.Context, req workflows.VouchRequest) (workflows.VouchedPlan, error) {
+		src := &worker.PlanSource{Catalog: actions.Catalog(), AcceptClientPlans: !f.roster.RequireSignatures, AllowJustifiedNoGate: true}
+		if f.vouch != nil {
+			return f.vouch(ctx, req)
+		}
+		return src.Vouch(ctx, req)
+	}, activity.RegisterOptions{Name: workflows.ActivityVouchPlan})
 	f.env.RegisterActivityWithOptions(func(_ context.Context, n workflows.GateNotice) error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -206,6 +220,35 @@ func (f *fixture) start(src string, inputs map[string]any, meta workflows.RunMet
 	}
 	f.env.SetStartWorkflowOptions(clientStartOptions(meta.RunID))
 	f.env.ExecuteWorkflow(workflows.WorkflowName, workflows.RunInput{Plan: compilePlan(f.t, src), Inputs: inputs, Meta: meta})
+}
+
+// reviewed puts src (and the child runbook) in a runbook source the
+// worker vouches for, as a production worker's runbooks.dir.
+func (f *fixture) reviewed(src string) {
+	dir := f.t.TempDir()
+	for name, text := range map[string]string{"test.yaml": src, "child.yaml": childRunbook} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	source := &worker.PlanSource{Dir: dir, Catalog: actions.Catalog(), AllowJustifiedNoGate: true}
+	f.vouch = source.Vouch
+}
+
+// startSigned starts src with a start request signed by requester's key,
+// as cordon run does, with any break-glass requests given.
+func (f *fixture) startSigned(src string, requester string, key ssh.Signer, breakGlass ...workflows.Request) {
+	plan := compilePlan(f.t, src)
+	inputs := map[string]any{}
+	req := workflows.Request{RunID: "run-1", Action: workflows.ActStart, Actor: requester, Channel: "cli", Time: f.env.Now(),
+		Nonce: "start-" + requester, Runbook: plan.Runbook.Name, PlanHash: plan.ContentHash(), InputsHash: workflows.InputsHash(inputs)}
+	signed, err := workflows.Sign(req, key)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.env.SetStartWorkflowOptions(clientStartOptions("run-1"))
+	f.env.ExecuteWorkflow(workflows.WorkflowName, workflows.RunInput{Plan: plan, Runbook: plan.Runbook.Name, Inputs: inputs,
+		Meta: workflows.RunMeta{RunID: "run-1", Requester: requester, Channel: "cli"}, Start: &signed, BreakGlass: breakGlass})
 }
 
 func (f *fixture) state() workflows.State {

@@ -482,9 +482,11 @@ func TestChildRunbooksPerItem(t *testing.T) {
 outputs:
   groups: steps.contain.outputs.group
 `
-	// Each child has its own gate; a lead's break-glass approval in the
-	// parent is inherited by the children it starts.
-	f.start(src, nil, workflows.RunMeta{PreApproved: &workflows.Approval{Actor: "carol", Channel: "cli", BreakGlass: true, Reason: "botnet"}})
+	// Each child has its own gate; a lead's break-glass approval given
+	// with the parent's start is inherited by the children it starts.
+	f.env.SetStartWorkflowOptions(clientStartOptions("run-1"))
+	f.env.ExecuteWorkflow(workflows.WorkflowName, workflows.RunInput{Plan: compilePlan(t, src), Meta: workflows.RunMeta{Requester: "alice"},
+		BreakGlass: []workflows.Request{{RunID: "run-1", Action: workflows.ActApproveAll, Actor: "carol", Channel: "cli", Reason: "botnet", Time: f.env.Now()}}})
 	res, err := f.result()
 	if err != nil || res.Status != workflows.RunSucceeded {
 		t.Fatalf("%+v %v", res, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -32,6 +33,14 @@ type runner struct {
 	cancelRun workflow.CancelFunc
 	breakGls  *Approval
 	resultErr string
+	// authorityVersion is the GetVersion of the signed-authority model (0
+	// for runs that started before it).
+	authorityVersion workflow.Version
+	// nonces are the request nonces this run has accepted: a signature is
+	// single-use.
+	nonces map[string]bool
+	// breakGlassReqs are the verified break-glass signatures so far.
+	breakGlassReqs []Request
 }
 
 // gate is a waiting approval, with what the workflow needs beyond GateState.
@@ -39,31 +48,53 @@ type gate struct {
 	GateState
 	policy *runbooks.Gate
 	done   bool
+	// selfApproval says the requester may approve: the runbook allows it
+	// and the organisation's policy lets the runbook decide.
+	selfApproval bool
 }
 
 // Runbook is the interpreter workflow.
 func Runbook(ctx workflow.Context, in RunInput) (RunResult, error) {
-	if in.Plan == nil {
-		return RunResult{}, temporal.NewNonRetryableApplicationError("no plan in the run input", "BadInput", nil)
-	}
-	if in.Plan.PlanVersion != runbooks.PlanVersion {
-		return RunResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("plan version %d is not supported by this worker (it runs version %d): upgrade the worker or recompile with a matching cordon", in.Plan.PlanVersion, runbooks.PlanVersion),
-			"BadInput", nil)
+	version := workflow.GetVersion(ctx, authorityChange, workflow.DefaultVersion, 1)
+	if version == workflow.DefaultVersion {
+		if err := checkPlan(in.Plan); err != nil {
+			return RunResult{}, err
+		}
 	}
 	r := newRunner(ctx, in)
+	r.authorityVersion = version
+	if version == workflow.DefaultVersion {
+		r.setPlan(ctx, in.Plan)
+		if in.Meta.PreApproved != nil {
+			r.breakGls = in.Meta.PreApproved
+			r.state.BreakGlass = in.Meta.PreApproved
+		}
+	}
 	if err := r.registerHandlers(ctx); err != nil {
 		return RunResult{}, err
 	}
 	runCtx, cancel := workflow.WithCancel(ctx)
 	r.cancelRun = cancel
 
-	if err := r.loadRoster(ctx); err != nil {
-		r.finish(ctx, RunFailed, err.Error())
-		return r.result(), err
+	if version == workflow.DefaultVersion {
+		if err := r.loadRoster(ctx); err != nil {
+			r.finish(ctx, RunFailed, err.Error())
+			return r.result(), err
+		}
+	} else if err := r.startV1(ctx, in); err != nil {
+		r.markRemaining(StepCancelled, "the run was refused before it started")
+		var ref *refused
+		if errors.As(err, &ref) {
+			r.finish(ctx, RunFailed, "refused: "+ref.reason)
+		} else {
+			r.finish(ctx, RunFailed, err.Error())
+		}
+		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+		res := r.result()
+		return res, temporal.NewNonRetryableApplicationError(res.Error, res.Status, nil, res)
 	}
-	r.event(ctx, Event{Kind: "run_started", Actor: in.Meta.Requester, Channel: in.Meta.Channel,
-		Detail: fmt.Sprintf("runbook %s, plan %s, dry run %t", r.plan.Runbook.Name, r.state.PlanHash[:16], in.Meta.DryRun)})
+	r.event(ctx, Event{Kind: "run_started", Actor: r.in.Meta.Requester, Channel: r.in.Meta.Channel,
+		Detail: fmt.Sprintf("runbook %s, plan %s, dry run %t", r.plan.Runbook.Name, r.state.PlanHash[:16], r.in.Meta.DryRun)})
 
 	failed := ""
 	for i := range r.plan.Steps {
@@ -95,14 +126,26 @@ func Runbook(ctx workflow.Context, in RunInput) (RunResult, error) {
 	return res, nil
 }
 
+func checkPlan(p *runbooks.Plan) error {
+	if p == nil {
+		return temporal.NewNonRetryableApplicationError("no plan in the run input", "BadInput", nil)
+	}
+	if p.PlanVersion != runbooks.PlanVersion {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("plan version %d is not supported by this worker (it runs version %d): upgrade the worker or recompile with a matching cordon", p.PlanVersion, runbooks.PlanVersion),
+			"BadInput", nil)
+	}
+	return nil
+}
+
 func newRunner(ctx workflow.Context, in RunInput) *runner {
 	now := workflow.Now(ctx)
 	r := &runner{
-		in:    in,
-		plan:  in.Plan,
-		eval:  runbooks.NewEvaluator(),
-		gates: map[string]*gate{},
-		skips: map[string]string{},
+		in:     in,
+		eval:   runbooks.NewEvaluator(),
+		gates:  map[string]*gate{},
+		skips:  map[string]string{},
+		nonces: map[string]bool{},
 		values: runbooks.Values{
 			Inputs: in.Inputs,
 			Steps:  map[string]runbooks.StepValues{},
@@ -110,18 +153,18 @@ func newRunner(ctx workflow.Context, in RunInput) *runner {
 				StartedAt: now, Incident: in.Meta.Incident},
 		},
 	}
-	r.state = State{
-		Meta: in.Meta, Runbook: in.Plan.Runbook.Name, PlanHash: in.Plan.Hash(), Inputs: in.Inputs,
-		Status: RunRunning, StartedAt: now, Plan: in.Plan,
-	}
-	for _, st := range in.Plan.Steps {
+	r.state = State{Meta: in.Meta, Inputs: in.Inputs, Status: RunRunning, StartedAt: now}
+	return r
+}
+
+// setPlan makes p the plan the run executes.
+func (r *runner) setPlan(ctx workflow.Context, p *runbooks.Plan) {
+	r.plan = p
+	r.state.Plan, r.state.Runbook, r.state.PlanHash = p, p.Runbook.Name, p.Hash()
+	r.state.Steps = nil
+	for _, st := range p.Steps {
 		r.state.Steps = append(r.state.Steps, StepState{ID: st.ID, Name: st.Name, Phase: st.Phase, Action: st.Action, Uses: st.Uses, Status: StepPending})
 	}
-	if in.Meta.PreApproved != nil {
-		r.breakGls = in.Meta.PreApproved
-		r.state.BreakGlass = in.Meta.PreApproved
-	}
-	return r
 }
 
 func (r *runner) loadRoster(ctx workflow.Context) error {
@@ -536,7 +579,20 @@ func (r *runner) runChild(ctx workflow.Context, st *runbooks.Step, item int, par
 		ParentClosePolicy: 0, // terminate with the parent (the default)
 	})
 	meta := r.in.Meta
-	meta.RunID, meta.Parent, meta.PreApproved = id, r.in.Meta.RunID, r.breakGls
+	meta.RunID, meta.Parent = id, r.in.Meta.RunID
+	if r.authorityVersion >= 1 {
+		// The child verifies the signed break-glass again; the lineage
+		// lets it check whom it was signed for.
+		meta.PreApproved = nil
+		meta.Lineage = append(slices.Clone(r.in.Meta.Lineage), r.in.Meta.RunID)
+		if r.breakGls != nil {
+			meta.Inherited = slices.Clone(r.breakGlassReqs)
+		} else {
+			meta.Inherited = nil
+		}
+	} else {
+		meta.PreApproved = r.breakGls
+	}
 	r.event(ctx, Event{Kind: "child_started", Step: st.ID, Item: item, Detail: "run " + id + " of " + st.Uses})
 	var res RunResult
 	err := workflow.ExecuteChildWorkflow(cctx, WorkflowName, RunInput{Plan: child, Inputs: params, Meta: meta}).Get(ctx, &res)

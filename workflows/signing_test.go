@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -35,8 +36,11 @@ func TestSignedDecisions(t *testing.T) {
 	carolKey, carolPub := newKey(t)
 	slackKey, slackPub := newKey(t)
 	_, otherPub := newKey(t)
+	aliceKey, alicePub := newKey(t)
 	f.roster.RequireSignatures = true
+	f.roster.Members[0].PublicKeys = []string{alicePub}         // alice
 	f.roster.Members[1].PublicKeys = []string{otherPub, bobPub} // bob
+	f.roster.Members[2].SlackID = "U0CAROL"                     // carol
 	f.roster.Members[2].PublicKeys = []string{carolPub}         // carol
 	f.roster.Gateways = []workflows.Gateway{{Name: "slack", PublicKey: slackPub}}
 	src := strings.Replace(gated, "  timeout: 30m\n", "  timeout: 30m\n  min_approvals: 2\n", 1)
@@ -48,10 +52,12 @@ func TestSignedDecisions(t *testing.T) {
 		}
 		return signed
 	}
+	nonce := 0
 	base := func(actor, channel string) workflows.Request {
 		st := f.state()
+		nonce++
 		return workflows.Request{RunID: "run-1", Action: workflows.ActApprove, Step: "isolate",
-			PreviewHash: st.Gates[0].PreviewHash, Actor: actor, Channel: channel, Time: f.env.Now()}
+			PreviewHash: st.Gates[0].PreviewHash, Actor: actor, Channel: channel, Time: f.env.Now(), Nonce: fmt.Sprint("n", nonce)}
 	}
 	var unsigned, wrongKey, tampered, stale, bobOK, viaSlack *outcome
 	f.at(1*time.Minute, func() { unsigned = f.send(workflows.UpdateApprove, base("bob", "cli")) })
@@ -69,7 +75,8 @@ func TestSignedDecisions(t *testing.T) {
 	f.at(5*time.Minute, func() { bobOK = f.send(workflows.UpdateApprove, sign(base("bob", "cli"), bobKey)) })
 	// The Slack gateway vouches for carol with its own key.
 	f.at(6*time.Minute, func() { viaSlack = f.send(workflows.UpdateApprove, sign(base("carol", "slack"), slackKey)) })
-	f.start(src, nil, workflows.RunMeta{})
+	f.reviewed(src)
+	f.startSigned(src, "alice", aliceKey)
 	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
 		t.Fatalf("%+v %v", res, err)
 	}

@@ -22,13 +22,31 @@ const (
 	// Activities the worker provides besides the actions.
 	ActivityLoadRoster = "cordon.load_roster"
 	ActivityNotifyGate = "cordon.notify_gate"
+	// ActivityVouchPlan asks the worker's side which plan to run: the
+	// runbook its configured source holds under the requested name, or the
+	// client's plan matched against that source; it checks every step
+	// against the worker's action catalog.
+	ActivityVouchPlan = "cordon.vouch_plan"
 )
 
-// RunInput starts a run.
+// RunInput starts a run. Everything in it comes from a client and is
+// untrusted: the workflow runs a plan only once the worker's side vouched
+// for it (ActivityVouchPlan), takes the requester from the verified Start
+// signature, the run's identity from Temporal, and a break-glass only from
+// signed requests it verifies itself.
 type RunInput struct {
-	Plan   *runbooks.Plan `json:"plan"`
-	Inputs map[string]any `json:"inputs"`
-	Meta   RunMeta        `json:"meta"`
+	// Plan is the client's compiled plan. Optional when Runbook names a
+	// runbook of the worker's source: the worker then compiles it.
+	Plan *runbooks.Plan `json:"plan,omitempty"`
+	// Runbook is the name of the runbook to run (metadata.name).
+	Runbook string         `json:"runbook,omitempty"`
+	Inputs  map[string]any `json:"inputs"`
+	Meta    RunMeta        `json:"meta"`
+	// Start is the requester's signed start request (Action "start").
+	Start *Request `json:"start,omitempty"`
+	// BreakGlass are leads' signed approve_all requests given with the
+	// start, verified like the approve_all update.
+	BreakGlass []Request `json:"break_glass,omitempty"`
 }
 
 // RunMeta describes the run: who asked for it, for which incident, and
@@ -39,10 +57,21 @@ type RunMeta struct {
 	Channel   string `json:"channel,omitempty"` // where it was started: cli, slack
 	Incident  string `json:"incident,omitempty"`
 	DryRun    bool   `json:"dry_run,omitempty"`
-	// Parent is the run that started this one through uses:, if any.
+	// Parent is the run that started this one through uses:, if any. A
+	// run checks it against Temporal's own record of its parent.
 	Parent string `json:"parent,omitempty"`
-	// PreApproved records a break-glass approval inherited from the parent.
+	// PreApproved is how runs before signed break-glass inherited it. A run
+	// that is not a real child refuses to start with it; a child ignores it
+	// in favour of Inherited.
 	PreApproved *Approval `json:"pre_approved,omitempty"`
+	// Lineage lists the run's ancestors, root first (set by the parent).
+	Lineage []string `json:"lineage,omitempty"`
+	// Inherited are the signed break-glass requests of an ancestor, which
+	// a child verifies again before it lets them pass its gates.
+	Inherited []Request `json:"inherited,omitempty"`
+	// Authenticated says the requester was verified from a signature (or
+	// inherited from a parent that verified it).
+	Authenticated bool `json:"authenticated,omitempty"`
 }
 
 // RunResult is what a finished run returns (and what a parent sees).
@@ -86,6 +115,37 @@ type Roster struct {
 	// MaxSkew is how old (or how far in the future) a signed decision may
 	// be; default 5 minutes.
 	MaxSkew time.Duration `json:"max_skew,omitempty"`
+	// Policy is the organisation's rules, which no runbook can loosen.
+	Policy Policy `json:"policy"`
+	// Version identifies this roster and policy (a hash), for the record.
+	Version string `json:"version,omitempty"`
+}
+
+// Policy is the organisation's approval policy, from the worker's
+// configuration. Where a runbook and the policy disagree, the stricter
+// wins, and the record says which applied.
+type Policy struct {
+	// MinApprovals is the least number of distinct approvals a gate of a
+	// destructive step needs, whatever the runbook says (default 1).
+	MinApprovals int `json:"min_approvals,omitempty"`
+	// SelfApproval is "never" (the default: the requester never approves
+	// a gate of their own run, whatever the runbook says) or "runbook"
+	// (the runbook's allow_self_approval decides).
+	SelfApproval string `json:"self_approval,omitempty"`
+	// Approvers, when set, restricts who may approve gates at all: an
+	// approver must be one of these as well as one of the runbook's.
+	Approvers *runbooks.Approvers `json:"approvers,omitempty"`
+	// BreakGlassLeads is how many distinct leads must sign a break-glass
+	// (default 1).
+	BreakGlassLeads int `json:"break_glass_leads,omitempty"`
+	// RequesterMayBreakGlass lets a lead who requested a run break-glass
+	// it alone. Off by default: the requester's break-glass then needs a
+	// second lead.
+	RequesterMayBreakGlass bool `json:"requester_may_break_glass,omitempty"`
+	// AllowJustifiedNoGate lets a vouched runbook run a destructive step
+	// without a gate when the step carries a justification (approval:
+	// none). Default on; a client's ad-hoc plan never may.
+	AllowJustifiedNoGate *bool `json:"allow_justified_no_gate,omitempty"`
 }
 
 // Member is one responder.
@@ -104,7 +164,16 @@ type Member struct {
 type Gateway struct {
 	Name      string `json:"name"` // also the decision channel it may sign for, e.g. slack
 	PublicKey string `json:"public_key"`
+	// Actions are the requests its key may sign (DefaultGatewayActions
+	// when empty). Break-glass only when listed.
+	Actions []string `json:"actions,omitempty"`
 }
+
+// DefaultGatewayActions are what a gateway's key may sign unless the
+// configuration says otherwise: decisions, a pause, and starting a run for
+// the member it mapped (Slack's /cordon run). Break-glass and the other
+// controls only when configured.
+func DefaultGatewayActions() []string { return []string{ActApprove, ActDeny, ActPause, ActStart} }
 
 // Roles.
 const (
@@ -112,8 +181,10 @@ const (
 	RoleLead      = "lead"
 )
 
-// Request is a signed request from a person: a decision at a gate or a
-// control over the run. The signature covers every field but itself.
+// Request is a signed request from a person: the start of a run, a
+// decision at a gate or a control over the run. The signature covers every
+// field but itself. Nonce makes it single-use: a run refuses a nonce it
+// has accepted before, on every channel.
 type Request struct {
 	RunID  string `json:"run_id"`
 	Action string `json:"action"` // approve, deny, approve_all, pause, resume, skip, abort
@@ -125,7 +196,16 @@ type Request struct {
 	Channel     string    `json:"channel"` // cli, slack
 	Reason      string    `json:"reason,omitempty"`
 	Time        time.Time `json:"time"`
-	Signature   string    `json:"signature,omitempty"` // base64 of an SSH signature
+	Nonce       string    `json:"nonce,omitempty"`
+	// A start request also binds what is started: the runbook, the plan
+	// hash expected (empty: the worker's vouched version), the inputs
+	// (InputsHash), the incident and whether it is a rehearsal.
+	Runbook    string `json:"runbook,omitempty"`
+	PlanHash   string `json:"plan_hash,omitempty"`
+	InputsHash string `json:"inputs_hash,omitempty"`
+	Incident   string `json:"incident,omitempty"`
+	DryRun     bool   `json:"dry_run,omitempty"`
+	Signature  string `json:"signature,omitempty"` // base64 of an SSH signature
 }
 
 // Request actions.
@@ -137,7 +217,12 @@ const (
 	ActResume     = "resume"
 	ActSkip       = "skip"
 	ActAbort      = "abort"
+	ActStart      = "start"
 )
+
+// PlanGate is the key of the gate an ad-hoc plan waits at for a lead's
+// approval of the plan itself (no step id can start with @).
+const PlanGate = "@plan"
 
 // Approval is one counted approval.
 type Approval struct {
@@ -165,8 +250,11 @@ type GateState struct {
 	Approvals    []Approval `json:"approvals"`
 	Deadline     time.Time  `json:"deadline"`
 	Escalated    bool       `json:"escalated,omitempty"`
-	DecidedBy    string     `json:"decided_by,omitempty"`
-	Reason       string     `json:"reason,omitempty"`
+	// Rule says which rule set the gate: the runbook's, or the
+	// organisation's policy where it was stricter.
+	Rule      string `json:"rule,omitempty"`
+	DecidedBy string `json:"decided_by,omitempty"`
+	Reason    string `json:"reason,omitempty"`
 }
 
 // StepState is one step's progress.
@@ -219,6 +307,69 @@ type State struct {
 	BreakGlass  *Approval      `json:"break_glass,omitempty"`
 	Plan        *runbooks.Plan `json:"-"`
 	RosterNotes []string       `json:"roster_notes,omitempty"`
+	// Provenance says where the plan came from and who vouched for it.
+	Provenance *Provenance `json:"provenance,omitempty"`
+	// Refusals are requests the workflow refused after they reached its
+	// history (at the start, or when the live roster said no).
+	Refusals []Refusal `json:"refusals,omitempty"`
+}
+
+// Provenance is the record of why the workflow trusted its plan and
+// requester.
+type Provenance struct {
+	// Source is where the plan came from: the worker's runbook source
+	// (file and sha256), or a client's plan.
+	Source string `json:"source"`
+	// Vouched says the worker's side holds this exact plan.
+	Vouched bool `json:"vouched"`
+	// VouchedHash is the hash of the worker's version of the same runbook,
+	// when the run's plan is an ad-hoc one.
+	VouchedHash string `json:"vouched_hash,omitempty"`
+	// PlanApprovedBy is the lead who approved an ad-hoc plan.
+	PlanApprovedBy string `json:"plan_approved_by,omitempty"`
+	// Requester is who signed the start, and how it was verified.
+	Requester     string `json:"requester"`
+	Authenticated bool   `json:"authenticated"`
+	// RosterVersion is the roster and policy the run started under.
+	RosterVersion string `json:"roster_version,omitempty"`
+	// Policy is the organisation's policy applied to the gates.
+	Policy Policy `json:"policy"`
+}
+
+// Refusal is a refused attempt, for the team to see.
+type Refusal struct {
+	Time    time.Time `json:"time"`
+	Action  string    `json:"action"`
+	Actor   string    `json:"actor,omitempty"`
+	Channel string    `json:"channel,omitempty"`
+	Step    string    `json:"step,omitempty"`
+	Reason  string    `json:"reason"`
+}
+
+// VouchRequest asks the worker's side to vouch for the plan of a run.
+type VouchRequest struct {
+	Runbook  string         `json:"runbook,omitempty"`
+	PlanHash string         `json:"plan_hash,omitempty"`
+	Plan     *runbooks.Plan `json:"plan,omitempty"`
+	Inputs   map[string]any `json:"inputs,omitempty"`
+}
+
+// VouchedPlan is the worker's answer: the plan to run and why, or why not.
+type VouchedPlan struct {
+	Plan    *runbooks.Plan `json:"plan,omitempty"`
+	Vouched bool           `json:"vouched"`
+	Source  string         `json:"source"`
+	// Refusal, when set, is why the run must not start (an unknown
+	// runbook, a hash that does not match, a destructive step without a
+	// gate, inputs that do not fit).
+	Refusal string `json:"refusal,omitempty"`
+	// VouchedHash and Diff compare an ad-hoc plan with the source's
+	// version of the same runbook, for the lead who must approve it.
+	VouchedHash string           `json:"vouched_hash,omitempty"`
+	Diff        []actions.Change `json:"diff,omitempty"`
+	// Development says the worker accepts clients' plans as they are
+	// (cordon dev and the demo only).
+	Development bool `json:"development,omitempty"`
 }
 
 // GateNotice asks people to decide at a gate (or tells them it resolved).

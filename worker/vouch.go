@@ -1,0 +1,278 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/spec"
+	"github.com/cordon-ir/cordon/runbooks"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+// PlanSource is the worker's side of runbook provenance: the runbooks it
+// vouches for (a directory, typically a reviewed git checkout), compiled by
+// the worker itself, and the catalog every plan is checked against. It
+// implements the ActivityVouchPlan activity; the workflow never runs a plan
+// this has not seen.
+type PlanSource struct {
+	// Dir holds the reviewed runbooks (*.yaml, *.yml). Empty: no plan is
+	// vouched for, and every production run needs a lead's approval of its
+	// plan.
+	Dir string
+	// AcceptClientPlans runs clients' plans as they are: cordon dev and
+	// the demo only, where the person at the keyboard is the whole team.
+	AcceptClientPlans bool
+	// Catalog is the worker's action catalog (actions.Catalog()).
+	Catalog spec.Catalog
+	// AllowJustifiedNoGate lets a vouched runbook run a destructive step
+	// without a gate when it carries a justification (policy).
+	AllowJustifiedNoGate bool
+}
+
+// Vouch answers the workflow: which plan to run, and whether the worker's
+// side stands behind it. A refusal is an answer, not an error, so it is
+// recorded in the run's history with its reason.
+func (s *PlanSource) Vouch(_ context.Context, req workflows.VouchRequest) (workflows.VouchedPlan, error) {
+	source, err := s.compileSource()
+	if err != nil {
+		return workflows.VouchedPlan{}, err // retried: the source may be being updated
+	}
+	name := req.Runbook
+	if name == "" && req.Plan != nil {
+		name = req.Plan.Runbook.Name
+	}
+	own, haveOwn := source[name]
+	var out workflows.VouchedPlan
+	switch {
+	case req.Plan == nil:
+		if !haveOwn {
+			return refuseRun(fmt.Sprintf("the worker's runbook source (%s) holds no runbook named %q: add it there through review, or start it from a file (an ad-hoc plan needs a lead's approval)", s.describeDir(), name)), nil
+		}
+		out = workflows.VouchedPlan{Plan: own.plan, Vouched: true, Source: own.describe()}
+	case req.Plan.Runbook.Name != name:
+		return refuseRun(fmt.Sprintf("the request names runbook %q but carries a plan of %q", name, req.Plan.Runbook.Name)), nil
+	case haveOwn && own.plan.ContentHash() == req.Plan.ContentHash():
+		// The worker's own compile of the same source: run that one, so
+		// the record names the worker's file.
+		out = workflows.VouchedPlan{Plan: own.plan, Vouched: true, Source: own.describe()}
+	case s.AcceptClientPlans:
+		out = workflows.VouchedPlan{Plan: req.Plan, Development: true,
+			Source: "the client's plan, accepted as it is by a development worker (cordon dev, demo)"}
+	default:
+		out = workflows.VouchedPlan{Plan: req.Plan, Source: "an ad-hoc plan from the client: not in the worker's runbook source (" + s.describeDir() + ")"}
+		if haveOwn {
+			out.VouchedHash = own.plan.ContentHash()
+			out.Diff = DiffPlans(own.plan, req.Plan)
+		} else {
+			out.Diff = DiffPlans(nil, req.Plan)
+		}
+	}
+	if req.PlanHash != "" && req.PlanHash != out.Plan.ContentHash() {
+		return refuseRun(fmt.Sprintf("the start was signed for plan %s, but runbook %s is now plan %s in the worker's source: it changed since you compiled it; review the change and start again", short(req.PlanHash), name, short(out.Plan.ContentHash()))), nil
+	}
+	trusted := out.Vouched || out.Development
+	if problems := CheckPlanGates(out.Plan, s.Catalog, trusted && s.AllowJustifiedNoGate); len(problems) > 0 {
+		return refuseRun("the plan breaks the worker's catalog: " + strings.Join(problems, "; ")), nil
+	}
+	if err := out.Plan.CheckValues(req.Inputs); err != nil {
+		return refuseRun("the inputs do not fit runbook " + name + ": " + strings.ReplaceAll(err.Error(), "\n", "; ")), nil
+	}
+	return out, nil
+}
+
+func refuseRun(reason string) workflows.VouchedPlan { return workflows.VouchedPlan{Refusal: reason} }
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+func (s *PlanSource) describeDir() string {
+	if s.Dir == "" {
+		return "none configured: set runbooks.dir"
+	}
+	return s.Dir
+}
+
+type sourcePlan struct {
+	file string
+	plan *runbooks.Plan
+}
+
+func (p sourcePlan) describe() string {
+	return fmt.Sprintf("%s (sha256 %s), compiled by the worker", p.file, short(p.plan.Runbook.SourceSHA256))
+}
+
+// compileSource compiles every runbook in Dir. A runbook that does not
+// compile is left out (it cannot be vouched for); the others still are.
+func (s *PlanSource) compileSource() (map[string]sourcePlan, error) {
+	out := map[string]sourcePlan{}
+	if s.Dir == "" {
+		return out, nil
+	}
+	var files []string
+	for _, pattern := range []string{"*.yaml", "*.yml"} {
+		m, err := filepath.Glob(filepath.Join(s.Dir, pattern))
+		if err != nil {
+			return nil, fmt.Errorf("list runbooks in %s: %w", s.Dir, err)
+		}
+		files = append(files, m...)
+	}
+	if _, err := os.Stat(s.Dir); err != nil {
+		return nil, fmt.Errorf("runbook source %s: %w", s.Dir, err)
+	}
+	sort.Strings(files)
+	compiler := runbooks.NewCompiler(s.Catalog, runbooks.NewDirResolver(files...))
+	for _, f := range files {
+		src, err := runbooks.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		plan, _ := compiler.Compile(f, src)
+		if plan == nil {
+			continue
+		}
+		if _, dup := out[plan.Runbook.Name]; !dup {
+			out[plan.Runbook.Name] = sourcePlan{file: f, plan: plan}
+		}
+	}
+	return out, nil
+}
+
+// CheckPlanGates checks a plan (and its children) against the worker's
+// catalog, never trusting what the plan says of itself: every action
+// exists, the plan's destructive and mutating marks are the catalog's, and
+// every destructive step has a gate that someone can pass, unless
+// justifiedNoGate allows a step that says why it runs unapproved.
+func CheckPlanGates(p *runbooks.Plan, catalog spec.Catalog, justifiedNoGate bool) []string {
+	var problems []string
+	seen := map[*runbooks.Plan]bool{}
+	var walk func(p *runbooks.Plan, where string)
+	walk = func(p *runbooks.Plan, where string) {
+		if p == nil || seen[p] {
+			return
+		}
+		seen[p] = true
+		for _, st := range p.Steps {
+			at := fmt.Sprintf("%sstep %s", where, st.ID)
+			if st.Uses != "" {
+				child := p.Children[st.Uses]
+				if child == nil {
+					problems = append(problems, fmt.Sprintf("%s uses %s, which the plan does not carry", at, st.Uses))
+					continue
+				}
+				walk(child, fmt.Sprintf("%s%s → ", where, st.Uses))
+				continue
+			}
+			a, ok := catalog.Lookup(st.Action)
+			if !ok {
+				problems = append(problems, fmt.Sprintf("%s: %s is not in the worker's catalog", at, st.Action))
+				continue
+			}
+			if st.Destructive != a.Destructive || st.Mutating != a.Mutating {
+				problems = append(problems, fmt.Sprintf("%s: the plan marks %s destructive=%t mutating=%t, the catalog says destructive=%t mutating=%t", at, st.Action, st.Destructive, st.Mutating, a.Destructive, a.Mutating))
+			}
+			if st.Gate != nil {
+				if st.Gate.MinApprovals < 1 || (len(st.Gate.Approvers.Groups) == 0 && len(st.Gate.Approvers.People) == 0) {
+					problems = append(problems, fmt.Sprintf("%s: its gate needs no approval from anyone", at))
+				}
+				continue
+			}
+			if a.Destructive && !(justifiedNoGate && strings.TrimSpace(st.Justification) != "") {
+				why := "the catalog marks it destructive"
+				if st.Justification != "" {
+					why += " (a justification is accepted only in a runbook from the worker's source, when policy allows it)"
+				}
+				problems = append(problems, fmt.Sprintf("%s runs %s without an approval gate: %s", at, st.Action, why))
+			}
+		}
+	}
+	walk(p, "")
+	return problems
+}
+
+// DiffPlans lists what differs between the vouched version of a runbook
+// and an ad-hoc plan, field by field, as changes a lead can read at the
+// plan's gate. base may be nil (no vouched version).
+func DiffPlans(base, adhoc *runbooks.Plan) []actions.Change {
+	flat := func(p *runbooks.Plan) map[string]string {
+		out := map[string]string{}
+		if p == nil {
+			return out
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			return out
+		}
+		var v any
+		if json.Unmarshal(b, &v) != nil {
+			return out
+		}
+		flatten("", v, out)
+		delete(out, "runbook.source_file")
+		return out
+	}
+	a, b := flat(base), flat(adhoc)
+	keys := make([]string, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var changes []actions.Change
+	for _, k := range keys {
+		before, after := a[k], b[k]
+		if before == after {
+			continue
+		}
+		changes = append(changes, actions.Change{Resource: "plan", Field: k, Before: before, After: after})
+	}
+	return changes
+}
+
+// flatten writes v's leaves as path → JSON text. Steps are keyed by their
+// id, not their index, so inserting a step shows as one step added.
+func flatten(path string, v any, out map[string]string) {
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			flatten(join(k), e, out)
+		}
+	case []any:
+		for i, e := range x {
+			key := fmt.Sprint(i)
+			if m, ok := e.(map[string]any); ok && strings.HasSuffix(path, "steps") {
+				if id, ok := m["id"].(string); ok {
+					key = id
+				}
+			}
+			flatten(join(key), e, out)
+		}
+	default:
+		if v == nil || reflect.ValueOf(v).IsZero() {
+			return
+		}
+		b, _ := json.Marshal(v)
+		out[path] = string(b)
+	}
+}

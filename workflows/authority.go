@@ -1,0 +1,459 @@
+package workflows
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/cordon-ir/cordon/runbooks"
+)
+
+// The trust model (docs/security.md): everything a client sends is
+// untrusted. A run's identity is Temporal's (its workflow id and parent
+// execution); its plan is the one the worker's side vouched for; its
+// requester is whoever signed the start; its break-glass is the signed
+// requests of leads, verified here and again in every child; every
+// signature is single-use. Runs that started before this model replay
+// the old path (authorityVersion 0).
+
+// authorityChange is the GetVersion id of the signed-authority model.
+const authorityChange = "signed-authority"
+
+// maxNonce bounds a nonce's length, so a client cannot grow state.
+const maxNonce = 128
+
+// InputsHash is what a start request signs of the inputs: the sha256 of
+// their canonical JSON (encoding/json sorts map keys). A number decoded
+// back from JSON encodes as it did, so client and workflow agree.
+func InputsHash(inputs map[string]any) string {
+	if inputs == nil {
+		inputs = map[string]any{}
+	}
+	b, err := json.Marshal(inputs)
+	if err != nil {
+		return "unencodable:" + err.Error()
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// refused is a start the workflow refuses before anything runs.
+type refused struct{ reason string }
+
+func (e *refused) Error() string { return e.reason }
+
+// refuse records a refused attempt in the timeline and the state, for the
+// team to see in status and in the report.
+func (r *runner) refuse(ctx workflow.Context, req Request, reason string) {
+	r.state.Refusals = append(r.state.Refusals, Refusal{Time: workflow.Now(ctx), Action: req.Action,
+		Actor: req.Actor, Channel: req.Channel, Step: gateKeyOf(req), Reason: reason})
+	r.event(ctx, Event{Kind: "refused", Step: req.Step, Item: req.Item, Actor: req.Actor, Channel: req.Channel,
+		Detail: fmt.Sprintf("%s refused: %s", req.Action, reason)})
+	workflow.GetLogger(ctx).Warn("request refused", "run", r.in.Meta.RunID, "action", req.Action, "actor", req.Actor, "channel", req.Channel, "reason", reason)
+}
+
+func gateKeyOf(req Request) string {
+	if req.Step == "" {
+		return ""
+	}
+	return gateKey(req.Step, req.Item)
+}
+
+// startV1 establishes the run's authority: identity from Temporal, the
+// roster, the vouched plan, the signed requester, break-glass. It returns
+// a *refused error when the run must not go on.
+func (r *runner) startV1(ctx workflow.Context, in RunInput) error {
+	info := workflow.GetInfo(ctx)
+	claimed := in.Meta
+	r.in.Meta.RunID = info.WorkflowExecution.ID
+	r.in.Meta.Parent = ""
+	r.in.Meta.PreApproved = nil
+	r.in.Meta.Authenticated = false
+	if info.ParentWorkflowExecution != nil {
+		r.in.Meta.Parent = info.ParentWorkflowExecution.ID
+	}
+	r.state.Meta = r.in.Meta
+	r.values.Run.ID = r.in.Meta.RunID
+
+	if err := r.loadRoster(ctx); err != nil {
+		return err
+	}
+	startReq := Request{Action: ActStart, Actor: claimed.Requester, Channel: claimed.Channel}
+	if in.Start != nil {
+		startReq = *in.Start
+	}
+	fail := func(reason string) error {
+		r.refuse(ctx, startReq, reason)
+		return &refused{reason: reason}
+	}
+	if claimed.RunID != "" && claimed.RunID != r.in.Meta.RunID {
+		return fail(fmt.Sprintf("the input names run %q but this run is %q: a run's identity is its workflow id", claimed.RunID, r.in.Meta.RunID))
+	}
+
+	if info.ParentWorkflowExecution == nil {
+		if claimed.PreApproved != nil {
+			return fail(fmt.Sprintf("the start carries a pre-approval in the name of %s that nobody signed: break-glass is a lead's signed approve-all (cordon approve-all), never a field of the input", claimed.PreApproved.Actor))
+		}
+		if claimed.Parent != "" || len(claimed.Lineage) > 0 || len(claimed.Inherited) > 0 {
+			return fail(fmt.Sprintf("the input claims run %q as parent, but Temporal records no parent for this run", claimed.Parent))
+		}
+		vouched, err := r.vouch(ctx, in)
+		if err != nil {
+			return err
+		}
+		if vouched.Refusal != "" {
+			return fail(vouched.Refusal)
+		}
+		r.setPlan(ctx, vouched.Plan)
+		r.state.Provenance = &Provenance{Source: vouched.Source, Vouched: vouched.Vouched, VouchedHash: vouched.VouchedHash}
+		if err := r.authenticateStart(ctx, in, vouched.Plan); err != nil {
+			return fail(err.Error())
+		}
+		r.state.Provenance.Requester, r.state.Provenance.Authenticated = r.in.Meta.Requester, r.in.Meta.Authenticated
+		for _, bg := range in.BreakGlass {
+			if err := r.checkBreakGlass(ctx, bg, true); err != nil {
+				r.refuse(ctx, bg, err.Error())
+				return &refused{reason: "break-glass given with the start: " + err.Error()}
+			}
+			r.nonces[bg.Nonce] = true
+			r.addBreakGlass(ctx, bg)
+		}
+		if !vouched.Vouched && !vouched.Development {
+			return r.awaitPlanApproval(ctx, vouched)
+		}
+		return nil
+	}
+
+	// A child run: its input was written by its parent's workflow code,
+	// which only the worker runs, so Temporal's record of the parent is the
+	// proof. The plan and requester come from the parent; the inherited
+	// break-glass is verified again against the roster as it is now.
+	parent := info.ParentWorkflowExecution.ID
+	if claimed.Parent != parent || len(claimed.Lineage) == 0 || claimed.Lineage[len(claimed.Lineage)-1] != parent {
+		return fail(fmt.Sprintf("the input names parent %q (lineage %v) but Temporal records parent %q", claimed.Parent, claimed.Lineage, parent))
+	}
+	if err := checkPlan(in.Plan); err != nil {
+		return fail(err.Error())
+	}
+	r.in.Meta.Lineage = claimed.Lineage
+	r.in.Meta.Requester, r.in.Meta.Authenticated, r.in.Meta.Channel = claimed.Requester, claimed.Authenticated, claimed.Channel
+	r.in.Meta.Incident, r.in.Meta.DryRun = claimed.Incident, claimed.DryRun
+	r.values.Run.Requester = claimed.Requester
+	r.state.Meta = r.in.Meta
+	r.setPlan(ctx, in.Plan)
+	r.state.Provenance = &Provenance{Source: "child of run " + parent + " (its plan vouched for the whole tree)", Vouched: true,
+		Requester: claimed.Requester, Authenticated: claimed.Authenticated}
+	for _, bg := range claimed.Inherited {
+		if err := r.checkInherited(bg); err != nil {
+			r.refuse(ctx, bg, "inherited break-glass: "+err.Error())
+			continue // the gates of this run then wait for decisions
+		}
+		r.addBreakGlass(ctx, bg)
+	}
+	return nil
+}
+
+// vouch asks the worker's side for the plan to run.
+func (r *runner) vouch(ctx workflow.Context, in RunInput) (VouchedPlan, error) {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
+	})
+	req := VouchRequest{Runbook: in.Runbook, Plan: in.Plan, Inputs: in.Inputs}
+	if in.Start != nil {
+		req.PlanHash = in.Start.PlanHash
+	}
+	if req.Runbook == "" && in.Plan != nil {
+		req.Runbook = in.Plan.Runbook.Name
+	}
+	var v VouchedPlan
+	if err := workflow.ExecuteActivity(actx, ActivityVouchPlan, req).Get(ctx, &v); err != nil {
+		return v, fmt.Errorf("vouch for the plan: %w", err)
+	}
+	if v.Refusal == "" && v.Plan == nil {
+		v.Refusal = "the worker returned no plan"
+	}
+	if v.Refusal == "" && v.Plan.PlanVersion != runbooks.PlanVersion {
+		v.Refusal = fmt.Sprintf("plan version %d is not supported by this worker (it runs version %d): upgrade the worker or recompile with a matching cordon", v.Plan.PlanVersion, runbooks.PlanVersion)
+	}
+	return v, nil
+}
+
+// authenticateStart verifies the signed start against the roster and the
+// plan the run will execute, and sets the requester.
+func (r *runner) authenticateStart(ctx workflow.Context, in RunInput, plan *runbooks.Plan) error {
+	if in.Start == nil {
+		if r.roster.RequireSignatures {
+			return errors.New("the start is not signed: cordon run signs it with your SSH key (--key), and the workflow verifies it against the roster before anything runs")
+		}
+		r.in.Meta.Requester = in.Meta.Requester
+		r.values.Run.Requester = in.Meta.Requester
+		r.state.RosterNotes = append(r.state.RosterNotes, "the requester "+in.Meta.Requester+" is a name the client gave, not a verified identity (development roster)")
+		r.state.Meta = r.in.Meta
+		return nil
+	}
+	req := *in.Start
+	m, err := r.authenticate(ctx, req, ActStart)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(m.Roles, RoleResponder) && !slices.Contains(m.Roles, RoleLead) {
+		return fmt.Errorf("%s needs the responder or lead role to start a run; has %v", m.ID, m.Roles)
+	}
+	if req.Runbook != plan.Runbook.Name {
+		return fmt.Errorf("the start was signed for runbook %q, not %q", req.Runbook, plan.Runbook.Name)
+	}
+	if req.PlanHash != "" && req.PlanHash != plan.ContentHash() {
+		return fmt.Errorf("the start was signed for plan %s, but the run's plan is %s", short(req.PlanHash), short(plan.ContentHash()))
+	}
+	if got := InputsHash(in.Inputs); req.InputsHash != got {
+		return fmt.Errorf("the start was signed for other inputs (%s, the run has %s)", short(req.InputsHash), short(got))
+	}
+	if req.Incident != in.Meta.Incident || req.DryRun != in.Meta.DryRun {
+		return fmt.Errorf("the start was signed for incident %q, dry run %t; the input says incident %q, dry run %t", req.Incident, req.DryRun, in.Meta.Incident, in.Meta.DryRun)
+	}
+	r.nonces[req.Nonce] = true
+	if in.Meta.Requester != "" && in.Meta.Requester != m.ID {
+		r.state.RosterNotes = append(r.state.RosterNotes, fmt.Sprintf("the input named %q as requester; the start was signed by %s, who is recorded", in.Meta.Requester, m.ID))
+	}
+	r.in.Meta.Requester, r.in.Meta.Authenticated, r.in.Meta.Channel = m.ID, true, req.Channel
+	r.values.Run.Requester = m.ID
+	r.state.Meta = r.in.Meta
+	return nil
+}
+
+// checkBreakGlass checks a break-glass request (approve_all) as the
+// approve_all update does; fresh says the signature must be recent (it
+// must, except for one inherited from an ancestor).
+func (r *runner) checkBreakGlass(ctx workflow.Context, req Request, fresh bool) error {
+	m, err := r.authenticate(ctx, req, ActApproveAll)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(m.Roles, RoleLead) {
+		return fmt.Errorf("break-glass approval needs the lead role; %s has %v", m.ID, m.Roles)
+	}
+	if req.Reason == "" {
+		return errors.New("break-glass approval needs a reason; it goes into the report")
+	}
+	if r.breakGls != nil {
+		return fmt.Errorf("break-glass approval was already given by %s", r.breakGls.Actor)
+	}
+	for _, bg := range r.breakGlassReqs {
+		if bg.Actor == m.ID {
+			return fmt.Errorf("%s has already signed this run's break-glass; it needs %d distinct leads", m.ID, r.breakGlassNeed(append(r.breakGlassReqs, req)))
+		}
+	}
+	return nil
+}
+
+// checkInherited verifies a break-glass an ancestor accepted: signed by a
+// lead of the roster as it is now, for one of this run's ancestors.
+// Freshness was checked where it was given.
+func (r *runner) checkInherited(req Request) error {
+	if req.Action != ActApproveAll {
+		return fmt.Errorf("an inherited request must be approve_all, not %q", req.Action)
+	}
+	if !slices.Contains(r.in.Meta.Lineage, req.RunID) {
+		return fmt.Errorf("it was signed for run %q, which is not an ancestor of this run", req.RunID)
+	}
+	m, ok := r.member(req.Actor)
+	if !ok {
+		return fmt.Errorf("%q is no longer in the roster", req.Actor)
+	}
+	if !slices.Contains(m.Roles, RoleLead) {
+		return fmt.Errorf("%s no longer has the lead role", m.ID)
+	}
+	if r.roster.RequireSignatures {
+		keys, err := r.signerKeys(m, req)
+		if err != nil {
+			return err
+		}
+		if err := verifySignature(req, keys); err != nil {
+			return fmt.Errorf("%s (%s via %s)", err, req.Actor, req.Channel)
+		}
+	}
+	return nil
+}
+
+// breakGlassNeed is how many distinct leads a break-glass needs: the
+// policy's number, and at least two when the requester is among them and
+// the policy does not let a requester break-glass alone.
+func (r *runner) breakGlassNeed(signed []Request) int {
+	if r.authorityVersion < 1 {
+		return 1
+	}
+	need := max(r.roster.Policy.BreakGlassLeads, 1)
+	if !r.roster.Policy.RequesterMayBreakGlass {
+		for _, s := range signed {
+			if s.Actor == r.in.Meta.Requester {
+				need = max(need, 2)
+			}
+		}
+	}
+	return need
+}
+
+// addBreakGlass counts a verified break-glass request; once enough leads
+// signed, every gate of the run passes. It says what happened.
+func (r *runner) addBreakGlass(ctx workflow.Context, req Request) string {
+	r.breakGlassReqs = append(r.breakGlassReqs, req)
+	need := r.breakGlassNeed(r.breakGlassReqs)
+	if len(r.breakGlassReqs) < need {
+		r.event(ctx, Event{Kind: "break_glass_signed", Actor: req.Actor, Channel: req.Channel,
+			Detail: fmt.Sprintf("%d of %d leads: %s", len(r.breakGlassReqs), need, req.Reason)})
+		return fmt.Sprintf("break-glass: signature %d of %d recorded; another lead must sign (policy)", len(r.breakGlassReqs), need)
+	}
+	var leads []string
+	for _, s := range r.breakGlassReqs {
+		leads = append(leads, s.Actor)
+	}
+	a := Approval{Actor: strings.Join(leads, "+"), Channel: req.Channel, Time: workflow.Now(ctx), Reason: req.Reason, BreakGlass: true}
+	r.breakGls, r.state.BreakGlass = &a, &a
+	r.event(ctx, Event{Kind: "break_glass", Actor: a.Actor, Channel: req.Channel, Detail: req.Reason})
+	approved := 0
+	for _, k := range sortedGateKeys(r.gates) {
+		g := r.gates[k]
+		if g.done {
+			continue
+		}
+		g.Approvals = append(g.Approvals, a)
+		g.Status, g.DecidedBy, g.done = GateApproved, a.Actor, true
+		r.event(ctx, Event{Kind: "gate_approved", Step: g.Step, Item: g.Item, Actor: a.Actor, Channel: req.Channel, Detail: "break-glass", Data: map[string]any{"break_glass": true}})
+		approved++
+	}
+	return fmt.Sprintf("break-glass: %d waiting gate(s) approved, later gates will pass", approved)
+}
+
+// awaitPlanApproval holds an ad-hoc plan (one the worker's runbook source
+// does not hold) until a lead approves the plan itself, shown as a diff
+// against the vouched version. A rehearsal changes nothing, so it needs
+// no such approval.
+func (r *runner) awaitPlanApproval(ctx workflow.Context, v VouchedPlan) error {
+	if r.in.Meta.DryRun {
+		r.state.RosterNotes = append(r.state.RosterNotes, "the plan is not from the worker's runbook source; a rehearsal changes nothing, so it runs without a lead's approval of the plan")
+		return nil
+	}
+	var leads []string
+	for _, m := range r.roster.Members {
+		if slices.Contains(m.Roles, RoleLead) {
+			leads = append(leads, m.ID)
+		}
+	}
+	timeout := 30 * time.Minute
+	st := &runbooks.Step{ID: PlanGate, Name: "approve the ad-hoc plan", Action: "cordon.approve_plan",
+		Gate: &runbooks.Gate{Approvers: runbooks.Approvers{People: leads}, MinApprovals: 1, Timeout: runbooks.Duration(timeout), OnTimeout: "deny"}}
+	g := &gate{policy: st.Gate, GateState: GateState{
+		Step: PlanGate, Key: PlanGate, Status: GateWaiting, PreviewHash: r.plan.Hash(), Changes: v.Diff,
+		Approvers: st.Gate.Approvers, MinApprovals: 1, Approvals: []Approval{},
+		Deadline: workflow.Now(ctx).Add(timeout), Rule: "policy: a plan not in the worker's runbook source needs a lead's approval",
+	}}
+	r.gates[PlanGate] = g
+	if r.breakGls != nil {
+		g.Approvals = append(g.Approvals, *r.breakGls)
+		g.Status, g.DecidedBy, g.done = GateApproved, r.breakGls.Actor, true
+	} else {
+		base := v.VouchedHash
+		if base == "" {
+			base = "none: the runbook source holds no runbook of this name"
+		}
+		r.event(ctx, Event{Kind: "gate_waiting", Step: PlanGate,
+			Detail: fmt.Sprintf("the plan is not in the worker's runbook source (vouched version %s): waiting for a lead to approve plan %s until %s", short(base), short(g.PreviewHash), g.Deadline.Format(time.RFC3339)),
+			Data:   map[string]any{"preview_hash": g.PreviewHash, "changes": v.Diff}})
+		r.notifyGate(ctx, st, g, "waiting", g.Approvers)
+		ok, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool { return g.done || r.abort != nil })
+		if err != nil {
+			return err
+		}
+		if !ok {
+			g.Status, g.Reason, g.done = GateTimedOut, "no lead approved the plan in time", true
+		}
+	}
+	switch {
+	case r.abort != nil:
+		return nil
+	case g.Status == GateApproved:
+		r.state.Provenance.PlanApprovedBy = g.DecidedBy
+		r.event(ctx, Event{Kind: "plan_approved", Step: PlanGate, Actor: g.DecidedBy, Detail: "ad-hoc plan " + short(g.PreviewHash) + " approved"})
+		return nil
+	default:
+		reason := fmt.Sprintf("the ad-hoc plan was not approved (%s): %s", g.Status, g.Reason)
+		r.event(ctx, Event{Kind: "plan_refused", Step: PlanGate, Detail: reason})
+		return &refused{reason: reason}
+	}
+}
+
+// signerKeys are the keys that may sign req for m: the member's own on
+// the CLI, or a gateway's whose scope covers the action and the member.
+func (r *runner) signerKeys(m *Member, req Request) ([]string, error) {
+	if req.Channel == "cli" {
+		if len(m.PublicKeys) == 0 {
+			return nil, fmt.Errorf("the roster holds no key for %s on channel %q", req.Actor, req.Channel)
+		}
+		return m.PublicKeys, nil
+	}
+	var keys []string
+	for _, g := range r.roster.Gateways {
+		if g.Name != req.Channel {
+			continue
+		}
+		scope := g.Actions
+		if len(scope) == 0 {
+			scope = DefaultGatewayActions()
+		}
+		if !slices.Contains(scope, req.Action) {
+			return nil, fmt.Errorf("the %s gateway may not sign %s requests (it may sign %s); use the CLI with your own key", g.Name, req.Action, strings.Join(scope, ", "))
+		}
+		if g.Name == "slack" && m.SlackID == "" {
+			return nil, fmt.Errorf("the slack gateway may only sign for members mapped from Slack users; %s has no slack_id", m.ID)
+		}
+		keys = append(keys, g.PublicKey)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("the roster holds no key for %s on channel %q", req.Actor, req.Channel)
+	}
+	return keys, nil
+}
+
+// reloadRoster reads the roster again through the recorded activity, so a
+// decision is judged by the roster as it is when it is made: a member
+// removed, or whose roles changed, loses that authority on running runs at
+// their next request.
+func (r *runner) reloadRoster(ctx workflow.Context) error {
+	if r.authorityVersion < 1 {
+		return nil
+	}
+	return r.loadRoster(ctx)
+}
+
+// admit re-checks an update after the roster reload (the validator judged
+// it against the roster as it was): a refusal here reached history, so it
+// is recorded for the team.
+func (r *runner) admit(ctx workflow.Context, req Request, validate func(workflow.Context, Request) error) error {
+	if r.authorityVersion < 1 {
+		return nil
+	}
+	// The nonce is taken at once, before anything yields, so the same
+	// request delivered twice is admitted once.
+	r.nonces[req.Nonce] = true
+	if err := r.reloadRoster(ctx); err != nil {
+		r.refuse(ctx, req, "the roster could not be read: "+err.Error())
+		return err
+	}
+	delete(r.nonces, req.Nonce)
+	err := validate(ctx, req)
+	r.nonces[req.Nonce] = true
+	if err != nil {
+		r.refuse(ctx, req, err.Error())
+		return err
+	}
+	return nil
+}
