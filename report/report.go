@@ -71,11 +71,13 @@ func Markdown(w io.Writer, s workflows.State) error {
 		fmt.Fprintf(b, "\nTime from launch to isolation: **%s**.\n", iso.Sub(s.StartedAt).Round(time.Second))
 	}
 
+	writeAuthority(b, s)
+
 	b.WriteString("\n## Decisions\n\n")
 	decisions := 0
 	for _, e := range s.Timeline {
 		switch e.Kind {
-		case "approval", "gate_approved", "gate_denied", "gate_timed_out", "gate_escalated", "gate_reopened", "gate_still_approved", "break_glass", "paused", "resumed", "skip", "abort":
+		case "approval", "gate_approved", "gate_denied", "gate_timed_out", "gate_escalated", "gate_reopened", "gate_still_approved", "break_glass", "break_glass_signed", "plan_approved", "plan_refused", "paused", "resumed", "skip", "abort":
 			decisions++
 			fmt.Fprintf(b, "- %s — %s%s%s%s\n", stamp(e.Time), e.Kind, stepText(e), actorText(e), detailText(e))
 		}
@@ -244,4 +246,59 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// writeAuthority says on what authority the run acted: where its plan came
+// from and who vouched for it, who requested it and how that was verified,
+// the organisation's policy and the rule each gate followed, and every
+// attempt the run refused.
+func writeAuthority(b *strings.Builder, s workflows.State) {
+	p := s.Provenance
+	if p == nil && len(s.Refusals) == 0 {
+		return // a run from before signed authority
+	}
+	b.WriteString("\n## Authority\n\n")
+	if p != nil {
+		vouched := "**not** in the worker's runbook source"
+		if p.Vouched {
+			vouched = "vouched for by the worker"
+		}
+		fmt.Fprintf(b, "- Plan: %s — %s.\n", p.Source, vouched)
+		if p.VouchedHash != "" {
+			fmt.Fprintf(b, "- The worker's version of this runbook is plan `%s`; this run's plan differs.\n", short(p.VouchedHash))
+		}
+		if p.PlanApprovedBy != "" {
+			fmt.Fprintf(b, "- The ad-hoc plan was approved by %s.\n", p.PlanApprovedBy)
+		}
+		how := "a name the client gave, not verified (development roster)"
+		if p.Authenticated {
+			how = "verified from the signed start"
+		}
+		fmt.Fprintf(b, "- Requester: %s, %s.\n", orDash(p.Requester), how)
+		pol := p.Policy
+		fmt.Fprintf(b, "- Policy: self-approval %s; at least %d approval(s) for destructive steps; break-glass by %d lead(s)%s.\n",
+			orDash(pol.SelfApproval), max(pol.MinApprovals, 1), max(pol.BreakGlassLeads, 1), map[bool]string{true: ", a requesting lead may break-glass alone", false: ", a requesting lead needs a second lead"}[pol.RequesterMayBreakGlass])
+		if p.RosterVersion != "" {
+			fmt.Fprintf(b, "- Roster version at start: `%s` (read again before every decision).\n", p.RosterVersion)
+		}
+	}
+	for _, g := range s.Gates {
+		if g.Rule != "" && g.Rule != "runbook" {
+			fmt.Fprintf(b, "- Gate %s: %s.\n", g.Key, g.Rule)
+		}
+	}
+	if len(s.Refusals) > 0 {
+		b.WriteString("\n### Refused attempts\n\n")
+		for _, r := range s.Refusals {
+			who := r.Actor
+			if who == "" {
+				who = "(unnamed)"
+			}
+			step := ""
+			if r.Step != "" {
+				step = " at " + r.Step
+			}
+			fmt.Fprintf(b, "- %s — %s by %s via %s%s: %s\n", stamp(r.Time), r.Action, who, orDash(r.Channel), step, cell(r.Reason))
+		}
+	}
 }

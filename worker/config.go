@@ -298,11 +298,6 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Slack.validate()...)
 	errs = append(errs, c.Policy.validate(seen)...)
-	if c.Runbooks.Dir != "" {
-		if fi, err := os.Stat(c.Runbooks.Dir); err != nil || !fi.IsDir() {
-			errs = append(errs, fmt.Errorf("runbooks.dir %s is not a directory the worker can read", c.Runbooks.Dir))
-		}
-	}
 	errs = append(errs, c.AWS.RateLimit.validate("aws.rate_limit")...)
 	if c.AWS.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("aws.poll_interval is %s: use a positive duration such as 15s", c.AWS.PollInterval))
@@ -354,6 +349,23 @@ func (c *Config) CheckSignaturesRequired(override bool) error {
 		return nil
 	}
 	return errors.New("roster.require_signatures is false: anyone who can reach the Temporal namespace could then start, approve and steer runs in any member's name. Remove it (signatures are required by default); for a throwaway test worker only, start with --insecure-allow-unsigned")
+}
+
+// CheckWorker is what a production worker checks before it starts, beyond
+// Validate (which the CLI shares): signatures required unless overridden,
+// and a runbook source it can read. A worker without a source runs every
+// plan as ad-hoc (a lead approves each), which it says.
+func (c *Config) CheckWorker(allowUnsigned bool) error {
+	var errs []error
+	if err := c.CheckSignaturesRequired(allowUnsigned); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Runbooks.Dir != "" {
+		if fi, err := os.Stat(c.Runbooks.Dir); err != nil || !fi.IsDir() {
+			errs = append(errs, fmt.Errorf("runbooks.dir %s is not a directory the worker can read: point it at the reviewed runbooks (a git checkout)", c.Runbooks.Dir))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // validate refuses negative rates and bursts; nil is the default.

@@ -45,6 +45,9 @@ type StartOptions struct {
 	// differs. Taken from Plan when Plan is set.
 	PlanHash string
 	Inputs   map[string]any
+	// InputArgs are inputs as text, resolved by the worker against the
+	// plan it compiles (starting by Runbook name, without a plan).
+	InputArgs map[string]string
 	// Meta: RunID (default: a new one), Requester, Channel, Incident,
 	// DryRun. The requester is whoever Signer's key belongs to.
 	Meta workflows.RunMeta
@@ -53,6 +56,10 @@ type StartOptions struct {
 	// BreakGlass are leads' signatures of a break-glass given with the
 	// start (see SignBreakGlass).
 	BreakGlass []workflows.Request
+	// Nonce, when set, is the signed start's nonce (default: NewNonce).
+	// A gateway derives it from the interaction that asked for the start,
+	// so that a repeated delivery carries the same one.
+	Nonce string
 }
 
 // NewNonce returns a fresh single-use nonce for a request.
@@ -79,14 +86,24 @@ func Start(ctx context.Context, c client.Client, taskQueue string, o StartOption
 	if meta.Channel == "" {
 		meta.Channel = "cli"
 	}
-	in := workflows.RunInput{Plan: o.Plan, Runbook: name, Inputs: o.Inputs, Meta: meta, BreakGlass: o.BreakGlass}
+	in := workflows.RunInput{Plan: o.Plan, Runbook: name, Inputs: o.Inputs, InputArgs: o.InputArgs, Meta: meta, BreakGlass: o.BreakGlass}
 	if in.Inputs == nil {
 		in.Inputs = map[string]any{}
 	}
+	signedInputs := in.Inputs
+	if o.InputArgs != nil {
+		signedInputs = map[string]any{}
+		for k, v := range o.InputArgs {
+			signedInputs[k] = v
+		}
+	}
 	if o.Signer != nil {
+		if o.Nonce == "" {
+			o.Nonce = NewNonce()
+		}
 		req := workflows.Request{RunID: meta.RunID, Action: workflows.ActStart, Actor: meta.Requester, Channel: meta.Channel,
-			Time: time.Now().UTC(), Nonce: NewNonce(), Runbook: name, PlanHash: o.PlanHash,
-			InputsHash: workflows.InputsHash(in.Inputs), Incident: meta.Incident, DryRun: meta.DryRun}
+			Time: time.Now().UTC(), Nonce: o.Nonce, Runbook: name, PlanHash: o.PlanHash,
+			InputsHash: workflows.InputsHash(signedInputs), Incident: meta.Incident, DryRun: meta.DryRun}
 		signed, err := workflows.Sign(req, o.Signer)
 		if err != nil {
 			return "", err

@@ -82,6 +82,14 @@ func (s *PlanSource) Vouch(_ context.Context, req workflows.VouchRequest) (workf
 	if problems := CheckPlanGates(out.Plan, s.Catalog, trusted && s.AllowJustifiedNoGate); len(problems) > 0 {
 		return refuseRun("the plan breaks the worker's catalog: " + strings.Join(problems, "; ")), nil
 	}
+	if req.InputArgs != nil {
+		inputs, err := out.Plan.ResolveInputs(req.InputArgs)
+		if err != nil {
+			return refuseRun("the inputs do not fit runbook " + name + ": " + strings.ReplaceAll(err.Error(), "\n", "; ")), nil
+		}
+		out.Inputs = inputs
+		return out, nil
+	}
 	if err := out.Plan.CheckValues(req.Inputs); err != nil {
 		return refuseRun("the inputs do not fit runbook " + name + ": " + strings.ReplaceAll(err.Error(), "\n", "; ")), nil
 	}

@@ -112,8 +112,12 @@ func (r *runner) startV1(ctx workflow.Context, in RunInput) error {
 		if vouched.Refusal != "" {
 			return fail(vouched.Refusal)
 		}
+		if in.InputArgs != nil {
+			r.in.Inputs, r.state.Inputs, r.values.Inputs = vouched.Inputs, vouched.Inputs, vouched.Inputs
+		}
 		r.setPlan(ctx, vouched.Plan)
-		r.state.Provenance = &Provenance{Source: vouched.Source, Vouched: vouched.Vouched, VouchedHash: vouched.VouchedHash}
+		r.state.Provenance = &Provenance{Source: vouched.Source, Vouched: vouched.Vouched, VouchedHash: vouched.VouchedHash,
+			Policy: r.roster.Policy, RosterVersion: r.roster.Version}
 		if err := r.authenticateStart(ctx, in, vouched.Plan); err != nil {
 			return fail(err.Error())
 		}
@@ -150,7 +154,7 @@ func (r *runner) startV1(ctx workflow.Context, in RunInput) error {
 	r.state.Meta = r.in.Meta
 	r.setPlan(ctx, in.Plan)
 	r.state.Provenance = &Provenance{Source: "child of run " + parent + " (its plan vouched for the whole tree)", Vouched: true,
-		Requester: claimed.Requester, Authenticated: claimed.Authenticated}
+		Requester: claimed.Requester, Authenticated: claimed.Authenticated, Policy: r.roster.Policy, RosterVersion: r.roster.Version}
 	for _, bg := range claimed.Inherited {
 		if err := r.checkInherited(bg); err != nil {
 			r.refuse(ctx, bg, "inherited break-glass: "+err.Error())
@@ -167,7 +171,7 @@ func (r *runner) vouch(ctx workflow.Context, in RunInput) (VouchedPlan, error) {
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
 	})
-	req := VouchRequest{Runbook: in.Runbook, Plan: in.Plan, Inputs: in.Inputs}
+	req := VouchRequest{Runbook: in.Runbook, Plan: in.Plan, Inputs: in.Inputs, InputArgs: in.InputArgs}
 	if in.Start != nil {
 		req.PlanHash = in.Start.PlanHash
 	}
@@ -214,7 +218,14 @@ func (r *runner) authenticateStart(ctx workflow.Context, in RunInput, plan *runb
 	if req.PlanHash != "" && req.PlanHash != plan.ContentHash() {
 		return fmt.Errorf("the start was signed for plan %s, but the run's plan is %s", short(req.PlanHash), short(plan.ContentHash()))
 	}
-	if got := InputsHash(in.Inputs); req.InputsHash != got {
+	signedInputs := in.Inputs
+	if in.InputArgs != nil {
+		signedInputs = map[string]any{}
+		for k, v := range in.InputArgs {
+			signedInputs[k] = v
+		}
+	}
+	if got := InputsHash(signedInputs); req.InputsHash != got {
 		return fmt.Errorf("the start was signed for other inputs (%s, the run has %s)", short(req.InputsHash), short(got))
 	}
 	if req.Incident != in.Meta.Incident || req.DryRun != in.Meta.DryRun {

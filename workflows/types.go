@@ -41,6 +41,10 @@ type RunInput struct {
 	// Runbook is the name of the runbook to run (metadata.name).
 	Runbook string         `json:"runbook,omitempty"`
 	Inputs  map[string]any `json:"inputs"`
+	// InputArgs are inputs as text (cordon run NAME --input k=v), which
+	// the worker resolves against the plan it compiles; used instead of
+	// Inputs when the client has no plan to type them with.
+	InputArgs map[string]string `json:"input_args,omitempty"`
 	Meta    RunMeta        `json:"meta"`
 	// Start is the requester's signed start request (Action "start").
 	Start *Request `json:"start,omitempty"`
@@ -352,6 +356,8 @@ type VouchRequest struct {
 	PlanHash string         `json:"plan_hash,omitempty"`
 	Plan     *runbooks.Plan `json:"plan,omitempty"`
 	Inputs   map[string]any `json:"inputs,omitempty"`
+	// InputArgs, when set, are resolved against the plan (text inputs).
+	InputArgs map[string]string `json:"input_args,omitempty"`
 }
 
 // VouchedPlan is the worker's answer: the plan to run and why, or why not.
@@ -368,8 +374,10 @@ type VouchedPlan struct {
 	VouchedHash string           `json:"vouched_hash,omitempty"`
 	Diff        []actions.Change `json:"diff,omitempty"`
 	// Development says the worker accepts clients' plans as they are
-	// (cordon dev and the demo only).
+	// (cordon dev only).
 	Development bool `json:"development,omitempty"`
+	// Inputs are the typed inputs resolved from the request's InputArgs.
+	Inputs map[string]any `json:"inputs,omitempty"`
 }
 
 // GateNotice asks people to decide at a gate (or tells them it resolved).
