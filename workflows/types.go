@@ -45,7 +45,7 @@ type RunInput struct {
 	// the worker resolves against the plan it compiles; used instead of
 	// Inputs when the client has no plan to type them with.
 	InputArgs map[string]string `json:"input_args,omitempty"`
-	Meta    RunMeta        `json:"meta"`
+	Meta      RunMeta           `json:"meta"`
 	// Start is the requester's signed start request (Action "start").
 	Start *Request `json:"start,omitempty"`
 	// BreakGlass are leads' signed approve_all requests given with the
