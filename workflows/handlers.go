@@ -31,8 +31,19 @@ func (r *runner) registerHandlers(ctx workflow.Context) error {
 		{UpdateAbort, r.validateControl(ActAbort), r.handleAbort},
 	}
 	for _, u := range updates {
+		validate := u.validate
+		// A request refused here never reaches history (that is what
+		// validators are for); the worker's log is its record.
+		logged := func(ctx workflow.Context, req Request) error {
+			err := validate(ctx, req)
+			if err != nil {
+				workflow.GetLogger(ctx).Warn("request refused", "run", r.in.Meta.RunID, "action", req.Action, "step", req.Step,
+					"actor", req.Actor, "channel", req.Channel, "reason", err.Error())
+			}
+			return err
+		}
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handle,
-			workflow.UpdateHandlerOptions{Validator: u.validate}); err != nil {
+			workflow.UpdateHandlerOptions{Validator: logged}); err != nil {
 			return fmt.Errorf("register %s update: %w", u.name, err)
 		}
 	}
