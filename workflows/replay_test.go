@@ -2,9 +2,11 @@ package workflows_test
 
 import (
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -25,7 +27,20 @@ func TestReplayRecordedHistories(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflowWithOptions(workflows.Runbook, workflow.RegisterOptions{Name: workflows.WorkflowName})
-			if err := r.ReplayWorkflowHistoryFromJSONFile(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)), f); err != nil {
+			raw, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			h, err := client.HistoryFromJSON(raw, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatalf("read %s: %v", f, err)
+			}
+			// A run's identity is its workflow id (the interpreter reads
+			// it from Temporal), so the replay must use the original one.
+			id := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowId()
+			if err := r.ReplayWorkflowHistoryWithOptions(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)), h,
+				worker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: id}}); err != nil {
 				t.Fatalf("replay %s: %v", f, err)
 			}
 		})

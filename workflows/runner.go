@@ -172,9 +172,13 @@ func (r *runner) loadRoster(ctx workflow.Context) error {
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
 	})
-	if err := workflow.ExecuteActivity(actx, ActivityLoadRoster).Get(ctx, &r.roster); err != nil {
+	// Decode into a fresh value: decoding into the old roster would keep
+	// what the new one leaves out (an omitted slack_id, a role list gone).
+	var fresh Roster
+	if err := workflow.ExecuteActivity(actx, ActivityLoadRoster).Get(ctx, &fresh); err != nil {
 		return fmt.Errorf("load roster: %w", err)
 	}
+	r.roster = fresh
 	if r.roster.MaxSkew <= 0 {
 		r.roster.MaxSkew = 5 * time.Minute
 	}

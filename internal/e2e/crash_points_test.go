@@ -40,7 +40,7 @@ func TestWorkerKilledAtGate(t *testing.T) {
 	first := startWorkerProcess(t, cfgPath)
 
 	runID := startFleetRun(t, shared.client, cfg.Temporal.TaskQueue, fleet, "none",
-		workflows.RunMeta{RunID: "e2e-crash-gate", Requester: "alice", Channel: "cli", Incident: "INC-GATE"})
+		workflows.RunMeta{RunID: "e2e-crash-gate", Requester: "alice", Channel: "cli", Incident: "INC-GATE"}, "")
 
 	var atKill map[string]workflows.GateState
 	pollUntil(t, time.Minute, "a host's run waiting at a gate", func() bool {
@@ -145,7 +145,7 @@ func TestWorkerKilledMidIsolation(t *testing.T) {
 	first := startWorkerProcess(t, cfgPath)
 
 	runID := startFleetRun(t, shared.client, cfg.Temporal.TaskQueue, fleet, "none",
-		workflows.RunMeta{RunID: "e2e-crash-isolate", Requester: "alice", Incident: "INC-ISOLATE", PreApproved: breakGlass("contain now")})
+		workflows.RunMeta{RunID: "e2e-crash-isolate", Requester: "alice", Incident: "INC-ISOLATE"}, "contain now")
 
 	var caught string
 	pollUntil(t, 90*time.Second, "a host halfway through isolation", func() bool {

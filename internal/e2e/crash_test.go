@@ -52,6 +52,7 @@ func workerConfigFile(t *testing.T, queue, endpoint string) (worker.Config, stri
 		Temporal: worker.TemporalConfig{Address: shared.cfg.Temporal.Address, Namespace: shared.cfg.Temporal.Namespace, TaskQueue: queue},
 		Roster:   shared.cfg.Roster,
 		AWS:      worker.AWSConfig{Region: shared.emu.Region(), Endpoint: endpoint},
+		Runbooks: shared.cfg.Runbooks,
 	}
 	raw, err := yaml.Marshal(cfg)
 	if err != nil {
@@ -112,7 +113,7 @@ func TestWorkerKilledMidContainment(t *testing.T) {
 	cfg, cfgPath := workerConfigFile(t, "e2e-crash", rec.url)
 	first := startWorkerProcess(t, cfgPath)
 	runID := startFleetRun(t, shared.client, cfg.Temporal.TaskQueue, fleet, "none",
-		workflows.RunMeta{RunID: "e2e-crash", Requester: "alice", Incident: "INC-CRASH", PreApproved: breakGlass("contain now")})
+		workflows.RunMeta{RunID: "e2e-crash", Requester: "alice", Incident: "INC-CRASH"}, "contain now")
 
 	// Kill the worker while snapshots of the fleet are pending.
 	volumes := map[string]bool{}

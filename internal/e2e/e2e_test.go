@@ -14,13 +14,16 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/cordon-ir/cordon/actions"
@@ -39,6 +42,40 @@ type env struct {
 	emu    *awsemu.Emulator
 	cfg    *worker.Config
 	keys   map[string]ssh.Signer
+	// roster is what the worker's roster loader returns now: tests change
+	// it to show that running runs judge decisions by the live roster.
+	roster *liveRoster
+	// gatewayKey signs as the "slack" gateway of the roster.
+	gatewayKey ssh.Signer
+}
+
+// liveRoster is a roster a test can change while runs are going.
+type liveRoster struct {
+	mu sync.Mutex
+	r  workflows.Roster
+}
+
+func (l *liveRoster) load(context.Context) (workflows.Roster, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r, nil
+}
+
+// change applies edit to a copy of the roster and makes it current; the
+// returned function puts the previous roster back.
+func (l *liveRoster) change(edit func(*workflows.Roster)) (restore func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.r
+	r := old
+	r.Members = slices.Clone(old.Members)
+	edit(&r)
+	l.r = r
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.r = old
+	}
 }
 
 var shared *env
@@ -85,14 +122,28 @@ func run(m *testing.M) (int, error) {
 		{"alice", []string{"responder"}, []string{"csirt-oncall"}},
 		{"bob", []string{"responder"}, []string{"csirt-oncall"}},
 		{"carol", []string{"responder", "lead"}, []string{"csirt-oncall", "csirt-leads"}},
+		{"dave", []string{"responder", "lead"}, []string{"csirt-oncall", "csirt-leads"}},
 	} {
 		signer, pub, err := newKey()
 		if err != nil {
 			return 0, err
 		}
 		keys[m.id] = signer
-		cfg.Roster.Members = append(cfg.Roster.Members, worker.MemberConfig{ID: m.id, Roles: m.roles, Groups: m.groups, PublicKeys: []string{pub}})
+		cfg.Roster.Members = append(cfg.Roster.Members, worker.MemberConfig{ID: m.id, Roles: m.roles, Groups: m.groups, PublicKeys: []string{pub},
+			SlackID: "U" + strings.ToUpper(m.id)})
 	}
+	gatewayKey, gatewayPub, err := newKey()
+	if err != nil {
+		return 0, err
+	}
+	cfg.Roster.Gateways = []worker.GatewayConfig{{Name: "slack", PublicKey: gatewayPub}}
+	// The worker vouches for the example runbooks, as a production worker
+	// vouches for its reviewed checkout.
+	examples, err := filepath.Abs(filepath.Join("..", "..", "examples"))
+	if err != nil {
+		return 0, err
+	}
+	cfg.Runbooks.Dir = examples
 	if err := cfg.Validate(); err != nil {
 		return 0, err
 	}
@@ -106,13 +157,14 @@ func run(m *testing.M) (int, error) {
 		Logger:       quiet,
 		PollInterval: 50 * time.Millisecond,
 	})
+	roster := &liveRoster{r: cfg.WorkflowRoster()}
 	w := sdkworker.New(c, cfg.Temporal.TaskQueue, sdkworker.Options{})
-	worker.Register(w, cfg, rt, worker.LogGateNotifier{Logger: quiet})
+	worker.RegisterWith(w, cfg, rt, worker.LogGateNotifier{Logger: quiet}, roster.load)
 	if err := w.Start(); err != nil {
 		return 0, err
 	}
 	defer w.Stop()
-	shared = &env{client: c, emu: emu, cfg: cfg, keys: keys}
+	shared = &env{client: c, emu: emu, cfg: cfg, keys: keys, roster: roster, gatewayKey: gatewayKey}
 	return m.Run(), nil
 }
 
@@ -144,24 +196,40 @@ func compileExample(t *testing.T, name string) *runbooks.Plan {
 }
 
 // startFleetRun starts the Confluence fleet runbook on queue, through c,
-// against the fleet's compromised hosts, and returns the run id.
-func startFleetRun(t *testing.T, c client.Client, queue string, fleet awsemu.FleetInfo, finalAction string, meta workflows.RunMeta) string {
+// against the fleet's compromised hosts, and returns the run id. The start
+// is signed by meta.Requester; a non-empty breakGlassReason adds carol's
+// (a lead's) signed break-glass to the start.
+func startFleetRun(t *testing.T, c client.Client, queue string, fleet awsemu.FleetInfo, finalAction string, meta workflows.RunMeta, breakGlassReason string) string {
 	t.Helper()
 	plan := compileExample(t, "confluence-cve-2021-26084")
 	inputs, err := plan.ResolveInputs(map[string]string{"compromised": strings.Join(fleet.CompromisedIDs, ","), "final_action": finalAction})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runID, err := worker.StartRun(context.Background(), c, queue, plan, inputs, meta)
+	return startSigned(t, c, queue, plan, inputs, meta, breakGlassReason)
+}
+
+// startSigned starts plan as a responder's cordon run does: the start
+// signed with meta.Requester's key, and, with a reason, carol's signed
+// break-glass given with it.
+func startSigned(t *testing.T, c client.Client, queue string, plan *runbooks.Plan, inputs map[string]any, meta workflows.RunMeta, breakGlassReason string) string {
+	t.Helper()
+	if meta.RunID == "" {
+		meta.RunID = worker.NewRunID(plan.Runbook.Name, time.Now())
+	}
+	opts := worker.StartOptions{Plan: plan, Inputs: inputs, Meta: meta, Signer: shared.keys[meta.Requester]}
+	if breakGlassReason != "" {
+		bg, err := worker.SignBreakGlass(meta.RunID, "carol", breakGlassReason, shared.keys["carol"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.BreakGlass = []workflows.Request{bg}
+	}
+	runID, err := worker.Start(context.Background(), c, queue, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return runID
-}
-
-// breakGlass is carol's (a lead's) approval of every gate in advance.
-func breakGlass(reason string) *workflows.Approval {
-	return &workflows.Approval{Actor: "carol", Channel: "cli", BreakGlass: true, Reason: reason, Time: time.Now().UTC()}
 }
 
 // approveGates approves every gate that waits, in this run and its
@@ -222,11 +290,8 @@ func TestContainOneInstanceEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runID, err := worker.StartRun(ctx, shared.client, shared.cfg.Temporal.TaskQueue, plan, inputs,
-		workflows.RunMeta{RunID: "e2e-ec2-" + target, Requester: "alice", Channel: "cli", Incident: "INC-26084"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	runID := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, inputs,
+		workflows.RunMeta{RunID: "e2e-ec2-" + target, Requester: "alice", Channel: "cli", Incident: "INC-26084"}, "")
 
 	// The requester cannot approve her own run, and an unsigned decision
 	// is refused: both are the validator's answer, returned to the caller.
@@ -302,7 +367,7 @@ func TestContainOneInstanceEndToEnd(t *testing.T) {
 	}
 
 	// The recorded history replays against today's workflow code.
-	replay(t, runID, "ec2-compromise")
+	replay(t, runID, "ec2-compromise-signed")
 }
 
 func waitForGate(t *testing.T, runID, step string) {
@@ -342,14 +407,17 @@ func replay(t *testing.T, runID, name string) {
 		events = append(events, e)
 	}
 	h := newHistory(events)
-	r := sdkworker.NewWorkflowReplayer()
-	registerForReplay(r)
-	if err := r.ReplayWorkflowHistory(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)), h); err != nil {
-		t.Fatalf("replay %s: %v", runID, err)
-	}
 	if *updateHistories {
 		if err := saveHistory(filepath.Join("..", "..", "workflows", "testdata", "histories", name+".json"), h); err != nil {
 			t.Fatal(err)
 		}
+	}
+	r := sdkworker.NewWorkflowReplayer()
+	registerForReplay(r)
+	// The interpreter reads the run's identity from Temporal: replay it
+	// under its own workflow id.
+	if err := r.ReplayWorkflowHistoryWithOptions(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)), h,
+		sdkworker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: runID}}); err != nil {
+		t.Fatalf("replay %s: %v", runID, err)
 	}
 }

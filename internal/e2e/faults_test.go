@@ -34,7 +34,7 @@ func TestFleetContainmentUnderAWSFaults(t *testing.T) {
 	t.Cleanup(shared.emu.ResetFaults)
 
 	runID := startFleetRun(t, shared.client, shared.cfg.Temporal.TaskQueue, fleet, "none",
-		workflows.RunMeta{RunID: "e2e-fleet-faults", Requester: "alice", Incident: "INC-26084", PreApproved: breakGlass("active botnet: contain now")})
+		workflows.RunMeta{RunID: "e2e-fleet-faults", Requester: "alice", Incident: "INC-26084"}, "active botnet: contain now")
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	res, err := worker.Wait(wctx, shared.client, runID)
@@ -88,7 +88,7 @@ func TestFleetContainmentUnderAWSFaults(t *testing.T) {
 	}
 	// A host's run under break-glass, throttling and server errors: its
 	// history guards the break-glass gate path (no preview) in replay.
-	replay(t, succeededChild, "ec2-compromise-break-glass")
+	replay(t, succeededChild, "ec2-compromise-break-glass-signed")
 
 	// The fleet's record (cordon report) lists every host with its outcome.
 	children, err := worker.ChildStates(ctx, shared.client, s)

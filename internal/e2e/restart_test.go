@@ -61,10 +61,7 @@ func TestServerRestartMidRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runID, err := worker.StartRun(ctx, c, "e2e-restart", plan, inputs, workflows.RunMeta{RunID: "e2e-restart", Requester: "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	runID := startSigned(t, c, "e2e-restart", plan, inputs, workflows.RunMeta{RunID: "e2e-restart", Requester: "alice"}, "")
 	waitGate := func(c client.Client, step string) workflows.GateState {
 		deadline := time.Now().Add(time.Minute)
 		for time.Now().Before(deadline) {

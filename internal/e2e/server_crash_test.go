@@ -208,7 +208,7 @@ func TestServerKilledMidRun(t *testing.T) {
 	t.Cleanup(shared.emu.ResetFaults)
 
 	runID := startFleetRun(t, c, queue, fleet, "none",
-		workflows.RunMeta{RunID: "e2e-server-kill", Requester: "alice", Incident: "INC-SRVKILL"})
+		workflows.RunMeta{RunID: "e2e-server-kill", Requester: "alice", Incident: "INC-SRVKILL"}, "")
 
 	volumes := map[string]bool{}
 	for _, id := range fleet.CompromisedIDs {

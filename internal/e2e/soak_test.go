@@ -128,10 +128,11 @@ func (s *soak) run(i int) {
 	final := []string{"none", "stop"}[rng.IntN(2)]
 
 	meta := workflows.RunMeta{RunID: fmt.Sprintf("e2e-soak-%d-%d", s.seed, i), Requester: "alice", Channel: "cli", Incident: "INC-SOAK"}
+	breakGlassReason := ""
 	if !gated {
-		meta.PreApproved = breakGlass("soak")
+		breakGlassReason = "soak"
 	}
-	runID := startFleetRun(t, shared.client, "e2e-soak", fleet, final, meta)
+	runID := startFleetRun(t, shared.client, "e2e-soak", fleet, final, meta, breakGlassReason)
 
 	// Gates are approved from the side while the kills go on; a send cut
 	// short by a kill is tried again on the next round.
