@@ -132,14 +132,7 @@ func (s *AWSClientSource) Clients(ctx context.Context, target Target, run RunRef
 		})
 	}
 	if acct.RoleARN != "" {
-		stsClient := sts.NewFromConfig(cfg)
-		provider := stscreds.NewAssumeRoleProvider(stsClient, acct.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = sessionName(run.RunID)
-			if acct.ExternalID != "" {
-				o.ExternalID = aws.String(acct.ExternalID)
-			}
-		})
-		cfg.Credentials = aws.NewCredentialsCache(provider)
+		cfg.Credentials = RoleCredentials(cfg, acct, run)
 	}
 	c := &Clients{
 		EC2:         ec2.NewFromConfig(cfg),
@@ -153,6 +146,22 @@ func (s *AWSClientSource) Clients(ctx context.Context, target Target, run RunRef
 	}
 	s.cache[key] = c
 	return c, nil
+}
+
+// RoleCredentials are the credentials of acct's role for run: the role
+// assumed through STS (reached with cfg's credentials, region, endpoint and
+// middleware) with acct's external id and a session name that carries the
+// run id ("cordon-<run id>"), so CloudTrail ties every call to its run.
+// The worker's start-up check assumes roles through it too, so that what
+// it checks is what runs do.
+func RoleCredentials(cfg aws.Config, acct Account, run RunRef) aws.CredentialsProvider {
+	provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), acct.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = sessionName(run.RunID)
+		if acct.ExternalID != "" {
+			o.ExternalID = aws.String(acct.ExternalID)
+		}
+	})
+	return aws.NewCredentialsCache(provider)
 }
 
 // sessionName is a valid STS role session name (2–64 of [\w+=,.@-]).

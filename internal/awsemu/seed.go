@@ -378,7 +378,12 @@ type RoleSpec struct {
 	InlinePolicies     map[string]string
 	InstanceProfile    bool   // also create an instance profile of the same name
 	RequiredExternalID string // AssumeRole must pass this ExternalId
-	Tags               map[string]string
+	// TrustedPrincipals, when set, is the trust policy's AWS principals:
+	// only these may assume the role (a user or role ARN, a role ARN
+	// covering its sessions, "arn:aws:iam::ACCOUNT:root" for anyone in the
+	// account, or "*"). Empty keeps the default: any caller may.
+	TrustedPrincipals []string
+	Tags              map[string]string
 }
 
 // AddRole creates a role (and optionally its instance profile) and returns it.
@@ -408,6 +413,10 @@ func (e *Emulator) addRole(spec RoleSpec, now time.Time) (*Role, *InstanceProfil
 		InlinePolicies:     maps.Clone(spec.InlinePolicies),
 		Tags:               cloneTags(spec.Tags),
 		RequiredExternalID: spec.RequiredExternalID,
+		TrustedPrincipals:  slices.Clone(spec.TrustedPrincipals),
+	}
+	if len(r.TrustedPrincipals) > 0 {
+		r.AssumeRolePolicyDocument = trustPolicy(r.TrustedPrincipals, r.RequiredExternalID)
 	}
 	if r.InlinePolicies == nil {
 		r.InlinePolicies = map[string]string{}

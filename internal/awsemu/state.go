@@ -270,9 +270,13 @@ type Role struct {
 	Tags                     map[string]string
 	// RequiredExternalID, when set, must be passed as ExternalId to AssumeRole.
 	RequiredExternalID string
+	// TrustedPrincipals, when set, are the only callers AssumeRole lets in
+	// (see [RoleSpec.TrustedPrincipals]).
+	TrustedPrincipals []string
 }
 
 func (r Role) clone() Role {
+	r.TrustedPrincipals = slices.Clone(r.TrustedPrincipals)
 	r.InlinePolicies = maps.Clone(r.InlinePolicies)
 	r.Tags = maps.Clone(r.Tags)
 	return r

@@ -1,6 +1,7 @@
 package awsemu
 
 import (
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"time"
@@ -49,8 +50,11 @@ func (e *Emulator) assumeRole(r *request) ([]node, *apiError) {
 			role = candidate
 		}
 	}
+	// Like STS, one answer for a role that does not exist, a trust policy
+	// that does not name the caller and a wrong external id: a caller must
+	// not learn which roles exist by trying.
 	denied := clientErr(http.StatusForbidden, "AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", r.caller.arn, arn)
-	if role == nil || (role.RequiredExternalID != "" && r.p.get("ExternalId") != role.RequiredExternalID) {
+	if role == nil || !e.trusts(role, r.caller) || (role.RequiredExternalID != "" && r.p.get("ExternalId") != role.RequiredExternalID) {
 		return nil, denied
 	}
 	akid := e.newKeyID("ASIA")
@@ -69,4 +73,38 @@ func (e *Emulator) assumeRole(r *request) ([]node, *apiError) {
 		),
 		intLeaf("PackedPolicySize", 0),
 	}, nil
+}
+
+// trusts reports whether role's trust policy lets caller assume it. A role
+// without TrustedPrincipals trusts every caller (the emulator's default).
+func (e *Emulator) trusts(role *Role, caller principal) bool {
+	if len(role.TrustedPrincipals) == 0 {
+		return true
+	}
+	for _, p := range role.TrustedPrincipals {
+		switch {
+		case p == "*", p == caller.arn, caller.roleARN != "" && p == caller.roleARN,
+			p == "arn:aws:iam::"+e.account+":root", p == e.account:
+			return true
+		}
+	}
+	return false
+}
+
+// trustPolicy is the trust policy document of a role that trusts the
+// given AWS principals, with the external id condition when one is set.
+func trustPolicy(principals []string, externalID string) string {
+	stmt := map[string]any{
+		"Effect":    "Allow",
+		"Principal": map[string]any{"AWS": principals},
+		"Action":    "sts:AssumeRole",
+	}
+	if externalID != "" {
+		stmt["Condition"] = map[string]any{"StringEquals": map[string]string{"sts:ExternalId": externalID}}
+	}
+	doc, err := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{stmt}})
+	if err != nil {
+		panic(err) // maps of strings always marshal
+	}
+	return string(doc)
 }
