@@ -14,11 +14,14 @@ import (
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/worker/devserver"
 	"github.com/cordon-ir/cordon/worker/slack"
+	"github.com/cordon-ir/cordon/workflows"
 )
 
 func runWorker(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "worker", "--config FILE", "Run a worker against a Temporal cluster or Temporal Cloud, with real AWS accounts. Stops gracefully on SIGTERM.")
+	fs := newFlagSet(env, "worker", "--config FILE [--skip-aws-check] [--insecure-allow-unsigned]", "Run a worker against a Temporal cluster or Temporal Cloud, with real AWS accounts. Stops gracefully on SIGTERM.")
 	path := fs.String("config", os.Getenv("CORDON_CONFIG"), "cordon.yaml (env CORDON_CONFIG)")
+	allowUnsigned := fs.Bool("insecure-allow-unsigned", false, "accept roster.require_signatures: false (anyone with access to the namespace can then act as any member): throwaway test workers only; logged loudly")
+	skipAWSCheck := fs.Bool("skip-aws-check", false, "start without first checking that the worker can obtain AWS credentials for each configured account (for workers whose AWS access is only granted later; failures then show at a run's first AWS step)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)
 	}
@@ -34,14 +37,42 @@ func runWorker(ctx context.Context, env *cliEnv, args []string) int {
 	if cfg.AWS.Endpoint != "" {
 		fmt.Fprintf(env.stderr, "cordon worker: aws.endpoint is set (%s): this worker talks to an emulator, not AWS\n", cfg.AWS.Endpoint)
 	}
+	if err := cfg.CheckWorker(*allowUnsigned); err != nil {
+		fmt.Fprintf(env.stderr, "cordon worker: %v\n", err)
+		return 1
+	}
 	logger := slog.New(slog.NewJSONHandler(env.stderr, nil))
+	if !cfg.WorkflowRoster().RequireSignatures {
+		logger.Error("SIGNATURES ARE NOT REQUIRED (--insecure-allow-unsigned): anyone who can reach the Temporal namespace can start, approve and steer runs in any member's name, and clients' plans run as they are")
+	}
+	if cfg.Runbooks.Dir == "" {
+		logger.Warn("no runbooks.dir: every run's plan is ad-hoc and waits for a lead's approval of the plan itself")
+	}
+	if *skipAWSCheck {
+		logger.Warn("AWS access check skipped (--skip-aws-check): a missing credential or role will show at the first AWS step of a run")
+	} else {
+		report, err := worker.CheckWorkerAWSAccess(ctx, cfg)
+		if err != nil {
+			for _, p := range report.Problems() {
+				fmt.Fprintf(env.stderr, "cordon worker: aws: %v\n", p)
+			}
+			fmt.Fprintln(env.stderr, "cordon worker: cannot obtain AWS credentials for every configured account (above): fix them, or start with --skip-aws-check if this worker's access is granted later")
+			return 1
+		}
+		for _, a := range report.Accounts {
+			logger.Info("AWS account reachable", "account", a.Name, "role_arn", a.RoleARN, "identity", a.Identity)
+		}
+		logger.Info("AWS access checked", "identity", report.Identity, "accounts", len(report.Accounts))
+	}
 	c, err := worker.Dial(ctx, cfg.Temporal, logger)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "cordon worker: %v\n", err)
 		return 1
 	}
 	defer c.Close()
-	opts := worker.Options{Logger: logger}
+	// The roster and policy are read from the file again before every
+	// decision: an edit (a member removed) reaches running runs at once.
+	opts := worker.Options{Logger: logger, Roster: worker.FileRoster(*path, *allowUnsigned)}
 	if cfg.Slack.BotToken != "" && cfg.Slack.Channel != "" {
 		// Every worker on the task queue may run the gate notification, so
 		// every worker must post it to Slack, not only the gateway's.
@@ -70,6 +101,27 @@ func devRoster(me string) worker.RosterConfig {
 	}
 }
 
+// warnDevRoster says what the worker of cordon dev trusts. A roster that
+// does not require signatures (the development roster, or a --config that
+// turns them off) accepts unsigned starts, decisions and controls, and
+// runs clients' plans as they are: it says so in one line, loudly.
+func warnDevRoster(env *cliEnv, cfg *worker.Config, path string) {
+	if cfg.WorkflowRoster().RequireSignatures {
+		if cfg.Runbooks.Dir == "" {
+			fmt.Fprintf(env.stderr, "cordon dev: %s sets no runbooks.dir: the worker vouches for no runbook, so every run waits for a lead to approve its plan (gate %s)\n", path, workflows.PlanGate)
+		}
+		return
+	}
+	fmt.Fprintln(env.stderr, strings.Repeat("!", 78))
+	fmt.Fprintln(env.stderr, "!! DEVELOPMENT ROSTER: unsigned requests and client plans accepted (nothing is signed or verified, no plan vouched for).")
+	if path == "" {
+		fmt.Fprintf(env.stderr, "!! Members: %s (lead), alice, bob. Never use it for real incidents: give --config with your roster.\n", defaultActor())
+	} else {
+		fmt.Fprintf(env.stderr, "!! %s sets roster.require_signatures: false. Never use it for real incidents.\n", path)
+	}
+	fmt.Fprintln(env.stderr, strings.Repeat("!", 78))
+}
+
 func runDev(ctx context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "dev", "[--sandbox] [--config FILE]", "Run an embedded Temporal server, a worker and (with --sandbox) the AWS emulator seeded with a small fleet, all on 127.0.0.1.")
 	sandbox := fs.Bool("sandbox", false, "use the AWS emulator with a seeded fleet instead of real AWS")
@@ -92,11 +144,8 @@ func runDev(ctx context.Context, env *cliEnv, args []string) int {
 	} else {
 		cfg.Roster = devRoster(defaultActor())
 		cfg.Temporal.TaskQueue = worker.DefaultTaskQueue
-		fmt.Fprintln(env.stderr, strings.Repeat("!", 78))
-		fmt.Fprintf(env.stderr, "!! DEVELOPMENT ROSTER: decisions are NOT signed or verified. Members: %s (lead), alice, bob.\n", defaultActor())
-		fmt.Fprintln(env.stderr, "!! Never use cordon dev's roster for real incidents: give --config with your roster.")
-		fmt.Fprintln(env.stderr, strings.Repeat("!", 78))
 	}
+	warnDevRoster(env, cfg, *path)
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		fmt.Fprintf(env.stderr, "cordon dev: %v\n", err)
 		return 1

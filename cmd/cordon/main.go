@@ -22,9 +22,13 @@ type command struct {
 	run     func(ctx context.Context, env *cliEnv, args []string) int
 }
 
-// cliEnv is where a command writes; tests give it buffers.
+// cliEnv is where a command reads and writes; tests give it buffers.
 type cliEnv struct {
 	stdout, stderr io.Writer
+	// stdin is where a command reads a person's answers, and
+	// stdinTerminal says a person types them: only then may it ask.
+	stdin         io.Reader
+	stdinTerminal bool
 }
 
 func commands() []command {
@@ -56,7 +60,7 @@ func main() {
 	// SIGTERM is how service managers stop a worker: finish gracefully.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, &cliEnv{stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:]))
+	os.Exit(run(ctx, &cliEnv{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, stdinTerminal: isTerminal(os.Stdin)}, os.Args[1:]))
 }
 
 func run(ctx context.Context, env *cliEnv, args []string) int {

@@ -158,7 +158,10 @@ func (id *identity) signer(env *cliEnv) (ssh.Signer, bool) {
 }
 
 func runRun(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "run", "PATH [--input k=v...] [--dry-run] [--follow]", "Compile a runbook and start a containment run; print its run id.")
+	fs := newFlagSet(env, "run", "PATH|NAME [--input k=v...] [--dry-run] [--follow] [--plan-hash H]",
+		"Start a containment run, signed with your SSH key; print its run id.\n"+
+			"PATH is a runbook file, compiled here: the worker runs it as it is only if its runbook source holds the same\n"+
+			"runbook (otherwise a lead must approve the plan first). NAME is a runbook of the worker's source, compiled there.")
 	var conn connFlags
 	var id identity
 	conn.register(fs)
@@ -168,33 +171,51 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	dry := fs.Bool("dry-run", false, "rehearse: preview every step, change nothing, do not wait at gates")
 	follow := fs.Bool("follow", false, "show progress until the run ends")
 	incident := fs.String("incident", "", "incident id, recorded on every resource Cordon tags")
-	paths, exit, ok := parsePositional(fs, args, 1, 1)
+	planHash := fs.String("plan-hash", "", "refuse to start unless the plan to run has this content hash (cordon plan prints it)")
+	pos, exit, ok := parsePositional(fs, args, 1, 1)
 	if !ok {
 		return exit
 	}
-	plans, ok := compileFiles(env, paths)
+	start := worker.StartOptions{PlanHash: *planHash,
+		Meta: workflows.RunMeta{Requester: id.as, Channel: "cli", Incident: *incident, DryRun: *dry}}
+	if _, err := os.Stat(pos[0]); err == nil || strings.ContainsAny(pos[0], "/.") {
+		plans, ok := compileFiles(env, pos)
+		if !ok {
+			return 1
+		}
+		plan := plans[0]
+		values, err := plan.ResolveInputs(inputs)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "%s: %v\n", pos[0], err)
+			return 1
+		}
+		if *planHash != "" && !strings.HasPrefix(plan.ContentHash(), *planHash) {
+			fmt.Fprintf(env.stderr, "cordon: %s compiles to plan %s, not %s: review what changed\n", pos[0], plan.ContentHash()[:16], *planHash)
+			return 1
+		}
+		start.Plan, start.Inputs, start.PlanHash = plan, values, ""
+	} else {
+		start.Runbook, start.InputArgs = pos[0], map[string]string(inputs)
+	}
+	signer, ok := id.signer(env)
 	if !ok {
 		return 1
 	}
-	plan := plans[0]
-	values, err := plan.ResolveInputs(inputs)
-	if err != nil {
-		fmt.Fprintf(env.stderr, "%s: %v\n", paths[0], err)
-		return 1
-	}
+	start.Signer = signer
 	cl, tc, ok := conn.dial(ctx, env)
 	if !ok {
 		return 1
 	}
 	defer cl.Close()
-	runID, err := worker.StartRun(ctx, cl, tc.TaskQueue, plan, values, workflows.RunMeta{
-		Requester: id.as, Channel: "cli", Incident: *incident, DryRun: *dry,
-	})
+	runID, err := worker.Start(ctx, cl, tc.TaskQueue, start)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
 		return 1
 	}
 	fmt.Fprintln(env.stdout, runID)
+	if signer == nil {
+		fmt.Fprintln(env.stderr, "cordon: the start is not signed (no key found: --key, or ~/.ssh/id_ed25519); only a development worker (cordon dev) accepts it")
+	}
 	if !*follow {
 		return 0
 	}
@@ -298,40 +319,57 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 			for _, c := range g.Changes {
 				fmt.Fprintf(env.stdout, "    %s %s: %v → %v\n", c.Resource, c.Field, c.Before, c.After)
 			}
+			fmt.Fprintf(env.stdout, "    approve: %s\n", approveCommand(s.Meta.RunID, g))
 		}
+	}
+	if p := s.Provenance; p != nil {
+		vouched := "NOT in the worker's runbook source"
+		if p.Vouched {
+			vouched = "vouched for by the worker"
+		}
+		who := "unverified (development roster)"
+		if p.Authenticated {
+			who = "signed start"
+		}
+		fmt.Fprintf(env.stdout, "plan: %s — %s; requester %s: %s\n", p.Source, vouched, p.Requester, who)
+	}
+	for _, r := range s.Refusals {
+		fmt.Fprintf(env.stdout, "refused: %s by %s via %s at %s: %s\n", r.Action, r.Actor, r.Channel, r.Time.Local().Format("15:04:05"), r.Reason)
 	}
 	return 0
 }
 
 func runApprove(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "approve", "RUN STEP [--deny --reason R] [--as ID] [--item N]", "Approve (or deny) the change a gate shows. The decision is signed with your SSH key and binds to the previewed change.")
+	fs := newFlagSet(env, "approve", "RUN STEP [--preview HASH [--yes]] [--deny --reason R] [--as ID] [--item N]",
+		"Approve (or deny) the change a gate shows. It shows the change and asks on the terminal; with --preview HASH\n"+
+			"(from cordon status) it decides only if the gate still shows the change you reviewed, and --yes skips the question.\n"+
+			"Without a terminal, it needs --preview HASH --yes. The decision is signed with your SSH key and binds to that change.")
 	var conn connFlags
 	var id identity
 	conn.register(fs)
 	id.register(fs)
 	deny := fs.Bool("deny", false, "deny instead of approve")
 	reason := fs.String("reason", "", "why (required with --deny)")
-	item := fs.Int("item", 0, "the foreach item of the gate, when the step fans out")
+	item := fs.Int("item", 0, "the foreach item of the gate, when the step fans out (or give STEP#N)")
+	preview := fs.String("preview", "", "the preview hash you reviewed, as cordon status prints it (at least 12 hex digits): refuse if the gate now shows another change")
+	yes := fs.Bool("yes", false, "decide without asking; only with --preview")
 	pos, exit, ok := parsePositional(fs, args, 2, 2)
 	if !ok {
 		return exit
 	}
-	cl, s, ok := conn.state(ctx, env, pos[0])
-	if !ok {
-		return 1
+	gate, err := parseGateRef(pos[1], *item)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon approve: %v\n", err)
+		return 2
 	}
-	defer cl.Close()
-	hash := ""
-	for _, g := range s.Gates {
-		if g.Step == pos[1] && g.Item == *item && g.Status == workflows.GateWaiting {
-			hash = g.PreviewHash
+	a := approveArgs{runID: pos[0], gate: gate, deny: *deny, reason: *reason, yes: *yes}
+	if *preview != "" {
+		if a.preview, err = parsePreview(*preview); err != nil {
+			fmt.Fprintf(env.stderr, "cordon approve: %v\n", err)
+			return 2
 		}
 	}
-	action := workflows.ActApprove
-	if *deny {
-		action = workflows.ActDeny
-	}
-	return send(ctx, env, cl, &id, workflows.Request{RunID: pos[0], Action: action, Step: pos[1], Item: *item, PreviewHash: hash, Reason: *reason})
+	return approveGate(ctx, env, &conn, &id, a)
 }
 
 // controlCommand builds pause, resume, abort, skip and approve-all.
