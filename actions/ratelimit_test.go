@@ -26,7 +26,11 @@ func TestRateLimitAvoidsThrottling(t *testing.T) {
 			h.account = name
 		}
 		for i := 0; i < 8; i++ {
-			h.execute("aws.ec2.tag", map[string]any{
+			// An unpaced burst may exhaust the SDK's retries while the
+			// bucket refills (how long depends on the retryer's jitter):
+			// that is a throttled call to count, not a test failure.
+			// The verdict rests on the emulator's count alone.
+			_, _ = h.run(actions.Execute, "aws.ec2.tag", map[string]any{
 				"resource_ids": []any{fleet.InstanceIDs[0]},
 				"tags":         map[string]any{"cordon:burst": time.Duration(i).String()},
 			})
