@@ -11,7 +11,8 @@ import (
 )
 
 // engine contains a fresh fleet of n hosts with the fleet runbook on the
-// embedded server, gates pre-approved by the lead.
+// embedded server: the start signed by a responder, every gate approved
+// by a lead's signed break-glass given with it.
 func (s *sandbox) engine(ctx context.Context, round, n int) (Measurement, error) {
 	var m Measurement
 	f, err := s.seed(n, "engine")
@@ -19,11 +20,16 @@ func (s *sandbox) engine(ctx context.Context, round, n int) (Measurement, error)
 		return m, err
 	}
 	runID := fmt.Sprintf("bench-%d-engine-%d", round, n)
-	approval := &workflows.Approval{Actor: lead, Channel: "cli", BreakGlass: true,
-		Reason: "benchmark: gates pre-approved by the lead", Time: time.Now().UTC()}
+	// Signed before the clock starts, as a lead would ahead of the run.
+	breakGlass, err := worker.SignBreakGlass(runID, lead, "benchmark: every gate approved in advance by the lead, so no human is in the loop", s.leadKey)
+	if err != nil {
+		return m, fmt.Errorf("sign the break-glass: %w", err)
+	}
 	launch := time.Now()
-	if _, err := worker.StartRun(ctx, s.client, taskQueue, f.plan, f.inputs,
-		workflows.RunMeta{RunID: runID, Requester: requester, Channel: "cli", Incident: "BENCH-26084", PreApproved: approval}); err != nil {
+	if _, err := worker.Start(ctx, s.client, taskQueue, worker.StartOptions{
+		Plan: f.plan, Inputs: f.inputs, Signer: s.requesterKey, BreakGlass: []workflows.Request{breakGlass},
+		Meta: workflows.RunMeta{RunID: runID, Requester: requester, Channel: "cli", Incident: "BENCH-26084"},
+	}); err != nil {
 		return m, fmt.Errorf("start the fleet run: %w", err)
 	}
 	// A run that ends failed (too many hosts failed, e.g. retries used
@@ -41,6 +47,16 @@ func (s *sandbox) engine(ctx context.Context, round, n int) (Measurement, error)
 	st, err := worker.State(ctx, s.client, runID)
 	if err != nil {
 		return m, fmt.Errorf("state of %s: %w", runID, err)
+	}
+	// A refused start, or a plan the worker did not vouch for (it would
+	// pass the plan's own gate under break-glass), is not the path the
+	// benchmark measures.
+	if len(st.Refusals) > 0 {
+		r := st.Refusals[0]
+		return m, fmt.Errorf("the worker refused %s of run %s: %s", r.Action, runID, r.Reason)
+	}
+	if pv := st.Provenance; pv == nil || !pv.Vouched || !pv.Authenticated || st.BreakGlass == nil {
+		return m, fmt.Errorf("run %s ran without a vouched plan, a verified requester and break-glass: provenance %+v, break-glass %+v", runID, pv, st.BreakGlass)
 	}
 	m.Status = st.Status
 	var hosts []time.Duration

@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
@@ -47,9 +48,13 @@ type sandbox struct {
 	compiler *runbooks.Compiler
 	source   []byte
 	path     string
-	// tmp holds the worker process's configuration, workerConfig, and
-	// workerEnv is its environment; all empty without
-	// Options.WorkerProcess.
+	// requesterKey signs the starts (a responder), leadKey the
+	// break-glass given with each start (a lead, another member).
+	requesterKey, leadKey ssh.Signer
+	// tmp holds the bench's runbook source (runbooks/, which the worker
+	// vouches for) and, with Options.WorkerProcess, the worker process's
+	// configuration, workerConfig; workerEnv is that process's
+	// environment.
 	tmp          string
 	workerConfig string
 	workerEnv    []string
@@ -62,16 +67,33 @@ func startSandbox(ctx context.Context, o Options) (s *sandbox, err error) {
 			s.stop()
 		}
 	}()
-	files, err := filepath.Glob(filepath.Join(o.Examples, "*.yaml"))
+	// The worker vouches for the bench's own copy of the examples, whose
+	// fleet runbook says the benchmark's fan-out; the runs are compiled
+	// from the same files.
+	if s.tmp, err = os.MkdirTemp("", "cordon-bench-"); err != nil {
+		return s, fmt.Errorf("temporary directory for the bench's runbooks: %w", err)
+	}
+	source := filepath.Join(s.tmp, "runbooks")
+	if err := writeRunbookSource(source, o.Examples, o.Concurrency); err != nil {
+		return s, err
+	}
+	files, err := filepath.Glob(filepath.Join(source, "*.yaml"))
 	if err != nil || len(files) == 0 {
 		return s, fmt.Errorf("no runbooks in %s: run cordon bench from the repository root, or pass --examples DIR", o.Examples)
 	}
-	s.path = filepath.Join(o.Examples, fleetRunbook)
+	s.path = filepath.Join(source, fleetRunbook)
 	if s.source, err = os.ReadFile(s.path); err != nil {
 		return s, fmt.Errorf("read the fleet runbook: %w", err)
 	}
 	s.compiler = runbooks.NewCompiler(actions.Catalog(), runbooks.NewDirResolver(files...))
 	if _, err := s.plan(); err != nil {
+		return s, err
+	}
+	var requesterPub, leadPub string
+	if s.requesterKey, requesterPub, err = benchKey(requester); err != nil {
+		return s, err
+	}
+	if s.leadKey, leadPub, err = benchKey(lead); err != nil {
 		return s, err
 	}
 
@@ -92,11 +114,13 @@ func startSandbox(ctx context.Context, o Options) (s *sandbox, err error) {
 
 	cfg := &worker.Config{}
 	cfg.Temporal = worker.TemporalConfig{Address: s.srv.FrontendAddress(), Namespace: s.srv.Namespace(), TaskQueue: taskQueue}
-	// Gates are pre-approved (break-glass) by the lead: the roster must
-	// hold that lead so the record names a real member.
+	cfg.Runbooks.Dir = source
+	// A production roster (signatures required): a responder signs each
+	// start, and a lead, another member, signs a break-glass given with
+	// it, so every gate passes and no human is in the loop.
 	cfg.Roster.Members = []worker.MemberConfig{
-		{ID: requester, Roles: []string{workflows.RoleResponder}, Groups: []string{"csirt-oncall"}},
-		{ID: lead, Roles: []string{workflows.RoleResponder, workflows.RoleLead}, Groups: []string{"csirt-oncall", "csirt-leads"}},
+		{ID: requester, Roles: []string{workflows.RoleResponder}, Groups: []string{"csirt-oncall"}, PublicKeys: []string{requesterPub}},
+		{ID: lead, Roles: []string{workflows.RoleResponder, workflows.RoleLead}, Groups: []string{"csirt-oncall", "csirt-leads"}, PublicKeys: []string{leadPub}},
 	}
 	if err := cfg.Validate(); err != nil {
 		return s, fmt.Errorf("bench roster: %w", err)
@@ -113,9 +137,6 @@ func startSandbox(ctx context.Context, o Options) (s *sandbox, err error) {
 	if o.WorkerProcess != "" {
 		// No worker in this process: only the worker process, started
 		// per fleet size, polls the task queue.
-		if s.tmp, err = os.MkdirTemp("", "cordon-bench-"); err != nil {
-			return s, fmt.Errorf("temporary directory for the worker process's config: %w", err)
-		}
 		if s.workerConfig, err = writeWorkerConfig(s.tmp, *cfg, s.emu.Region(), url, worker.RateLimitConfig(o.RateLimit), poll); err != nil {
 			return s, err
 		}
@@ -145,27 +166,27 @@ func (s *sandbox) stop() {
 	}
 	if s.tmp != "" {
 		if err := os.RemoveAll(s.tmp); err != nil {
-			s.o.Logger.Warn("bench: remove the worker process's config", "dir", s.tmp, "err", err)
+			s.o.Logger.Warn("bench: remove the bench's runbooks and worker config", "dir", s.tmp, "err", err)
 		}
 	}
 }
 
-// plan compiles the fleet runbook afresh (so an override never leaks into
-// the next measurement) and sets the contain step's fan-out.
+// plan compiles the fleet runbook of the bench's runbook source afresh
+// for each measurement, and checks it is the one the benchmark follows,
+// with the fan-out asked for.
 func (s *sandbox) plan() (*runbooks.Plan, error) {
 	plan, diags := s.compiler.Compile(s.path, s.source)
 	if plan == nil {
 		return nil, fmt.Errorf("compile %s: %w", s.path, diags)
 	}
 	found := false
-	for i := range plan.Steps {
-		if plan.Steps[i].ID == containStep {
-			plan.Steps[i].MaxConcurrency = s.o.Concurrency
+	for _, st := range plan.Steps {
+		if st.ID == containStep && st.MaxConcurrency == s.o.Concurrency {
 			found = true
 		}
 	}
 	if !found || plan.Children[hostRunbook] == nil {
-		return nil, fmt.Errorf("%s has no %s step using %s: the benchmark follows that runbook", s.path, containStep, hostRunbook)
+		return nil, fmt.Errorf("%s has no %s step using %s with max_concurrency %d: the benchmark follows that runbook", s.path, containStep, hostRunbook, s.o.Concurrency)
 	}
 	return plan, nil
 }

@@ -107,7 +107,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Mode == JSON {
 		p.event(Event{Time: time.Now(), Kind: "demo_started", Detail: "cordon demo", Data: map[string]any{
 			"dry_run": o.DryRun, "auto_approve": o.Yes, "approver": leadID, "requester": requesterID, "temporal": box.address,
-			"aws_emulator": box.emu.URL(), "compromised": story.Compromised, "leaked_key": story.LeakedKeyID, "lead_key": box.leadFingerprint}})
+			"aws_emulator": box.emu.URL(), "compromised": story.Compromised, "leaked_key": story.LeakedKeyID, "lead_key": box.lead.fingerprint,
+			"requester_key": box.requester.fingerprint, "runbook_source": o.Examples}})
 	} else {
 		intro(p, o, box, story)
 	}
@@ -116,7 +117,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if !o.Yes {
 		d = &prompter{in: bufio.NewReader(o.Stdin), out: o.Prompts}
 	}
-	f := &follower{c: box.client, p: p, decide: d, lead: box.lead, interactive: !o.Yes}
+	f := &follower{c: box.client, p: p, decide: d, requester: box.requester, lead: box.lead.signer, interactive: !o.Yes}
 
 	res := Result{}
 	// 1. The fleet: contain the hosts the SOC confirmed, each in its own child run.
@@ -208,14 +209,37 @@ func compileStory(dir string) (fleet, key *runbooks.Plan, err error) {
 
 // sandbox is everything the demo runs on: Temporal, the emulator and a worker.
 type sandbox struct {
-	srv             *devserver.Server // nil when Options.Temporal was given
-	address         string
-	emu             *awsemu.Emulator
-	client          client.Client
-	worker          sdkworker.Worker
-	taskQueue       string
-	lead            ssh.Signer
-	leadFingerprint string
+	srv       *devserver.Server // nil when Options.Temporal was given
+	address   string
+	emu       *awsemu.Emulator
+	client    client.Client
+	worker    sdkworker.Worker
+	taskQueue string
+	// requester signs the starts, lead the decisions at gates.
+	requester, lead demoKey
+}
+
+// demoKey is a roster member's key that exists only for one demo:
+// signatures are required exactly as in production, but nobody's real
+// key is used.
+type demoKey struct {
+	signer ssh.Signer
+	// authorized is the public key as an authorized_keys line (the
+	// roster's form), fingerprint its SHA256 fingerprint.
+	authorized, fingerprint string
+}
+
+func newDemoKey(who string) (demoKey, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return demoKey{}, fmt.Errorf("generate the key of %s: %w", who, err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return demoKey{}, fmt.Errorf("key of %s: %w", who, err)
+	}
+	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	return demoKey{signer: signer, authorized: pub, fingerprint: workflows.Fingerprint(pub)}, nil
 }
 
 func startSandbox(ctx context.Context, o Options, p *progress) (box *sandbox, err error) {
@@ -250,25 +274,27 @@ func startSandbox(ctx context.Context, o Options, p *progress) (box *sandbox, er
 		return box, fmt.Errorf("start the AWS emulator: %w", err)
 	}
 
-	// The demo lead's key exists only for this run: signatures are
-	// required exactly as in production, but nobody's real key is used.
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return box, fmt.Errorf("generate the demo lead's key: %w", err)
+	// A production roster (signatures required, the default), with keys
+	// generated for this demo: the requester signs the starts, the lead
+	// the decisions. The worker vouches for the runbooks in the examples
+	// directory, the same files the demo compiles, so the starts run
+	// without a lead's approval of the plan.
+	if box.requester, err = newDemoKey(requesterID); err != nil {
+		return box, err
 	}
-	if box.lead, err = ssh.NewSignerFromKey(priv); err != nil {
-		return box, fmt.Errorf("demo lead's key: %w", err)
+	if box.lead, err = newDemoKey(leadID); err != nil {
+		return box, err
 	}
-	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(box.lead.PublicKey())))
-	box.leadFingerprint = workflows.Fingerprint(pub)
 	cfg := &worker.Config{Temporal: tc}
+	cfg.Runbooks.Dir = o.Examples
 	cfg.Roster.Members = []worker.MemberConfig{
-		{ID: requesterID, Name: "You (at this terminal)", Roles: []string{workflows.RoleResponder}, Groups: []string{"csirt-oncall"}},
+		{ID: requesterID, Name: "You (at this terminal)", Roles: []string{workflows.RoleResponder}, Groups: []string{"csirt-oncall"},
+			PublicKeys: []string{box.requester.authorized}},
 		{ID: leadID, Name: "Demo lead", Roles: []string{workflows.RoleResponder, workflows.RoleLead},
-			Groups: []string{"csirt-oncall", "csirt-leads"}, PublicKeys: []string{pub}},
+			Groups: []string{"csirt-oncall", "csirt-leads"}, PublicKeys: []string{box.lead.authorized}},
 	}
 	if err := cfg.Validate(); err != nil {
-		return box, fmt.Errorf("demo roster: %w", err)
+		return box, fmt.Errorf("demo worker's configuration: %w", err)
 	}
 	if box.client, err = worker.Dial(ctx, tc, o.Logger); err != nil {
 		return box, err
@@ -325,8 +351,10 @@ func intro(p *progress, o Options, box *sandbox, story Story) {
 	p.say("             the first 6 in Auto Scaling group %s behind target group confluence-tg; plus jira-01 and build-runner-01", f.AutoScalingGroupName)
 	p.say("  SOC        confirmed compromised: %s", strings.Join(story.Compromised, " "))
 	p.say("             leaked access key %s of IAM user %s (in a public repository)", story.LeakedKeyID, story.LeakedUser)
-	p.say("  Roster     %s (requester) and %s (approver, key %s generated for this demo);", requesterID, leadID, box.leadFingerprint)
-	p.say("             every decision is signed and checked; the requester cannot approve her own run")
+	p.say("  Roster     %s (requester, key %s) and %s (approver, key %s), keys generated for this demo;",
+		requesterID, box.requester.fingerprint, leadID, box.lead.fingerprint)
+	p.say("             signatures required: every start and decision is signed and checked; the requester cannot approve her own run")
+	p.say("  Runbooks   the worker vouches for the runbooks in %s/ (a plan matching none of them would wait for a lead)", o.Examples)
 	switch {
 	case o.DryRun:
 		p.say("  Mode       REHEARSAL (--dry-run): every step previewed, nothing changed, no gate waits")

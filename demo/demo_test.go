@@ -14,6 +14,7 @@ import (
 
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/worker/devserver"
+	"github.com/cordon-ir/cordon/workflows"
 )
 
 // temporal is the one in-process server every whole-demo test shares:
@@ -79,7 +80,9 @@ func TestDemoContainsTheFleetWithYes(t *testing.T) {
 		}
 	}
 	text := out.String()
-	for _, want := range []string{"approved AUTOMATICALLY as demo-lead", "approved (--yes: automatic)", "CONTAINED in"} {
+	for _, want := range []string{"approved AUTOMATICALLY as demo-lead", "approved (--yes: automatic)", "CONTAINED in",
+		"Start  signed by you (key SHA256:", "runbook confluence-cve-2021-26084, plan ", "runbook iam-credential-compromise, plan ",
+		"; the worker vouched for it: " + filepath.Join("..", "examples", "confluence-cve-2021-26084.yaml") + " (sha256 "} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)
 		}
@@ -95,7 +98,7 @@ func TestDemoRehearsalMutatesNothing(t *testing.T) {
 		t.Fatalf("rehearsal check: %+v\n%s", res.Check, out.String())
 	}
 	text := out.String()
-	for _, want := range []string{"Plan of changes", "security_groups:", "status: Active → Inactive", "REHEARSED: nothing changed"} {
+	for _, want := range []string{"Plan of changes", "security_groups:", "status: Active → Inactive", "REHEARSED: nothing changed", "Start  signed by you (key SHA256:"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)
 		}
@@ -132,5 +135,59 @@ func TestDemoRefusesWithoutATerminalOrYes(t *testing.T) {
 	_, err := Run(context.Background(), o)
 	if !errors.Is(err, ErrNobodyToAsk) {
 		t.Fatalf("err = %v, want ErrNobodyToAsk", err)
+	}
+}
+
+// The demo's worker runs a production roster, so the signed starts the
+// other tests show are not for decoration: a start nobody signed is
+// refused before any AWS call, and so is a signed one that carries a
+// pre-approval nobody signed (the old break-glass field). The positive
+// control is every other demo test, whose signed starts run.
+func TestDemoWorkerRefusesUnsignedStarts(t *testing.T) {
+	var out bytes.Buffer
+	o := withDefaults(demoOptions(t, &out))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	box, err := startSandbox(ctx, o, newProgress(Lines, &out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.stop()
+	fleet, _, err := compileStory(o.Examples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs, err := fleet.ResolveInputs(map[string]string{"compromised": "i-0123456789abcdef0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := func() workflows.RunMeta {
+		return workflows.RunMeta{RunID: worker.NewRunID(fleet.Runbook.Name, time.Now()), Requester: requesterID, Channel: "cli", Incident: incidentID}
+	}
+	preApproved := meta()
+	preApproved.PreApproved = &workflows.Approval{Actor: leadID, Channel: "cli", BreakGlass: true, Reason: "trust me", Time: time.Now().UTC()}
+	for name, start := range map[string]worker.StartOptions{
+		"unsigned":                      {Plan: fleet, Inputs: inputs, Meta: meta()},
+		"signed, unsigned pre-approval": {Plan: fleet, Inputs: inputs, Meta: preApproved, Signer: box.requester.signer},
+	} {
+		runID, err := worker.Start(ctx, box.client, box.taskQueue, start)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if res, err := worker.Wait(ctx, box.client, runID); err != nil || res.Status == workflows.RunSucceeded {
+			t.Errorf("%s: run %s, %v", name, res.Status, err)
+		}
+		s, err := worker.State(ctx, box.client, runID)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if reason := startRefusal(s); s.Status != workflows.RunFailed || reason == "" {
+			t.Errorf("%s: status %s, start refusal %q, want a refused start", name, s.Status, reason)
+		} else {
+			t.Logf("%s: refused: %s", name, reason)
+		}
+	}
+	if calls := box.emu.Calls(); len(calls) != 0 {
+		t.Errorf("refused runs made %d AWS call(s), first %+v", len(calls), calls[0])
 	}
 }

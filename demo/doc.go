@@ -7,8 +7,10 @@
 // check of what the emulator holds.
 //
 // It adds no containment logic: the runbooks in examples/ and the real
-// worker do the work, exactly as in production, with signatures required.
-// Only the AWS endpoint (the emulator) and the roster (an ephemeral demo
-// lead) differ. Linking the Temporal server makes this package slow to
+// worker do the work, exactly as in production: signatures required (each
+// start signed by the requester, each decision by the lead), and plans
+// vouched for by the worker's runbook source (the examples directory).
+// Only the AWS endpoint (the emulator) and the roster (keys generated for
+// one demo) differ. Linking the Temporal server makes this package slow to
 // build cold; only cmd/cordon imports it.
 package demo

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -32,15 +33,17 @@ type follower struct {
 	c           client.Client
 	p           *progress
 	decide      decider
-	lead        ssh.Signer
+	requester   demoKey    // signs the starts
+	lead        ssh.Signer // signs the decisions
 	interactive bool
 }
 
-// run starts a run as the requester and follows it (and its children)
-// until it ends, deciding at every gate as it opens.
+// run starts a run with the requester's signed start and follows it (and
+// its children) until it ends, deciding at every gate as it opens.
 func (f *follower) run(ctx context.Context, taskQueue string, plan *runbooks.Plan, inputs map[string]any, dry bool, title string) (runRecord, error) {
-	runID, err := worker.StartRun(ctx, f.c, taskQueue, plan, inputs, workflows.RunMeta{
-		RunID: worker.NewRunID(plan.Runbook.Name, time.Now()), Requester: requesterID, Channel: "cli", Incident: incidentID, DryRun: dry,
+	runID, err := worker.Start(ctx, f.c, taskQueue, worker.StartOptions{
+		Plan: plan, Inputs: inputs, Signer: f.requester.signer,
+		Meta: workflows.RunMeta{RunID: worker.NewRunID(plan.Runbook.Name, time.Now()), Requester: requesterID, Channel: "cli", Incident: incidentID, DryRun: dry},
 	})
 	if err != nil {
 		return runRecord{}, err
@@ -49,10 +52,15 @@ func (f *follower) run(ctx context.Context, taskQueue string, plan *runbooks.Pla
 	f.p.say("   run %s", runID)
 	seen := map[string]int{}              // timeline events already shown, per run
 	ended := map[string]workflows.State{} // children that ended: no need to ask again
+	startShown := false
 	for {
 		s, err := worker.State(ctx, f.c, runID)
 		if err != nil {
 			return runRecord{}, err
+		}
+		if !startShown && s.Provenance != nil && (s.Provenance.Authenticated || s.Status != workflows.RunRunning) {
+			f.showStart(s, plan.ContentHash())
+			startShown = true
 		}
 		children := map[string]workflows.State{}
 		var order []string
@@ -78,6 +86,9 @@ func (f *follower) run(ctx context.Context, taskQueue string, plan *runbooks.Pla
 
 		if s.Status != workflows.RunRunning {
 			f.p.keep()
+			if reason := startRefusal(s); reason != "" {
+				return runRecord{}, fmt.Errorf("the worker refused to start run %s: %s", runID, reason)
+			}
 			rec := runRecord{title: title, state: s}
 			for _, id := range order {
 				rec.children = append(rec.children, children[id])
@@ -95,6 +106,53 @@ func (f *follower) run(ctx context.Context, taskQueue string, plan *runbooks.Pla
 		case <-time.After(refresh):
 		}
 	}
+}
+
+// showStart shows who the workflow verified as the run's requester and
+// where its plan came from, as the run's state records them.
+func (f *follower) showStart(s workflows.State, planHash string) {
+	line := startLine(s, f.requester.fingerprint, planHash)
+	if f.p.mode != JSON {
+		f.p.say("%s", line)
+		return
+	}
+	pv := s.Provenance
+	f.p.event(Event{Time: time.Now(), Kind: "demo_signed_start", Run: s.Meta.RunID, Actor: pv.Requester, Detail: strings.TrimSpace(line),
+		Data: map[string]any{"authenticated": pv.Authenticated, "key": f.requester.fingerprint, "runbook": s.Runbook,
+			"plan_content_hash": planHash, "vouched": pv.Vouched, "source": pv.Source, "roster_version": pv.RosterVersion}})
+}
+
+// startLine is the signed start in one line: who signed it, with which
+// key, what it runs, and whether the worker's runbook source vouched for
+// the plan.
+func startLine(s workflows.State, keyFingerprint, planHash string) string {
+	pv := s.Provenance
+	signed := fmt.Sprintf("signed by %s (key %s)", pv.Requester, keyFingerprint)
+	if !pv.Authenticated {
+		signed = "NOT verified: no signature of a roster member was accepted"
+	}
+	vouched := "the worker vouched for it: " + pv.Source
+	if !pv.Vouched {
+		vouched = "NOT vouched for by the worker (" + pv.Source + "): a lead must approve the plan at gate " + workflows.PlanGate
+	}
+	return fmt.Sprintf("   Start  %s — runbook %s, plan %s (content hash, as signed); %s", signed, s.Runbook, shortHash(planHash), vouched)
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// startRefusal is why the workflow refused the run's start, if it did.
+func startRefusal(s workflows.State) string {
+	for _, r := range s.Refusals {
+		if r.Action == workflows.ActStart {
+			return r.Reason
+		}
+	}
+	return ""
 }
 
 func statesOf(m map[string]workflows.State, order []string) []workflows.State {

@@ -14,8 +14,8 @@ import (
 func runBench(ctx context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "bench", "[--hosts 1,10,100] [--latency 50ms] [--throttle=true] [--rate-limit=true] [--concurrency N] [--worker-process]",
 		"Contain fleets of compromised Confluence servers with the fleet runbook on an in-process Temporal server against\n"+
-			"the AWS emulator (gates pre-approved by a lead), and with a plain sequential program making the same action calls,\n"+
-			"in the same run; print a table per fleet size. See docs/performance.md.")
+			"the AWS emulator (a responder's signed start, every gate passed by a lead's signed break-glass), and with a plain\n"+
+			"sequential program making the same action calls, in the same run; print a table per fleet size. See docs/performance.md.")
 	hosts := fs.String("hosts", "1,10,100", "fleet sizes to measure, comma-separated (1000 works, and takes long)")
 	latency := fs.Duration("latency", bench.DefaultLatency, "delay of every AWS call in the emulator (0 for none)")
 	throttle := fs.Bool("throttle", true, "EC2's request-token buckets, one per API action, in the emulator")

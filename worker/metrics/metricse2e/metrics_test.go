@@ -8,14 +8,19 @@ package metricse2e
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
@@ -55,6 +60,19 @@ func scrape(url string) (string, error) {
 	return string(b), err
 }
 
+func newKey(t *testing.T) (ssh.Signer, string) {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+}
+
 func TestRunExposesSDKAndAWSMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -83,10 +101,28 @@ func TestRunExposesSDKAndAWSMetrics(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 
+	// A production roster (signatures required): alice signs the start,
+	// and the worker vouches for the runbook from its source directory.
+	alice, alicePub := newKey(t)
+	source := filepath.Join(dir, "runbooks")
+	if err := os.Mkdir(source, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	runbookFile := filepath.Join(source, "metrics-e2e.yaml")
+	if err := os.WriteFile(runbookFile, []byte(runbook), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg := &worker.Config{
 		Temporal: worker.TemporalConfig{Address: srv.FrontendAddress(), Namespace: srv.Namespace(), TaskQueue: "metrics-e2e"},
 		AWS:      worker.AWSConfig{Region: emu.Region(), Endpoint: emu.URL()},
 		Metrics:  worker.MetricsConfig{Listen: "127.0.0.1:0"},
+		Runbooks: worker.RunbookSourceConfig{Dir: source},
+		Roster: worker.RosterConfig{Members: []worker.MemberConfig{
+			{ID: "alice", Roles: []string{workflows.RoleResponder}, Groups: []string{"csirt-oncall"}, PublicKeys: []string{alicePub}},
+		}},
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
 	}
 	c, err := worker.Dial(ctx, cfg.Temporal, quiet)
 	if err != nil {
@@ -111,7 +147,7 @@ func TestRunExposesSDKAndAWSMetrics(t *testing.T) {
 		t.Fatal("worker.Run did not report its metrics endpoint")
 	}
 
-	plan, diags := runbooks.NewCompiler(actions.Catalog(), nil).Compile("metrics-e2e.yaml", []byte(runbook))
+	plan, diags := runbooks.NewCompiler(actions.Catalog(), nil).Compile(runbookFile, []byte(runbook))
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -121,7 +157,8 @@ func TestRunExposesSDKAndAWSMetrics(t *testing.T) {
 	}
 	waitCtx, cancelWait := context.WithTimeout(ctx, time.Minute)
 	defer cancelWait()
-	runID, err := worker.StartRun(waitCtx, c, cfg.Temporal.TaskQueue, plan, inputs, workflows.RunMeta{Requester: "alice", Channel: "cli", Incident: "INC-9090"})
+	runID, err := worker.Start(waitCtx, c, cfg.Temporal.TaskQueue, worker.StartOptions{Plan: plan, Inputs: inputs, Signer: alice,
+		Meta: workflows.RunMeta{Requester: "alice", Channel: "cli", Incident: "INC-9090"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +168,11 @@ func TestRunExposesSDKAndAWSMetrics(t *testing.T) {
 	}
 	if res.Status != workflows.RunSucceeded {
 		t.Fatalf("run %s: %s %s", runID, res.Status, res.Error)
+	}
+	if st, err := worker.State(waitCtx, c, runID); err != nil {
+		t.Fatal(err)
+	} else if pv := st.Provenance; pv == nil || !pv.Vouched || !pv.Authenticated || pv.Requester != "alice" {
+		t.Fatalf("provenance %+v: want a vouched plan and alice's verified start", pv)
 	}
 
 	// The SDK reports some metrics when a task completes, after the run
