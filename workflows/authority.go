@@ -380,7 +380,7 @@ func (r *runner) awaitPlanApproval(ctx workflow.Context, v VouchedPlan) error {
 			Detail: fmt.Sprintf("the plan is not in the worker's runbook source (vouched version %s): waiting for a lead to approve plan %s until %s", short(base), short(g.PreviewHash), g.Deadline.Format(time.RFC3339)),
 			Data:   map[string]any{"preview_hash": g.PreviewHash, "changes": v.Diff}})
 		r.notifyGate(ctx, st, g, "waiting", g.Approvers)
-		ok, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool { return g.done || r.abort != nil })
+		ok, err := workflow.AwaitWithTimeout(ctx, max(g.Deadline.Sub(workflow.Now(ctx)), time.Millisecond), func() bool { return g.done || r.abort != nil })
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cordon-ir/cordon/actions"
@@ -142,7 +143,22 @@ func (r *runner) effectiveGate(st *runbooks.Step) (minApprovals int, selfApprova
 // awaitDecision waits for the gate to be decided, applying on_timeout.
 func (r *runner) awaitDecision(ctx workflow.Context, st *runbooks.Step, g *gate) error {
 	decided := func() bool { return g.done || r.abort != nil }
-	ok, err := workflow.AwaitWithTimeout(ctx, time.Duration(st.Gate.Timeout), decided)
+	// The gate's clock runs from its deadline, set when it opened: the
+	// time its notification took (Slack slow, or down and retried) counts
+	// against the timeout instead of delaying it. Runs recorded before
+	// this wait the full timeout after the notification.
+	onTime := workflow.GetVersion(ctx, "gate-timeout-from-deadline", workflow.DefaultVersion, 1) >= 1
+	wait := func() (bool, error) {
+		d := time.Duration(st.Gate.Timeout)
+		if onTime {
+			d = g.Deadline.Sub(workflow.Now(ctx))
+			if d <= 0 {
+				return decided(), nil
+			}
+		}
+		return workflow.AwaitWithTimeout(ctx, d, decided)
+	}
+	ok, err := wait()
 	if err != nil {
 		return err
 	}
@@ -152,7 +168,7 @@ func (r *runner) awaitDecision(ctx workflow.Context, st *runbooks.Step, g *gate)
 		r.event(ctx, Event{Kind: "gate_escalated", Step: st.ID, Item: g.Item,
 			Detail: fmt.Sprintf("no decision in %s; escalated to %s until %s", time.Duration(st.Gate.Timeout), st.Gate.EscalateTo.String(), g.Deadline.Format(time.RFC3339))})
 		r.notifyGate(ctx, st, g, "escalated", st.Gate.EscalateTo)
-		if ok, err = workflow.AwaitWithTimeout(ctx, time.Duration(st.Gate.Timeout), decided); err != nil {
+		if ok, err = wait(); err != nil {
 			return err
 		}
 	}
@@ -172,11 +188,15 @@ func (r *runner) awaitDecision(ctx workflow.Context, st *runbooks.Step, g *gate)
 }
 
 // notifyGate tells people about a gate. A failed notification is recorded,
-// not fatal: the gate can still be decided from the CLI.
+// not fatal: the gate can still be decided from the CLI. Its retries are
+// bounded (a nil policy would retry for ever while Slack is down, and the
+// gate waits for the notification before it waits for people).
 func (r *runner) notifyGate(ctx workflow.Context, st *runbooks.Step, g *gate, kind string, to runbooks.Approvers) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         nil,
+		StartToCloseTimeout:    20 * time.Second,
+		ScheduleToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+			MaximumInterval: 10 * time.Second, MaximumAttempts: 3},
 	})
 	notice := GateNotice{
 		RunID: r.in.Meta.RunID, Runbook: r.plan.Runbook.Name, Incident: r.in.Meta.Incident, Requester: r.in.Meta.Requester,

@@ -325,7 +325,16 @@ func (r *runner) runForeach(ctx workflow.Context, st *runbooks.Step) error {
 		}
 		if err := workflow.Await(ctx, func() bool { return canStart() || finished() }); err != nil || finished() {
 			if inFlight > 0 {
-				_ = workflow.Await(ctx, func() bool { return inFlight == 0 })
+				// On abort ctx is cancelled, and an Await on it returns at
+				// once: the step would end while its items still run and
+				// later change its counts. Wait on a context the abort does
+				// not cancel (the items themselves are cancelled through
+				// theirs). Runs recorded before the fix keep the old wait.
+				wait := ctx
+				if workflow.GetVersion(ctx, "foreach-abort-waits-for-items", workflow.DefaultVersion, 1) >= 1 {
+					wait, _ = workflow.NewDisconnectedContext(ctx)
+				}
+				_ = workflow.Await(wait, func() bool { return inFlight == 0 })
 			}
 			break
 		}
@@ -450,6 +459,7 @@ func (r *runner) runItem(ctx workflow.Context, st *runbooks.Step, item int, item
 			return itemResult{status: denied.status, err: denied.reason}
 		}
 		if r.abort != nil {
+			r.event(ctx, Event{Kind: "item_cancelled", Step: st.ID, Item: item, Detail: "cancelled: the run was aborted"})
 			return itemResult{status: StepCancelled, err: "cancelled: the run was aborted"}
 		}
 		return r.itemFailed(ctx, st, item, err)

@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/workflows"
+)
+
+// slackDown is a gate notifier during a Slack outage: every call fails.
+type slackDown struct{}
+
+func (slackDown) NotifyGate(context.Context, workflows.GateNotice) error {
+	return errors.New("slack: 503 service unavailable")
+}
+
+const shortGateRunbook = `apiVersion: cordon.dev/v1
+kind: Runbook
+metadata:
+  name: short-gate
+inputs:
+  instance_id: {type: string, required: true}
+approvals:
+  approvers: {groups: [csirt-oncall]}
+  timeout: 3s
+  on_timeout: escalate
+  escalate_to: {groups: [csirt-leads]}
+steps:
+  - id: isolate
+    action: aws.ec2.isolate_instance
+    approval: required
+    with: {instance_id: "${{ inputs.instance_id }}"}
+`
+
+// Issue 11, bug 2, on the real server: with Slack down, the gate's
+// notification used to be retried for ever (no retry limit) before the
+// gate's timer even started, so the gate never escalated nor timed out.
+// Now the failure is recorded and the gate escalates and times out on time.
+func TestSlackOutageDoesNotStallTheGate(t *testing.T) {
+	ctx := context.Background()
+	quiet := slog.New(slog.DiscardHandler)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "short-gate.yaml"), []byte(shortGateRunbook), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := *shared.cfg
+	cfg.Runbooks.Dir = dir
+	const queue = "e2e-notify-outage"
+	rt := actions.NewRuntime(actions.Options{
+		Clients: actions.NewAWSClientSource(actions.AWSOptions{Base: shared.emu.AWSConfig(), Endpoint: shared.emu.URL()}),
+		Logger:  quiet,
+	})
+	w := sdkworker.New(shared.client, queue, sdkworker.Options{})
+	worker.RegisterWith(w, &cfg, rt, slackDown{}, worker.StaticRoster(cfg.WorkflowRoster()))
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	target := oneHost(t, "outage")
+	runID, err := worker.Start(ctx, shared.client, queue, worker.StartOptions{Runbook: "short-gate", InputArgs: map[string]string{"instance_id": target},
+		Meta: workflows.RunMeta{RunID: "e2e-notify-outage", Requester: "alice"}, Signer: shared.keys["alice"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	defer cancel()
+	var s workflows.State
+	for {
+		s, err = worker.State(wctx, shared.client, runID)
+		if err == nil && s.Status != workflows.RunRunning {
+			break
+		}
+		if wctx.Err() != nil {
+			t.Fatalf("the run has not ended after 45s: the gate stalled behind its notification (status %q, timeline %v, query error %v)", s.Status, kindsOf(s), err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	at := map[string]time.Time{}
+	for _, e := range s.Timeline {
+		if _, seen := at[e.Kind]; !seen {
+			at[e.Kind] = e.Time
+		}
+	}
+	for _, kind := range []string{"notify_failed", "gate_escalated", "gate_timed_out"} {
+		if at[kind].IsZero() {
+			t.Errorf("no %s in the timeline %v", kind, kindsOf(s))
+		}
+	}
+	// Three attempts of the notification take about 3 s; the gate's own
+	// 3 s run from when it opened, not after them.
+	if d := at["gate_escalated"].Sub(at["gate_waiting"]); d > 10*time.Second {
+		t.Errorf("escalated %s after the gate opened (timeout 3s)", d)
+	}
+	untouched(t, target)
+}
+
+func kindsOf(s workflows.State) []string {
+	var out []string
+	for _, e := range s.Timeline {
+		out = append(out, e.Kind)
+	}
+	return out
+}
