@@ -89,6 +89,9 @@ func TestFleetContainmentUnderAWSFaults(t *testing.T) {
 	// A host's run under break-glass, throttling and server errors: its
 	// history guards the break-glass gate path (no preview) in replay.
 	replay(t, succeededChild, "ec2-compromise-break-glass-signed")
+	// The fleet run itself: a foreach of child runs with one item failing
+	// within max_errors.
+	replay(t, runID, "fleet-foreach-item-failed")
 
 	// The fleet's record (cordon report) lists every host with its outcome.
 	children, err := worker.ChildStates(ctx, shared.client, s)

@@ -12,6 +12,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -102,6 +103,67 @@ func TestSlackOutageDoesNotStallTheGate(t *testing.T) {
 		t.Errorf("escalated %s after the gate opened (timeout 3s)", d)
 	}
 	untouched(t, target)
+	replay(t, runID, "gate-notify-fails")
+}
+
+// An abort while a foreach's items are in flight (each host's run waiting
+// at its gate): the fleet step ends only when every host's run has, and
+// the history guards that path in replay.
+func TestAbortMidForeach(t *testing.T) {
+	ctx := context.Background()
+	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 3, NamePrefix: "abortfe", Compromised: []int{0, 1, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runID := startFleetRun(t, shared.client, shared.cfg.Temporal.TaskQueue, fleet, "none",
+		workflows.RunMeta{RunID: "e2e-abort-mid-foreach", Requester: "alice", Incident: "INC-ABORT"}, "")
+	deadline := time.Now().Add(time.Minute)
+	for waiting := 0; waiting < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d hosts reached a gate", waiting)
+		}
+		time.Sleep(200 * time.Millisecond)
+		waiting = 0
+		s, err := worker.State(ctx, shared.client, runID)
+		if err != nil {
+			continue
+		}
+		for _, st := range s.Steps {
+			for _, child := range st.Children {
+				if cs, err := worker.State(ctx, shared.client, child); err == nil {
+					for _, g := range cs.Gates {
+						if g.Status == workflows.GateWaiting {
+							waiting++
+						}
+					}
+				}
+			}
+		}
+	}
+	abortRun(t, runID)
+	s := ended(t, runID)
+	if s.Status != workflows.RunAborted {
+		t.Fatalf("status %s", s.Status)
+	}
+	items, stepEnd := 0, -1
+	for i, e := range s.Timeline {
+		switch {
+		case e.Kind == "item_cancelled" || e.Kind == "item_failed":
+			items++
+			if stepEnd >= 0 {
+				t.Errorf("host %d ended after the fleet step", e.Item)
+			}
+		case e.Step == "contain" && (e.Kind == "step_cancelled" || e.Kind == "step_failed"):
+			stepEnd = i
+		}
+	}
+	if items != 3 || stepEnd < 0 {
+		t.Errorf("%d host outcomes before the step's end (at %d): %v", items, stepEnd, kindsOf(s))
+	}
+	for _, id := range fleet.CompromisedIDs {
+		untouched(t, id)
+	}
+	replay(t, runID, "fleet-abort-mid-foreach")
 }
 
 func kindsOf(s workflows.State) []string {
