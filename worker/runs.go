@@ -120,7 +120,7 @@ func Start(ctx context.Context, c client.Client, taskQueue string, o StartOption
 	}, workflows.WorkflowName, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
-		return "", fmt.Errorf("start run %s: a run with this id already exists (cordon status %s shows it); start with another id", meta.RunID, meta.RunID)
+		return "", fmt.Errorf("start run %s: a run with this id already exists (cordon status %s shows it); start with another id: %w", meta.RunID, meta.RunID, started)
 	}
 	if err != nil {
 		return "", fmt.Errorf("start run %s: %w", meta.RunID, err)

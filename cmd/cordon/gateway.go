@@ -11,7 +11,9 @@ import (
 )
 
 // runGateway serves the Slack gateway and, unless --worker=false, a worker
-// whose gate notifications and slack.notify messages go to Slack.
+// whose gate notifications and slack.notify messages go to Slack. The
+// gateway signs what it forwards with its key; the runs decide (see
+// docs/slack.md). It keeps no state a replica or a restart would need.
 func runGateway(ctx context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "gateway", "--config FILE [--worker=false]", "Serve the Slack gateway (HTTP or Socket Mode, as slack.transport says) and a worker that posts gate messages to Slack. See docs/slack.md.")
 	path := fs.String("config", os.Getenv("CORDON_CONFIG"), "cordon.yaml (env CORDON_CONFIG)")
@@ -27,6 +29,14 @@ func runGateway(ctx context.Context, env *cliEnv, args []string) int {
 	if err != nil {
 		fmt.Fprintf(env.stderr, "cordon gateway: %v\n", err)
 		return 1
+	}
+	if *withWorker {
+		// The same checks as cordon worker: signatures required, a
+		// runbook source it can read.
+		if err := cfg.CheckWorker(false); err != nil {
+			fmt.Fprintf(env.stderr, "cordon gateway: %v\n", err)
+			return 1
+		}
 	}
 	logger := slog.New(slog.NewJSONHandler(env.stderr, nil))
 	c, err := worker.Dial(ctx, cfg.Temporal, logger)
@@ -45,7 +55,10 @@ func runGateway(ctx context.Context, env *cliEnv, args []string) int {
 	workerDone := make(chan error, 1)
 	if *withWorker {
 		go func() {
-			workerDone <- worker.Run(ctx, c, cfg, worker.Options{Logger: logger, Notifier: notifier, ActionNotifier: notifier})
+			// The runs read the roster from the file before every decision,
+			// so a member removed, or a gateway scope changed, counts at once.
+			workerDone <- worker.Run(ctx, c, cfg, worker.Options{Logger: logger, Notifier: notifier, ActionNotifier: notifier,
+				Roster: worker.FileRoster(*path, false)})
 			cancel()
 		}()
 	} else {

@@ -95,9 +95,11 @@ func parseCommand(text string) (command, error) {
 	return c, fmt.Errorf("unknown command %q; `/cordon help` lists them", c.Verb)
 }
 
-// requestAction maps a control verb to the request it sends.
+// requestAction maps a verb to the request it sends.
 func requestAction(verb string) string {
 	switch verb {
+	case "run":
+		return workflows.ActStart
 	case "pause":
 		return workflows.ActPause
 	case "resume":

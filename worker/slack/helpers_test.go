@@ -3,6 +3,7 @@ package slack
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/worker/slack/slackfake"
 	"github.com/cordon-ir/cordon/workflows"
@@ -23,22 +23,33 @@ const (
 	testChannel = "C0INCIDENT"
 )
 
-// fakeRuns records what reaches "Temporal" and answers as told.
+// fakeRuns records what reaches "Temporal" and answers as told. Like a
+// run, it refuses a nonce it has accepted before (in the workflow's
+// words), and like Temporal it refuses to start a run id twice.
 type fakeRuns struct {
 	mu      sync.Mutex
 	sent    []workflows.Request
-	started []workflows.RunMeta
+	started []worker.StartOptions
 	refuse  string
 	state   workflows.State
+	nonces  map[string]bool
+	runs    map[string]bool
 }
 
 func (f *fakeRuns) Send(_ context.Context, req workflows.Request) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sent = append(f.sent, req)
+	if f.nonces[req.RunID+" "+req.Nonce] {
+		return "", &worker.Refused{Reason: "this signed request was already used: a signature is good for one request; sign a new one"}
+	}
 	if f.refuse != "" {
 		return "", &worker.Refused{Reason: f.refuse}
 	}
+	if f.nonces == nil {
+		f.nonces = map[string]bool{}
+	}
+	f.nonces[req.RunID+" "+req.Nonce] = true
 	return req.Action + " recorded", nil
 }
 
@@ -50,11 +61,24 @@ func (f *fakeRuns) State(_ context.Context, runID string) (workflows.State, erro
 	return s, nil
 }
 
-func (f *fakeRuns) Start(_ context.Context, _ *runbooks.Plan, _ map[string]any, meta workflows.RunMeta) (string, error) {
+func (f *fakeRuns) Start(_ context.Context, o worker.StartOptions) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.started = append(f.started, meta)
-	return meta.RunID, nil
+	f.started = append(f.started, o)
+	if f.runs[o.Meta.RunID] {
+		return o.Meta.RunID, fmt.Errorf("%w: start run %s: a run with this id already exists", ErrAlreadyStarted, o.Meta.RunID)
+	}
+	if f.runs == nil {
+		f.runs = map[string]bool{}
+	}
+	f.runs[o.Meta.RunID] = true
+	return o.Meta.RunID, nil
+}
+
+func (f *fakeRuns) starts() []worker.StartOptions {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]worker.StartOptions(nil), f.started...)
 }
 
 func (f *fakeRuns) requests() []workflows.Request {
@@ -81,36 +105,56 @@ type fixture struct {
 	note  *Notifier
 	logs  *bytes.Buffer
 	now   time.Time
+	opts  GatewayOptions
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureWith(t, testRoster()) }
+
+// newFixtureWith is newFixture with another roster (a gateway scope).
+func newFixtureWith(t *testing.T, roster workflows.Roster) *fixture {
 	t.Helper()
 	fake := slackfake.New()
 	t.Cleanup(fake.Close)
 	logs := &bytes.Buffer{}
 	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	note := NewNotifier(NewClient(worker.SlackConfig{BotToken: testToken, APIURL: fake.URL()}),
-		NotifierOptions{Channel: testChannel, EscalationChannel: "C0LEADS", Roster: testRoster(), Logger: logger})
+		NotifierOptions{Channel: testChannel, EscalationChannel: "C0LEADS", Roster: roster, Logger: logger})
 	runs := &fakeRuns{}
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	gw, err := NewGateway(GatewayOptions{SigningSecret: testSecret, TeamID: testTeam, Roster: testRoster(), RunbookDir: "../../examples",
-		Notifier: note, Runs: runs, Logger: logger, Now: func() time.Time { return now }})
+	f := &fixture{slack: fake, runs: runs, note: note, logs: logs, now: now}
+	f.opts = GatewayOptions{SigningSecret: testSecret, TeamID: testTeam, Roster: roster, RunbookDir: "../../examples",
+		Notifier: note, Runs: runs, Logger: logger, Now: func() time.Time { return f.now }}
+	f.gw = f.gateway(t)
+	return f
+}
+
+// gateway is another gateway from the fixture's options: a replica, or
+// the same gateway after a restart. It shares the fake runs (one Temporal).
+func (f *fixture) gateway(t *testing.T) *Gateway {
+	t.Helper()
+	gw, err := NewGateway(f.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{slack: fake, runs: runs, gw: gw, note: note, logs: logs, now: now}
+	return gw
 }
 
 // post sends body to path signed at the given time (with secret), and
 // waits for the work it started.
 func (f *fixture) post(t *testing.T, path string, body []byte, secret string, at time.Time) *httptest.ResponseRecorder {
 	t.Helper()
+	return f.postTo(t, f.gw, path, body, secret, at)
+}
+
+// postTo is post to another gateway.
+func (f *fixture) postTo(t *testing.T, gw *Gateway, path string, body []byte, secret string, at time.Time) *httptest.ResponseRecorder {
+	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	SignRequest(req.Header, secret, body, at)
 	rec := httptest.NewRecorder()
-	f.gw.ServeHTTP(rec, req)
-	f.gw.Wait()
+	gw.ServeHTTP(rec, req)
+	gw.Wait()
 	return rec
 }
 

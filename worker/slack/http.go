@@ -20,8 +20,12 @@ const (
 )
 
 // ServeHTTP implements http.Handler: POST /slack/interactions and
-// POST /slack/commands. A request that is not correctly signed by Slack,
-// is stale, or replays an earlier one gets 401 and goes no further.
+// POST /slack/commands. A request that is not correctly signed by Slack or
+// is stale gets 401 and goes no further. A correctly signed request that
+// repeats an earlier one (Slack's retry, a replay within the five minutes)
+// is handled like the first: what it asks carries the nonce derived from
+// the interaction, and the run refuses a nonce it has accepted (nonce.go).
+// The gateway remembers nothing between requests.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		// Never let a malformed request take the gateway down.
@@ -44,15 +48,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
 		return
 	}
-	now := g.opts.Now()
-	sig, err := verifySignature(g.opts.SigningSecret, r.Header, body, now)
-	if err == nil && !g.replays.first(sig, now) {
-		err = errReplayed
-	}
-	if err != nil {
+	if err := verifySignature(g.opts.SigningSecret, r.Header, body, g.opts.Now()); err != nil {
 		g.log.Warn("slack gateway: request refused", "path", r.URL.Path, "remote", r.RemoteAddr, "why", err.Error())
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
+	}
+	if n := r.Header.Get("X-Slack-Retry-Num"); n != "" {
+		// Handled as any delivery: a retry of a request that was already
+		// acted on is refused by the run as a repeat, and ignored here.
+		g.log.Info("slack gateway: Slack retried a request", "path", r.URL.Path, "retry", n, "reason", r.Header.Get("X-Slack-Retry-Reason"))
 	}
 	var reply any
 	switch r.URL.Path {

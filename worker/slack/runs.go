@@ -2,14 +2,15 @@ package slack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -18,13 +19,23 @@ import (
 // gateway of this name holds its public key.
 const Channel = "slack"
 
-// Runs is what the gateway asks of Cordon: deliver a request (the
-// implementation signs it), read a run, start one.
+// Runs is what the gateway asks of Cordon: deliver a request, read a run,
+// start one. The implementation signs requests and starts with the
+// gateway's key, for the member the gateway mapped (req.Actor,
+// o.Meta.Requester), and keeps the nonce the gateway gives.
 type Runs interface {
 	Send(ctx context.Context, req workflows.Request) (string, error)
 	State(ctx context.Context, runID string) (workflows.State, error)
-	Start(ctx context.Context, plan *runbooks.Plan, inputs map[string]any, meta workflows.RunMeta) (string, error)
+	// Start starts a run with a signed start request. When a run of
+	// o.Meta.RunID exists already it starts nothing and returns an error
+	// that is ErrAlreadyStarted.
+	Start(ctx context.Context, o worker.StartOptions) (string, error)
 }
+
+// ErrAlreadyStarted says a start named a run that exists: the gateway
+// derives a start's run id from the slash command, so this is a repeated
+// delivery of a command that started it.
+var ErrAlreadyStarted = errors.New("the run already exists")
 
 // TemporalRuns delivers requests to runs on Temporal, signed with the
 // gateway's key.
@@ -44,9 +55,32 @@ func (t TemporalRuns) State(ctx context.Context, runID string) (workflows.State,
 	return worker.State(ctx, t.Client, runID)
 }
 
-// Start implements Runs.
-func (t TemporalRuns) Start(ctx context.Context, plan *runbooks.Plan, inputs map[string]any, meta workflows.RunMeta) (string, error) {
-	return worker.StartRun(ctx, t.Client, t.TaskQueue, plan, inputs, meta)
+// existsWording is how worker.Start words a start refused because the run
+// id is taken (it does not wrap Temporal's error). The Slack end-to-end
+// tests repeat a /cordon run through it, so a change of wording fails them.
+const existsWording = "a run with this id already exists"
+
+// Start implements Runs: the start is signed with the gateway's key.
+func (t TemporalRuns) Start(ctx context.Context, o worker.StartOptions) (string, error) {
+	o.Signer = t.Signer
+	id, err := worker.Start(ctx, t.Client, t.TaskQueue, o)
+	if err == nil || o.Meta.RunID == "" {
+		return id, err
+	}
+	var exists *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &exists) {
+		return o.Meta.RunID, fmt.Errorf("%w: %w", ErrAlreadyStarted, err)
+	}
+	// Temporal's own record says whether the run exists.
+	if _, derr := t.Client.DescribeWorkflowExecution(ctx, o.Meta.RunID, ""); derr == nil {
+		if strings.Contains(err.Error(), existsWording) {
+			return o.Meta.RunID, fmt.Errorf("%w: %w", ErrAlreadyStarted, err)
+		}
+		// Temporal took this start but its answer was lost (a timeout):
+		// the run this command names is running.
+		return o.Meta.RunID, nil
+	}
+	return id, err
 }
 
 // LoadGatewayKey reads the gateway's OpenSSH private key (ed25519,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -39,9 +40,23 @@ func FromConfig(cfg *worker.Config, c client.Client, logger *slog.Logger) (*Noti
 	if err := CheckGatewayKey(roster, signer); err != nil {
 		return nil, nil, err
 	}
+	// /cordon run compiles from slack.runbook_dir, and the worker runs a
+	// plan as it is only if its own source (runbooks.dir) holds the same:
+	// by default they are one directory.
+	dir := s.RunbookDir
+	if dir == "" {
+		dir = cfg.Runbooks.Dir
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if cfg.Runbooks.Dir != "" && filepath.Clean(dir) != filepath.Clean(cfg.Runbooks.Dir) {
+		logger.Warn("slack.runbook_dir is not runbooks.dir: a run started from Slack whose runbook differs from the worker's source waits for a lead to approve its plan",
+			"slack.runbook_dir", dir, "runbooks.dir", cfg.Runbooks.Dir)
+	}
 	n := NewNotifier(NewClient(s), NotifierOptions{Channel: s.Channel, EscalationChannel: s.EscalationChannel, Roster: roster, Logger: logger})
 	g, err := NewGateway(GatewayOptions{
-		SigningSecret: s.SigningSecret, TeamID: s.TeamID, Roster: roster, RunbookDir: s.RunbookDir,
+		SigningSecret: s.SigningSecret, TeamID: s.TeamID, Roster: roster, RunbookDir: dir,
 		Notifier: n, Runs: TemporalRuns{Client: c, TaskQueue: cfg.Temporal.TaskQueue, Signer: signer}, Logger: logger,
 	})
 	if err != nil {

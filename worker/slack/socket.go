@@ -29,7 +29,9 @@ type acker interface {
 // Slack pushes interactions and commands over a WebSocket the gateway
 // opened, so nothing listens inbound. The connection is authenticated by
 // the app token, so there is no request signature to check; the
-// workspace check and everything after it are the HTTP transport's.
+// workspace check and everything after it are the HTTP transport's. An
+// envelope Slack delivers again (its retry_attempt) is the same
+// interaction, with the same nonce: the run refuses it as a repeat.
 func (g *Gateway) ServeSocketMode(ctx context.Context, sm *socketmode.Client) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

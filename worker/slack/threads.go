@@ -70,6 +70,16 @@ func (t *threads) setRoot(runID string, p posted) {
 	}
 }
 
+// forgetRoot forgets the run's first message if it is p (an announcement
+// that turned out to be a repeat's).
+func (t *threads) forgetRoot(runID string, p posted) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r, ok := t.runs[runID]; ok && r.root == p {
+		r.root = posted{}
+	}
+}
+
 // gate lists the messages showing a gate (run id + gate key).
 func (t *threads) gate(runID, key string) []posted {
 	t.mu.Lock()

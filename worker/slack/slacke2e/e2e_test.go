@@ -12,11 +12,14 @@ import (
 	"github.com/cordon-ir/cordon/workflows"
 )
 
+var seeded int
+
 // TestContainFromSlack runs examples/ec2-compromise.yaml end to end:
 // started with /cordon run, every gate approved by clicking its Slack
 // message (signed Slack requests only), against the AWS emulator.
 func TestContainFromSlack(t *testing.T) {
-	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 2, NamePrefix: "wiki", NetworkInterfaces: 2, Volumes: 2,
+	seeded++ // names are unique in the emulator (go test -count)
+	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 2, NamePrefix: fmt.Sprintf("wiki%d", seeded), NetworkInterfaces: 2, Volumes: 2,
 		InAutoScalingGroup: 2, BehindTargetGroup: 2, WithInstanceRole: true, Compromised: []int{0}})
 	if err != nil {
 		t.Fatal(err)

@@ -12,11 +12,14 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,12 +50,15 @@ type env struct {
 	client  client.Client
 	emu     *awsemu.Emulator
 	slack   *slackfake.Server
-	gateway *httptest.Server
-	gw      *slack.Gateway
 	cfg     *worker.Config
+	roster  workflows.Roster // the configuration's, as the gateway reads it
+	signer  ssh.Signer       // the gateway's key
+	carol   ssh.Signer       // carol's own key, for the CLI
+	gateway *gatewayProc     // the gateway most tests talk to
+	dir     string           // the runbook source of the worker and the gateway
 
-	mu   sync.Mutex
-	last time.Time // last signing time, to keep signatures distinct
+	mu           sync.Mutex
+	workerRoster workflows.Roster // what the workflow's roster activity answers
 }
 
 var shared *env
@@ -64,6 +70,72 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Exit(code)
+}
+
+// twoPerson is a runbook whose one gate needs two approvers, for tests
+// that count approvals.
+const twoPerson = `apiVersion: cordon.dev/v1
+kind: Runbook
+metadata:
+  name: two-person-isolate
+  description: Isolate one instance once two responders agree (Slack end-to-end tests).
+  severity: high
+target:
+  account: production
+  region: us-east-1
+inputs:
+  instance_id:
+    type: string
+    required: true
+    pattern: ^i-[0-9a-f]{8,17}$
+steps:
+  - id: isolate
+    name: Quarantine security group on every interface
+    phase: containment
+    action: aws.ec2.isolate_instance
+    approval:
+      min_approvals: 2
+      approvers:
+        groups: [csirt-oncall, csirt-leads]
+      timeout: 30m
+      on_timeout: deny
+    with:
+      instance_id: ${{ inputs.instance_id }}
+`
+
+// runbookSource is the worker's runbook source (runbooks.dir) and the
+// gateway's: the examples and the two-person runbook.
+func runbookSource() (string, error) {
+	dir, err := os.MkdirTemp("", "slacke2e-runbooks")
+	if err != nil {
+		return "", err
+	}
+	files, err := filepath.Glob("../../../examples/*.yaml")
+	if err != nil || len(files) == 0 {
+		return "", fmt.Errorf("no example runbooks (%v)", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o600); err != nil {
+			return "", err
+		}
+	}
+	return dir, os.WriteFile(filepath.Join(dir, "two-person-isolate.yaml"), []byte(twoPerson), 0o600)
+}
+
+func newKey() (ssh.Signer, string, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, "", err
+	}
+	return signer, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), nil
 }
 
 func run(m *testing.M) (int, error) {
@@ -83,31 +155,41 @@ func run(m *testing.M) (int, error) {
 	defer emu.Close()
 	fake := slackfake.New()
 	defer fake.Close()
+	dir, err := runbookSource()
+	if dir != "" {
+		defer os.RemoveAll(dir)
+	}
+	if err != nil {
+		return 0, err
+	}
 
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	signer, pub, err := newKey()
 	if err != nil {
 		return 0, err
 	}
-	signer, err := ssh.NewSignerFromKey(priv)
+	carol, carolPub, err := newKey()
 	if err != nil {
 		return 0, err
 	}
-	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
 
 	cfg := &worker.Config{}
 	cfg.Temporal = worker.TemporalConfig{Address: srv.FrontendAddress(), Namespace: srv.Namespace(), TaskQueue: "slacke2e"}
 	cfg.Roster.Members = []worker.MemberConfig{
 		{ID: "alice", SlackID: "UALICE", Roles: []string{"responder"}, Groups: []string{"csirt-oncall"}},
 		{ID: "bob", SlackID: "UBOB", Roles: []string{"responder"}, Groups: []string{"csirt-oncall"}},
-		{ID: "carol", SlackID: "UCAROL", Roles: []string{"responder", "lead"}, Groups: []string{"csirt-oncall", "csirt-leads"}},
+		{ID: "carol", SlackID: "UCAROL", Roles: []string{"responder", "lead"}, Groups: []string{"csirt-oncall", "csirt-leads"}, PublicKeys: []string{carolPub}},
 		{ID: "dave", SlackID: "UDAVE", Roles: []string{"lead"}, Groups: []string{"csirt-leads"}},
 	}
 	cfg.Roster.Gateways = []worker.GatewayConfig{{Name: "slack", PublicKey: pub}}
-	cfg.Slack = worker.SlackConfig{BotToken: token, SigningSecret: secret, Channel: channel, APIURL: fake.URL(), TeamID: team, GatewayKeyFile: "(in memory)"}
+	cfg.Runbooks.Dir = dir
+	cfg.Slack = worker.SlackConfig{BotToken: token, SigningSecret: secret, Channel: channel, APIURL: fake.URL(), TeamID: team, GatewayKeyFile: "(in memory)", RunbookDir: dir}
 	if err := cfg.Validate(); err != nil {
 		return 0, err
 	}
 	roster := cfg.WorkflowRoster()
+	if !roster.RequireSignatures {
+		return 0, fmt.Errorf("the roster does not require signatures")
+	}
 	if err := slack.CheckGatewayKey(roster, signer); err != nil {
 		return 0, err
 	}
@@ -116,6 +198,7 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer c.Close()
+	shared = &env{client: c, emu: emu, slack: fake, cfg: cfg, roster: roster, signer: signer, carol: carol, dir: dir, workerRoster: roster}
 	notifier := slack.NewNotifier(slack.NewClient(cfg.Slack), slack.NotifierOptions{Channel: channel, Roster: roster, Logger: quiet})
 	rt := actions.NewRuntime(actions.Options{
 		Clients:      actions.NewAWSClientSource(actions.AWSOptions{Base: emu.AWSConfig(), Endpoint: url}),
@@ -124,48 +207,195 @@ func run(m *testing.M) (int, error) {
 		PollInterval: 50 * time.Millisecond,
 	})
 	w := sdkworker.New(c, cfg.Temporal.TaskQueue, sdkworker.Options{})
-	worker.Register(w, cfg, rt, notifier)
+	// The roster is read before every decision, as a worker reading its
+	// configuration file does (worker.FileRoster); tests change it.
+	worker.RegisterWith(w, cfg, rt, notifier, func(context.Context) (workflows.Roster, error) {
+		shared.mu.Lock()
+		defer shared.mu.Unlock()
+		return shared.workerRoster, nil
+	})
 	if err := w.Start(); err != nil {
 		return 0, err
 	}
 	defer w.Stop()
-	gw, err := slack.NewGateway(slack.GatewayOptions{SigningSecret: secret, TeamID: team, Roster: roster, RunbookDir: "../../../examples",
-		Notifier: notifier, Runs: slack.TemporalRuns{Client: c, TaskQueue: cfg.Temporal.TaskQueue, Signer: signer}, Logger: quiet})
+	gw, err := newGatewayProc(roster, notifier)
 	if err != nil {
 		return 0, err
 	}
-	hs := httptest.NewServer(gw)
-	defer hs.Close()
-	shared = &env{client: c, emu: emu, slack: fake, gateway: hs, gw: gw, cfg: cfg}
+	defer gw.close()
+	shared.gateway = gw
 	return m.Run(), nil
 }
 
-// post sends a request to the gateway over HTTP, signed as Slack signs,
-// and waits for the work it started.
-func post(t *testing.T, path string, body []byte) int {
+// withSlackActions is the configuration's roster with the slack
+// gateway's scope set to actions.
+func withSlackActions(actions ...string) workflows.Roster {
+	r := shared.roster
+	r.Gateways = slices.Clone(r.Gateways)
+	for i := range r.Gateways {
+		r.Gateways[i].Actions = actions
+	}
+	return r
+}
+
+// setWorkerRoster makes the workflow read r as the roster until the test
+// ends. A run reads it at its start and again at each decision it admits.
+func setWorkerRoster(t *testing.T, r workflows.Roster) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, shared.gateway.URL+path, bytes.NewReader(body))
+	shared.mu.Lock()
+	shared.workerRoster = r
+	shared.mu.Unlock()
+	t.Cleanup(func() {
+		shared.mu.Lock()
+		shared.workerRoster = shared.roster
+		shared.mu.Unlock()
+	})
+}
+
+// gatewayProc is one gateway process: the gateway, its HTTP server, and
+// what it asked of Temporal.
+type gatewayProc struct {
+	gw   *slack.Gateway
+	srv  *httptest.Server
+	runs *recordingRuns
+}
+
+// newGatewayProc starts a gateway reading roster, on Temporal with the
+// gateway's key. notifier nil: a notifier of its own, as another process
+// has (nothing remembered of where messages are).
+func newGatewayProc(roster workflows.Roster, notifier *slack.Notifier) (*gatewayProc, error) {
+	quiet := slog.New(slog.DiscardHandler)
+	if notifier == nil {
+		notifier = slack.NewNotifier(slack.NewClient(shared.cfg.Slack), slack.NotifierOptions{Channel: channel, Roster: roster, Logger: quiet})
+	}
+	runs := &recordingRuns{Runs: slack.TemporalRuns{Client: shared.client, TaskQueue: shared.cfg.Temporal.TaskQueue, Signer: shared.signer}}
+	gw, err := slack.NewGateway(slack.GatewayOptions{SigningSecret: secret, TeamID: team, Roster: roster, RunbookDir: shared.dir,
+		Notifier: notifier, Runs: runs, Logger: quiet})
+	if err != nil {
+		return nil, err
+	}
+	return &gatewayProc{gw: gw, srv: httptest.NewServer(gw), runs: runs}, nil
+}
+
+// gatewayFor is another gateway process for the length of the test: a
+// replica, a restarted gateway, or one configured with another roster.
+func gatewayFor(t *testing.T, roster workflows.Roster) *gatewayProc {
+	t.Helper()
+	p, err := newGatewayProc(roster, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	slack.SignRequest(req.Header, secret, body, time.Now())
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *gatewayProc) close() { p.srv.Close(); p.gw.Wait() }
+
+// recordingRuns passes everything to Temporal and remembers the answers.
+type recordingRuns struct {
+	slack.Runs
+	mu     sync.Mutex
+	sent   []sendResult
+	starts []startResult
+}
+
+type sendResult struct {
+	Req workflows.Request
+	Err error
+}
+
+type startResult struct {
+	Opts worker.StartOptions
+	ID   string
+	Err  error
+}
+
+func (r *recordingRuns) Send(ctx context.Context, req workflows.Request) (string, error) {
+	out, err := r.Runs.Send(ctx, req)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent = append(r.sent, sendResult{req, err})
+	return out, err
+}
+
+func (r *recordingRuns) Start(ctx context.Context, o worker.StartOptions) (string, error) {
+	id, err := r.Runs.Start(ctx, o)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.starts = append(r.starts, startResult{o, id, err})
+	return id, err
+}
+
+func (r *recordingRuns) sends() []sendResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.sent)
+}
+
+func (r *recordingRuns) started() []startResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.starts)
+}
+
+// signedRequest is an HTTP request as Slack sends it: a body and the
+// signature headers. Delivering one twice is a repeat of one interaction.
+type signedRequest struct {
+	path   string
+	body   []byte
+	header http.Header
+}
+
+func signed(path string, body []byte) signedRequest {
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-www-form-urlencoded")
+	slack.SignRequest(h, secret, body, time.Now())
+	return signedRequest{path: path, body: body, header: h}
+}
+
+// deliver sends r to the gateway process and waits for the work it
+// started; it returns the status and the immediate answer.
+func (p *gatewayProc) deliver(t *testing.T, r signedRequest) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, p.srv.URL+r.path, bytes.NewReader(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = r.header.Clone()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	shared.gw.Wait()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	p.gw.Wait()
+	return resp.StatusCode, string(answer)
+}
+
+// post sends a request to the shared gateway over HTTP, signed as Slack
+// signs, and waits for the work it started.
+func post(t *testing.T, path string, body []byte) int {
+	t.Helper()
+	code, _ := shared.gateway.deliver(t, signed(path, body))
+	return code
 }
 
 // command runs a /cordon command as a Slack user and returns what the
 // user was told (the immediate answer's text is not needed here).
 func command(t *testing.T, user, text string) {
 	t.Helper()
-	if code := post(t, slack.PathCommands, slackfake.Command(team, user, channel, "/cordon", text)); code != http.StatusOK {
+	commandTo(t, shared.gateway, user, text)
+}
+
+// commandTo runs a /cordon command through a gateway process and returns
+// its immediate answer.
+func commandTo(t *testing.T, p *gatewayProc, user, text string) string {
+	t.Helper()
+	code, answer := p.deliver(t, signed(slack.PathCommands, slackfake.Command(team, user, channel, "/cordon", text)))
+	if code != http.StatusOK {
 		t.Fatalf("/cordon %s: status %d", text, code)
 	}
+	return answer
 }
 
 // gateMessage is a posted gate message with an Approve button.
@@ -241,7 +471,8 @@ func lastEphemeral(user string) string {
 
 var startedRun = regexp.MustCompile("Started run `([^`]+)`")
 
-// startFromSlack runs /cordon run as user and returns the run id.
+// startFromSlack runs /cordon run as user and returns the run id. The
+// run is terminated when the test ends, unless it has ended.
 func startFromSlack(t *testing.T, user, text string) string {
 	t.Helper()
 	command(t, user, text)
@@ -249,7 +480,17 @@ func startFromSlack(t *testing.T, user, text string) string {
 	if m == nil {
 		t.Fatalf("/cordon %s: %q", text, lastEphemeral(user))
 	}
+	t.Cleanup(func() { _ = shared.client.TerminateWorkflow(context.Background(), m[1], "", "test over") })
 	return m[1]
+}
+
+func runState(t *testing.T, runID string) workflows.State {
+	t.Helper()
+	s, err := worker.State(context.Background(), shared.client, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func gateState(t *testing.T, runID, step string) workflows.GateState {
