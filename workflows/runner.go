@@ -272,6 +272,9 @@ func (r *runner) runStep(ctx workflow.Context, st *runbooks.Step) error {
 			return nil
 		}
 		r.endStep(ctx, st, res.status, res.err, nil)
+		if res.detail != res.err {
+			r.step(st.ID).ErrorDetail = res.detail
+		}
 		if res.status == StepDenied && !st.ContinueOnError {
 			// A denied gate stops the run unless the runbook says to go on:
 			// later steps may depend on what the denied step would have done.
@@ -290,6 +293,8 @@ type itemResult struct {
 	status  string
 	outputs map[string]any
 	err     string
+	// detail is the full error chain behind err, a one-line summary.
+	detail string
 }
 
 func (r *runner) runForeach(ctx workflow.Context, st *runbooks.Step) error {
@@ -472,8 +477,13 @@ func (r *runner) runItem(ctx workflow.Context, st *runbooks.Step, item int, item
 }
 
 func (r *runner) itemFailed(ctx workflow.Context, st *runbooks.Step, item int, err error) itemResult {
-	r.event(ctx, Event{Kind: "item_failed", Step: st.ID, Item: item, Detail: err.Error()})
-	return itemResult{status: StepFailed, err: err.Error()}
+	summary, full := errorSummary(err), err.Error()
+	e := Event{Kind: "item_failed", Step: st.ID, Item: item, Detail: summary}
+	if full != summary {
+		e.Data = map[string]any{"error": full}
+	}
+	r.event(ctx, e)
+	return itemResult{status: StepFailed, err: summary, detail: full}
 }
 
 // deniedError ends an item without failing it: a gate said no.

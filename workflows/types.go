@@ -263,21 +263,24 @@ type GateState struct {
 
 // StepState is one step's progress.
 type StepState struct {
-	ID         string         `json:"id"`
-	Name       string         `json:"name,omitempty"`
-	Phase      string         `json:"phase,omitempty"`
-	Action     string         `json:"action,omitempty"`
-	Uses       string         `json:"uses,omitempty"`
-	Status     string         `json:"status"`
-	Reason     string         `json:"reason,omitempty"`
-	StartedAt  time.Time      `json:"started_at,omitempty"`
-	EndedAt    time.Time      `json:"ended_at,omitempty"`
-	Outputs    map[string]any `json:"outputs,omitempty"`
-	Items      int            `json:"items,omitempty"`
-	Failed     int            `json:"failed,omitempty"`
-	Children   []string       `json:"children,omitempty"`
-	Error      string         `json:"error,omitempty"`
-	RequestIDs []string       `json:"request_ids,omitempty"`
+	ID        string         `json:"id"`
+	Name      string         `json:"name,omitempty"`
+	Phase     string         `json:"phase,omitempty"`
+	Action    string         `json:"action,omitempty"`
+	Uses      string         `json:"uses,omitempty"`
+	Status    string         `json:"status"`
+	Reason    string         `json:"reason,omitempty"`
+	StartedAt time.Time      `json:"started_at,omitempty"`
+	EndedAt   time.Time      `json:"ended_at,omitempty"`
+	Outputs   map[string]any `json:"outputs,omitempty"`
+	Items     int            `json:"items,omitempty"`
+	Failed    int            `json:"failed,omitempty"`
+	Children  []string       `json:"children,omitempty"`
+	Error     string         `json:"error,omitempty"`
+	// ErrorDetail is the full error chain behind Error (a one-line
+	// summary), for the JSON report.
+	ErrorDetail string   `json:"error_detail,omitempty"`
+	RequestIDs  []string `json:"request_ids,omitempty"`
 }
 
 // Event is one line of the timeline: every state change and decision.
