@@ -7,18 +7,19 @@ import (
 
 	"github.com/aws/smithy-go"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/cordon-ir/cordon/actions/wire"
 )
 
-// Error types carried by Temporal application errors. The workflow and the
-// report read them; retry policies key on them.
+// Failure classes (see package wire), under the names the actions use.
 const (
-	ErrAccessDenied = "AccessDenied" // the worker role lacks a permission: fix IAM, do not retry
-	ErrNotFound     = "NotFound"     // the resource does not exist: retrying will not create it
-	ErrInvalid      = "InvalidRequest"
-	ErrConflict     = "Conflict"  // the resource is in a state that forbids the change
-	ErrThrottled    = "Throttled" // retry with backoff
-	ErrAWSServer    = "AWSServerError"
-	ErrBadParams    = "BadParameters"
+	ErrAccessDenied = wire.ErrAccessDenied
+	ErrNotFound     = wire.ErrNotFound
+	ErrInvalid      = wire.ErrInvalid
+	ErrConflict     = wire.ErrConflict
+	ErrThrottled    = wire.ErrThrottled
+	ErrAWSServer    = wire.ErrAWSServer
+	ErrBadParams    = wire.ErrBadParams
 )
 
 // classify turns an AWS error into a Temporal application error whose type

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/runbooks"
 )
 
@@ -149,7 +150,7 @@ func (q *sequential) item(ctx context.Context, st *runbooks.Step, parent *runboo
 	if err != nil {
 		return nil, err
 	}
-	target := actions.Target{Account: account, Region: region}
+	target := wire.Target{Account: account, Region: region}
 
 	var outputs map[string]any
 	switch {
@@ -165,8 +166,8 @@ func (q *sequential) item(ctx context.Context, st *runbooks.Step, parent *runboo
 		}
 		outputs = out
 	default:
-		call := actions.Call{Action: st.Action, Params: params, Target: target, Mode: actions.Execute,
-			Run: actions.RunRef{RunID: runID, Incident: vals.Run.Incident, StepID: st.ID, Requester: requester,
+		call := wire.Call{Action: st.Action, Params: params, Target: target, Mode: wire.Execute,
+			Run: wire.RunRef{RunID: runID, Incident: vals.Run.Incident, StepID: st.ID, Requester: requester,
 				Item: item, StartedAt: vals.Run.StartedAt}}
 		res, err := q.call(ctx, st, call)
 		if err != nil {
@@ -180,7 +181,7 @@ func (q *sequential) item(ctx context.Context, st *runbooks.Step, parent *runboo
 // call runs an action, retrying what the step's retry policy would retry
 // (throttling, server errors) with the same backoff, as a careful script
 // would; without it a throttled call would end the baseline.
-func (q *sequential) call(ctx context.Context, st *runbooks.Step, call actions.Call) (actions.Result, error) {
+func (q *sequential) call(ctx context.Context, st *runbooks.Step, call wire.Call) (wire.Result, error) {
 	backoff := time.Duration(st.Retry.Backoff)
 	if backoff <= 0 {
 		backoff = time.Second

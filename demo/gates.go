@@ -7,7 +7,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -110,7 +110,7 @@ func approvers(g workflows.GateState) string {
 }
 
 // changeLine is one change as "resource field: before → after".
-func changeLine(c actions.Change) string {
+func changeLine(c wire.Change) string {
 	return fmt.Sprintf("  %s %s: %s → %s\n", c.Resource, c.Field, value(c.Before), value(c.After))
 }
 

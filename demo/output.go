@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/report"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -19,7 +19,7 @@ import (
 type PlannedChange struct {
 	Host   string
 	Step   string
-	Change actions.Change
+	Change wire.Change
 }
 
 // PlanOfChanges collects what a rehearsal previewed: the changes of every
@@ -40,8 +40,8 @@ func PlanOfChanges(runs ...workflows.State) []PlannedChange {
 }
 
 // changesOf decodes the changes of an event: after the query they are
-// generic JSON values, not actions.Change.
-func changesOf(v any) []actions.Change {
+// generic JSON values, not wire.Change.
+func changesOf(v any) []wire.Change {
 	if v == nil {
 		return nil
 	}
@@ -49,7 +49,7 @@ func changesOf(v any) []actions.Change {
 	if err != nil {
 		return nil
 	}
-	var out []actions.Change
+	var out []wire.Change
 	if json.Unmarshal(b, &out) != nil {
 		return nil
 	}

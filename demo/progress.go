@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -129,7 +129,7 @@ func (p *progress) event(e Event) {
 		fmt.Fprintln(p.w, eventLine(e))
 		if e.Kind == "demo_decision" {
 			// What was decided on, for the log: the previewed change.
-			changes, _ := e.Data["changes"].([]actions.Change)
+			changes, _ := e.Data["changes"].([]wire.Change)
 			for _, c := range changes {
 				fmt.Fprint(p.w, "            "+changeLine(c))
 			}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -126,7 +126,7 @@ func TestPromptShowsTheChange(t *testing.T) {
 	var out bytes.Buffer
 	pr := &prompter{in: bufioReader("reason: maintenance window\n"), out: &out}
 	g := pendingGate{RunID: "r/contain/1", Host: "i-0aaa", Gate: workflows.GateState{Key: "isolate", MinApprovals: 1,
-		Changes: []actions.Change{{Resource: "eni-1", Field: "security_groups", Before: []any{"sg-app"}, After: []any{"sg-q"}}}}}
+		Changes: []wire.Change{{Resource: "eni-1", Field: "security_groups", Before: []any{"sg-app"}, After: []any{"sg-q"}}}}}
 	d, err := pr.decide(g)
 	if err != nil || d.Approve || d.Reason != "reason: maintenance window" {
 		t.Fatalf("decision %+v, %v", d, err)
@@ -143,7 +143,7 @@ func TestPromptShowsTheChange(t *testing.T) {
 
 func TestPlanOfChanges(t *testing.T) {
 	s := child("r/contain/1", "i-0aaa", workflows.RunSucceeded)
-	// As the query returns it: generic JSON, not actions.Change.
+	// As the query returns it: generic JSON, not wire.Change.
 	var data map[string]any
 	_ = json.Unmarshal([]byte(`{"changes":[{"resource":"i-0aaa","field":"state","before":"running","after":"stopping"}]}`), &data)
 	s.Timeline = []workflows.Event{{Kind: "action_done", Step: "stop", Data: data}, {Kind: "step_started", Step: "stop"}}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/wire"
 )
 
 // The start-up check of AWS access: before a worker takes tasks, prove
@@ -37,7 +38,7 @@ const accessCheckParallelism = 8
 
 // preflightRun is the run the check assumes roles for: its sessions are
 // named "cordon-preflight" in CloudTrail, next to runs' "cordon-<run id>".
-var preflightRun = actions.RunRef{RunID: "preflight"}
+var preflightRun = wire.RunRef{RunID: "preflight"}
 
 // AccessCause classifies why an identity cannot be used. The values are
 // stable: tests and log queries key on them.

@@ -11,8 +11,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/actions/spec"
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -212,7 +212,7 @@ func CheckPlanGates(p *runbooks.Plan, catalog spec.Catalog, justifiedNoGate bool
 // DiffPlans lists what differs between the vouched version of a runbook
 // and an ad-hoc plan, field by field, as changes a lead can read at the
 // plan's gate. base may be nil (no vouched version).
-func DiffPlans(base, adhoc *runbooks.Plan) []actions.Change {
+func DiffPlans(base, adhoc *runbooks.Plan) []wire.Change {
 	flat := func(p *runbooks.Plan) map[string]string {
 		out := map[string]string{}
 		if p == nil {
@@ -241,13 +241,13 @@ func DiffPlans(base, adhoc *runbooks.Plan) []actions.Change {
 		}
 	}
 	slices.Sort(keys)
-	var changes []actions.Change
+	var changes []wire.Change
 	for _, k := range keys {
 		before, after := a[k], b[k]
 		if before == after {
 			continue
 		}
-		changes = append(changes, actions.Change{Resource: "plan", Field: k, Before: before, After: after})
+		changes = append(changes, wire.Change{Resource: "plan", Field: k, Before: before, After: after})
 	}
 	return changes
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -57,7 +57,7 @@ func TestPolicyIsStricterThanTheRunbook(t *testing.T) {
 	f.at(time.Minute, func() { self = f.decide(workflows.ActApprove, "isolate", "alice", "") })
 	f.at(2*time.Minute, func() { bob = f.decide(workflows.ActApprove, "isolate", "bob", "") })
 	f.at(3*time.Minute, func() {
-		if n := f.aws.count(actions.Execute, "aws.ec2.isolate_instance"); n != 0 {
+		if n := f.aws.count(wire.Execute, "aws.ec2.isolate_instance"); n != 0 {
 			t.Errorf("isolated after one approval of two")
 		}
 		carol = f.decide(workflows.ActApprove, "isolate", "carol", "")

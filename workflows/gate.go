@@ -9,7 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/runbooks"
 )
 
@@ -39,7 +39,7 @@ func gateKey(step string, item int) string {
 // calls (about a quarter of a host's calls, spent from the same API
 // buckets the containment needs), and the action's own record lists the
 // changes it made. Runs started before this rule replay the old path.
-func (r *runner) passGate(ctx workflow.Context, st *runbooks.Step, item int, params map[string]any, target actions.Target) error {
+func (r *runner) passGate(ctx workflow.Context, st *runbooks.Step, item int, params map[string]any, target wire.Target) error {
 	pctx := workflow.WithActivityOptions(ctx, r.activityOptions(st))
 	key := gateKey(st.ID, item)
 	if r.breakGls != nil && workflow.GetVersion(ctx, "break-glass-skips-preview", workflow.DefaultVersion, 1) >= 1 {
@@ -55,8 +55,8 @@ func (r *runner) passGate(ctx workflow.Context, st *runbooks.Step, item int, par
 		return nil
 	}
 	for round := 1; ; round++ {
-		var preview actions.Result
-		if err := workflow.ExecuteActivity(pctx, st.Action, r.call(st, item, params, target, actions.Preview)).Get(ctx, &preview); err != nil {
+		var preview wire.Result
+		if err := workflow.ExecuteActivity(pctx, st.Action, r.call(st, item, params, target, wire.Preview)).Get(ctx, &preview); err != nil {
 			return fmt.Errorf("preview for approval: %w", err)
 		}
 		hash := previewHash(preview.Changes)
@@ -211,7 +211,7 @@ func (r *runner) notifyGate(ctx workflow.Context, st *runbooks.Step, g *gate, ki
 // before and after), one of the changes in whole. encoding/json sorts map
 // keys, so equal changes encode alike; a change that cannot be encoded is
 // never taken as approved.
-func subsetOf(part, whole []actions.Change) bool {
+func subsetOf(part, whole []wire.Change) bool {
 	approved := make(map[string]bool, len(whole))
 	for _, c := range whole {
 		b, err := json.Marshal(c)

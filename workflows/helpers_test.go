@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
@@ -29,22 +30,22 @@ import (
 // It records every call and answers with configurable results.
 type fakeAWS struct {
 	mu       sync.Mutex
-	calls    []actions.Call
+	calls    []wire.Call
 	inFlight int
 	peak     int
 	// outputs per action; changes per action (previews and executions).
 	outputs map[string]map[string]any
-	changes func(call actions.Call, n int) []actions.Change
-	fail    func(call actions.Call) error
+	changes func(call wire.Call, n int) []wire.Change
+	fail    func(call wire.Call) error
 	delay   time.Duration
-	started chan actions.Call
+	started chan wire.Call
 }
 
 func newFakeAWS() *fakeAWS {
 	return &fakeAWS{outputs: map[string]map[string]any{}}
 }
 
-func (f *fakeAWS) run(ctx context.Context, call actions.Call) (actions.Result, error) {
+func (f *fakeAWS) run(ctx context.Context, call wire.Call) (wire.Result, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, call)
 	n := len(f.calls)
@@ -63,16 +64,16 @@ func (f *fakeAWS) run(ctx context.Context, call actions.Call) (actions.Result, e
 	if f.delay > 0 {
 		select {
 		case <-ctx.Done():
-			return actions.Result{}, ctx.Err()
+			return wire.Result{}, ctx.Err()
 		case <-time.After(f.delay):
 		}
 	}
 	if f.fail != nil {
 		if err := f.fail(call); err != nil {
-			return actions.Result{}, err
+			return wire.Result{}, err
 		}
 	}
-	res := actions.Result{Outputs: map[string]any{}, Changes: []actions.Change{
+	res := wire.Result{Outputs: map[string]any{}, Changes: []wire.Change{
 		{Resource: fmt.Sprint(call.Params["instance_id"]), Field: "groups", Before: "sg-app", After: "sg-quarantine"},
 	}}
 	if f.changes != nil {
@@ -90,14 +91,14 @@ func (f *fakeAWS) executed() []string {
 	defer f.mu.Unlock()
 	var out []string
 	for _, c := range f.calls {
-		if c.Mode == actions.Execute {
+		if c.Mode == wire.Execute {
 			out = append(out, fmt.Sprintf("%s:%s#%d", c.Action, c.Run.StepID, c.Run.Item))
 		}
 	}
 	return out
 }
 
-func (f *fakeAWS) count(mode actions.Mode, action string) int {
+func (f *fakeAWS) count(mode wire.Mode, action string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := 0

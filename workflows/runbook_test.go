@@ -9,7 +9,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -61,7 +61,7 @@ func TestApproveThenRun(t *testing.T) {
 		t.Errorf("executed %s", got)
 	}
 	// Preview for the gate, and again right before acting.
-	if n := f.aws.count(actions.Preview, "aws.ec2.isolate_instance"); n != 2 {
+	if n := f.aws.count(wire.Preview, "aws.ec2.isolate_instance"); n != 2 {
 		t.Errorf("previews = %d, want 2", n)
 	}
 	if len(f.notices("waiting")) != 1 || len(f.notices("approved")) != 1 {
@@ -100,7 +100,7 @@ func TestDenyEndsStepAndStopsRun(t *testing.T) {
 	if stepStatus(s, "isolate") != workflows.StepDenied || stepStatus(s, "snapshot") != workflows.StepCancelled {
 		t.Errorf("steps %+v", s.Steps)
 	}
-	if f.aws.count(actions.Execute, "aws.ec2.isolate_instance") != 0 {
+	if f.aws.count(wire.Execute, "aws.ec2.isolate_instance") != 0 {
 		t.Error("a denied step ran")
 	}
 }
@@ -113,7 +113,7 @@ func TestDenyWithContinueOnError(t *testing.T) {
 	if err != nil || res.Status != workflows.RunSucceeded {
 		t.Fatalf("result %+v %v", res, err)
 	}
-	if f.aws.count(actions.Execute, "aws.ec2.snapshot_volumes") != 1 {
+	if f.aws.count(wire.Execute, "aws.ec2.snapshot_volumes") != 1 {
 		t.Error("later step did not run")
 	}
 }
@@ -128,7 +128,7 @@ func TestTimeoutDenies(t *testing.T) {
 	if stepStatus(s, "isolate") != workflows.StepDenied || s.Gates[0].Status != workflows.GateTimedOut {
 		t.Errorf("isolate %s gate %+v", stepStatus(s, "isolate"), s.Gates)
 	}
-	if f.aws.count(actions.Execute, "aws.ec2.isolate_instance") != 0 {
+	if f.aws.count(wire.Execute, "aws.ec2.isolate_instance") != 0 {
 		t.Error("timed-out step ran")
 	}
 }
@@ -221,14 +221,14 @@ func TestValidatorRefusals(t *testing.T) {
 func TestWorldMovedAsksAgain(t *testing.T) {
 	f := newFixture(t)
 	previews := 0
-	f.aws.changes = func(call actions.Call, n int) []actions.Change {
-		if call.Action == "aws.ec2.isolate_instance" && call.Mode == actions.Preview {
+	f.aws.changes = func(call wire.Call, n int) []wire.Change {
+		if call.Action == "aws.ec2.isolate_instance" && call.Mode == wire.Preview {
 			previews++
 			if previews >= 2 {
-				return []actions.Change{{Resource: "eni-2", Field: "groups", Before: "sg-new", After: "sg-quarantine"}}
+				return []wire.Change{{Resource: "eni-2", Field: "groups", Before: "sg-new", After: "sg-quarantine"}}
 			}
 		}
-		return []actions.Change{{Resource: "eni-1", Field: "groups", Before: "sg-app", After: "sg-quarantine"}}
+		return []wire.Change{{Resource: "eni-1", Field: "groups", Before: "sg-app", After: "sg-quarantine"}}
 	}
 	var second *outcome
 	f.at(time.Minute, func() { f.decide(workflows.ActApprove, "isolate", "bob", "") })
@@ -255,12 +255,12 @@ func TestWorldMovedAsksAgain(t *testing.T) {
 func TestApprovedSubsetDoesNotAskAgain(t *testing.T) {
 	f := newFixture(t)
 	previews := 0
-	both := []actions.Change{
+	both := []wire.Change{
 		{Resource: "eni-1", Field: "groups", Before: "sg-app", After: "sg-quarantine"},
 		{Resource: "eni-2", Field: "groups", Before: "sg-app", After: "sg-quarantine"},
 	}
-	f.aws.changes = func(call actions.Call, n int) []actions.Change {
-		if call.Action == "aws.ec2.isolate_instance" && call.Mode == actions.Preview {
+	f.aws.changes = func(call wire.Call, n int) []wire.Change {
+		if call.Action == "aws.ec2.isolate_instance" && call.Mode == wire.Preview {
 			previews++
 			if previews >= 2 {
 				return both[1:] // eni-1 was isolated by someone else
@@ -280,7 +280,7 @@ func TestApprovedSubsetDoesNotAskAgain(t *testing.T) {
 	if g := f.state().Gates[0]; g.Status != workflows.GateApproved || len(g.Approvals) != 1 {
 		t.Errorf("gate %+v", g)
 	}
-	if n := f.aws.count(actions.Execute, "aws.ec2.isolate_instance"); n != 1 {
+	if n := f.aws.count(wire.Execute, "aws.ec2.isolate_instance"); n != 1 {
 		t.Errorf("isolate executed %d times", n)
 	}
 }
@@ -322,7 +322,7 @@ func TestPauseResumeAndSkip(t *testing.T) {
 	wantRefused(t, "skip running step", skipRunning, "only a pending step")
 	wantOK(t, "resume", resume)
 	s := f.state()
-	if stepStatus(s, "tag") != workflows.StepSkipped || f.aws.count(actions.Execute, "aws.ec2.tag") != 0 {
+	if stepStatus(s, "tag") != workflows.StepSkipped || f.aws.count(wire.Execute, "aws.ec2.tag") != 0 {
 		t.Errorf("tag %s", stepStatus(s, "tag"))
 	}
 }
@@ -377,7 +377,7 @@ func TestWhenFalseSkips(t *testing.T) {
 	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
 		t.Fatalf("%+v %v", res, err)
 	}
-	if stepStatus(f.state(), "detach") != workflows.StepSkipped || f.aws.count(actions.Execute, "aws.autoscaling.detach_instance") != 0 {
+	if stepStatus(f.state(), "detach") != workflows.StepSkipped || f.aws.count(wire.Execute, "aws.autoscaling.detach_instance") != 0 {
 		t.Error("detach ran although its condition was false")
 	}
 }
@@ -386,9 +386,9 @@ func TestFailureStopsUnlessContinueOnError(t *testing.T) {
 	for _, cont := range []bool{false, true} {
 		t.Run(fmt.Sprint("continue_on_error=", cont), func(t *testing.T) {
 			f := newFixture(t)
-			f.aws.fail = func(c actions.Call) error {
+			f.aws.fail = func(c wire.Call) error {
 				if c.Action == "aws.ec2.capture_console_output" {
-					return temporal.NewNonRetryableApplicationError("access denied to ec2:GetConsoleOutput", actions.ErrAccessDenied, nil)
+					return temporal.NewNonRetryableApplicationError("access denied to ec2:GetConsoleOutput", wire.ErrAccessDenied, nil)
 				}
 				return nil
 			}
@@ -424,9 +424,9 @@ func TestFailureStopsUnlessContinueOnError(t *testing.T) {
 func TestForeachRespectsConcurrencyAndMaxErrors(t *testing.T) {
 	f := newFixture(t)
 	f.aws.delay = 20 * time.Millisecond
-	f.aws.fail = func(c actions.Call) error {
+	f.aws.fail = func(c wire.Call) error {
 		if c.Run.Item == 2 || c.Run.Item == 3 {
-			return temporal.NewNonRetryableApplicationError("not found", actions.ErrNotFound, nil)
+			return temporal.NewNonRetryableApplicationError("not found", wire.ErrNotFound, nil)
 		}
 		return nil
 	}
@@ -494,7 +494,7 @@ outputs:
 	if got := fmt.Sprint(res.Outputs["groups"]); got != "[sg-q sg-q]" {
 		t.Errorf("outputs %v", res.Outputs)
 	}
-	if n := f.aws.count(actions.Execute, "aws.ec2.isolate_instance"); n != 2 {
+	if n := f.aws.count(wire.Execute, "aws.ec2.isolate_instance"); n != 2 {
 		t.Errorf("isolations %d", n)
 	}
 	if ch := f.state().Steps[0].Children; len(ch) != 2 || ch[0] != "run-1/contain/1" {
@@ -546,12 +546,12 @@ func TestBreakGlassApprovesEveryGate(t *testing.T) {
 			t.Errorf("gate %s: %+v", g.Key, g)
 		}
 	}
-	if f.aws.count(actions.Execute, "aws.ec2.stop_instance") != 1 {
+	if f.aws.count(wire.Execute, "aws.ec2.stop_instance") != 1 {
 		t.Error("the later gate did not pass under break-glass")
 	}
 	// The gate that was waiting was previewed and approved on that
 	// preview; the later one, under break-glass, spends no preview.
-	if n := f.aws.count(actions.Preview, "aws.ec2.stop_instance"); n != 0 {
+	if n := f.aws.count(wire.Preview, "aws.ec2.stop_instance"); n != 0 {
 		t.Errorf("stop_instance previewed %d times under break-glass, want 0", n)
 	}
 	for _, g := range s.Gates {

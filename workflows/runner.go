@@ -12,8 +12,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/actions/spec"
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/runbooks"
 )
 
@@ -437,7 +437,7 @@ func (r *runner) runItem(ctx workflow.Context, st *runbooks.Step, item int, item
 	if err != nil {
 		return r.itemFailed(ctx, st, item, err)
 	}
-	var target actions.Target
+	var target wire.Target
 	target.Account, target.Region, err = r.eval.Target(st.Target, &vals)
 	if err != nil {
 		return r.itemFailed(ctx, st, item, err)
@@ -450,7 +450,7 @@ func (r *runner) runItem(ctx workflow.Context, st *runbooks.Step, item int, item
 	case st.Action == "core.wait":
 		outputs, err = r.wait(ctx, st, params)
 	default:
-		var res actions.Result
+		var res wire.Result
 		res, err = r.runAction(ctx, st, item, params, target)
 		outputs = res.Outputs
 		if err == nil {
@@ -495,9 +495,6 @@ func (e *deniedError) Error() string { return e.reason }
 // before Temporal considers its worker gone.
 const actionHeartbeatTimeout = 15 * time.Second
 
-// nonRetryable are the action error types retrying cannot fix.
-var nonRetryable = []string{actions.ErrAccessDenied, actions.ErrNotFound, actions.ErrInvalid, actions.ErrConflict, actions.ErrBadParams}
-
 func (r *runner) activityOptions(st *runbooks.Step) workflow.ActivityOptions {
 	opts := workflow.ActivityOptions{
 		StartToCloseTimeout: time.Duration(st.Timeout),
@@ -506,7 +503,7 @@ func (r *runner) activityOptions(st *runbooks.Step) workflow.ActivityOptions {
 			BackoffCoefficient:     2,
 			MaximumInterval:        time.Duration(st.Retry.MaxBackoff),
 			MaximumAttempts:        int32(st.Retry.MaxAttempts),
-			NonRetryableErrorTypes: nonRetryable,
+			NonRetryableErrorTypes: wire.NonRetryable(),
 		},
 	}
 	if opts.StartToCloseTimeout <= 0 {
@@ -519,31 +516,31 @@ func (r *runner) activityOptions(st *runbooks.Step) workflow.ActivityOptions {
 	return opts
 }
 
-func (r *runner) call(st *runbooks.Step, item int, params map[string]any, target actions.Target, mode actions.Mode) actions.Call {
-	return actions.Call{
+func (r *runner) call(st *runbooks.Step, item int, params map[string]any, target wire.Target, mode wire.Mode) wire.Call {
+	return wire.Call{
 		Action: st.Action, Params: params, Target: target, Mode: mode,
-		Run: actions.RunRef{RunID: r.in.Meta.RunID, Incident: r.in.Meta.Incident, StepID: st.ID,
+		Run: wire.RunRef{RunID: r.in.Meta.RunID, Incident: r.in.Meta.Incident, StepID: st.ID,
 			Requester: r.in.Meta.Requester, Item: item, StartedAt: r.values.Run.StartedAt},
 	}
 }
 
-func (r *runner) runAction(ctx workflow.Context, st *runbooks.Step, item int, params map[string]any, target actions.Target) (actions.Result, error) {
+func (r *runner) runAction(ctx workflow.Context, st *runbooks.Step, item int, params map[string]any, target wire.Target) (wire.Result, error) {
 	actx := workflow.WithActivityOptions(ctx, r.activityOptions(st))
 	dry := r.in.Meta.DryRun
 	if st.Gate != nil && !dry {
 		if err := r.passGate(ctx, st, item, params, target); err != nil {
-			return actions.Result{}, err
+			return wire.Result{}, err
 		}
 	}
-	mode := actions.Execute
+	mode := wire.Execute
 	if dry {
-		mode = actions.Preview
+		mode = wire.Preview
 		if st.Gate != nil {
 			r.event(ctx, Event{Kind: "gate_rehearsed", Step: st.ID, Item: item,
 				Detail: fmt.Sprintf("a real run would wait here for %d approval(s) from %s", st.Gate.MinApprovals, st.Gate.Approvers.String())})
 		}
 	}
-	var res actions.Result
+	var res wire.Result
 	err := workflow.ExecuteActivity(actx, st.Action, r.call(st, item, params, target, mode)).Get(ctx, &res)
 	if err != nil {
 		return res, err
@@ -562,7 +559,7 @@ func attemptText(attempt int32) string {
 }
 
 // previewHash is what an approval binds to: the exact list of changes.
-func previewHash(changes []actions.Change) string {
+func previewHash(changes []wire.Change) string {
 	b, err := json.Marshal(changes)
 	if err != nil {
 		b = []byte(fmt.Sprint(changes))

@@ -3,7 +3,7 @@ package workflows
 import (
 	"time"
 
-	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/runbooks"
 )
 
@@ -239,12 +239,12 @@ type Approval struct {
 
 // GateState is a gate as approvers see it.
 type GateState struct {
-	Step        string           `json:"step"`
-	Item        int              `json:"item,omitempty"`
-	Key         string           `json:"key"`
-	Status      string           `json:"status"` // waiting, approved, denied, timed_out, skipped
-	PreviewHash string           `json:"preview_hash"`
-	Changes     []actions.Change `json:"changes"`
+	Step        string        `json:"step"`
+	Item        int           `json:"item,omitempty"`
+	Key         string        `json:"key"`
+	Status      string        `json:"status"` // waiting, approved, denied, timed_out, skipped
+	PreviewHash string        `json:"preview_hash"`
+	Changes     []wire.Change `json:"changes"`
 	// Unpreviewed marks a gate passed under break-glass without a preview:
 	// PreviewHash and Changes are empty; the step's own result holds the
 	// changes made.
@@ -374,8 +374,8 @@ type VouchedPlan struct {
 	Refusal string `json:"refusal,omitempty"`
 	// VouchedHash and Diff compare an ad-hoc plan with the source's
 	// version of the same runbook, for the lead who must approve it.
-	VouchedHash string           `json:"vouched_hash,omitempty"`
-	Diff        []actions.Change `json:"diff,omitempty"`
+	VouchedHash string        `json:"vouched_hash,omitempty"`
+	Diff        []wire.Change `json:"diff,omitempty"`
 	// Development says the worker accepts clients' plans as they are
 	// (cordon dev only).
 	Development bool `json:"development,omitempty"`
@@ -385,16 +385,16 @@ type VouchedPlan struct {
 
 // GateNotice asks people to decide at a gate (or tells them it resolved).
 type GateNotice struct {
-	RunID     string           `json:"run_id"`
-	Runbook   string           `json:"runbook"`
-	Incident  string           `json:"incident,omitempty"`
-	Requester string           `json:"requester"`
-	Step      string           `json:"step"`
-	StepName  string           `json:"step_name,omitempty"`
-	Action    string           `json:"action"`
-	Item      int              `json:"item,omitempty"`
-	Kind      string           `json:"kind"` // waiting, escalated, approved, denied, timed_out
-	Gate      GateState        `json:"gate"`
-	Changes   []actions.Change `json:"changes"`
+	RunID     string        `json:"run_id"`
+	Runbook   string        `json:"runbook"`
+	Incident  string        `json:"incident,omitempty"`
+	Requester string        `json:"requester"`
+	Step      string        `json:"step"`
+	StepName  string        `json:"step_name,omitempty"`
+	Action    string        `json:"action"`
+	Item      int           `json:"item,omitempty"`
+	Kind      string        `json:"kind"` // waiting, escalated, approved, denied, timed_out
+	Gate      GateState     `json:"gate"`
+	Changes   []wire.Change `json:"changes"`
 	To        runbooks.Approvers
 }

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -197,7 +197,7 @@ func TestWriteGate(t *testing.T) {
 	}
 	g := workflows.GateState{
 		Step: "isolate", Item: 2, Key: "isolate#2", Status: workflows.GateWaiting, PreviewHash: hashA,
-		Changes: []actions.Change{
+		Changes: []wire.Change{
 			{Resource: "eni-0a1b", Field: "groups", Before: []any{"sg-web"}, After: []any{"sg-quarantine"}},
 			{Resource: "i-0abc", Field: "tag cordon:state", Before: nil, After: "quarantined"},
 		},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
@@ -38,7 +39,7 @@ func BenchmarkEngineOverheadPerStep(b *testing.B) {
 		rt := actions.NewRuntime(actions.Options{Logger: slog.New(slog.DiscardHandler)})
 		for b.Loop() {
 			for i := 0; i < overheadSteps; i++ {
-				if _, err := rt.Run(ctx, actions.Call{Action: "slack.notify", Params: map[string]any{"message": "x"}, Run: actions.RunRef{RunID: "r", StepID: "s"}}); err != nil {
+				if _, err := rt.Run(ctx, wire.Call{Action: "slack.notify", Params: map[string]any{"message": "x"}, Run: wire.RunRef{RunID: "r", StepID: "s"}}); err != nil {
 					b.Fatal(err)
 				}
 			}

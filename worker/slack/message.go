@@ -9,7 +9,7 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
-	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -147,7 +147,7 @@ func stepTitle(n workflows.GateNotice) string {
 }
 
 // Targets are the resources a change touches, in first-seen order.
-func Targets(changes []actions.Change) []string {
+func Targets(changes []wire.Change) []string {
 	var out []string
 	for _, c := range changes {
 		if c.Resource != "" && !slices.Contains(out, c.Resource) {
@@ -159,7 +159,7 @@ func Targets(changes []actions.Change) []string {
 
 // PreviewLines renders each change as `resource` field: before → after,
 // at most maxChangeLines of them.
-func PreviewLines(changes []actions.Change) []string {
+func PreviewLines(changes []wire.Change) []string {
 	var lines []string
 	for i, c := range changes {
 		if i == maxChangeLines {

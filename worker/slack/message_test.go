@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -14,7 +14,7 @@ import (
 var deadline = time.Date(2026, 3, 1, 12, 30, 0, 0, time.UTC)
 
 func notice(kind string) workflows.GateNotice {
-	changes := []actions.Change{
+	changes := []wire.Change{
 		{Resource: "eni-0a1", Field: "security_groups", Before: []string{"sg-web"}, After: []string{"sg-quarantine"}},
 		{Resource: "i-0abc", Field: "state", Before: "running", After: "isolated"},
 	}
@@ -121,9 +121,9 @@ func TestGateButtonsCarryTheGate(t *testing.T) {
 }
 
 func TestPreviewLinesAreBounded(t *testing.T) {
-	var changes []actions.Change
+	var changes []wire.Change
 	for range 30 {
-		changes = append(changes, actions.Change{Resource: "sg-1", Field: "rules", Before: strings.Repeat("x", 500), After: "`nil`"})
+		changes = append(changes, wire.Change{Resource: "sg-1", Field: "rules", Before: strings.Repeat("x", 500), After: "`nil`"})
 	}
 	lines := PreviewLines(changes)
 	if len(lines) != maxChangeLines+1 || lines[maxChangeLines] != "…and 10 more change(s)" {
