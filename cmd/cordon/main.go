@@ -1,5 +1,7 @@
-// Command cordon compiles, inspects and (in later releases) runs
-// containment runbooks. It is a thin layer: flags in, library calls out.
+// Command cordon is the CSIRT's tool: it compiles and inspects containment
+// runbooks, runs the worker, the Slack gateway and the embedded dev server,
+// starts runs (signed), and decides and steers them. It is a thin layer:
+// flags in, library calls out.
 package main
 
 import (

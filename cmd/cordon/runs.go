@@ -225,6 +225,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 // followRun prints the run's timeline as it grows, and gates as they open.
 func followRun(ctx context.Context, env *cliEnv, cl client.Client, runID string) int {
 	seen := 0
+	shownRetries := map[string]bool{}
 	for {
 		s, err := worker.State(ctx, cl, runID)
 		if err != nil {
@@ -235,6 +236,17 @@ func followRun(ctx context.Context, env *cliEnv, cl client.Client, runID string)
 			printEvent(env, runID, e)
 		}
 		seen = len(s.Timeline)
+		// A step being retried says so once per attempt, with its last
+		// error, instead of looking merely slow.
+		if rs, err := worker.Retries(ctx, cl, runID); err == nil {
+			for _, r := range rs {
+				key := fmt.Sprintf("%s#%d", r.Action, r.Attempt)
+				if !shownRetries[key] {
+					shownRetries[key] = true
+					fmt.Fprintf(env.stdout, "%s  %-16s %s\n", time.Now().Format("15:04:05"), "retrying", r)
+				}
+			}
+		}
 		if s.Status != workflows.RunRunning {
 			fmt.Fprintf(env.stdout, "run %s %s\n", runID, s.Status)
 			if s.Status == workflows.RunSucceeded {
@@ -321,6 +333,9 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 			}
 			fmt.Fprintf(env.stdout, "    approve: %s\n", approveCommand(s.Meta.RunID, g))
 		}
+	}
+	if s.Status == workflows.RunRunning {
+		printRetries(ctx, env.stdout, cl, s.Meta.RunID)
 	}
 	if p := s.Provenance; p != nil {
 		vouched := "NOT in the worker's runbook source"

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,4 +173,40 @@ func kindsOf(s workflows.State) []string {
 		out = append(out, e.Kind)
 	}
 	return out
+}
+
+// Issue 11, item 7: while a step is being retried, the responder sees the
+// attempt and the last error (cordon status, --follow), not just running.
+func TestRetriedStepShowsAttemptAndLastError(t *testing.T) {
+	ctx := context.Background()
+	plan := compileExample(t, "ec2-compromise")
+	target := oneHost(t, "retried")
+	// Throttled long enough for the SDK's own retries to give up twice:
+	// Temporal then retries the action with the step's backoff.
+	shared.emu.FailNext("ec2:GetConsoleOutput", "RequestLimitExceeded", 503, 6)
+	t.Cleanup(shared.emu.ResetFaults)
+	runID := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, ec2Inputs(t, plan, target, "none"),
+		workflows.RunMeta{RunID: "e2e-retried-step", Requester: "alice"}, "contain now")
+	deadline := time.Now().Add(time.Minute)
+	var seen worker.Retry
+	for time.Now().Before(deadline) && seen.Attempt == 0 {
+		rs, err := worker.Retries(ctx, shared.client, runID)
+		if err == nil {
+			for _, r := range rs {
+				if r.Action == "aws.ec2.capture_console_output" {
+					seen = r
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if seen.Attempt < 2 || !strings.Contains(seen.LastError, "Throttled") || strings.Count(seen.LastError, "\n") > 0 {
+		t.Fatalf("retry seen: %+v", seen)
+	}
+	if len(seen.LastError) > 600 {
+		t.Errorf("the last error is %d bytes, not a line: %s", len(seen.LastError), seen.LastError)
+	}
+	if res, err := worker.Wait(ctx, shared.client, runID); err != nil || res.Status != workflows.RunSucceeded {
+		t.Errorf("after the throttling: %+v %v", res, err)
+	}
 }

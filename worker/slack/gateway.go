@@ -434,7 +434,7 @@ func (g *Gateway) Command(_ context.Context, sc slackapi.SlashCommand) (any, err
 	if c.Verb == "run" {
 		// The workflow checks the role too (the start is signed); saying
 		// so here spares compiling and announcing a run it would refuse.
-		if !slices.Contains(m.Roles, workflows.RoleResponder) && !slices.Contains(m.Roles, workflows.RoleLead) {
+		if !m.Responds() {
 			return ephemeral(fmt.Sprintf(":no_entry_sign: Starting a run needs the responder or lead role; %s has %v.", escape(m.ID), m.Roles)), nil
 		}
 		plan, inputs, err := compileRunbook(g.opts.RunbookDir, c.Runbook, c.Inputs)
