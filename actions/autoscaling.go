@@ -2,9 +2,11 @@ package actions
 
 import "github.com/cordon-ir/cordon/actions/spec"
 
-func autoscalingActions() []*spec.Action {
-	return []*spec.Action{
-		{
+// autoscalingActions registers the Auto Scaling actions, each spec with
+// its handler (in autoscaling_impl.go).
+func autoscalingActions() []registration {
+	return []registration{
+		action(spec.Action{
 			Name: "aws.autoscaling.detach_instance", Service: "autoscaling",
 			Summary: "Take the instance out of its Auto Scaling group so the group neither replaces nor terminates it.",
 			Description: "With mode detach, the group launches a replacement unless decrement_desired_capacity is true; with mode " +
@@ -25,12 +27,6 @@ func autoscalingActions() []*spec.Action {
 				"autoscaling:DescribeAutoScalingInstances", "autoscaling:DetachInstances", "autoscaling:EnterStandby",
 			},
 			Timeout: 10 * minute,
-		},
-	}
-}
-
-func autoscalingHandlers() map[string]handler {
-	return map[string]handler{
-		"aws.autoscaling.detach_instance": detachInstance,
+		}, detachInstance),
 	}
 }

@@ -81,26 +81,30 @@ func member(g awsemu.AutoScalingGroup, id string) (awsemu.ASGInstance, bool) {
 	return g.Instances[i], true
 }
 
-func TestDetachInstanceContract(t *testing.T) {
-	runContract(t, contractCase{
-		action: "aws.autoscaling.detach_instance",
-		seed: func(h *harness) map[string]any {
-			fleet := h.fleet(awsemu.FleetSpec{Instances: 2, InAutoScalingGroup: 2})
-			return map[string]any{"instance_id": fleet.InstanceIDs[0]}
+// autoscalingContracts are the contract cases of the Auto Scaling actions
+// (see runContract).
+func autoscalingContracts() []contractCase {
+	return []contractCase{
+		{
+			action: "aws.autoscaling.detach_instance",
+			seed: func(h *harness) map[string]any {
+				fleet := h.fleet(awsemu.FleetSpec{Instances: 2, InAutoScalingGroup: 2})
+				return map[string]any{"instance_id": fleet.InstanceIDs[0]}
+			},
+			done: func(t *testing.T, h *harness, params map[string]any) {
+				g := asg(t, h, "confluence-asg")
+				if _, in := member(g, params["instance_id"].(string)); in {
+					t.Errorf("%s is still in %s", params["instance_id"], g.Name)
+				}
+				if len(g.Instances) != 1 {
+					t.Errorf("group members = %+v", g.Instances)
+				}
+			},
+			permission: "autoscaling:DetachInstances",
+			// An instance Auto Scaling does not know is in no group: a no-op,
+			// tested below, as its permissions cannot tell it from a missing one.
 		},
-		done: func(t *testing.T, h *harness, params map[string]any) {
-			g := asg(t, h, "confluence-asg")
-			if _, in := member(g, params["instance_id"].(string)); in {
-				t.Errorf("%s is still in %s", params["instance_id"], g.Name)
-			}
-			if len(g.Instances) != 1 {
-				t.Errorf("group members = %+v", g.Instances)
-			}
-		},
-		permission: "autoscaling:DetachInstances",
-		// An instance Auto Scaling does not know is in no group: a no-op,
-		// tested below, as its permissions cannot tell it from a missing one.
-	})
+	}
 }
 
 func TestDetachInstanceOutputsAndCapacity(t *testing.T) {

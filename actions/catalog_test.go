@@ -1,7 +1,11 @@
 package actions_test
 
 import (
+	"context"
+	"maps"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cordon-ir/cordon/actions"
@@ -64,5 +68,23 @@ func TestCatalogIsConsistent(t *testing.T) {
 		if a, _ := cat.Lookup(n); a.Mutating {
 			t.Errorf("%s must be read-only", n)
 		}
+	}
+}
+
+// Every catalog action is an activity of the runtime, except core.wait,
+// which the workflow carries out itself; the runtime refuses to run it
+// with an error that says so.
+func TestEveryActionIsAnActivityExceptTheWorkflowsOwn(t *testing.T) {
+	rt := actions.NewRuntime(actions.Options{})
+	want := slices.DeleteFunc(actions.Catalog().Names(), func(n string) bool { return n == "core.wait" })
+	if got := rt.Implemented(); !slices.Equal(got, want) {
+		t.Errorf("implemented = %v, want %v", got, want)
+	}
+	if got := slices.Sorted(maps.Keys(rt.Activities())); !slices.Equal(got, want) {
+		t.Errorf("activities = %v, want %v", got, want)
+	}
+	_, err := rt.Run(context.Background(), actions.Call{Action: "core.wait", Params: map[string]any{"duration": "5m"}})
+	if errorType(err) != actions.ErrBadParams || !strings.Contains(err.Error(), "carried out by the workflow itself") {
+		t.Errorf("running core.wait as an activity: err = %v", err)
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"github.com/cordon-ir/cordon/actions/spec"
 )
 
-func coreActions() []*spec.Action {
-	return []*spec.Action{
-		{
+// coreActions registers the actions that call no AWS service: Slack
+// through the worker's notifier, and the waits the workflow carries out.
+func coreActions() []registration {
+	return []registration{
+		action(spec.Action{
 			Name: "slack.notify", Service: "slack",
 			Summary: "Post a message to the run's Slack channel (or another).",
 			Params: []spec.Param{
@@ -21,8 +23,8 @@ func coreActions() []*spec.Action {
 			DryRun:      "Posts the message marked as a rehearsal.",
 			Permissions: []string{},
 			Timeout:     2 * minute,
-		},
-		{
+		}, notify),
+		inWorkflow(spec.Action{
 			Name: "core.wait", Service: "core",
 			Summary:     "Wait for a fixed time, durably (a worker restart does not reset it).",
 			Params:      []spec.Param{{Name: "duration", Type: spec.Duration, Required: true, Description: "How long to wait, e.g. 5m."}},
@@ -30,12 +32,8 @@ func coreActions() []*spec.Action {
 			DryRun:      "Skips the wait.",
 			Permissions: []string{},
 			Timeout:     24 * hour,
-		},
+		}),
 	}
-}
-
-func coreHandlers() map[string]handler {
-	return map[string]handler{"slack.notify": notify}
 }
 
 func notify(ctx context.Context, x *execution) error {

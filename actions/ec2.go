@@ -2,7 +2,9 @@ package actions
 
 import "github.com/cordon-ir/cordon/actions/spec"
 
-func ec2Actions() []*spec.Action {
+// ec2Actions registers the EC2 actions, each spec with its handler (in
+// ec2_*.go).
+func ec2Actions() []registration {
 	str, strs := spec.String, spec.ListOf(spec.String)
 	eni := spec.ObjectOf(
 		spec.F("network_interface_id", str, "ENI id."),
@@ -14,8 +16,8 @@ func ec2Actions() []*spec.Action {
 		spec.F("device_name", str, "Device name of the volume on the instance."),
 		spec.F("state", str, "pending or completed."),
 	)
-	return []*spec.Action{
-		{
+	return []registration{
+		action(spec.Action{
 			Name: "aws.ec2.find_instances", Service: "ec2",
 			Summary:     "Find instances by tags, AMI, VPC or id, for fleet runbooks.",
 			Description: "All filters combine with AND; within a list, values combine with OR. Terminated instances are never returned.",
@@ -33,8 +35,8 @@ func ec2Actions() []*spec.Action {
 			DryRun:      "Runs unchanged: it only reads.",
 			Permissions: []string{"ec2:DescribeInstances"},
 			Timeout:     5 * minute,
-		},
-		{
+		}, findInstances),
+		action(spec.Action{
 			Name: "aws.ec2.describe_instance", Service: "ec2",
 			Summary:     "Capture the instance's state as evidence: network, volumes, role, Auto Scaling group, load balancers.",
 			Description: "The output is the record the PIR and later steps rely on; it is taken before anything changes.",
@@ -66,8 +68,8 @@ func ec2Actions() []*spec.Action {
 				"elasticloadbalancing:DescribeLoadBalancers",
 			},
 			Timeout: 5 * minute,
-		},
-		{
+		}, describeInstance),
+		action(spec.Action{
 			Name: "aws.ec2.capture_console_output", Service: "ec2",
 			Summary: "Capture the instance's serial console output as evidence.",
 			Params:  []spec.Param{instanceIDParam()},
@@ -79,8 +81,8 @@ func ec2Actions() []*spec.Action {
 			DryRun:      "Runs unchanged: it only reads.",
 			Permissions: []string{"ec2:GetConsoleOutput"},
 			Timeout:     5 * minute,
-		},
-		{
+		}, captureConsoleOutput),
+		action(spec.Action{
 			Name: "aws.ec2.enable_termination_protection", Service: "ec2",
 			Summary:     "Protect evidence: termination protection on, shutdown behaviour stop, volumes kept on termination.",
 			Description: "Records the prior values in its output so the restore runbook can put them back.",
@@ -99,8 +101,8 @@ func ec2Actions() []*spec.Action {
 				"ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:ModifyInstanceAttribute", "ec2:CreateTags",
 			},
 			Timeout: 5 * minute,
-		},
-		{
+		}, enableTerminationProtection),
+		action(spec.Action{
 			Name: "aws.ec2.tag", Service: "ec2",
 			Summary: "Tag resources with the incident, run and state.",
 			Params: []spec.Param{
@@ -114,8 +116,8 @@ func ec2Actions() []*spec.Action {
 			DryRun:      "Sends CreateTags with DryRun=true and previews the change from DescribeTags.",
 			Permissions: []string{"ec2:DescribeTags", "ec2:CreateTags"},
 			Timeout:     5 * minute,
-		},
-		{
+		}, tagResources),
+		action(spec.Action{
 			Name: "aws.ec2.isolate_instance", Service: "ec2",
 			Summary: "Cut the instance off the network: the quarantine security group on every network interface.",
 			Description: "Finds or creates the quarantine group in the instance's VPC (no ingress, no egress; one per VPC, found by tag and name) " +
@@ -142,8 +144,8 @@ func ec2Actions() []*spec.Action {
 				"ec2:AuthorizeSecurityGroupEgress", "ec2:CreateTags", "ec2:ModifyNetworkInterfaceAttribute",
 			},
 			Timeout: 10 * minute,
-		},
-		{
+		}, isolateInstance),
+		action(spec.Action{
 			Name: "aws.ec2.restore_isolation", Service: "ec2",
 			Summary:     "Put back the security groups that isolation recorded on every network interface.",
 			Description: "Reads the original groups from the tag aws.ec2.isolate_instance left on each ENI.",
@@ -155,8 +157,8 @@ func ec2Actions() []*spec.Action {
 			DryRun:      "Previews each ENI's groups before → after; sends ModifyNetworkInterfaceAttribute with DryRun=true.",
 			Permissions: []string{"ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "ec2:ModifyNetworkInterfaceAttribute", "ec2:DeleteTags"},
 			Timeout:     10 * minute,
-		},
-		{
+		}, restoreIsolation),
+		action(spec.Action{
 			Name: "aws.ec2.snapshot_volumes", Service: "ec2",
 			Summary: "Snapshot every attached volume for forensics (crash-consistent), and wait until complete.",
 			Description: "Uses CreateSnapshots for a crash-consistent set, falling back to CreateSnapshot per volume. Snapshots are tagged " +
@@ -173,8 +175,8 @@ func ec2Actions() []*spec.Action {
 			DryRun:      "Lists the volumes that would be snapshotted; sends CreateSnapshots with DryRun=true.",
 			Permissions: []string{"ec2:DescribeInstances", "ec2:DescribeSnapshots", "ec2:CreateSnapshots", "ec2:CreateSnapshot", "ec2:CreateTags"},
 			Timeout:     4 * hour,
-		},
-		{
+		}, snapshotVolumes),
+		action(spec.Action{
 			Name: "aws.ec2.disable_instance_metadata", Service: "ec2",
 			Summary:     "Turn the instance metadata service off, so nothing on the host can fetch fresh role credentials.",
 			Description: "Credentials already taken stay valid until they expire: pair this with aws.iam.revoke_role_sessions.",
@@ -187,8 +189,8 @@ func ec2Actions() []*spec.Action {
 			DryRun:      "Sends ModifyInstanceMetadataOptions with DryRun=true.",
 			Permissions: []string{"ec2:DescribeInstances", "ec2:ModifyInstanceMetadataOptions"},
 			Timeout:     5 * minute,
-		},
-		{
+		}, disableInstanceMetadata),
+		action(spec.Action{
 			Name: "aws.ec2.stop_instance", Service: "ec2",
 			Summary:     "Stop the instance. Memory is lost: capture what you need first.",
 			Params:      []spec.Param{instanceIDParam(), {Name: "force", Type: spec.Bool, Default: false, Description: "Force the stop without a clean shutdown."}},
@@ -197,8 +199,8 @@ func ec2Actions() []*spec.Action {
 			DryRun:      "Sends StopInstances with DryRun=true.",
 			Permissions: []string{"ec2:DescribeInstances", "ec2:StopInstances"},
 			Timeout:     15 * minute,
-		},
-		{
+		}, stopInstance),
+		action(spec.Action{
 			Name: "aws.ec2.terminate_instance", Service: "ec2",
 			Summary:     "Terminate the instance. Irreversible; volumes with DeleteOnTermination go with it.",
 			Description: "If termination protection is on, the step fails unless lift_termination_protection is true; lifting it is recorded in the output.",
@@ -214,6 +216,6 @@ func ec2Actions() []*spec.Action {
 			DryRun:      "Sends TerminateInstances with DryRun=true and reports whether protection would block it.",
 			Permissions: []string{"ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:ModifyInstanceAttribute", "ec2:TerminateInstances"},
 			Timeout:     15 * minute,
-		},
+		}, terminateInstance),
 	}
 }

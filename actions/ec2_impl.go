@@ -14,22 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
-func ec2Handlers() map[string]handler {
-	return map[string]handler{
-		"aws.ec2.describe_instance":             describeInstance,
-		"aws.ec2.find_instances":                findInstances,
-		"aws.ec2.capture_console_output":        captureConsoleOutput,
-		"aws.ec2.tag":                           tagResources,
-		"aws.ec2.isolate_instance":              isolateInstance,
-		"aws.ec2.restore_isolation":             restoreIsolation,
-		"aws.ec2.enable_termination_protection": enableTerminationProtection,
-		"aws.ec2.snapshot_volumes":              snapshotVolumes,
-		"aws.ec2.disable_instance_metadata":     disableInstanceMetadata,
-		"aws.ec2.stop_instance":                 stopInstance,
-		"aws.ec2.terminate_instance":            terminateInstance,
-	}
-}
-
 type instanceParams struct {
 	InstanceID string `json:"instance_id"`
 }

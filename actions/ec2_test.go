@@ -1,12 +1,172 @@
 package actions_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 )
+
+// missingInstance is a well-formed id of no instance.
+const missingInstance = "i-0123456789abcdef0"
+
+func missingInstanceParams(*harness) (map[string]any, string) {
+	return map[string]any{"instance_id": missingInstance}, missingInstance
+}
+
+// oneInstance seeds one instance of the fleet spec and returns the
+// parameters naming it.
+func oneInstance(spec awsemu.FleetSpec) func(h *harness) map[string]any {
+	return func(h *harness) map[string]any {
+		spec.Instances = 1
+		return map[string]any{"instance_id": h.fleet(spec).InstanceIDs[0]}
+	}
+}
+
+// instanceIn checks that the instance is in one of the states.
+func instanceIn(states ...string) func(t *testing.T, h *harness, params map[string]any) {
+	return func(t *testing.T, h *harness, params map[string]any) {
+		if in := instanceOf(h, params["instance_id"].(string)); !slices.Contains(states, in.State) {
+			t.Errorf("state %s, want one of %v", in.State, states)
+		}
+	}
+}
+
+// ec2Contracts are the contract cases of the EC2 actions (see runContract).
+func ec2Contracts() []contractCase {
+	return []contractCase{
+		{
+			action: "aws.ec2.enable_termination_protection",
+			seed:   oneInstance(awsemu.FleetSpec{Volumes: 2}),
+			done: func(t *testing.T, h *harness, params map[string]any) {
+				in := instanceOf(h, params["instance_id"].(string))
+				if !in.DisableAPITermination || in.ShutdownBehavior != "stop" {
+					t.Errorf("termination protection %v, shutdown behaviour %s", in.DisableAPITermination, in.ShutdownBehavior)
+				}
+				for _, bd := range in.BlockDevices {
+					if bd.DeleteOnTermination {
+						t.Errorf("%s still goes with the instance", bd.VolumeID)
+					}
+				}
+				if in.Tags[actions.TagPriorProtection] == "" {
+					t.Errorf("no %s record", actions.TagPriorProtection)
+				}
+			},
+			permission: "ec2:ModifyInstanceAttribute",
+			missing:    missingInstanceParams,
+		},
+		{
+			action: "aws.ec2.tag",
+			seed: func(h *harness) map[string]any {
+				id := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 2}).InstanceIDs[0]
+				return map[string]any{
+					"resource_ids": []any{id, volumesOf(h, id)[1]},
+					"tags":         map[string]any{actions.TagState: "contained", "Env": "quarantine"},
+				}
+			},
+			done: func(t *testing.T, h *harness, params map[string]any) {
+				ids := params["resource_ids"].([]any)
+				in, vol := instanceOf(h, ids[0].(string)), ids[1].(string)
+				v, _ := h.emu.Volume(vol)
+				for _, tags := range []map[string]string{in.Tags, v.Tags} {
+					if tags[actions.TagState] != "contained" || tags["Env"] != "quarantine" {
+						t.Errorf("tags = %v", tags)
+					}
+				}
+			},
+			permission: "ec2:CreateTags",
+			missing: func(*harness) (map[string]any, string) {
+				return map[string]any{"resource_ids": []any{"vol-0123456789abcdef0"}, "tags": map[string]any{"k": "v"}}, "vol-0123456789abcdef0"
+			},
+		},
+		{
+			action: "aws.ec2.isolate_instance",
+			seed:   oneInstance(awsemu.FleetSpec{NetworkInterfaces: 2}),
+			done: func(t *testing.T, h *harness, params map[string]any) {
+				in := instanceOf(h, params["instance_id"].(string))
+				groups := quarantineGroups(h, in.VPCID, "cordon-quarantine")
+				if len(groups) != 1 {
+					t.Fatalf("quarantine groups = %+v", groups)
+				}
+				assertSealed(t, groups[0])
+				for _, e := range in.NetworkInterfaceIDs {
+					if n := eniOf(h, e); !slices.Equal(n.SecurityGroupIDs, []string{groups[0].ID}) || n.Tags[actions.TagOriginalGroups] == "" {
+						t.Errorf("%s: groups %v, record %q", e, n.SecurityGroupIDs, n.Tags[actions.TagOriginalGroups])
+					}
+				}
+			},
+			permission: "ec2:ModifyNetworkInterfaceAttribute",
+			missing:    missingInstanceParams,
+		},
+		{
+			action: "aws.ec2.restore_isolation",
+			seed: func(h *harness) map[string]any {
+				params := oneInstance(awsemu.FleetSpec{NetworkInterfaces: 2})(h)
+				h.execute("aws.ec2.isolate_instance", params)
+				h.emu.ResetCalls()
+				return params
+			},
+			done: func(t *testing.T, h *harness, params map[string]any) {
+				in := instanceOf(h, params["instance_id"].(string))
+				quarantine := quarantineGroups(h, in.VPCID, "cordon-quarantine")
+				for _, e := range in.NetworkInterfaceIDs {
+					n := eniOf(h, e)
+					if len(n.SecurityGroupIDs) == 0 || len(quarantine) != 1 || slices.Contains(n.SecurityGroupIDs, quarantine[0].ID) {
+						t.Errorf("%s groups = %v", e, n.SecurityGroupIDs)
+					}
+					for k := range n.Tags {
+						if strings.HasPrefix(k, actions.TagOriginalGroups) {
+							t.Errorf("%s still carries %s", e, k)
+						}
+					}
+				}
+			},
+			permission: "ec2:ModifyNetworkInterfaceAttribute",
+			missing:    missingInstanceParams,
+		},
+		{
+			action: "aws.ec2.snapshot_volumes",
+			seed:   oneInstance(awsemu.FleetSpec{Volumes: 2}),
+			done: func(t *testing.T, h *harness, params map[string]any) {
+				byVolume := snapshotsOf(h)
+				for _, v := range volumesOf(h, params["instance_id"].(string)) {
+					if s := byVolume[v]; len(s) != 1 || s[0].State != "completed" || s[0].Tags[actions.TagStep] != "step" {
+						t.Errorf("%s snapshots = %+v", v, s)
+					}
+				}
+			},
+			permission: "ec2:CreateSnapshots",
+			missing:    missingInstanceParams,
+		},
+		{
+			action: "aws.ec2.disable_instance_metadata",
+			seed:   oneInstance(awsemu.FleetSpec{}),
+			done: func(t *testing.T, h *harness, params map[string]any) {
+				if in := instanceOf(h, params["instance_id"].(string)); in.MetadataHTTPEndpoint != "disabled" {
+					t.Errorf("metadata endpoint %s", in.MetadataHTTPEndpoint)
+				}
+			},
+			permission: "ec2:ModifyInstanceMetadataOptions",
+			missing:    missingInstanceParams,
+		},
+		{
+			action:     "aws.ec2.stop_instance",
+			seed:       oneInstance(awsemu.FleetSpec{}),
+			done:       instanceIn("stopping", "stopped"),
+			permission: "ec2:StopInstances",
+			missing:    missingInstanceParams,
+		},
+		{
+			action:     "aws.ec2.terminate_instance",
+			seed:       oneInstance(awsemu.FleetSpec{}),
+			done:       instanceIn("shutting-down", "terminated"),
+			permission: "ec2:TerminateInstances",
+			missing:    missingInstanceParams,
+		},
+	}
+}
 
 func TestDescribeInstanceCapturesEvidence(t *testing.T) {
 	h := newHarness(t)
@@ -74,14 +234,8 @@ func TestThrottledCallsSucceedAfterRetries(t *testing.T) {
 	if res.Outputs["instance_id"] != fleet.InstanceIDs[0] {
 		t.Fatalf("outputs = %v", res.Outputs)
 	}
-	throttled := 0
-	for _, c := range h.emu.Calls() {
-		if c.ErrorCode == "RequestLimitExceeded" {
-			throttled++
-		}
-	}
-	if throttled != 2 {
-		t.Errorf("throttled calls = %d, want 2", throttled)
+	if n := failedWith(h, "RequestLimitExceeded"); n != 2 {
+		t.Errorf("throttled calls = %d, want 2", n)
 	}
 }
 

@@ -2,10 +2,12 @@ package actions
 
 import "github.com/cordon-ir/cordon/actions/spec"
 
-func elbActions() []*spec.Action {
+// elbActions registers the load balancer actions, each spec with its
+// handler (in elb_impl.go).
+func elbActions() []registration {
 	strs := spec.ListOf(spec.String)
-	return []*spec.Action{
-		{
+	return []registration{
+		action(spec.Action{
 			Name: "aws.elbv2.deregister_instance", Service: "elasticloadbalancing",
 			Summary:     "Take the instance out of every load balancer: ELBv2 target groups and classic ELBs.",
 			Description: "The groups and load balancers it was removed from are recorded so it can be registered again.",
@@ -22,12 +24,6 @@ func elbActions() []*spec.Action {
 				"elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
 			},
 			Timeout: 10 * minute,
-		},
-	}
-}
-
-func elbHandlers() map[string]handler {
-	return map[string]handler{
-		"aws.elbv2.deregister_instance": deregisterInstance,
+		}, deregisterInstance),
 	}
 }

@@ -44,30 +44,34 @@ func seedLoadBalanced(h *harness) (awsemu.FleetInfo, string) {
 	return fleet, lb.Name
 }
 
-func TestDeregisterInstanceContract(t *testing.T) {
-	runContract(t, contractCase{
-		action: "aws.elbv2.deregister_instance",
-		seed: func(h *harness) map[string]any {
-			fleet, _ := seedLoadBalanced(h)
-			return map[string]any{"instance_id": fleet.InstanceIDs[0]}
+// elbContracts are the contract cases of the load balancer actions (see
+// runContract).
+func elbContracts() []contractCase {
+	return []contractCase{
+		{
+			action: "aws.elbv2.deregister_instance",
+			seed: func(h *harness) map[string]any {
+				fleet, _ := seedLoadBalanced(h)
+				return map[string]any{"instance_id": fleet.InstanceIDs[0]}
+			},
+			done: func(t *testing.T, h *harness, params map[string]any) {
+				id := params["instance_id"].(string)
+				tgs := h.emu.State().TargetGroups
+				if len(tgs) != 1 {
+					t.Fatalf("target groups = %+v", tgs)
+				}
+				if isTarget(t, h, tgs[0].ARN, id) || inClassicELB(t, h, "legacy-elb", id) {
+					t.Errorf("%s is still registered", id)
+				}
+				if len(tgs[0].Targets) != 1 {
+					t.Errorf("the other instance was deregistered too: %+v", tgs[0].Targets)
+				}
+			},
+			permission: "elasticloadbalancing:DeregisterTargets",
+			// An instance registered nowhere is a no-op, tested below: the
+			// declared permissions cannot tell it from a missing instance.
 		},
-		done: func(t *testing.T, h *harness, params map[string]any) {
-			id := params["instance_id"].(string)
-			tgs := h.emu.State().TargetGroups
-			if len(tgs) != 1 {
-				t.Fatalf("target groups = %+v", tgs)
-			}
-			if isTarget(t, h, tgs[0].ARN, id) || inClassicELB(t, h, "legacy-elb", id) {
-				t.Errorf("%s is still registered", id)
-			}
-			if len(tgs[0].Targets) != 1 {
-				t.Errorf("the other instance was deregistered too: %+v", tgs[0].Targets)
-			}
-		},
-		permission: "elasticloadbalancing:DeregisterTargets",
-		// An instance registered nowhere is a no-op, tested below: the
-		// declared permissions cannot tell it from a missing instance.
-	})
+	}
 }
 
 func TestDeregisterInstanceOutputsEveryPortAndClassicELB(t *testing.T) {

@@ -3,8 +3,12 @@ package actions_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"reflect"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +17,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/spec"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 )
 
@@ -96,6 +101,29 @@ func (h *harness) mutations() []string {
 	return out
 }
 
+// countCalls counts the calls of an IAM action the emulator saw, dry runs
+// or not.
+func countCalls(h *harness, iamAction string, dryRun bool) int {
+	n := 0
+	for _, c := range h.emu.Calls() {
+		if c.IAMAction == iamAction && c.DryRun == dryRun {
+			n++
+		}
+	}
+	return n
+}
+
+// failedWith counts the calls the emulator answered with the error code.
+func failedWith(h *harness, code string) int {
+	n := 0
+	for _, c := range h.emu.Calls() {
+		if c.ErrorCode == code {
+			n++
+		}
+	}
+	return n
+}
+
 // usedPermissions lists every IAM action the emulator saw called.
 func (h *harness) usedPermissions() []string {
 	set := map[string]bool{}
@@ -123,6 +151,245 @@ func (h *harness) assertDeclared(action string) {
 		if !declared[used] {
 			h.t.Errorf("%s called %s, which its spec does not declare", action, used)
 		}
+	}
+}
+
+// contractCase describes one mutating action for the checks every
+// containment action must pass: see runContract.
+type contractCase struct {
+	action string
+	// seed fills the emulator and returns parameters for a call that has
+	// something to change.
+	seed func(h *harness) map[string]any
+	// done asserts, on what the emulator holds, that the change was made.
+	done func(t *testing.T, h *harness, params map[string]any)
+	// permission is the IAM action of the call that makes the change, for
+	// the denied (in execution and in the preview's dry run) and throttled
+	// cases.
+	permission string
+	// missing, when set, returns parameters naming an entity that does not
+	// exist, and the name the error must mention.
+	missing func(h *harness) (map[string]any, string)
+}
+
+// runContract checks, against the emulator, the promises of every
+// mutating action: the happy path stays within the declared permissions
+// and outputs; running twice changes the world once (the second run makes
+// no change and the emulator's state after it is the state after the
+// first); preview changes nothing but reports the change; a missing entity
+// and a denied permission fail at once, naming what is wrong; throttling is
+// absorbed by retries. TestEveryMutatingActionHasAContractCase requires a
+// case for every mutating action of the catalog.
+func runContract(t *testing.T, c contractCase) {
+	t.Parallel()
+	t.Run("happy path", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		params := c.seed(h)
+		res := h.execute(c.action, params)
+		c.done(t, h, params)
+		if len(h.mutations()) == 0 || len(res.Changes) == 0 {
+			t.Errorf("mutations %v, changes %+v: want both", h.mutations(), res.Changes)
+		}
+		if len(res.RequestIDs) == 0 {
+			t.Error("no AWS request ids recorded")
+		}
+		h.assertDeclared(c.action)
+		assertOutputsMatchSpec(t, c.action, res)
+	})
+	t.Run("twice is one effect", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		params := c.seed(h)
+		h.execute(c.action, params)
+		first, world := h.mutations(), h.emu.State()
+		res := h.execute(c.action, params)
+		if again := h.mutations(); !slices.Equal(first, again) {
+			t.Errorf("second run mutated again: %v, then %v", first, again)
+		}
+		if after := h.emu.State(); !reflect.DeepEqual(world, after) {
+			t.Errorf("the world after two runs differs from the world after one:\n%+v\n%+v", world, after)
+		}
+		if len(res.Changes) != 0 || len(res.Notes) == 0 {
+			t.Errorf("second run: changes %+v, notes %q: want no change and a note saying why", res.Changes, res.Notes)
+		}
+		c.done(t, h, params)
+		assertOutputsMatchSpec(t, c.action, res)
+	})
+	t.Run("preview mutates nothing", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		params := c.seed(h)
+		world := h.emu.State()
+		res, err := h.run(actions.Preview, c.action, params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := h.mutations(); len(m) != 0 {
+			t.Errorf("preview mutated: %v", m)
+		}
+		if after := h.emu.State(); !reflect.DeepEqual(world, after) {
+			t.Errorf("the world changed in a preview:\n%+v\n%+v", world, after)
+		}
+		if len(res.Changes) == 0 {
+			t.Error("preview reported no change")
+		}
+		for _, call := range h.emu.Calls() {
+			if call.Mutating && !call.DryRun {
+				t.Errorf("preview sent %s", call.IAMAction)
+			}
+		}
+		h.assertDeclared(c.action)
+		assertOutputsMatchSpec(t, c.action, res)
+		// The change is still to be made: executing now makes it.
+		h.execute(c.action, params)
+		c.done(t, h, params)
+	})
+	if c.missing != nil {
+		t.Run("missing entity", func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			c.seed(h)
+			params, name := c.missing(h)
+			for _, mode := range []actions.Mode{actions.Execute, actions.Preview} {
+				_, err := h.run(mode, c.action, params)
+				if err == nil || !isNonRetryable(err) || errorType(err) != actions.ErrNotFound || !strings.Contains(err.Error(), name) {
+					t.Errorf("%s: err = %v (type %q), want non-retryable NotFound naming %s", mode, err, errorType(err), name)
+				}
+			}
+			if m := h.mutations(); len(m) != 0 {
+				t.Errorf("mutated: %v", m)
+			}
+		})
+	}
+	t.Run("access denied", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		params := c.seed(h)
+		h.emu.Deny(awsemu.AllPrincipals, c.permission)
+		_, err := h.run(actions.Execute, c.action, params)
+		if err == nil || !isNonRetryable(err) || errorType(err) != actions.ErrAccessDenied || !strings.Contains(err.Error(), "add "+c.permission) {
+			t.Fatalf("err = %v (type %q), want non-retryable AccessDenied naming %s", err, errorType(err), c.permission)
+		}
+		// A rehearsal finds the missing permission too when the preview
+		// asks AWS (an EC2 dry run); a preview through reads cannot.
+		h.emu.ResetCalls()
+		_, err = h.run(actions.Preview, c.action, params)
+		if countCalls(h, c.permission, true) > 0 {
+			if err == nil || errorType(err) != actions.ErrAccessDenied || !strings.Contains(err.Error(), "add "+c.permission) {
+				t.Errorf("preview sent %s as a dry run: err = %v, want AccessDenied naming it", c.permission, err)
+			}
+		} else if err != nil {
+			t.Errorf("preview sent no %s, yet failed: %v", c.permission, err)
+		}
+	})
+	t.Run("throttled", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		params := c.seed(h)
+		h.emu.FailNext(c.permission, "Throttling", 400, 2)
+		h.execute(c.action, params)
+		c.done(t, h, params)
+		if n := failedWith(h, "Throttling"); n != 2 {
+			t.Errorf("throttled calls = %d, want 2", n)
+		}
+	})
+}
+
+// assertOutputsMatchSpec checks that the outputs are exactly the declared
+// ones, with the declared types, as they arrive after Temporal's JSON.
+func assertOutputsMatchSpec(t *testing.T, action string, res actions.Result) {
+	t.Helper()
+	sp, ok := actions.Catalog().Lookup(action)
+	if !ok {
+		t.Fatalf("no spec for %s", action)
+	}
+	declared := map[string]bool{}
+	for _, f := range sp.Outputs {
+		declared[f.Name] = true
+		v, ok := res.Outputs[f.Name]
+		if !ok {
+			t.Errorf("%s: output %s missing", action, f.Name)
+			continue
+		}
+		if msg := outputTypeMismatch(v, f.Type); msg != "" {
+			t.Errorf("%s: output %s: %s", action, f.Name, msg)
+		}
+	}
+	for name := range res.Outputs {
+		if !declared[name] {
+			t.Errorf("%s: output %s is not declared", action, name)
+		}
+	}
+}
+
+func outputTypeMismatch(v any, typ spec.Type) string {
+	switch typ.Kind {
+	case spec.KindString:
+		if _, ok := v.(string); !ok {
+			return fmt.Sprintf("got %T, want a string", v)
+		}
+	case spec.KindBool:
+		if _, ok := v.(bool); !ok {
+			return fmt.Sprintf("got %T, want a bool", v)
+		}
+	case spec.KindList:
+		items, ok := v.([]any)
+		if !ok {
+			return fmt.Sprintf("got %T (%v), want a list", v, v)
+		}
+		for i, it := range items {
+			if msg := outputTypeMismatch(it, *typ.Elem); msg != "" {
+				return fmt.Sprintf("item %d: %s", i, msg)
+			}
+		}
+	}
+	return ""
+}
+
+// contractCases are the contract cases of every service, each listed in
+// the service's test file.
+func contractCases() []contractCase {
+	return slices.Concat(ec2Contracts(), iamContracts(), autoscalingContracts(), elbContracts())
+}
+
+func TestContracts(t *testing.T) {
+	for _, c := range contractCases() {
+		t.Run(c.action, func(t *testing.T) { runContract(t, c) })
+	}
+}
+
+// Every action that changes the world keeps the promises runContract
+// checks: a new mutating action cannot land without its contract case.
+func TestEveryMutatingActionHasAContractCase(t *testing.T) {
+	cat := actions.Catalog()
+	cases := map[string]bool{}
+	for _, c := range contractCases() {
+		cases[c.action] = true
+		sp, ok := cat.Lookup(c.action)
+		switch {
+		case !ok:
+			t.Errorf("contract case for %s, which is not in the catalog", c.action)
+		case !sp.Mutating:
+			t.Errorf("contract case for %s, which the catalog says is read-only", c.action)
+		case c.seed == nil || c.done == nil || c.permission == "":
+			t.Errorf("contract case for %s: seed, done and permission are required", c.action)
+		case !slices.Contains(sp.Permissions, c.permission):
+			t.Errorf("contract case for %s denies %s, which the action does not declare", c.action, c.permission)
+		}
+	}
+	mutating := 0
+	for _, a := range cat.Actions() {
+		if !a.Mutating {
+			continue
+		}
+		mutating++
+		if !cases[a.Name] {
+			t.Errorf("%s is mutating but has no contract case: add a case to its service's contract list in its test file (ec2Contracts, iamContracts, ...: see runContract)", a.Name)
+		}
+	}
+	if mutating == 0 {
+		t.Fatal("the catalog has no mutating action")
 	}
 }
 

@@ -2,11 +2,13 @@ package actions
 
 import "github.com/cordon-ir/cordon/actions/spec"
 
-func iamActions() []*spec.Action {
+// iamActions registers the IAM actions, each spec with its handler (in
+// iam_impl.go).
+func iamActions() []registration {
 	str, strs := spec.String, spec.ListOf(spec.String)
 	user := spec.Param{Name: "user_name", Type: str, Required: true, Pattern: iamUserNamePattern, Description: "IAM user name."}
-	return []*spec.Action{
-		{
+	return []registration{
+		action(spec.Action{
 			Name: "aws.iam.revoke_role_sessions", Service: "iam",
 			Summary: "Invalidate every credential already issued for the instance's role.",
 			Description: "Puts an inline deny-all policy on the role with the condition aws:TokenIssueTime before now, which is what " +
@@ -31,8 +33,8 @@ func iamActions() []*spec.Action {
 				"ec2:DescribeIamInstanceProfileAssociations", "ec2:DisassociateIamInstanceProfile",
 			},
 			Timeout: 5 * minute,
-		},
-		{
+		}, revokeRoleSessions),
+		action(spec.Action{
 			Name: "aws.iam.find_access_key_owner", Service: "iam",
 			Summary: "Find which user a leaked access key belongs to, and when it was last used.",
 			Params: []spec.Param{
@@ -47,8 +49,8 @@ func iamActions() []*spec.Action {
 			DryRun:      "Runs unchanged: it only reads.",
 			Permissions: []string{"iam:GetAccessKeyLastUsed"},
 			Timeout:     5 * minute,
-		},
-		{
+		}, findAccessKeyOwner),
+		action(spec.Action{
 			Name: "aws.iam.deactivate_access_keys", Service: "iam",
 			Summary:     "Deactivate the user's access keys. Never deletes them: they are evidence.",
 			Params:      []spec.Param{user, {Name: "access_key_ids", Type: strs, Pattern: accessKeyIDPattern, Description: "Only these keys; all of the user's keys when empty."}},
@@ -58,8 +60,8 @@ func iamActions() []*spec.Action {
 			DryRun:      "Lists the keys and their status and previews the change; nothing is sent.",
 			Permissions: []string{"iam:ListAccessKeys", "iam:UpdateAccessKey"},
 			Timeout:     5 * minute,
-		},
-		{
+		}, deactivateAccessKeys),
+		action(spec.Action{
 			Name: "aws.iam.revoke_user_sessions", Service: "iam",
 			Summary:     "Deny every session the user obtained before now (aws:TokenIssueTime), e.g. from a leaked key.",
 			Params:      []spec.Param{user},
@@ -68,8 +70,8 @@ func iamActions() []*spec.Action {
 			DryRun:      "Shows the policy that would be put; nothing is sent.",
 			Permissions: []string{"iam:GetUserPolicy", "iam:PutUserPolicy"},
 			Timeout:     5 * minute,
-		},
-		{
+		}, revokeUserSessions),
+		action(spec.Action{
 			Name: "aws.iam.attach_user_deny_all", Service: "iam",
 			Summary:     "Put an inline deny-all policy on the user: nothing the user's credentials do is allowed any more.",
 			Params:      []spec.Param{user},
@@ -78,8 +80,8 @@ func iamActions() []*spec.Action {
 			DryRun:      "Shows the policy that would be put; nothing is sent.",
 			Permissions: []string{"iam:GetUserPolicy", "iam:PutUserPolicy"},
 			Timeout:     5 * minute,
-		},
-		{
+		}, attachUserDenyAll),
+		action(spec.Action{
 			Name: "aws.iam.delete_login_profile", Service: "iam",
 			Summary:     "Delete the user's console password so nobody can sign in as them.",
 			Params:      []spec.Param{user},
@@ -88,8 +90,8 @@ func iamActions() []*spec.Action {
 			DryRun:      "Checks whether a login profile exists; nothing is sent.",
 			Permissions: []string{"iam:GetLoginProfile", "iam:DeleteLoginProfile"},
 			Timeout:     5 * minute,
-		},
-		{
+		}, deleteLoginProfile),
+		action(spec.Action{
 			Name: "aws.iam.deactivate_mfa_devices", Service: "iam",
 			Summary: "Deactivate MFA devices added after a given time (an attacker's persistence).",
 			Params: []spec.Param{
@@ -101,18 +103,6 @@ func iamActions() []*spec.Action {
 			DryRun:      "Lists the devices that would be deactivated; nothing is sent.",
 			Permissions: []string{"iam:ListMFADevices", "iam:DeactivateMFADevice"},
 			Timeout:     5 * minute,
-		},
-	}
-}
-
-func iamHandlers() map[string]handler {
-	return map[string]handler{
-		"aws.iam.revoke_role_sessions":   revokeRoleSessions,
-		"aws.iam.find_access_key_owner":  findAccessKeyOwner,
-		"aws.iam.deactivate_access_keys": deactivateAccessKeys,
-		"aws.iam.revoke_user_sessions":   revokeUserSessions,
-		"aws.iam.attach_user_deny_all":   attachUserDenyAll,
-		"aws.iam.delete_login_profile":   deleteLoginProfile,
-		"aws.iam.deactivate_mfa_devices": deactivateMFADevices,
+		}, deactivateMFADevices),
 	}
 }

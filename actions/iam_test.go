@@ -3,7 +3,6 @@ package actions_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -16,186 +15,8 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/cordon-ir/cordon/actions"
-	"github.com/cordon-ir/cordon/actions/spec"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 )
-
-// contractCase describes one mutating action for the checks every
-// containment action must pass: see runContract.
-type contractCase struct {
-	action string
-	// seed fills the emulator and returns parameters for a call that has
-	// something to change.
-	seed func(h *harness) map[string]any
-	// done asserts, on what the emulator holds, that the change was made.
-	done func(t *testing.T, h *harness, params map[string]any)
-	// permission is the IAM action of the call that makes the change, for
-	// the denied and throttled cases.
-	permission string
-	// missing, when set, returns parameters naming an entity that does not
-	// exist, and the name the error must mention.
-	missing func(h *harness) (map[string]any, string)
-}
-
-// runContract checks, against the emulator, the promises of every
-// mutating action: the happy path stays within the declared permissions
-// and outputs; running twice changes the world once; preview changes
-// nothing but reports the change; a missing entity and a denied permission
-// fail at once, naming what is wrong; throttling is absorbed by retries.
-func runContract(t *testing.T, c contractCase) {
-	t.Parallel()
-	t.Run("happy path", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		params := c.seed(h)
-		res := h.execute(c.action, params)
-		c.done(t, h, params)
-		if len(h.mutations()) == 0 || len(res.Changes) == 0 {
-			t.Errorf("mutations %v, changes %+v: want both", h.mutations(), res.Changes)
-		}
-		if len(res.RequestIDs) == 0 {
-			t.Error("no AWS request ids recorded")
-		}
-		h.assertDeclared(c.action)
-		assertOutputsMatchSpec(t, c.action, res)
-	})
-	t.Run("twice is one effect", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		params := c.seed(h)
-		h.execute(c.action, params)
-		first := h.mutations()
-		res := h.execute(c.action, params)
-		if again := h.mutations(); !slices.Equal(first, again) {
-			t.Errorf("second run mutated again: %v, then %v", first, again)
-		}
-		if len(res.Changes) != 0 || len(res.Notes) == 0 {
-			t.Errorf("second run: changes %+v, notes %q: want no change and a note saying why", res.Changes, res.Notes)
-		}
-		c.done(t, h, params)
-		assertOutputsMatchSpec(t, c.action, res)
-	})
-	t.Run("preview mutates nothing", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		params := c.seed(h)
-		res, err := h.run(actions.Preview, c.action, params)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m := h.mutations(); len(m) != 0 {
-			t.Errorf("preview mutated: %v", m)
-		}
-		if len(res.Changes) == 0 {
-			t.Error("preview reported no change")
-		}
-		for _, call := range h.emu.Calls() {
-			if call.Mutating && !call.DryRun {
-				t.Errorf("preview sent %s", call.IAMAction)
-			}
-		}
-		h.assertDeclared(c.action)
-		assertOutputsMatchSpec(t, c.action, res)
-		// The change is still to be made: executing now makes it.
-		h.execute(c.action, params)
-		c.done(t, h, params)
-	})
-	if c.missing != nil {
-		t.Run("missing entity", func(t *testing.T) {
-			t.Parallel()
-			h := newHarness(t)
-			c.seed(h)
-			params, name := c.missing(h)
-			for _, mode := range []actions.Mode{actions.Execute, actions.Preview} {
-				_, err := h.run(mode, c.action, params)
-				if err == nil || !isNonRetryable(err) || errorType(err) != actions.ErrNotFound || !strings.Contains(err.Error(), name) {
-					t.Errorf("%s: err = %v (type %q), want non-retryable NotFound naming %s", mode, err, errorType(err), name)
-				}
-			}
-			if m := h.mutations(); len(m) != 0 {
-				t.Errorf("mutated: %v", m)
-			}
-		})
-	}
-	t.Run("access denied", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		params := c.seed(h)
-		h.emu.Deny(awsemu.AllPrincipals, c.permission)
-		_, err := h.run(actions.Execute, c.action, params)
-		if err == nil || !isNonRetryable(err) || errorType(err) != actions.ErrAccessDenied || !strings.Contains(err.Error(), "add "+c.permission) {
-			t.Fatalf("err = %v (type %q), want non-retryable AccessDenied naming %s", err, errorType(err), c.permission)
-		}
-	})
-	t.Run("throttled", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		params := c.seed(h)
-		h.emu.FailNext(c.permission, "Throttling", 400, 2)
-		h.execute(c.action, params)
-		c.done(t, h, params)
-		throttled := 0
-		for _, call := range h.emu.Calls() {
-			if call.ErrorCode == "Throttling" {
-				throttled++
-			}
-		}
-		if throttled != 2 {
-			t.Errorf("throttled calls = %d, want 2", throttled)
-		}
-	})
-}
-
-// assertOutputsMatchSpec checks that the outputs are exactly the declared
-// ones, with the declared types, as they arrive after Temporal's JSON.
-func assertOutputsMatchSpec(t *testing.T, action string, res actions.Result) {
-	t.Helper()
-	sp, ok := actions.Catalog().Lookup(action)
-	if !ok {
-		t.Fatalf("no spec for %s", action)
-	}
-	declared := map[string]bool{}
-	for _, f := range sp.Outputs {
-		declared[f.Name] = true
-		v, ok := res.Outputs[f.Name]
-		if !ok {
-			t.Errorf("%s: output %s missing", action, f.Name)
-			continue
-		}
-		if msg := outputTypeMismatch(v, f.Type); msg != "" {
-			t.Errorf("%s: output %s: %s", action, f.Name, msg)
-		}
-	}
-	for name := range res.Outputs {
-		if !declared[name] {
-			t.Errorf("%s: output %s is not declared", action, name)
-		}
-	}
-}
-
-func outputTypeMismatch(v any, typ spec.Type) string {
-	switch typ.Kind {
-	case spec.KindString:
-		if _, ok := v.(string); !ok {
-			return fmt.Sprintf("got %T, want a string", v)
-		}
-	case spec.KindBool:
-		if _, ok := v.(bool); !ok {
-			return fmt.Sprintf("got %T, want a bool", v)
-		}
-	case spec.KindList:
-		items, ok := v.([]any)
-		if !ok {
-			return fmt.Sprintf("got %T (%v), want a list", v, v)
-		}
-		for i, it := range items {
-			if msg := outputTypeMismatch(it, *typ.Elem); msg != "" {
-				return fmt.Sprintf("item %d: %s", i, msg)
-			}
-		}
-	}
-	return ""
-}
 
 func addUser(t *testing.T, h *harness, spec awsemu.UserSpec) awsemu.User {
 	t.Helper()
@@ -259,22 +80,111 @@ func revokedPolicyDone(t *testing.T, doc string, ok bool) {
 	}
 }
 
-func TestRevokeRoleSessionsContract(t *testing.T) {
-	runContract(t, contractCase{
-		action: "aws.iam.revoke_role_sessions",
-		seed: func(h *harness) map[string]any {
-			fleet := h.fleet(awsemu.FleetSpec{Instances: 1, WithInstanceRole: true})
-			return map[string]any{"instance_id": fleet.InstanceIDs[0]}
+// iamContracts are the contract cases of the IAM actions (see runContract).
+func iamContracts() []contractCase {
+	return []contractCase{
+		{
+			action: "aws.iam.revoke_role_sessions",
+			seed: func(h *harness) map[string]any {
+				fleet := h.fleet(awsemu.FleetSpec{Instances: 1, WithInstanceRole: true})
+				return map[string]any{"instance_id": fleet.InstanceIDs[0]}
+			},
+			done: func(t *testing.T, h *harness, _ map[string]any) {
+				doc, ok := role(t, h, "confluence-app").InlinePolicies["AWSRevokeOlderSessions"]
+				revokedPolicyDone(t, doc, ok)
+			},
+			permission: "iam:PutRolePolicy",
+			missing: func(h *harness) (map[string]any, string) {
+				return map[string]any{"role_name": "ghost-role"}, "ghost-role"
+			},
 		},
-		done: func(t *testing.T, h *harness, _ map[string]any) {
-			doc, ok := role(t, h, "confluence-app").InlinePolicies["AWSRevokeOlderSessions"]
-			revokedPolicyDone(t, doc, ok)
+		{
+			action: "aws.iam.deactivate_access_keys",
+			seed: func(h *harness) map[string]any {
+				addUser(h.t, h, awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 2})
+				return map[string]any{"user_name": "ci-deploy"}
+			},
+			done: func(t *testing.T, h *harness, _ map[string]any) {
+				for _, k := range user(t, h, "ci-deploy").AccessKeys {
+					if k.Status != "Inactive" {
+						t.Errorf("key %s is %s", k.ID, k.Status)
+					}
+				}
+			},
+			permission: "iam:UpdateAccessKey",
+			missing: func(h *harness) (map[string]any, string) {
+				return map[string]any{"user_name": "ghost-user"}, "ghost-user"
+			},
 		},
-		permission: "iam:PutRolePolicy",
-		missing: func(h *harness) (map[string]any, string) {
-			return map[string]any{"role_name": "ghost-role"}, "ghost-role"
+		{
+			action: "aws.iam.revoke_user_sessions",
+			seed: func(h *harness) map[string]any {
+				addUser(h.t, h, awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 1})
+				return map[string]any{"user_name": "ci-deploy"}
+			},
+			done: func(t *testing.T, h *harness, _ map[string]any) {
+				doc, ok := user(t, h, "ci-deploy").InlinePolicies["AWSRevokeOlderSessions"]
+				revokedPolicyDone(t, doc, ok)
+			},
+			permission: "iam:PutUserPolicy",
+			missing: func(h *harness) (map[string]any, string) {
+				return map[string]any{"user_name": "ghost-user"}, "ghost-user"
+			},
 		},
-	})
+		{
+			action: "aws.iam.attach_user_deny_all",
+			seed: func(h *harness) map[string]any {
+				addUser(h.t, h, awsemu.UserSpec{Name: "ci-deploy", InlinePolicies: map[string]string{"deploy": `{"Version":"2012-10-17","Statement":[]}`}})
+				return map[string]any{"user_name": "ci-deploy"}
+			},
+			done: func(t *testing.T, h *harness, _ map[string]any) {
+				u := user(t, h, "ci-deploy")
+				doc := u.InlinePolicies["CordonDenyAll"]
+				if !strings.Contains(doc, `"Effect":"Deny","Action":"*","Resource":"*"`) || strings.Contains(doc, "Condition") {
+					t.Errorf("CordonDenyAll = %q", doc)
+				}
+				if _, ok := u.InlinePolicies["deploy"]; !ok {
+					t.Error("the user's own policy was removed")
+				}
+			},
+			permission: "iam:PutUserPolicy",
+			missing: func(h *harness) (map[string]any, string) {
+				return map[string]any{"user_name": "ghost-user"}, "ghost-user"
+			},
+		},
+		{
+			action: "aws.iam.delete_login_profile",
+			seed: func(h *harness) map[string]any {
+				addUser(h.t, h, awsemu.UserSpec{Name: "alice", LoginProfile: true})
+				return map[string]any{"user_name": "alice"}
+			},
+			done: func(t *testing.T, h *harness, _ map[string]any) {
+				if user(t, h, "alice").LoginProfile != nil {
+					t.Error("alice still has a console password")
+				}
+			},
+			permission: "iam:DeleteLoginProfile",
+			missing: func(h *harness) (map[string]any, string) {
+				return map[string]any{"user_name": "ghost-user"}, "ghost-user"
+			},
+		},
+		{
+			action: "aws.iam.deactivate_mfa_devices",
+			seed: func(h *harness) map[string]any {
+				u := addUser(h.t, h, awsemu.UserSpec{Name: "alice", MFADevices: 2})
+				return map[string]any{"user_name": "alice", "added_after": u.MFADevices[0].EnableDate.Add(-time.Minute).Format(time.RFC3339)}
+			},
+			done: func(t *testing.T, h *harness, _ map[string]any) {
+				if d := user(t, h, "alice").MFADevices; len(d) != 0 {
+					t.Errorf("devices left: %+v", d)
+				}
+			},
+			permission: "iam:DeactivateMFADevice",
+			missing: func(h *harness) (map[string]any, string) {
+				return map[string]any{"user_name": "ghost-user", "added_after": "2026-01-01T00:00:00Z"}, "ghost-user"
+			},
+		},
+	}
 }
 
 func TestRevokeRoleSessionsByInstanceAndDisassociate(t *testing.T) {
@@ -521,27 +431,6 @@ func TestFindAccessKeyOwnerFailures(t *testing.T) {
 	}
 }
 
-func TestDeactivateAccessKeysContract(t *testing.T) {
-	runContract(t, contractCase{
-		action: "aws.iam.deactivate_access_keys",
-		seed: func(h *harness) map[string]any {
-			addUser(h.t, h, awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 2})
-			return map[string]any{"user_name": "ci-deploy"}
-		},
-		done: func(t *testing.T, h *harness, _ map[string]any) {
-			for _, k := range user(t, h, "ci-deploy").AccessKeys {
-				if k.Status != "Inactive" {
-					t.Errorf("key %s is %s", k.ID, k.Status)
-				}
-			}
-		},
-		permission: "iam:UpdateAccessKey",
-		missing: func(h *harness) (map[string]any, string) {
-			return map[string]any{"user_name": "ghost-user"}, "ghost-user"
-		},
-	})
-}
-
 func TestDeactivatedLeakedKeyIsRefused(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -602,67 +491,6 @@ func TestDeactivateAccessKeysRetryKeepsItsRecord(t *testing.T) {
 	}
 }
 
-func TestRevokeUserSessionsContract(t *testing.T) {
-	runContract(t, contractCase{
-		action: "aws.iam.revoke_user_sessions",
-		seed: func(h *harness) map[string]any {
-			addUser(h.t, h, awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 1})
-			return map[string]any{"user_name": "ci-deploy"}
-		},
-		done: func(t *testing.T, h *harness, _ map[string]any) {
-			doc, ok := user(t, h, "ci-deploy").InlinePolicies["AWSRevokeOlderSessions"]
-			revokedPolicyDone(t, doc, ok)
-		},
-		permission: "iam:PutUserPolicy",
-		missing: func(h *harness) (map[string]any, string) {
-			return map[string]any{"user_name": "ghost-user"}, "ghost-user"
-		},
-	})
-}
-
-func TestAttachUserDenyAllContract(t *testing.T) {
-	runContract(t, contractCase{
-		action: "aws.iam.attach_user_deny_all",
-		seed: func(h *harness) map[string]any {
-			addUser(h.t, h, awsemu.UserSpec{Name: "ci-deploy", InlinePolicies: map[string]string{"deploy": `{"Version":"2012-10-17","Statement":[]}`}})
-			return map[string]any{"user_name": "ci-deploy"}
-		},
-		done: func(t *testing.T, h *harness, _ map[string]any) {
-			u := user(t, h, "ci-deploy")
-			doc := u.InlinePolicies["CordonDenyAll"]
-			if !strings.Contains(doc, `"Effect":"Deny","Action":"*","Resource":"*"`) || strings.Contains(doc, "Condition") {
-				t.Errorf("CordonDenyAll = %q", doc)
-			}
-			if _, ok := u.InlinePolicies["deploy"]; !ok {
-				t.Error("the user's own policy was removed")
-			}
-		},
-		permission: "iam:PutUserPolicy",
-		missing: func(h *harness) (map[string]any, string) {
-			return map[string]any{"user_name": "ghost-user"}, "ghost-user"
-		},
-	})
-}
-
-func TestDeleteLoginProfileContract(t *testing.T) {
-	runContract(t, contractCase{
-		action: "aws.iam.delete_login_profile",
-		seed: func(h *harness) map[string]any {
-			addUser(h.t, h, awsemu.UserSpec{Name: "alice", LoginProfile: true})
-			return map[string]any{"user_name": "alice"}
-		},
-		done: func(t *testing.T, h *harness, _ map[string]any) {
-			if user(t, h, "alice").LoginProfile != nil {
-				t.Error("alice still has a console password")
-			}
-		},
-		permission: "iam:DeleteLoginProfile",
-		missing: func(h *harness) (map[string]any, string) {
-			return map[string]any{"user_name": "ghost-user"}, "ghost-user"
-		},
-	})
-}
-
 func TestDeleteLoginProfileWithoutOne(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -677,25 +505,6 @@ func TestDeleteLoginProfileWithoutOne(t *testing.T) {
 	if results[0].Outputs["had_login_profile"] != true || results[1].Outputs["had_login_profile"] != true {
 		t.Errorf("retry forgot the password it deleted: %+v / %+v", results[0].Outputs, results[1].Outputs)
 	}
-}
-
-func TestDeactivateMFADevicesContract(t *testing.T) {
-	runContract(t, contractCase{
-		action: "aws.iam.deactivate_mfa_devices",
-		seed: func(h *harness) map[string]any {
-			u := addUser(h.t, h, awsemu.UserSpec{Name: "alice", MFADevices: 2})
-			return map[string]any{"user_name": "alice", "added_after": u.MFADevices[0].EnableDate.Add(-time.Minute).Format(time.RFC3339)}
-		},
-		done: func(t *testing.T, h *harness, _ map[string]any) {
-			if d := user(t, h, "alice").MFADevices; len(d) != 0 {
-				t.Errorf("devices left: %+v", d)
-			}
-		},
-		permission: "iam:DeactivateMFADevice",
-		missing: func(h *harness) (map[string]any, string) {
-			return map[string]any{"user_name": "ghost-user", "added_after": "2026-01-01T00:00:00Z"}, "ghost-user"
-		},
-	})
 }
 
 func TestDeactivateMFADevicesKeepsOlderOnes(t *testing.T) {

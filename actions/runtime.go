@@ -84,14 +84,12 @@ func NewRuntime(opts Options) *Runtime {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 15 * time.Second
 	}
-	r := &Runtime{catalog: Catalog(), handlers: map[string]handler{}, opts: opts}
-	for name, h := range implementations() {
-		r.handlers[name] = h
-	}
-	return r
+	catalog, handlers := mustAssemble()
+	return &Runtime{catalog: catalog, handlers: handlers, opts: opts}
 }
 
-// Implemented lists the actions that have an implementation, sorted.
+// Implemented lists the actions that run as activities, sorted: every
+// catalog action except those the workflow carries out itself (core.wait).
 func (r *Runtime) Implemented() []string {
 	names := make([]string, 0, len(r.handlers))
 	for n := range r.handlers {
@@ -120,9 +118,14 @@ func (r *Runtime) Activities() map[string]func(context.Context, Call) (Result, e
 // Run executes one call.
 func (r *Runtime) Run(ctx context.Context, call Call) (Result, error) {
 	sp, ok := r.catalog.Lookup(call.Action)
-	h, implemented := r.handlers[call.Action]
-	if !ok || !implemented {
+	if !ok {
 		return Result{}, badParams(call.Action, fmt.Errorf("no implementation for action %q in this worker", call.Action))
+	}
+	h, implemented := r.handlers[call.Action]
+	if !implemented {
+		// Every registration is whole (assemble): a catalog action without
+		// a handler is one the workflow carries out itself.
+		return Result{}, badParams(call.Action, fmt.Errorf("action %q is carried out by the workflow itself, not by an activity", call.Action))
 	}
 	if call.Mode == "" {
 		call.Mode = Execute
@@ -290,16 +293,4 @@ func (x *execution) stepKey() string {
 		return fmt.Sprintf("%s#%d", x.call.Run.StepID, x.call.Run.Item)
 	}
 	return x.call.Run.StepID
-}
-
-// implementations maps action names to their handlers. Each service file
-// contributes its own.
-func implementations() map[string]handler {
-	all := map[string]handler{}
-	for _, group := range []map[string]handler{ec2Handlers(), iamHandlers(), autoscalingHandlers(), elbHandlers(), coreHandlers()} {
-		for k, v := range group {
-			all[k] = v
-		}
-	}
-	return all
 }
