@@ -14,7 +14,7 @@ import (
 type Board struct {
 	Title   string
 	RunID   string
-	Status  string
+	Status  workflows.RunStatus
 	DryRun  bool
 	Elapsed time.Duration
 	Rows    []Row
@@ -27,7 +27,7 @@ type Row struct {
 	Host    string // instance id, or the access key of a credential run
 	RunID   string
 	Step    string // the step in progress, or the last one to finish
-	Status  string // that step's status, or the run's once it ended
+	Status  string // that step's status (a StepStatus), or the run's (a RunStatus) once it ended
 	Done    int    // steps finished (succeeded, skipped, denied, failed)
 	Total   int
 	Waiting int // gates waiting for a decision
@@ -57,7 +57,7 @@ func BuildBoard(title string, run workflows.State, children map[string]workflows
 		if cs, ok := children[id]; ok {
 			b.Rows = append(b.Rows, rowOf(cs, id))
 		} else {
-			b.Rows = append(b.Rows, Row{Host: "…", RunID: id, Status: workflows.StepPending})
+			b.Rows = append(b.Rows, Row{Host: "…", RunID: id, Status: string(workflows.StepPending)})
 		}
 	}
 	return b
@@ -65,7 +65,7 @@ func BuildBoard(title string, run workflows.State, children map[string]workflows
 
 func rowOf(s workflows.State, id string) Row {
 	r := Row{Host: report.HostOf(s), RunID: id, Total: len(s.Steps)}
-	last, lastStatus, failed := "", "", ""
+	last, lastStatus, failed := "", workflows.StepStatus(""), ""
 	for _, st := range s.Steps {
 		switch st.Status {
 		case workflows.StepSucceeded, workflows.StepSkipped, workflows.StepDenied, workflows.StepFailed, workflows.StepCancelled:
@@ -75,11 +75,11 @@ func rowOf(s workflows.State, id string) Row {
 			}
 			if (st.Status == workflows.StepFailed || st.Status == workflows.StepDenied) && failed == "" {
 				failed = st.ID
-				r.Failure = st.ID + ": " + firstNonEmpty(st.Error, st.Reason, st.Status)
+				r.Failure = st.ID + ": " + firstNonEmpty(st.Error, st.Reason, string(st.Status))
 			}
 		case workflows.StepRunning, workflows.StepAwaiting:
 			if r.Step == "" {
-				r.Step, r.Status = st.ID, st.Status
+				r.Step, r.Status = st.ID, string(st.Status)
 			}
 		}
 	}
@@ -87,12 +87,12 @@ func rowOf(s workflows.State, id string) Row {
 	case r.Step != "":
 	case failed != "":
 		// Where it went wrong, not the steps cancelled after it.
-		r.Step, r.Status = failed, workflows.StepFailed
+		r.Step, r.Status = failed, string(workflows.StepFailed)
 	default:
-		r.Step, r.Status = last, lastStatus
+		r.Step, r.Status = last, string(lastStatus)
 	}
 	if s.Status != "" && s.Status != workflows.RunRunning {
-		r.Status = s.Status
+		r.Status = string(s.Status)
 	}
 	for _, g := range s.Gates {
 		if g.Status == workflows.GateWaiting {
@@ -136,11 +136,11 @@ func (b Board) Lines(width int, colour bool) []string {
 		}
 		status := fmt.Sprintf("%-19s", r.Status)
 		switch r.Status {
-		case workflows.RunFailed, workflows.RunAborted, workflows.StepDenied:
+		case string(workflows.RunFailed), string(workflows.RunAborted), string(workflows.StepDenied):
 			status = paint(red, status)
-		case workflows.StepAwaiting:
+		case string(workflows.StepAwaiting):
 			status = paint(yellow, status)
-		case workflows.RunSucceeded:
+		case string(workflows.RunSucceeded):
 			status = paint(green, status)
 		}
 		line := fmt.Sprintf("  %-21s %-18s %s %-6s %s", clip(r.Host, 21), clip(r.Step, 18), status, fmt.Sprintf("%d/%d", r.Done, r.Total), gates)

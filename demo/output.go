@@ -2,7 +2,6 @@ package demo
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -28,30 +27,13 @@ func PlanOfChanges(runs ...workflows.State) []PlannedChange {
 	var out []PlannedChange
 	for _, s := range runs {
 		for _, e := range s.Timeline {
-			if e.Kind != "action_done" {
+			if e.Kind != workflows.EventActionDone {
 				continue
 			}
-			for _, c := range changesOf(e.Data["changes"]) {
+			for _, c := range e.Changes {
 				out = append(out, PlannedChange{Host: report.HostOf(s), Step: e.Step, Change: c})
 			}
 		}
-	}
-	return out
-}
-
-// changesOf decodes the changes of an event: after the query they are
-// generic JSON values, not wire.Change.
-func changesOf(v any) []wire.Change {
-	if v == nil {
-		return nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil
-	}
-	var out []wire.Change
-	if json.Unmarshal(b, &out) != nil {
-		return nil
 	}
 	return out
 }
@@ -120,9 +102,9 @@ func durationOrDash(d time.Duration) string {
 func finish(p *progress, o Options, fleet, key runRecord, res Result) {
 	if o.Mode == JSON {
 		for _, it := range res.Check {
-			p.event(Event{Time: time.Now(), Kind: "demo_check", Detail: it.Claim, Data: map[string]any{"ok": it.OK, "detail": it.Detail}})
+			p.event(Event{Time: time.Now(), Kind: KindCheck, Detail: it.Claim, Data: map[string]any{"ok": it.OK, "detail": it.Detail}})
 		}
-		p.event(Event{Time: time.Now(), Kind: "demo_done", Data: map[string]any{"ok": res.Check.OK(), "report": res.Report,
+		p.event(Event{Time: time.Now(), Kind: KindDone, Data: map[string]any{"ok": res.Check.OK(), "report": res.Report,
 			"fleet_run": res.FleetRunID, "key_run": res.KeyRunID, "elapsed_seconds": res.Elapsed.Seconds(), "dry_run": o.DryRun}})
 		return
 	}

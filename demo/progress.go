@@ -27,19 +27,35 @@ const (
 )
 
 // Event is one line of the demo's event stream: a timeline event of one
-// of the runs (same kinds as the report's timeline) or one of the demo's
-// own (kinds starting with "demo_").
+// of the runs (same kinds as the report's timeline, what the event carries
+// beyond the common fields in Data) or one of the demo's own (kinds
+// starting with "demo_").
 type Event struct {
-	Time   time.Time      `json:"time"`
-	Kind   string         `json:"kind"`
-	Run    string         `json:"run,omitempty"`
-	Host   string         `json:"host,omitempty"`
-	Step   string         `json:"step,omitempty"`
-	Item   int            `json:"item,omitempty"`
-	Actor  string         `json:"actor,omitempty"`
-	Detail string         `json:"detail,omitempty"`
-	Data   map[string]any `json:"data,omitempty"`
+	Time   time.Time           `json:"time"`
+	Kind   workflows.EventKind `json:"kind"`
+	Run    string              `json:"run,omitempty"`
+	Host   string              `json:"host,omitempty"`
+	Step   string              `json:"step,omitempty"`
+	Item   int                 `json:"item,omitempty"`
+	Actor  string              `json:"actor,omitempty"`
+	Detail string              `json:"detail,omitempty"`
+	Data   map[string]any      `json:"data,omitempty"`
 }
+
+// The demo's own event kinds.
+const (
+	KindStarted         workflows.EventKind = "demo_started"
+	KindNote            workflows.EventKind = "demo_note"
+	KindIncidentChannel workflows.EventKind = "demo_incident_channel"
+	KindSignedStart     workflows.EventKind = "demo_signed_start"
+	// KindDecision is a decision taken at the demo's terminal (or by
+	// --yes); Data holds approved, denied, reason and the changes.
+	KindDecision workflows.EventKind = "demo_decision"
+	KindRefused  workflows.EventKind = "demo_refused"
+	KindCheck    workflows.EventKind = "demo_check"
+	KindDone     workflows.EventKind = "demo_done"
+	KindError    workflows.EventKind = "demo_error"
+)
 
 // progress writes what happens in the chosen mode. Its methods are safe
 // for concurrent use (incident-channel messages arrive from activities).
@@ -122,12 +138,12 @@ func (p *progress) event(e Event) {
 	case JSON:
 		b, err := json.Marshal(e)
 		if err != nil {
-			b, _ = json.Marshal(Event{Time: e.Time, Kind: "demo_error", Detail: fmt.Sprintf("encode event %s: %v", e.Kind, err)})
+			b, _ = json.Marshal(Event{Time: e.Time, Kind: KindError, Detail: fmt.Sprintf("encode event %s: %v", e.Kind, err)})
 		}
 		fmt.Fprintf(p.w, "%s\n", b)
 	case Lines:
 		fmt.Fprintln(p.w, eventLine(e))
-		if e.Kind == "demo_decision" {
+		if e.Kind == KindDecision {
 			// What was decided on, for the log: the previewed change.
 			changes, _ := e.Data["changes"].([]wire.Change)
 			for _, c := range changes {
@@ -138,7 +154,9 @@ func (p *progress) event(e Event) {
 		if keepOnScreen(e.Kind) {
 			p.eraseLocked()
 			line := eventLine(e)
-			if strings.Contains(e.Kind, "fail") || e.Kind == "gate_timed_out" || e.Data["denied"] == true {
+			// Failures and time-outs in red; a decision only when it denies,
+			// an abort not at all (a person chose it).
+			if e.Kind != workflows.EventRunAborted && (e.Kind != KindDecision || e.Data["denied"] == true) {
 				line = red(line)
 			}
 			fmt.Fprintln(p.w, line)
@@ -149,9 +167,10 @@ func (p *progress) event(e Event) {
 // keepOnScreen are the events a person wants to scroll back to in the
 // live view: the demo's decisions and failures. The rest is what the
 // board shows.
-func keepOnScreen(kind string) bool {
+func keepOnScreen(kind workflows.EventKind) bool {
 	switch kind {
-	case "gate_timed_out", "item_failed", "step_failed", "run_failed", "run_aborted", "demo_decision":
+	case workflows.EventGateTimedOut, workflows.EventItemFailed, workflows.EventStepFailed, workflows.EventRunFailed,
+		workflows.EventRunAborted, KindDecision:
 		return true
 	}
 	return false
@@ -179,7 +198,7 @@ func eventLine(e Event) string {
 func (p *progress) say(format string, args ...any) {
 	text := fmt.Sprintf(format, args...)
 	if p.mode == JSON {
-		p.event(Event{Time: time.Now(), Kind: "demo_note", Detail: strings.TrimSpace(text)})
+		p.event(Event{Time: time.Now(), Kind: KindNote, Detail: strings.TrimSpace(text)})
 		return
 	}
 	p.mu.Lock()
@@ -193,7 +212,7 @@ func (p *progress) incident(text string, runID string, dry bool) {
 	p.mu.Lock()
 	p.said = text
 	p.mu.Unlock()
-	e := Event{Time: time.Now(), Kind: "demo_incident_channel", Run: runID, Detail: text}
+	e := Event{Time: time.Now(), Kind: KindIncidentChannel, Run: runID, Detail: text}
 	if dry {
 		e.Data = map[string]any{"dry_run": true}
 	}
@@ -204,5 +223,39 @@ func (p *progress) incident(text string, runID string, dry bool) {
 
 // timelineEvent converts a run's timeline event for the stream.
 func timelineEvent(runID, host string, e workflows.Event) Event {
-	return Event{Time: e.Time, Kind: e.Kind, Run: runID, Host: host, Step: e.Step, Item: e.Item, Actor: e.Actor, Detail: e.Detail, Data: e.Data}
+	return Event{Time: e.Time, Kind: e.Kind, Run: runID, Host: host, Step: e.Step, Item: e.Item, Actor: e.Actor, Detail: e.Detail, Data: timelineData(e)}
+}
+
+// timelineData is what a timeline event carries beyond the common fields,
+// under the names the run's JSON gives them; nil when it carries nothing.
+func timelineData(e workflows.Event) map[string]any {
+	d := map[string]any{}
+	if len(e.Changes) > 0 {
+		d["changes"] = e.Changes
+	}
+	if len(e.RequestIDs) > 0 {
+		d["request_ids"] = e.RequestIDs
+	}
+	if len(e.Notes) > 0 {
+		d["notes"] = e.Notes
+	}
+	if e.PreviewHash != "" {
+		d["preview_hash"] = e.PreviewHash
+	}
+	if e.ApprovedPreviewHash != "" {
+		d["approved_preview_hash"] = e.ApprovedPreviewHash
+	}
+	if e.BreakGlass {
+		d["break_glass"] = true
+	}
+	if e.Unpreviewed {
+		d["unpreviewed"] = true
+	}
+	if e.ErrorDetail != "" {
+		d["error_detail"] = e.ErrorDetail
+	}
+	if len(d) == 0 {
+		return nil
+	}
+	return d
 }

@@ -16,7 +16,7 @@ import (
 
 var t0 = time.Date(2021, 9, 1, 12, 0, 0, 0, time.UTC)
 
-func child(id, instance, status string, steps ...workflows.StepState) workflows.State {
+func child(id, instance string, status workflows.RunStatus, steps ...workflows.StepState) workflows.State {
 	return workflows.State{Meta: workflows.RunMeta{RunID: id}, Runbook: "ec2-compromise", Status: status, StartedAt: t0,
 		Inputs: map[string]any{"instance_id": instance}, Steps: steps}
 }
@@ -38,13 +38,13 @@ func TestBoardRowsPerHost(t *testing.T) {
 	if len(b.Rows) != 3 {
 		t.Fatalf("rows %+v", b.Rows)
 	}
-	if r := b.Rows[0]; r.Host != "i-0aaa" || r.Step != "isolate" || r.Status != workflows.StepAwaiting || r.Waiting != 1 || r.Done != 1 || r.Total != 3 {
+	if r := b.Rows[0]; r.Host != "i-0aaa" || r.Step != "isolate" || r.Status != string(workflows.StepAwaiting) || r.Waiting != 1 || r.Done != 1 || r.Total != 3 {
 		t.Errorf("waiting row %+v", r)
 	}
-	if r := b.Rows[1]; r.Status != workflows.RunFailed || r.Step != "snapshot" || !strings.Contains(r.Failure, "ec2:CreateSnapshot") {
+	if r := b.Rows[1]; r.Status != string(workflows.RunFailed) || r.Step != "snapshot" || !strings.Contains(r.Failure, "ec2:CreateSnapshot") {
 		t.Errorf("failed row %+v", r)
 	}
-	if r := b.Rows[2]; r.Status != workflows.StepPending {
+	if r := b.Rows[2]; r.Status != string(workflows.StepPending) {
 		t.Errorf("a child not queried yet: %+v", r)
 	}
 
@@ -67,7 +67,7 @@ func TestBoardOfARunWithoutChildren(t *testing.T) {
 	key := workflows.State{Meta: workflows.RunMeta{RunID: "key"}, Status: workflows.RunSucceeded, StartedAt: t0, EndedAt: t0.Add(2 * time.Second),
 		Inputs: map[string]any{"access_key_id": "AKIAEXAMPLE"}, Steps: []workflows.StepState{{ID: "deactivate_keys", Status: workflows.StepSucceeded}}}
 	b := BuildBoard("leaked key", key, nil, t0.Add(time.Hour))
-	if len(b.Rows) != 1 || b.Rows[0].Host != "AKIAEXAMPLE" || b.Rows[0].Status != workflows.RunSucceeded || b.Elapsed != 2*time.Second {
+	if len(b.Rows) != 1 || b.Rows[0].Host != "AKIAEXAMPLE" || b.Rows[0].Status != string(workflows.RunSucceeded) || b.Elapsed != 2*time.Second {
 		t.Errorf("board %+v", b)
 	}
 }
@@ -83,9 +83,9 @@ func TestLiveViewRedrawsInPlace(t *testing.T) {
 	if got := out.String()[first:]; !strings.HasPrefix(got, "\x1b[4A\x1b[J") {
 		t.Errorf("redraw starts %q", got[:min(12, len(got))])
 	}
-	p.event(Event{Kind: "step_started"})
-	p.event(Event{Kind: "item_failed", Detail: "boom"})
-	if !strings.Contains(out.String(), red(eventLine(Event{Kind: "item_failed", Detail: "boom"}))) {
+	p.event(Event{Kind: workflows.EventStepStarted})
+	p.event(Event{Kind: workflows.EventItemFailed, Detail: "boom"})
+	if !strings.Contains(out.String(), red(eventLine(Event{Kind: workflows.EventItemFailed, Detail: "boom"}))) {
 		t.Error("a failure is not kept on screen in red")
 	}
 }
@@ -93,7 +93,7 @@ func TestLiveViewRedrawsInPlace(t *testing.T) {
 func TestJSONEventsOnePerLine(t *testing.T) {
 	var out bytes.Buffer
 	p := newProgress(JSON, &out)
-	p.event(Event{Time: t0, Kind: "gate_waiting", Run: "r", Host: "i-1", Step: "isolate"})
+	p.event(Event{Time: t0, Kind: workflows.EventGateWaiting, Run: "r", Host: "i-1", Step: "isolate"})
 	p.say("hello %s", "world")
 	p.board(Board{Title: "ignored"})
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -143,10 +143,13 @@ func TestPromptShowsTheChange(t *testing.T) {
 
 func TestPlanOfChanges(t *testing.T) {
 	s := child("r/contain/1", "i-0aaa", workflows.RunSucceeded)
-	// As the query returns it: generic JSON, not wire.Change.
-	var data map[string]any
-	_ = json.Unmarshal([]byte(`{"changes":[{"resource":"i-0aaa","field":"state","before":"running","after":"stopping"}]}`), &data)
-	s.Timeline = []workflows.Event{{Kind: "action_done", Step: "stop", Data: data}, {Kind: "step_started", Step: "stop"}}
+	// As the query returns it: decoded from JSON.
+	var events []workflows.Event
+	if err := json.Unmarshal([]byte(`[{"kind":"action_done","step":"stop","changes":[{"resource":"i-0aaa","field":"state","before":"running","after":"stopping"}]},
+		{"kind":"step_started","step":"stop"}]`), &events); err != nil {
+		t.Fatal(err)
+	}
+	s.Timeline = events
 	plan := PlanOfChanges(s)
 	if len(plan) != 1 || plan[0].Host != "i-0aaa" || plan[0].Change.After != "stopping" {
 		t.Errorf("plan %+v", plan)

@@ -16,7 +16,7 @@ import (
 type HostSummary struct {
 	Host   string
 	RunID  string
-	Status string
+	Status workflows.RunStatus
 	// Isolated is from the fleet run's launch to this host's isolation;
 	// zero when it was not isolated.
 	Isolated  time.Duration
@@ -24,37 +24,24 @@ type HostSummary struct {
 	Decisions []string // "isolate approved by alice"
 }
 
-// HostOf names what a run contained: its instance or access key input,
-// else its runbook.
-func HostOf(s workflows.State) string {
-	for _, k := range []string{"instance_id", "access_key_id"} {
-		if v, ok := s.Inputs[k].(string); ok && v != "" {
-			return v
-		}
-	}
-	return s.Runbook
-}
-
 // Hosts summarises the child runs of a fleet run, one per host, in the
 // order given.
 func Hosts(fleet workflows.State, children []workflows.State) []HostSummary {
 	out := make([]HostSummary, 0, len(children))
 	for _, c := range children {
-		h := HostSummary{Host: HostOf(c), RunID: c.Meta.RunID, Status: c.Status}
+		h := HostSummary{Host: HostOf(c), RunID: c.Meta.RunID, Status: c.Status, Snapshots: snapshotsOf(c)}
+		if at := isolatedAt(c); !at.IsZero() {
+			h.Isolated = at.Sub(fleet.StartedAt)
+		}
 		for _, e := range c.Timeline {
-			switch {
-			case e.Kind == "action_done" && e.Step == "isolate" && h.Isolated == 0:
-				h.Isolated = e.Time.Sub(fleet.StartedAt)
-			case e.Kind == "gate_approved" || e.Kind == "gate_denied":
-				h.Decisions = append(h.Decisions, fmt.Sprintf("%s %s by %s", e.Step, strings.TrimPrefix(e.Kind, "gate_"), e.Actor))
+			switch e.Kind {
+			case workflows.EventGateApproved:
+				h.Decisions = append(h.Decisions, fmt.Sprintf("%s approved by %s", e.Step, e.Actor))
+			case workflows.EventGateDenied:
+				h.Decisions = append(h.Decisions, fmt.Sprintf("%s denied by %s", e.Step, e.Actor))
 			}
 		}
 		h.Decisions = foldRounds(h.Decisions)
-		if ids, ok := c.Outputs["snapshot_ids"].([]any); ok {
-			for _, id := range ids {
-				h.Snapshots = append(h.Snapshots, fmt.Sprint(id))
-			}
-		}
 		out = append(out, h)
 	}
 	return out

@@ -17,14 +17,18 @@ func fleetStates() (workflows.State, []workflows.State) {
 	fleet := workflows.State{
 		Meta: workflows.RunMeta{RunID: "fleet-1", Requester: "alice", Incident: "INC-26084"}, Runbook: "confluence-cve-2021-26084",
 		Status: workflows.RunSucceeded, StartedAt: at(0), EndedAt: at(120),
-		Steps: []workflows.StepState{{ID: "contain", Phase: "containment", Uses: "ec2-compromise", Status: "succeeded",
+		Steps: []workflows.StepState{{ID: "contain", Phase: "containment", Uses: "ec2-compromise", Status: workflows.StepSucceeded,
 			Children: []string{"fleet-1/contain/1", "fleet-1/contain/2"}}},
 	}
 	host := sampleState()
 	host.Meta.RunID, host.Meta.Parent = "fleet-1/contain/1", "fleet-1"
-	host.Outputs = map[string]any{"snapshot_ids": []any{"snap-1", "snap-2"}}
+	// The snapshots are read from the step that took them (its action's
+	// declared output), not from whatever the runbook calls its outputs.
+	host.Steps = append(host.Steps, workflows.StepState{ID: "snapshot", Phase: "containment", Action: "aws.ec2.snapshot_volumes",
+		Status: workflows.StepSucceeded, Outputs: map[string]any{"snapshot_ids": []any{"snap-1", "snap-2"}, "snapshots": []any{}}})
+	host.Outputs = map[string]any{"evidence": []any{"not-a-snapshot"}}
 	// The gate reopened once because the world moved, and bob approved twice.
-	host.Timeline = append(host.Timeline, workflows.Event{Time: at(59), Kind: "gate_approved", Step: "isolate", Actor: "bob"})
+	host.Timeline = append(host.Timeline, workflows.Event{Time: at(59), Kind: workflows.EventGateApproved, Step: "isolate", Actor: "bob"})
 	failed := workflows.State{
 		Meta: workflows.RunMeta{RunID: "fleet-1/contain/2", Parent: "fleet-1"}, Runbook: "ec2-compromise",
 		Status: workflows.RunFailed, StartedAt: at(0), Inputs: map[string]any{"instance_id": "i-0def"},
@@ -72,5 +76,55 @@ func TestFleetJSONCarriesTheChildren(t *testing.T) {
 	}
 	if got.Meta.RunID != "fleet-1" || len(got.Children) != 2 || got.Children[1].Status != workflows.RunFailed {
 		t.Errorf("round trip: %+v", got)
+	}
+}
+
+// The report reads a run through the actions its steps call, so a
+// runbook whose steps, inputs and outputs are named unlike the examples'
+// gets the same record.
+func TestHostsKeyOnActionsNotOnNames(t *testing.T) {
+	t0 := time.Date(2021, 9, 2, 10, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	fleet := workflows.State{Meta: workflows.RunMeta{RunID: "f"}, StartedAt: at(0)}
+	host := workflows.State{
+		Meta: workflows.RunMeta{RunID: "f/hosts/1"}, Runbook: "our-own", Status: workflows.RunFailed, StartedAt: at(0),
+		Inputs: map[string]any{"account": "production", "server": "i-0123456789abcdef0", "why": "scanning the internet"},
+		Steps: []workflows.StepState{
+			// A step named like the examples' isolation step, calling
+			// something else: not the moment of isolation.
+			{ID: "isolate", Action: "aws.ec2.tag", Status: workflows.StepSucceeded},
+			{ID: "cut_off", Action: "aws.ec2.isolate_instance", Status: workflows.StepSucceeded},
+			// A fleet of volumes per item: outputs are lists per item.
+			{ID: "disks", Action: "aws.ec2.snapshot_volumes", Status: workflows.StepSucceeded,
+				Outputs: map[string]any{"snapshot_ids": []any{[]any{"snap-a"}, []any{}, []any{"snap-b", "snap-c"}}}},
+			{ID: "halt", Action: "aws.ec2.stop_instance", Status: workflows.StepFailed},
+		},
+		Timeline: []workflows.Event{
+			{Time: at(5), Kind: workflows.EventActionDone, Step: "isolate"},
+			{Time: at(42), Kind: workflows.EventActionDone, Step: "cut_off"},
+			{Time: at(50), Kind: workflows.EventActionDone, Step: "cut_off", Item: 2},
+		},
+	}
+	hosts := report.Hosts(fleet, []workflows.State{host})
+	if len(hosts) != 1 {
+		t.Fatalf("hosts %+v", hosts)
+	}
+	h := hosts[0]
+	if h.Host != "i-0123456789abcdef0" || h.Isolated != 42*time.Second || strings.Join(h.Snapshots, ",") != "snap-a,snap-b,snap-c" || h.Status != workflows.RunFailed {
+		t.Errorf("host %+v", h)
+	}
+	var b bytes.Buffer
+	if err := report.Markdown(&b, host); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "Time from launch to isolation: **42s**.") {
+		t.Errorf("report:\n%s", b.String())
+	}
+	key := workflows.State{Runbook: "keys", Inputs: map[string]any{"leaked": "AKIAIOSFODNN7EXAMPLE", "since": "2021-09-01T00:00:00Z"}}
+	if got := report.HostOf(key); got != "AKIAIOSFODNN7EXAMPLE" {
+		t.Errorf("HostOf(key run) = %q", got)
+	}
+	if got := report.HostOf(workflows.State{Runbook: "fleet", Inputs: map[string]any{"compromised": []any{"i-0abc"}}}); got != "fleet" {
+		t.Errorf("HostOf(fleet run) = %q, want its runbook", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -28,8 +29,9 @@ func writeJSON(w io.Writer, s any) error {
 	return nil
 }
 
-// phases orders steps as NIST SP 800-61 does.
-var phases = []string{"detection", "containment", "eradication", "recovery", ""}
+// phases orders steps as NIST SP 800-61 does, then the steps that declare
+// no phase.
+var phases = append(runbooks.Phases(), "")
 
 // Markdown writes a PIR-ready document: summary, decisions, steps by NIST
 // phase with evidence references, what was skipped or failed and why, and
@@ -67,7 +69,7 @@ func Markdown(w io.Writer, s workflows.State) error {
 			fmt.Fprintf(b, "- `%s` = `%s`\n", k, v)
 		}
 	}
-	if iso := firstEvent(s, "action_done", "isolate"); !iso.IsZero() {
+	if iso := isolatedAt(s); !iso.IsZero() {
 		fmt.Fprintf(b, "\nTime from launch to isolation: **%s**.\n", iso.Sub(s.StartedAt).Round(time.Second))
 	}
 
@@ -77,7 +79,10 @@ func Markdown(w io.Writer, s workflows.State) error {
 	decisions := 0
 	for _, e := range s.Timeline {
 		switch e.Kind {
-		case "approval", "gate_approved", "gate_denied", "gate_timed_out", "gate_escalated", "gate_reopened", "gate_still_approved", "break_glass", "break_glass_signed", "plan_approved", "plan_refused", "paused", "resumed", "skip", "abort":
+		case workflows.EventApproval, workflows.EventGateApproved, workflows.EventGateDenied, workflows.EventGateTimedOut,
+			workflows.EventGateEscalated, workflows.EventGateReopened, workflows.EventGateStillApproved,
+			workflows.EventBreakGlass, workflows.EventBreakGlassSigned, workflows.EventPlanApproved, workflows.EventPlanRefused,
+			workflows.EventPaused, workflows.EventResumed, workflows.EventSkip, workflows.EventAbort:
 			decisions++
 			fmt.Fprintf(b, "- %s — %s%s%s%s\n", stamp(e.Time), e.Kind, stepText(e), actorText(e), detailText(e))
 		}
@@ -139,13 +144,10 @@ func Markdown(w io.Writer, s workflows.State) error {
 		b.WriteString("\n")
 	}
 	for _, e := range s.Timeline {
-		if e.Kind != "action_done" {
+		if e.Kind != workflows.EventActionDone || len(e.Changes) == 0 {
 			continue
 		}
-		changes, _ := json.Marshal(e.Data["changes"])
-		if string(changes) == "null" || string(changes) == "[]" {
-			continue
-		}
+		changes, _ := json.Marshal(e.Changes)
 		fmt.Fprintf(b, "- %s %s changed: `%s`\n", stamp(e.Time), e.Step, changes)
 	}
 	if evidence == 0 {
@@ -179,15 +181,6 @@ func Markdown(w io.Writer, s workflows.State) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func firstEvent(s workflows.State, kind, stepPrefix string) time.Time {
-	for _, e := range s.Timeline {
-		if e.Kind == kind && strings.HasPrefix(e.Step, stepPrefix) {
-			return e.Time
-		}
-	}
-	return time.Time{}
 }
 
 func stepText(e workflows.Event) string {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/report"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -20,18 +21,19 @@ func sampleState() workflows.State {
 		StartedAt: at(0), EndedAt: at(95),
 		Inputs: map[string]any{"instance_id": "i-0abc"},
 		Steps: []workflows.StepState{
-			{ID: "evidence", Phase: "detection", Action: "aws.ec2.describe_instance", Status: "succeeded", StartedAt: at(1), EndedAt: at(2),
+			{ID: "evidence", Phase: "detection", Action: "aws.ec2.describe_instance", Status: workflows.StepSucceeded, StartedAt: at(1), EndedAt: at(2),
 				Outputs: map[string]any{"vpc_id": "vpc-1"}, RequestIDs: []string{"req-1"}},
-			{ID: "isolate", Phase: "containment", Action: "aws.ec2.isolate_instance", Status: "succeeded", StartedAt: at(2), EndedAt: at(60)},
-			{ID: "terminate", Phase: "eradication", Action: "aws.ec2.terminate_instance", Status: "skipped", Reason: "condition false: inputs.final_action == \"terminate\""},
+			{ID: "isolate", Phase: "containment", Action: "aws.ec2.isolate_instance", Status: workflows.StepSucceeded, StartedAt: at(2), EndedAt: at(60)},
+			{ID: "terminate", Phase: "eradication", Action: "aws.ec2.terminate_instance", Status: workflows.StepSkipped, Reason: "condition false: inputs.final_action == \"terminate\""},
 		},
 		Timeline: []workflows.Event{
-			{Time: at(0), Kind: "run_started", Actor: "alice", Channel: "cli"},
-			{Time: at(3), Kind: "gate_waiting", Step: "isolate"},
-			{Time: at(58), Kind: "approval", Step: "isolate", Actor: "bob", Channel: "slack", Detail: "1 of 1"},
-			{Time: at(58), Kind: "gate_approved", Step: "isolate", Actor: "bob", Channel: "slack"},
-			{Time: at(60), Kind: "action_done", Step: "isolate", Data: map[string]any{"changes": []any{map[string]any{"resource": "eni-1", "field": "groups"}}}},
-			{Time: at(95), Kind: "run_succeeded"},
+			{Time: at(0), Kind: workflows.EventRunStarted, Actor: "alice", Channel: "cli"},
+			{Time: at(2), Kind: workflows.EventActionDone, Step: "evidence"},
+			{Time: at(3), Kind: workflows.EventGateWaiting, Step: "isolate"},
+			{Time: at(58), Kind: workflows.EventApproval, Step: "isolate", Actor: "bob", Channel: "slack", Detail: "1 of 1"},
+			{Time: at(58), Kind: workflows.EventGateApproved, Step: "isolate", Actor: "bob", Channel: "slack"},
+			{Time: at(60), Kind: workflows.EventActionDone, Step: "isolate", Changes: []wire.Change{{Resource: "eni-1", Field: "groups", Before: []any{"sg-app"}, After: []any{"sg-q"}}}},
+			{Time: at(95), Kind: workflows.EventRunSucceeded},
 		},
 	}
 }
@@ -52,6 +54,7 @@ func TestMarkdownIsAPIRRecord(t *testing.T) {
 		"- AWS request ids: req-1",
 		"- **terminate** skipped: condition false",
 		"| run_started |  | alice (cli) |",
+		"isolate changed: `[{\"resource\":\"eni-1\",\"field\":\"groups\",\"before\":[\"sg-app\"],\"after\":[\"sg-q\"]}]`",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q\n%s", want, out)
@@ -65,7 +68,7 @@ func TestJSONRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back workflows.State
-	if err := json.Unmarshal(b.Bytes(), &back); err != nil || back.Meta.RunID != "ec2-compromise-1" || len(back.Timeline) != 6 {
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil || back.Meta.RunID != "ec2-compromise-1" || len(back.Timeline) != 7 || len(back.Timeline[5].Changes) != 1 {
 		t.Fatalf("%v %+v", err, back.Meta)
 	}
 }

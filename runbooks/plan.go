@@ -61,11 +61,27 @@ type Target struct {
 	Region  *Value `json:"region,omitempty"`
 }
 
+// The incident-handling phases of NIST SP 800-61 a step may declare
+// (phase:), for the report. This is the one list: the runbook format (its
+// schema and the compiler's check), the documentation test and the report,
+// which groups steps by phase in this order, all read Phases.
+const (
+	PhaseDetection   = "detection"
+	PhaseContainment = "containment"
+	PhaseEradication = "eradication"
+	PhaseRecovery    = "recovery"
+)
+
+// Phases are the phases a step may declare, in NIST SP 800-61's order.
+func Phases() []string {
+	return []string{PhaseDetection, PhaseContainment, PhaseEradication, PhaseRecovery}
+}
+
 // Step is one compiled step.
 type Step struct {
 	ID    string `json:"id"`
 	Name  string `json:"name,omitempty"`
-	Phase string `json:"phase,omitempty"`
+	Phase string `json:"phase,omitempty"` // one of Phases, or empty
 	// Exactly one of Action and Uses is set.
 	Action string `json:"action,omitempty"`
 	Uses   string `json:"uses,omitempty"`

@@ -309,6 +309,9 @@ func TestReferenceDocumentsCodesAndFunctions(t *testing.T) {
 			t.Errorf("docs/runbooks.md does not list function %s", f)
 		}
 	}
+	if want := "NIST SP 800-61 phase for the report: " + strings.Join(runbooks.Phases(), ", ") + " |"; !strings.Contains(string(doc), want) {
+		t.Errorf("docs/runbooks.md does not list the phases as %q", want)
+	}
 }
 
 func Example() {

@@ -71,8 +71,6 @@ const runbookNamePattern = `^[a-z0-9][a-z0-9-]{0,62}$`
 
 const durationPattern = `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 
-var phases = []string{"detection", "containment", "eradication", "recovery"}
-
 // runbookShape is the runbook format.
 func runbookShape() *shape {
 	str := func(desc string) *shape { return &shape{kind: kindString, desc: desc} }
@@ -129,7 +127,7 @@ func runbookShape() *shape {
 		opt("max_concurrency", intg("With foreach: items in flight at once.")),
 		opt("max_errors", intg("With foreach: failed items tolerated before the rest are cancelled.")),
 		opt("outputs", strmap("Extra outputs, name → expression over result (the action's outputs).", str("Expression."))),
-		opt("phase", enum("NIST SP 800-61 phase, for the report.", phases...)),
+		opt("phase", enum("NIST SP 800-61 phase, for the report.", Phases()...)),
 		opt("target", target),
 	)
 	input := obj("A typed input.",

@@ -55,7 +55,7 @@ func (e *refused) Error() string { return e.reason }
 func (r *runner) refuse(ctx workflow.Context, req Request, reason string) {
 	r.state.Refusals = append(r.state.Refusals, Refusal{Time: workflow.Now(ctx), Action: req.Action,
 		Actor: req.Actor, Channel: req.Channel, Step: gateKeyOf(req), Reason: reason})
-	r.event(ctx, Event{Kind: "refused", Step: req.Step, Item: req.Item, Actor: req.Actor, Channel: req.Channel,
+	r.event(ctx, Event{Kind: EventRefused, Step: req.Step, Item: req.Item, Actor: req.Actor, Channel: req.Channel,
 		Detail: fmt.Sprintf("%s refused: %s", req.Action, reason)})
 	workflow.GetLogger(ctx).Warn("request refused", "run", r.in.Meta.RunID, "action", req.Action, "actor", req.Actor, "channel", req.Channel, "reason", reason)
 }
@@ -209,7 +209,7 @@ func (r *runner) authenticateStart(ctx workflow.Context, in RunInput, plan *runb
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(m.Roles, RoleResponder) && !slices.Contains(m.Roles, RoleLead) {
+	if !m.Responds() {
 		return fmt.Errorf("%s needs the responder or lead role to start a run; has %v", m.ID, m.Roles)
 	}
 	if req.Runbook != plan.Runbook.Name {
@@ -319,7 +319,7 @@ func (r *runner) addBreakGlass(ctx workflow.Context, req Request) string {
 	r.breakGlassReqs = append(r.breakGlassReqs, req)
 	need := r.breakGlassNeed(r.breakGlassReqs)
 	if len(r.breakGlassReqs) < need {
-		r.event(ctx, Event{Kind: "break_glass_signed", Actor: req.Actor, Channel: req.Channel,
+		r.event(ctx, Event{Kind: EventBreakGlassSigned, Actor: req.Actor, Channel: req.Channel,
 			Detail: fmt.Sprintf("%d of %d leads: %s", len(r.breakGlassReqs), need, req.Reason)})
 		return fmt.Sprintf("break-glass: signature %d of %d recorded; another lead must sign (policy)", len(r.breakGlassReqs), need)
 	}
@@ -329,7 +329,7 @@ func (r *runner) addBreakGlass(ctx workflow.Context, req Request) string {
 	}
 	a := Approval{Actor: strings.Join(leads, "+"), Channel: req.Channel, Time: workflow.Now(ctx), Reason: req.Reason, BreakGlass: true}
 	r.breakGls, r.state.BreakGlass = &a, &a
-	r.event(ctx, Event{Kind: "break_glass", Actor: a.Actor, Channel: req.Channel, Detail: req.Reason})
+	r.event(ctx, Event{Kind: EventBreakGlass, Actor: a.Actor, Channel: req.Channel, Detail: req.Reason})
 	approved := 0
 	for _, k := range sortedGateKeys(r.gates) {
 		g := r.gates[k]
@@ -338,7 +338,7 @@ func (r *runner) addBreakGlass(ctx workflow.Context, req Request) string {
 		}
 		g.Approvals = append(g.Approvals, a)
 		g.Status, g.DecidedBy, g.done = GateApproved, a.Actor, true
-		r.event(ctx, Event{Kind: "gate_approved", Step: g.Step, Item: g.Item, Actor: a.Actor, Channel: req.Channel, Detail: "break-glass", Data: map[string]any{"break_glass": true}})
+		r.event(ctx, Event{Kind: EventGateApproved, Step: g.Step, Item: g.Item, Actor: a.Actor, Channel: req.Channel, Detail: "break-glass", BreakGlass: true})
 		approved++
 	}
 	return fmt.Sprintf("break-glass: %d waiting gate(s) approved, later gates will pass", approved)
@@ -376,9 +376,9 @@ func (r *runner) awaitPlanApproval(ctx workflow.Context, v VouchedPlan) error {
 		if base == "" {
 			base = "none: the runbook source holds no runbook of this name"
 		}
-		r.event(ctx, Event{Kind: "gate_waiting", Step: PlanGate,
-			Detail: fmt.Sprintf("the plan is not in the worker's runbook source (vouched version %s): waiting for a lead to approve plan %s until %s", short(base), short(g.PreviewHash), g.Deadline.Format(time.RFC3339)),
-			Data:   map[string]any{"preview_hash": g.PreviewHash, "changes": v.Diff}})
+		r.event(ctx, Event{Kind: EventGateWaiting, Step: PlanGate,
+			Detail:      fmt.Sprintf("the plan is not in the worker's runbook source (vouched version %s): waiting for a lead to approve plan %s until %s", short(base), short(g.PreviewHash), g.Deadline.Format(time.RFC3339)),
+			PreviewHash: g.PreviewHash, Changes: v.Diff})
 		r.notifyGate(ctx, st, g, "waiting", g.Approvers)
 		ok, err := workflow.AwaitWithTimeout(ctx, max(g.Deadline.Sub(workflow.Now(ctx)), time.Millisecond), func() bool { return g.done || r.abort != nil })
 		if err != nil {
@@ -393,11 +393,11 @@ func (r *runner) awaitPlanApproval(ctx workflow.Context, v VouchedPlan) error {
 		return nil
 	case g.Status == GateApproved:
 		r.state.Provenance.PlanApprovedBy = g.DecidedBy
-		r.event(ctx, Event{Kind: "plan_approved", Step: PlanGate, Actor: g.DecidedBy, Detail: "ad-hoc plan " + short(g.PreviewHash) + " approved"})
+		r.event(ctx, Event{Kind: EventPlanApproved, Step: PlanGate, Actor: g.DecidedBy, Detail: "ad-hoc plan " + short(g.PreviewHash) + " approved"})
 		return nil
 	default:
 		reason := fmt.Sprintf("the ad-hoc plan was not approved (%s): %s", g.Status, g.Reason)
-		r.event(ctx, Event{Kind: "plan_refused", Step: PlanGate, Detail: reason})
+		r.event(ctx, Event{Kind: EventPlanRefused, Step: PlanGate, Detail: reason})
 		return &refused{reason: reason}
 	}
 }

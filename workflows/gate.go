@@ -13,15 +13,6 @@ import (
 	"github.com/cordon-ir/cordon/runbooks"
 )
 
-// Gate statuses.
-const (
-	GateWaiting  = "waiting"
-	GateApproved = "approved"
-	GateDenied   = "denied"
-	GateTimedOut = "timed_out"
-	GateSkipped  = "skipped"
-)
-
 func gateKey(step string, item int) string {
 	if item > 0 {
 		return fmt.Sprintf("%s#%d", step, item)
@@ -49,9 +40,9 @@ func (r *runner) passGate(ctx workflow.Context, st *runbooks.Step, item int, par
 			Approvers: st.Gate.Approvers, MinApprovals: minApprovals,
 			Approvals: []Approval{*r.breakGls}, DecidedBy: r.breakGls.Actor,
 		}, done: true}
-		r.event(ctx, Event{Kind: "gate_approved", Step: st.ID, Item: item, Actor: r.breakGls.Actor, Channel: r.breakGls.Channel,
-			Detail: "break-glass approval of every gate, without a preview (the action records its changes): " + r.breakGls.Reason,
-			Data:   map[string]any{"break_glass": true, "previewed": false}})
+		r.event(ctx, Event{Kind: EventGateApproved, Step: st.ID, Item: item, Actor: r.breakGls.Actor, Channel: r.breakGls.Channel,
+			Detail:     "break-glass approval of every gate, without a preview (the action records its changes): " + r.breakGls.Reason,
+			BreakGlass: true, Unpreviewed: true})
 		return nil
 	}
 	for round := 1; ; round++ {
@@ -68,12 +59,12 @@ func (r *runner) passGate(ctx workflow.Context, st *runbooks.Step, item int, par
 			// another host revoked the shared role's sessions first): what is
 			// left was approved, exactly, so asking again would only make
 			// the approvers sign the same thing twice.
-			r.event(ctx, Event{Kind: "gate_still_approved", Step: st.ID, Item: item,
-				Detail: fmt.Sprintf("the world moved, but what is left to do (%d of the %d approved changes) was approved as it is", len(preview.Changes), len(old.Changes)),
-				Data:   map[string]any{"preview_hash": hash, "approved_preview_hash": old.PreviewHash}})
+			r.event(ctx, Event{Kind: EventGateStillApproved, Step: st.ID, Item: item,
+				Detail:      fmt.Sprintf("the world moved, but what is left to do (%d of the %d approved changes) was approved as it is", len(preview.Changes), len(old.Changes)),
+				PreviewHash: hash, ApprovedPreviewHash: old.PreviewHash})
 			return nil
 		} else if ok && old.Status == GateApproved {
-			r.event(ctx, Event{Kind: "gate_reopened", Step: st.ID, Item: item,
+			r.event(ctx, Event{Kind: EventGateReopened, Step: st.ID, Item: item,
 				Detail: "the change differs from what was approved (the world moved); asking again"})
 		}
 		minApprovals, selfApproval, rule := r.effectiveGate(st)
@@ -87,18 +78,18 @@ func (r *runner) passGate(ctx workflow.Context, st *runbooks.Step, item int, par
 			// The preview just taken is fresh: act on it at once.
 			g.Approvals = append(g.Approvals, *r.breakGls)
 			g.Status, g.DecidedBy, g.done = GateApproved, r.breakGls.Actor, true
-			r.event(ctx, Event{Kind: "gate_approved", Step: st.ID, Item: item, Actor: r.breakGls.Actor, Channel: r.breakGls.Channel,
-				Detail: "break-glass approval of every gate: " + r.breakGls.Reason, Data: map[string]any{"preview_hash": hash, "break_glass": true}})
+			r.event(ctx, Event{Kind: EventGateApproved, Step: st.ID, Item: item, Actor: r.breakGls.Actor, Channel: r.breakGls.Channel,
+				Detail: "break-glass approval of every gate: " + r.breakGls.Reason, PreviewHash: hash, BreakGlass: true})
 			return nil
 		}
 		if reason, skipped := r.skips[st.ID]; skipped {
 			return &deniedError{status: StepSkipped, reason: "skipped at the gate: " + reason}
 		}
 		r.step(st.ID).Status = StepAwaiting
-		r.event(ctx, Event{Kind: "gate_waiting", Step: st.ID, Item: item,
-			Detail: fmt.Sprintf("round %d: waiting for %d approval(s) from %s until %s", round, g.MinApprovals, g.Approvers.String(), g.Deadline.Format(time.RFC3339)),
-			Data:   map[string]any{"preview_hash": hash, "changes": preview.Changes}})
-		r.notifyGate(ctx, st, g, "waiting", g.Approvers)
+		r.event(ctx, Event{Kind: EventGateWaiting, Step: st.ID, Item: item,
+			Detail:      fmt.Sprintf("round %d: waiting for %d approval(s) from %s until %s", round, g.MinApprovals, g.Approvers.String(), g.Deadline.Format(time.RFC3339)),
+			PreviewHash: hash, Changes: preview.Changes})
+		r.notifyGate(ctx, st, g, NoticeWaiting, g.Approvers)
 		if err := r.awaitDecision(ctx, st, g); err != nil {
 			return err
 		}
@@ -165,9 +156,9 @@ func (r *runner) awaitDecision(ctx workflow.Context, st *runbooks.Step, g *gate)
 	if !ok && st.Gate.OnTimeout == "escalate" && r.abort == nil {
 		g.Escalated = true
 		g.Deadline = workflow.Now(ctx).Add(time.Duration(st.Gate.Timeout))
-		r.event(ctx, Event{Kind: "gate_escalated", Step: st.ID, Item: g.Item,
+		r.event(ctx, Event{Kind: EventGateEscalated, Step: st.ID, Item: g.Item,
 			Detail: fmt.Sprintf("no decision in %s; escalated to %s until %s", time.Duration(st.Gate.Timeout), st.Gate.EscalateTo.String(), g.Deadline.Format(time.RFC3339))})
-		r.notifyGate(ctx, st, g, "escalated", st.Gate.EscalateTo)
+		r.notifyGate(ctx, st, g, NoticeEscalated, st.Gate.EscalateTo)
 		if ok, err = wait(); err != nil {
 			return err
 		}
@@ -179,11 +170,11 @@ func (r *runner) awaitDecision(ctx workflow.Context, st *runbooks.Step, g *gate)
 	if !ok {
 		// A gate never approves by default.
 		g.Status, g.Reason, g.done = GateTimedOut, "no decision in time: denied", true
-		r.event(ctx, Event{Kind: "gate_timed_out", Step: st.ID, Item: g.Item, Detail: "no decision in time; denied"})
-		r.notifyGate(ctx, st, g, "timed_out", st.Gate.Approvers)
+		r.event(ctx, Event{Kind: EventGateTimedOut, Step: st.ID, Item: g.Item, Detail: "no decision in time; denied"})
+		r.notifyGate(ctx, st, g, NoticeTimedOut, st.Gate.Approvers)
 		return nil
 	}
-	r.notifyGate(ctx, st, g, g.Status, st.Gate.Approvers)
+	r.notifyGate(ctx, st, g, NoticeKind(g.Status), st.Gate.Approvers)
 	return nil
 }
 
@@ -191,7 +182,7 @@ func (r *runner) awaitDecision(ctx workflow.Context, st *runbooks.Step, g *gate)
 // not fatal: the gate can still be decided from the CLI. Its retries are
 // bounded (a nil policy would retry for ever while Slack is down, and the
 // gate waits for the notification before it waits for people).
-func (r *runner) notifyGate(ctx workflow.Context, st *runbooks.Step, g *gate, kind string, to runbooks.Approvers) {
+func (r *runner) notifyGate(ctx workflow.Context, st *runbooks.Step, g *gate, kind NoticeKind, to runbooks.Approvers) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    20 * time.Second,
 		ScheduleToCloseTimeout: time.Minute,
@@ -203,7 +194,7 @@ func (r *runner) notifyGate(ctx workflow.Context, st *runbooks.Step, g *gate, ki
 		Step: st.ID, StepName: st.Name, Action: st.Action, Item: g.Item, Kind: kind, Gate: g.GateState, Changes: g.Changes, To: to,
 	}
 	if err := workflow.ExecuteActivity(actx, ActivityNotifyGate, notice).Get(ctx, nil); err != nil {
-		r.event(ctx, Event{Kind: "notify_failed", Step: st.ID, Item: g.Item, Detail: err.Error()})
+		r.event(ctx, Event{Kind: EventNotifyFailed, Step: st.ID, Item: g.Item, Detail: err.Error()})
 	}
 }
 

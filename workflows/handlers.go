@@ -219,15 +219,15 @@ func (r *runner) handleDecision(ctx workflow.Context, req Request) (string, erro
 	}
 	if req.Action == ActDeny {
 		g.Status, g.DecidedBy, g.Reason, g.done = GateDenied, req.Actor, req.Reason, true
-		r.event(ctx, Event{Kind: "gate_denied", Step: req.Step, Item: req.Item, Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
+		r.event(ctx, Event{Kind: EventGateDenied, Step: req.Step, Item: req.Item, Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
 		return fmt.Sprintf("denied %s", g.Key), nil
 	}
 	g.Approvals = append(g.Approvals, Approval{Actor: req.Actor, Channel: req.Channel, Time: workflow.Now(ctx), Reason: req.Reason})
-	r.event(ctx, Event{Kind: "approval", Step: req.Step, Item: req.Item, Actor: req.Actor, Channel: req.Channel,
-		Detail: fmt.Sprintf("%d of %d", len(g.Approvals), g.MinApprovals), Data: map[string]any{"preview_hash": g.PreviewHash}})
+	r.event(ctx, Event{Kind: EventApproval, Step: req.Step, Item: req.Item, Actor: req.Actor, Channel: req.Channel,
+		Detail: fmt.Sprintf("%d of %d", len(g.Approvals), g.MinApprovals), PreviewHash: g.PreviewHash})
 	if len(g.Approvals) >= g.MinApprovals {
 		g.Status, g.DecidedBy, g.done = GateApproved, req.Actor, true
-		r.event(ctx, Event{Kind: "gate_approved", Step: req.Step, Item: req.Item, Actor: req.Actor, Channel: req.Channel})
+		r.event(ctx, Event{Kind: EventGateApproved, Step: req.Step, Item: req.Item, Actor: req.Actor, Channel: req.Channel})
 		return fmt.Sprintf("approved %s", g.Key), nil
 	}
 	return fmt.Sprintf("approval %d of %d recorded for %s", len(g.Approvals), g.MinApprovals, g.Key), nil
@@ -261,7 +261,7 @@ func (r *runner) validateControl(action string) func(workflow.Context, Request) 
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(m.Roles, RoleResponder) && !slices.Contains(m.Roles, RoleLead) {
+		if !m.Responds() {
 			return fmt.Errorf("%s needs the responder or lead role to %s a run", m.ID, action)
 		}
 		if r.state.Status != RunRunning {
@@ -293,7 +293,7 @@ func (r *runner) handlePause(ctx workflow.Context, req Request) (string, error) 
 		return "", err
 	}
 	r.state.Paused = true
-	r.event(ctx, Event{Kind: "paused", Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
+	r.event(ctx, Event{Kind: EventPaused, Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
 	return "paused: the step in flight finishes, nothing new starts", nil
 }
 
@@ -302,7 +302,7 @@ func (r *runner) handleResume(ctx workflow.Context, req Request) (string, error)
 		return "", err
 	}
 	r.state.Paused = false
-	r.event(ctx, Event{Kind: "resumed", Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
+	r.event(ctx, Event{Kind: EventResumed, Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
 	return "resumed", nil
 }
 
@@ -311,7 +311,7 @@ func (r *runner) handleAbort(ctx workflow.Context, req Request) (string, error) 
 		return "", err
 	}
 	r.abort = &req
-	r.event(ctx, Event{Kind: "abort", Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
+	r.event(ctx, Event{Kind: EventAbort, Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
 	if r.cancelRun != nil {
 		r.cancelRun() // cancels activities and children in flight
 	}
@@ -343,7 +343,7 @@ func (r *runner) handleSkip(ctx workflow.Context, req Request) (string, error) {
 		return "", err
 	}
 	r.skips[req.Step] = fmt.Sprintf("%s (by %s)", req.Reason, req.Actor)
-	r.event(ctx, Event{Kind: "skip", Step: req.Step, Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
+	r.event(ctx, Event{Kind: EventSkip, Step: req.Step, Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
 	for _, k := range sortedGateKeys(r.gates) {
 		if g := r.gates[k]; g.Step == req.Step && !g.done {
 			g.Status, g.Reason, g.DecidedBy, g.done = GateSkipped, req.Reason, req.Actor, true

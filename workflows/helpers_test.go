@@ -162,7 +162,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) notices(kind string) []workflows.GateNotice {
+func (f *fixture) notices(kind workflows.NoticeKind) []workflows.GateNotice {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []workflows.GateNotice
@@ -336,7 +336,7 @@ func (f *fixture) result() (workflows.RunResult, error) {
 	return res, err
 }
 
-func stepStatus(s workflows.State, id string) string {
+func stepStatus(s workflows.State, id string) workflows.StepStatus {
 	for _, st := range s.Steps {
 		if st.ID == id {
 			return st.Status

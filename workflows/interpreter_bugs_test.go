@@ -31,19 +31,19 @@ func TestAbortDuringForeachWaitsForItems(t *testing.T) {
 	f.start(src, nil, workflows.RunMeta{})
 	_, err := f.result()
 	var ae *temporal.ApplicationError
-	if !errors.As(err, &ae) || ae.Type() != workflows.RunAborted {
+	if !errors.As(err, &ae) || ae.Type() != string(workflows.RunAborted) {
 		t.Fatalf("err = %v", err)
 	}
 	s := f.state()
 	items, stepEnd := 0, -1
 	for i, e := range s.Timeline {
 		switch {
-		case e.Kind == "item_cancelled" && e.Step == "tag":
+		case e.Kind == workflows.EventItemCancelled && e.Step == "tag":
 			items++
 			if stepEnd >= 0 {
 				t.Errorf("item %d ended after its step", e.Item)
 			}
-		case e.Kind == "step_cancelled" && e.Step == "tag":
+		case e.Kind == workflows.EventStepCancelled && e.Step == "tag":
 			stepEnd = i
 		}
 	}
@@ -69,25 +69,25 @@ func TestFailedNotificationDoesNotStallTheGate(t *testing.T) {
 		t.Fatal("the run never ended")
 	}
 	s := f.state()
-	at := map[string]time.Time{}
+	at := map[workflows.EventKind]time.Time{}
 	for _, e := range s.Timeline {
 		if _, seen := at[e.Kind]; !seen {
 			at[e.Kind] = e.Time
 		}
 	}
-	waiting := at["gate_waiting"]
-	if d := at["gate_escalated"].Sub(waiting); d < 30*time.Minute || d > 32*time.Minute {
+	waiting := at[workflows.EventGateWaiting]
+	if d := at[workflows.EventGateEscalated].Sub(waiting); d < 30*time.Minute || d > 32*time.Minute {
 		t.Errorf("escalated %s after the gate opened, want 30m (timeline %s)", d, timelineKinds(s))
 	}
-	if d := at["gate_timed_out"].Sub(waiting); d < 60*time.Minute || d > 64*time.Minute {
+	if d := at[workflows.EventGateTimedOut].Sub(waiting); d < 60*time.Minute || d > 64*time.Minute {
 		t.Errorf("timed out %s after the gate opened, want 60m", d)
 	}
-	if _, ok := at["notify_failed"]; !ok {
+	if _, ok := at[workflows.EventNotifyFailed]; !ok {
 		t.Errorf("the failed notification is not recorded: %s", timelineKinds(s))
 	}
 }
 
-func gateStatus(s workflows.State, key string) string {
+func gateStatus(s workflows.State, key string) workflows.GateStatus {
 	for _, g := range s.Gates {
 		if g.Key == key {
 			return g.Status

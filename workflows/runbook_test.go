@@ -64,14 +64,14 @@ func TestApproveThenRun(t *testing.T) {
 	if n := f.aws.count(wire.Preview, "aws.ec2.isolate_instance"); n != 2 {
 		t.Errorf("previews = %d, want 2", n)
 	}
-	if len(f.notices("waiting")) != 1 || len(f.notices("approved")) != 1 {
+	if len(f.notices(workflows.NoticeWaiting)) != 1 || len(f.notices(workflows.NoticeApproved)) != 1 {
 		t.Errorf("notices %+v", f.notes)
 	}
 	s := f.state()
-	kinds := timelineKinds(s)
-	for _, k := range []string{"run_started", "gate_waiting", "approval", "gate_approved", "action_done", "run_succeeded"} {
-		if !strings.Contains(kinds, k) {
-			t.Errorf("timeline lacks %s: %s", k, kinds)
+	for _, k := range []workflows.EventKind{workflows.EventRunStarted, workflows.EventGateWaiting, workflows.EventApproval,
+		workflows.EventGateApproved, workflows.EventActionDone, workflows.EventRunSucceeded} {
+		if !hasEvent(s, k) {
+			t.Errorf("timeline lacks %s: %s", k, timelineKinds(s))
 		}
 	}
 }
@@ -79,9 +79,18 @@ func TestApproveThenRun(t *testing.T) {
 func timelineKinds(s workflows.State) string {
 	var k []string
 	for _, e := range s.Timeline {
-		k = append(k, e.Kind)
+		k = append(k, string(e.Kind))
 	}
 	return strings.Join(k, " ")
+}
+
+func hasEvent(s workflows.State, kind workflows.EventKind) bool {
+	for _, e := range s.Timeline {
+		if e.Kind == kind {
+			return true
+		}
+	}
+	return false
 }
 
 func TestDenyEndsStepAndStopsRun(t *testing.T) {
@@ -140,7 +149,7 @@ func TestEscalateThenLeadApproves(t *testing.T) {
 	// erin is only in leads: refused before the escalation, allowed after.
 	f.at(10*time.Minute, func() { early = f.decide(workflows.ActApprove, "isolate", "erin", "") })
 	f.at(45*time.Minute, func() {
-		if len(f.notices("escalated")) != 1 {
+		if len(f.notices(workflows.NoticeEscalated)) != 1 {
 			t.Errorf("no escalation notice: %+v", f.notes)
 		}
 		late = f.decide(workflows.ActApprove, "isolate", "erin", "lead on call")
@@ -160,7 +169,7 @@ func TestEscalationThenTimeoutDenies(t *testing.T) {
 	if _, err := f.result(); err == nil {
 		t.Fatal("escalated gate approved by default")
 	}
-	if len(f.notices("escalated")) != 1 || len(f.notices("timed_out")) != 1 {
+	if len(f.notices(workflows.NoticeEscalated)) != 1 || len(f.notices(workflows.NoticeTimedOut)) != 1 {
 		t.Errorf("notices %+v", f.notes)
 	}
 }
@@ -244,7 +253,7 @@ func TestWorldMovedAsksAgain(t *testing.T) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	wantOK(t, "second approval", second)
-	if !strings.Contains(timelineKinds(f.state()), "gate_reopened") {
+	if !hasEvent(f.state(), workflows.EventGateReopened) {
 		t.Errorf("timeline lacks gate_reopened: %s", timelineKinds(f.state()))
 	}
 }
@@ -273,9 +282,8 @@ func TestApprovedSubsetDoesNotAskAgain(t *testing.T) {
 	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
 		t.Fatalf("%+v %v", res, err)
 	}
-	kinds := timelineKinds(f.state())
-	if strings.Contains(kinds, "gate_reopened") || !strings.Contains(kinds, "gate_still_approved") {
-		t.Errorf("timeline %s: want gate_still_approved and no gate_reopened", kinds)
+	if s := f.state(); hasEvent(s, workflows.EventGateReopened) || !hasEvent(s, workflows.EventGateStillApproved) {
+		t.Errorf("timeline %s: want gate_still_approved and no gate_reopened", timelineKinds(s))
 	}
 	if g := f.state().Gates[0]; g.Status != workflows.GateApproved || len(g.Approvals) != 1 {
 		t.Errorf("gate %+v", g)
@@ -347,7 +355,7 @@ func TestAbortCancelsActivityInFlight(t *testing.T) {
 	f.start(src, nil, workflows.RunMeta{})
 	_, err := f.result()
 	var ae *temporal.ApplicationError
-	if !errors.As(err, &ae) || ae.Type() != workflows.RunAborted {
+	if !errors.As(err, &ae) || ae.Type() != string(workflows.RunAborted) {
 		t.Fatalf("err = %v", err)
 	}
 	wantRefused(t, "abort without reason", bare, "needs a reason")
@@ -511,7 +519,7 @@ func TestDryRunMutatesNothingAndDoesNotWait(t *testing.T) {
 	if got := f.aws.executed(); len(got) != 0 {
 		t.Errorf("dry run executed %v", got)
 	}
-	if !strings.Contains(timelineKinds(f.state()), "gate_rehearsed") {
+	if !hasEvent(f.state(), workflows.EventGateRehearsed) {
 		t.Error("the rehearsal does not show the gate")
 	}
 }

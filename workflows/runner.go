@@ -91,9 +91,9 @@ func Runbook(ctx workflow.Context, in RunInput) (RunResult, error) {
 		}
 		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 		res := r.result()
-		return res, temporal.NewNonRetryableApplicationError(res.Error, res.Status, nil, res)
+		return res, temporal.NewNonRetryableApplicationError(res.Error, string(res.Status), nil, res)
 	}
-	r.event(ctx, Event{Kind: "run_started", Actor: r.in.Meta.Requester, Channel: r.in.Meta.Channel,
+	r.event(ctx, Event{Kind: EventRunStarted, Actor: r.in.Meta.Requester, Channel: r.in.Meta.Channel,
 		Detail: fmt.Sprintf("runbook %s, plan %s, dry run %t", r.plan.Runbook.Name, r.state.PlanHash[:16], r.in.Meta.DryRun)})
 
 	failed := ""
@@ -121,7 +121,7 @@ func Runbook(ctx workflow.Context, in RunInput) (RunResult, error) {
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	res := r.result()
 	if res.Status != RunSucceeded {
-		return res, temporal.NewNonRetryableApplicationError(res.Error, res.Status, nil, res)
+		return res, temporal.NewNonRetryableApplicationError(res.Error, string(res.Status), nil, res)
 	}
 	return res, nil
 }
@@ -202,21 +202,21 @@ func (r *runner) event(ctx workflow.Context, e Event) {
 	r.state.Timeline = append(r.state.Timeline, e)
 }
 
-func (r *runner) finish(ctx workflow.Context, status, errText string) {
+func (r *runner) finish(ctx workflow.Context, status RunStatus, errText string) {
 	r.state.Status = status
 	r.state.EndedAt = workflow.Now(ctx)
-	detail := status
+	detail := string(status)
 	if errText != "" {
 		detail += ": " + errText
 	}
-	r.event(ctx, Event{Kind: "run_" + status, Detail: detail})
+	r.event(ctx, Event{Kind: runEnded(status), Detail: detail})
 	if errText != "" {
 		r.state.Outputs = nil
 	}
 	r.resultErr = errText
 }
 
-func (r *runner) markRemaining(status, reason string) {
+func (r *runner) markRemaining(status StepStatus, reason string) {
 	for i := range r.state.Steps {
 		if s := &r.state.Steps[i]; s.Status == StepPending {
 			s.Status, s.Reason = status, reason
@@ -229,7 +229,7 @@ func (r *runner) computeOutputs(ctx workflow.Context) {
 	for _, o := range r.plan.Outputs {
 		v, err := r.eval.Expr(o.Expr, &r.values)
 		if err != nil {
-			r.event(ctx, Event{Kind: "output_error", Detail: fmt.Sprintf("%s: %v", o.Name, err)})
+			r.event(ctx, Event{Kind: EventOutputError, Detail: fmt.Sprintf("%s: %v", o.Name, err)})
 			continue
 		}
 		out[o.Name] = v
@@ -263,7 +263,7 @@ func (r *runner) runStep(ctx workflow.Context, st *runbooks.Step) error {
 		}
 	}
 	ss.Status, ss.StartedAt = StepRunning, workflow.Now(ctx)
-	r.event(ctx, Event{Kind: "step_started", Step: st.ID, Detail: describeStep(st)})
+	r.event(ctx, Event{Kind: EventStepStarted, Step: st.ID, Detail: describeStep(st)})
 
 	if st.Foreach == nil {
 		res := r.runItem(ctx, st, 0, nil, false)
@@ -290,7 +290,7 @@ func (r *runner) runStep(ctx workflow.Context, st *runbooks.Step) error {
 
 // itemResult is the outcome of one execution of a step.
 type itemResult struct {
-	status  string
+	status  StepStatus
 	outputs map[string]any
 	err     string
 	// detail is the full error chain behind err, a one-line summary.
@@ -408,7 +408,7 @@ func (r *runner) stepFailed(ctx workflow.Context, st *runbooks.Step, err error) 
 	return fmt.Errorf("step %s: %w", st.ID, err)
 }
 
-func (r *runner) endStep(ctx workflow.Context, st *runbooks.Step, status, reason string, outputs map[string]any) {
+func (r *runner) endStep(ctx workflow.Context, st *runbooks.Step, status StepStatus, reason string, outputs map[string]any) {
 	ss := r.step(st.ID)
 	ss.Status, ss.Reason, ss.EndedAt = status, reason, workflow.Now(ctx)
 	if status == StepFailed {
@@ -417,8 +417,8 @@ func (r *runner) endStep(ctx workflow.Context, st *runbooks.Step, status, reason
 	if outputs != nil {
 		ss.Outputs = outputs
 	}
-	r.values.Steps[st.ID] = runbooks.StepValues{Status: status, Outputs: outputs}
-	r.event(ctx, Event{Kind: "step_" + status, Step: st.ID, Detail: reason})
+	r.values.Steps[st.ID] = runbooks.StepValues{Status: string(status), Outputs: outputs}
+	r.event(ctx, Event{Kind: stepEnded(status), Step: st.ID, Detail: reason})
 }
 
 func describeStep(st *runbooks.Step) string {
@@ -464,7 +464,7 @@ func (r *runner) runItem(ctx workflow.Context, st *runbooks.Step, item int, item
 			return itemResult{status: denied.status, err: denied.reason}
 		}
 		if r.abort != nil {
-			r.event(ctx, Event{Kind: "item_cancelled", Step: st.ID, Item: item, Detail: "cancelled: the run was aborted"})
+			r.event(ctx, Event{Kind: EventItemCancelled, Step: st.ID, Item: item, Detail: "cancelled: the run was aborted"})
 			return itemResult{status: StepCancelled, err: "cancelled: the run was aborted"}
 		}
 		return r.itemFailed(ctx, st, item, err)
@@ -478,16 +478,19 @@ func (r *runner) runItem(ctx workflow.Context, st *runbooks.Step, item int, item
 
 func (r *runner) itemFailed(ctx workflow.Context, st *runbooks.Step, item int, err error) itemResult {
 	summary, full := errorSummary(err), err.Error()
-	e := Event{Kind: "item_failed", Step: st.ID, Item: item, Detail: summary}
+	e := Event{Kind: EventItemFailed, Step: st.ID, Item: item, Detail: summary}
 	if full != summary {
-		e.Data = map[string]any{"error": full}
+		e.ErrorDetail = full
 	}
 	r.event(ctx, e)
 	return itemResult{status: StepFailed, err: summary, detail: full}
 }
 
 // deniedError ends an item without failing it: a gate said no.
-type deniedError struct{ status, reason string }
+type deniedError struct {
+	status StepStatus
+	reason string
+}
 
 func (e *deniedError) Error() string { return e.reason }
 
@@ -536,7 +539,7 @@ func (r *runner) runAction(ctx workflow.Context, st *runbooks.Step, item int, pa
 	if dry {
 		mode = wire.Preview
 		if st.Gate != nil {
-			r.event(ctx, Event{Kind: "gate_rehearsed", Step: st.ID, Item: item,
+			r.event(ctx, Event{Kind: EventGateRehearsed, Step: st.ID, Item: item,
 				Detail: fmt.Sprintf("a real run would wait here for %d approval(s) from %s", st.Gate.MinApprovals, st.Gate.Approvers.String())})
 		}
 	}
@@ -545,9 +548,9 @@ func (r *runner) runAction(ctx workflow.Context, st *runbooks.Step, item int, pa
 	if err != nil {
 		return res, err
 	}
-	r.event(ctx, Event{Kind: "action_done", Step: st.ID, Item: item,
-		Detail: fmt.Sprintf("%s (%s): %d change(s)%s", st.Action, mode, len(res.Changes), attemptText(res.Attempt)),
-		Data:   map[string]any{"changes": res.Changes, "request_ids": res.RequestIDs, "notes": res.Notes}})
+	r.event(ctx, Event{Kind: EventActionDone, Step: st.ID, Item: item,
+		Detail:  fmt.Sprintf("%s (%s): %d change(s)%s", st.Action, mode, len(res.Changes), attemptText(res.Attempt)),
+		Changes: res.Changes, RequestIDs: res.RequestIDs, Notes: res.Notes})
 	return res, nil
 }
 
@@ -575,7 +578,7 @@ func (r *runner) wait(ctx workflow.Context, st *runbooks.Step, params map[string
 		return nil, fmt.Errorf("core.wait: duration %q: %w", s, err)
 	}
 	if r.in.Meta.DryRun {
-		r.event(ctx, Event{Kind: "wait_rehearsed", Step: st.ID, Detail: "a real run would wait " + d.String()})
+		r.event(ctx, Event{Kind: EventWaitRehearsed, Step: st.ID, Detail: "a real run would wait " + d.String()})
 		return map[string]any{}, nil
 	}
 	if err := workflow.Sleep(ctx, d); err != nil {
@@ -614,7 +617,7 @@ func (r *runner) runChild(ctx workflow.Context, st *runbooks.Step, item int, par
 	} else {
 		meta.PreApproved = r.breakGls
 	}
-	r.event(ctx, Event{Kind: "child_started", Step: st.ID, Item: item, Detail: "run " + id + " of " + st.Uses})
+	r.event(ctx, Event{Kind: EventChildStarted, Step: st.ID, Item: item, Detail: "run " + id + " of " + st.Uses})
 	var res RunResult
 	err := workflow.ExecuteChildWorkflow(cctx, WorkflowName, RunInput{Plan: child, Inputs: params, Meta: meta}).Get(ctx, &res)
 	if err != nil {
@@ -627,7 +630,7 @@ func (r *runner) runChild(ctx workflow.Context, st *runbooks.Step, item int, par
 		}
 		return nil, fmt.Errorf("child run %s: %w", id, err)
 	}
-	r.event(ctx, Event{Kind: "child_done", Step: st.ID, Item: item, Detail: "run " + id + " " + res.Status})
+	r.event(ctx, Event{Kind: EventChildDone, Step: st.ID, Item: item, Detail: "run " + id + " " + string(res.Status)})
 	return res.Outputs, nil
 }
 

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"slices"
 	"time"
 
 	"github.com/cordon-ir/cordon/actions/wire"
@@ -80,30 +81,176 @@ type RunMeta struct {
 
 // RunResult is what a finished run returns (and what a parent sees).
 type RunResult struct {
-	Status  string         `json:"status"`
+	Status  RunStatus      `json:"status"`
 	Outputs map[string]any `json:"outputs,omitempty"`
 	Error   string         `json:"error,omitempty"`
 }
 
+// RunStatus is where a run stands. The strings are part of the query's
+// JSON, of recorded histories (RunResult) and of the report: keep them.
+type RunStatus string
+
 // Run statuses.
 const (
-	RunRunning   = "running"
-	RunSucceeded = "succeeded"
-	RunFailed    = "failed"
-	RunAborted   = "aborted"
+	RunRunning   RunStatus = "running"
+	RunSucceeded RunStatus = "succeeded"
+	RunFailed    RunStatus = "failed"
+	RunAborted   RunStatus = "aborted"
 )
+
+// StepStatus is where a step (or one item of a foreach step) stands. A
+// runbook reads it too, as steps.<id>.status.
+type StepStatus string
 
 // Step statuses.
 const (
-	StepPending   = "pending"
-	StepRunning   = "running"
-	StepAwaiting  = "awaiting_approval"
-	StepSucceeded = "succeeded"
-	StepFailed    = "failed"
-	StepSkipped   = "skipped"
-	StepDenied    = "denied"
-	StepCancelled = "cancelled"
+	StepPending   StepStatus = "pending"
+	StepRunning   StepStatus = "running"
+	StepAwaiting  StepStatus = "awaiting_approval"
+	StepSucceeded StepStatus = "succeeded"
+	StepFailed    StepStatus = "failed"
+	StepSkipped   StepStatus = "skipped"
+	StepDenied    StepStatus = "denied"
+	StepCancelled StepStatus = "cancelled"
 )
+
+// GateStatus is where an approval gate stands.
+type GateStatus string
+
+// Gate statuses.
+const (
+	GateWaiting  GateStatus = "waiting"
+	GateApproved GateStatus = "approved"
+	GateDenied   GateStatus = "denied"
+	GateTimedOut GateStatus = "timed_out"
+	GateSkipped  GateStatus = "skipped"
+)
+
+// EventKind says what a timeline event records. The strings are what the
+// query, the JSON report, the demo's event stream and scripts reading
+// them see: keep them.
+type EventKind string
+
+// The run.
+const (
+	EventRunStarted   EventKind = "run_started"
+	EventRunSucceeded EventKind = "run_succeeded"
+	EventRunFailed    EventKind = "run_failed"
+	EventRunAborted   EventKind = "run_aborted"
+	// EventRefused is a request the workflow refused after it reached
+	// its history (Refusal holds the same, for status and the report).
+	EventRefused EventKind = "refused"
+	// EventOutputError is a runbook output whose expression failed.
+	EventOutputError EventKind = "output_error"
+)
+
+// Steps, their items, actions and child runs.
+const (
+	EventStepStarted   EventKind = "step_started"
+	EventStepSucceeded EventKind = "step_succeeded"
+	EventStepFailed    EventKind = "step_failed"
+	EventStepSkipped   EventKind = "step_skipped"
+	EventStepDenied    EventKind = "step_denied"
+	EventStepCancelled EventKind = "step_cancelled"
+	// EventActionDone is an action that ran (or, in a rehearsal, was
+	// previewed): Changes, RequestIDs and Notes say what it did.
+	EventActionDone    EventKind = "action_done"
+	EventItemFailed    EventKind = "item_failed"
+	EventItemCancelled EventKind = "item_cancelled"
+	EventChildStarted  EventKind = "child_started"
+	EventChildDone     EventKind = "child_done"
+	// EventWaitRehearsed and EventGateRehearsed say what a real run
+	// would have waited for (dry run only).
+	EventWaitRehearsed EventKind = "wait_rehearsed"
+	EventGateRehearsed EventKind = "gate_rehearsed"
+)
+
+// Gates and decisions.
+const (
+	// EventGateWaiting opens a gate: Changes and PreviewHash are what the
+	// approvers are asked to approve.
+	EventGateWaiting   EventKind = "gate_waiting"
+	EventApproval      EventKind = "approval" // one approval, short of or reaching the minimum
+	EventGateApproved  EventKind = "gate_approved"
+	EventGateDenied    EventKind = "gate_denied"
+	EventGateTimedOut  EventKind = "gate_timed_out"
+	EventGateEscalated EventKind = "gate_escalated"
+	// EventGateReopened is an approved gate asking again because the
+	// change is no longer the one approved.
+	EventGateReopened EventKind = "gate_reopened"
+	// EventGateStillApproved is an approved gate that passes although the
+	// world moved, because what is left is part of what was approved.
+	EventGateStillApproved EventKind = "gate_still_approved"
+	EventNotifyFailed      EventKind = "notify_failed"
+	// EventPlanApproved and EventPlanRefused decide the gate of an ad-hoc
+	// plan (PlanGate).
+	EventPlanApproved EventKind = "plan_approved"
+	EventPlanRefused  EventKind = "plan_refused"
+	// EventBreakGlassSigned is one lead's signature towards a break-glass;
+	// EventBreakGlass is the break-glass in force.
+	EventBreakGlassSigned EventKind = "break_glass_signed"
+	EventBreakGlass       EventKind = "break_glass"
+)
+
+// CSIRT controls.
+const (
+	EventPaused  EventKind = "paused"
+	EventResumed EventKind = "resumed"
+	EventSkip    EventKind = "skip"
+	EventAbort   EventKind = "abort"
+)
+
+// runEnded is the event that records a run ending with status.
+func runEnded(status RunStatus) EventKind {
+	switch status {
+	case RunSucceeded:
+		return EventRunSucceeded
+	case RunFailed:
+		return EventRunFailed
+	case RunAborted:
+		return EventRunAborted
+	}
+	return EventKind("run_" + status) // not reached: a run ends with one of the above
+}
+
+// stepEnded is the event that records a step ending with status.
+func stepEnded(status StepStatus) EventKind {
+	switch status {
+	case StepSucceeded:
+		return EventStepSucceeded
+	case StepFailed:
+		return EventStepFailed
+	case StepSkipped:
+		return EventStepSkipped
+	case StepDenied:
+		return EventStepDenied
+	case StepCancelled:
+		return EventStepCancelled
+	}
+	return EventKind("step_" + status) // not reached: a step ends with one of the above
+}
+
+// NoticeKind is what a gate notice tells: the gate's status, or that a
+// waiting gate was escalated.
+type NoticeKind string
+
+// Gate notice kinds.
+const (
+	NoticeWaiting              = NoticeKind(GateWaiting)
+	NoticeEscalated NoticeKind = "escalated"
+	NoticeApproved             = NoticeKind(GateApproved)
+	NoticeDenied               = NoticeKind(GateDenied)
+	NoticeTimedOut             = NoticeKind(GateTimedOut)
+	NoticeSkipped              = NoticeKind(GateSkipped)
+)
+
+// NoticeOf is the notice kind for a gate as it stands.
+func NoticeOf(g GateState) NoticeKind {
+	if g.Status == GateWaiting && g.Escalated {
+		return NoticeEscalated
+	}
+	return NoticeKind(g.Status)
+}
 
 // Roster is who may do what. The worker loads it from its configuration
 // through an activity at the start of each run, so it is recorded in
@@ -185,6 +332,12 @@ const (
 	RoleLead      = "lead"
 )
 
+// Responds says whether m may start and steer runs (pause, resume, skip,
+// abort): the responder or the lead role.
+func (m Member) Responds() bool {
+	return slices.Contains(m.Roles, RoleResponder) || slices.Contains(m.Roles, RoleLead)
+}
+
 // Request is a signed request from a person: the start of a run, a
 // decision at a gate or a control over the run. The signature covers every
 // field but itself. Nonce makes it single-use: a run refuses a nonce it
@@ -242,7 +395,7 @@ type GateState struct {
 	Step        string        `json:"step"`
 	Item        int           `json:"item,omitempty"`
 	Key         string        `json:"key"`
-	Status      string        `json:"status"` // waiting, approved, denied, timed_out, skipped
+	Status      GateStatus    `json:"status"`
 	PreviewHash string        `json:"preview_hash"`
 	Changes     []wire.Change `json:"changes"`
 	// Unpreviewed marks a gate passed under break-glass without a preview:
@@ -268,7 +421,7 @@ type StepState struct {
 	Phase     string         `json:"phase,omitempty"`
 	Action    string         `json:"action,omitempty"`
 	Uses      string         `json:"uses,omitempty"`
-	Status    string         `json:"status"`
+	Status    StepStatus     `json:"status"`
 	Reason    string         `json:"reason,omitempty"`
 	StartedAt time.Time      `json:"started_at,omitempty"`
 	EndedAt   time.Time      `json:"ended_at,omitempty"`
@@ -284,16 +437,40 @@ type StepState struct {
 }
 
 // Event is one line of the timeline: every state change and decision.
+// Beyond the common fields, an event carries what its kind records, typed
+// (the fields a kind does not use are empty and left out of the JSON).
 type Event struct {
 	Time    time.Time `json:"time"`
-	Kind    string    `json:"kind"`
+	Kind    EventKind `json:"kind"`
 	Step    string    `json:"step,omitempty"`
 	Item    int       `json:"item,omitempty"`
 	Actor   string    `json:"actor,omitempty"`
 	Channel string    `json:"channel,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
-	// Data carries what the report needs: changes, request ids, outputs.
-	Data map[string]any `json:"data,omitempty"`
+	// Changes are what an action changed (action_done; in a rehearsal,
+	// what it would change) or what a gate asks approval for
+	// (gate_waiting; for the ad-hoc plan gate, the plan's differences).
+	Changes []wire.Change `json:"changes,omitempty"`
+	// RequestIDs are the AWS request ids of an action (action_done).
+	RequestIDs []string `json:"request_ids,omitempty"`
+	// Notes are the action's facts worth a line in the report
+	// (action_done).
+	Notes []string `json:"notes,omitempty"`
+	// PreviewHash is the preview a gate shows or a decision binds to
+	// (gate_waiting, approval, gate_approved, gate_still_approved).
+	PreviewHash string `json:"preview_hash,omitempty"`
+	// ApprovedPreviewHash is the preview approved before the world moved,
+	// of which the current one is a part (gate_still_approved).
+	ApprovedPreviewHash string `json:"approved_preview_hash,omitempty"`
+	// BreakGlass marks a gate passed under a lead's break-glass
+	// (gate_approved).
+	BreakGlass bool `json:"break_glass,omitempty"`
+	// Unpreviewed marks a break-glass pass without a preview: the
+	// action_done that follows holds the changes made (gate_approved).
+	Unpreviewed bool `json:"unpreviewed,omitempty"`
+	// ErrorDetail is the full error chain behind Detail, a one-line
+	// summary, when they differ (item_failed).
+	ErrorDetail string `json:"error_detail,omitempty"`
 }
 
 // State is the query result: the whole run as the CLI, Slack and the
@@ -303,7 +480,7 @@ type State struct {
 	Runbook     string         `json:"runbook"`
 	PlanHash    string         `json:"plan_hash"`
 	Inputs      map[string]any `json:"inputs"`
-	Status      string         `json:"status"`
+	Status      RunStatus      `json:"status"`
 	Paused      bool           `json:"paused"`
 	StartedAt   time.Time      `json:"started_at"`
 	EndedAt     time.Time      `json:"ended_at,omitempty"`
@@ -393,7 +570,7 @@ type GateNotice struct {
 	StepName  string        `json:"step_name,omitempty"`
 	Action    string        `json:"action"`
 	Item      int           `json:"item,omitempty"`
-	Kind      string        `json:"kind"` // waiting, escalated, approved, denied, timed_out
+	Kind      NoticeKind    `json:"kind"`
 	Gate      GateState     `json:"gate"`
 	Changes   []wire.Change `json:"changes"`
 	To        runbooks.Approvers

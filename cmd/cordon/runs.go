@@ -272,13 +272,9 @@ func printEvent(env *cliEnv, runID string, e workflows.Event) {
 		who = " by " + e.Actor
 	}
 	fmt.Fprintf(env.stdout, "%s  %-16s %-14s%s %s\n", e.Time.Local().Format("15:04:05"), e.Kind, step, who, e.Detail)
-	if e.Kind == "gate_waiting" {
-		if changes, ok := e.Data["changes"].([]any); ok {
-			for _, c := range changes {
-				if m, ok := c.(map[string]any); ok {
-					fmt.Fprintf(env.stdout, "          %v %v: %v → %v\n", m["resource"], m["field"], m["before"], m["after"])
-				}
-			}
+	if e.Kind == workflows.EventGateWaiting {
+		for _, c := range e.Changes {
+			fmt.Fprintf(env.stdout, "          %v %v: %v → %v\n", c.Resource, c.Field, c.Before, c.After)
 		}
 		item := ""
 		if e.Item > 0 {

@@ -99,12 +99,12 @@ func refusedWith(t *testing.T, s workflows.State, substr string) {
 	if s.Status != workflows.RunFailed || len(s.Refusals) == 0 || !strings.Contains(s.Refusals[0].Reason, substr) {
 		t.Fatalf("run %s: status %s, refusals %+v; want a refusal saying %q", s.Meta.RunID, s.Status, s.Refusals, substr)
 	}
-	kinds := ""
+	seen := map[workflows.EventKind]bool{}
 	for _, e := range s.Timeline {
-		kinds += e.Kind + " "
+		seen[e.Kind] = true
 	}
-	if !strings.Contains(kinds, "refused") || strings.Contains(kinds, "action_done") || strings.Contains(kinds, "step_started") {
-		t.Errorf("timeline %s: want a refusal and no step", kinds)
+	if !seen[workflows.EventRefused] || seen[workflows.EventActionDone] || seen[workflows.EventStepStarted] {
+		t.Errorf("timeline %v: want a refusal and no step", kindsOf(s))
 	}
 }
 

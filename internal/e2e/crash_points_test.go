@@ -91,23 +91,23 @@ func TestWorkerKilledAtGate(t *testing.T) {
 		asked := map[string]bool{}
 		for _, e := range cs.Timeline {
 			key := child + "/" + gateKeyOf(e.Step, e.Item)
-			hash, _ := e.Data["preview_hash"].(string)
+			hash := e.PreviewHash
 			switch e.Kind {
-			case "gate_waiting":
+			case workflows.EventGateWaiting:
 				if asked[key+"/"+hash] {
 					t.Errorf("%s asked twice for the same preview %.12s", key, hash)
 				}
 				asked[key+"/"+hash] = true
-			case "approval":
+			case workflows.EventApproval:
 				recorded[key+"/"+hash]++
 				if e.Actor != "bob" || e.Channel != "cli" || !a.sent[key+"/"+hash] {
 					t.Errorf("%s: approval by %s (%s) on %.12s is not one the test sent", key, e.Actor, e.Channel, hash)
 				}
-			case "gate_approved":
-				if e.Actor != "bob" || e.Data["break_glass"] != nil {
-					t.Errorf("%s approved by %q (break-glass %v), want bob's signed approval", key, e.Actor, e.Data["break_glass"])
+			case workflows.EventGateApproved:
+				if e.Actor != "bob" || e.BreakGlass {
+					t.Errorf("%s approved by %q (break-glass %v), want bob's signed approval", key, e.Actor, e.BreakGlass)
 				}
-			case "break_glass":
+			case workflows.EventBreakGlass:
 				t.Errorf("%s: break-glass in a run nobody broke glass for", child)
 			}
 		}
@@ -532,7 +532,7 @@ func fleetRetries(t *testing.T, runID string) map[string]map[string]int {
 		host := fmt.Sprint(cs.Inputs["instance_id"])
 		for _, e := range cs.Timeline {
 			_, after, ok := strings.Cut(e.Detail, "succeeded on attempt ")
-			if e.Kind != "action_done" || !ok {
+			if e.Kind != workflows.EventActionDone || !ok {
 				continue
 			}
 			var attempt int

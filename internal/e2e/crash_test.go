@@ -161,7 +161,7 @@ func TestWorkerKilledMidContainment(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, e := range cs.Timeline {
-				if e.Kind == "action_done" && strings.Contains(e.Detail, "succeeded on attempt") {
+				if e.Kind == workflows.EventActionDone && strings.Contains(e.Detail, "succeeded on attempt") {
 					retried++
 				}
 			}

@@ -111,7 +111,7 @@ func TestFleetContainmentUnderAWSFaults(t *testing.T) {
 		if host == failedHost {
 			status = workflows.RunFailed
 		}
-		if row := "| " + host + " | `" + c.Meta.RunID + "` | " + status + " |"; !strings.Contains(record.String(), row) {
+		if row := "| " + host + " | `" + c.Meta.RunID + "` | " + string(status) + " |"; !strings.Contains(record.String(), row) {
 			t.Errorf("the fleet record lacks the row %q", row)
 		}
 	}

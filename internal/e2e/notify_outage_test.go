@@ -87,20 +87,20 @@ func TestSlackOutageDoesNotStallTheGate(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	at := map[string]time.Time{}
+	at := map[workflows.EventKind]time.Time{}
 	for _, e := range s.Timeline {
 		if _, seen := at[e.Kind]; !seen {
 			at[e.Kind] = e.Time
 		}
 	}
-	for _, kind := range []string{"notify_failed", "gate_escalated", "gate_timed_out"} {
+	for _, kind := range []workflows.EventKind{workflows.EventNotifyFailed, workflows.EventGateEscalated, workflows.EventGateTimedOut} {
 		if at[kind].IsZero() {
 			t.Errorf("no %s in the timeline %v", kind, kindsOf(s))
 		}
 	}
 	// Three attempts of the notification take about 3 s; the gate's own
 	// 3 s run from when it opened, not after them.
-	if d := at["gate_escalated"].Sub(at["gate_waiting"]); d > 10*time.Second {
+	if d := at[workflows.EventGateEscalated].Sub(at[workflows.EventGateWaiting]); d > 10*time.Second {
 		t.Errorf("escalated %s after the gate opened (timeout 3s)", d)
 	}
 	untouched(t, target)
@@ -149,12 +149,12 @@ func TestAbortMidForeach(t *testing.T) {
 	items, stepEnd := 0, -1
 	for i, e := range s.Timeline {
 		switch {
-		case e.Kind == "item_cancelled" || e.Kind == "item_failed":
+		case e.Kind == workflows.EventItemCancelled || e.Kind == workflows.EventItemFailed:
 			items++
 			if stepEnd >= 0 {
 				t.Errorf("host %d ended after the fleet step", e.Item)
 			}
-		case e.Step == "contain" && (e.Kind == "step_cancelled" || e.Kind == "step_failed"):
+		case e.Step == "contain" && (e.Kind == workflows.EventStepCancelled || e.Kind == workflows.EventStepFailed):
 			stepEnd = i
 		}
 	}
@@ -167,8 +167,8 @@ func TestAbortMidForeach(t *testing.T) {
 	replay(t, runID, "fleet-abort-mid-foreach")
 }
 
-func kindsOf(s workflows.State) []string {
-	var out []string
+func kindsOf(s workflows.State) []workflows.EventKind {
+	var out []workflows.EventKind
 	for _, e := range s.Timeline {
 		out = append(out, e.Kind)
 	}

@@ -316,7 +316,7 @@ func TestServerKilledMidRun(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, e := range cs.Timeline {
-					if e.Kind == "action_done" && strings.Contains(e.Detail, "succeeded on attempt") {
+					if e.Kind == workflows.EventActionDone && strings.Contains(e.Detail, "succeeded on attempt") {
 						retried++
 					}
 				}

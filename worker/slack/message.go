@@ -191,7 +191,7 @@ func valueText(v any) string {
 func outcome(n workflows.GateNotice, people People) (emoji, headline, detail string) {
 	g := n.Gate
 	switch n.Kind {
-	case "approved":
+	case workflows.NoticeApproved:
 		var who []string
 		for _, a := range g.Approvals {
 			w := people.mention(a.Actor)
@@ -205,7 +205,7 @@ func outcome(n workflows.GateNotice, people People) (emoji, headline, detail str
 			at = " at " + slackDate(g.Approvals[len(g.Approvals)-1].Time)
 		}
 		return ":white_check_mark:", "Approved", fmt.Sprintf("Approved by %s%s", strings.Join(who, ", "), at)
-	case "denied":
+	case workflows.NoticeDenied:
 		d := "Denied by " + people.mention(g.DecidedBy)
 		if g.DecidedBy == "" {
 			d = "Denied"
@@ -214,11 +214,11 @@ func outcome(n workflows.GateNotice, people People) (emoji, headline, detail str
 			d += ": " + escape(g.Reason)
 		}
 		return ":no_entry:", "Denied", d
-	case "skipped":
+	case workflows.NoticeSkipped:
 		return ":fast_forward:", "Skipped", fmt.Sprintf("Skipped by %s: %s", people.mention(g.DecidedBy), escape(g.Reason))
-	case "timed_out":
+	case workflows.NoticeTimedOut:
 		return ":hourglass:", "Timed out", "No decision in time — denied (a gate never approves by default)"
-	case "escalated":
+	case workflows.NoticeEscalated:
 		return ":rotating_light:", "Escalated", fmt.Sprintf("No decision in time — escalated to %s until %s", escape(n.To.String()), slackDate(g.Deadline))
 	}
 	return ":lock:", "Approval needed", ""
@@ -230,7 +230,7 @@ func outcome(n workflows.GateNotice, people People) (emoji, headline, detail str
 func GateMessage(n workflows.GateNotice, people People) Message {
 	g := n.Gate
 	emoji, headline, detail := outcome(n, people)
-	waiting := n.Kind == "waiting" || n.Kind == "escalated"
+	waiting := n.Kind == workflows.NoticeWaiting || n.Kind == workflows.NoticeEscalated
 	title := truncate(fmt.Sprintf("%s: %s", headline, stepTitle(n)), maxHeaderText)
 
 	incident := n.Incident
@@ -238,7 +238,7 @@ func GateMessage(n workflows.GateNotice, people People) Message {
 		incident = "—"
 	}
 	approvers := g.Approvers.String()
-	if g.Escalated && len(n.To.Groups)+len(n.To.People) > 0 && n.Kind == "escalated" {
+	if g.Escalated && len(n.To.Groups)+len(n.To.People) > 0 && n.Kind == workflows.NoticeEscalated {
 		// After escalation both the approvers and the escalation targets
 		// may decide (the validator's rule); say so.
 		approvers += "; escalated to " + n.To.String()
@@ -337,7 +337,7 @@ func StatusText(s workflows.State, people People) string {
 	if s.Paused {
 		paused = " (paused)"
 	}
-	fmt.Fprintf(&b, "*%s* `%s`: %s%s", escape(s.Runbook), escape(s.Meta.RunID), escape(s.Status), paused)
+	fmt.Fprintf(&b, "*%s* `%s`: %s%s", escape(s.Runbook), escape(s.Meta.RunID), escape(string(s.Status)), paused)
 	if s.Meta.Incident != "" {
 		fmt.Fprintf(&b, " — %s", escape(s.Meta.Incident))
 	}
@@ -347,7 +347,7 @@ func StatusText(s workflows.State, people People) string {
 	}
 	b.WriteString("\n")
 	for _, st := range s.Steps {
-		line := fmt.Sprintf("%s `%s` %s", stepEmoji(st.Status), escape(st.ID), escape(st.Status))
+		line := fmt.Sprintf("%s `%s` %s", stepEmoji(st.Status), escape(st.ID), escape(string(st.Status)))
 		if st.Reason != "" {
 			line += " — " + escape(truncate(st.Reason, 200))
 		}
@@ -362,7 +362,7 @@ func StatusText(s workflows.State, people People) string {
 	return truncate(strings.TrimRight(b.String(), "\n"), maxSectionText)
 }
 
-func stepEmoji(status string) string {
+func stepEmoji(status workflows.StepStatus) string {
 	switch status {
 	case workflows.StepSucceeded:
 		return ":white_check_mark:"

@@ -13,21 +13,21 @@ import (
 
 var deadline = time.Date(2026, 3, 1, 12, 30, 0, 0, time.UTC)
 
-func notice(kind string) workflows.GateNotice {
+func notice(kind workflows.NoticeKind) workflows.GateNotice {
 	changes := []wire.Change{
 		{Resource: "eni-0a1", Field: "security_groups", Before: []string{"sg-web"}, After: []string{"sg-quarantine"}},
 		{Resource: "i-0abc", Field: "state", Before: "running", After: "isolated"},
 	}
-	g := workflows.GateState{Step: "isolate", Key: "isolate", Status: "waiting", PreviewHash: "0123456789abcdef0123",
+	g := workflows.GateState{Step: "isolate", Key: "isolate", Status: workflows.GateWaiting, PreviewHash: "0123456789abcdef0123",
 		Changes: changes, Approvers: runbooks.Approvers{Groups: []string{"csirt-oncall"}}, MinApprovals: 2, Deadline: deadline}
 	switch kind {
-	case "approved":
-		g.Status = kind
+	case workflows.NoticeApproved:
+		g.Status = workflows.GateApproved
 		g.Approvals = []workflows.Approval{{Actor: "bob", Channel: "slack", Time: deadline.Add(-time.Minute)}, {Actor: "carol", Channel: "cli", Time: deadline.Add(-30 * time.Second)}}
 		g.DecidedBy = "carol"
-	case "denied":
-		g.Status, g.DecidedBy, g.Reason = kind, "bob", "<!channel> wrong host"
-	case "escalated":
+	case workflows.NoticeDenied:
+		g.Status, g.DecidedBy, g.Reason = workflows.GateDenied, "bob", "<!channel> wrong host"
+	case workflows.NoticeEscalated:
 		g.Escalated = true
 	}
 	return workflows.GateNotice{RunID: "ec2-compromise-20260301T120000-abc123", Runbook: "ec2-compromise", Incident: "INC-26084", Requester: "alice",
@@ -47,22 +47,22 @@ func blocksJSON(t *testing.T, m Message) string {
 func TestGateMessage(t *testing.T) {
 	people := PeopleFromRoster(testRoster())
 	cases := []struct {
-		kind       string
+		kind       workflows.NoticeKind
 		want       []string
 		buttons    bool
 		notWant    []string
 		wantInText string
 	}{
-		{"waiting", []string{"Approval needed: Quarantine security group", "INC-26084", "ec2-compromise", "aws.ec2.isolate_instance",
+		{workflows.NoticeWaiting, []string{"Approval needed: Quarantine security group", "INC-26084", "ec2-compromise", "aws.ec2.isolate_instance",
 			"\\u003c@UALICE\\u003e", "0 of 2", "group csirt-oncall", "\\u003c!date^1772368200^", "`eni-0a1`", "`i-0abc`",
 			"security_groups: `[\\\"sg-web\\\"]` → `[\\\"sg-quarantine\\\"]`", "state: `running` → `isolated`", "0123456789ab"}, true, nil, "Approval needed"},
-		{"approved", []string{"Approved: Quarantine", "Approved by \\u003c@UBOB\\u003e, \\u003c@UCAROL\\u003e at", "2 of 2"}, false, nil, "Approved"},
-		{"denied", []string{"Denied by \\u003c@UBOB\\u003e: \\u0026lt;!channel\\u0026gt; wrong host"}, false, []string{"\\u003c!channel"}, "Denied"},
-		{"timed_out", []string{"Timed out", "denied"}, false, nil, "Timed out"},
-		{"escalated", []string{"Escalated", "escalated to group csirt-leads"}, true, nil, "Escalated"},
+		{workflows.NoticeApproved, []string{"Approved: Quarantine", "Approved by \\u003c@UBOB\\u003e, \\u003c@UCAROL\\u003e at", "2 of 2"}, false, nil, "Approved"},
+		{workflows.NoticeDenied, []string{"Denied by \\u003c@UBOB\\u003e: \\u0026lt;!channel\\u0026gt; wrong host"}, false, []string{"\\u003c!channel"}, "Denied"},
+		{workflows.NoticeTimedOut, []string{"Timed out", "denied"}, false, nil, "Timed out"},
+		{workflows.NoticeEscalated, []string{"Escalated", "escalated to group csirt-leads"}, true, nil, "Escalated"},
 	}
 	for _, c := range cases {
-		t.Run(c.kind, func(t *testing.T) {
+		t.Run(string(c.kind), func(t *testing.T) {
 			m := GateMessage(notice(c.kind), people)
 			js := blocksJSON(t, m)
 			for _, w := range c.want {
@@ -86,7 +86,7 @@ func TestGateMessage(t *testing.T) {
 }
 
 func TestGateButtonsCarryTheGate(t *testing.T) {
-	n := notice("waiting")
+	n := notice(workflows.NoticeWaiting)
 	n.Item = 3
 	js := blocksJSON(t, GateMessage(n, nil))
 	var blocks []struct {
@@ -132,7 +132,7 @@ func TestPreviewLinesAreBounded(t *testing.T) {
 	if len(lines[0]) > 400 || strings.Count(lines[0], "`") != 6 {
 		t.Errorf("line not bounded or backticks leak: %q", lines[0])
 	}
-	n := notice("waiting")
+	n := notice(workflows.NoticeWaiting)
 	n.Changes = changes
 	for _, b := range GateMessage(n, nil).Blocks {
 		js, _ := json.Marshal(b)
@@ -148,7 +148,7 @@ func TestLeadsAndEscalation(t *testing.T) {
 	if strings.Join(leads, ",") != "carol,dave,eve" {
 		t.Errorf("leads %v", leads)
 	}
-	m := EscalationMessage(notice("escalated"), PeopleFromRoster(r), leads)
+	m := EscalationMessage(notice(workflows.NoticeEscalated), PeopleFromRoster(r), leads)
 	js := blocksJSON(t, m)
 	for _, w := range []string{"\\u003c@UCAROL\\u003e \\u003c@UDAVE\\u003e eve — escalated", "cordon_approve"} {
 		if !strings.Contains(js, w) {
@@ -158,9 +158,9 @@ func TestLeadsAndEscalation(t *testing.T) {
 }
 
 func TestStatusText(t *testing.T) {
-	s := workflows.State{Meta: workflows.RunMeta{RunID: "r1", Requester: "bob", Incident: "INC-1"}, Runbook: "ec2-compromise", Status: "running", Paused: true,
-		Steps: []workflows.StepState{{ID: "evidence", Status: "succeeded"}, {ID: "isolate", Status: "awaiting_approval"}},
-		Gates: []workflows.GateState{{Key: "isolate", Status: "waiting", MinApprovals: 1, Approvers: runbooks.Approvers{Groups: []string{"csirt-oncall"}}, Deadline: deadline}}}
+	s := workflows.State{Meta: workflows.RunMeta{RunID: "r1", Requester: "bob", Incident: "INC-1"}, Runbook: "ec2-compromise", Status: workflows.RunRunning, Paused: true,
+		Steps: []workflows.StepState{{ID: "evidence", Status: workflows.StepSucceeded}, {ID: "isolate", Status: workflows.StepAwaiting}},
+		Gates: []workflows.GateState{{Key: "isolate", Status: workflows.GateWaiting, MinApprovals: 1, Approvers: runbooks.Approvers{Groups: []string{"csirt-oncall"}}, Deadline: deadline}}}
 	got := StatusText(s, PeopleFromRoster(testRoster()))
 	for _, w := range []string{"*ec2-compromise* `r1`: running (paused) — INC-1", "Requested by <@UBOB>", ":white_check_mark: `evidence` succeeded", ":lock: gate `isolate` waits: 0 of 1"} {
 		if !strings.Contains(got, w) {

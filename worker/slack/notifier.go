@@ -76,7 +76,7 @@ func (n *Notifier) NotifyGate(ctx context.Context, notice workflows.GateNotice) 
 		}
 	}
 	switch notice.Kind {
-	case "waiting":
+	case workflows.NoticeWaiting:
 		if len(existing) == 0 {
 			p, err := n.postInRun(ctx, notice.RunID, msg)
 			if err != nil {
@@ -84,7 +84,7 @@ func (n *Notifier) NotifyGate(ctx context.Context, notice workflows.GateNotice) 
 			}
 			n.threads.addGate(notice.RunID, notice.Gate.Key, p)
 		}
-	case "escalated":
+	case workflows.NoticeEscalated:
 		leads := Leads(n.opts.Roster, notice.To)
 		esc := EscalationMessage(notice, n.people, leads)
 		_, ts, err := n.api.PostMessageContext(ctx, n.opts.EscalationChannel, slackapi.MsgOptionText(esc.Text, false), slackapi.MsgOptionBlocks(esc.Blocks...))
@@ -185,12 +185,8 @@ func (n *Notifier) refreshGate(ctx context.Context, s workflows.State, ref GateR
 		if g.Step != ref.Step || g.Item != ref.Item {
 			continue
 		}
-		kind := g.Status
-		if kind == workflows.GateWaiting && g.Escalated {
-			kind = "escalated"
-		}
 		notice := workflows.GateNotice{RunID: s.Meta.RunID, Runbook: s.Runbook, Incident: s.Meta.Incident, Requester: s.Meta.Requester,
-			Step: g.Step, Item: g.Item, Kind: kind, Gate: g, Changes: g.Changes, To: g.Approvers}
+			Step: g.Step, Item: g.Item, Kind: workflows.NoticeOf(g), Gate: g, Changes: g.Changes, To: g.Approvers}
 		for _, st := range s.Steps {
 			if st.ID == g.Step {
 				notice.StepName, notice.Action = st.Name, st.Action

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/workflows"
 )
 
 func TestGateMessageLifecycle(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if err := f.note.NotifyGate(ctx, notice("waiting")); err != nil {
+	if err := f.note.NotifyGate(ctx, notice(workflows.NoticeWaiting)); err != nil {
 		t.Fatal(err)
 	}
 	posts := f.slack.Calls("chat.postMessage")
@@ -24,7 +25,7 @@ func TestGateMessageLifecycle(t *testing.T) {
 		t.Errorf("gate post %+v", p.Form)
 	}
 	// A retried activity updates instead of posting twice.
-	if err := f.note.NotifyGate(ctx, notice("waiting")); err != nil {
+	if err := f.note.NotifyGate(ctx, notice(workflows.NoticeWaiting)); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(f.slack.Calls("chat.postMessage")); n != 1 {
@@ -32,7 +33,7 @@ func TestGateMessageLifecycle(t *testing.T) {
 	}
 
 	// Escalation: the leads are mentioned in the escalation channel.
-	if err := f.note.NotifyGate(ctx, notice("escalated")); err != nil {
+	if err := f.note.NotifyGate(ctx, notice(workflows.NoticeEscalated)); err != nil {
 		t.Fatal(err)
 	}
 	posts = f.slack.Calls("chat.postMessage")
@@ -43,7 +44,7 @@ func TestGateMessageLifecycle(t *testing.T) {
 
 	// Resolution: both messages updated in place, a line in the thread.
 	f.slack.Reset()
-	if err := f.note.NotifyGate(ctx, notice("approved")); err != nil {
+	if err := f.note.NotifyGate(ctx, notice(workflows.NoticeApproved)); err != nil {
 		t.Fatal(err)
 	}
 	ups := f.slack.Calls("chat.update")
@@ -62,8 +63,8 @@ func TestGateMessageLifecycle(t *testing.T) {
 func TestLaterGatesAreThreadedUnderTheRun(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	first := notice("waiting")
-	second := notice("waiting")
+	first := notice(workflows.NoticeWaiting)
+	second := notice(workflows.NoticeWaiting)
 	second.Step, second.Gate.Key = "stop", "stop"
 	if err := f.note.NotifyGate(ctx, first); err != nil {
 		t.Fatal(err)
@@ -80,7 +81,7 @@ func TestLaterGatesAreThreadedUnderTheRun(t *testing.T) {
 // Without memory of the message (a restart), the outcome is posted anew.
 func TestOutcomeWithoutMemoryIsPosted(t *testing.T) {
 	f := newFixture(t)
-	if err := f.note.NotifyGate(context.Background(), notice("timed_out")); err != nil {
+	if err := f.note.NotifyGate(context.Background(), notice(workflows.NoticeTimedOut)); err != nil {
 		t.Fatal(err)
 	}
 	posts := f.slack.Calls("chat.postMessage")
@@ -94,7 +95,7 @@ func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 	f := newFixture(t)
 	f.slack.Fail("chat.postMessage", "invalid_auth")
 	f.slack.Fail("chat.postEphemeral", "not_in_channel")
-	err := f.note.NotifyGate(context.Background(), notice("waiting"))
+	err := f.note.NotifyGate(context.Background(), notice(workflows.NoticeWaiting))
 	if err == nil {
 		t.Fatal("no error from a refused post")
 	}
@@ -121,7 +122,7 @@ func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 func TestNotifyThreadsAndRehearses(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if err := f.note.NotifyGate(ctx, notice("waiting")); err != nil {
+	if err := f.note.NotifyGate(ctx, notice(workflows.NoticeWaiting)); err != nil {
 		t.Fatal(err)
 	}
 	root := f.slack.Calls("chat.postMessage")[0]

@@ -69,7 +69,7 @@ func TestContainFromSlack(t *testing.T) {
 	s, _ := worker.State(ctx, shared.client, runID)
 	var approvals []string
 	for _, e := range s.Timeline {
-		if e.Kind == "gate_approved" {
+		if e.Kind == workflows.EventGateApproved {
 			approvals = append(approvals, e.Step+" by "+e.Actor+" via "+e.Channel)
 		}
 	}

@@ -147,7 +147,7 @@ func TestReplayedPauseDoesNotPauseAgain(t *testing.T) {
 	s := runState(t, runID)
 	paused := 0
 	for _, e := range s.Timeline {
-		if e.Kind == "paused" {
+		if e.Kind == workflows.EventPaused {
 			paused++
 		}
 	}
@@ -259,7 +259,7 @@ func TestSlackGatewayScope(t *testing.T) {
 	}
 	var by string
 	for _, e := range runState(t, other).Timeline {
-		if e.Kind == "abort" {
+		if e.Kind == workflows.EventAbort {
 			by = e.Actor + " via " + e.Channel
 		}
 	}
