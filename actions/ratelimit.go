@@ -3,13 +3,14 @@ package actions
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/smithy-go/middleware"
 	"golang.org/x/time/rate"
+
+	"github.com/cordon-ir/cordon/actions/spec"
 )
 
 // RateLimit bounds the calls this worker makes to one account and region,
@@ -50,14 +51,7 @@ func (l *limiters) get(key string, perSecond float64, burst int) *rate.Limiter {
 }
 
 // isRead says whether an AWS operation only reads.
-func isRead(operation string) bool {
-	for _, p := range []string{"Describe", "Get", "List"} {
-		if strings.HasPrefix(operation, p) {
-			return true
-		}
-	}
-	return false
-}
+func isRead(operation string) bool { return spec.IsReadOnly(operation) }
 
 // middleware waits for a token before each attempt of each call to target
 // (an account and region), within limit.

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/cordon-ir/cordon/actions/spec"
+	"github.com/cordon-ir/cordon/actions/wire"
 )
 
 // handler implements one action.
@@ -289,8 +290,5 @@ func (x *execution) runTags() map[string]string {
 
 // stepKey identifies this step execution (a foreach item has its own).
 func (x *execution) stepKey() string {
-	if x.call.Run.Item > 0 {
-		return fmt.Sprintf("%s#%d", x.call.Run.StepID, x.call.Run.Item)
-	}
-	return x.call.Run.StepID
+	return wire.ItemKey(x.call.Run.StepID, x.call.Run.Item)
 }

@@ -178,10 +178,7 @@ func keepOnScreen(kind workflows.EventKind) bool {
 
 // eventLine is an event as one plain line.
 func eventLine(e Event) string {
-	step := e.Step
-	if e.Item > 0 {
-		step = fmt.Sprintf("%s#%d", e.Step, e.Item)
-	}
+	step := wire.ItemKey(e.Step, e.Item)
 	who := ""
 	if e.Actor != "" {
 		who = " by " + e.Actor

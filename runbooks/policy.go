@@ -3,7 +3,8 @@ package runbooks
 import (
 	"encoding/json"
 	"sort"
-	"strings"
+
+	"github.com/cordon-ir/cordon/actions/spec"
 )
 
 // IAMPolicy is an IAM policy document.
@@ -69,15 +70,7 @@ func LeastPrivilegePolicy(plans ...*Plan) IAMPolicy {
 	return doc
 }
 
-func isReadOnly(perm string) bool {
-	_, action, _ := strings.Cut(perm, ":")
-	for _, prefix := range []string{"Describe", "Get", "List"} {
-		if strings.HasPrefix(action, prefix) {
-			return true
-		}
-	}
-	return false
-}
+func isReadOnly(perm string) bool { return spec.IsReadOnly(perm) }
 
 // JSON renders the policy as indented JSON.
 func (p IAMPolicy) JSON() []byte {

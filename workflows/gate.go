@@ -15,7 +15,7 @@ import (
 
 func gateKey(step string, item int) string {
 	if item > 0 {
-		return fmt.Sprintf("%s#%d", step, item)
+		return wire.ItemKey(step, item)
 	}
 	return step
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -600,7 +601,7 @@ func (r *runner) runChild(ctx workflow.Context, st *runbooks.Step, item int, par
 	ss.Children = append(ss.Children, id)
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:        id,
-		ParentClosePolicy: 0, // terminate with the parent (the default)
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_TERMINATE, // a host's run never outlives its fleet run
 	})
 	meta := r.in.Meta
 	meta.RunID, meta.Parent = id, r.in.Meta.RunID

@@ -292,3 +292,20 @@ func (a *Action) validate() error {
 	}
 	return nil
 }
+
+// IsReadOnly says whether an AWS operation ("DescribeInstances") or an IAM
+// action ("ec2:DescribeInstances") only reads: AWS names every read
+// Describe*, Get* or List*. The rate limiter paces reads and writes from
+// different buckets by it; the IAM policy groups permissions by it.
+func IsReadOnly(operationOrPermission string) bool {
+	_, op, found := strings.Cut(operationOrPermission, ":")
+	if !found {
+		op = operationOrPermission
+	}
+	for _, p := range []string{"Describe", "Get", "List"} {
+		if strings.HasPrefix(op, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -5,7 +5,10 @@
 // without linking the AWS implementations, which live in package actions.
 package wire
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Mode says whether an action changes the world or only previews the change.
 type Mode string
@@ -93,4 +96,14 @@ const (
 // NonRetryable are the failure classes retrying cannot fix.
 func NonRetryable() []string {
 	return []string{ErrAccessDenied, ErrNotFound, ErrInvalid, ErrConflict, ErrBadParams}
+}
+
+// ItemKey names one execution of a step: the step id, and for a foreach
+// step the item's number ("contain#2"). Gates, tags, the CLI and the
+// demo all use this form.
+func ItemKey(step string, item int) string {
+	if item > 0 {
+		return step + "#" + strconv.Itoa(item)
+	}
+	return step
 }

@@ -42,6 +42,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/term"
 
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -60,12 +61,7 @@ type gateRef struct {
 	item int
 }
 
-func (g gateRef) key() string {
-	if g.item > 0 {
-		return fmt.Sprintf("%s#%d", g.step, g.item)
-	}
-	return g.step
-}
+func (g gateRef) key() string { return wire.ItemKey(g.step, g.item) }
 
 // parseGateRef reads the STEP argument, which may also be a gate key as
 // cordon status prints it (step#N for a foreach item), with --item.

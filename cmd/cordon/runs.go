@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/report"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
@@ -263,10 +264,7 @@ func followRun(ctx context.Context, env *cliEnv, cl client.Client, runID string)
 }
 
 func printEvent(env *cliEnv, runID string, e workflows.Event) {
-	step := e.Step
-	if e.Item > 0 {
-		step = fmt.Sprintf("%s#%d", e.Step, e.Item)
-	}
+	step := wire.ItemKey(e.Step, e.Item)
 	who := ""
 	if e.Actor != "" {
 		who = " by " + e.Actor
