@@ -155,7 +155,77 @@ func (r *runbookCompiler) compile(root *yaml.Node, sourceSum string) *Plan {
 		scope := &Scope{Inputs: r.inputs, Steps: scopes}
 		p.Outputs = r.compileOutputs(outputs, newExprChecker(scope, r.exprs), nil)
 	}
+	r.warnUnusedInputs(inputs, p)
 	return p
+}
+
+// warnUnusedInputs warns about an input no expression reads: a responder
+// would pass a value that changes nothing (often a renamed input the steps
+// still spell the old way).
+func (r *runbookCompiler) warnUnusedInputs(inputs *yaml.Node, p *Plan) {
+	sources := strings.Join(planExpressions(p), "\n")
+	for _, e := range entries(inputs) {
+		name := e.key.Value
+		if !identRE.MatchString(name) {
+			continue
+		}
+		used := regexp.MustCompile(`\binputs\s*(\.\s*` + name + `\b|\[\s*["']` + name + `["']\s*\])`)
+		if !used.MatchString(sources) {
+			r.d.warn(CodeUnusedInput, nodePos(e.key), "use it as ${{ inputs."+name+" }}, or remove it",
+				"input %s is declared but no expression reads it", name)
+		}
+	}
+}
+
+// planExpressions lists the source of every expression in a plan's own
+// steps, target and outputs (not its children's).
+func planExpressions(p *Plan) []string {
+	var out []string
+	var value func(v Value)
+	value = func(v Value) {
+		if v.Expr != nil {
+			out = append(out, v.Expr.Source)
+		}
+		for _, t := range v.Template {
+			if t.Expr != nil {
+				out = append(out, t.Expr.Source)
+			}
+		}
+		for _, e := range v.List {
+			value(e)
+		}
+		for _, e := range v.Map {
+			value(e)
+		}
+	}
+	target := func(t Target) {
+		if t.Account != nil {
+			value(*t.Account)
+		}
+		if t.Region != nil {
+			value(*t.Region)
+		}
+	}
+	target(p.Target)
+	for _, st := range p.Steps {
+		for _, v := range st.With {
+			value(v)
+		}
+		if st.When != nil {
+			out = append(out, st.When.Source)
+		}
+		if st.Foreach != nil {
+			value(*st.Foreach)
+		}
+		for _, o := range st.Outputs {
+			out = append(out, o.Expr.Source)
+		}
+		target(st.Target)
+	}
+	for _, o := range p.Outputs {
+		out = append(out, o.Expr.Source)
+	}
+	return out
 }
 
 func (r *runbookCompiler) compileInputs(n *yaml.Node) []Input {

@@ -38,6 +38,9 @@ const (
 	CodeMissingJustify   Code = "missing-justification"
 	CodeUnknownRunbook   Code = "unknown-runbook"
 	CodeUsesCycle        Code = "uses-cycle"
+	// Warnings: the runbook compiles, but something in it is likely a
+	// mistake.
+	CodeUnusedInput Code = "unused-input"
 )
 
 // Codes lists every diagnostic code, for documentation and its test.
@@ -47,7 +50,7 @@ func Codes() []Code {
 		CodeUnknownField, CodeDuplicateKey, CodeMissingField, CodeWrongShape, CodeTypeMismatch,
 		CodeBadValue, CodeBadPattern, CodeUnknownAction, CodeUnknownParam, CodeMissingParam,
 		CodeDuplicateStep, CodeBadReference, CodeBadExpression, CodeForbiddenFunc, CodeMissingApproval,
-		CodeMissingApprovers, CodeMissingJustify, CodeUnknownRunbook, CodeUsesCycle,
+		CodeMissingApprovers, CodeMissingJustify, CodeUnknownRunbook, CodeUsesCycle, CodeUnusedInput,
 	}
 }
 
