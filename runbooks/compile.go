@@ -163,6 +163,9 @@ func (r *runbookCompiler) compile(root *yaml.Node, sourceSum string) *Plan {
 // would pass a value that changes nothing (often a renamed input the steps
 // still spell the old way).
 func (r *runbookCompiler) warnUnusedInputs(inputs *yaml.Node, p *Plan) {
+	if r.d.list.HasErrors() {
+		return // an expression that failed is not in the plan: it may read the input
+	}
 	sources := strings.Join(planExpressions(p), "\n")
 	for _, e := range entries(inputs) {
 		name := e.key.Value
