@@ -166,11 +166,7 @@ func tagResources(ctx context.Context, x *execution) error {
 	} else {
 		_, err := x.aws.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: pending, Tags: ec2Tags(p.Tags), DryRun: aws.Bool(x.preview())})
 		what := fmt.Sprintf("tag %v", pending)
-		if x.preview() {
-			err = dryRunOK(what, "ec2:CreateTags", err)
-		} else {
-			err = classify(what, "ec2:CreateTags", err)
-		}
+		err = x.ec2Outcome(what, "ec2:CreateTags", err)
 		if err != nil {
 			return err
 		}
@@ -202,11 +198,7 @@ func disableInstanceMetadata(ctx context.Context, x *execution) error {
 		InstanceId: aws.String(p.InstanceID), HttpEndpoint: ec2types.InstanceMetadataEndpointStateDisabled, DryRun: aws.Bool(x.preview()),
 	})
 	what := "disable the metadata service of " + p.InstanceID
-	if x.preview() {
-		err = dryRunOK(what, "ec2:ModifyInstanceMetadataOptions", err)
-	} else {
-		err = classify(what, "ec2:ModifyInstanceMetadataOptions", err)
-	}
+	err = x.ec2Outcome(what, "ec2:ModifyInstanceMetadataOptions", err)
 	if err != nil {
 		return err
 	}

@@ -359,10 +359,7 @@ func setInterfaceGroups(ctx context.Context, x *execution, eniID string, groups 
 	_, err := x.aws.EC2.ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{
 		NetworkInterfaceId: aws.String(eniID), Groups: groups, DryRun: aws.Bool(x.preview()),
 	})
-	if x.preview() {
-		return dryRunOK(what, "ec2:ModifyNetworkInterfaceAttribute", err)
-	}
-	return classify(what, "ec2:ModifyNetworkInterfaceAttribute", err)
+	return x.ec2Outcome(what, "ec2:ModifyNetworkInterfaceAttribute", err)
 }
 
 // isolatedInterface is one entry of the network_interfaces output.
@@ -512,11 +509,7 @@ func writeRecord(ctx context.Context, x *execution, resourceID, key, value strin
 		Resources: []string{resourceID}, Tags: tags, DryRun: aws.Bool(x.preview()),
 	})
 	what := "record " + key + " on " + resourceID
-	if x.preview() {
-		err = dryRunOK(what, "ec2:CreateTags", err)
-	} else {
-		err = classify(what, "ec2:CreateTags", err)
-	}
+	err = x.ec2Outcome(what, "ec2:CreateTags", err)
 	if err != nil {
 		return err
 	}
@@ -577,11 +570,7 @@ func restoreIsolation(ctx context.Context, x *execution) error {
 		}
 		_, err := x.aws.EC2.DeleteTags(ctx, &ec2.DeleteTagsInput{Resources: []string{eniID}, Tags: del, DryRun: aws.Bool(x.preview())})
 		what := "restore " + p.InstanceID + ": remove the isolation record from " + eniID
-		if x.preview() {
-			err = dryRunOK(what, "ec2:DeleteTags", err)
-		} else {
-			err = classify(what, "ec2:DeleteTags", err)
-		}
+		err = x.ec2Outcome(what, "ec2:DeleteTags", err)
 		if err != nil {
 			return err
 		}

@@ -83,10 +83,7 @@ func terminationProtected(ctx context.Context, x *execution, id string) (bool, e
 func modifyInstance(ctx context.Context, x *execution, in *ec2.ModifyInstanceAttributeInput, what string) error {
 	in.DryRun = aws.Bool(x.preview())
 	_, err := x.aws.EC2.ModifyInstanceAttribute(ctx, in)
-	if x.preview() {
-		return dryRunOK(what, "ec2:ModifyInstanceAttribute", err)
-	}
-	return classify(what, "ec2:ModifyInstanceAttribute", err)
+	return x.ec2Outcome(what, "ec2:ModifyInstanceAttribute", err)
 }
 
 type protectionParams struct {

@@ -89,6 +89,16 @@ func isCode(err error, code string) bool {
 	return errors.As(err, &ae) && ae.ErrorCode() == code
 }
 
+// ec2Outcome reads the answer to an EC2 mutation the way the mode asks:
+// in a preview the call went out with DryRun=true, so DryRunOperation is
+// success; in an execution the error is classified as usual.
+func (x *execution) ec2Outcome(what, permission string, err error) error {
+	if x.preview() {
+		return dryRunOK(what, permission, err)
+	}
+	return classify(what, permission, err)
+}
+
 // dryRunOK interprets the answer to an EC2 call sent with DryRun=true:
 // DryRunOperation means the call would have succeeded.
 func dryRunOK(what, permission string, err error) error {
