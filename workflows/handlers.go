@@ -101,7 +101,7 @@ func (r *runner) authenticate(ctx workflow.Context, req Request, action string) 
 	case len(req.Nonce) > maxNonce:
 		return nil, fmt.Errorf("the request's nonce is longer than %d characters", maxNonce)
 	case r.nonces[req.Nonce]:
-		return nil, errors.New("this signed request was already used: a signature is good for one request; sign a new one")
+		return nil, errors.New(RefusedRepeat + ": a signature is good for one request; sign a new one")
 	}
 	keys, err := r.signerKeys(m, req)
 	if err != nil {

@@ -377,6 +377,12 @@ const (
 	ActStart      = "start"
 )
 
+// RefusedRepeat starts the refusal of a signed request the run has already
+// accepted once (its nonce is spent). Gateways that derive nonces from what
+// they forward (the same Slack click, delivered twice) match on it to treat
+// the repeat as delivered, not as an error.
+const RefusedRepeat = "this signed request was already used"
+
 // PlanGate is the key of the gate an ad-hoc plan waits at for a lead's
 // approval of the plan itself (no step id can start with @).
 const PlanGate = "@plan"

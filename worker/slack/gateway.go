@@ -197,10 +197,8 @@ func (g *Gateway) tell(ctx context.Context, channel, user, text string) {
 }
 
 // repeatRefusal is how the workflow words its refusal of a nonce it has
-// already accepted (workflows' authenticate). The Slack end-to-end tests
-// send a repeated click through the real workflow, so a change of wording
-// fails them rather than passing silently.
-const repeatRefusal = "signed request was already used"
+// already accepted; one constant, shared with the workflow.
+const repeatRefusal = workflows.RefusedRepeat
 
 // repeated says the run refused a request as one it had already accepted:
 // a second delivery of the same Slack interaction (Slack's, a replica's,
