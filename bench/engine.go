@@ -58,7 +58,7 @@ func (s *sandbox) engine(ctx context.Context, round, n int) (Measurement, error)
 	if pv := st.Provenance; pv == nil || !pv.Vouched || !pv.Authenticated || st.BreakGlass == nil {
 		return m, fmt.Errorf("run %s ran without a vouched plan, a verified requester and break-glass: provenance %+v, break-glass %+v", runID, pv, st.BreakGlass)
 	}
-	m.Status = st.Status
+	m.Status = string(st.Status)
 	var hosts []time.Duration
 	for _, step := range st.Steps {
 		if step.ID != containStep {

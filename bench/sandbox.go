@@ -3,21 +3,20 @@ package bench
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
-	sdkworker "go.temporal.io/sdk/worker"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
+	// Named sbx here: this package's own sandbox is the bench's rig.
+	sbx "github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/worker"
-	"github.com/cordon-ir/cordon/worker/devserver"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -38,11 +37,11 @@ const (
 // process started per fleet size), and the runtime the baseline calls
 // directly.
 type sandbox struct {
-	o        Options
-	srv      *devserver.Server
+	o   Options
+	box *sbx.Sandbox
+	// emu and client are the box's.
 	emu      *awsemu.Emulator
 	client   client.Client
-	worker   sdkworker.Worker
 	rt       *actions.Runtime
 	throttle awsemu.Throttle
 	compiler *runbooks.Compiler
@@ -89,80 +88,51 @@ func startSandbox(ctx context.Context, o Options) (s *sandbox, err error) {
 	if _, err := s.plan(); err != nil {
 		return s, err
 	}
-	var requesterPub, leadPub string
-	if s.requesterKey, requesterPub, err = benchKey(requester); err != nil {
-		return s, err
-	}
-	if s.leadKey, leadPub, err = benchKey(lead); err != nil {
-		return s, err
-	}
-
-	quiet := slog.New(slog.DiscardHandler)
-	if s.srv, err = devserver.Start(ctx, devserver.Options{Logger: quiet}); err != nil {
-		return s, fmt.Errorf("start the in-process Temporal server: %w", err)
-	}
-	s.emu = awsemu.New(awsemu.Options{Logger: quiet})
-	url, err := s.emu.Start(ctx)
+	// A production roster (signatures required): a responder signs each
+	// start, and a lead, another member, signs a break-glass given with
+	// it, so every gate passes and no human is in the loop.
+	roster, err := sbx.NewRoster([]sbx.Member{
+		{ID: requester, Roles: []string{workflows.RoleResponder}, Groups: []string{"csirt-oncall"}},
+		{ID: lead, Roles: []string{workflows.RoleResponder, workflows.RoleLead}, Groups: []string{"csirt-oncall", "csirt-leads"}},
+	})
 	if err != nil {
-		return s, fmt.Errorf("start the AWS emulator: %w", err)
+		return s, fmt.Errorf("bench roster: %w", err)
 	}
+	s.requesterKey, s.leadKey = roster.Signer(requester), roster.Signer(lead)
+
+	// The server, the SDK and the emulator are quiet (the sandbox's
+	// default logger discards).
+	if s.box, err = sbx.Start(ctx, sbx.Options{}); err != nil {
+		return s, err
+	}
+	s.emu, s.client = s.box.Emulator(), s.box.Client()
 	s.emu.SetLatency(o.Latency)
 	s.emu.SetSnapshotCompletion(awsemu.SnapshotCompletion{After: o.SnapshotCompletion})
 	if !o.NoThrottle {
 		s.throttle = awsemu.EC2DefaultThrottle()
 	}
-
-	cfg := &worker.Config{}
-	cfg.Temporal = worker.TemporalConfig{Address: s.srv.FrontendAddress(), Namespace: s.srv.Namespace(), TaskQueue: taskQueue}
-	cfg.Runbooks.Dir = source
-	// A production roster (signatures required): a responder signs each
-	// start, and a lead, another member, signs a break-glass given with
-	// it, so every gate passes and no human is in the loop.
-	cfg.Roster.Members = []worker.MemberConfig{
-		{ID: requester, Roles: []string{workflows.RoleResponder}, Groups: []string{"csirt-oncall"}, PublicKeys: []string{requesterPub}},
-		{ID: lead, Roles: []string{workflows.RoleResponder, workflows.RoleLead}, Groups: []string{"csirt-oncall", "csirt-leads"}, PublicKeys: []string{leadPub}},
-	}
-	if err := cfg.Validate(); err != nil {
-		return s, fmt.Errorf("bench roster: %w", err)
-	}
-	if s.client, err = worker.Dial(ctx, cfg.Temporal, quiet); err != nil {
-		return s, err
-	}
-	poll := o.PollInterval
-	s.rt = actions.NewRuntime(actions.Options{
-		Clients:      actions.NewAWSClientSource(actions.AWSOptions{Base: s.emu.AWSConfig(), Endpoint: url, RateLimit: o.RateLimit}),
-		Logger:       quiet,
-		PollInterval: poll,
-	})
+	cfg := s.box.WorkerConfig(taskQueue, roster, source)
+	s.rt = s.box.NewRuntime(sbx.RuntimeOptions{RateLimit: o.RateLimit, PollInterval: o.PollInterval})
 	if o.WorkerProcess != "" {
 		// No worker in this process: only the worker process, started
 		// per fleet size, polls the task queue.
-		if s.workerConfig, err = writeWorkerConfig(s.tmp, *cfg, s.emu.Region(), url, worker.RateLimitConfig(o.RateLimit), poll); err != nil {
+		if s.workerConfig, err = writeWorkerConfig(s.tmp, *cfg, s.emu.Region(), s.emu.URL(), worker.RateLimitConfig(o.RateLimit), o.PollInterval); err != nil {
 			return s, err
 		}
 		s.workerEnv = workerEnv(s.emu.Region())
 		return s, nil
 	}
-	s.worker = sdkworker.New(s.client, taskQueue, sdkworker.Options{})
-	worker.Register(s.worker, cfg, s.rt, worker.LogGateNotifier{Logger: quiet})
-	if err := s.worker.Start(); err != nil {
-		return s, fmt.Errorf("start the worker: %w", err)
+	if _, err := s.box.StartWorker(ctx, sbx.WorkerOptions{Config: cfg, Runtime: s.rt}); err != nil {
+		return s, err
 	}
 	return s, nil
 }
 
 func (s *sandbox) stop() {
-	if s.worker != nil {
-		s.worker.Stop()
-	}
-	if s.client != nil {
-		s.client.Close()
-	}
-	if s.emu != nil {
-		_ = s.emu.Close()
-	}
-	if s.srv != nil {
-		s.srv.Stop()
+	if s.box != nil {
+		if err := s.box.Close(); err != nil {
+			s.o.Logger.Warn("bench: stop the sandbox", "err", err)
+		}
 	}
 	if s.tmp != "" {
 		if err := os.RemoveAll(s.tmp); err != nil {

@@ -2,15 +2,11 @@ package bench
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
-	"golang.org/x/crypto/ssh"
 	"gopkg.in/yaml.v3"
 )
 
@@ -106,19 +102,4 @@ func mappingValue(m *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
-}
-
-// benchKey makes a key for one of the bench's roster members; it exists
-// only for one benchmark. It returns the signer and the public key as an
-// authorized_keys line (the roster's form).
-func benchKey(who string) (ssh.Signer, string, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, "", fmt.Errorf("generate the key of %s: %w", who, err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		return nil, "", fmt.Errorf("key of %s: %w", who, err)
-	}
-	return signer, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), nil
 }

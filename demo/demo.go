@@ -3,7 +3,6 @@ package demo
 import (
 	"bufio"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -14,15 +13,12 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/client"
-	sdkworker "go.temporal.io/sdk/worker"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/cordon-ir/cordon/actions"
-	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/worker"
-	"github.com/cordon-ir/cordon/worker/devserver"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -94,20 +90,20 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	p := newProgress(o.Mode, o.Stdout)
-	box, err := startSandbox(ctx, o, p)
+	box, err := startStage(ctx, o, p)
 	if err != nil {
 		return Result{}, err
 	}
-	defer box.stop()
-	story, err := SeedStory(box.emu, time.Now())
+	defer box.Close()
+	story, err := SeedStory(box.Emulator(), time.Now())
 	if err != nil {
 		return Result{}, err
 	}
-	before := box.emu.State()
+	before := box.Emulator().State()
 	if o.Mode == JSON {
-		p.event(Event{Time: time.Now(), Kind: "demo_started", Detail: "cordon demo", Data: map[string]any{
-			"dry_run": o.DryRun, "auto_approve": o.Yes, "approver": leadID, "requester": requesterID, "temporal": box.address,
-			"aws_emulator": box.emu.URL(), "compromised": story.Compromised, "leaked_key": story.LeakedKeyID, "lead_key": box.lead.fingerprint,
+		p.event(Event{Time: time.Now(), Kind: KindStarted, Detail: "cordon demo", Data: map[string]any{
+			"dry_run": o.DryRun, "auto_approve": o.Yes, "approver": leadID, "requester": requesterID, "temporal": box.Temporal().Address,
+			"aws_emulator": box.Emulator().URL(), "compromised": story.Compromised, "leaked_key": story.LeakedKeyID, "lead_key": box.lead.fingerprint,
 			"requester_key": box.requester.fingerprint, "runbook_source": o.Examples}})
 	} else {
 		intro(p, o, box, story)
@@ -117,7 +113,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if !o.Yes {
 		d = &prompter{in: bufio.NewReader(o.Stdin), out: o.Prompts}
 	}
-	f := &follower{c: box.client, p: p, decide: d, requester: box.requester, lead: box.lead.signer, interactive: !o.Yes}
+	f := &follower{c: box.Client(), p: p, decide: d, requester: box.requester, lead: box.lead.signer, interactive: !o.Yes}
 
 	res := Result{}
 	// 1. The fleet: contain the hosts the SOC confirmed, each in its own child run.
@@ -149,9 +145,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	// 3. The record and the check.
 	if o.DryRun {
-		res.Check = CheckRehearsal(box.emu.Calls(), box.emu.Mutations())
+		res.Check = CheckRehearsal(box.Emulator().Calls(), box.Emulator().Mutations())
 	} else {
-		res.Check = CheckContained(story, before, box.emu.State())
+		res.Check = CheckContained(story, before, box.Emulator().State())
 	}
 	if res.Report, err = writeReport(o.ReportDir, []runRecord{fleet, key}, res.Check); err != nil {
 		return res, err
@@ -207,13 +203,10 @@ func compileStory(dir string) (fleet, key *runbooks.Plan, err error) {
 	return plans[0], plans[1], nil
 }
 
-// sandbox is everything the demo runs on: Temporal, the emulator and a worker.
-type sandbox struct {
-	srv       *devserver.Server // nil when Options.Temporal was given
-	address   string
-	emu       *awsemu.Emulator
-	client    client.Client
-	worker    sdkworker.Worker
+// stage is everything the demo runs on: the sandbox (Temporal, the
+// emulator and a worker) and the two people of its roster.
+type stage struct {
+	*sandbox.Sandbox
 	taskQueue string
 	// requester signs the starts, lead the decisions at gates.
 	requester, lead demoKey
@@ -224,108 +217,49 @@ type sandbox struct {
 // key is used.
 type demoKey struct {
 	signer ssh.Signer
-	// authorized is the public key as an authorized_keys line (the
-	// roster's form), fingerprint its SHA256 fingerprint.
-	authorized, fingerprint string
+	// fingerprint is the key's SHA256 fingerprint.
+	fingerprint string
 }
 
-func newDemoKey(who string) (demoKey, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return demoKey{}, fmt.Errorf("generate the key of %s: %w", who, err)
+// startStage starts the sandbox and the demo's worker: a production
+// roster (signatures required, the default), with keys generated for this
+// demo: the requester signs the starts, the lead the decisions. The worker
+// vouches for the runbooks in the examples directory, the same files the
+// demo compiles, so the starts run without a lead's approval of the plan.
+func startStage(ctx context.Context, o Options, p *progress) (w *stage, err error) {
+	if o.Temporal == nil && o.Mode != JSON {
+		p.say("Starting an in-process Temporal server (in memory, 127.0.0.1 only)…")
 	}
-	signer, err := ssh.NewSignerFromKey(priv)
+	box, err := sandbox.Start(ctx, sandbox.Options{Logger: o.Logger, Temporal: o.Temporal})
 	if err != nil {
-		return demoKey{}, fmt.Errorf("key of %s: %w", who, err)
+		return nil, err
 	}
-	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
-	return demoKey{signer: signer, authorized: pub, fingerprint: workflows.Fingerprint(pub)}, nil
-}
-
-func startSandbox(ctx context.Context, o Options, p *progress) (box *sandbox, err error) {
-	box = &sandbox{}
 	defer func() {
 		if err != nil {
-			box.stop()
+			_ = box.Close()
 		}
 	}()
-	tc := worker.TemporalConfig{}
-	if o.Temporal != nil {
-		tc = *o.Temporal
-	} else {
-		if o.Mode != JSON {
-			p.say("Starting an in-process Temporal server (in memory, 127.0.0.1 only)…")
-		}
-		if box.srv, err = devserver.Start(ctx, devserver.Options{Logger: o.Logger}); err != nil {
-			return box, fmt.Errorf("start the in-process Temporal server: %w", err)
-		}
-		tc.Address, tc.Namespace = box.srv.FrontendAddress(), box.srv.Namespace()
-	}
 	// A task queue of its own, so a demo never shares work with another
 	// worker on the same server (tests run several demos on one server).
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
-	tc.TaskQueue = "cordon-demo-" + hex.EncodeToString(suffix[:])
-	box.address, box.taskQueue = tc.Address, tc.TaskQueue
-
-	box.emu = awsemu.New(awsemu.Options{Logger: o.Logger})
-	url, err := box.emu.Start(ctx)
-	if err != nil {
-		return box, fmt.Errorf("start the AWS emulator: %w", err)
-	}
-
-	// A production roster (signatures required, the default), with keys
-	// generated for this demo: the requester signs the starts, the lead
-	// the decisions. The worker vouches for the runbooks in the examples
-	// directory, the same files the demo compiles, so the starts run
-	// without a lead's approval of the plan.
-	if box.requester, err = newDemoKey(requesterID); err != nil {
-		return box, err
-	}
-	if box.lead, err = newDemoKey(leadID); err != nil {
-		return box, err
-	}
-	cfg := &worker.Config{Temporal: tc}
-	cfg.Runbooks.Dir = o.Examples
-	cfg.Roster.Members = []worker.MemberConfig{
-		{ID: requesterID, Name: "You (at this terminal)", Roles: []string{workflows.RoleResponder}, Groups: []string{"csirt-oncall"},
-			PublicKeys: []string{box.requester.authorized}},
-		{ID: leadID, Name: "Demo lead", Roles: []string{workflows.RoleResponder, workflows.RoleLead},
-			Groups: []string{"csirt-oncall", "csirt-leads"}, PublicKeys: []string{box.lead.authorized}},
-	}
-	if err := cfg.Validate(); err != nil {
-		return box, fmt.Errorf("demo worker's configuration: %w", err)
-	}
-	if box.client, err = worker.Dial(ctx, tc, o.Logger); err != nil {
-		return box, err
-	}
-	rt := actions.NewRuntime(actions.Options{
-		Clients:      actions.NewAWSClientSource(actions.AWSOptions{Base: box.emu.AWSConfig(), Endpoint: url}),
-		Notifier:     incidentChannel{p: p},
-		Logger:       o.Logger,
-		PollInterval: o.PollInterval,
+	w = &stage{Sandbox: box, taskQueue: "cordon-demo-" + hex.EncodeToString(suffix[:])}
+	roster, err := sandbox.NewRoster([]sandbox.Member{
+		{ID: requesterID, Name: "You (at this terminal)", Roles: []string{workflows.RoleResponder}, Groups: []string{"csirt-oncall"}},
+		{ID: leadID, Name: "Demo lead", Roles: []string{workflows.RoleResponder, workflows.RoleLead}, Groups: []string{"csirt-oncall", "csirt-leads"}},
 	})
-	box.worker = sdkworker.New(box.client, tc.TaskQueue, sdkworker.Options{})
-	worker.Register(box.worker, cfg, rt, worker.LogGateNotifier{Logger: o.Logger})
-	if err := box.worker.Start(); err != nil {
-		return box, fmt.Errorf("start the demo worker: %w", err)
+	if err != nil {
+		return nil, err
 	}
-	return box, nil
-}
-
-func (b *sandbox) stop() {
-	if b.worker != nil {
-		b.worker.Stop()
+	w.requester = demoKey{signer: roster.Signer(requesterID), fingerprint: roster.Fingerprint(requesterID)}
+	w.lead = demoKey{signer: roster.Signer(leadID), fingerprint: roster.Fingerprint(leadID)}
+	if _, err := box.StartWorker(ctx, sandbox.WorkerOptions{
+		Config:  box.WorkerConfig(w.taskQueue, roster, o.Examples),
+		Runtime: box.NewRuntime(sandbox.RuntimeOptions{Notifier: incidentChannel{p: p}, PollInterval: o.PollInterval}),
+	}); err != nil {
+		return nil, fmt.Errorf("start the demo worker: %w", err)
 	}
-	if b.client != nil {
-		b.client.Close()
-	}
-	if b.emu != nil {
-		_ = b.emu.Close()
-	}
-	if b.srv != nil {
-		_ = b.srv.Stop()
-	}
+	return w, nil
 }
 
 // incidentChannel stands in for Slack: slack.notify messages appear in
@@ -342,11 +276,11 @@ func (c incidentChannel) Notify(_ context.Context, m actions.Message) (actions.P
 }
 
 // intro says what is about to happen, in the responder's words.
-func intro(p *progress, o Options, box *sandbox, story Story) {
+func intro(p *progress, o Options, box *stage, story Story) {
 	f := story.Fleet
 	p.say("Cordon demo: CVE-2021-26084 (Confluence OGNL injection), on this machine only.")
-	p.say("  Temporal   in-process server at %s (in memory; gone when the demo ends)", box.address)
-	p.say("  AWS        emulator at %s: every AWS call goes there, none leaves this machine", box.emu.URL())
+	p.say("  Temporal   in-process server at %s (in memory; gone when the demo ends)", box.Temporal().Address)
+	p.say("  AWS        emulator at %s: every AWS call goes there, none leaves this machine", box.Emulator().URL())
 	p.say("  Fleet      12 Confluence servers (App=confluence, Env=demo) in %s, role %s;", f.VPCID, f.RoleName)
 	p.say("             the first 6 in Auto Scaling group %s behind target group confluence-tg; plus jira-01 and build-runner-01", f.AutoScalingGroupName)
 	p.say("  SOC        confirmed compromised: %s", strings.Join(story.Compromised, " "))

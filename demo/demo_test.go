@@ -148,11 +148,11 @@ func TestDemoWorkerRefusesUnsignedStarts(t *testing.T) {
 	o := withDefaults(demoOptions(t, &out))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	box, err := startSandbox(ctx, o, newProgress(Lines, &out))
+	box, err := startStage(ctx, o, newProgress(Lines, &out))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer box.stop()
+	defer box.Close()
 	fleet, _, err := compileStory(o.Examples)
 	if err != nil {
 		t.Fatal(err)
@@ -170,14 +170,14 @@ func TestDemoWorkerRefusesUnsignedStarts(t *testing.T) {
 		"unsigned":                      {Plan: fleet, Inputs: inputs, Meta: meta()},
 		"signed, unsigned pre-approval": {Plan: fleet, Inputs: inputs, Meta: preApproved, Signer: box.requester.signer},
 	} {
-		runID, err := worker.Start(ctx, box.client, box.taskQueue, start)
+		runID, err := worker.Start(ctx, box.Client(), box.taskQueue, start)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if res, err := worker.Wait(ctx, box.client, runID); err != nil || res.Status == workflows.RunSucceeded {
+		if res, err := worker.Wait(ctx, box.Client(), runID); err != nil || res.Status == workflows.RunSucceeded {
 			t.Errorf("%s: run %s, %v", name, res.Status, err)
 		}
-		s, err := worker.State(ctx, box.client, runID)
+		s, err := worker.State(ctx, box.Client(), runID)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -187,7 +187,7 @@ func TestDemoWorkerRefusesUnsignedStarts(t *testing.T) {
 			t.Logf("%s: refused: %s", name, reason)
 		}
 	}
-	if calls := box.emu.Calls(); len(calls) != 0 {
+	if calls := box.Emulator().Calls(); len(calls) != 0 {
 		t.Errorf("refused runs made %d AWS call(s), first %+v", len(calls), calls[0])
 	}
 }

@@ -117,7 +117,7 @@ func (f *follower) showStart(s workflows.State, planHash string) {
 		return
 	}
 	pv := s.Provenance
-	f.p.event(Event{Time: time.Now(), Kind: "demo_signed_start", Run: s.Meta.RunID, Actor: pv.Requester, Detail: strings.TrimSpace(line),
+	f.p.event(Event{Time: time.Now(), Kind: KindSignedStart, Run: s.Meta.RunID, Actor: pv.Requester, Detail: strings.TrimSpace(line),
 		Data: map[string]any{"authenticated": pv.Authenticated, "key": f.requester.fingerprint, "runbook": s.Runbook,
 			"plan_content_hash": planHash, "vouched": pv.Vouched, "source": pv.Source, "roster_version": pv.RosterVersion}})
 }
@@ -224,12 +224,12 @@ func (f *follower) decideGates(ctx context.Context, rs workflows.State) error {
 		case errors.As(err, &refused):
 			// The gate moved on between the query and the decision (a new
 			// preview, a timeout): the next look shows what it asks now.
-			f.p.event(Event{Time: time.Now(), Kind: "demo_refused", Run: pg.RunID, Host: pg.Host, Step: g.Step, Item: g.Item, Detail: refused.Reason})
+			f.p.event(Event{Time: time.Now(), Kind: KindRefused, Run: pg.RunID, Host: pg.Host, Step: g.Step, Item: g.Item, Detail: refused.Reason})
 			continue
 		case err != nil:
 			return fmt.Errorf("decide at gate %s of %s: %w", g.Key, pg.RunID, err)
 		}
-		f.p.event(Event{Time: time.Now(), Kind: "demo_decision", Run: pg.RunID, Host: pg.Host, Step: g.Step, Item: g.Item, Actor: leadID,
+		f.p.event(Event{Time: time.Now(), Kind: KindDecision, Run: pg.RunID, Host: pg.Host, Step: g.Step, Item: g.Item, Actor: leadID,
 			Detail: fmt.Sprintf("%s, %d change(s)", verdict, len(g.Changes)),
 			Data:   map[string]any{"approved": d.Approve, "denied": !d.Approve, "reason": d.Reason, "preview_hash": g.PreviewHash, "changes": g.Changes}})
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/worker/devserver"
 	"github.com/cordon-ir/cordon/worker/slack"
@@ -124,7 +125,7 @@ func warnDevRoster(env *cliEnv, cfg *worker.Config, path string) {
 
 func runDev(ctx context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "dev", "[--sandbox] [--config FILE]", "Run an embedded Temporal server, a worker and (with --sandbox) the AWS emulator seeded with a small fleet, all on 127.0.0.1.")
-	sandbox := fs.Bool("sandbox", false, "use the AWS emulator with a seeded fleet instead of real AWS")
+	useSandbox := fs.Bool("sandbox", false, "use the AWS emulator with a seeded fleet instead of real AWS")
 	path := fs.String("config", "", "cordon.yaml for the roster and AWS accounts (default: a local development roster)")
 	dir := fs.String("dir", ".cordon", "where the dev server keeps its SQLite file")
 	port := fs.Int("port", 7233, "Temporal frontend port on 127.0.0.1")
@@ -150,48 +151,40 @@ func runDev(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "cordon dev: %v\n", err)
 		return 1
 	}
-	srv, err := devserver.Start(ctx, devserver.Options{DBFile: filepath.Join(*dir, "dev.db"), FrontendPort: *port, UI: *ui, Logger: logger})
+	// The server (and with --sandbox the emulator) on 127.0.0.1, and a
+	// client; the worker is the production one (worker.Run).
+	box, err := sandbox.Start(ctx, sandbox.Options{Logger: logger, NoEmulator: !*useSandbox,
+		Server: devserver.Options{DBFile: filepath.Join(*dir, "dev.db"), FrontendPort: *port, UI: *ui}})
 	if err != nil {
-		fmt.Fprintf(env.stderr, "cordon dev: start Temporal: %v\n", err)
+		fmt.Fprintf(env.stderr, "cordon dev: %v\n", err)
 		return 1
 	}
-	defer srv.Stop()
+	defer box.Close()
+	srv := box.Server()
 	cfg.Temporal.Address, cfg.Temporal.Namespace = srv.FrontendAddress(), srv.Namespace()
 	if cfg.Temporal.TaskQueue == "" {
 		cfg.Temporal.TaskQueue = worker.DefaultTaskQueue
 	}
 	opts := worker.Options{Logger: logger}
-	if *sandbox {
-		emu := awsemu.New(awsemu.Options{Logger: logger})
-		url, err := emu.Start(ctx)
-		if err != nil {
-			fmt.Fprintf(env.stderr, "cordon dev: start AWS emulator: %v\n", err)
-			return 1
-		}
-		defer emu.Close()
+	if emu := box.Emulator(); emu != nil {
+		url := emu.URL()
 		fleet, err := emu.SeedFleet(awsemu.FleetSpec{Instances: 6, Compromised: []int{1, 4}, InAutoScalingGroup: 3, BehindTargetGroup: 3, WithInstanceRole: true})
 		if err != nil {
 			fmt.Fprintf(env.stderr, "cordon dev: seed sandbox: %v\n", err)
 			return 1
 		}
-		opts.Clients = actions.NewAWSClientSource(actions.AWSOptions{Base: emu.AWSConfig(), Endpoint: url})
+		opts.Clients = box.AWSClients(actions.RateLimit{})
 		opts.PollInterval = time.Second // the sandbox completes snapshots in seconds
 		fmt.Fprintf(env.stdout, "AWS sandbox:   %s (state: %s/_emu/state) — every AWS call goes here, not to AWS\n", url, url)
 		fmt.Fprintf(env.stdout, "  fleet in %s: %s\n  compromised: %s\n", fleet.VPCID, strings.Join(fleet.InstanceIDs, " "), strings.Join(fleet.CompromisedIDs, " "))
 		fmt.Fprintf(env.stdout, "  try: cordon run examples/ec2-compromise.yaml --input instance_id=%s --follow\n", fleet.CompromisedIDs[0])
 	}
-	c, err := worker.Dial(ctx, cfg.Temporal, logger)
-	if err != nil {
-		fmt.Fprintf(env.stderr, "cordon dev: %v\n", err)
-		return 1
-	}
-	defer c.Close()
 	fmt.Fprintf(env.stdout, "Temporal:      %s (namespace %s)\n", srv.FrontendAddress(), srv.Namespace())
 	if ui := srv.UIAddress(); ui != "" {
 		fmt.Fprintf(env.stdout, "Web UI:        http://%s\n", ui)
 	}
 	fmt.Fprintln(env.stdout, "Worker:        running; Ctrl-C stops everything (runs resume on the next cordon dev)")
-	if err := worker.Run(ctx, c, cfg, opts); err != nil {
+	if err := worker.Run(ctx, box.Client(), cfg, opts); err != nil {
 		fmt.Fprintf(env.stderr, "cordon dev: %v\n", err)
 		return 1
 	}

@@ -7,8 +7,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -28,9 +26,9 @@ import (
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/worker"
-	"github.com/cordon-ir/cordon/worker/devserver"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -38,6 +36,9 @@ var updateHistories = flag.Bool("update", false, "rewrite the recorded histories
 
 // env is what every test shares: one server, one emulator, one worker.
 type env struct {
+	// box is the sandbox they run on; tests start workers of their own
+	// on it (box.StartWorker, a task queue of their own).
+	box    *sandbox.Sandbox
 	client client.Client
 	emu    *awsemu.Emulator
 	cfg    *worker.Config
@@ -98,86 +99,41 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) (int, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	quiet := slog.New(slog.DiscardHandler)
-	srv, err := devserver.Start(ctx, devserver.Options{Logger: quiet})
+	box, err := sandbox.Start(ctx, sandbox.Options{})
 	if err != nil {
 		return 0, err
 	}
-	defer srv.Stop()
-	emu := awsemu.New(awsemu.Options{Logger: quiet})
-	url, err := emu.Start(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer emu.Close()
+	defer box.Close()
 
-	keys := map[string]ssh.Signer{}
-	cfg := &worker.Config{}
-	cfg.Temporal = worker.TemporalConfig{Address: srv.FrontendAddress(), Namespace: srv.Namespace(), TaskQueue: "e2e"}
-	for _, m := range []struct {
-		id     string
-		roles  []string
-		groups []string
-	}{
-		{"alice", []string{"responder"}, []string{"csirt-oncall"}},
-		{"bob", []string{"responder"}, []string{"csirt-oncall"}},
-		{"carol", []string{"responder", "lead"}, []string{"csirt-oncall", "csirt-leads"}},
-		{"dave", []string{"responder", "lead"}, []string{"csirt-oncall", "csirt-leads"}},
-	} {
-		signer, pub, err := newKey()
-		if err != nil {
-			return 0, err
-		}
-		keys[m.id] = signer
-		cfg.Roster.Members = append(cfg.Roster.Members, worker.MemberConfig{ID: m.id, Roles: m.roles, Groups: m.groups, PublicKeys: []string{pub},
-			SlackID: "U" + strings.ToUpper(m.id)})
+	// Four people with keys of their own, and the Slack gateway's key.
+	members := []sandbox.Member{
+		{ID: "alice", SlackID: "UALICE", Roles: []string{"responder"}, Groups: []string{"csirt-oncall"}},
+		{ID: "bob", SlackID: "UBOB", Roles: []string{"responder"}, Groups: []string{"csirt-oncall"}},
+		{ID: "carol", SlackID: "UCAROL", Roles: []string{"responder", "lead"}, Groups: []string{"csirt-oncall", "csirt-leads"}},
+		{ID: "dave", SlackID: "UDAVE", Roles: []string{"responder", "lead"}, Groups: []string{"csirt-oncall", "csirt-leads"}},
 	}
-	gatewayKey, gatewayPub, err := newKey()
+	people, err := sandbox.NewRoster(members, "slack")
 	if err != nil {
 		return 0, err
 	}
-	cfg.Roster.Gateways = []worker.GatewayConfig{{Name: "slack", PublicKey: gatewayPub}}
+	keys := map[string]ssh.Signer{}
+	for _, m := range members {
+		keys[m.ID] = people.Signer(m.ID)
+	}
 	// The worker vouches for the example runbooks, as a production worker
 	// vouches for its reviewed checkout.
 	examples, err := filepath.Abs(filepath.Join("..", "..", "examples"))
 	if err != nil {
 		return 0, err
 	}
-	cfg.Runbooks.Dir = examples
-	if err := cfg.Validate(); err != nil {
-		return 0, err
-	}
-	c, err := worker.Dial(ctx, cfg.Temporal, quiet)
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	rt := actions.NewRuntime(actions.Options{
-		Clients:      actions.NewAWSClientSource(actions.AWSOptions{Base: emu.AWSConfig(), Endpoint: url}),
-		Logger:       quiet,
-		PollInterval: 50 * time.Millisecond,
-	})
+	cfg := box.WorkerConfig("e2e", people, examples)
 	roster := &liveRoster{r: cfg.WorkflowRoster()}
-	w := sdkworker.New(c, cfg.Temporal.TaskQueue, sdkworker.Options{})
-	worker.RegisterWith(w, cfg, rt, worker.LogGateNotifier{Logger: quiet}, roster.load)
-	if err := w.Start(); err != nil {
+	if _, err := box.StartWorker(ctx, sandbox.WorkerOptions{Config: cfg, Roster: roster.load,
+		Runtime: box.NewRuntime(sandbox.RuntimeOptions{PollInterval: 50 * time.Millisecond})}); err != nil {
 		return 0, err
 	}
-	defer w.Stop()
-	shared = &env{client: c, emu: emu, cfg: cfg, keys: keys, roster: roster, gatewayKey: gatewayKey}
+	shared = &env{box: box, client: box.Client(), emu: box.Emulator(), cfg: cfg, keys: keys, roster: roster, gatewayKey: people.Signer("slack")}
 	return m.Run(), nil
-}
-
-func newKey() (ssh.Signer, string, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, "", err
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		return nil, "", err
-	}
-	return s, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.PublicKey()))), nil
 }
 
 func compileExample(t *testing.T, name string) *runbooks.Plan {
@@ -358,7 +314,7 @@ func TestContainOneInstanceEndToEnd(t *testing.T) {
 	s, _ = worker.State(ctx, shared.client, runID)
 	var approvals []string
 	for _, e := range s.Timeline {
-		if e.Kind == "gate_approved" {
+		if e.Kind == workflows.EventGateApproved {
 			approvals = append(approvals, e.Step+" by "+e.Actor)
 		}
 	}

@@ -3,17 +3,14 @@ package e2e
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	sdkworker "go.temporal.io/sdk/worker"
-
-	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -49,21 +46,16 @@ steps:
 // Now the failure is recorded and the gate escalates and times out on time.
 func TestSlackOutageDoesNotStallTheGate(t *testing.T) {
 	ctx := context.Background()
-	quiet := slog.New(slog.DiscardHandler)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "short-gate.yaml"), []byte(shortGateRunbook), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	const queue = "e2e-notify-outage"
 	cfg := *shared.cfg
 	cfg.Runbooks.Dir = dir
-	const queue = "e2e-notify-outage"
-	rt := actions.NewRuntime(actions.Options{
-		Clients: actions.NewAWSClientSource(actions.AWSOptions{Base: shared.emu.AWSConfig(), Endpoint: shared.emu.URL()}),
-		Logger:  quiet,
-	})
-	w := sdkworker.New(shared.client, queue, sdkworker.Options{})
-	worker.RegisterWith(w, &cfg, rt, slackDown{}, worker.StaticRoster(cfg.WorkflowRoster()))
-	if err := w.Start(); err != nil {
+	cfg.Temporal.TaskQueue = queue
+	w, err := shared.box.StartWorker(ctx, sandbox.WorkerOptions{Config: &cfg, Notifier: slackDown{}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Stop()

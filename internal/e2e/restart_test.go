@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -10,10 +9,9 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	sdkworker "go.temporal.io/sdk/worker"
 
-	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/worker/devserver"
 	"github.com/cordon-ir/cordon/workflows"
@@ -25,32 +23,25 @@ import (
 // completes.
 func TestServerRestartMidRun(t *testing.T) {
 	ctx := context.Background()
-	quiet := slog.New(slog.DiscardHandler)
 	db := filepath.Join(t.TempDir(), "dev.db")
-	srv, err := devserver.Start(ctx, devserver.Options{DBFile: db, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := srv.FrontendAddress()
-
-	connect := func(address string) (client.Client, sdkworker.Worker) {
-		c, err := worker.Dial(ctx, worker.TemporalConfig{Address: address, Namespace: srv.Namespace()}, quiet)
+	cfg := *shared.cfg
+	cfg.Temporal.TaskQueue = "e2e-restart"
+	// start runs the server on db and port (0: a free one), a client and a
+	// worker, against the shared emulator.
+	start := func(port int) *sandbox.Sandbox {
+		box, err := sandbox.Start(ctx, sandbox.Options{Server: devserver.Options{DBFile: db, FrontendPort: port}, AWS: shared.emu})
 		if err != nil {
 			t.Fatal(err)
 		}
-		rt := actions.NewRuntime(actions.Options{
-			Clients:      actions.NewAWSClientSource(actions.AWSOptions{Base: shared.emu.AWSConfig(), Endpoint: shared.emu.URL()}),
-			Logger:       quiet,
-			PollInterval: 50 * time.Millisecond,
-		})
-		w := sdkworker.New(c, "e2e-restart", sdkworker.Options{})
-		worker.Register(w, shared.cfg, rt, worker.LogGateNotifier{Logger: quiet})
-		if err := w.Start(); err != nil {
+		t.Cleanup(func() { _ = box.Close() })
+		if _, err := box.StartWorker(ctx, sandbox.WorkerOptions{Config: &cfg,
+			Runtime: box.NewRuntime(sandbox.RuntimeOptions{PollInterval: 50 * time.Millisecond})}); err != nil {
 			t.Fatal(err)
 		}
-		return c, w
+		return box
 	}
-	c, w := connect(port)
+	box := start(0)
+	c := box.Client()
 
 	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 1, NamePrefix: "restart", WithInstanceRole: true})
 	if err != nil {
@@ -80,19 +71,11 @@ func TestServerRestartMidRun(t *testing.T) {
 	waitGate(c, "isolate")
 
 	// Stop everything, start the server again on the same file and port.
-	w.Stop()
-	c.Close()
-	if err := srv.Stop(); err != nil {
+	if err := box.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_, portNum, _ := splitHostPort(port)
-	srv, err = devserver.Start(ctx, devserver.Options{DBFile: db, Logger: quiet, FrontendPort: portNum})
-	if err != nil {
-		t.Fatalf("restart: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
-	c, w = connect(srv.FrontendAddress())
-	t.Cleanup(func() { w.Stop(); c.Close() })
+	_, port, _ := splitHostPort(box.Temporal().Address)
+	c = start(port).Client()
 
 	for _, step := range []string{"isolate", "revoke_sessions"} {
 		g := waitGate(c, step)

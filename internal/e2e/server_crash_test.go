@@ -17,10 +17,8 @@ import (
 	"testing"
 	"time"
 
-	sdkworker "go.temporal.io/sdk/worker"
-
-	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/worker/devserver"
 	"github.com/cordon-ir/cordon/workflows"
@@ -169,33 +167,28 @@ func integrityCheck(t *testing.T, db string) {
 // isolated once and each volume snapshotted exactly once.
 func TestServerKilledMidRun(t *testing.T) {
 	ctx := context.Background()
-	quiet := slog.New(slog.DiscardHandler)
 	db := filepath.Join(t.TempDir(), "dev.db")
 	port := freePort(t)
 	first := startServerProcess(t, db, port)
 	address := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 
 	// The default namespace of devserver.Options.
-	c, err := worker.Dial(ctx, worker.TemporalConfig{Address: address, Namespace: "default"}, quiet)
+	box, err := sandbox.Start(ctx, sandbox.Options{Temporal: &worker.TemporalConfig{Address: address, Namespace: "default"}, AWS: shared.emu})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.Close)
+	t.Cleanup(func() { _ = box.Close() })
+	c := box.Client()
 	rec := newAWSRecorder(t)
-	rt := actions.NewRuntime(actions.Options{
-		Clients:      actions.NewAWSClientSource(actions.AWSOptions{Base: shared.emu.AWSConfig(), Endpoint: rec.url}),
-		Logger:       quiet,
-		PollInterval: 50 * time.Millisecond,
-	})
 	const queue = "e2e-server-kill"
+	cfg := *shared.cfg
+	cfg.Temporal.TaskQueue = queue
 	// One worker for the whole test: it is not restarted after the server
 	// restart, its pollers reconnect by themselves.
-	w := sdkworker.New(c, queue, sdkworker.Options{})
-	worker.Register(w, shared.cfg, rt, worker.LogGateNotifier{Logger: quiet})
-	if err := w.Start(); err != nil {
+	if _, err := box.StartWorker(ctx, sandbox.WorkerOptions{Config: &cfg,
+		Runtime: box.NewRuntime(sandbox.RuntimeOptions{Endpoint: rec.url, PollInterval: 50 * time.Millisecond})}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(w.Stop)
 
 	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 3, NamePrefix: "srvkill", NetworkInterfaces: 2, Volumes: 2,
 		WithInstanceRole: true, Compromised: []int{0, 1}, Tags: map[string]string{"ServerKill": "yes"}})

@@ -17,9 +17,10 @@
 // in-memory servers per process.
 //
 // Linking the server costs minutes of cold build and about 200 MB of binary,
-// so only what runs a server should import this package: `cmd/cordon`,
-// `demo`, `bench` and the end-to-end tests (internal/e2e, worker/slack/slacke2e,
-// worker/metrics/metricse2e).
+// so only what runs a server should import this package: internal/sandbox,
+// which starts it for `cordon dev`, `demo`, `bench` and the end-to-end tests
+// (internal/e2e, worker/slack/slacke2e, worker/metrics/metricse2e), and the
+// end-to-end tests that stop and restart a server of their own.
 package devserver
 
 import (

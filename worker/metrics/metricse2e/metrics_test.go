@@ -8,8 +8,6 @@ package metricse2e
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,13 +18,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/worker"
-	"github.com/cordon-ir/cordon/worker/devserver"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -60,29 +56,15 @@ func scrape(url string) (string, error) {
 	return string(b), err
 }
 
-func newKey(t *testing.T) (ssh.Signer, string) {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signer, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
-}
-
 func TestRunExposesSDKAndAWSMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	quiet := slog.New(slog.DiscardHandler)
-	srv, err := devserver.Start(ctx, devserver.Options{Logger: quiet})
+	box, err := sandbox.Start(ctx, sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Stop()
-	emu := awsemu.NewTestServer(t, awsemu.Options{Logger: quiet})
+	defer box.Close()
+	emu := box.Emulator()
 	fleet, err := emu.SeedFleet(awsemu.FleetSpec{Instances: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +85,11 @@ func TestRunExposesSDKAndAWSMetrics(t *testing.T) {
 
 	// A production roster (signatures required): alice signs the start,
 	// and the worker vouches for the runbook from its source directory.
-	alice, alicePub := newKey(t)
+	people, err := sandbox.NewRoster([]sandbox.Member{{ID: "alice", Roles: []string{workflows.RoleResponder}, Groups: []string{"csirt-oncall"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := people.Signer("alice")
 	source := filepath.Join(dir, "runbooks")
 	if err := os.Mkdir(source, 0o700); err != nil {
 		t.Fatal(err)
@@ -112,23 +98,14 @@ func TestRunExposesSDKAndAWSMetrics(t *testing.T) {
 	if err := os.WriteFile(runbookFile, []byte(runbook), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &worker.Config{
-		Temporal: worker.TemporalConfig{Address: srv.FrontendAddress(), Namespace: srv.Namespace(), TaskQueue: "metrics-e2e"},
-		AWS:      worker.AWSConfig{Region: emu.Region(), Endpoint: emu.URL()},
-		Metrics:  worker.MetricsConfig{Listen: "127.0.0.1:0"},
-		Runbooks: worker.RunbookSourceConfig{Dir: source},
-		Roster: worker.RosterConfig{Members: []worker.MemberConfig{
-			{ID: "alice", Roles: []string{workflows.RoleResponder}, Groups: []string{"csirt-oncall"}, PublicKeys: []string{alicePub}},
-		}},
-	}
+	// The worker runs as cordon worker runs it (worker.Run, AWS through
+	// the configured endpoint, the emulator), with metrics on a free port.
+	cfg := box.WorkerConfig("metrics-e2e", people, source)
+	cfg.Metrics = worker.MetricsConfig{Listen: "127.0.0.1:0"}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := worker.Dial(ctx, cfg.Temporal, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := box.Client()
 	urls := make(chan string, 1)
 	logger := slog.New(slog.DiscardHandler)
 	listening := func(url string) { urls <- url }

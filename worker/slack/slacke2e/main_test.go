@@ -8,8 +8,6 @@ package slacke2e
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,19 +18,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/client"
-	sdkworker "go.temporal.io/sdk/worker"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/worker"
-	"github.com/cordon-ir/cordon/worker/devserver"
 	"github.com/cordon-ir/cordon/worker/slack"
 	"github.com/cordon-ir/cordon/worker/slack/slackfake"
 	"github.com/cordon-ir/cordon/workflows"
@@ -126,33 +121,10 @@ func runbookSource() (string, error) {
 	return dir, os.WriteFile(filepath.Join(dir, "two-person-isolate.yaml"), []byte(twoPerson), 0o600)
 }
 
-func newKey() (ssh.Signer, string, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, "", err
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		return nil, "", err
-	}
-	return signer, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), nil
-}
-
 func run(m *testing.M) (int, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	quiet := slog.New(slog.DiscardHandler)
-	srv, err := devserver.Start(ctx, devserver.Options{Logger: quiet})
-	if err != nil {
-		return 0, err
-	}
-	defer srv.Stop()
-	emu := awsemu.New(awsemu.Options{Logger: quiet})
-	url, err := emu.Start(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer emu.Close()
 	fake := slackfake.New()
 	defer fake.Close()
 	dir, err := runbookSource()
@@ -162,26 +134,25 @@ func run(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-
-	signer, pub, err := newKey()
+	box, err := sandbox.Start(ctx, sandbox.Options{})
 	if err != nil {
 		return 0, err
 	}
-	carol, carolPub, err := newKey()
+	defer box.Close()
+
+	// Only carol has a key of her own (for the CLI); the others act
+	// through Slack, which the gateway's key signs for.
+	people, err := sandbox.NewRoster([]sandbox.Member{
+		{ID: "alice", SlackID: "UALICE", Roles: []string{"responder"}, Groups: []string{"csirt-oncall"}, NoKey: true},
+		{ID: "bob", SlackID: "UBOB", Roles: []string{"responder"}, Groups: []string{"csirt-oncall"}, NoKey: true},
+		{ID: "carol", SlackID: "UCAROL", Roles: []string{"responder", "lead"}, Groups: []string{"csirt-oncall", "csirt-leads"}},
+		{ID: "dave", SlackID: "UDAVE", Roles: []string{"lead"}, Groups: []string{"csirt-leads"}, NoKey: true},
+	}, slack.Channel)
 	if err != nil {
 		return 0, err
 	}
-
-	cfg := &worker.Config{}
-	cfg.Temporal = worker.TemporalConfig{Address: srv.FrontendAddress(), Namespace: srv.Namespace(), TaskQueue: "slacke2e"}
-	cfg.Roster.Members = []worker.MemberConfig{
-		{ID: "alice", SlackID: "UALICE", Roles: []string{"responder"}, Groups: []string{"csirt-oncall"}},
-		{ID: "bob", SlackID: "UBOB", Roles: []string{"responder"}, Groups: []string{"csirt-oncall"}},
-		{ID: "carol", SlackID: "UCAROL", Roles: []string{"responder", "lead"}, Groups: []string{"csirt-oncall", "csirt-leads"}, PublicKeys: []string{carolPub}},
-		{ID: "dave", SlackID: "UDAVE", Roles: []string{"lead"}, Groups: []string{"csirt-leads"}},
-	}
-	cfg.Roster.Gateways = []worker.GatewayConfig{{Name: "slack", PublicKey: pub}}
-	cfg.Runbooks.Dir = dir
+	signer := people.Signer(slack.Channel)
+	cfg := box.WorkerConfig("slacke2e", people, dir)
 	cfg.Slack = worker.SlackConfig{BotToken: token, SigningSecret: secret, Channel: channel, APIURL: fake.URL(), TeamID: team, GatewayKeyFile: "(in memory)", RunbookDir: dir}
 	if err := cfg.Validate(); err != nil {
 		return 0, err
@@ -193,31 +164,20 @@ func run(m *testing.M) (int, error) {
 	if err := slack.CheckGatewayKey(roster, signer); err != nil {
 		return 0, err
 	}
-	c, err := worker.Dial(ctx, cfg.Temporal, quiet)
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	shared = &env{client: c, emu: emu, slack: fake, cfg: cfg, roster: roster, signer: signer, carol: carol, dir: dir, workerRoster: roster}
+	shared = &env{client: box.Client(), emu: box.Emulator(), slack: fake, cfg: cfg, roster: roster, signer: signer, carol: people.Signer("carol"),
+		dir: dir, workerRoster: roster}
 	notifier := slack.NewNotifier(slack.NewClient(cfg.Slack), slack.NotifierOptions{Channel: channel, Roster: roster, Logger: quiet})
-	rt := actions.NewRuntime(actions.Options{
-		Clients:      actions.NewAWSClientSource(actions.AWSOptions{Base: emu.AWSConfig(), Endpoint: url}),
-		Notifier:     notifier,
-		Logger:       quiet,
-		PollInterval: 50 * time.Millisecond,
-	})
-	w := sdkworker.New(c, cfg.Temporal.TaskQueue, sdkworker.Options{})
 	// The roster is read before every decision, as a worker reading its
 	// configuration file does (worker.FileRoster); tests change it.
-	worker.RegisterWith(w, cfg, rt, notifier, func(context.Context) (workflows.Roster, error) {
-		shared.mu.Lock()
-		defer shared.mu.Unlock()
-		return shared.workerRoster, nil
-	})
-	if err := w.Start(); err != nil {
+	if _, err := box.StartWorker(ctx, sandbox.WorkerOptions{Config: cfg, Notifier: notifier,
+		Runtime: box.NewRuntime(sandbox.RuntimeOptions{Notifier: notifier, PollInterval: 50 * time.Millisecond}),
+		Roster: func(context.Context) (workflows.Roster, error) {
+			shared.mu.Lock()
+			defer shared.mu.Unlock()
+			return shared.workerRoster, nil
+		}}); err != nil {
 		return 0, err
 	}
-	defer w.Stop()
 	gw, err := newGatewayProc(roster, notifier)
 	if err != nil {
 		return 0, err
