@@ -19,9 +19,11 @@ func missingInstanceParams(*harness) (map[string]any, string) {
 // oneInstance seeds one instance of the fleet spec and returns the
 // parameters naming it.
 func oneInstance(spec awsemu.FleetSpec) func(h *harness) map[string]any {
+	spec.Instances = 1
 	return func(h *harness) map[string]any {
-		spec.Instances = 1
-		return map[string]any{"instance_id": h.fleet(spec).InstanceIDs[0]}
+		// The contract's subtests run in parallel: each reads its own copy.
+		s := spec
+		return map[string]any{"instance_id": h.fleet(s).InstanceIDs[0]}
 	}
 }
 
