@@ -154,7 +154,6 @@ func TestAttackUnsignedPreApprovalIsRefused(t *testing.T) {
 // Attack 2: a plan whose destructive step has no gate ran that step
 // unapproved. The worker checks every step against its own catalog.
 func TestAttackUngatedDestructiveStepIsRefused(t *testing.T) {
-	plan := compileExample(t, "ec2-compromise")
 	for _, tamper := range []struct {
 		name string
 		edit func(*runbooks.Step)
@@ -182,11 +181,21 @@ func TestAttackUngatedDestructiveStepIsRefused(t *testing.T) {
 		})
 	}
 	// Positive control: the same runbook, untampered, waits at its gate.
-	target := oneHost(t, "gated")
-	runID := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, ec2Inputs(t, plan, target, "stop"),
-		workflows.RunMeta{RunID: "e2e-gated-control", Requester: "alice"}, "")
-	waitForGate(t, runID, "isolate")
+	runID, _ := atIsolateGate(t, "e2e-gated-control", "gated", "alice")
 	abortRun(t, runID)
+}
+
+// atIsolateGate starts ec2-compromise on a new host (final action stop),
+// signed by requester, and waits until its isolate gate waits; it returns
+// the run id and the host.
+func atIsolateGate(t *testing.T, runID, hostPrefix, requester string) (string, string) {
+	t.Helper()
+	plan := compileExample(t, "ec2-compromise")
+	host := oneHost(t, hostPrefix)
+	runID = startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, ec2Inputs(t, plan, host, "stop"),
+		workflows.RunMeta{RunID: runID, Requester: requester}, "")
+	waitForGate(t, runID, "isolate")
+	return runID, host
 }
 
 func abortRun(t *testing.T, runID string) {
@@ -321,10 +330,7 @@ func TestAttackRequesterIsWhoSigned(t *testing.T) {
 func TestAttackTwinRunIdentity(t *testing.T) {
 	plan := compileExample(t, "ec2-compromise")
 	ctx := context.Background()
-	victimTarget := oneHost(t, "victim")
-	victim := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, ec2Inputs(t, plan, victimTarget, "stop"),
-		workflows.RunMeta{RunID: "e2e-victim", Requester: "alice"}, "")
-	waitForGate(t, victim, "isolate")
+	victim, _ := atIsolateGate(t, "e2e-victim", "victim", "alice")
 
 	// The twin claims the victim's id in its input.
 	twinTarget := oneHost(t, "twin")
@@ -375,11 +381,8 @@ func deliver(ctx context.Context, runID, update string, req workflows.Request) (
 // Attack 6: a signed control (a pause) replayed within the time window
 // took effect again. A signature is now good for one request.
 func TestAttackReplayedControlIsRefused(t *testing.T) {
-	plan := compileExample(t, "ec2-compromise")
 	ctx := context.Background()
-	runID := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, ec2Inputs(t, plan, oneHost(t, "replay"), "stop"),
-		workflows.RunMeta{RunID: "e2e-attack-replay", Requester: "alice"}, "")
-	waitForGate(t, runID, "isolate")
+	runID, _ := atIsolateGate(t, "e2e-attack-replay", "replay", "alice")
 	sign := func(action string) workflows.Request {
 		r, err := workflows.Sign(workflows.Request{RunID: runID, Action: action, Actor: "bob", Channel: "cli", Reason: "looking",
 			Time: time.Now().UTC(), Nonce: worker.NewNonce()}, shared.keys["bob"])
@@ -411,11 +414,8 @@ func TestAttackReplayedControlIsRefused(t *testing.T) {
 // Also seen: removing a member from the roster did not reach runs already
 // going. The roster is read again before each decision is applied.
 func TestRosterChangeReachesRunningRuns(t *testing.T) {
-	plan := compileExample(t, "ec2-compromise")
 	ctx := context.Background()
-	runID := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, ec2Inputs(t, plan, oneHost(t, "roster"), "stop"),
-		workflows.RunMeta{RunID: "e2e-roster-live", Requester: "alice"}, "")
-	waitForGate(t, runID, "isolate")
+	runID, _ := atIsolateGate(t, "e2e-roster-live", "roster", "alice")
 	s, _ := worker.State(ctx, shared.client, runID)
 	approve := func(actor string) error {
 		_, err := worker.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: "isolate",
@@ -458,11 +458,8 @@ func TestRosterChangeReachesRunningRuns(t *testing.T) {
 // Also seen: the gateway's key could sign any action, break-glass
 // included, for any member.
 func TestGatewayKeyIsScoped(t *testing.T) {
-	plan := compileExample(t, "ec2-compromise")
 	ctx := context.Background()
-	runID := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, ec2Inputs(t, plan, oneHost(t, "gwscope"), "stop"),
-		workflows.RunMeta{RunID: "e2e-gateway-scope", Requester: "alice"}, "")
-	waitForGate(t, runID, "isolate")
+	runID, _ := atIsolateGate(t, "e2e-gateway-scope", "gwscope", "alice")
 	viaSlack := func(action, actor string) error {
 		_, err := worker.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: action, Actor: actor, Channel: "slack", Reason: "from slack"}, shared.gatewayKey)
 		return err
@@ -497,12 +494,8 @@ func TestGatewayKeyIsScoped(t *testing.T) {
 // Also seen: a lead could start a run and break-glass it alone. By policy
 // the requester's break-glass needs a second lead.
 func TestRequesterLeadCannotBreakGlassAlone(t *testing.T) {
-	plan := compileExample(t, "ec2-compromise")
 	ctx := context.Background()
-	target := oneHost(t, "leadalone")
-	runID := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, ec2Inputs(t, plan, target, "stop"),
-		workflows.RunMeta{RunID: "e2e-lead-alone", Requester: "carol"}, "")
-	waitForGate(t, runID, "isolate")
+	runID, target := atIsolateGate(t, "e2e-lead-alone", "leadalone", "carol")
 	breakGlass := func(lead string) (string, error) {
 		return worker.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApproveAll, Actor: lead, Channel: "cli",
 			Reason: "botnet"}, shared.keys[lead])
