@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -21,12 +21,12 @@ func (s *sandbox) engine(ctx context.Context, round, n int) (Measurement, error)
 	}
 	runID := fmt.Sprintf("bench-%d-engine-%d", round, n)
 	// Signed before the clock starts, as a lead would ahead of the run.
-	breakGlass, err := worker.SignBreakGlass(runID, lead, "benchmark: every gate approved in advance by the lead, so no human is in the loop", s.leadKey)
+	breakGlass, err := runctl.SignBreakGlass(runID, lead, "benchmark: every gate approved in advance by the lead, so no human is in the loop", s.leadKey)
 	if err != nil {
 		return m, fmt.Errorf("sign the break-glass: %w", err)
 	}
 	launch := time.Now()
-	if _, err := worker.Start(ctx, s.client, taskQueue, worker.StartOptions{
+	if _, err := runctl.Start(ctx, s.client, taskQueue, runctl.StartOptions{
 		Plan: f.plan, Inputs: f.inputs, Signer: s.requesterKey, BreakGlass: []workflows.Request{breakGlass},
 		Meta: workflows.RunMeta{RunID: runID, Requester: requester, Channel: "cli", Incident: "BENCH-26084"},
 	}); err != nil {
@@ -35,7 +35,7 @@ func (s *sandbox) engine(ctx context.Context, round, n int) (Measurement, error)
 	// A run that ends failed (too many hosts failed, e.g. retries used
 	// up under throttling) is a result, not a benchmark error: the table
 	// shows it with its contained and failed hosts.
-	_, _ = worker.Wait(ctx, s.client, runID)
+	_, _ = runctl.Wait(ctx, s.client, runID)
 	end := time.Now()
 	if err := ctx.Err(); err != nil {
 		return m, err
@@ -44,7 +44,7 @@ func (s *sandbox) engine(ctx context.Context, round, n int) (Measurement, error)
 	s.measure(f, launch, &m)
 
 	// Per host: each child run's end, from its own state.
-	st, err := worker.State(ctx, s.client, runID)
+	st, err := runctl.State(ctx, s.client, runID)
 	if err != nil {
 		return m, fmt.Errorf("state of %s: %w", runID, err)
 	}
@@ -65,7 +65,7 @@ func (s *sandbox) engine(ctx context.Context, round, n int) (Measurement, error)
 			continue
 		}
 		for _, child := range step.Children {
-			cs, err := worker.State(ctx, s.client, child)
+			cs, err := runctl.State(ctx, s.client, child)
 			if err != nil {
 				return m, fmt.Errorf("state of %s: %w", child, err)
 			}
@@ -101,7 +101,7 @@ func (s *sandbox) engineInWorkerProcess(ctx context.Context, round, n int) (m Me
 			err = serr
 		}
 	}()
-	// A worker process that dies mid-run would leave worker.Wait waiting
+	// A worker process that dies mid-run would leave runctl.Wait waiting
 	// for a workflow nobody runs: its exit cancels the measurement.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

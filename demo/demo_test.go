@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/worker/devserver"
 	"github.com/cordon-ir/cordon/workflows"
@@ -162,22 +163,22 @@ func TestDemoWorkerRefusesUnsignedStarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	meta := func() workflows.RunMeta {
-		return workflows.RunMeta{RunID: worker.NewRunID(fleet.Runbook.Name, time.Now()), Requester: requesterID, Channel: "cli", Incident: incidentID}
+		return workflows.RunMeta{RunID: runctl.NewRunID(fleet.Runbook.Name, time.Now()), Requester: requesterID, Channel: "cli", Incident: incidentID}
 	}
 	preApproved := meta()
 	preApproved.PreApproved = &workflows.Approval{Actor: leadID, Channel: "cli", BreakGlass: true, Reason: "trust me", Time: time.Now().UTC()}
-	for name, start := range map[string]worker.StartOptions{
+	for name, start := range map[string]runctl.StartOptions{
 		"unsigned":                      {Plan: fleet, Inputs: inputs, Meta: meta()},
 		"signed, unsigned pre-approval": {Plan: fleet, Inputs: inputs, Meta: preApproved, Signer: box.requester.signer},
 	} {
-		runID, err := worker.Start(ctx, box.Client(), box.taskQueue, start)
+		runID, err := runctl.Start(ctx, box.Client(), box.taskQueue, start)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if res, err := worker.Wait(ctx, box.Client(), runID); err != nil || res.Status == workflows.RunSucceeded {
+		if res, err := runctl.Wait(ctx, box.Client(), runID); err != nil || res.Status == workflows.RunSucceeded {
 			t.Errorf("%s: run %s, %v", name, res.Status, err)
 		}
-		s, err := worker.State(ctx, box.Client(), runID)
+		s, err := runctl.State(ctx, box.Client(), runID)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

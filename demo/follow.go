@@ -13,7 +13,7 @@ import (
 
 	"github.com/cordon-ir/cordon/report"
 	"github.com/cordon-ir/cordon/runbooks"
-	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -41,9 +41,9 @@ type follower struct {
 // run starts a run with the requester's signed start and follows it (and
 // its children) until it ends, deciding at every gate as it opens.
 func (f *follower) run(ctx context.Context, taskQueue string, plan *runbooks.Plan, inputs map[string]any, dry bool, title string) (runRecord, error) {
-	runID, err := worker.Start(ctx, f.c, taskQueue, worker.StartOptions{
+	runID, err := runctl.Start(ctx, f.c, taskQueue, runctl.StartOptions{
 		Plan: plan, Inputs: inputs, Signer: f.requester.signer,
-		Meta: workflows.RunMeta{RunID: worker.NewRunID(plan.Runbook.Name, time.Now()), Requester: requesterID, Channel: "cli", Incident: incidentID, DryRun: dry},
+		Meta: workflows.RunMeta{RunID: runctl.NewRunID(plan.Runbook.Name, time.Now()), Requester: requesterID, Channel: "cli", Incident: incidentID, DryRun: dry},
 	})
 	if err != nil {
 		return runRecord{}, err
@@ -54,7 +54,7 @@ func (f *follower) run(ctx context.Context, taskQueue string, plan *runbooks.Pla
 	ended := map[string]workflows.State{} // children that ended: no need to ask again
 	startShown := false
 	for {
-		s, err := worker.State(ctx, f.c, runID)
+		s, err := runctl.State(ctx, f.c, runID)
 		if err != nil {
 			return runRecord{}, err
 		}
@@ -71,7 +71,7 @@ func (f *follower) run(ctx context.Context, taskQueue string, plan *runbooks.Pla
 					children[id] = cs
 					continue
 				}
-				cs, err := worker.State(ctx, f.c, id)
+				cs, err := runctl.State(ctx, f.c, id)
 				if err != nil {
 					continue // started a moment ago: not queryable yet
 				}
@@ -218,8 +218,8 @@ func (f *follower) decideGates(ctx context.Context, rs workflows.State) error {
 		if !f.interactive {
 			verdict += " (--yes: automatic)"
 		}
-		_, err = worker.Send(ctx, f.c, req, f.lead)
-		var refused *worker.Refused
+		_, err = runctl.Send(ctx, f.c, req, f.lead)
+		var refused *runctl.Refused
 		switch {
 		case errors.As(err, &refused):
 			// The gate moved on between the query and the decision (a new

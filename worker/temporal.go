@@ -60,16 +60,18 @@ func Dial(ctx context.Context, cfg TemporalConfig, logger *slog.Logger) (client.
 	return c, nil
 }
 
-// Notifier tells people about gates. Slack implements it; LogGateNotifier
+// GateNotifier tells people about gates (the cordon.notify_gate activity);
+// actions.Notifier is the other kind, the slack.notify action's messages.
+// Slack implements both; LogGateNotifier
 // writes to the log.
-type Notifier interface {
+type GateNotifier interface {
 	NotifyGate(ctx context.Context, n workflows.GateNotice) error
 }
 
 // LogGateNotifier logs gate notices, for runs without Slack.
 type LogGateNotifier struct{ Logger *slog.Logger }
 
-// NotifyGate implements Notifier.
+// NotifyGate implements GateNotifier.
 func (l LogGateNotifier) NotifyGate(_ context.Context, n workflows.GateNotice) error {
 	l.Logger.Info("gate", "run", n.RunID, "step", n.Step, "item", n.Item, "kind", n.Kind,
 		"min_approvals", n.Gate.MinApprovals, "preview_hash", n.Gate.PreviewHash, "changes", len(n.Changes))
@@ -79,7 +81,7 @@ func (l LogGateNotifier) NotifyGate(_ context.Context, n workflows.GateNotice) e
 // Options configure a worker beyond the configuration file.
 type Options struct {
 	Logger   *slog.Logger
-	Notifier Notifier
+	Notifier GateNotifier
 	// Clients overrides the AWS client source (tests).
 	Clients actions.ClientSource
 	// ActionNotifier posts slack.notify messages.
@@ -101,13 +103,13 @@ type Options struct {
 // one activity per implemented action (named after it, so history reads
 // like the runbook), the roster loader (cfg's roster), the plan voucher
 // (cfg's runbook source) and the gate notifier.
-func Register(w worker.Registry, cfg *Config, rt *actions.Runtime, notifier Notifier) {
+func Register(w worker.Registry, cfg *Config, rt *actions.Runtime, notifier GateNotifier) {
 	RegisterWith(w, cfg, rt, notifier, StaticRoster(cfg.WorkflowRoster()))
 }
 
 // RegisterWith is Register with the roster read through roster, which
 // runs are given again before every decision they judge.
-func RegisterWith(w worker.Registry, cfg *Config, rt *actions.Runtime, notifier Notifier, roster RosterLoader) {
+func RegisterWith(w worker.Registry, cfg *Config, rt *actions.Runtime, notifier GateNotifier, roster RosterLoader) {
 	w.RegisterWorkflowWithOptions(workflows.Runbook, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	for name, fn := range rt.Activities() {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})

@@ -43,7 +43,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cordon-ir/cordon/actions/wire"
-	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -341,18 +341,18 @@ func writeNotWaiting(env *cliEnv, s workflows.State, ref gateRef, waiting []work
 // made of it. When the workflow refuses because the gate moved on to
 // another change meanwhile, it shows that change.
 func sendDecision(ctx context.Context, env *cliEnv, cl client.Client, req workflows.Request, signer ssh.Signer) int {
-	out, err := worker.Send(ctx, cl, req, signer)
+	out, err := runctl.Send(ctx, cl, req, signer)
 	if err == nil {
 		fmt.Fprintln(env.stdout, out)
 		return 0
 	}
-	var refused *worker.Refused
+	var refused *runctl.Refused
 	if !errors.As(err, &refused) {
 		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(env.stderr, "cordon: %s refused: %s\n", req.Action, refused.Reason)
-	if s, err := worker.State(ctx, cl, req.RunID); err == nil {
+	if s, err := runctl.State(ctx, cl, req.RunID); err == nil {
 		if g, _ := findWaitingGate(s.Gates, gateRef{step: req.Step, item: req.Item}); g != nil && g.PreviewHash != req.PreviewHash {
 			writeGate(env.stdout, s, *g)
 			fmt.Fprintf(env.stderr, "cordon: the change at gate %s changed while you decided: it is now preview %s, printed above. Review it and decide again: %s\n",

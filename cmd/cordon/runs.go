@@ -19,6 +19,7 @@ import (
 
 	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/report"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -95,7 +96,7 @@ func (c *connFlags) state(ctx context.Context, env *cliEnv, runID string) (clien
 	if !ok {
 		return nil, workflows.State{}, false
 	}
-	s, err := worker.State(ctx, cl, runID)
+	s, err := runctl.State(ctx, cl, runID)
 	if err != nil {
 		cl.Close()
 		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
@@ -177,7 +178,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	if !ok {
 		return exit
 	}
-	start := worker.StartOptions{PlanHash: *planHash,
+	start := runctl.StartOptions{PlanHash: *planHash,
 		Meta: workflows.RunMeta{Requester: id.as, Channel: "cli", Incident: *incident, DryRun: *dry}}
 	if _, err := os.Stat(pos[0]); err == nil || strings.ContainsAny(pos[0], "/.") {
 		plans, ok := compileFiles(env, pos)
@@ -208,7 +209,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		return 1
 	}
 	defer cl.Close()
-	runID, err := worker.Start(ctx, cl, tc.TaskQueue, start)
+	runID, err := runctl.Start(ctx, cl, tc.TaskQueue, start)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
 		return 1
@@ -228,7 +229,7 @@ func followRun(ctx context.Context, env *cliEnv, cl client.Client, runID string)
 	seen := 0
 	shownRetries := map[string]bool{}
 	for {
-		s, err := worker.State(ctx, cl, runID)
+		s, err := runctl.State(ctx, cl, runID)
 		if err != nil {
 			fmt.Fprintf(env.stderr, "cordon: %v\n", err)
 			return 1
@@ -239,7 +240,7 @@ func followRun(ctx context.Context, env *cliEnv, cl client.Client, runID string)
 		seen = len(s.Timeline)
 		// A step being retried says so once per attempt, with its last
 		// error, instead of looking merely slow.
-		if rs, err := worker.Retries(ctx, cl, runID); err == nil {
+		if rs, err := runctl.Retries(ctx, cl, runID); err == nil {
 			for _, r := range rs {
 				key := fmt.Sprintf("%s#%d", r.Action, r.Attempt)
 				if !shownRetries[key] {
@@ -420,9 +421,9 @@ func send(ctx context.Context, env *cliEnv, cl client.Client, id *identity, req 
 		return 1
 	}
 	req.Actor, req.Channel = id.as, "cli"
-	out, err := worker.Send(ctx, cl, req, signer)
+	out, err := runctl.Send(ctx, cl, req, signer)
 	if err != nil {
-		var refused *worker.Refused
+		var refused *runctl.Refused
 		if errors.As(err, &refused) {
 			fmt.Fprintf(env.stderr, "cordon: %s refused: %s\n", req.Action, refused.Reason)
 			return 1
@@ -457,7 +458,7 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 	var children []workflows.State
 	var err error
 	if *withChildren {
-		if children, err = worker.ChildStates(ctx, cl, s); err != nil {
+		if children, err = runctl.ChildStates(ctx, cl, s); err != nil {
 			fmt.Fprintf(env.stderr, "cordon: %v (--children=false reports the run alone)\n", err)
 			return 1
 		}

@@ -16,7 +16,7 @@ import (
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/runbooks"
-	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -80,7 +80,7 @@ func ended(t *testing.T, runID string) workflows.State {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for {
-		s, err := worker.State(ctx, shared.client, runID)
+		s, err := runctl.State(ctx, shared.client, runID)
 		if err == nil && s.Status != workflows.RunRunning {
 			return s
 		}
@@ -111,7 +111,7 @@ func refusedWith(t *testing.T, s workflows.State, substr string) {
 func signedStart(t *testing.T, plan *runbooks.Plan, inputs map[string]any, runID, requester, signerID string) *workflows.Request {
 	t.Helper()
 	req := workflows.Request{RunID: runID, Action: workflows.ActStart, Actor: requester, Channel: "cli", Time: time.Now().UTC(),
-		Nonce: worker.NewNonce(), Runbook: plan.Runbook.Name, PlanHash: plan.ContentHash(), InputsHash: workflows.InputsHash(inputs)}
+		Nonce: runctl.NewNonce(), Runbook: plan.Runbook.Name, PlanHash: plan.ContentHash(), InputsHash: workflows.InputsHash(inputs)}
 	signed, err := workflows.Sign(req, shared.keys[signerID])
 	if err != nil {
 		t.Fatal(err)
@@ -138,11 +138,11 @@ func TestAttackUnsignedPreApprovalIsRefused(t *testing.T) {
 	inputs = ec2Inputs(t, plan, target, "stop")
 	runID = startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, inputs,
 		workflows.RunMeta{RunID: "e2e-signed-break-glass", Requester: "alice", Channel: "cli"}, "active botnet")
-	res, err := worker.Wait(context.Background(), shared.client, runID)
+	res, err := runctl.Wait(context.Background(), shared.client, runID)
 	if err != nil || res.Status != workflows.RunSucceeded {
 		t.Fatalf("signed break-glass run: %+v %v", res, err)
 	}
-	s, _ := worker.State(context.Background(), shared.client, runID)
+	s, _ := runctl.State(context.Background(), shared.client, runID)
 	if s.BreakGlass == nil || s.BreakGlass.Actor != "carol" {
 		t.Errorf("break-glass not recorded as carol's: %+v", s.BreakGlass)
 	}
@@ -200,7 +200,7 @@ func atIsolateGate(t *testing.T, runID, hostPrefix, requester string) (string, s
 
 func abortRun(t *testing.T, runID string) {
 	t.Helper()
-	if _, err := worker.Send(context.Background(), shared.client, workflows.Request{RunID: runID, Action: workflows.ActAbort,
+	if _, err := runctl.Send(context.Background(), shared.client, workflows.Request{RunID: runID, Action: workflows.ActAbort,
 		Actor: "bob", Channel: "cli", Reason: "test over"}, shared.keys["bob"]); err != nil {
 		t.Fatalf("abort %s: %v", runID, err)
 	}
@@ -231,7 +231,7 @@ func TestAttackOwnRunbookCopyCannotSelfApprove(t *testing.T) {
 	runID := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, ec2Inputs(t, plan, target, "stop"),
 		workflows.RunMeta{RunID: "e2e-attack-own-copy", Requester: "alice"}, "")
 	waitForGate(t, runID, workflows.PlanGate)
-	s, _ := worker.State(ctx, shared.client, runID)
+	s, _ := runctl.State(ctx, shared.client, runID)
 	planGate := s.Gates[0]
 	if planGate.Key != workflows.PlanGate || len(planGate.Changes) == 0 || s.Provenance == nil || s.Provenance.Vouched {
 		t.Fatalf("the edited copy was not held for a lead: gates %+v provenance %+v", s.Gates, s.Provenance)
@@ -241,7 +241,7 @@ func TestAttackOwnRunbookCopyCannotSelfApprove(t *testing.T) {
 		t.Errorf("the plan's diff does not show what was edited: %s", diff)
 	}
 	send := func(actor, step, hash string) error {
-		_, err := worker.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: step,
+		_, err := runctl.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: step,
 			PreviewHash: hash, Actor: actor, Channel: "cli"}, shared.keys[actor])
 		return err
 	}
@@ -256,7 +256,7 @@ func TestAttackOwnRunbookCopyCannotSelfApprove(t *testing.T) {
 		t.Fatalf("lead approving the plan: %v", err)
 	}
 	waitForGate(t, runID, "isolate")
-	s, _ = worker.State(ctx, shared.client, runID)
+	s, _ = runctl.State(ctx, shared.client, runID)
 	var isolate workflows.GateState
 	for _, g := range s.Gates {
 		if g.Key == "isolate" {
@@ -308,17 +308,17 @@ func TestAttackRequesterIsWhoSigned(t *testing.T) {
 	startRaw(t, runID, workflows.RunInput{Plan: plan, Inputs: inputs, Start: signedStart(t, plan, inputs, runID, "alice", "alice"),
 		Meta: workflows.RunMeta{RunID: runID, Requester: "carol", Channel: "cli"}})
 	waitForGate(t, runID, "isolate")
-	s, _ := worker.State(ctx, shared.client, runID)
+	s, _ := runctl.State(ctx, shared.client, runID)
 	if s.Meta.Requester != "alice" || !s.Meta.Authenticated || s.Provenance == nil || !s.Provenance.Vouched {
 		t.Fatalf("requester %q authenticated %t provenance %+v", s.Meta.Requester, s.Meta.Authenticated, s.Provenance)
 	}
-	_, err := worker.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: "isolate",
+	_, err := runctl.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: "isolate",
 		PreviewHash: s.Gates[0].PreviewHash, Actor: "alice", Channel: "cli"}, shared.keys["alice"])
 	if !isRefused(err, "started this run") {
 		t.Errorf("alice approving the run she started: %v", err)
 	}
 	// Positive control: bob, not the requester, may.
-	if _, err := worker.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: "isolate",
+	if _, err := runctl.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: "isolate",
 		PreviewHash: s.Gates[0].PreviewHash, Actor: "bob", Channel: "cli"}, shared.keys["bob"]); err != nil {
 		t.Errorf("bob approving: %v", err)
 	}
@@ -344,16 +344,16 @@ func TestAttackTwinRunIdentity(t *testing.T) {
 	// victim: bob's approval of the victim's gate, delivered to the twin.
 	twin := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, inputs, workflows.RunMeta{RunID: "e2e-twin-2", Requester: "alice"}, "")
 	waitForGate(t, twin, "isolate")
-	vs, _ := worker.State(ctx, shared.client, victim)
+	vs, _ := runctl.State(ctx, shared.client, victim)
 	signed, err := workflows.Sign(workflows.Request{RunID: victim, Action: workflows.ActApprove, Step: "isolate", PreviewHash: vs.Gates[0].PreviewHash,
-		Actor: "bob", Channel: "cli", Time: time.Now().UTC(), Nonce: worker.NewNonce()}, shared.keys["bob"])
+		Actor: "bob", Channel: "cli", Time: time.Now().UTC(), Nonce: runctl.NewNonce()}, shared.keys["bob"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := deliver(ctx, twin, workflows.UpdateApprove, signed); err == nil || !strings.Contains(err.Error(), "is for run") {
 		t.Errorf("a decision for the victim delivered to the twin: %v", err)
 	}
-	ts, _ := worker.State(ctx, shared.client, twin)
+	ts, _ := runctl.State(ctx, shared.client, twin)
 	if ts.Meta.RunID != twin {
 		t.Errorf("the twin's recorded id is %q", ts.Meta.RunID)
 	}
@@ -385,7 +385,7 @@ func TestAttackReplayedControlIsRefused(t *testing.T) {
 	runID, _ := atIsolateGate(t, "e2e-attack-replay", "replay", "alice")
 	sign := func(action string) workflows.Request {
 		r, err := workflows.Sign(workflows.Request{RunID: runID, Action: action, Actor: "bob", Channel: "cli", Reason: "looking",
-			Time: time.Now().UTC(), Nonce: worker.NewNonce()}, shared.keys["bob"])
+			Time: time.Now().UTC(), Nonce: runctl.NewNonce()}, shared.keys["bob"])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -401,7 +401,7 @@ func TestAttackReplayedControlIsRefused(t *testing.T) {
 	if _, err := deliver(ctx, runID, workflows.UpdatePause, pause); err == nil || !strings.Contains(err.Error(), "already used") {
 		t.Errorf("replayed pause: %v", err)
 	}
-	if s, _ := worker.State(ctx, shared.client, runID); s.Paused {
+	if s, _ := runctl.State(ctx, shared.client, runID); s.Paused {
 		t.Error("the replayed pause took effect")
 	}
 	// Positive control: a freshly signed pause works.
@@ -416,9 +416,9 @@ func TestAttackReplayedControlIsRefused(t *testing.T) {
 func TestRosterChangeReachesRunningRuns(t *testing.T) {
 	ctx := context.Background()
 	runID, _ := atIsolateGate(t, "e2e-roster-live", "roster", "alice")
-	s, _ := worker.State(ctx, shared.client, runID)
+	s, _ := runctl.State(ctx, shared.client, runID)
 	approve := func(actor string) error {
-		_, err := worker.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: "isolate",
+		_, err := runctl.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: "isolate",
 			PreviewHash: s.Gates[0].PreviewHash, Actor: actor, Channel: "cli"}, shared.keys[actor])
 		return err
 	}
@@ -430,7 +430,7 @@ func TestRosterChangeReachesRunningRuns(t *testing.T) {
 	if !isRefused(err, `"bob" is not in the roster`) {
 		t.Fatalf("bob's approval after his removal: %v", err)
 	}
-	s2, _ := worker.State(ctx, shared.client, runID)
+	s2, _ := runctl.State(ctx, shared.client, runID)
 	if len(s2.Refusals) != 1 || s2.Refusals[0].Actor != "bob" || len(s2.Gates[0].Approvals) != 0 {
 		t.Errorf("refusal not recorded, or the approval counted: refusals %+v, approvals %+v", s2.Refusals, s2.Gates[0].Approvals)
 	}
@@ -442,7 +442,7 @@ func TestRosterChangeReachesRunningRuns(t *testing.T) {
 			}
 		}
 	})
-	_, err = worker.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApproveAll, Actor: "carol", Channel: "cli",
+	_, err = runctl.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApproveAll, Actor: "carol", Channel: "cli",
 		Reason: "contain"}, shared.keys["carol"])
 	restore()
 	if !isRefused(err, "needs the lead role") {
@@ -461,7 +461,7 @@ func TestGatewayKeyIsScoped(t *testing.T) {
 	ctx := context.Background()
 	runID, _ := atIsolateGate(t, "e2e-gateway-scope", "gwscope", "alice")
 	viaSlack := func(action, actor string) error {
-		_, err := worker.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: action, Actor: actor, Channel: "slack", Reason: "from slack"}, shared.gatewayKey)
+		_, err := runctl.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: action, Actor: actor, Channel: "slack", Reason: "from slack"}, shared.gatewayKey)
 		return err
 	}
 	if err := viaSlack(workflows.ActApproveAll, "carol"); !isRefused(err, "may not sign approve_all") {
@@ -497,14 +497,14 @@ func TestRequesterLeadCannotBreakGlassAlone(t *testing.T) {
 	ctx := context.Background()
 	runID, target := atIsolateGate(t, "e2e-lead-alone", "leadalone", "carol")
 	breakGlass := func(lead string) (string, error) {
-		return worker.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApproveAll, Actor: lead, Channel: "cli",
+		return runctl.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApproveAll, Actor: lead, Channel: "cli",
 			Reason: "botnet"}, shared.keys[lead])
 	}
 	out, err := breakGlass("carol")
 	if err != nil || !strings.Contains(out, "another lead must sign") {
 		t.Fatalf("requester's break-glass: %q %v", out, err)
 	}
-	if s, _ := worker.State(ctx, shared.client, runID); s.BreakGlass != nil || s.Gates[0].Status != workflows.GateWaiting {
+	if s, _ := runctl.State(ctx, shared.client, runID); s.BreakGlass != nil || s.Gates[0].Status != workflows.GateWaiting {
 		t.Fatalf("one lead, the requester, broke the glass alone: %+v %+v", s.BreakGlass, s.Gates[0])
 	}
 	untouched(t, target)
@@ -512,11 +512,11 @@ func TestRequesterLeadCannotBreakGlassAlone(t *testing.T) {
 	if _, err := breakGlass("dave"); err != nil {
 		t.Fatalf("second lead: %v", err)
 	}
-	res, err := worker.Wait(ctx, shared.client, runID)
+	res, err := runctl.Wait(ctx, shared.client, runID)
 	if err != nil || res.Status != workflows.RunSucceeded {
 		t.Fatalf("after two leads: %+v %v", res, err)
 	}
-	s, _ := worker.State(ctx, shared.client, runID)
+	s, _ := runctl.State(ctx, shared.client, runID)
 	if s.BreakGlass == nil || s.BreakGlass.Actor != "carol+dave" {
 		t.Errorf("break-glass %+v", s.BreakGlass)
 	}
@@ -529,19 +529,19 @@ func TestRunByNameFromTheWorkersSource(t *testing.T) {
 	plan := compileExample(t, "ec2-compromise")
 	target := oneHost(t, "byname")
 	args := map[string]string{"instance_id": target, "final_action": "none"}
-	runID, err := worker.Start(ctx, shared.client, shared.cfg.Temporal.TaskQueue, worker.StartOptions{Runbook: "ec2-compromise", InputArgs: args,
+	runID, err := runctl.Start(ctx, shared.client, shared.cfg.Temporal.TaskQueue, runctl.StartOptions{Runbook: "ec2-compromise", InputArgs: args,
 		PlanHash: plan.ContentHash(), Meta: workflows.RunMeta{RunID: "e2e-by-name", Requester: "alice"}, Signer: shared.keys["alice"]})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitForGate(t, runID, "isolate")
-	s, _ := worker.State(ctx, shared.client, runID)
+	s, _ := runctl.State(ctx, shared.client, runID)
 	if !s.Provenance.Vouched || s.Inputs["instance_id"] != target {
 		t.Errorf("provenance %+v inputs %v", s.Provenance, s.Inputs)
 	}
 	abortRun(t, runID)
 
-	runID, err = worker.Start(ctx, shared.client, shared.cfg.Temporal.TaskQueue, worker.StartOptions{Runbook: "ec2-compromise", InputArgs: args,
+	runID, err = runctl.Start(ctx, shared.client, shared.cfg.Temporal.TaskQueue, runctl.StartOptions{Runbook: "ec2-compromise", InputArgs: args,
 		PlanHash: strings.Repeat("0", 64), Meta: workflows.RunMeta{RunID: "e2e-by-name-stale", Requester: "alice"}, Signer: shared.keys["alice"]})
 	if err != nil {
 		t.Fatal(err)

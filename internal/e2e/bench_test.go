@@ -11,7 +11,7 @@ import (
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/runbooks"
-	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -53,16 +53,16 @@ func BenchmarkEngineOverheadPerStep(b *testing.B) {
 			n++
 			// The overhead runbook is not in the worker's source: carol's
 			// signed break-glass approves its plan, as a lead would.
-			bg, err := worker.SignBreakGlass(fmt.Sprintf("overhead-%d-%d", start.UnixNano(), n), "carol", "bench", shared.keys["carol"])
+			bg, err := runctl.SignBreakGlass(fmt.Sprintf("overhead-%d-%d", start.UnixNano(), n), "carol", "bench", shared.keys["carol"])
 			if err != nil {
 				b.Fatal(err)
 			}
-			id, err := worker.Start(ctx, shared.client, shared.cfg.Temporal.TaskQueue, worker.StartOptions{Plan: plan, Inputs: map[string]any{},
+			id, err := runctl.Start(ctx, shared.client, shared.cfg.Temporal.TaskQueue, runctl.StartOptions{Plan: plan, Inputs: map[string]any{},
 				Meta: workflows.RunMeta{RunID: bg.RunID, Requester: "alice"}, Signer: shared.keys["alice"], BreakGlass: []workflows.Request{bg}})
 			if err != nil {
 				b.Fatal(err)
 			}
-			if res, err := worker.Wait(ctx, shared.client, id); err != nil || res.Status != workflows.RunSucceeded {
+			if res, err := runctl.Wait(ctx, shared.client, id); err != nil || res.Status != workflows.RunSucceeded {
 				b.Fatalf("%+v %v", res, err)
 			}
 		}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
-	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -158,7 +158,7 @@ func TestWorkerKilledMidIsolation(t *testing.T) {
 
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	res, err := worker.Wait(wctx, shared.client, runID)
+	res, err := runctl.Wait(wctx, shared.client, runID)
 	if err != nil || res.Status != workflows.RunSucceeded {
 		t.Fatalf("run %+v, %v", res, err)
 	}
@@ -190,7 +190,7 @@ func pollUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 func queryState(ctx context.Context, runID string) (workflows.State, error) {
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return worker.State(qctx, shared.client, runID)
+	return runctl.State(qctx, shared.client, runID)
 }
 
 // runsOf lists a run and its children (the fleet runbook's per-host runs).
@@ -280,10 +280,10 @@ func (a *gateApprover) pass(ctx context.Context, runID string) (workflows.State,
 				continue
 			}
 			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			_, err := worker.Send(sctx, shared.client, workflows.Request{RunID: id, Action: workflows.ActApprove, Step: g.Step, Item: g.Item,
+			_, err := runctl.Send(sctx, shared.client, workflows.Request{RunID: id, Action: workflows.ActApprove, Step: g.Step, Item: g.Item,
 				PreviewHash: g.PreviewHash, Actor: a.member, Channel: "cli", Reason: "e2e crash test"}, shared.keys[a.member])
 			cancel()
-			var refused *worker.Refused
+			var refused *runctl.Refused
 			switch {
 			case err == nil:
 				a.sent[key] = true
@@ -310,7 +310,7 @@ func (a *gateApprover) approveUntilDone(t *testing.T, runID string, limit time.D
 		case err != nil && !errors.Is(err, errNoState):
 			t.Fatal(err)
 		case err == nil && s.Status != workflows.RunRunning:
-			res, err := worker.Wait(ctx, shared.client, runID)
+			res, err := runctl.Wait(ctx, shared.client, runID)
 			if err != nil {
 				t.Fatalf("run %s: %v", runID, err)
 			}

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -143,7 +144,7 @@ func TestWorkerKilledMidContainment(t *testing.T) {
 	startWorkerProcess(t, cfgPath)
 	wctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
-	res, err := worker.Wait(wctx, shared.client, runID)
+	res, err := runctl.Wait(wctx, shared.client, runID)
 	if err != nil || res.Status != workflows.RunSucceeded {
 		t.Fatalf("run %+v, %v", res, err)
 	}
@@ -153,10 +154,10 @@ func TestWorkerKilledMidContainment(t *testing.T) {
 	}
 	// The timeline shows that some action needed more than one attempt.
 	retried := 0
-	s, _ := worker.State(ctx, shared.client, runID)
+	s, _ := runctl.State(ctx, shared.client, runID)
 	for _, st := range s.Steps {
 		for _, child := range st.Children {
-			cs, err := worker.State(ctx, shared.client, child)
+			cs, err := runctl.State(ctx, shared.client, child)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -28,6 +28,7 @@ import (
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/runbooks"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -171,17 +172,17 @@ func startFleetRun(t *testing.T, c client.Client, queue string, fleet awsemu.Fle
 func startSigned(t *testing.T, c client.Client, queue string, plan *runbooks.Plan, inputs map[string]any, meta workflows.RunMeta, breakGlassReason string) string {
 	t.Helper()
 	if meta.RunID == "" {
-		meta.RunID = worker.NewRunID(plan.Runbook.Name, time.Now())
+		meta.RunID = runctl.NewRunID(plan.Runbook.Name, time.Now())
 	}
-	opts := worker.StartOptions{Plan: plan, Inputs: inputs, Meta: meta, Signer: shared.keys[meta.Requester]}
+	opts := runctl.StartOptions{Plan: plan, Inputs: inputs, Meta: meta, Signer: shared.keys[meta.Requester]}
 	if breakGlassReason != "" {
-		bg, err := worker.SignBreakGlass(meta.RunID, "carol", breakGlassReason, shared.keys["carol"])
+		bg, err := runctl.SignBreakGlass(meta.RunID, "carol", breakGlassReason, shared.keys["carol"])
 		if err != nil {
 			t.Fatal(err)
 		}
 		opts.BreakGlass = []workflows.Request{bg}
 	}
-	runID, err := worker.Start(context.Background(), c, queue, opts)
+	runID, err := runctl.Start(context.Background(), c, queue, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +198,7 @@ func approveGates(t *testing.T, runID, approver string) workflows.RunResult {
 	approved := map[string]bool{}
 	for {
 		runs := []string{runID}
-		s, err := worker.State(ctx, shared.client, runID)
+		s, err := runctl.State(ctx, shared.client, runID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +206,7 @@ func approveGates(t *testing.T, runID, approver string) workflows.RunResult {
 			runs = append(runs, st.Children...)
 		}
 		for _, id := range runs {
-			cs, err := worker.State(ctx, shared.client, id)
+			cs, err := runctl.State(ctx, shared.client, id)
 			if err != nil {
 				continue // a child not started yet
 			}
@@ -214,7 +215,7 @@ func approveGates(t *testing.T, runID, approver string) workflows.RunResult {
 				if g.Status != workflows.GateWaiting || approved[key] {
 					continue
 				}
-				_, err := worker.Send(ctx, shared.client, workflows.Request{RunID: id, Action: workflows.ActApprove, Step: g.Step, Item: g.Item,
+				_, err := runctl.Send(ctx, shared.client, workflows.Request{RunID: id, Action: workflows.ActApprove, Step: g.Step, Item: g.Item,
 					PreviewHash: g.PreviewHash, Actor: approver, Channel: "cli", Reason: "e2e"}, shared.keys[approver])
 				if err != nil {
 					t.Fatalf("approve %s %s: %v", id, g.Key, err)
@@ -223,7 +224,7 @@ func approveGates(t *testing.T, runID, approver string) workflows.RunResult {
 			}
 		}
 		if s.Status != workflows.RunRunning {
-			res, err := worker.Wait(ctx, shared.client, runID)
+			res, err := runctl.Wait(ctx, shared.client, runID)
 			if err != nil {
 				t.Fatalf("run %s: %v", runID, err)
 			}
@@ -252,14 +253,14 @@ func TestContainOneInstanceEndToEnd(t *testing.T) {
 	// The requester cannot approve her own run, and an unsigned decision
 	// is refused: both are the validator's answer, returned to the caller.
 	waitForGate(t, runID, "isolate")
-	s, _ := worker.State(ctx, shared.client, runID)
+	s, _ := runctl.State(ctx, shared.client, runID)
 	hash := s.Gates[0].PreviewHash
-	_, err = worker.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: "isolate",
+	_, err = runctl.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: "isolate",
 		PreviewHash: hash, Actor: "alice", Channel: "cli"}, shared.keys["alice"])
 	if !isRefused(err, "cannot approve") {
 		t.Errorf("self-approval: %v", err)
 	}
-	_, err = worker.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: "isolate",
+	_, err = runctl.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: "isolate",
 		PreviewHash: hash, Actor: "bob", Channel: "cli"}, nil)
 	if !isRefused(err, "not signed") {
 		t.Errorf("unsigned approval: %v", err)
@@ -311,7 +312,7 @@ func TestContainOneInstanceEndToEnd(t *testing.T) {
 	}
 
 	// The timeline records who decided what, and the report renders it.
-	s, _ = worker.State(ctx, shared.client, runID)
+	s, _ = runctl.State(ctx, shared.client, runID)
 	var approvals []string
 	for _, e := range s.Timeline {
 		if e.Kind == workflows.EventGateApproved {
@@ -330,7 +331,7 @@ func waitForGate(t *testing.T, runID, step string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		s, err := worker.State(context.Background(), shared.client, runID)
+		s, err := runctl.State(context.Background(), shared.client, runID)
 		if err == nil {
 			for _, g := range s.Gates {
 				if g.Step == step && g.Status == workflows.GateWaiting {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/report"
-	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -37,11 +37,11 @@ func TestFleetContainmentUnderAWSFaults(t *testing.T) {
 		workflows.RunMeta{RunID: "e2e-fleet-faults", Requester: "alice", Incident: "INC-26084"}, "active botnet: contain now")
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	res, err := worker.Wait(wctx, shared.client, runID)
+	res, err := runctl.Wait(wctx, shared.client, runID)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	s, err := worker.State(ctx, shared.client, runID)
+	s, err := runctl.State(ctx, shared.client, runID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestFleetContainmentUnderAWSFaults(t *testing.T) {
 	}
 	if contain.Failed != 1 {
 		for _, child := range contain.Children {
-			if cs, err := worker.State(ctx, shared.client, child); err == nil && cs.Status != workflows.RunSucceeded {
+			if cs, err := runctl.State(ctx, shared.client, child); err == nil && cs.Status != workflows.RunSucceeded {
 				for _, st := range cs.Steps {
 					if st.Status == workflows.StepFailed {
 						t.Logf("%s: %s failed: %s", child, st.ID, st.Error)
@@ -69,7 +69,7 @@ func TestFleetContainmentUnderAWSFaults(t *testing.T) {
 	// The failed host's own run names the missing permission.
 	failedHost, succeededChild := "", ""
 	for _, child := range contain.Children {
-		cs, err := worker.State(ctx, shared.client, child)
+		cs, err := runctl.State(ctx, shared.client, child)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +94,7 @@ func TestFleetContainmentUnderAWSFaults(t *testing.T) {
 	replay(t, runID, "fleet-foreach-item-failed")
 
 	// The fleet's record (cordon report) lists every host with its outcome.
-	children, err := worker.ChildStates(ctx, shared.client, s)
+	children, err := runctl.ChildStates(ctx, shared.client, s)
 	if err != nil {
 		t.Fatal(err)
 	}

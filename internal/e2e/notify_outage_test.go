@@ -11,7 +11,7 @@ import (
 
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/internal/sandbox"
-	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -61,7 +61,7 @@ func TestSlackOutageDoesNotStallTheGate(t *testing.T) {
 	defer w.Stop()
 
 	target := oneHost(t, "outage")
-	runID, err := worker.Start(ctx, shared.client, queue, worker.StartOptions{Runbook: "short-gate", InputArgs: map[string]string{"instance_id": target},
+	runID, err := runctl.Start(ctx, shared.client, queue, runctl.StartOptions{Runbook: "short-gate", InputArgs: map[string]string{"instance_id": target},
 		Meta: workflows.RunMeta{RunID: "e2e-notify-outage", Requester: "alice"}, Signer: shared.keys["alice"]})
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func TestSlackOutageDoesNotStallTheGate(t *testing.T) {
 	defer cancel()
 	var s workflows.State
 	for {
-		s, err = worker.State(wctx, shared.client, runID)
+		s, err = runctl.State(wctx, shared.client, runID)
 		if err == nil && s.Status != workflows.RunRunning {
 			break
 		}
@@ -117,13 +117,13 @@ func TestAbortMidForeach(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 		waiting = 0
-		s, err := worker.State(ctx, shared.client, runID)
+		s, err := runctl.State(ctx, shared.client, runID)
 		if err != nil {
 			continue
 		}
 		for _, st := range s.Steps {
 			for _, child := range st.Children {
-				if cs, err := worker.State(ctx, shared.client, child); err == nil {
+				if cs, err := runctl.State(ctx, shared.client, child); err == nil {
 					for _, g := range cs.Gates {
 						if g.Status == workflows.GateWaiting {
 							waiting++
@@ -180,9 +180,9 @@ func TestRetriedStepShowsAttemptAndLastError(t *testing.T) {
 	runID := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, ec2Inputs(t, plan, target, "none"),
 		workflows.RunMeta{RunID: "e2e-retried-step", Requester: "alice"}, "contain now")
 	deadline := time.Now().Add(time.Minute)
-	var seen worker.Retry
+	var seen runctl.Retry
 	for time.Now().Before(deadline) && seen.Attempt == 0 {
-		rs, err := worker.Retries(ctx, shared.client, runID)
+		rs, err := runctl.Retries(ctx, shared.client, runID)
 		if err == nil {
 			for _, r := range rs {
 				if r.Action == "aws.ec2.capture_console_output" {
@@ -198,7 +198,7 @@ func TestRetriedStepShowsAttemptAndLastError(t *testing.T) {
 	if len(seen.LastError) > 600 {
 		t.Errorf("the last error is %d bytes, not a line: %s", len(seen.LastError), seen.LastError)
 	}
-	if res, err := worker.Wait(ctx, shared.client, runID); err != nil || res.Status != workflows.RunSucceeded {
+	if res, err := runctl.Wait(ctx, shared.client, runID); err != nil || res.Status != workflows.RunSucceeded {
 		t.Errorf("after the throttling: %+v %v", res, err)
 	}
 }

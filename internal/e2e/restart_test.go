@@ -12,7 +12,7 @@ import (
 
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/internal/sandbox"
-	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/worker/devserver"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -56,7 +56,7 @@ func TestServerRestartMidRun(t *testing.T) {
 	waitGate := func(c client.Client, step string) workflows.GateState {
 		deadline := time.Now().Add(time.Minute)
 		for time.Now().Before(deadline) {
-			if s, err := worker.State(ctx, c, runID); err == nil {
+			if s, err := runctl.State(ctx, c, runID); err == nil {
 				for _, g := range s.Gates {
 					if g.Step == step && g.Status == workflows.GateWaiting {
 						return g
@@ -79,14 +79,14 @@ func TestServerRestartMidRun(t *testing.T) {
 
 	for _, step := range []string{"isolate", "revoke_sessions"} {
 		g := waitGate(c, step)
-		if _, err := worker.Send(ctx, c, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: step,
+		if _, err := runctl.Send(ctx, c, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: step,
 			PreviewHash: g.PreviewHash, Actor: "bob", Channel: "cli"}, shared.keys["bob"]); err != nil {
 			t.Fatalf("approve %s after restart: %v", step, err)
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	res, err := worker.Wait(wctx, c, runID)
+	res, err := runctl.Wait(wctx, c, runID)
 	if err != nil || res.Status != workflows.RunSucceeded {
 		t.Fatalf("after restart: %+v %v", res, err)
 	}

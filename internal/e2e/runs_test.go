@@ -7,7 +7,7 @@ import (
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/runbooks"
-	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -26,10 +26,10 @@ func TestStartRunRefusesAReusedID(t *testing.T) {
 	// rehearsal of an ad-hoc plan needs no lead's approval.
 	meta := workflows.RunMeta{RunID: "e2e-reused-id", Requester: "alice", DryRun: true}
 	id := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, map[string]any{}, meta, "")
-	if res, err := worker.Wait(ctx, shared.client, id); err != nil || res.Status != workflows.RunSucceeded {
+	if res, err := runctl.Wait(ctx, shared.client, id); err != nil || res.Status != workflows.RunSucceeded {
 		t.Fatalf("first run: %+v %v", res, err)
 	}
-	_, err := worker.Start(ctx, shared.client, shared.cfg.Temporal.TaskQueue, worker.StartOptions{Plan: plan, Inputs: map[string]any{}, Meta: meta, Signer: shared.keys["alice"]})
+	_, err := runctl.Start(ctx, shared.client, shared.cfg.Temporal.TaskQueue, runctl.StartOptions{Plan: plan, Inputs: map[string]any{}, Meta: meta, Signer: shared.keys["alice"]})
 	if err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("second start under the same id: %v, want a refusal saying the id already exists", err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/internal/sandbox"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/worker/devserver"
 	"github.com/cordon-ir/cordon/workflows"
@@ -231,7 +232,7 @@ func TestServerKilledMidRun(t *testing.T) {
 				t.Fatalf("%s: deadline passed (last error: %v)", phase, last)
 			}
 			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			s, err := worker.State(rctx, c, runID)
+			s, err := runctl.State(rctx, c, runID)
 			if err != nil {
 				cancel()
 				last = err
@@ -247,7 +248,7 @@ func TestServerKilledMidRun(t *testing.T) {
 				runs = append(runs, st.Children...)
 			}
 			for _, id := range runs {
-				cs, err := worker.State(rctx, c, id)
+				cs, err := runctl.State(rctx, c, id)
 				if err != nil {
 					last = err
 					continue // a child not started yet, or the server not back
@@ -257,7 +258,7 @@ func TestServerKilledMidRun(t *testing.T) {
 					if g.Status != workflows.GateWaiting || approved[key] {
 						continue
 					}
-					_, err := worker.Send(rctx, c, workflows.Request{RunID: id, Action: workflows.ActApprove, Step: g.Step, Item: g.Item,
+					_, err := runctl.Send(rctx, c, workflows.Request{RunID: id, Action: workflows.ActApprove, Step: g.Step, Item: g.Item,
 						PreviewHash: g.PreviewHash, Actor: "bob", Channel: "cli", Reason: "e2e"}, shared.keys["bob"])
 					if err != nil {
 						last = fmt.Errorf("approve %s %s: %w", id, g.Key, err)
@@ -293,7 +294,7 @@ func TestServerKilledMidRun(t *testing.T) {
 	approve("after the restart", time.Now().Add(2*time.Minute), func() bool { return false })
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	res, err := worker.Wait(wctx, c, runID)
+	res, err := runctl.Wait(wctx, c, runID)
 	if err != nil || res.Status != workflows.RunSucceeded {
 		t.Fatalf("after the kill: %+v %v", res, err)
 	}
@@ -301,10 +302,10 @@ func TestServerKilledMidRun(t *testing.T) {
 
 	// For the log: actions the kill made the worker try again.
 	retried := 0
-	if s, err := worker.State(ctx, c, runID); err == nil {
+	if s, err := runctl.State(ctx, c, runID); err == nil {
 		for _, st := range s.Steps {
 			for _, child := range st.Children {
-				cs, err := worker.State(ctx, c, child)
+				cs, err := runctl.State(ctx, c, child)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -16,7 +16,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/cordon-ir/cordon/internal/awsemu"
-	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -168,7 +168,7 @@ func (s *soak) run(i int) {
 	}
 
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	res, err := worker.Wait(wctx, shared.client, runID)
+	res, err := runctl.Wait(wctx, shared.client, runID)
 	cancel()
 	stopApproving()
 	approving.Wait()

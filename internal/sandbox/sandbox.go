@@ -215,7 +215,7 @@ type WorkerOptions struct {
 	Runtime *actions.Runtime
 	// Notifier is told about gates; default: logged to the sandbox's
 	// logger (worker.LogGateNotifier).
-	Notifier worker.Notifier
+	Notifier worker.GateNotifier
 	// Roster is read before every decision a run judges; default the
 	// configuration's roster as it is now (worker.StaticRoster). Tests
 	// give a loader they change to show runs follow the live roster.

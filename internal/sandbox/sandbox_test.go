@@ -14,6 +14,7 @@ import (
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/runbooks"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -136,19 +137,19 @@ func TestWorkerRunsASignedStartAndCloseStopsAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runID, err := worker.Start(ctx, box.Client(), cfg.Temporal.TaskQueue, worker.StartOptions{Plan: plan, Inputs: inputs,
+	runID, err := runctl.Start(ctx, box.Client(), cfg.Temporal.TaskQueue, runctl.StartOptions{Plan: plan, Inputs: inputs,
 		Signer: people.Signer("alice"), Meta: workflows.RunMeta{Requester: "alice", Channel: "cli"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := worker.Wait(ctx, box.Client(), runID)
+	res, err := runctl.Wait(ctx, box.Client(), runID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Status != workflows.RunSucceeded {
 		t.Fatalf("run %s: %s %s", runID, res.Status, res.Error)
 	}
-	st, err := worker.State(ctx, box.Client(), runID)
+	st, err := runctl.State(ctx, box.Client(), runID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -382,7 +382,7 @@ func registerNamespaces(sqlCfg *config.SQL, names []string) error {
 // so an idle server does no more work.
 //
 // history.longPollExpirationInterval bounds how long a client waiting for a
-// run's result (worker.Wait) holds one long poll before asking again
+// run's result (runctl.Wait) holds one long poll before asking again
 // (default 20 s). With runs this fast, about 1 wait in 60 stalled for the
 // whole 20 s although the run had ended (a missed close notification); at
 // 1 s, 600 runs in a row had none and the longest wait was 0.33 s.

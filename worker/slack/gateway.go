@@ -14,7 +14,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/cordon-ir/cordon/runbooks"
-	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -205,14 +205,14 @@ const repeatRefusal = workflows.RefusedRepeat
 // or a replay). The first delivery did what was asked and told the user;
 // this one is logged and otherwise ignored.
 func repeated(err error) bool {
-	var refused *worker.Refused
+	var refused *runctl.Refused
 	return errors.As(err, &refused) && strings.Contains(refused.Reason, repeatRefusal)
 }
 
 // outcomeText turns a Send result into what the user reads. A refusal is
 // the validator's reason, word for word.
 func outcomeText(verb string, result string, err error) string {
-	var refused *worker.Refused
+	var refused *runctl.Refused
 	switch {
 	case err == nil:
 		return ":white_check_mark: " + escape(result)
@@ -339,7 +339,7 @@ func (g *Gateway) decide(ctx context.Context, action string, ref GateRef, m work
 // refused attempt from Slack is recorded.
 func (g *Gateway) logRequest(req workflows.Request, slackUser string, err error) {
 	attrs := []any{"run", req.RunID, "action", req.Action, "step", req.Step, "item", req.Item, "member", req.Actor, "slack_user", slackUser, "nonce", req.Nonce}
-	var refused *worker.Refused
+	var refused *runctl.Refused
 	switch {
 	case err == nil:
 		g.log.Info("slack request accepted", attrs...)
@@ -488,7 +488,7 @@ func (g *Gateway) startRun(ctx context.Context, plan *runbooks.Plan, inputs map[
 	} else {
 		g.log.Warn("slack gateway: run announcement not posted", "run", meta.RunID, "error", err)
 	}
-	id, err := g.opts.Runs.Start(ctx, worker.StartOptions{Plan: plan, Inputs: inputs, Meta: meta, Nonce: nonce})
+	id, err := g.opts.Runs.Start(ctx, runctl.StartOptions{Plan: plan, Inputs: inputs, Meta: meta, Nonce: nonce})
 	if errors.Is(err, ErrAlreadyStarted) {
 		// A repeated delivery of a /cordon run (Slack's, a replica's or a
 		// replay): the run it names exists, nothing new started.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/worker/slack/slackfake"
 	"github.com/cordon-ir/cordon/workflows"
@@ -29,7 +30,7 @@ const (
 type fakeRuns struct {
 	mu      sync.Mutex
 	sent    []workflows.Request
-	started []worker.StartOptions
+	started []runctl.StartOptions
 	refuse  string
 	state   workflows.State
 	nonces  map[string]bool
@@ -41,10 +42,10 @@ func (f *fakeRuns) Send(_ context.Context, req workflows.Request) (string, error
 	defer f.mu.Unlock()
 	f.sent = append(f.sent, req)
 	if f.nonces[req.RunID+" "+req.Nonce] {
-		return "", &worker.Refused{Reason: "this signed request was already used: a signature is good for one request; sign a new one"}
+		return "", &runctl.Refused{Reason: "this signed request was already used: a signature is good for one request; sign a new one"}
 	}
 	if f.refuse != "" {
-		return "", &worker.Refused{Reason: f.refuse}
+		return "", &runctl.Refused{Reason: f.refuse}
 	}
 	if f.nonces == nil {
 		f.nonces = map[string]bool{}
@@ -61,7 +62,7 @@ func (f *fakeRuns) State(_ context.Context, runID string) (workflows.State, erro
 	return s, nil
 }
 
-func (f *fakeRuns) Start(_ context.Context, o worker.StartOptions) (string, error) {
+func (f *fakeRuns) Start(_ context.Context, o runctl.StartOptions) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.started = append(f.started, o)
@@ -75,10 +76,10 @@ func (f *fakeRuns) Start(_ context.Context, o worker.StartOptions) (string, erro
 	return o.Meta.RunID, nil
 }
 
-func (f *fakeRuns) starts() []worker.StartOptions {
+func (f *fakeRuns) starts() []runctl.StartOptions {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]worker.StartOptions(nil), f.started...)
+	return append([]runctl.StartOptions(nil), f.started...)
 }
 
 func (f *fakeRuns) requests() []workflows.Request {

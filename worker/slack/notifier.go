@@ -37,7 +37,7 @@ type NotifierOptions struct {
 }
 
 // Notifier posts gate messages to Slack and updates them as gates
-// resolve. It implements worker.Notifier (the cordon.notify_gate
+// resolve. It implements worker.GateNotifier (the cordon.notify_gate
 // activity) and actions.Notifier (the slack.notify action).
 type Notifier struct {
 	api     *slackapi.Client
@@ -48,8 +48,8 @@ type Notifier struct {
 }
 
 var (
-	_ worker.Notifier  = (*Notifier)(nil)
-	_ actions.Notifier = (*Notifier)(nil)
+	_ worker.GateNotifier = (*Notifier)(nil)
+	_ actions.Notifier    = (*Notifier)(nil)
 )
 
 // NewNotifier returns a notifier posting through api.
@@ -63,7 +63,7 @@ func NewNotifier(api *slackapi.Client, opts NotifierOptions) *Notifier {
 	return &Notifier{api: api, opts: opts, people: PeopleFromRoster(opts.Roster), threads: newThreads(opts.MaxRuns), log: opts.Logger}
 }
 
-// NotifyGate implements worker.Notifier. It runs as an activity, which
+// NotifyGate implements worker.GateNotifier. It runs as an activity, which
 // Temporal may retry: a second "waiting" notice for a gate this process
 // has already posted updates that message instead of posting another.
 func (n *Notifier) NotifyGate(ctx context.Context, notice workflows.GateNotice) error {

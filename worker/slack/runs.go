@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -29,7 +29,7 @@ type Runs interface {
 	// Start starts a run with a signed start request. When a run of
 	// o.Meta.RunID exists already it starts nothing and returns an error
 	// that is ErrAlreadyStarted.
-	Start(ctx context.Context, o worker.StartOptions) (string, error)
+	Start(ctx context.Context, o runctl.StartOptions) (string, error)
 }
 
 // ErrAlreadyStarted says a start named a run that exists: the gateway
@@ -45,25 +45,25 @@ type TemporalRuns struct {
 	Signer    ssh.Signer
 }
 
-// Send implements Runs. A validator refusal comes back as *worker.Refused.
+// Send implements Runs. A validator refusal comes back as *runctl.Refused.
 func (t TemporalRuns) Send(ctx context.Context, req workflows.Request) (string, error) {
-	return worker.Send(ctx, t.Client, req, t.Signer)
+	return runctl.Send(ctx, t.Client, req, t.Signer)
 }
 
 // State implements Runs.
 func (t TemporalRuns) State(ctx context.Context, runID string) (workflows.State, error) {
-	return worker.State(ctx, t.Client, runID)
+	return runctl.State(ctx, t.Client, runID)
 }
 
-// existsWording is how worker.Start words a start refused because the run
+// existsWording is how runctl.Start words a start refused because the run
 // id is taken (it does not wrap Temporal's error). The Slack end-to-end
 // tests repeat a /cordon run through it, so a change of wording fails them.
 const existsWording = "a run with this id already exists"
 
 // Start implements Runs: the start is signed with the gateway's key.
-func (t TemporalRuns) Start(ctx context.Context, o worker.StartOptions) (string, error) {
+func (t TemporalRuns) Start(ctx context.Context, o runctl.StartOptions) (string, error) {
 	o.Signer = t.Signer
-	id, err := worker.Start(ctx, t.Client, t.TaskQueue, o)
+	id, err := runctl.Start(ctx, t.Client, t.TaskQueue, o)
 	if err == nil || o.Meta.RunID == "" {
 		return id, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/runbooks"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -134,19 +135,19 @@ func TestRunExposesSDKAndAWSMetrics(t *testing.T) {
 	}
 	waitCtx, cancelWait := context.WithTimeout(ctx, time.Minute)
 	defer cancelWait()
-	runID, err := worker.Start(waitCtx, c, cfg.Temporal.TaskQueue, worker.StartOptions{Plan: plan, Inputs: inputs, Signer: alice,
+	runID, err := runctl.Start(waitCtx, c, cfg.Temporal.TaskQueue, runctl.StartOptions{Plan: plan, Inputs: inputs, Signer: alice,
 		Meta: workflows.RunMeta{Requester: "alice", Channel: "cli", Incident: "INC-9090"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := worker.Wait(waitCtx, c, runID)
+	res, err := runctl.Wait(waitCtx, c, runID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Status != workflows.RunSucceeded {
 		t.Fatalf("run %s: %s %s", runID, res.Status, res.Error)
 	}
-	if st, err := worker.State(waitCtx, c, runID); err != nil {
+	if st, err := runctl.State(waitCtx, c, runID); err != nil {
 		t.Fatal(err)
 	} else if pv := st.Provenance; pv == nil || !pv.Vouched || !pv.Authenticated || pv.Requester != "alice" {
 		t.Fatalf("provenance %+v: want a vouched plan and alice's verified start", pv)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/cordon-ir/cordon/internal/awsemu"
-	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -31,7 +31,7 @@ func TestContainFromSlack(t *testing.T) {
 	defer cancel()
 	clicked := map[string]bool{}
 	for {
-		s, err := worker.State(ctx, shared.client, runID)
+		s, err := runctl.State(ctx, shared.client, runID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +48,7 @@ func TestContainFromSlack(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	res, err := worker.Wait(ctx, shared.client, runID)
+	res, err := runctl.Wait(ctx, shared.client, runID)
 	if err != nil || res.Status != workflows.RunSucceeded {
 		t.Fatalf("run %s: %+v %v", runID, res, err)
 	}
@@ -66,7 +66,7 @@ func TestContainFromSlack(t *testing.T) {
 	}
 
 	// Every gate was approved by bob through Slack, and its message says so.
-	s, _ := worker.State(ctx, shared.client, runID)
+	s, _ := runctl.State(ctx, shared.client, runID)
 	var approvals []string
 	for _, e := range s.Timeline {
 		if e.Kind == workflows.EventGateApproved {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/cordon-ir/cordon/internal/awsemu"
-	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/worker/slack"
 	"github.com/cordon-ir/cordon/worker/slack/slackfake"
 	"github.com/cordon-ir/cordon/workflows"
@@ -29,7 +29,7 @@ func seedOne(t *testing.T) string {
 func TestSlackDecisionsAtAGate(t *testing.T) {
 	target := seedOne(t)
 	runID := startFromSlack(t, "UALICE", "run ec2-compromise instance_id="+target+" --incident=INC-SLACK-1")
-	s, err := worker.State(context.Background(), shared.client, runID)
+	s, err := runctl.State(context.Background(), shared.client, runID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/internal/sandbox"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/worker/slack"
 	"github.com/cordon-ir/cordon/worker/slack/slackfake"
@@ -265,7 +266,7 @@ type sendResult struct {
 }
 
 type startResult struct {
-	Opts worker.StartOptions
+	Opts runctl.StartOptions
 	ID   string
 	Err  error
 }
@@ -278,7 +279,7 @@ func (r *recordingRuns) Send(ctx context.Context, req workflows.Request) (string
 	return out, err
 }
 
-func (r *recordingRuns) Start(ctx context.Context, o worker.StartOptions) (string, error) {
+func (r *recordingRuns) Start(ctx context.Context, o runctl.StartOptions) (string, error) {
 	id, err := r.Runs.Start(ctx, o)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -446,7 +447,7 @@ func startFromSlack(t *testing.T, user, text string) string {
 
 func runState(t *testing.T, runID string) workflows.State {
 	t.Helper()
-	s, err := worker.State(context.Background(), shared.client, runID)
+	s, err := runctl.State(context.Background(), shared.client, runID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +456,7 @@ func runState(t *testing.T, runID string) workflows.State {
 
 func gateState(t *testing.T, runID, step string) workflows.GateState {
 	t.Helper()
-	s, err := worker.State(context.Background(), shared.client, runID)
+	s, err := runctl.State(context.Background(), shared.client, runID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cordon-ir/cordon/worker"
+	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/worker/slack"
 	"github.com/cordon-ir/cordon/worker/slack/slackfake"
 	"github.com/cordon-ir/cordon/workflows"
@@ -30,7 +30,7 @@ func refusedAsRepeats(t *testing.T, procs []*gatewayProc, marks []int, nonce str
 			t.Errorf("gateway %d forwarded %d request(s), want 1", i+1, len(sends))
 			continue
 		}
-		var refused *worker.Refused
+		var refused *runctl.Refused
 		if s := sends[0]; s.Req.Nonce != nonce || !errors.As(s.Err, &refused) || !strings.Contains(refused.Reason, "already used") {
 			t.Errorf("gateway %d: nonce %s (first %s), answer %v; want the run to refuse a repeat", i+1, s.Req.Nonce, nonce, s.Err)
 		}
@@ -105,7 +105,7 @@ func TestReplayedClickApprovesOnce(t *testing.T) {
 	if g.Status != workflows.GateApproved || len(g.Approvals) != 2 || g.Approvals[0].Actor != "bob" || g.Approvals[1].Actor != "carol" {
 		t.Errorf("gate after two members' clicks: %s %+v", g.Status, g.Approvals)
 	}
-	res, err := worker.Wait(context.Background(), shared.client, runID)
+	res, err := runctl.Wait(context.Background(), shared.client, runID)
 	if err != nil || res.Status != workflows.RunSucceeded {
 		t.Errorf("run %s: %+v %v", runID, res, err)
 	}
@@ -130,7 +130,7 @@ func TestReplayedPauseDoesNotPauseAgain(t *testing.T) {
 	sends := shared.gateway.runs.sends()
 	nonce := sends[len(sends)-1].Req.Nonce
 	// carol resumes from the CLI, with her own key.
-	if _, err := worker.Send(context.Background(), shared.client, workflows.Request{RunID: runID, Action: workflows.ActResume,
+	if _, err := runctl.Send(context.Background(), shared.client, workflows.Request{RunID: runID, Action: workflows.ActResume,
 		Actor: "carol", Channel: "cli", Reason: "host checked"}, shared.carol); err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestSlackGatewayScope(t *testing.T) {
 	commandTo(t, gw, "UCAROL", "abort "+other+" test over")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := worker.Wait(ctx, shared.client, other)
+	res, err := runctl.Wait(ctx, shared.client, other)
 	if err != nil || res.Status != workflows.RunAborted {
 		t.Errorf("run %s after an abort in scope: %+v %v", other, res, err)
 	}
