@@ -27,12 +27,6 @@ func NewRunID(runbook string, now time.Time) string {
 	return fmt.Sprintf("%s-%s-%s", runbook, now.UTC().Format("20060102T150405"), hex.EncodeToString(b[:]))
 }
 
-// StartRun starts a run without signing it: only a development roster
-// (cordon dev) accepts that. Production clients use Start.
-func StartRun(ctx context.Context, c client.Client, taskQueue string, plan *runbooks.Plan, inputs map[string]any, meta workflows.RunMeta) (string, error) {
-	return Start(ctx, c, taskQueue, StartOptions{Plan: plan, Inputs: inputs, Meta: meta})
-}
-
 // StartOptions is what a client asks to start.
 type StartOptions struct {
 	// Plan is the client's compiled plan; the worker runs it only if its
@@ -90,20 +84,13 @@ func Start(ctx context.Context, c client.Client, taskQueue string, o StartOption
 	if in.Inputs == nil {
 		in.Inputs = map[string]any{}
 	}
-	signedInputs := in.Inputs
-	if o.InputArgs != nil {
-		signedInputs = map[string]any{}
-		for k, v := range o.InputArgs {
-			signedInputs[k] = v
-		}
-	}
 	if o.Signer != nil {
 		if o.Nonce == "" {
 			o.Nonce = NewNonce()
 		}
 		req := workflows.Request{RunID: meta.RunID, Action: workflows.ActStart, Actor: meta.Requester, Channel: meta.Channel,
 			Time: time.Now().UTC(), Nonce: o.Nonce, Runbook: name, PlanHash: o.PlanHash,
-			InputsHash: workflows.InputsHash(signedInputs), Incident: meta.Incident, DryRun: meta.DryRun}
+			InputsHash: in.SignedInputsHash(), Incident: meta.Incident, DryRun: meta.DryRun}
 		signed, err := workflows.Sign(req, o.Signer)
 		if err != nil {
 			return "", err

@@ -45,6 +45,20 @@ func InputsHash(inputs map[string]any) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// SignedInputsHash is the InputsHash a start request signs for this input:
+// of the text inputs when the worker is to resolve them, else of the typed
+// ones.
+func (in RunInput) SignedInputsHash() string {
+	if in.InputArgs == nil {
+		return InputsHash(in.Inputs)
+	}
+	args := make(map[string]any, len(in.InputArgs))
+	for k, v := range in.InputArgs {
+		args[k] = v
+	}
+	return InputsHash(args)
+}
+
 // refused is a start the workflow refuses before anything runs.
 type refused struct{ reason string }
 
@@ -218,14 +232,7 @@ func (r *runner) authenticateStart(ctx workflow.Context, in RunInput, plan *runb
 	if req.PlanHash != "" && req.PlanHash != plan.ContentHash() {
 		return fmt.Errorf("the start was signed for plan %s, but the run's plan is %s", short(req.PlanHash), short(plan.ContentHash()))
 	}
-	signedInputs := in.Inputs
-	if in.InputArgs != nil {
-		signedInputs = map[string]any{}
-		for k, v := range in.InputArgs {
-			signedInputs[k] = v
-		}
-	}
-	if got := InputsHash(signedInputs); req.InputsHash != got {
+	if got := in.SignedInputsHash(); req.InputsHash != got {
 		return fmt.Errorf("the start was signed for other inputs (%s, the run has %s)", short(req.InputsHash), short(got))
 	}
 	if req.Incident != in.Meta.Incident || req.DryRun != in.Meta.DryRun {

@@ -275,6 +275,9 @@ func TestAttackOwnRunbookCopyCannotSelfApprove(t *testing.T) {
 	}
 	abortRun(t, runID)
 	untouched(t, target)
+	// The ad-hoc plan's path (the @plan gate, a lead's approval of it with
+	// the roster read again, then the step's own gate) replays in CI.
+	replay(t, runID, "adhoc-plan-approved")
 }
 
 // Attack 4: `cordon run --as carol` recorded carol as the requester, and
