@@ -82,7 +82,7 @@ func (e *Emulator) instancesByID(ids []string) ([]*Instance, *apiError) {
 
 func (e *Emulator) group(id string) (*SecurityGroup, *apiError) {
 	g, ok := e.w.groups[id]
-	if !ok {
+	if !ok || e.notYetVisible(id) {
 		return nil, notFound("InvalidGroup.NotFound", "The security group '%s' does not exist", id)
 	}
 	return g, nil
@@ -1093,6 +1093,7 @@ func (e *Emulator) addGroup(vpcID, name, desc string, tags map[string]string) *S
 		g.Tags = map[string]string{}
 	}
 	e.w.groups[g.ID] = g
+	e.created(g.ID)
 	return g
 }
 

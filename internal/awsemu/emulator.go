@@ -446,6 +446,15 @@ func (e *Emulator) handleAWS(w http.ResponseWriter, r *http.Request, call *Call)
 		e.log.Error("awsemu: handler ignored DryRun", "action", op.action)
 		return e.failLocked(call, ec2Shape, errDryRun())
 	}
+	if !rq.dryRun && e.loseResponse(op) {
+		// The change is made; only the answer is lost.
+		code := "InternalFailure"
+		if ec2Shape {
+			code = "InternalError"
+		}
+		return e.failLocked(call, ec2Shape, &apiError{Status: http.StatusInternalServerError, Code: code,
+			Message: "The response was lost after the change was made (injected by awsemu LoseResponses)"})
+	}
 	call.Status = http.StatusOK
 	e.recordLocked(*call)
 	return http.StatusOK, encodeSuccess(svc, op.action, call.RequestID, result)

@@ -97,6 +97,13 @@ type faults struct {
 	errRng   *rand.Rand
 	denies   []denyRule
 	failNext []*injected
+	// lose counts, per action, the successful calls still to answer with
+	// a server error after taking effect (LoseResponses).
+	lose []*injected
+	// lagCalls is how many references each newly created resource stays
+	// invisible for (SetConsistencyLag); lagging holds what remains per id.
+	lagCalls int
+	lagging  map[string]int
 }
 
 // SetLatency delays every AWS call by d before it is processed.
@@ -142,6 +149,70 @@ func (e *Emulator) FailNext(action, code string, status, n int) {
 	e.faults.failNext = append(e.faults.failNext, &injected{action: action, code: code, status: status, remaining: n})
 }
 
+// LoseResponses makes the next n successful calls of action (IAM action
+// name or bare operation name) take effect and then answer 500
+// InternalError, as when a response is lost on the way back: the SDK
+// retries the call, which then meets a world where it is already done.
+func (e *Emulator) LoseResponses(action string, n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults.lose = append(e.faults.lose, &injected{action: action, remaining: n})
+}
+
+// SetConsistencyLag models AWS's eventual consistency: every resource
+// created from now on (security group, snapshot, IAM role, policy, ...)
+// is reported not found by the next n calls that reference it by id or
+// name, other than the call that created it. Zero turns it off.
+func (e *Emulator) SetConsistencyLag(n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults.lagCalls = n
+}
+
+// created marks a resource just created, so that it lags if
+// SetConsistencyLag asks. Caller holds e.mu.
+func (e *Emulator) created(id string) {
+	if e.faults.lagCalls <= 0 {
+		return
+	}
+	if e.faults.lagging == nil {
+		e.faults.lagging = map[string]int{}
+	}
+	e.faults.lagging[id] = e.faults.lagCalls
+}
+
+// notYetVisible reports whether a reference to id must still answer "not
+// found", and counts the reference. Handlers call it before resolving an
+// id a client gave them. Caller holds e.mu.
+func (e *Emulator) notYetVisible(id string) bool {
+	n, ok := e.faults.lagging[id]
+	if !ok {
+		return false
+	}
+	if n <= 1 {
+		delete(e.faults.lagging, id)
+	} else {
+		e.faults.lagging[id] = n - 1
+	}
+	return true
+}
+
+// loseResponse reports whether this successful call's answer is to be
+// lost (LoseResponses), and counts it. Caller holds e.mu.
+func (e *Emulator) loseResponse(op operation) bool {
+	for i, inj := range e.faults.lose {
+		if inj.remaining <= 0 || !(strings.EqualFold(inj.action, op.iamAction()) || strings.EqualFold(inj.action, op.action)) {
+			continue
+		}
+		inj.remaining--
+		if inj.remaining == 0 {
+			e.faults.lose = append(e.faults.lose[:i:i], e.faults.lose[i+1:]...)
+		}
+		return true
+	}
+	return false
+}
+
 // SetSnapshotCompletion sets when snapshots complete, and which fail. It
 // applies to pending snapshots too, except that whether a snapshot fails is
 // decided when it starts.
@@ -152,8 +223,8 @@ func (e *Emulator) SetSnapshotCompletion(c SnapshotCompletion) {
 	e.snapRule = c
 }
 
-// ResetFaults removes latency, throttling, server errors, denies and
-// pending injected failures.
+// ResetFaults removes latency, throttling, server errors, denies, pending
+// injected failures and lost responses, and the consistency lag.
 func (e *Emulator) ResetFaults() {
 	e.mu.Lock()
 	defer e.mu.Unlock()

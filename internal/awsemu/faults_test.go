@@ -369,3 +369,48 @@ func TestSnapshotCompletionFailVolumes(t *testing.T) {
 		t.Errorf("emulator snapshot states = %v, want %v", states, want)
 	}
 }
+
+func TestLoseResponsesAppliesTheChangeThenFails(t *testing.T) {
+	emu, _ := newFleet(t, awsemu.FleetSpec{Instances: 1})
+	ctx := context.Background()
+	client := ec2.NewFromConfig(fastRetries(emu.AWSConfig(), 1))
+	id := emu.State().Instances[0].ID
+	emu.LoseResponses("ec2:CreateTags", 1)
+
+	_, err := client.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id},
+		Tags: []ec2types.Tag{{Key: aws.String("lost"), Value: aws.String("yes")}}})
+	if code := apiCode(t, err); code != "InternalError" {
+		t.Fatalf("lost response: got %v, want InternalError", err)
+	}
+	if got := emu.State().Instances[0].Tags["lost"]; got != "yes" {
+		t.Fatalf("the change behind a lost response was not made: tag %q", got)
+	}
+	if _, err := client.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id},
+		Tags: []ec2types.Tag{{Key: aws.String("next"), Value: aws.String("ok")}}}); err != nil {
+		t.Fatalf("only one response was to be lost: %v", err)
+	}
+}
+
+func TestConsistencyLagHidesNewResourcesForSomeCalls(t *testing.T) {
+	emu, _ := newFleet(t, awsemu.FleetSpec{Instances: 1})
+	ctx := context.Background()
+	client := ec2.NewFromConfig(fastRetries(emu.AWSConfig(), 1))
+	emu.SetConsistencyLag(2)
+	out, err := client.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("lagging"),
+		Description: aws.String("d"), VpcId: aws.String(emu.State().Instances[0].VPCID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	describe := func() error {
+		_, err := client.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{*out.GroupId}})
+		return err
+	}
+	for i := range 2 {
+		if code := apiCode(t, describe()); code != "InvalidGroup.NotFound" {
+			t.Fatalf("reference %d to a group just created: got %s, want InvalidGroup.NotFound", i+1, code)
+		}
+	}
+	if err := describe(); err != nil {
+		t.Fatalf("after the lag the group must be visible: %v", err)
+	}
+}
