@@ -104,6 +104,146 @@ func autoscalingContracts() []contractCase {
 			// An instance Auto Scaling does not know is in no group: a no-op,
 			// tested below, as its permissions cannot tell it from a missing one.
 		},
+		{
+			// At the group's minimum, a decrement needs the minimum lowered
+			// first; denying that fails at once, naming it.
+			action: "aws.autoscaling.detach_instance",
+			seed: func(h *harness) map[string]any {
+				ids := groupAtMinimum(h, 2)
+				return map[string]any{"instance_id": ids[0], "decrement_desired_capacity": true}
+			},
+			done: func(t *testing.T, h *harness, params map[string]any) {
+				g := asg(t, h, "web-asg")
+				if _, in := member(g, params["instance_id"].(string)); in || g.MinSize != 1 || g.DesiredCapacity != 1 {
+					t.Errorf("group = %+v", g)
+				}
+			},
+			permission: "autoscaling:UpdateAutoScalingGroup",
+		},
+	}
+}
+
+// groupAtMinimum makes "web-asg" of n instances whose MinSize is n: AWS
+// refuses to shrink it.
+func groupAtMinimum(h *harness, n int) []string {
+	h.t.Helper()
+	fleet := h.fleet(awsemu.FleetSpec{Instances: n})
+	if _, err := h.emu.AddAutoScalingGroup(awsemu.AutoScalingGroupSpec{Name: "web-asg", InstanceIDs: fleet.InstanceIDs, MinSize: n}); err != nil {
+		h.t.Fatal(err)
+	}
+	return fleet.InstanceIDs
+}
+
+// AWS refuses a decrement below the group's minimum ("AutoScalingGroup ...
+// has min-size=2, max-size=4, and desired-size=2. To detach 1 instance,
+// please update the AutoScalingGroup sizes appropriately."): the step
+// lowers MinSize first and reports what it was, in both modes.
+func TestDetachInstanceDecrementAtMinimumLowersMinSize(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"detach", "standby"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			ids := groupAtMinimum(h, 2)
+			params := map[string]any{"instance_id": ids[0], "mode": mode, "decrement_desired_capacity": true}
+
+			pre, err := h.run(actions.Preview, "aws.autoscaling.detach_instance", params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(h.mutations()) != 0 || !slices.ContainsFunc(pre.Changes, func(c actions.Change) bool { return c.Field == "min_size" }) {
+				t.Errorf("preview: changes %+v, mutations %v", pre.Changes, h.mutations())
+			}
+
+			res := h.execute("aws.autoscaling.detach_instance", params)
+			g := asg(t, h, "web-asg")
+			m, in := member(g, ids[0])
+			switch {
+			case mode == "detach" && in, mode == "standby" && m.LifecycleState != "Standby":
+				t.Errorf("instance = %+v (in group %v)", m, in)
+			}
+			if g.MinSize != 1 || g.DesiredCapacity != 1 {
+				t.Errorf("min %d desired %d, want 1 and 1", g.MinSize, g.DesiredCapacity)
+			}
+			if res.Outputs["min_size_lowered"] != true || res.Outputs["previous_min_size"] != float64(2) {
+				t.Errorf("outputs = %+v", res.Outputs)
+			}
+			if !slices.ContainsFunc(res.Changes, func(c actions.Change) bool {
+				return c.Field == "min_size" && c.Before == float64(2) && c.After == float64(1)
+			}) {
+				t.Errorf("changes = %+v", res.Changes)
+			}
+			assertOutputsMatchSpec(t, "aws.autoscaling.detach_instance", res)
+			h.assertDeclared("aws.autoscaling.detach_instance")
+
+			// The neighbour, contained next, needs the minimum lowered again;
+			// a restore wants the first value, which its own output is not.
+			res = h.execute("aws.autoscaling.detach_instance", map[string]any{"instance_id": ids[1], "mode": mode, "decrement_desired_capacity": true})
+			if g := asg(t, h, "web-asg"); g.MinSize != 0 || g.DesiredCapacity != 0 || res.Outputs["previous_min_size"] != float64(1) {
+				t.Errorf("neighbour: group %+v, outputs %+v", g, res.Outputs)
+			}
+		})
+	}
+}
+
+// Without the decrement, or above the minimum, the group's sizes are not
+// read: the common case costs what it did.
+func TestDetachInstanceCallCount(t *testing.T) {
+	t.Parallel()
+	for _, dec := range []bool{false, true} {
+		h := newHarness(t)
+		fleet := h.fleet(awsemu.FleetSpec{Instances: 2, InAutoScalingGroup: 2, BehindTargetGroup: 2})
+		h.emu.ResetCalls()
+		h.execute("aws.autoscaling.detach_instance", map[string]any{"instance_id": fleet.InstanceIDs[0], "decrement_desired_capacity": dec})
+		if n := len(h.emu.Calls()); n != 2 {
+			t.Errorf("decrement %v: %d calls, want 2 (DescribeAutoScalingInstances, DetachInstances)", dec, n)
+		}
+	}
+}
+
+// A response lost after AWS made the change makes the SDK send the call
+// again, which meets the changed world: ValidationError "The instance ...
+// is not in InService." (EnterStandby) or "... is not part of Auto Scaling
+// group ..." (DetachInstances). The step checks and succeeds, reporting
+// the state it found before.
+func TestDetachInstanceLostResponseIsAlreadyDone(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ mode, permission, after string }{
+		{"detach", "autoscaling:DetachInstances", ""},
+		{"standby", "autoscaling:EnterStandby", "Standby"},
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			fleet := h.fleet(awsemu.FleetSpec{Instances: 2, InAutoScalingGroup: 2})
+			id := fleet.InstanceIDs[0]
+			h.emu.LoseResponses(c.permission, 1)
+			res, err := h.run(actions.Execute, "aws.autoscaling.detach_instance", map[string]any{"instance_id": id, "mode": c.mode})
+			if err != nil {
+				t.Fatalf("lost response: %v", err)
+			}
+			if failedWith(h, "ValidationError") != 1 {
+				t.Fatalf("the SDK's retry did not meet the ValidationError: calls %+v", h.emu.Calls())
+			}
+			if res.Outputs["changed"] != true || res.Outputs["auto_scaling_group"] != fleet.AutoScalingGroupName {
+				t.Errorf("outputs = %+v", res.Outputs)
+			}
+			before := fleet.AutoScalingGroupName
+			if c.mode == "standby" {
+				before = "InService"
+			}
+			if len(res.Changes) != 1 || res.Changes[0].Before != before || res.Changes[0].After != c.after {
+				t.Errorf("changes = %+v", res.Changes)
+			}
+			// The call that took effect (its answer lost) and the SDK's retry.
+			if n := countCalls(h, c.permission, false); n != 2 {
+				t.Errorf("%s calls = %d, want 2", c.permission, n)
+			}
+			m, in := member(asg(t, h, fleet.AutoScalingGroupName), id)
+			if c.mode == "detach" && in || c.mode == "standby" && m.LifecycleState != "Standby" {
+				t.Errorf("instance = %+v (in group %v)", m, in)
+			}
+		})
 	}
 }
 

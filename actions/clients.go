@@ -125,10 +125,15 @@ func (s *AWSClientSource) Clients(ctx context.Context, target Target, run RunRef
 	attempts := s.opts.SDKAttempts
 	cfg.Retryer = func() aws.Retryer {
 		// A fresh retryer per client, with short backoff: the SDK makes a
-		// few quick attempts, Temporal owns longer waits.
+		// few quick attempts, Temporal owns longer waits. It retries what
+		// classify calls transient (errors.go), so a busy resource
+		// (ResourceContention, ScalingActivityInProgress, ...) gets the
+		// quick attempts too before Temporal's backoff.
 		return retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = attempts
 			o.MaxBackoff = 2 * time.Second
+			o.Retryables = sdkRetryables()
+			o.Throttles = sdkThrottles()
 		})
 	}
 	if acct.RoleARN != "" {

@@ -10,11 +10,24 @@ func ec2Actions() []registration {
 		spec.F("network_interface_id", str, "ENI id."),
 		spec.F("original_group_ids", strs, "Security groups attached before isolation."),
 	)
+	quarantinedENI := spec.ObjectOf(
+		spec.F("network_interface_id", str, "ENI id."),
+		spec.F("original_group_ids", strs, "Security groups attached before isolation."),
+		spec.F("exposure_ms", spec.Int, "With two_phase, how long the ENI was open to all traffic between the two moves."),
+	)
+	addressAssociation := spec.ObjectOf(
+		spec.F("allocation_id", str, "Elastic IP allocation id."),
+		spec.F("public_ip", str, "The public address."),
+		spec.F("network_interface_id", str, "Interface it was (or is again) associated with."),
+		spec.F("private_ip", str, "Private address it was (or is again) associated with."),
+	)
 	snapshot := spec.ObjectOf(
 		spec.F("snapshot_id", str, "Snapshot id."),
 		spec.F("volume_id", str, "Volume the snapshot was taken from."),
 		spec.F("device_name", str, "Device name of the volume on the instance."),
 		spec.F("state", str, "pending or completed."),
+		spec.F("lock_state", str, "Snapshot lock: governance, compliance or compliance-cooloff; empty when lock_mode is none."),
+		spec.F("lock_expires_on", str, "When the lock expires, RFC 3339; empty when not locked."),
 	)
 	return []registration{
 		action(spec.Action{
@@ -84,21 +97,33 @@ func ec2Actions() []registration {
 		}, captureConsoleOutput),
 		action(spec.Action{
 			Name: "aws.ec2.enable_termination_protection", Service: "ec2",
-			Summary:     "Protect evidence: termination protection on, shutdown behaviour stop, volumes kept on termination.",
-			Description: "Records the prior values in its output so the restore runbook can put them back.",
+			Summary: "Protect evidence: termination and stop protection on, shutdown behaviour stop, volumes kept on termination, " +
+				"scale-in protection in its Auto Scaling group.",
+			Description: "Records the prior values in its output and in the cordon:prior-protection tag so the restore runbook can put " +
+				"them back. A stop by anyone erases memory and instance-store data, hence stop protection. What EC2 cannot apply " +
+				"(termination or stop protection on a Spot Instance, stop protection on an instance-store-backed one, anything the " +
+				"service answers is unsupported) is skipped with a note and listed in skipped_protections; the rest still applies.",
 			Params: []spec.Param{
 				instanceIDParam(),
 				{Name: "preserve_volumes", Type: spec.Bool, Default: true, Description: "Set DeleteOnTermination=false on every attached volume."},
+				{Name: "stop_protection", Type: spec.Bool, Default: true, Description: "Turn stop protection (DisableApiStop) on; aws.ec2.stop_instance then needs lift_stop_protection."},
+				{Name: "scale_in_protection", Type: spec.Bool, Default: true, Description: "Protect the instance from scale-in in its Auto Scaling group (SetInstanceProtection)."},
 			},
 			Outputs: []spec.Field{
 				spec.F("previous_disable_api_termination", spec.Bool, "Termination protection before the change."),
 				spec.F("previous_shutdown_behavior", str, "stop or terminate, before the change."),
 				spec.F("preserved_volume_ids", strs, "Volumes whose DeleteOnTermination was switched off."),
+				spec.F("previous_disable_api_stop", spec.Bool, "Stop protection before the change (false when unknown)."),
+				spec.F("auto_scaling_group", str, "Auto Scaling group the instance is protected from scale-in in, empty if none."),
+				spec.F("previous_protected_from_scale_in", spec.Bool, "Scale-in protection before the change."),
+				spec.F("skipped_protections", strs, "Protections EC2 could not apply here (termination_protection, stop_protection, scale_in_protection); the notes say why."),
 			},
 			Mutating: true,
-			DryRun:   "Sends ModifyInstanceAttribute with DryRun=true and previews the change from DescribeInstanceAttribute.",
+			DryRun: "Sends ModifyInstanceAttribute with DryRun=true and previews the change from DescribeInstanceAttribute; " +
+				"scale-in protection (Auto Scaling has no dry run) is previewed from DescribeAutoScalingInstances.",
 			Permissions: []string{
 				"ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:ModifyInstanceAttribute", "ec2:CreateTags",
+				"autoscaling:DescribeAutoScalingInstances", "autoscaling:SetInstanceProtection",
 			},
 			Timeout: 5 * minute,
 		}, enableTerminationProtection),
@@ -120,35 +145,51 @@ func ec2Actions() []registration {
 		action(spec.Action{
 			Name: "aws.ec2.isolate_instance", Service: "ec2",
 			Summary: "Cut the instance off the network: the quarantine security group on every network interface.",
-			Description: "Finds or creates the quarantine group in the instance's VPC (no ingress, no egress; one per VPC, found by tag and name) " +
+			Description: "Finds or creates the quarantine group in the instance's VPC (no ingress, no egress; one per VPC, found by tag and name), " +
+				"or uses the group quarantine_group_ids names for the VPC (for regions at their security-group quota), " +
 				"and puts it alone on every ENI. The original groups per ENI go into the output and into a tag on each ENI, so " +
 				"aws.ec2.restore_isolation can put them back. Security groups are stateful: connections already tracked survive the " +
-				"change. With two_phase, the instance first gets an allow-all group (whose connections are untracked), then the empty " +
-				"quarantine group, which drops existing sessions too.",
+				"change. With two_phase, each ENI first gets an allow-all group (whose connections are untracked), then at once the empty " +
+				"quarantine group, which drops existing sessions too; the allow-all group is this isolation's own and is deleted " +
+				"(or, if AWS still sees it in use, emptied of its rules) before the step ends, and if the second move fails the ENI " +
+				"goes back to the quarantine group or its original groups, never left open. How long each ENI was open between the " +
+				"two moves is in exposure_ms.\n\n" +
+				"What the swap does not cut, even with two_phase: ICMP and ICMPv6 flows AWS always tracks; connections through a " +
+				"NAT gateway, a Network or Gateway Load Balancer, a Transit Gateway, Global Accelerator or PrivateLink, which are " +
+				"tracked by those services whatever the instance's groups say; and traffic of other hosts sharing the subnet. " +
+				"For those, quarantine the subnet with aws.ec2.quarantine_subnet_acl, and take the Elastic IP off with " +
+				"aws.ec2.disassociate_address.\n\n" +
+				"Refused before the gate (the preview fails, naming each interface and why): interfaces Cordon must not re-group " +
+				"(requester-managed ones such as NAT gateway, load balancer, VPC endpoint or Lambda interfaces, and EKS/ECS trunk " +
+				"and branch interfaces), and a NAT instance or router (source/destination check off and a route table sending " +
+				"traffic to it) unless allow_nat_instance is true, since quarantining it cuts every subnet routed through it.",
 			Params: []spec.Param{
 				instanceIDParam(),
 				{Name: "quarantine_group_name", Type: str, Default: "cordon-quarantine", Pattern: `^[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{1,255}$`, Description: "Name of the quarantine group created in each VPC."},
-				{Name: "two_phase", Type: spec.Bool, Default: false, Description: "First move to an allow-all untracked group, then to quarantine, so tracked connections are dropped."},
+				{Name: "quarantine_group_ids", Type: spec.MapOf(str), Description: "VPC id → id of a quarantine group created beforehand, used instead of creating one (it must admit nothing; leftover outbound rules are revoked)."},
+				{Name: "two_phase", Type: spec.Bool, Default: false, Description: "First move to this isolation's allow-all untracked group, then at once to quarantine, so tracked connections are dropped."},
+				{Name: "allow_nat_instance", Type: spec.Bool, Default: false, Description: "Isolate the instance even if route tables send other subnets' traffic through it (a NAT instance or router)."},
 			},
 			Outputs: []spec.Field{
 				spec.F("quarantine_group_id", str, "The quarantine group now on every ENI."),
-				spec.F("network_interfaces", spec.ListOf(eni), "Every ENI with its original groups."),
+				spec.F("network_interfaces", spec.ListOf(quarantinedENI), "Every ENI with its original groups and its exposure."),
 				spec.F("already_isolated", spec.Bool, "True when every ENI already had only the quarantine group."),
+				spec.F("max_exposure_ms", spec.Int, "With two_phase, the longest time an ENI was open to all traffic between the two moves (0 otherwise)."),
 			},
 			Destructive: true, Mutating: true,
 			Reverse: "aws.ec2.restore_isolation",
-			DryRun:  "Previews each ENI's groups before → after; sends ModifyNetworkInterfaceAttribute with DryRun=true.",
+			DryRun:  "Previews each ENI's groups before → after, and the two-phase group's creation and deletion; sends ModifyNetworkInterfaceAttribute with DryRun=true.",
 			Permissions: []string{
-				"ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups",
-				"ec2:CreateSecurityGroup", "ec2:RevokeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress",
-				"ec2:AuthorizeSecurityGroupEgress", "ec2:CreateTags", "ec2:ModifyNetworkInterfaceAttribute",
+				"ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeRouteTables",
+				"ec2:CreateSecurityGroup", "ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupIngress",
+				"ec2:AuthorizeSecurityGroupEgress", "ec2:DeleteSecurityGroup", "ec2:CreateTags", "ec2:ModifyNetworkInterfaceAttribute",
 			},
 			Timeout: 10 * minute,
 		}, isolateInstance),
 		action(spec.Action{
 			Name: "aws.ec2.restore_isolation", Service: "ec2",
 			Summary:     "Put back the security groups that isolation recorded on every network interface.",
-			Description: "Reads the original groups from the tag aws.ec2.isolate_instance left on each ENI.",
+			Description: "Reads the original groups from the tag aws.ec2.isolate_instance left on each ENI; it needs nothing else isolation made.",
 			Params:      []spec.Param{instanceIDParam()},
 			Outputs: []spec.Field{
 				spec.F("network_interfaces", spec.ListOf(eni), "Every ENI with the groups it was given back."),
@@ -159,22 +200,71 @@ func ec2Actions() []registration {
 			Timeout:     10 * minute,
 		}, restoreIsolation),
 		action(spec.Action{
+			Name: "aws.ec2.disassociate_address", Service: "ec2",
+			Summary: "Take the instance's Elastic IP addresses off it, so it is no longer reachable at its public addresses.",
+			Description: "Each association (address, interface, private address) is recorded in a tag on the address before it is " +
+				"removed; with restore, the recorded associations are put back (AssociateAddress without reassociation: an address " +
+				"someone gave another resource meanwhile stays where it is) and the records removed. Only Elastic IPs: an " +
+				"auto-assigned public IPv4 address cannot be removed this way (isolation cuts its traffic).",
+			Params: []spec.Param{
+				instanceIDParam(),
+				{Name: "restore", Type: spec.Bool, Default: false, Description: "Put back the associations this action recorded, instead of removing them."},
+			},
+			Outputs: []spec.Field{
+				spec.F("addresses", spec.ListOf(addressAssociation), "Every address removed (or, with restore, put back)."),
+			},
+			Destructive: true, Mutating: true,
+			DryRun:      "Previews each address's association before → after; sends DisassociateAddress (AssociateAddress with restore) and CreateTags with DryRun=true.",
+			Permissions: []string{"ec2:DescribeInstances", "ec2:DescribeAddresses", "ec2:CreateTags", "ec2:DeleteTags", "ec2:DisassociateAddress", "ec2:AssociateAddress"},
+			Timeout:     5 * minute,
+		}, disassociateAddress),
+		action(spec.Action{
+			Name: "aws.ec2.quarantine_subnet_acl", Service: "ec2",
+			Summary: "Cut a whole subnet off: a deny-all network ACL in place of the subnet's own.",
+			Description: "Network ACLs are stateless, so unlike a security group swap this also drops connections AWS tracks " +
+				"(ICMP, flows through a NAT gateway, a load balancer or a Transit Gateway), for every host of the subnet: use it when " +
+				"isolating instances is not enough, and know that it cuts the subnet's neighbours too. Creates one deny-all ACL per " +
+				"VPC for this step (no entries but the default deny; found again by its tags), records the subnet's ACL in a tag on " +
+				"the subnet, and replaces the association. With restore, the recorded ACL goes back and the record is removed.",
+			Params: []spec.Param{
+				{Name: "subnet_id", Type: str, Required: true, Pattern: `^subnet-[0-9a-f]{8,17}$`, Description: "The subnet to quarantine."},
+				{Name: "restore", Type: spec.Bool, Default: false, Description: "Put back the network ACL this action recorded, instead of quarantining."},
+			},
+			Outputs: []spec.Field{
+				spec.F("network_acl_id", str, "The ACL now associated with the subnet."),
+				spec.F("original_network_acl_id", str, "The subnet's ACL before quarantine."),
+			},
+			Destructive: true, Mutating: true,
+			DryRun:      "Previews the subnet's ACL before → after; sends CreateNetworkAcl, ReplaceNetworkAclAssociation and CreateTags with DryRun=true.",
+			Permissions: []string{"ec2:DescribeSubnets", "ec2:DescribeNetworkAcls", "ec2:CreateNetworkAcl", "ec2:CreateTags", "ec2:DeleteTags", "ec2:ReplaceNetworkAclAssociation"},
+			Timeout:     5 * minute,
+		}, quarantineSubnetACL),
+		action(spec.Action{
 			Name: "aws.ec2.snapshot_volumes", Service: "ec2",
-			Summary: "Snapshot every attached volume for forensics (crash-consistent), and wait until complete.",
-			Description: "Uses CreateSnapshots for a crash-consistent set, falling back to CreateSnapshot per volume. Snapshots are tagged " +
-				"with incident, run and step; a retried attempt finds them by tag instead of taking new ones.",
+			Summary: "Snapshot every attached volume for forensics (crash-consistent), optionally lock the snapshots, and wait until complete.",
+			Description: "Uses CreateSnapshots for a crash-consistent set (copying each volume's tags), falling back to CreateSnapshot per " +
+				"volume when the multi-volume call is refused (not when it is throttled). Snapshots are tagged with incident, run and step; " +
+				"a retried attempt finds them by tag instead of taking new ones. With lock_mode, each snapshot is locked (LockSnapshot) so " +
+				"that no one, the attacker's credentials included, can delete it: governance until someone allowed unlocks it, " +
+				"compliance until the lock expires. Instance-store volumes cannot be snapshotted: they are listed in instance_store_devices.",
 			Params: []spec.Param{
 				instanceIDParam(),
 				{Name: "wait", Type: spec.Bool, Default: true, Description: "Wait until every snapshot is completed (heartbeating)."},
+				{Name: "lock_mode", Type: str, Default: "none", Enum: []string{"none", "governance", "compliance"}, Description: "Lock the snapshots: none, governance or compliance (irreversible until it expires)."},
+				{Name: "lock_duration_days", Type: spec.Int, Default: 30, Description: "How long the lock holds, in days (1–36500)."},
 			},
 			Outputs: []spec.Field{
 				spec.F("snapshot_ids", strs, "Snapshot ids."),
-				spec.F("snapshots", spec.ListOf(snapshot), "Each snapshot with its volume."),
+				spec.F("snapshots", spec.ListOf(snapshot), "Each snapshot with its volume and lock."),
+				spec.F("instance_store_devices", strs, "Instance-store volumes of the instance, which no snapshot captures and a stop erases."),
 			},
-			Mutating:    true,
-			DryRun:      "Lists the volumes that would be snapshotted; sends CreateSnapshots with DryRun=true.",
-			Permissions: []string{"ec2:DescribeInstances", "ec2:DescribeSnapshots", "ec2:CreateSnapshots", "ec2:CreateSnapshot", "ec2:CreateTags"},
-			Timeout:     4 * hour,
+			Mutating: true,
+			DryRun:   "Lists the volumes that would be snapshotted; sends CreateSnapshots (and LockSnapshot for existing snapshots) with DryRun=true.",
+			Permissions: []string{
+				"ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeSnapshots", "ec2:CreateSnapshots", "ec2:CreateSnapshot",
+				"ec2:CreateTags", "ec2:DescribeLockedSnapshots", "ec2:LockSnapshot",
+			},
+			Timeout: 4 * hour,
 		}, snapshotVolumes),
 		action(spec.Action{
 			Name: "aws.ec2.disable_instance_metadata", Service: "ec2",
@@ -186,31 +276,52 @@ func ec2Actions() []registration {
 				spec.F("previous_http_tokens", str, "optional or required, before the change."),
 			},
 			Mutating:    true,
-			DryRun:      "Sends ModifyInstanceMetadataOptions with DryRun=true.",
-			Permissions: []string{"ec2:DescribeInstances", "ec2:ModifyInstanceMetadataOptions"},
+			DryRun:      "Sends ModifyInstanceMetadataOptions (and the cordon:prior-metadata record's CreateTags) with DryRun=true.",
+			Permissions: []string{"ec2:DescribeInstances", "ec2:CreateTags", "ec2:ModifyInstanceMetadataOptions"},
 			Timeout:     5 * minute,
 		}, disableInstanceMetadata),
 		action(spec.Action{
 			Name: "aws.ec2.stop_instance", Service: "ec2",
-			Summary:     "Stop the instance. Memory is lost: capture what you need first.",
-			Params:      []spec.Param{instanceIDParam(), {Name: "force", Type: spec.Bool, Default: false, Description: "Force the stop without a clean shutdown."}},
-			Outputs:     []spec.Field{spec.F("previous_state", str, "State before the call."), spec.F("state", str, "State after the call.")},
+			Summary: "Stop (or hibernate) the instance. Memory is lost unless it hibernates; instance-store data is lost: capture what you need first.",
+			Description: "Refuses while the instance has instance-store volumes not recorded as captured (tag cordon:instance-store-captured), " +
+				"unless accept_instance_store_loss is true, which the gate shows as erased data. With hibernate, memory is kept on the root " +
+				"volume (the instance must have been launched with hibernation enabled). Stop protection is lifted only with lift_stop_protection " +
+				"(recorded). The state before the first attempt is recorded in the cordon:prior-state tag.",
+			Params: []spec.Param{
+				instanceIDParam(),
+				{Name: "force", Type: spec.Bool, Default: false, Description: "Force the stop without a clean shutdown."},
+				{Name: "hibernate", Type: spec.Bool, Default: false, Description: "Hibernate (StopInstances Hibernate=true) to keep memory; refused if the instance is not enabled for hibernation."},
+				{Name: "accept_instance_store_loss", Type: spec.Bool, Default: false, Description: "Stop even though instance-store data not recorded as captured is erased."},
+				{Name: "lift_stop_protection", Type: spec.Bool, Default: false, Description: "Turn stop protection off first (recorded)."},
+			},
+			Outputs: []spec.Field{
+				spec.F("previous_state", str, "State before the first attempt of this step."),
+				spec.F("state", str, "State after the call."),
+				spec.F("hibernated", spec.Bool, "Whether the instance was hibernated rather than stopped."),
+				spec.F("stop_protection_lifted", spec.Bool, "Whether this step turned stop protection off."),
+				spec.F("instance_store_devices", strs, "Instance-store volumes, whose data the stop erases."),
+			},
 			Destructive: true, Mutating: true,
-			DryRun:      "Sends StopInstances with DryRun=true.",
-			Permissions: []string{"ec2:DescribeInstances", "ec2:StopInstances"},
-			Timeout:     15 * minute,
+			DryRun: "Sends StopInstances with DryRun=true and reports instance-store data that would be erased.",
+			Permissions: []string{
+				"ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeInstanceAttribute", "ec2:ModifyInstanceAttribute",
+				"ec2:CreateTags", "ec2:StopInstances",
+			},
+			Timeout: 15 * minute,
 		}, stopInstance),
 		action(spec.Action{
 			Name: "aws.ec2.terminate_instance", Service: "ec2",
-			Summary:     "Terminate the instance. Irreversible; volumes with DeleteOnTermination go with it.",
-			Description: "If termination protection is on, the step fails unless lift_termination_protection is true; lifting it is recorded in the output.",
+			Summary: "Terminate the instance. Irreversible; volumes with DeleteOnTermination go with it.",
+			Description: "If termination or stop protection (which also blocks termination) is on, the step fails unless " +
+				"lift_termination_protection is true; lifting them is recorded in the output.",
 			Params: []spec.Param{
 				instanceIDParam(),
-				{Name: "lift_termination_protection", Type: spec.Bool, Default: false, Description: "Turn termination protection off first (recorded)."},
+				{Name: "lift_termination_protection", Type: spec.Bool, Default: false, Description: "Turn termination and stop protection off first (recorded)."},
 			},
 			Outputs: []spec.Field{
 				spec.F("previous_state", str, "State before the call."),
-				spec.F("termination_protection_lifted", spec.Bool, "Whether this step turned protection off."),
+				spec.F("termination_protection_lifted", spec.Bool, "Whether this step turned termination protection off."),
+				spec.F("stop_protection_lifted", spec.Bool, "Whether this step turned stop protection off."),
 			},
 			Destructive: true, Mutating: true,
 			DryRun:      "Sends TerminateInstances with DryRun=true and reports whether protection would block it.",

@@ -20,10 +20,12 @@ import (
 )
 
 type evidenceSnapshot struct {
-	SnapshotID string `json:"snapshot_id"`
-	VolumeID   string `json:"volume_id"`
-	DeviceName string `json:"device_name"`
-	State      string `json:"state"`
+	SnapshotID    string `json:"snapshot_id"`
+	VolumeID      string `json:"volume_id"`
+	DeviceName    string `json:"device_name"`
+	State         string `json:"state"`
+	LockState     string `json:"lock_state"`
+	LockExpiresOn string `json:"lock_expires_on"`
 }
 
 // snapshotsOf lists the emulator's snapshots by volume.
@@ -249,11 +251,15 @@ func TestEnableTerminationProtectionRecordsPriorValuesOnce(t *testing.T) {
 			t.Errorf("%s still deleted on termination", bd.VolumeID)
 		}
 	}
-	want := map[string]any{"previous_disable_api_termination": false, "previous_shutdown_behavior": "terminate", "preserved_volume_ids": []any{root}}
+	want := map[string]any{"previous_disable_api_termination": false, "previous_shutdown_behavior": "terminate", "preserved_volume_ids": []any{root},
+		"previous_disable_api_stop": false, "auto_scaling_group": "", "previous_protected_from_scale_in": false, "skipped_protections": []any{}}
 	if !reflect.DeepEqual(res.Outputs, want) {
 		t.Errorf("outputs = %v, want %v", res.Outputs, want)
 	}
-	if rec := in.Tags[actions.TagPriorProtection]; rec != "disable_api_termination=false;shutdown=terminate;delete_on_termination="+root {
+	if !in.DisableAPIStop {
+		t.Error("stop protection is off")
+	}
+	if rec := in.Tags[actions.TagPriorProtection]; rec != "disable_api_termination=false;shutdown=terminate;disable_api_stop=false;delete_on_termination="+root {
 		t.Errorf("record = %q", rec)
 	}
 	h.assertDeclared("aws.ec2.enable_termination_protection")
@@ -279,7 +285,8 @@ func TestDisableInstanceMetadata(t *testing.T) {
 		t.Fatalf("preview mutated %v or sent no dry run", m)
 	}
 	res := h.execute("aws.ec2.disable_instance_metadata", map[string]any{"instance_id": id})
-	if !reflect.DeepEqual(preview.Changes, res.Changes) || len(res.Changes) != 1 {
+	// The record of the values before, then the change.
+	if !reflect.DeepEqual(preview.Changes, res.Changes) || len(res.Changes) != 2 {
 		t.Errorf("preview %+v\nexecute %+v", preview.Changes, res.Changes)
 	}
 	if res.Outputs["previous_http_endpoint"] != "enabled" || res.Outputs["previous_http_tokens"] != "optional" {
@@ -291,7 +298,9 @@ func TestDisableInstanceMetadata(t *testing.T) {
 	h.assertDeclared("aws.ec2.disable_instance_metadata")
 	before := len(h.emu.Mutations())
 	again := h.execute("aws.ec2.disable_instance_metadata", map[string]any{"instance_id": id})
-	if len(h.emu.Mutations()) != before || again.Outputs["previous_http_endpoint"] != "disabled" {
+	// The same step again is a retry: it reports the values from before
+	// its first attempt, from the record.
+	if len(h.emu.Mutations()) != before || again.Outputs["previous_http_endpoint"] != "enabled" {
 		t.Errorf("second run: %v", again.Outputs)
 	}
 }
@@ -316,8 +325,8 @@ func TestStopInstance(t *testing.T) {
 	h.assertDeclared("aws.ec2.stop_instance")
 	before := len(h.emu.Mutations())
 	again := h.execute("aws.ec2.stop_instance", map[string]any{"instance_id": id})
-	if len(h.emu.Mutations()) != before || again.Outputs["previous_state"] != "stopped" {
-		t.Errorf("second run: %v", again.Outputs)
+	if len(h.emu.Mutations()) != before || again.Outputs["previous_state"] != "running" {
+		t.Errorf("second run of the step: %v, want the state before its first attempt", again.Outputs)
 	}
 }
 
@@ -412,4 +421,96 @@ func TestSnapshotWaitHonoursCancellation(t *testing.T) {
 	if n := len(h.emu.Snapshots()); n == 0 {
 		t.Error("no snapshot was started")
 	}
+}
+
+// Snapshots carry their volume's tags (CopyTagsFromSource), with Cordon's
+// tags on top.
+func TestSnapshotsCopyTheVolumeTags(t *testing.T) {
+	h := newHarness(t)
+	id := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 2}).InstanceIDs[0]
+	vol := volumesOf(h, id)[1]
+	if _, err := ec2Setup(h).CreateTags(context.Background(), &ec2.CreateTagsInput{Resources: []string{vol},
+		Tags: []ec2types.Tag{{Key: aws.String("DataClass"), Value: aws.String("customer")}}}); err != nil {
+		t.Fatal(err)
+	}
+	h.execute("aws.ec2.snapshot_volumes", map[string]any{"instance_id": id})
+	held := snapshotsOf(h)[vol]
+	if len(held) != 1 || held[0].Tags["DataClass"] != "customer" || held[0].Tags["App"] != "confluence" || held[0].Tags[actions.TagStep] != "step" {
+		t.Errorf("snapshot of %s: %+v", vol, held)
+	}
+}
+
+// With lock_mode, every snapshot is locked so that credentials allowed to
+// delete snapshots cannot destroy the evidence; locking again changes
+// nothing.
+func TestSnapshotLockIsIdempotentAndRecorded(t *testing.T) {
+	h := newHarness(t)
+	id := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 2}).InstanceIDs[0]
+	params := map[string]any{"instance_id": id, "lock_mode": "compliance", "lock_duration_days": 30}
+	preview, err := h.run(actions.Preview, "aws.ec2.snapshot_volumes", params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := h.mutations(); len(m) != 0 {
+		t.Fatalf("preview mutated: %v", m)
+	}
+	locks := 0
+	for _, c := range preview.Changes {
+		if c.Field == "snapshot lock" && c.After == "compliance for 30 days" {
+			locks++
+		}
+	}
+	if locks != 2 {
+		t.Errorf("preview changes %+v", preview.Changes)
+	}
+	res := h.execute("aws.ec2.snapshot_volumes", params)
+	for _, s := range decodeOutput[[]evidenceSnapshot](t, res, "snapshots") {
+		if s.LockState != "compliance" || s.LockExpiresOn == "" {
+			t.Errorf("snapshot output %+v", s)
+		}
+	}
+	h.assertDeclared("aws.ec2.snapshot_volumes")
+	for _, s := range h.emu.Snapshots() {
+		if s.Lock == nil || s.Lock.Mode != "compliance" || s.Lock.DurationDays != 30 {
+			t.Errorf("%s lock = %+v", s.ID, s.Lock)
+		}
+		_, err := ec2Setup(h).DeleteSnapshot(context.Background(), &ec2.DeleteSnapshotInput{SnapshotId: aws.String(s.ID)})
+		if err == nil {
+			t.Errorf("locked %s was deleted", s.ID)
+		}
+	}
+
+	before := len(h.emu.Mutations())
+	again := h.execute("aws.ec2.snapshot_volumes", params)
+	if len(h.emu.Mutations()) != before || len(again.Changes) != 0 || !hasNote(again.Notes, "already locked") {
+		t.Errorf("second run: mutations %d, changes %+v, notes %v", len(h.emu.Mutations())-before, again.Changes, again.Notes)
+	}
+	// A governance lock asked over a compliance one keeps the stronger.
+	weaker := h.execute("aws.ec2.snapshot_volumes", map[string]any{"instance_id": id, "lock_mode": "governance"})
+	if len(weaker.Changes) != 0 {
+		t.Errorf("governance over compliance changed %+v", weaker.Changes)
+	}
+	if _, err := h.run(actions.Execute, "aws.ec2.snapshot_volumes", map[string]any{"instance_id": id, "lock_mode": "governance", "lock_duration_days": 0}); err == nil ||
+		errorType(err) != actions.ErrBadParams {
+		t.Errorf("lock_duration_days 0: err = %v", err)
+	}
+}
+
+// Instance-store volumes are listed where responders read the evidence:
+// no snapshot takes them.
+func TestSnapshotListsInstanceStoreVolumes(t *testing.T) {
+	h := newHarness(t)
+	in, err := h.emu.AddInstance(awsemu.InstanceSpec{InstanceType: "d2.xlarge", Volumes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.run(actions.Preview, "aws.ec2.snapshot_volumes", map[string]any{"instance_id": in.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ephemeral0 (2000 GB hdd)", "ephemeral1 (2000 GB hdd)", "ephemeral2 (2000 GB hdd)"}
+	if got := decodeOutput[[]string](t, res, "instance_store_devices"); !slices.Equal(got, want) || !hasNote(res.Notes, "instance-store") {
+		t.Errorf("devices %v, notes %v", got, res.Notes)
+	}
+	h.assertDeclared("aws.ec2.snapshot_volumes")
 }

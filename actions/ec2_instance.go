@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -188,11 +190,28 @@ func disableInstanceMetadata(ctx context.Context, x *execution) error {
 	if in.MetadataOptions != nil {
 		endpoint, tokens = string(in.MetadataOptions.HttpEndpoint), string(in.MetadataOptions.HttpTokens)
 	}
-	x.output("previous_http_endpoint", endpoint)
-	x.output("previous_http_tokens", tokens)
+	// An earlier attempt of this step whose answer was lost (the endpoint
+	// is off, the attempt failed) left the values from before it.
+	rec, retried := readStepRecord(x, ec2TagMap(in.Tags), TagPriorMetadata)
+	prevEndpoint, prevTokens := endpoint, tokens
+	if retried {
+		prevEndpoint, prevTokens = rec["http_endpoint"], rec["http_tokens"]
+	}
+	x.output("previous_http_endpoint", prevEndpoint)
+	x.output("previous_http_tokens", prevTokens)
 	if endpoint == string(ec2types.InstanceMetadataEndpointStateDisabled) {
-		x.note("the metadata service of %s was already disabled", p.InstanceID)
+		if retried && prevEndpoint != endpoint {
+			x.note("the metadata service of %s was disabled by an earlier attempt of this step (it was %s)", p.InstanceID, prevEndpoint)
+		} else {
+			x.note("the metadata service of %s was already disabled", p.InstanceID)
+		}
 		return nil
+	}
+	if !retried {
+		if err := writeRecord(ctx, x, p.InstanceID, TagPriorMetadata,
+			stepRecord(x, map[string]string{"http_endpoint": endpoint, "http_tokens": tokens})); err != nil {
+			return err
+		}
 	}
 	_, err = x.aws.EC2.ModifyInstanceMetadataOptions(ctx, &ec2.ModifyInstanceMetadataOptionsInput{
 		InstanceId: aws.String(p.InstanceID), HttpEndpoint: ec2types.InstanceMetadataEndpointStateDisabled, DryRun: aws.Bool(x.preview()),
@@ -206,9 +225,49 @@ func disableInstanceMetadata(ctx context.Context, x *execution) error {
 	return nil
 }
 
+// instanceStoreDevices lists the instance's instance-store volumes (from
+// its instance type's InstanceStorageInfo, since DescribeInstances shows
+// only EBS mappings): EBS snapshots cannot capture them and a stop or
+// hibernation loses their data. known is false when the service could not
+// say (another implementation of the API), which the step notes.
+func instanceStoreDevices(ctx context.Context, x *execution, in ec2types.Instance) (devices []string, known bool, err error) {
+	devices = []string{}
+	if in.RootDeviceType == ec2types.DeviceTypeInstanceStore {
+		devices = append(devices, aws.ToString(in.RootDeviceName)+" (instance-store root volume)")
+	}
+	if in.InstanceType == "" {
+		return devices, false, nil
+	}
+	out, err := x.aws.EC2.DescribeInstanceTypes(ctx, &ec2.DescribeInstanceTypesInput{InstanceTypes: []ec2types.InstanceType{in.InstanceType}})
+	if unsupportedByService(err) {
+		x.note("could not tell whether %s (%s) has instance-store volumes: DescribeInstanceTypes is not supported by the service (%v)",
+			aws.ToString(in.InstanceId), in.InstanceType, err)
+		return devices, false, nil
+	}
+	if err != nil {
+		return nil, false, classify("read the instance storage of type "+string(in.InstanceType), "ec2:DescribeInstanceTypes", err)
+	}
+	n := 0
+	for _, t := range out.InstanceTypes {
+		if t.InstanceType != in.InstanceType || t.InstanceStorageInfo == nil {
+			continue
+		}
+		for _, d := range t.InstanceStorageInfo.Disks {
+			for range aws.ToInt32(d.Count) {
+				devices = append(devices, fmt.Sprintf("ephemeral%d (%d GB %s)", n, aws.ToInt64(d.SizeInGB), d.Type))
+				n++
+			}
+		}
+	}
+	return devices, true, nil
+}
+
 type stopParams struct {
-	InstanceID string `json:"instance_id"`
-	Force      bool   `json:"force"`
+	InstanceID              string `json:"instance_id"`
+	Force                   bool   `json:"force"`
+	Hibernate               bool   `json:"hibernate"`
+	AcceptInstanceStoreLoss bool   `json:"accept_instance_store_loss"`
+	LiftStopProtection      bool   `json:"lift_stop_protection"`
 }
 
 func stopInstance(ctx context.Context, x *execution) error {
@@ -220,39 +279,118 @@ func stopInstance(ctx context.Context, x *execution) error {
 	if err != nil {
 		return err
 	}
+	tags := ec2TagMap(in.Tags)
 	prev := instanceState(in)
-	x.output("previous_state", prev)
+	// A retried attempt reports the state from before the first attempt of
+	// this step, which may have stopped the instance and lost the answer.
+	rec, retried := readStepRecord(x, tags, TagPriorState)
+	reported := prev
+	if retried && rec["state"] != "" {
+		reported = rec["state"]
+	}
+	x.output("previous_state", reported)
+	x.output("hibernated", retried && rec["hibernate"] == "true")
+	x.output("stop_protection_lifted", retried && p.LiftStopProtection && rec["disable_api_stop"] == "true")
+	x.output("instance_store_devices", []string{})
 	switch ec2types.InstanceStateName(prev) {
 	case ec2types.InstanceStateNameStopped, ec2types.InstanceStateNameStopping:
-		x.note("%s was already %s", p.InstanceID, prev)
+		if retried && reported != prev {
+			x.note("%s was stopped by an earlier attempt of this step (it was %s)", p.InstanceID, reported)
+		} else {
+			x.note("%s was already %s", p.InstanceID, prev)
+		}
 		x.output("state", prev)
 		return nil
 	case ec2types.InstanceStateNameShuttingDown, ec2types.InstanceStateNameTerminated:
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("stop %s: the instance is %s and cannot be stopped", p.InstanceID, prev), ErrConflict, nil)
 	}
-	out, err := x.aws.EC2.StopInstances(ctx, &ec2.StopInstancesInput{
-		InstanceIds: []string{p.InstanceID}, Force: aws.Bool(p.Force), DryRun: aws.Bool(x.preview()),
-	})
+	// refuse stops the step before any change: in a preview it says so in
+	// a note (the gate shows it), in an execution it fails for good.
+	refuse := func(msg string) error {
+		if x.preview() {
+			x.note("%s", msg)
+			return nil
+		}
+		return temporal.NewNonRetryableApplicationError(msg, ErrConflict, nil)
+	}
+
+	devices, _, err := instanceStoreDevices(ctx, x, in)
+	if err != nil {
+		return err
+	}
+	x.output("instance_store_devices", devices)
+	if len(devices) > 0 {
+		list := strings.Join(devices, ", ")
+		switch {
+		case tags[TagInstanceStoreCaptured] != "":
+			x.note("instance-store volumes of %s (%s) recorded as captured: %s=%s", p.InstanceID, list, TagInstanceStoreCaptured, tags[TagInstanceStoreCaptured])
+		case !p.AcceptInstanceStoreLoss:
+			return refuse(fmt.Sprintf("stop %s: a stop erases its instance-store volumes (%s), which no EBS snapshot captures; "+
+				"image them first and tag the instance %s=<where the images are>, or set accept_instance_store_loss: true", p.InstanceID, list, TagInstanceStoreCaptured))
+		default:
+			x.note("WARNING: stopping %s erases its instance-store volumes (%s); accepted by accept_instance_store_loss: true", p.InstanceID, list)
+			for _, d := range devices {
+				x.change(p.InstanceID, "instance-store "+d, "data", "erased")
+			}
+		}
+	}
+	if p.Hibernate && (in.HibernationOptions == nil || !aws.ToBool(in.HibernationOptions.Configured)) {
+		return refuse(fmt.Sprintf("stop %s: hibernate: true, but the instance was not enabled for hibernation at launch "+
+			"(HibernationOptions.Configured is false), so memory cannot be kept; stop without hibernate to lose it", p.InstanceID))
+	}
+	stopProtection, _, err := stopProtected(ctx, x, p.InstanceID)
+	if err != nil {
+		return err
+	}
+	if stopProtection && !p.LiftStopProtection {
+		return refuse(fmt.Sprintf("stop %s: stop protection is on; set lift_stop_protection: true to lift it (recorded) and stop", p.InstanceID))
+	}
+	if !retried {
+		fields := map[string]string{"state": prev, "disable_api_stop": strconv.FormatBool(stopProtection), "hibernate": strconv.FormatBool(p.Hibernate)}
+		if err := writeRecord(ctx, x, p.InstanceID, TagPriorState, stepRecord(x, fields)); err != nil {
+			return err
+		}
+	}
+	if stopProtection {
+		if err := modifyInstance(ctx, x, &ec2.ModifyInstanceAttributeInput{
+			InstanceId: aws.String(p.InstanceID), DisableApiStop: &ec2types.AttributeBooleanValue{Value: aws.Bool(false)},
+		}, "lift stop protection of "+p.InstanceID); err != nil {
+			return err
+		}
+		x.change(p.InstanceID, "disable_api_stop", true, false)
+		x.note("stop protection of %s lifted by this step (lift_stop_protection: true)", p.InstanceID)
+		x.output("stop_protection_lifted", true)
+	}
+	input := &ec2.StopInstancesInput{InstanceIds: []string{p.InstanceID}, Force: aws.Bool(p.Force), DryRun: aws.Bool(x.preview())}
+	if p.Hibernate {
+		input.Hibernate = aws.Bool(true)
+	}
+	out, err := x.aws.EC2.StopInstances(ctx, input)
 	what := "stop " + p.InstanceID
-	if x.preview() {
+	after := string(ec2types.InstanceStateNameStopping)
+	switch {
+	case x.preview() && stopProtection && isCode(err, "OperationNotPermitted"):
+		// The dry run still sees the protection a real run lifts first.
+	case x.preview():
 		if err := dryRunOK(what, "ec2:StopInstances", err); err != nil {
 			return err
 		}
-		x.change(p.InstanceID, "state", prev, string(ec2types.InstanceStateNameStopping))
-		x.output("state", string(ec2types.InstanceStateNameStopping))
-		return nil
-	}
-	if err != nil {
+	case err != nil:
 		return classify(what, "ec2:StopInstances", err)
-	}
-	state := string(ec2types.InstanceStateNameStopping)
-	for _, c := range out.StoppingInstances {
-		if aws.ToString(c.InstanceId) == p.InstanceID && c.CurrentState != nil {
-			state = string(c.CurrentState.Name)
+	default:
+		for _, c := range out.StoppingInstances {
+			if aws.ToString(c.InstanceId) == p.InstanceID && c.CurrentState != nil {
+				after = string(c.CurrentState.Name)
+			}
 		}
 	}
-	x.change(p.InstanceID, "state", prev, state)
-	x.output("state", state)
+	field := "state"
+	if p.Hibernate {
+		field = "state (hibernate: memory kept on the root volume)"
+	}
+	x.change(p.InstanceID, field, prev, after)
+	x.output("state", after)
+	x.output("hibernated", p.Hibernate)
 	return nil
 }

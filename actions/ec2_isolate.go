@@ -1,10 +1,14 @@
 package actions
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -22,13 +26,25 @@ import (
 // flows through such rules are not tracked, so when the interface then
 // moves to the empty quarantine group those flows are cut too.
 //
+// That allow-all group is the most dangerous thing Cordon ever creates, so
+// it is made per isolation (named after the run, the step item and the
+// instance, tagged with them), never shared, and deleted before the step
+// ends. Being nobody else's, it can be deleted, or emptied of its rules
+// when AWS still sees a dependency, without racing the isolations of the
+// fleet's other hosts, and a retry after a crash finds it by its name.
+// Each interface spends one API round trip in it: the two modifications
+// are sent back to back, the time between them is reported (exposure_ms),
+// and if the second one cannot be made the interface goes back to the
+// quarantine group or to its original groups, never left open.
+//
 // Caveats of two_phase that responders must know:
-//   - between the two modifications (one API round trip per interface) the
-//     instance accepts traffic from anywhere;
+//   - between the two modifications the instance accepts traffic from
+//     anywhere;
 //   - connections that AWS always tracks survive it anyway: those through a
 //     NAT gateway, a Network or Gateway Load Balancer, a Transit Gateway,
 //     Global Accelerator, PrivateLink, and ICMP/ICMPv6 in some cases. A
-//     network ACL on the subnet is the only way to cut those at once.
+//     network ACL on the subnet (aws.ec2.quarantine_subnet_acl) is the only
+//     way to cut those at once.
 
 // Tag values that tell Cordon's groups apart from everyone else's.
 const (
@@ -51,10 +67,52 @@ func emptyQuarantine(name string) quarantineGroupKind {
 		description: "Cordon quarantine: no inbound and no outbound traffic"}
 }
 
-func untrackedQuarantine(name string) quarantineGroupKind {
-	return quarantineGroupKind{name: name + "-untracked", tagValue: quarantineUntracked, allowAll: true,
-		description: "Cordon two-phase isolation: allow-all rules so existing flows become untracked"}
+// untrackedQuarantine is the two-phase group of one isolation: its name
+// carries the instance and a digest of the run and step item, so that
+// hosts isolated in parallel never share it and a retried attempt of the
+// same isolation finds the one it made.
+func untrackedQuarantine(x *execution, base, instanceID string) quarantineGroupKind {
+	sum := sha256.Sum256([]byte(x.call.Run.RunID + "\x00" + x.stepKey() + "\x00" + instanceID))
+	suffix := "-untracked-" + instanceID + "-" + hex.EncodeToString(sum[:4])
+	name := base[:min(len(base), 255-len(suffix))] + suffix
+	return quarantineGroupKind{name: name, tagValue: quarantineUntracked, allowAll: true,
+		description: "Cordon two-phase isolation of " + instanceID + ": allow-all rules so existing flows become untracked; deleted when the isolation ends"}
 }
+
+// Bounds of the retries of a call AWS answers InvalidGroup.NotFound for a
+// group that exists (just created: EC2 is eventually consistent) or
+// DependencyViolation for a group an interface has just left.
+const (
+	settleAttempts   = 8
+	settleFirstDelay = 100 * time.Millisecond
+	settleMaxDelay   = 2 * time.Second
+)
+
+// settle runs call, retrying with bounded backoff while it fails with one
+// of the codes: EC2 answers InvalidGroup.NotFound for a group created a
+// moment ago until the creation has propagated, which is not a failure of
+// the step. The error of the last attempt is returned unclassified.
+func settle(ctx context.Context, call func() error, codes ...string) error {
+	delay := settleFirstDelay
+	for attempt := 1; ; attempt++ {
+		err := call()
+		if err == nil || attempt == settleAttempts || !slices.ContainsFunc(codes, func(c string) bool { return isCode(err, c) }) {
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		delay = min(2*delay, settleMaxDelay)
+	}
+}
+
+// groupNotVisible is the answer to a call naming a group EC2 does not
+// know yet.
+const groupNotVisible = "InvalidGroup.NotFound"
 
 // newGroupPlaceholder stands for a group a preview would create, in
 // changes and outputs.
@@ -208,9 +266,11 @@ func sealQuarantineGroup(ctx context.Context, x *execution, g *ec2types.Security
 		return nil
 	}
 	before := describeRules(g.IpPermissionsEgress)
-	_, err := x.aws.EC2.RevokeSecurityGroupEgress(ctx, &ec2.RevokeSecurityGroupEgressInput{
-		GroupId: g.GroupId, IpPermissions: g.IpPermissionsEgress, DryRun: aws.Bool(x.preview()),
-	})
+	err := settle(ctx, func() error {
+		return discardOutput(x.aws.EC2.RevokeSecurityGroupEgress(ctx, &ec2.RevokeSecurityGroupEgressInput{
+			GroupId: g.GroupId, IpPermissions: g.IpPermissionsEgress, DryRun: aws.Bool(x.preview()),
+		}))
+	}, groupNotVisible)
 	switch {
 	case isCode(err, "InvalidPermission.NotFound"):
 		// A concurrent isolation in this VPC revoked them first (a fleet
@@ -246,17 +306,19 @@ func openUntrackedGroup(ctx context.Context, x *execution, g *ec2types.SecurityG
 			continue
 		}
 		field, permission := "egress", "ec2:AuthorizeSecurityGroupEgress"
-		var err error
 		if dir.ingress {
 			field, permission = "ingress", "ec2:AuthorizeSecurityGroupIngress"
-			_, err = x.aws.EC2.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{
-				GroupId: g.GroupId, IpPermissions: missing, DryRun: aws.Bool(x.preview()),
-			})
-		} else {
-			_, err = x.aws.EC2.AuthorizeSecurityGroupEgress(ctx, &ec2.AuthorizeSecurityGroupEgressInput{
-				GroupId: g.GroupId, IpPermissions: missing, DryRun: aws.Bool(x.preview()),
-			})
 		}
+		err := settle(ctx, func() error {
+			if dir.ingress {
+				return discardOutput(x.aws.EC2.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{
+					GroupId: g.GroupId, IpPermissions: missing, DryRun: aws.Bool(x.preview()),
+				}))
+			}
+			return discardOutput(x.aws.EC2.AuthorizeSecurityGroupEgress(ctx, &ec2.AuthorizeSecurityGroupEgressInput{
+				GroupId: g.GroupId, IpPermissions: missing, DryRun: aws.Bool(x.preview()),
+			}))
+		}, groupNotVisible)
 		what := fmt.Sprintf("allow all %s traffic on two-phase group %s", field, id)
 		switch {
 		case isCode(err, "InvalidPermission.Duplicate"):
@@ -355,10 +417,13 @@ func describeInterfaces(ctx context.Context, x *execution, instanceID string, en
 }
 
 // setInterfaceGroups replaces an ENI's security groups (DryRun in preview).
+// A group created a moment ago may not be known yet: that is retried.
 func setInterfaceGroups(ctx context.Context, x *execution, eniID string, groups []string, what string) error {
-	_, err := x.aws.EC2.ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{
-		NetworkInterfaceId: aws.String(eniID), Groups: groups, DryRun: aws.Bool(x.preview()),
-	})
+	err := settle(ctx, func() error {
+		return discardOutput(x.aws.EC2.ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{
+			NetworkInterfaceId: aws.String(eniID), Groups: groups, DryRun: aws.Bool(x.preview()),
+		}))
+	}, groupNotVisible)
 	return x.ec2Outcome(what, "ec2:ModifyNetworkInterfaceAttribute", err)
 }
 
@@ -368,15 +433,39 @@ type isolatedInterface struct {
 	OriginalGroupIDs   []string `json:"original_group_ids"`
 }
 
+// quarantinedInterface is one entry of isolate_instance's
+// network_interfaces output: with two_phase, how long the interface was
+// open to all traffic.
+type quarantinedInterface struct {
+	isolatedInterface
+	ExposureMS int64 `json:"exposure_ms"`
+}
+
 type isolateParams struct {
-	InstanceID          string `json:"instance_id"`
-	QuarantineGroupName string `json:"quarantine_group_name"`
-	TwoPhase            bool   `json:"two_phase"`
+	InstanceID          string            `json:"instance_id"`
+	QuarantineGroupName string            `json:"quarantine_group_name"`
+	QuarantineGroupIDs  map[string]string `json:"quarantine_group_ids"`
+	TwoPhase            bool              `json:"two_phase"`
+	AllowNATInstance    bool              `json:"allow_nat_instance"`
+}
+
+// checkQuarantineGroupIDs validates the configured groups: a VPC id to a
+// security group id.
+func checkQuarantineGroupIDs(action string, ids map[string]string) error {
+	for vpc, sg := range ids {
+		if !strings.HasPrefix(vpc, "vpc-") || !strings.HasPrefix(sg, "sg-") {
+			return badParams(action, fmt.Errorf("quarantine_group_ids: %q: %q must map a VPC id (vpc-...) to a security group id (sg-...)", vpc, sg))
+		}
+	}
+	return nil
 }
 
 func isolateInstance(ctx context.Context, x *execution) error {
 	var p isolateParams
 	if err := x.decode(&p); err != nil {
+		return err
+	}
+	if err := checkQuarantineGroupIDs(x.call.Action, p.QuarantineGroupIDs); err != nil {
 		return err
 	}
 	in, err := getInstance(ctx, x, p.InstanceID)
@@ -388,29 +477,94 @@ func isolateInstance(ctx context.Context, x *execution) error {
 		// A terminated instance has no interfaces left: nothing can reach it.
 		x.note("%s has no network interfaces (state %s): nothing to isolate", p.InstanceID, instanceState(in))
 		x.output("quarantine_group_id", "")
-		x.output("network_interfaces", []isolatedInterface{})
+		x.output("network_interfaces", []quarantinedInterface{})
 		x.output("already_isolated", true)
+		x.output("max_exposure_ms", 0)
 		return nil
 	}
 	current, err := describeInterfaces(ctx, x, p.InstanceID, enis)
 	if err != nil {
 		return err
 	}
+	// Before anything changes, so that the preview (which runs before the
+	// gate) already says what Cordon will not do.
+	if err := checkMovable(ctx, x, p, enis, current); err != nil {
+		return err
+	}
 
 	// One quarantine group per VPC; an instance's interfaces may span VPCs.
-	quarantine, untracked := map[string]string{}, map[string]string{}
+	quarantine := map[string]string{}
+	var vpcs []string
 	for _, e := range enis {
 		vpc := aws.ToString(e.VpcId)
 		if _, done := quarantine[vpc]; done {
 			continue
 		}
-		if quarantine[vpc], err = quarantineGroup(ctx, x, vpc, emptyQuarantine(p.QuarantineGroupName)); err != nil {
+		vpcs = append(vpcs, vpc)
+		id := p.QuarantineGroupIDs[vpc]
+		if id == "" {
+			id = x.rt.opts.QuarantineGroupIDs[vpc]
+		}
+		if id != "" {
+			quarantine[vpc], err = configuredQuarantineGroup(ctx, x, vpc, id)
+		} else {
+			quarantine[vpc], err = quarantineGroup(ctx, x, vpc, emptyQuarantine(p.QuarantineGroupName))
+		}
+		if err != nil {
 			return err
 		}
 	}
 
-	result := make([]isolatedInterface, 0, len(enis))
+	var untracked map[string]string
+	var kind quarantineGroupKind
+	if p.TwoPhase {
+		untracked, kind = map[string]string{}, untrackedQuarantine(x, p.QuarantineGroupName, p.InstanceID)
+	}
+	result, already, err := quarantineInterfaces(ctx, x, p, enis, current, quarantine, untracked, kind)
+	if p.TwoPhase {
+		// Whatever happened above (a failed swap included), this
+		// isolation's allow-all group must not outlive it. The step's own
+		// error, if any, stays the one reported: its class decides retries.
+		if derr := dropUntrackedGroups(ctx, x, vpcs, untracked, kind); derr != nil {
+			if err == nil {
+				return derr
+			}
+			x.note("removing the two-phase group failed too: %v", derr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+
+	primaryVPC := aws.ToString(enis[0].VpcId)
+	if len(quarantine) > 1 {
+		x.note("interfaces span %d VPCs; each got the quarantine group of its VPC", len(quarantine))
+	}
+	allAlready := already == len(enis)
+	if allAlready {
+		x.note("%s was already isolated: every interface had only the quarantine group", p.InstanceID)
+	}
+	var maxExposure int64
+	for _, r := range result {
+		maxExposure = max(maxExposure, r.ExposureMS)
+	}
+	x.output("quarantine_group_id", quarantine[primaryVPC])
+	x.output("network_interfaces", result)
+	x.output("already_isolated", allAlready)
+	x.output("max_exposure_ms", maxExposure)
+	return nil
+}
+
+// quarantineInterfaces records each interface's groups and moves it to the
+// quarantine group of its VPC (through this isolation's untracked group
+// with two_phase, creating it in untracked on first use). It returns the
+// interfaces and how many were already quarantined.
+func quarantineInterfaces(ctx context.Context, x *execution, p isolateParams, enis []ec2types.InstanceNetworkInterface,
+	current map[string]ec2types.NetworkInterface, quarantine, untracked map[string]string, kind quarantineGroupKind,
+) ([]quarantinedInterface, int, error) {
+	result := make([]quarantinedInterface, 0, len(enis))
 	already := 0
+	var err error
 	for _, e := range enis {
 		eniID, vpc := aws.ToString(e.NetworkInterfaceId), aws.ToString(e.VpcId)
 		ni := current[eniID]
@@ -425,13 +579,13 @@ func isolateInstance(ctx context.Context, x *execution) error {
 			if !recorded {
 				x.note("%s already has only the quarantine group, with no record of its original groups", eniID)
 			}
-			result = append(result, isolatedInterface{NetworkInterfaceID: eniID, OriginalGroupIDs: splitCommaList(record)})
+			result = append(result, quarantinedInterface{isolatedInterface: isolatedInterface{NetworkInterfaceID: eniID, OriginalGroupIDs: splitCommaList(record)}})
 			continue
 		}
 		if p.TwoPhase {
 			if _, ok := untracked[vpc]; !ok {
-				if untracked[vpc], err = quarantineGroup(ctx, x, vpc, untrackedQuarantine(p.QuarantineGroupName)); err != nil {
-					return err
+				if untracked[vpc], err = quarantineGroup(ctx, x, vpc, kind); err != nil {
+					return nil, 0, err
 				}
 			}
 		}
@@ -443,50 +597,324 @@ func isolateInstance(ctx context.Context, x *execution) error {
 				return g == q || (untracked[vpc] != "" && g == untracked[vpc])
 			})
 			if len(original) == 0 {
-				return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				return nil, 0, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 					"isolate %s: %s holds only Cordon groups (%s) and no record of its original groups: restore it by hand",
 					p.InstanceID, eniID, strings.Join(groups, ",")), ErrConflict, nil)
 			}
 			record = strings.Join(original, ",")
 			if err := writeRecord(ctx, x, eniID, TagOriginalGroups, record); err != nil {
-				return err
+				return nil, 0, err
 			}
 		} else if !slices.Equal(splitCommaList(record), groups) {
 			x.note("%s: keeping the original groups recorded by an earlier attempt (%s)", eniID, record)
 		}
-		result = append(result, isolatedInterface{NetworkInterfaceID: eniID, OriginalGroupIDs: splitCommaList(record)})
+		entry := quarantinedInterface{isolatedInterface: isolatedInterface{NetworkInterfaceID: eniID, OriginalGroupIDs: splitCommaList(record)}}
 
-		before := groups
-		if p.TwoPhase {
-			u := untracked[vpc]
-			if !slices.Equal(groups, []string{u}) {
-				if err := setInterfaceGroups(ctx, x, eniID, dryRunGroups(x, groups, u),
-					"isolate "+p.InstanceID+": move "+eniID+" to the untracked group"); err != nil {
-					return err
+		if !p.TwoPhase {
+			if err := setInterfaceGroups(ctx, x, eniID, dryRunGroups(x, groups, q), "isolate "+p.InstanceID+": quarantine "+eniID); err != nil {
+				return nil, 0, err
+			}
+			x.change(eniID, "security_groups", groups, []string{q})
+			result = append(result, entry)
+			continue
+		}
+		exposure, err := swapThroughUntracked(ctx, x, p.InstanceID, eniID, groups, splitCommaList(record), untracked[vpc], q)
+		entry.ExposureMS = exposure.Milliseconds()
+		result = append(result, entry)
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return result, already, nil
+}
+
+// swapThroughUntracked moves an interface into the untracked group u and at
+// once on to the quarantine group q: the two calls go back to back, and
+// the time between their answers is the exposure it returns. If the second
+// call fails (throttled beyond retries, denied, anything), the interface
+// is put back on q or else on its original groups, even if the activity is
+// being cancelled: never left in the group that admits everything.
+func swapThroughUntracked(ctx context.Context, x *execution, instanceID, eniID string, groups, original []string, u, q string) (time.Duration, error) {
+	// The worker's rate limiter takes both calls' tokens before the first
+	// one goes out, so that the second never queues behind other hosts'
+	// calls while the interface is open.
+	pair := reserveCalls(ctx, "ModifyNetworkInterfaceAttribute", 2)
+	before := groups
+	var opened time.Time
+	if !slices.Equal(groups, []string{u}) {
+		if err := setInterfaceGroups(pair, x, eniID, dryRunGroups(x, groups, u),
+			"isolate "+instanceID+": move "+eniID+" to the untracked group"); err != nil {
+			return 0, err
+		}
+		opened = time.Now()
+		x.change(eniID, "security_groups", before, []string{u})
+		before = []string{u}
+	} else {
+		x.note("%s was left in the two-phase group %s by an earlier attempt: quarantining it now", eniID, u)
+	}
+	err := setInterfaceGroups(pair, x, eniID, dryRunGroups(x, groups, q), "isolate "+instanceID+": quarantine "+eniID)
+	var exposure time.Duration
+	if !opened.IsZero() && !x.preview() {
+		exposure = time.Since(opened)
+	}
+	if err == nil {
+		x.change(eniID, "security_groups", before, []string{q})
+		if exposure > 0 {
+			x.note("%s was open to all traffic for %d ms between the two modifications", eniID, exposure.Milliseconds())
+		}
+		return exposure, nil
+	}
+	if x.preview() {
+		return 0, err
+	}
+	// Not the step's context: a cancelled activity must still close the
+	// interface it opened.
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	for _, back := range []struct {
+		groups []string
+		what   string
+	}{{[]string{q}, "the quarantine group"}, {original, "its original groups"}} {
+		if len(back.groups) == 0 {
+			continue
+		}
+		if rerr := setInterfaceGroups(closeCtx, x, eniID, back.groups,
+			"isolate "+instanceID+": take "+eniID+" out of the untracked group"); rerr != nil {
+			continue
+		}
+		exposure = time.Since(opened)
+		x.change(eniID, "security_groups", before, back.groups)
+		x.note("%s: quarantining it failed (%v); it was put back on %s after %d ms open to all traffic", eniID, err, back.what, exposure.Milliseconds())
+		if slices.Equal(back.groups, []string{q}) {
+			// Isolated after all, one attempt later.
+			return exposure, nil
+		}
+		return exposure, err
+	}
+	// Last resort: the group is this isolation's own, so emptying it of
+	// its rules closes the interface in place without touching anyone
+	// else (a different API and permission from the call that failed).
+	if eerr := emptyGroup(closeCtx, x, u, nil); eerr != nil {
+		x.note("%s IS STILL OPEN to all traffic in %s: quarantining it failed (%v), and so did emptying that group (%v): fix it by hand now", eniID, u, err, eerr)
+		return time.Since(opened), err
+	}
+	x.note("%s: could neither quarantine it nor give its groups back; its two-phase group %s was emptied of its rules instead, so it admits nothing", eniID, u)
+	return time.Since(opened), err
+}
+
+// dropUntrackedGroups deletes this isolation's untracked group in each VPC
+// (made by this attempt, or left by one that crashed). A group AWS still
+// sees in use (DependencyViolation: an interface just moved off it, one
+// that could not be moved off, or someone attached it meanwhile) is not a
+// failure of the step: it is emptied of its rules instead, so that it
+// admits nothing. The interfaces are in quarantine by then; this group is
+// no longer needed by anything, the restore included.
+func dropUntrackedGroups(ctx context.Context, x *execution, vpcs []string, made map[string]string, kind quarantineGroupKind) error {
+	// Like the swap's way back: a cancelled activity still cleans up.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	var first error
+	for _, vpc := range vpcs {
+		id := made[vpc]
+		if placeholder := newGroupPlaceholder(kind.name); id == placeholder {
+			x.change(vpc, "security group "+kind.name, placeholder, nil)
+			continue
+		}
+		var g *ec2types.SecurityGroup
+		if id == "" {
+			found, err := findSecurityGroup(ctx, x, vpc, kind.name)
+			if err != nil {
+				first = cmp.Or(first, err)
+				continue
+			}
+			if found == nil || ec2TagMap(found.Tags)[TagQuarantine] != kind.tagValue {
+				continue
+			}
+			g, id = found, aws.ToString(found.GroupId)
+		}
+		if err := dropUntrackedGroup(ctx, x, vpc, id, g, kind); err != nil {
+			first = cmp.Or(first, err)
+		}
+	}
+	return first
+}
+
+func dropUntrackedGroup(ctx context.Context, x *execution, vpc, id string, g *ec2types.SecurityGroup, kind quarantineGroupKind) error {
+	what := "delete the two-phase group " + id + " (" + kind.name + ") in " + vpc
+	err := settle(ctx, func() error {
+		return discardOutput(x.aws.EC2.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(id), DryRun: aws.Bool(x.preview())}))
+	}, groupNotVisible, "DependencyViolation")
+	switch {
+	case err == nil || isCode(err, "DryRunOperation"):
+		x.change(vpc, "security group "+kind.name, id, nil)
+		return nil
+	case isCode(err, groupNotVisible):
+		x.note("the two-phase group %s was already gone", id)
+		return nil
+	case isCode(err, "DependencyViolation"):
+		if x.preview() {
+			x.note("the two-phase group %s is still in use: it would be emptied of its rules rather than deleted", id)
+			return nil
+		}
+		x.note("the two-phase group %s is still in use (%v): emptying it of its rules instead of deleting it", id, err)
+		return emptyGroup(ctx, x, id, g)
+	default:
+		return classify(what, "ec2:DeleteSecurityGroup", err)
+	}
+}
+
+// emptyGroup revokes every rule of a group, so that it admits nothing.
+func emptyGroup(ctx context.Context, x *execution, id string, g *ec2types.SecurityGroup) error {
+	if g == nil {
+		out, err := x.aws.EC2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{id}})
+		if err != nil {
+			return classify("read the two-phase group "+id, "ec2:DescribeSecurityGroups", err)
+		}
+		if len(out.SecurityGroups) == 0 {
+			return nil
+		}
+		g = &out.SecurityGroups[0]
+	}
+	if len(g.IpPermissions) > 0 {
+		err := settle(ctx, func() error {
+			return discardOutput(x.aws.EC2.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(id), IpPermissions: g.IpPermissions}))
+		}, groupNotVisible)
+		if err != nil && !isCode(err, "InvalidPermission.NotFound") {
+			return classify("revoke the inbound rules of the two-phase group "+id, "ec2:RevokeSecurityGroupIngress", err)
+		}
+		x.change(id, "ingress", describeRules(g.IpPermissions), []string{})
+	}
+	if len(g.IpPermissionsEgress) > 0 {
+		err := settle(ctx, func() error {
+			return discardOutput(x.aws.EC2.RevokeSecurityGroupEgress(ctx, &ec2.RevokeSecurityGroupEgressInput{GroupId: aws.String(id), IpPermissions: g.IpPermissionsEgress}))
+		}, groupNotVisible)
+		if err != nil && !isCode(err, "InvalidPermission.NotFound") {
+			return classify("revoke the outbound rules of the two-phase group "+id, "ec2:RevokeSecurityGroupEgress", err)
+		}
+		x.change(id, "egress", describeRules(g.IpPermissionsEgress), []string{})
+	}
+	return nil
+}
+
+// configuredQuarantineGroup checks a quarantine group the configuration
+// names for the VPC (regions at their security-group quota cannot create
+// one): it must be in that VPC and admit nothing; leftover outbound rules
+// (EC2 gives every new group one) are revoked as for Cordon's own group.
+func configuredQuarantineGroup(ctx context.Context, x *execution, vpcID, groupID string) (string, error) {
+	out, err := x.aws.EC2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{groupID}})
+	if err != nil {
+		return "", classify("read the configured quarantine group "+groupID+" of "+vpcID, "ec2:DescribeSecurityGroups", err)
+	}
+	if len(out.SecurityGroups) == 0 {
+		return "", classify("read the configured quarantine group "+groupID+" of "+vpcID, "ec2:DescribeSecurityGroups",
+			notFound("InvalidGroup.NotFound", "security group "+groupID+" was not returned"))
+	}
+	g := out.SecurityGroups[0]
+	if v := aws.ToString(g.VpcId); v != vpcID {
+		return "", temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"isolate: quarantine_group_ids names %s for %s, but that group is in %s", groupID, vpcID, v), ErrBadParams, nil)
+	}
+	return groupID, sealQuarantineGroup(ctx, x, &g)
+}
+
+// checkMovable refuses interfaces Cordon must not or cannot re-group, and
+// a NAT instance unless allowed, naming each and why.
+func checkMovable(ctx context.Context, x *execution, p isolateParams, enis []ec2types.InstanceNetworkInterface, current map[string]ec2types.NetworkInterface) error {
+	var refused []string
+	forwarding := map[string]bool{}
+	vpcs := map[string]bool{}
+	for _, e := range enis {
+		id := aws.ToString(e.NetworkInterfaceId)
+		n := current[id]
+		vpcs[aws.ToString(n.VpcId)] = true
+		if why := unmovable(n); why != "" {
+			refused = append(refused, id+" is "+why)
+		}
+		if n.SourceDestCheck != nil && !*n.SourceDestCheck {
+			forwarding[id] = true
+		}
+	}
+	if len(refused) > 0 {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"isolate %s: Cordon does not change the security groups of %s: isolate through the service that owns them, or quarantine the subnet with aws.ec2.quarantine_subnet_acl",
+			p.InstanceID, strings.Join(refused, "; ")), ErrConflict, nil)
+	}
+	if len(forwarding) == 0 {
+		return nil
+	}
+	routes, err := routesThrough(ctx, x, p.InstanceID, forwarding, vpcs)
+	if err != nil {
+		return err
+	}
+	if len(routes) == 0 {
+		x.note("%s forwards traffic (source/destination check off) but no route table routes through it", p.InstanceID)
+		return nil
+	}
+	if !p.AllowNATInstance {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"isolate %s: it is a NAT instance or router (source/destination check off; %s): quarantining it cuts the traffic of every subnet routed through it. "+
+				"Set allow_nat_instance: true to isolate it anyway", p.InstanceID, strings.Join(routes, "; ")), ErrConflict, nil)
+	}
+	x.note("%s routes traffic for others (%s): isolating it cuts their traffic too (allow_nat_instance)", p.InstanceID, strings.Join(routes, "; "))
+	return nil
+}
+
+// unmovable says why an interface is not one whose groups Cordon changes:
+// interfaces an AWS service created and manages (NAT gateways, load
+// balancers, endpoints, Lambda, ...) and the trunk and branch interfaces
+// of EKS and ECS, whose groups their controllers own. Empty when movable.
+func unmovable(n ec2types.NetworkInterface) string {
+	if aws.ToBool(n.RequesterManaged) {
+		by := aws.ToString(n.RequesterId)
+		if by == "" {
+			by = "an AWS service"
+		}
+		return fmt.Sprintf("requester-managed (type %s, managed by %s)", n.InterfaceType, by)
+	}
+	switch n.InterfaceType {
+	case "", ec2types.NetworkInterfaceTypeInterface, ec2types.NetworkInterfaceTypeEfa, "efa-only":
+		return ""
+	case ec2types.NetworkInterfaceTypeTrunk, ec2types.NetworkInterfaceTypeBranch:
+		return fmt.Sprintf("an EKS/ECS %s interface (its groups belong to the container service)", n.InterfaceType)
+	default:
+		return fmt.Sprintf("an interface of type %s, managed by its AWS service", n.InterfaceType)
+	}
+}
+
+// routesThrough lists the routes that send traffic to the instance or to
+// one of its forwarding interfaces, as "rtb-x: 0.0.0.0/0 (subnet-a,
+// subnet-b)".
+func routesThrough(ctx context.Context, x *execution, instanceID string, enis, vpcs map[string]bool) ([]string, error) {
+	var out []string
+	pages := ec2.NewDescribeRouteTablesPaginator(x.aws.EC2, &ec2.DescribeRouteTablesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("vpc-id"), Values: sortedSet(vpcs)},
+	}})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, classify("read the route tables routing through "+instanceID, "ec2:DescribeRouteTables", err)
+		}
+		for _, t := range page.RouteTables {
+			var subnets []string
+			for _, a := range t.Associations {
+				switch {
+				case a.SubnetId != nil:
+					subnets = append(subnets, aws.ToString(a.SubnetId))
+				case aws.ToBool(a.Main):
+					subnets = append(subnets, "main table")
 				}
-				x.change(eniID, "security_groups", before, []string{u})
-				before = []string{u}
+			}
+			for _, r := range t.Routes {
+				if aws.ToString(r.InstanceId) != instanceID && !enis[aws.ToString(r.NetworkInterfaceId)] {
+					continue
+				}
+				dest := cmp.Or(aws.ToString(r.DestinationCidrBlock), aws.ToString(r.DestinationIpv6CidrBlock), aws.ToString(r.DestinationPrefixListId))
+				out = append(out, fmt.Sprintf("%s sends %s to it (for %s)", aws.ToString(t.RouteTableId), dest, strings.Join(subnets, ", ")))
 			}
 		}
-		if err := setInterfaceGroups(ctx, x, eniID, dryRunGroups(x, groups, q),
-			"isolate "+p.InstanceID+": quarantine "+eniID); err != nil {
-			return err
-		}
-		x.change(eniID, "security_groups", before, []string{q})
 	}
-
-	primaryVPC := aws.ToString(enis[0].VpcId)
-	if len(quarantine) > 1 {
-		x.note("interfaces span %d VPCs; each got the quarantine group of its VPC", len(quarantine))
-	}
-	allAlready := already == len(enis)
-	if allAlready {
-		x.note("%s was already isolated: every interface had only the quarantine group", p.InstanceID)
-	}
-	x.output("quarantine_group_id", quarantine[primaryVPC])
-	x.output("network_interfaces", result)
-	x.output("already_isolated", allAlready)
-	return nil
+	slices.Sort(out)
+	return out, nil
 }
 
 // dryRunGroups is the group list to send: in a preview of a group that

@@ -1,14 +1,22 @@
 package actions_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -257,74 +265,585 @@ func TestIsolateRetryAfterFailureKeepsTheFirstRecord(t *testing.T) {
 	}
 }
 
-func TestTwoPhaseIsolationEndsInTheEmptyGroupThroughTheUntrackedOne(t *testing.T) {
+// cordonGroupsAdmittingTheInternet lists the groups Cordon made (tagged
+// cordon:quarantine) that let anything in from 0.0.0.0/0 or ::/0.
+func cordonGroupsAdmittingTheInternet(h *harness) []string {
+	var out []string
+	for _, g := range h.emu.SecurityGroups() {
+		if g.Tags[actions.TagQuarantine] == "" {
+			continue
+		}
+		for _, r := range g.Ingress {
+			if slices.Contains(r.CIDRs, "0.0.0.0/0") || slices.Contains(r.IPv6CIDRs, "::/0") {
+				out = append(out, g.ID+" ("+g.Name+")")
+			}
+		}
+	}
+	return out
+}
+
+// untrackedGroups lists the two-phase groups left in the VPC.
+func untrackedGroups(h *harness, vpcID string) []awsemu.SecurityGroup {
+	var out []awsemu.SecurityGroup
+	for _, g := range h.emu.SecurityGroups() {
+		if g.VPCID == vpcID && g.Tags[actions.TagQuarantine] == "untracked" {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// untrackedName is the name of the two-phase group an isolation of the
+// instance would create, as its preview shows it.
+func untrackedName(t *testing.T, h *harness, instanceID string) string {
+	t.Helper()
+	res, err := h.run(actions.Preview, "aws.ec2.isolate_instance", map[string]any{"instance_id": instanceID, "two_phase": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range res.Changes {
+		if name, ok := strings.CutPrefix(c.Field, "security group "); ok && strings.Contains(name, "-untracked-") {
+			return name
+		}
+	}
+	t.Fatalf("no two-phase group in the preview: %+v", res.Changes)
+	return ""
+}
+
+// openGroup creates a group with the two-phase group's tags and rules, as
+// an attempt that crashed would have left it.
+func openGroup(t *testing.T, h *harness, vpcID, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	out, err := ec2Setup(h).CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
+		GroupName: aws.String(name), Description: aws.String("left by a crash"), VpcId: aws.String(vpcID),
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: []ec2types.Tag{
+			{Key: aws.String(actions.TagQuarantine), Value: aws.String("untracked")}, {Key: aws.String(actions.TagRun), Value: aws.String("run-1")},
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ec2Setup(h).AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: out.GroupId,
+		IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("-1"), IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.GroupId)
+}
+
+func TestTwoPhaseIsolationEndsInTheEmptyGroupThroughAnUntrackedOneItDeletes(t *testing.T) {
 	h := newHarness(t)
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
 	id := fleet.InstanceIDs[0]
 	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id, "two_phase": true})
 
 	q := quarantineGroups(h, fleet.VPCID, "cordon-quarantine")
-	u := quarantineGroups(h, fleet.VPCID, "cordon-quarantine-untracked")
-	if len(q) != 1 || len(u) != 1 {
-		t.Fatalf("groups: quarantine %d, untracked %d", len(q), len(u))
+	if len(q) != 1 {
+		t.Fatalf("quarantine groups %d", len(q))
 	}
 	assertSealed(t, q[0])
-	if u[0].Tags[actions.TagQuarantine] != "untracked" {
-		t.Errorf("untracked group tags = %v", u[0].Tags)
+	// The allow-all group served and is gone: nothing admitting the
+	// internet is left for a responder to pick.
+	if u := untrackedGroups(h, fleet.VPCID); len(u) != 0 {
+		t.Errorf("two-phase groups left: %+v", u)
 	}
-	for _, rules := range [][]awsemu.Permission{u[0].Ingress, u[0].Egress} {
-		var v4, v6 bool
-		for _, r := range rules {
-			v4 = v4 || r.Protocol == "-1" && slices.Contains(r.CIDRs, "0.0.0.0/0")
-			v6 = v6 || r.Protocol == "-1" && slices.Contains(r.IPv6CIDRs, "::/0")
-		}
-		if !v4 || !v6 {
-			t.Errorf("untracked group rules = %+v, want all traffic to and from 0.0.0.0/0 and ::/0", rules)
+	if open := cordonGroupsAdmittingTheInternet(h); len(open) != 0 {
+		t.Errorf("groups admitting the internet: %v", open)
+	}
+	if n := countCalls(h, "ec2:DeleteSecurityGroup", false); n != 1 {
+		t.Errorf("DeleteSecurityGroup calls = %d", n)
+	}
+	// The record of the passage through the untracked group, which
+	// allowed all traffic both ways over IPv4 and IPv6.
+	var u string
+	for _, c := range res.Changes {
+		if c.Field == "ingress" {
+			u = c.Resource
+			if got := fmt.Sprint(c.After); !strings.Contains(got, "all 0.0.0.0/0") || !strings.Contains(got, "all ::/0") {
+				t.Errorf("untracked group ingress = %v", got)
+			}
 		}
 	}
-	for _, eniID := range instanceOf(h, id).NetworkInterfaceIDs {
+	if u == "" {
+		t.Fatalf("no untracked group in the changes: %+v", res.Changes)
+	}
+	enis := decodeOutput[[]isolatedENIExposure](t, res, "network_interfaces")
+	for i, eniID := range instanceOf(h, id).NetworkInterfaceIDs {
 		n := eniOf(h, eniID)
 		if !slices.Equal(n.SecurityGroupIDs, []string{q[0].ID}) || n.Tags[actions.TagOriginalGroups] != fleet.SecurityGroupID {
 			t.Errorf("%s: groups %v record %q", eniID, n.SecurityGroupIDs, n.Tags[actions.TagOriginalGroups])
 		}
-		// The record of the passage through the untracked group.
 		var path []string
 		for _, c := range res.Changes {
 			if c.Resource == eniID && c.Field == "security_groups" {
 				path = append(path, fmt.Sprint(c.After))
 			}
 		}
-		if want := []string{fmt.Sprint([]any{u[0].ID}), fmt.Sprint([]any{q[0].ID})}; !slices.Equal(path, want) {
+		if want := []string{fmt.Sprint([]any{u}), fmt.Sprint([]any{q[0].ID})}; !slices.Equal(path, want) {
 			t.Errorf("%s went through %v, want %v", eniID, path, want)
 		}
+		if enis[i].NetworkInterfaceID != eniID || enis[i].ExposureMS < 0 {
+			t.Errorf("output %d = %+v", i, enis[i])
+		}
+	}
+	if _, ok := res.Outputs["max_exposure_ms"].(float64); !ok {
+		t.Errorf("max_exposure_ms = %v", res.Outputs["max_exposure_ms"])
 	}
 	h.assertDeclared("aws.ec2.isolate_instance")
+	assertOutputsMatchSpec(t, "aws.ec2.isolate_instance", res)
 }
 
-// Two-phase crash recovery: an interface left in the untracked group with
-// its record must end quarantined with the original record intact.
-func TestTwoPhaseRetryFromTheUntrackedGroupKeepsTheOriginalRecord(t *testing.T) {
+type isolatedENIExposure struct {
+	NetworkInterfaceID string   `json:"network_interface_id"`
+	OriginalGroupIDs   []string `json:"original_group_ids"`
+	ExposureMS         int64    `json:"exposure_ms"`
+}
+
+// Two-phase crash recovery: an interface left in this isolation's
+// untracked group with its record must end quarantined with the original
+// record intact, and the group left by the crash must go.
+func TestTwoPhaseRetryFromTheUntrackedGroupKeepsTheOriginalRecordAndDeletesTheGroup(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 2, NetworkInterfaces: 1})
-	h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": fleet.InstanceIDs[0], "two_phase": true})
-	u := quarantineGroups(h, fleet.VPCID, "cordon-quarantine-untracked")[0]
-	eniID := instanceOf(h, fleet.InstanceIDs[1]).NetworkInterfaceIDs[0]
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 1})
+	id := fleet.InstanceIDs[0]
+	u := openGroup(t, h, fleet.VPCID, untrackedName(t, h, id))
+	eniID := instanceOf(h, id).NetworkInterfaceIDs[0]
 	ctx := context.Background()
 	if _, err := ec2Setup(h).CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{eniID},
 		Tags: []ec2types.Tag{{Key: aws.String(actions.TagOriginalGroups), Value: aws.String(fleet.SecurityGroupID)}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ec2Setup(h).ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{
-		NetworkInterfaceId: aws.String(eniID), Groups: []string{u.ID}}); err != nil {
+		NetworkInterfaceId: aws.String(eniID), Groups: []string{u}}); err != nil {
 		t.Fatal(err)
 	}
-	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": fleet.InstanceIDs[1], "two_phase": true})
+	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id, "two_phase": true})
 	n := eniOf(h, eniID)
 	if !slices.Equal(n.SecurityGroupIDs, []string{res.Outputs["quarantine_group_id"].(string)}) || n.Tags[actions.TagOriginalGroups] != fleet.SecurityGroupID {
 		t.Errorf("groups %v record %q", n.SecurityGroupIDs, n.Tags[actions.TagOriginalGroups])
 	}
 	if enis := decodeOutput[[]isolatedENI](t, res, "network_interfaces"); !slices.Equal(enis[0].OriginalGroupIDs, []string{fleet.SecurityGroupID}) {
 		t.Errorf("output = %+v", enis)
+	}
+	if _, ok := h.emu.SecurityGroup(u); ok {
+		t.Errorf("the two-phase group %s left by the crash is still there", u)
+	}
+}
+
+// A crash after the isolation but before the group was deleted: the next
+// attempt finds every interface quarantined and still deletes the group.
+func TestTwoPhaseRetryDeletesTheGroupACrashLeftBehind(t *testing.T) {
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
+	id := fleet.InstanceIDs[0]
+	name := untrackedName(t, h, id)
+	h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id})
+	u := openGroup(t, h, fleet.VPCID, name)
+	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id, "two_phase": true})
+	if res.Outputs["already_isolated"] != true {
+		t.Errorf("outputs = %v", res.Outputs)
+	}
+	if _, ok := h.emu.SecurityGroup(u); ok {
+		t.Errorf("the two-phase group %s is still there", u)
+	}
+}
+
+// Hosts of a fleet are isolated in parallel in one VPC: each has its own
+// two-phase group, none is left, and no isolation deletes a group another
+// still needs.
+func TestConcurrentTwoPhaseIsolationsLeaveNoOpenGroup(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 6, NetworkInterfaces: 2})
+	var wg sync.WaitGroup
+	errs := make(chan error, len(fleet.InstanceIDs))
+	for _, id := range fleet.InstanceIDs {
+		wg.Go(func() {
+			if _, err := h.run(actions.Execute, "aws.ec2.isolate_instance", map[string]any{"instance_id": id, "two_phase": true}); err != nil {
+				errs <- fmt.Errorf("%s: %w", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	groups := quarantineGroups(h, fleet.VPCID, "cordon-quarantine")
+	if len(groups) != 1 {
+		t.Fatalf("quarantine groups = %d, want 1", len(groups))
+	}
+	for _, id := range fleet.InstanceIDs {
+		for _, eniID := range instanceOf(h, id).NetworkInterfaceIDs {
+			if n := eniOf(h, eniID); !slices.Equal(n.SecurityGroupIDs, []string{groups[0].ID}) {
+				t.Errorf("%s/%s groups = %v", id, eniID, n.SecurityGroupIDs)
+			}
+		}
+	}
+	if u := untrackedGroups(h, fleet.VPCID); len(u) != 0 {
+		t.Errorf("two-phase groups left: %d", len(u))
+	}
+	if n := failedWith(h, "DependencyViolation"); n != 0 {
+		t.Errorf("%d deletions met a group still in use", n)
+	}
+}
+
+// Someone attached the two-phase group to another interface meanwhile:
+// AWS refuses to delete it (DependencyViolation), which is not a failure
+// of the isolation, and the group is emptied so that it admits nothing.
+func TestTwoPhaseGroupStillInUseIsEmptiedInsteadOfDeleted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 2, NetworkInterfaces: 1})
+	id, other := fleet.InstanceIDs[0], fleet.InstanceIDs[1]
+	u := openGroup(t, h, fleet.VPCID, untrackedName(t, h, id))
+	neighbour := instanceOf(h, other).NetworkInterfaceIDs[0]
+	if _, err := ec2Setup(h).ModifyNetworkInterfaceAttribute(context.Background(), &ec2.ModifyNetworkInterfaceAttributeInput{
+		NetworkInterfaceId: aws.String(neighbour), Groups: []string{u}}); err != nil {
+		t.Fatal(err)
+	}
+	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id, "two_phase": true})
+	g, ok := h.emu.SecurityGroup(u)
+	if !ok {
+		t.Fatalf("group %s in use was deleted", u)
+	}
+	if len(g.Ingress) != 0 || len(g.Egress) != 0 {
+		t.Errorf("group in use still has rules: %+v %+v", g.Ingress, g.Egress)
+	}
+	if failedWith(h, "DependencyViolation") == 0 || !noted(res, "still in use") {
+		t.Errorf("notes %q", res.Notes)
+	}
+	if open := cordonGroupsAdmittingTheInternet(h); len(open) != 0 {
+		t.Errorf("groups admitting the internet: %v", open)
+	}
+	h.assertDeclared("aws.ec2.isolate_instance")
+}
+
+// EC2 is eventually consistent: a group created a moment ago may be
+// reported not found. The isolation retries with backoff, not fails.
+func TestTwoPhaseIsolationToleratesAGroupNotYetVisible(t *testing.T) {
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
+	h.emu.SetConsistencyLag(3)
+	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": fleet.InstanceIDs[0], "two_phase": true})
+	if failedWith(h, "InvalidGroup.NotFound") == 0 {
+		t.Fatal("the emulator never answered InvalidGroup.NotFound: the test proves nothing")
+	}
+	q := res.Outputs["quarantine_group_id"].(string)
+	for _, e := range instanceOf(h, fleet.InstanceIDs[0]).NetworkInterfaceIDs {
+		if n := eniOf(h, e); !slices.Equal(n.SecurityGroupIDs, []string{q}) {
+			t.Errorf("%s groups = %v", e, n.SecurityGroupIDs)
+		}
+	}
+	if u := untrackedGroups(h, fleet.VPCID); len(u) != 0 {
+		t.Errorf("two-phase groups left: %+v", u)
+	}
+}
+
+// faultyHarness is a harness whose AWS calls pass through a proxy that
+// answers some of them with an error before they reach the emulator: the
+// second of two calls failing, which the emulator's FailNext (the next n
+// calls) cannot single out.
+func faultyHarness(t *testing.T, fail func(form url.Values) (code string, status int)) *harness {
+	t.Helper()
+	h := newHarness(t)
+	target, err := url.Parse(h.emu.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	forward := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		form, _ := url.ParseQuery(string(body))
+		if code, status := fail(form); code != "" {
+			w.WriteHeader(status)
+			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>%s</Code><Message>injected by the test proxy</Message></Error></Errors><RequestID>proxy</RequestID></Response>`, code)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		forward.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	h.rt = actions.NewRuntime(actions.Options{
+		Clients:      actions.NewAWSClientSource(actions.AWSOptions{Base: h.emu.AWSConfig(), Endpoint: proxy.URL}),
+		Logger:       slog.New(slog.DiscardHandler),
+		PollInterval: 10 * time.Millisecond,
+	})
+	return h
+}
+
+// modifyCounter fails ModifyNetworkInterfaceAttribute calls chosen by
+// their order (1-based) and the groups they set.
+type modifyCounter struct {
+	mu         sync.Mutex
+	n          int
+	quarantine string
+	fail       func(n int, groups []string, quarantine string) (string, int)
+}
+
+func (m *modifyCounter) check(form url.Values) (string, int) {
+	if form.Get("Action") != "ModifyNetworkInterfaceAttribute" || form.Get("DryRun") == "true" {
+		return "", 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.n++
+	var groups []string
+	for i := 1; form.Has(fmt.Sprintf("SecurityGroupId.%d", i)); i++ {
+		groups = append(groups, form.Get(fmt.Sprintf("SecurityGroupId.%d", i)))
+	}
+	return m.fail(m.n, groups, m.quarantine)
+}
+
+// seedQuarantine isolates a first host so that the VPC's quarantine group
+// exists, and returns its id and a second host to isolate.
+func seedQuarantine(t *testing.T, h *harness) (fleet awsemu.FleetInfo, q, id string) {
+	t.Helper()
+	fleet = h.fleet(awsemu.FleetSpec{Instances: 2, NetworkInterfaces: 1})
+	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": fleet.InstanceIDs[0]})
+	return fleet, res.Outputs["quarantine_group_id"].(string), fleet.InstanceIDs[1]
+}
+
+// The move to quarantine is refused (an IAM condition on the group, say):
+// the interface goes back to its original groups, never left open.
+func TestTwoPhaseSecondMoveDeniedPutsTheInterfaceBack(t *testing.T) {
+	t.Parallel()
+	m := &modifyCounter{fail: func(_ int, groups []string, q string) (string, int) {
+		if slices.Equal(groups, []string{q}) {
+			return "UnauthorizedOperation", http.StatusForbidden
+		}
+		return "", 0
+	}}
+	h := faultyHarness(t, m.check)
+	fleet, q, id := seedQuarantine(t, h)
+	m.mu.Lock()
+	m.quarantine = q
+	m.mu.Unlock()
+	_, err := h.run(actions.Execute, "aws.ec2.isolate_instance", map[string]any{"instance_id": id, "two_phase": true})
+	if err == nil || errorType(err) != actions.ErrAccessDenied || !strings.Contains(err.Error(), "ec2:ModifyNetworkInterfaceAttribute") {
+		t.Fatalf("err = %v", err)
+	}
+	eniID := instanceOf(h, id).NetworkInterfaceIDs[0]
+	if n := eniOf(h, eniID); !slices.Equal(n.SecurityGroupIDs, []string{fleet.SecurityGroupID}) {
+		t.Errorf("groups = %v, want the original %s", n.SecurityGroupIDs, fleet.SecurityGroupID)
+	}
+	if u := untrackedGroups(h, fleet.VPCID); len(u) != 0 {
+		t.Errorf("two-phase groups left: %+v", u)
+	}
+}
+
+// The second move is throttled beyond the SDK's retries: one more attempt
+// quarantines the interface, and the isolation succeeds.
+func TestTwoPhaseSecondMoveThrottledStillQuarantines(t *testing.T) {
+	t.Parallel()
+	m := &modifyCounter{fail: func(n int, groups []string, q string) (string, int) {
+		// Call 1 opens; calls 2-4 are the SDK's three attempts at the
+		// second move.
+		if n >= 2 && n <= 4 {
+			return "RequestLimitExceeded", http.StatusServiceUnavailable
+		}
+		return "", 0
+	}}
+	h := faultyHarness(t, m.check)
+	fleet, q, id := seedQuarantine(t, h)
+	m.mu.Lock()
+	m.n = 0
+	m.mu.Unlock()
+	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id, "two_phase": true})
+	eniID := instanceOf(h, id).NetworkInterfaceIDs[0]
+	if n := eniOf(h, eniID); !slices.Equal(n.SecurityGroupIDs, []string{q}) {
+		t.Errorf("groups = %v, want %s", n.SecurityGroupIDs, q)
+	}
+	if !noted(res, "put back on the quarantine group") {
+		t.Errorf("notes %q", res.Notes)
+	}
+	if u := untrackedGroups(h, fleet.VPCID); len(u) != 0 {
+		t.Errorf("two-phase groups left: %+v", u)
+	}
+}
+
+// Nothing can move the interface any more after it opened: its own
+// two-phase group is emptied of its rules, so it admits nothing.
+func TestTwoPhaseInterfaceStuckOpenIsClosedByEmptyingItsGroup(t *testing.T) {
+	t.Parallel()
+	m := &modifyCounter{fail: func(n int, _ []string, _ string) (string, int) {
+		if n >= 2 {
+			return "UnauthorizedOperation", http.StatusForbidden
+		}
+		return "", 0
+	}}
+	h := faultyHarness(t, m.check)
+	fleet, _, id := seedQuarantine(t, h)
+	m.mu.Lock()
+	m.n = 0
+	m.mu.Unlock()
+	_, err := h.run(actions.Execute, "aws.ec2.isolate_instance", map[string]any{"instance_id": id, "two_phase": true})
+	if err == nil {
+		t.Fatal("want the isolation to fail")
+	}
+	n := eniOf(h, instanceOf(h, id).NetworkInterfaceIDs[0])
+	if len(n.SecurityGroupIDs) != 1 {
+		t.Fatalf("groups = %v", n.SecurityGroupIDs)
+	}
+	g, _ := h.emu.SecurityGroup(n.SecurityGroupIDs[0])
+	if len(g.Ingress) != 0 || len(g.Egress) != 0 {
+		t.Errorf("the interface is in %s, which still has rules %+v %+v", g.ID, g.Ingress, g.Egress)
+	}
+	if open := cordonGroupsAdmittingTheInternet(h); len(open) != 0 {
+		t.Errorf("groups admitting the internet: %v", open)
+	}
+	_ = fleet
+}
+
+// Interfaces an AWS service manages, and EKS/ECS trunk interfaces, are
+// refused before the gate: the preview fails naming them and why.
+func TestIsolateRefusesInterfacesCordonMustNotMove(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  awsemu.InterfaceConfig
+		want string
+	}{
+		{"requester-managed", awsemu.InterfaceConfig{InterfaceType: "network_load_balancer", RequesterManaged: true}, "requester-managed"},
+		{"vpc endpoint", awsemu.InterfaceConfig{InterfaceType: "vpc_endpoint"}, "vpc_endpoint"},
+		{"trunk", awsemu.InterfaceConfig{InterfaceType: "trunk"}, "EKS/ECS trunk"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
+			id := fleet.InstanceIDs[0]
+			eniID := instanceOf(h, id).NetworkInterfaceIDs[1]
+			if err := h.emu.ConfigureNetworkInterface(eniID, c.cfg); err != nil {
+				t.Fatal(err)
+			}
+			for _, mode := range []actions.Mode{actions.Preview, actions.Execute} {
+				_, err := h.run(mode, "aws.ec2.isolate_instance", map[string]any{"instance_id": id})
+				if err == nil || errorType(err) != actions.ErrConflict || !isNonRetryable(err) ||
+					!strings.Contains(err.Error(), eniID) || !strings.Contains(err.Error(), c.want) {
+					t.Errorf("%s: err = %v", mode, err)
+				}
+			}
+			if m := h.mutations(); len(m) != 0 {
+				t.Errorf("mutated: %v", m)
+			}
+		})
+	}
+}
+
+// A NAT instance: source/destination check off and a route table sending
+// a subnet's traffic to it. Quarantining it cuts that subnet: refused
+// unless allow_nat_instance, and said in the preview.
+func TestIsolateRefusesANATInstanceUnlessAllowed(t *testing.T) {
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 1})
+	id := fleet.InstanceIDs[0]
+	eniID := instanceOf(h, id).NetworkInterfaceIDs[0]
+	if err := h.emu.ConfigureNetworkInterface(eniID, awsemu.InterfaceConfig{SourceDestCheckDisabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	rtb, err := h.emu.AddRouteTable(awsemu.RouteTableSpec{VPCID: fleet.VPCID, SubnetIDs: fleet.SubnetIDs[1:2],
+		Routes: []awsemu.Route{{DestinationCIDR: "0.0.0.0/0", InstanceID: id}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.run(actions.Preview, "aws.ec2.isolate_instance", map[string]any{"instance_id": id})
+	if err == nil || errorType(err) != actions.ErrConflict || !strings.Contains(err.Error(), rtb.ID) ||
+		!strings.Contains(err.Error(), fleet.SubnetIDs[1]) || !strings.Contains(err.Error(), "allow_nat_instance") {
+		t.Fatalf("preview err = %v", err)
+	}
+	if m := h.mutations(); len(m) != 0 {
+		t.Errorf("mutated: %v", m)
+	}
+	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id, "allow_nat_instance": true})
+	if !noted(res, rtb.ID) {
+		t.Errorf("notes %q", res.Notes)
+	}
+	h.assertDeclared("aws.ec2.isolate_instance")
+}
+
+// Source/destination check off without any route through the instance
+// (an appliance that forwards nothing yet): isolated, with a note.
+func TestIsolateForwardingInstanceWithoutRoutesIsIsolated(t *testing.T) {
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 1})
+	id := fleet.InstanceIDs[0]
+	if err := h.emu.ConfigureNetworkInterface(instanceOf(h, id).NetworkInterfaceIDs[0], awsemu.InterfaceConfig{SourceDestCheckDisabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id})
+	if !noted(res, "no route table routes through it") {
+		t.Errorf("notes %q", res.Notes)
+	}
+}
+
+// A region at its security-group quota cannot create a quarantine group:
+// the configuration names one made beforehand, which isolation uses (and
+// seals) instead of creating its own.
+func TestIsolateUsesAConfiguredQuarantineGroup(t *testing.T) {
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
+	out, err := ec2Setup(h).CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{
+		GroupName: aws.String("precreated-quarantine"), Description: aws.String("made by the platform team"), VpcId: aws.String(fleet.VPCID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := aws.ToString(out.GroupId)
+	id := fleet.InstanceIDs[0]
+	h.emu.ResetCalls()
+	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id, "quarantine_group_ids": map[string]any{fleet.VPCID: q}})
+	if res.Outputs["quarantine_group_id"] != q {
+		t.Errorf("outputs = %v", res.Outputs)
+	}
+	for _, e := range instanceOf(h, id).NetworkInterfaceIDs {
+		if n := eniOf(h, e); !slices.Equal(n.SecurityGroupIDs, []string{q}) {
+			t.Errorf("%s groups = %v", e, n.SecurityGroupIDs)
+		}
+	}
+	if g, _ := h.emu.SecurityGroup(q); len(g.Egress) != 0 || len(g.Ingress) != 0 {
+		t.Errorf("configured group not sealed: %+v", g)
+	}
+	if n := countCalls(h, "ec2:CreateSecurityGroup", false); n != 0 {
+		t.Errorf("CreateSecurityGroup calls = %d", n)
+	}
+	other := h.fleet(awsemu.FleetSpec{Instances: 1, NamePrefix: "other"})
+	_, err = h.run(actions.Preview, "aws.ec2.isolate_instance", map[string]any{"instance_id": other.InstanceIDs[0], "quarantine_group_ids": map[string]any{other.VPCID: q}})
+	if err == nil || errorType(err) != actions.ErrBadParams || !strings.Contains(err.Error(), fleet.VPCID) {
+		t.Errorf("group of another VPC: err = %v", err)
+	}
+}
+
+// The worker's configuration can name the pre-created group per VPC
+// (aws.quarantine_group_ids), so runbooks need not carry account details.
+func TestIsolateUsesTheWorkersQuarantineGroup(t *testing.T) {
+	emu := awsemu.NewTestServer(t, awsemu.Options{Logger: slog.New(slog.DiscardHandler)})
+	fleet, err := emu.SeedFleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ec2.NewFromConfig(emu.AWSConfig()).CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{
+		GroupName: aws.String("precreated-quarantine"), Description: aws.String("made by the platform team"), VpcId: aws.String(fleet.VPCID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := aws.ToString(out.GroupId)
+	rt := actions.NewRuntime(actions.Options{
+		Clients:            actions.NewAWSClientSource(actions.AWSOptions{Base: emu.AWSConfig(), Endpoint: emu.URL()}),
+		Logger:             slog.New(slog.DiscardHandler),
+		PollInterval:       10 * time.Millisecond,
+		QuarantineGroupIDs: map[string]string{fleet.VPCID: q},
+	})
+	h := &harness{t: t, emu: emu, rt: rt}
+	emu.ResetCalls()
+	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": fleet.InstanceIDs[0]})
+	if res.Outputs["quarantine_group_id"] != q {
+		t.Errorf("outputs = %v, want the configured group %s", res.Outputs, q)
+	}
+	if n := countCalls(h, "ec2:CreateSecurityGroup", false); n != 0 {
+		t.Errorf("CreateSecurityGroup calls = %d with a configured group", n)
 	}
 }
 
@@ -362,8 +881,7 @@ func TestIsolatePreviewMutatesNothingAndIsStable(t *testing.T) {
 				afters = append(afters, fmt.Sprint(c.After))
 			}
 		}
-		want := []string{"[(new) cordon-quarantine-untracked]", "[(new) cordon-quarantine]"}
-		if !record || !slices.Equal(afters, want) {
+		if !record || len(afters) != 2 || !strings.HasPrefix(afters[0], "[(new) cordon-quarantine-untracked-"+id+"-") || afters[1] != "[(new) cordon-quarantine]" {
 			t.Errorf("%s preview: record %v, groups after %v; changes %+v", eniID, record, afters, first.Changes)
 		}
 	}
@@ -565,4 +1083,9 @@ func TestIsolatePreviewToleratesAConcurrentSeal(t *testing.T) {
 			t.Fatalf("%s: %v", mode, err)
 		}
 	}
+}
+
+// noted reports whether a note of the result contains s.
+func noted(res actions.Result, s string) bool {
+	return slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, s) })
 }

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,4 +121,65 @@ func splitCommaList(s string) []string {
 		return []string{}
 	}
 	return strings.Split(s, ",")
+}
+
+// Records of the actions whose change removes what they would report
+// (metadata turned off, instance stopped), kept on the instance so that a
+// retried attempt, whose first try changed the instance but lost the
+// answer, still reports the value from before.
+const (
+	// TagPriorMetadata records the metadata options before
+	// aws.ec2.disable_instance_metadata turned the endpoint off.
+	TagPriorMetadata = "cordon:prior-metadata"
+	// TagPriorState records the instance state (and stop protection)
+	// before aws.ec2.stop_instance stopped it.
+	TagPriorState = "cordon:prior-state"
+	// TagInstanceStoreCaptured, set by responders (aws.ec2.tag) once the
+	// instance-store disks are imaged, lets aws.ec2.stop_instance stop an
+	// instance whose instance-store data a stop would lose.
+	TagInstanceStoreCaptured = "cordon:instance-store-captured"
+)
+
+// stepRecord is the value of a record that belongs to one step execution:
+// "step=<run>/<step>;k=v;...", fields sorted, values query-escaped. A
+// record left by another run or step describes another change and is not
+// this step's "before".
+func stepRecord(x *execution, fields map[string]string) string {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := []string{"step=" + url.QueryEscape(x.call.Run.RunID+"/"+x.stepKey())}
+	for _, k := range keys {
+		parts = append(parts, k+"="+url.QueryEscape(fields[k]))
+	}
+	return strings.Join(parts, ";")
+}
+
+// readStepRecord reads a record written by stepRecord for this step
+// execution; ok is false when there is none, or it is another step's, or
+// it cannot be read.
+func readStepRecord(x *execution, tags map[string]string, key string) (fields map[string]string, ok bool) {
+	value, found := readRecord(tags, key)
+	if !found {
+		return nil, false
+	}
+	fields = map[string]string{}
+	for _, part := range strings.Split(value, ";") {
+		k, v, cut := strings.Cut(part, "=")
+		if !cut {
+			return nil, false
+		}
+		u, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, false
+		}
+		fields[k] = u
+	}
+	if fields["step"] != x.call.Run.RunID+"/"+x.stepKey() {
+		return nil, false
+	}
+	delete(fields, "step")
+	return fields, true
 }

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -53,7 +54,24 @@ func TestProtectionRecordRoundTrips(t *testing.T) {
 			t.Errorf("%q → %+v, %v", p.String(), got, err)
 		}
 	}
-	for _, bad := range []string{"", "shutdown=stop", "disable_api_termination=maybe;shutdown=stop"} {
+	for _, p := range []instanceProtection{
+		{disableAPITermination: true, shutdownBehavior: "stop", stopKnown: true, disableAPIStop: false},
+		{shutdownBehavior: "terminate", stopKnown: true, disableAPIStop: true, scaleInGroup: "web;a=b,c", protectedFromScaleIn: true, deleteOnTermination: []string{"vol-1"}},
+	} {
+		got, err := parseProtection(p.String())
+		if err != nil || !reflect.DeepEqual(got, p) {
+			t.Errorf("%q → %+v, %v; want %+v", p.String(), got, err, p)
+		}
+	}
+	// A record written before stop and scale-in protection were managed
+	// still reads, with those fields unknown.
+	old, err := parseProtection("disable_api_termination=false;shutdown=terminate;delete_on_termination=vol-1,vol-2")
+	if err != nil || old.stopKnown || old.scaleInGroup != "" || len(old.deleteOnTermination) != 2 {
+		t.Errorf("old record → %+v, %v", old, err)
+	}
+	for _, bad := range []string{"", "shutdown=stop", "disable_api_termination=maybe;shutdown=stop",
+		"disable_api_termination=true;shutdown=stop;disable_api_stop=perhaps",
+		"disable_api_termination=true;shutdown=stop;auto_scaling_group=web"} {
 		if _, err := parseProtection(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}

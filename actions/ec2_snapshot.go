@@ -24,12 +24,39 @@ type evidenceSnapshot struct {
 	VolumeID   string `json:"volume_id"`
 	DeviceName string `json:"device_name"`
 	State      string `json:"state"`
+	// LockState is the snapshot lock's state (governance, compliance,
+	// compliance-cooloff); empty when the step does not lock.
+	LockState     string `json:"lock_state"`
+	LockExpiresOn string `json:"lock_expires_on"`
 }
 
 type snapshotParams struct {
-	InstanceID string `json:"instance_id"`
-	Wait       bool   `json:"wait"`
+	InstanceID       string `json:"instance_id"`
+	Wait             bool   `json:"wait"`
+	LockMode         string `json:"lock_mode"`
+	LockDurationDays int    `json:"lock_duration_days"`
 }
+
+// Snapshot lock modes (lock_mode); lockNone leaves snapshots unlocked.
+const (
+	lockNone       = "none"
+	lockGovernance = string(ec2types.LockModeGovernance)
+	lockCompliance = string(ec2types.LockModeCompliance)
+)
+
+// codePerVolumeRate is EC2's answer when a volume was snapshotted too
+// recently. It is throttling: falling back to per-volume snapshots would
+// meet the same limit and lose crash consistency, so the multi-volume call
+// is retried with backoff instead.
+const codePerVolumeRate = "SnapshotCreationPerVolumeRateExceeded"
+
+// Bounds on the waits for EC2's eventual consistency and per-volume rate,
+// in poll intervals: past them Temporal retries the step, which finds the
+// snapshots already taken by their tags.
+const (
+	perVolumeRateAttempts = 4
+	visibilityAttempts    = 10
+)
 
 // attachedVolume is an EBS volume of the instance.
 type attachedVolume struct {
@@ -42,9 +69,23 @@ func snapshotVolumes(ctx context.Context, x *execution) error {
 	if err := x.decode(&p); err != nil {
 		return err
 	}
+	if p.LockMode != lockNone && (p.LockDurationDays < 1 || p.LockDurationDays > 36500) {
+		return badParams(x.call.Action, fmt.Errorf("lock_duration_days %d is outside 1–36500 (EC2's bounds for a snapshot lock)", p.LockDurationDays))
+	}
 	in, err := getInstance(ctx, x, p.InstanceID)
 	if err != nil {
 		return err
+	}
+	// Instance-store volumes are not EBS: no snapshot captures them, and
+	// a stop or hibernation erases them. Say so in the record.
+	devices, _, err := instanceStoreDevices(ctx, x, in)
+	if err != nil {
+		return err
+	}
+	x.output("instance_store_devices", devices)
+	if len(devices) > 0 {
+		x.note("%s has instance-store volumes (%s) that EBS snapshots do not capture and a stop erases: image them from the host before stopping it",
+			p.InstanceID, strings.Join(devices, ", "))
 	}
 	var volumes []attachedVolume
 	for _, bd := range in.BlockDeviceMappings {
@@ -81,7 +122,7 @@ func snapshotVolumes(ctx context.Context, x *execution) error {
 	}
 	if len(missing) > 0 {
 		if x.preview() {
-			return previewSnapshots(ctx, x, p.InstanceID, volumes, missing, taken)
+			return previewSnapshots(ctx, x, p, volumes, missing, taken)
 		}
 		made, err := takeSnapshots(ctx, x, p.InstanceID, volumes, missing)
 		if err != nil {
@@ -103,6 +144,13 @@ func snapshotVolumes(ctx context.Context, x *execution) error {
 	for _, v := range volumes {
 		s := taken[v.id]
 		out = append(out, evidenceSnapshot{SnapshotID: aws.ToString(s.SnapshotId), VolumeID: v.id, DeviceName: v.device, State: string(s.State)})
+	}
+	// Lock before waiting: credentials that can delete snapshots should
+	// not get the minutes a large snapshot takes to complete.
+	if p.LockMode != lockNone {
+		if err := lockSnapshots(ctx, x, out, p.LockMode, p.LockDurationDays); err != nil {
+			return err
+		}
 	}
 	if p.Wait && !x.preview() {
 		if out, err = waitForSnapshots(ctx, x, p.InstanceID, out); err != nil {
@@ -199,7 +247,10 @@ func multiVolumeInput(x *execution, instanceID string, volumes, missing []attach
 		InstanceSpecification: spec,
 		Description:           aws.String(snapshotDescription(x, instanceID)),
 		TagSpecifications:     snapshotTags(x, instanceID),
-		DryRun:                aws.Bool(dry),
+		// The volume's tags (owner, application, data class) go with its
+		// evidence; Cordon's own tags are set explicitly.
+		CopyTagsFromSource: ec2types.CopyTagsFromSourceVolume,
+		DryRun:             aws.Bool(dry),
 	}
 }
 
@@ -208,7 +259,12 @@ func multiVolumeInput(x *execution, instanceID string, volumes, missing []attach
 // host), or one by one when the multi-volume call is not possible.
 func takeSnapshots(ctx context.Context, x *execution, instanceID string, volumes, missing []attachedVolume) (map[string]ec2types.Snapshot, error) {
 	made := map[string]ec2types.Snapshot{}
-	out, err := x.aws.EC2.CreateSnapshots(ctx, multiVolumeInput(x, instanceID, volumes, missing, false))
+	out, err := createSnapshotsPaced(ctx, x, multiVolumeInput(x, instanceID, volumes, missing, false))
+	if isCode(err, codePerVolumeRate) {
+		return nil, temporal.NewApplicationErrorWithOptions(fmt.Sprintf(
+			"snapshot the volumes of %s: ec2:CreateSnapshots throttled by AWS (%s: a volume was snapshotted too recently); retrying with backoff",
+			instanceID, codePerVolumeRate), ErrThrottled, temporal.ApplicationErrorOptions{Cause: err})
+	}
 	if err == nil {
 		for _, s := range out.Snapshots {
 			made[aws.ToString(s.VolumeId)] = ec2types.Snapshot{
@@ -226,7 +282,8 @@ func takeSnapshots(ctx context.Context, x *execution, instanceID string, volumes
 		// throttled API.
 		return nil, cerr
 	}
-	x.note("CreateSnapshots failed (%v); snapshotting volume by volume, which is not crash-consistent across volumes", err)
+	x.note("CreateSnapshots failed (%v); snapshotting volume by volume, which is not crash-consistent across volumes "+
+		"and does not copy the volumes' tags", err)
 	// The failed call may still have created some: look before taking more.
 	taken, serr := stepSnapshots(ctx, x)
 	if serr != nil {
@@ -259,7 +316,8 @@ func appErrorType(err error) string {
 	return ""
 }
 
-func previewSnapshots(ctx context.Context, x *execution, instanceID string, volumes, missing []attachedVolume, taken map[string]ec2types.Snapshot) error {
+func previewSnapshots(ctx context.Context, x *execution, p snapshotParams, volumes, missing []attachedVolume, taken map[string]ec2types.Snapshot) error {
+	instanceID := p.InstanceID
 	err := discardOutput(x.aws.EC2.CreateSnapshots(ctx, multiVolumeInput(x, instanceID, volumes, missing, true)))
 	if err := dryRunOK("snapshot the volumes of "+instanceID, "ec2:CreateSnapshots", err); err != nil {
 		return err
@@ -275,6 +333,11 @@ func previewSnapshots(ctx context.Context, x *execution, instanceID string, volu
 		}
 		x.change(v.id, "snapshot", nil, "(new) crash-consistent snapshot of "+v.device)
 		out = append(out, evidenceSnapshot{SnapshotID: "(new)", VolumeID: v.id, DeviceName: v.device, State: "(new)"})
+	}
+	if p.LockMode != lockNone {
+		if err := lockSnapshots(ctx, x, out, p.LockMode, p.LockDurationDays); err != nil {
+			return err
+		}
 	}
 	x.output("snapshot_ids", ids)
 	x.output("snapshots", out)
@@ -315,9 +378,14 @@ func waitForSnapshots(ctx context.Context, x *execution, instanceID string, snap
 			return nil, fmt.Errorf("snapshot %s: stopped waiting for %d pending snapshot(s): %w", instanceID, pending, ctx.Err())
 		case <-ticker.C:
 		}
-		out, err := x.aws.EC2.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: ids})
+		var out *ec2.DescribeSnapshotsOutput
+		what := "check progress of snapshots " + strings.Join(ids, ",")
+		err := untilVisible(ctx, x, what, func() (err error) {
+			out, err = x.aws.EC2.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: ids})
+			return err
+		})
 		if err != nil {
-			return nil, classify("check progress of snapshots "+strings.Join(ids, ","), "ec2:DescribeSnapshots", err)
+			return nil, classify(what, "ec2:DescribeSnapshots", err)
 		}
 		byID := map[string]ec2types.Snapshot{}
 		for _, s := range out.Snapshots {
@@ -330,4 +398,157 @@ func waitForSnapshots(ctx context.Context, x *execution, instanceID string, snap
 			}
 		}
 	}
+}
+
+// createSnapshotsPaced sends CreateSnapshots, retrying with backoff while
+// EC2 answers that a volume was snapshotted too recently (a rate, not a
+// refusal: see codePerVolumeRate).
+func createSnapshotsPaced(ctx context.Context, x *execution, in *ec2.CreateSnapshotsInput) (*ec2.CreateSnapshotsOutput, error) {
+	delay := x.rt.opts.PollInterval
+	for attempt := 1; ; attempt++ {
+		out, err := x.aws.EC2.CreateSnapshots(ctx, in)
+		if !isCode(err, codePerVolumeRate) || attempt == perVolumeRateAttempts {
+			return out, err
+		}
+		if err := sleep(ctx, delay); err != nil {
+			return nil, err
+		}
+		delay *= 2
+	}
+}
+
+// untilVisible runs call, and runs it again with bounded backoff while it
+// answers InvalidSnapshot.NotFound: EC2 is eventually consistent, and a
+// snapshot id CreateSnapshots just returned may not be known yet to the
+// next calls. Past the bound the error is retryable, so Temporal retries
+// the step, which finds its snapshots by tag. Other errors are returned
+// as they are.
+func untilVisible(ctx context.Context, x *execution, what string, call func() error) error {
+	delay := x.rt.opts.PollInterval
+	for attempt := 1; ; attempt++ {
+		err := call()
+		if !isCode(err, "InvalidSnapshot.NotFound") {
+			return err
+		}
+		if attempt == visibilityAttempts {
+			return temporal.NewApplicationErrorWithOptions(fmt.Sprintf(
+				"%s: the snapshots this step created are still not visible after %d tries (EC2 eventual consistency); retrying the step",
+				what, attempt), ErrAWSServer, temporal.ApplicationErrorOptions{Cause: err})
+		}
+		if err := sleep(ctx, delay); err != nil {
+			return err
+		}
+		delay = min(2*delay, 4*x.rt.opts.PollInterval)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// lockSnapshots locks the step's snapshots in mode for days, so that the
+// attacker's credentials (or anyone's) cannot delete the evidence: a
+// governance lock until someone allowed to unlocks it, a compliance lock
+// until it expires. Snapshots already locked in that mode, or in
+// compliance when governance is asked, are left as they are; a lock in
+// another mode is replaced with the asked one (EC2 refuses to weaken a
+// compliance lock). The lock state is recorded in each snapshot's entry.
+func lockSnapshots(ctx context.Context, x *execution, snaps []evidenceSnapshot, mode string, days int) error {
+	var ids []string
+	for i := range snaps {
+		if snaps[i].SnapshotID == "(new)" {
+			snaps[i].LockState = "(new) " + mode
+			x.change(snaps[i].VolumeID, "snapshot lock", nil, fmt.Sprintf("%s for %d days", mode, days))
+			continue
+		}
+		ids = append(ids, snaps[i].SnapshotID)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	what := "read the locks of snapshots " + strings.Join(ids, ",")
+	current := map[string]ec2types.LockedSnapshotsInfo{}
+	err := untilVisible(ctx, x, what, func() error {
+		in := &ec2.DescribeLockedSnapshotsInput{SnapshotIds: ids}
+		for {
+			page, err := x.aws.EC2.DescribeLockedSnapshots(ctx, in)
+			if err != nil {
+				return err
+			}
+			for _, l := range page.Snapshots {
+				current[aws.ToString(l.SnapshotId)] = l
+			}
+			if aws.ToString(page.NextToken) == "" {
+				return nil
+			}
+			in.NextToken = page.NextToken
+		}
+	})
+	if err != nil {
+		return classify(what, "ec2:DescribeLockedSnapshots", err)
+	}
+	kept := 0
+	for i := range snaps {
+		s := &snaps[i]
+		if s.SnapshotID == "(new)" {
+			continue
+		}
+		before := current[s.SnapshotID]
+		state := string(before.LockState)
+		if satisfiesLock(state, mode) {
+			s.LockState, s.LockExpiresOn = state, lockTime(before.LockExpiresOn)
+			kept++
+			continue
+		}
+		var out *ec2.LockSnapshotOutput
+		what := fmt.Sprintf("lock snapshot %s of %s in %s mode", s.SnapshotID, s.VolumeID, mode)
+		err := untilVisible(ctx, x, what, func() (err error) {
+			out, err = x.aws.EC2.LockSnapshot(ctx, &ec2.LockSnapshotInput{
+				SnapshotId: aws.String(s.SnapshotID), LockMode: ec2types.LockMode(mode),
+				LockDuration: aws.Int32(int32(days)), DryRun: aws.Bool(x.preview()),
+			})
+			return err
+		})
+		if err := x.ec2Outcome(what, "ec2:LockSnapshot", err); err != nil {
+			return err
+		}
+		if state == "" {
+			state = "unlocked"
+		}
+		x.change(s.SnapshotID, "lock", state, fmt.Sprintf("%s for %d days", mode, days))
+		s.LockState = mode
+		if out != nil {
+			s.LockState, s.LockExpiresOn = string(out.LockState), lockTime(out.LockExpiresOn)
+		}
+	}
+	if kept > 0 {
+		x.note("%d snapshot(s) were already locked (%s or stronger): left as they are", kept, mode)
+	}
+	return nil
+}
+
+// satisfiesLock reports whether a snapshot in lock state already holds
+// the lock mode asks for: a compliance lock is at least a governance one.
+func satisfiesLock(state, mode string) bool {
+	switch ec2types.LockState(state) {
+	case ec2types.LockStateCompliance, ec2types.LockStateComplianceCooloff:
+		return true
+	case ec2types.LockStateGovernance:
+		return mode == lockGovernance
+	}
+	return false
+}
+
+func lockTime(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }

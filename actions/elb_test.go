@@ -2,6 +2,7 @@ package actions_test
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
+	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 )
 
@@ -187,5 +189,89 @@ func TestInstanceInAutoScalingGroupAndBehindTargetGroupEndsDetachedAndDeregister
 	}
 	if _, in := member(asg(t, h, fleet.AutoScalingGroupName), neighbour); !in {
 		t.Error("neighbour left the group")
+	}
+}
+
+// A target group of target type ip registers the instance's private
+// address, not its id: the step deregisters that too. Addresses are
+// unique only within a VPC, so the same address in another VPC's group
+// (another host) is left alone, as is the neighbour.
+func TestDeregisterInstanceFromIPTargetGroup(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 2, BehindTargetGroup: 1})
+	id, neighbour := fleet.InstanceIDs[0], fleet.InstanceIDs[1]
+	ip, neighbourIP := instanceOf(h, id).PrivateIP, instanceOf(h, neighbour).PrivateIP
+	ipGroup, err := h.emu.AddTargetGroup(awsemu.TargetGroupSpec{Name: "api-ip-tg", VPCID: fleet.VPCID, Port: 8443, TargetType: "ip", Targets: []string{ip, neighbourIP}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := h.emu.AddVPC(awsemu.VPCSpec{CIDR: "10.0.0.0/16"})
+	elsewhere, err := h.emu.AddTargetGroup(awsemu.TargetGroupSpec{Name: "other-vpc-tg", VPCID: other.ID, TargetType: "ip", Targets: []string{ip}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	pre, err := h.run(actions.Preview, "aws.elbv2.deregister_instance", map[string]any{"instance_id": id})
+	if err != nil || len(h.mutations()) != 0 {
+		t.Fatalf("preview: %v, mutations %v", err, h.mutations())
+	}
+	res := h.execute("aws.elbv2.deregister_instance", map[string]any{"instance_id": id})
+	if got, want := toStrings(res.Outputs["target_group_arns"]), []string{fleet.TargetGroupARN, ipGroup.ARN}; !slices.Equal(got, sorted(want)) {
+		t.Errorf("target_group_arns = %v, want %v", got, sorted(want))
+	}
+	if !slices.ContainsFunc(res.Changes, func(c actions.Change) bool { return c.Resource == ipGroup.ARN && c.Before == ip+":8443" }) {
+		t.Errorf("changes = %+v", res.Changes)
+	}
+	if !reflect.DeepEqual(pre.Changes, res.Changes) {
+		t.Errorf("preview %+v, execution %+v", pre.Changes, res.Changes)
+	}
+	if isTarget(t, h, fleet.TargetGroupARN, id) || isTarget(t, h, ipGroup.ARN, ip) {
+		t.Error("still registered")
+	}
+	if !isTarget(t, h, ipGroup.ARN, neighbourIP) || !isTarget(t, h, elsewhere.ARN, ip) {
+		t.Error("another host was deregistered")
+	}
+	h.assertDeclared("aws.elbv2.deregister_instance")
+	assertOutputsMatchSpec(t, "aws.elbv2.deregister_instance", res)
+
+	// Run again: nothing left, one effect.
+	again := h.execute("aws.elbv2.deregister_instance", map[string]any{"instance_id": id})
+	if len(again.Changes) != 0 || len(again.Notes) == 0 {
+		t.Errorf("second run: %+v", again)
+	}
+}
+
+func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+
+// AWS has no "target groups of an instance" call. The common case (one
+// Auto Scaling group, one target group, all of type instance in one VPC)
+// costs what it did: DescribeTargetGroups, one DescribeTargetHealth,
+// DescribeLoadBalancers and the deregistration. Groups of other VPCs are
+// not read once they outnumber the one DescribeInstances that tells them
+// apart.
+func TestDeregisterInstanceCallCount(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 2, InAutoScalingGroup: 2, BehindTargetGroup: 2})
+	h.emu.ResetCalls()
+	h.execute("aws.elbv2.deregister_instance", map[string]any{"instance_id": fleet.InstanceIDs[0]})
+	if n := len(h.emu.Calls()); n != 4 {
+		t.Errorf("common case: %d calls, want 4: %+v", n, h.emu.Calls())
+	}
+
+	other, _ := h.emu.AddVPC(awsemu.VPCSpec{CIDR: "10.1.0.0/16"})
+	for _, name := range []string{"a-tg", "b-tg", "c-tg"} {
+		if _, err := h.emu.AddTargetGroup(awsemu.TargetGroupSpec{Name: name, VPCID: other.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.emu.ResetCalls()
+	h.execute("aws.elbv2.deregister_instance", map[string]any{"instance_id": fleet.InstanceIDs[1]})
+	if n := countCalls(h, "elasticloadbalancing:DescribeTargetHealth", false); n != 1 {
+		t.Errorf("DescribeTargetHealth calls = %d, want 1 (only the instance's VPC)", n)
+	}
+	if n := countCalls(h, "ec2:DescribeInstances", false); n != 1 {
+		t.Errorf("DescribeInstances calls = %d, want 1", n)
 	}
 }

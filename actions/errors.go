@@ -3,8 +3,11 @@ package actions
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
 	"go.temporal.io/sdk/temporal"
 
@@ -50,8 +53,13 @@ func classify(what, permission string, err error) error {
 	}
 	code, msg := ae.ErrorCode(), ae.ErrorMessage()
 	switch {
-	case isThrottle(code):
+	case isThrottle(err):
 		return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s: %s throttled by AWS (%s); retrying with backoff", what, permission, code),
+			ErrThrottled, temporal.ApplicationErrorOptions{Cause: err})
+	case isContention(code):
+		// The resource is busy with another change (a scaling activity, a
+		// concurrent update): the same request succeeds once it is over.
+		return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s: %s: AWS is busy with another change to the resource (%s: %s); retrying with backoff", what, permission, code, msg),
 			ErrThrottled, temporal.ApplicationErrorOptions{Cause: err})
 	case code == "UnauthorizedOperation" || code == "AccessDenied" || code == "AccessDeniedException" ||
 		code == "AuthFailure" || code == "UnauthorizedAccess":
@@ -63,10 +71,13 @@ func classify(what, permission string, err error) error {
 		code == "TargetGroupNotFound" || code == "LoadBalancerNotFound":
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s: not found: %s", what, permission, msg), ErrNotFound, err)
 	case code == "OperationNotPermitted" || code == "IncorrectInstanceState" || code == "IncorrectState" ||
-		code == "ScalingActivityInProgress" || code == "ResourceInUse":
+		code == "ResourceInUse":
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s refused: %s (%s)", what, permission, msg, code), ErrConflict, err)
 	case ae.ErrorFault() == smithy.FaultServer || code == "InternalError" || code == "InternalFailure" ||
-		code == "ServiceUnavailable" || code == "Unavailable" || code == "ServiceFailure":
+		code == "ServiceUnavailable" || code == "Unavailable" || code == "ServiceFailure" ||
+		sdkRetryables().IsErrorRetryable(err) == aws.TrueTernary:
+		// Whatever else the SDK's own retryer would retry (5xx statuses,
+		// RequestTimeout, ...) is transient for Temporal too.
 		return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s: %s: AWS server error %s: %s", what, permission, code, msg),
 			ErrAWSServer, temporal.ApplicationErrorOptions{Cause: err})
 	default:
@@ -74,13 +85,61 @@ func classify(what, permission string, err error) error {
 	}
 }
 
-func isThrottle(code string) bool {
-	switch code {
-	case "RequestLimitExceeded", "Throttling", "ThrottlingException", "TooManyRequestsException",
-		"RequestThrottled", "RequestThrottledException", "SlowDown", "PriorRequestNotComplete", "EC2ThrottledException":
-		return true
+// The retryable set is the SDK's (retry.DefaultThrottles and
+// retry.DefaultRetryables, which the SDK keeps up to date with AWS) plus
+// the codes below, which AWS documents as transient but the SDK does not
+// retry. classify and the SDK's retryer (clients.go) read the same lists,
+// so what the SDK's quick attempts retry is what Temporal retries after
+// them, and nothing else.
+
+// extraThrottleCodes are throttling codes outside the SDK's list. Built on
+// each call: a package-level map would be mutable state.
+func extraThrottleCodes() map[string]struct{} {
+	return map[string]struct{}{
+		// EC2 CreateSnapshot(s): "the maximum per volume CreateSnapshot
+		// request rate has been exceeded"; AWS advises waiting between
+		// requests for the same volume.
+		"SnapshotCreationPerVolumeRateExceeded": {},
 	}
-	return false
+}
+
+// contentionCodes are the codes of a request that met another change in
+// progress on the same resource: not the caller's fault, and the same
+// request succeeds once the other change is over.
+func contentionCodes() map[string]struct{} {
+	return map[string]struct{}{
+		"ResourceContention":              {}, // Auto Scaling: a pending update to the group, instance or load balancer
+		"ScalingActivityInProgress":       {}, // Auto Scaling: a scaling activity is running
+		"ConcurrentModification":          {}, // IAM: another request is changing the entity
+		"ConcurrentModificationException": {}, // the same, in the services that name it so
+		"ConcurrentTagAccess":             {}, // EC2: another request is changing the resource's tags
+	}
+}
+
+// sdkThrottles is the throttle check of the SDK's retryer and of classify.
+func sdkThrottles() retry.IsErrorThrottles {
+	return append(slices.Clone(retry.IsErrorThrottles(retry.DefaultThrottles)),
+		retry.ThrottleErrorCode{Codes: extraThrottleCodes()})
+}
+
+// sdkRetryables is the retryable check of the SDK's retryer and of
+// classify: the SDK's defaults (which include every throttle code), then
+// our extra throttle and contention codes.
+func sdkRetryables() retry.IsErrorRetryables {
+	return append(slices.Clone(retry.IsErrorRetryables(retry.DefaultRetryables)),
+		retry.RetryableErrorCode{Codes: extraThrottleCodes()},
+		retry.RetryableErrorCode{Codes: contentionCodes()})
+}
+
+// isThrottle reports whether err is throttling, as the SDK's retryer sees
+// it (so its backoff for throttling applies) plus our extra codes.
+func isThrottle(err error) bool {
+	return sdkThrottles().IsErrorThrottle(err) == aws.TrueTernary
+}
+
+func isContention(code string) bool {
+	_, ok := contentionCodes()[code]
+	return ok
 }
 
 // isCode reports whether err is an AWS API error with the given code.

@@ -350,7 +350,7 @@ func outputTypeMismatch(v any, typ spec.Type) string {
 // contractCases are the contract cases of every service, each listed in
 // the service's test file.
 func contractCases() []contractCase {
-	return slices.Concat(ec2Contracts(), iamContracts(), autoscalingContracts(), elbContracts())
+	return slices.Concat(ec2Contracts(), ec2NetworkContracts(), iamContracts(), autoscalingContracts(), elbContracts())
 }
 
 func TestContracts(t *testing.T) {

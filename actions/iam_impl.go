@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
@@ -227,7 +225,11 @@ func (pp principalPolicies) read(ctx context.Context, policy string) (doc string
 		if errors.As(err, &ae) && ae.ErrorCode() == "NoSuchEntity" && strings.Contains(strings.ToLower(ae.ErrorMessage()), "policy") {
 			return "", false, nil
 		}
-		return "", false, classify(fmt.Sprintf("read inline policy %s of %s %s", policy, pp.kind, pp.name), pp.getPerm, err)
+		what := fmt.Sprintf("read inline policy %s of %s %s", policy, pp.kind, pp.name)
+		if pp.kind == "user" {
+			return "", false, classifyUser(what, pp.getPerm, pp.name, err)
+		}
+		return "", false, classify(what, pp.getPerm, err)
 	}
 	return decodePolicyDocument(aws.ToString(raw)), true, nil
 }
@@ -316,161 +318,6 @@ func invalidRequest(action, msg string) error {
 	return temporal.NewNonRetryableApplicationError(action+": "+msg, ErrInvalid, nil)
 }
 
-// revokeIntent is what revoke_role_sessions records before removing the
-// instance profile, which is the only link from the instance to the role.
-type revokeIntent struct {
-	InstanceID string `json:"instance_id"`
-	RoleName   string `json:"role_name"`
-}
-
-func revokeRoleSessions(ctx context.Context, x *execution) error {
-	var p struct {
-		InstanceID   string `json:"instance_id"`
-		RoleName     string `json:"role_name"`
-		Disassociate bool   `json:"disassociate_instance_profile"`
-	}
-	if err := x.decode(&p); err != nil {
-		return err
-	}
-	switch {
-	case p.InstanceID == "" && p.RoleName == "":
-		return badParams(x.call.Action, errors.New("give instance_id (the role is found through its instance profile) or role_name"))
-	case p.InstanceID != "" && p.RoleName != "":
-		return badParams(x.call.Action, errors.New("give instance_id or role_name, not both: the role must come from exactly one of them"))
-	case p.Disassociate && p.InstanceID == "":
-		return badParams(x.call.Action, errors.New("disassociate_instance_profile needs instance_id"))
-	}
-	role := p.RoleName
-	var prior revokeIntent
-	hadPrior := priorIntent(ctx, &prior) && p.InstanceID != "" && prior.InstanceID == p.InstanceID && prior.RoleName != ""
-	if p.InstanceID != "" {
-		in, err := getInstance(ctx, x, p.InstanceID)
-		if err != nil {
-			return err
-		}
-		switch {
-		case in.IamInstanceProfile != nil:
-			if role, err = profileRole(ctx, x, p.InstanceID, aws.ToString(in.IamInstanceProfile.Arn)); err != nil {
-				return err
-			}
-		case hadPrior:
-			// An earlier attempt revoked and then removed the profile.
-			role = prior.RoleName
-			x.note("the instance profile of %s was removed by an earlier attempt of this step; its role was %s", p.InstanceID, role)
-		default:
-			return invalidRequest(x.call.Action, fmt.Sprintf("instance %s has no instance profile, so no role to revoke; give role_name if you know the role", p.InstanceID))
-		}
-	}
-	x.output("role_name", role)
-	x.output("policy_name", revokePolicyName)
-	cutoff, err := revokeOlderSessions(ctx, x, rolePolicies(x, role))
-	if err != nil {
-		return err
-	}
-	x.output("revoked_before", cutoff.Format(time.RFC3339))
-	x.output("instance_profile_disassociated", false)
-	if !p.Disassociate {
-		return nil
-	}
-	// The profile is removed only after the revocation is in place: on its
-	// own it invalidates nothing already stolen, and without it a retry
-	// could no longer find the role.
-	removed, err := disassociateProfile(ctx, x, p.InstanceID, role, hadPrior)
-	if err != nil {
-		return err
-	}
-	x.output("instance_profile_disassociated", removed)
-	return nil
-}
-
-// profileRole finds the role of an instance profile given its ARN.
-func profileRole(ctx context.Context, x *execution, instanceID, profileARN string) (string, error) {
-	// The profile name is the last path element of its ARN.
-	name := profileARN[strings.LastIndex(profileARN, "/")+1:]
-	out, err := x.aws.IAM.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(name)})
-	if err != nil {
-		return "", classify(fmt.Sprintf("find the role of %s through instance profile %s", instanceID, name), "iam:GetInstanceProfile", err)
-	}
-	if out.InstanceProfile == nil || len(out.InstanceProfile.Roles) == 0 {
-		return "", invalidRequest(x.call.Action, fmt.Sprintf("instance profile %s of %s has no role: nothing to revoke", name, instanceID))
-	}
-	return aws.ToString(out.InstanceProfile.Roles[0].RoleName), nil
-}
-
-// disassociateProfile removes the instance profile from the instance and
-// reports whether it is gone (by this step, possibly an earlier attempt).
-func disassociateProfile(ctx context.Context, x *execution, instanceID, role string, hadPrior bool) (bool, error) {
-	what := "remove the instance profile from " + instanceID
-	out, err := x.aws.EC2.DescribeIamInstanceProfileAssociations(ctx, &ec2.DescribeIamInstanceProfileAssociationsInput{
-		Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: []string{instanceID}}},
-	})
-	if err != nil {
-		return false, classify(what, "ec2:DescribeIamInstanceProfileAssociations", err)
-	}
-	var assocs []ec2types.IamInstanceProfileAssociation
-	for _, a := range out.IamInstanceProfileAssociations {
-		if a.State == ec2types.IamInstanceProfileAssociationStateAssociated || a.State == ec2types.IamInstanceProfileAssociationStateAssociating {
-			assocs = append(assocs, a)
-		}
-	}
-	if len(assocs) == 0 {
-		if !hadPrior {
-			x.note("%s has no instance profile associated", instanceID)
-		}
-		return hadPrior, nil
-	}
-	for _, a := range assocs {
-		profile := ""
-		if a.IamInstanceProfile != nil {
-			profile = aws.ToString(a.IamInstanceProfile.Arn)
-		}
-		x.change(instanceID, "iam_instance_profile", profile, nil)
-	}
-	if x.preview() {
-		// DisassociateIamInstanceProfile has no DryRun form: the preview
-		// only reads.
-		return true, nil
-	}
-	recordIntent(ctx, x, revokeIntent{InstanceID: instanceID, RoleName: role})
-	for _, a := range assocs {
-		if _, err := x.aws.EC2.DisassociateIamInstanceProfile(ctx, &ec2.DisassociateIamInstanceProfileInput{AssociationId: a.AssociationId}); err != nil {
-			return false, classify(what, "ec2:DisassociateIamInstanceProfile", err)
-		}
-	}
-	return true, nil
-}
-
-func findAccessKeyOwner(ctx context.Context, x *execution) error {
-	var p struct {
-		AccessKeyID string `json:"access_key_id"`
-	}
-	if err := x.decode(&p); err != nil {
-		return err
-	}
-	out, err := x.aws.IAM.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(p.AccessKeyID)})
-	if err != nil {
-		return classify("find the owner of access key "+p.AccessKeyID, "iam:GetAccessKeyLastUsed", err)
-	}
-	last := out.AccessKeyLastUsed
-	if last == nil {
-		last = &iamtypes.AccessKeyLastUsed{}
-	}
-	date := ""
-	if last.LastUsedDate != nil {
-		date = last.LastUsedDate.UTC().Format(time.RFC3339)
-	}
-	x.output("user_name", aws.ToString(out.UserName))
-	x.output("last_used_date", date)
-	// IAM says "N/A" for a key never used; empty is what runbook
-	// expressions test for, as with last_used_date.
-	x.output("last_used_service", notApplicable(aws.ToString(last.ServiceName)))
-	x.output("last_used_region", notApplicable(aws.ToString(last.Region)))
-	if date == "" {
-		x.note("access key %s has never been used", p.AccessKeyID)
-	}
-	return nil
-}
-
 func notApplicable(s string) string {
 	if s == "N/A" {
 		return ""
@@ -486,13 +333,16 @@ func deactivateAccessKeys(ctx context.Context, x *execution) error {
 	if err := x.decode(&p); err != nil {
 		return err
 	}
+	if err := refuseUncontainableKeys(x.call.Action, p.UserName, p.AccessKeyIDs); err != nil {
+		return err
+	}
 	status := map[string]iamtypes.StatusType{}
 	var all []string
 	pages := iam.NewListAccessKeysPaginator(x.aws.IAM, &iam.ListAccessKeysInput{UserName: aws.String(p.UserName)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return classify("list the access keys of user "+p.UserName, "iam:ListAccessKeys", err)
+			return classifyUser("list the access keys of user "+p.UserName, "iam:ListAccessKeys", p.UserName, err)
 		}
 		for _, k := range page.AccessKeyMetadata {
 			id := aws.ToString(k.AccessKeyId)
@@ -566,6 +416,27 @@ func revokeUserSessions(ctx context.Context, x *execution) error {
 	return nil
 }
 
+// awsDenyAllARN is the AWS managed policy that denies everything: the
+// fallback when the user's inline policies leave no room for Cordon's.
+const awsDenyAllARN = "arn:aws:iam::aws:policy/AWSDenyAll"
+
+// attachedPolicies lists the ARNs of the managed policies attached to a
+// user.
+func attachedPolicies(ctx context.Context, x *execution, user string) ([]string, error) {
+	var arns []string
+	pages := iam.NewListAttachedUserPoliciesPaginator(x.aws.IAM, &iam.ListAttachedUserPoliciesInput{UserName: aws.String(user)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, classifyUser("list the managed policies of user "+user, "iam:ListAttachedUserPolicies", user, err)
+		}
+		for _, ap := range page.AttachedPolicies {
+			arns = append(arns, aws.ToString(ap.PolicyArn))
+		}
+	}
+	return arns, nil
+}
+
 func attachUserDenyAll(ctx context.Context, x *execution) error {
 	var p struct {
 		UserName string `json:"user_name"`
@@ -575,6 +446,7 @@ func attachUserDenyAll(ctx context.Context, x *execution) error {
 	}
 	pp := userPolicies(x, p.UserName)
 	x.output("policy_name", denyAllPolicyName)
+	x.output("policy_arn", "")
 	existing, found, err := pp.read(ctx, denyAllPolicyName)
 	if err != nil {
 		return err
@@ -583,17 +455,45 @@ func attachUserDenyAll(ctx context.Context, x *execution) error {
 		x.note("user %s already has the deny-all policy %s", p.UserName, denyAllPolicyName)
 		return nil
 	}
+	attached, err := attachedPolicies(ctx, x, p.UserName)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(attached, awsDenyAllARN) {
+		x.output("policy_name", "AWSDenyAll")
+		x.output("policy_arn", awsDenyAllARN)
+		x.note("user %s already has the AWS managed policy AWSDenyAll attached", p.UserName)
+		return nil
+	}
 	doc := denyAllPolicy()
 	var before any
 	if found {
 		before = existing
 	}
-	x.change(pp.resource(), "inline_policy/"+denyAllPolicyName, before, doc)
 	if x.preview() {
+		// Whether the inline policy fits the user's 2,048-character quota
+		// is known only by putting it; the preview shows the inline policy
+		// and says what happens if it does not fit.
+		x.change(pp.resource(), "inline_policy/"+denyAllPolicyName, before, doc)
+		x.note("if the user's inline policies leave no room (2,048 characters in all), the AWS managed policy AWSDenyAll is attached instead")
 		return nil
 	}
-	if err := pp.put(ctx, denyAllPolicyName, doc); err != nil {
+	err = pp.put(ctx, denyAllPolicyName, doc)
+	switch {
+	case err == nil:
+		x.change(pp.resource(), "inline_policy/"+denyAllPolicyName, before, doc)
+		return nil
+	case !isCode(err, "LimitExceeded"):
 		return classify("deny everything to user "+p.UserName, pp.putPerm, err)
+	}
+	// The user's inline policies are at their aggregate size quota: a
+	// managed policy does not count against it.
+	x.note("the inline policy did not fit the user's inline policy quota (LimitExceeded): attaching the AWS managed policy AWSDenyAll instead")
+	x.output("policy_name", "AWSDenyAll")
+	x.output("policy_arn", awsDenyAllARN)
+	x.change(pp.resource(), "attached_policy/AWSDenyAll", nil, awsDenyAllARN)
+	if _, err := x.aws.IAM.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String(p.UserName), PolicyArn: aws.String(awsDenyAllARN)}); err != nil {
+		return classify("attach AWSDenyAll to user "+p.UserName, "iam:AttachUserPolicy", err)
 	}
 	return nil
 }
@@ -612,7 +512,7 @@ func deleteLoginProfile(ctx context.Context, x *execution) error {
 		// tells which, and only a missing user is an error.
 		var ae smithy.APIError
 		if !errors.As(err, &ae) || ae.ErrorCode() != "NoSuchEntity" || !strings.Contains(strings.ToLower(ae.ErrorMessage()), "login profile") {
-			return classify("read the console password of user "+p.UserName, "iam:GetLoginProfile", err)
+			return classifyUser("read the console password of user "+p.UserName, "iam:GetLoginProfile", p.UserName, err)
 		}
 		if slices.Contains(priorItems(ctx, subject), "login_profile") {
 			x.output("had_login_profile", true)
@@ -629,9 +529,17 @@ func deleteLoginProfile(ctx context.Context, x *execution) error {
 		return nil
 	}
 	recordIntent(ctx, x, itemsIntent{Subject: subject, Items: []string{"login_profile"}})
-	if _, err := x.aws.IAM.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String(p.UserName)}); err != nil {
+	_, err = x.aws.IAM.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String(p.UserName)})
+	if err == nil || !isNoSuchEntity(err) || noSuchUser(err) {
 		return classify("delete the console password of user "+p.UserName, "iam:DeleteLoginProfile", err)
 	}
+	// The SDK retried a call whose answer was lost, and the retry found
+	// the password gone. Look before calling it done: someone else may
+	// have replaced it in between.
+	if _, gerr := x.aws.IAM.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(p.UserName)}); gerr == nil || !isNoSuchEntity(gerr) {
+		return classify("delete the console password of user "+p.UserName, "iam:DeleteLoginProfile", err)
+	}
+	x.note("already done: the console password of %s was gone when the call was retried (its first answer was lost); it had one before", p.UserName)
 	return nil
 }
 
@@ -654,7 +562,7 @@ func deactivateMFADevices(ctx context.Context, x *execution) error {
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return classify("list the MFA devices of user "+p.UserName, "iam:ListMFADevices", err)
+			return classifyUser("list the MFA devices of user "+p.UserName, "iam:ListMFADevices", p.UserName, err)
 		}
 		for _, d := range page.MFADevices {
 			serial := aws.ToString(d.SerialNumber)
@@ -688,10 +596,40 @@ func deactivateMFADevices(ctx context.Context, x *execution) error {
 	}
 	recordIntent(ctx, x, itemsIntent{Subject: subject, Items: deactivated})
 	for _, serial := range todo {
+		what := fmt.Sprintf("deactivate MFA device %s of user %s", serial, p.UserName)
 		_, err := x.aws.IAM.DeactivateMFADevice(ctx, &iam.DeactivateMFADeviceInput{UserName: aws.String(p.UserName), SerialNumber: aws.String(serial)})
-		if err != nil {
-			return classify(fmt.Sprintf("deactivate MFA device %s of user %s", serial, p.UserName), "iam:DeactivateMFADevice", err)
+		if err == nil {
+			continue
 		}
+		if !isNoSuchEntity(err) || noSuchUser(err) {
+			return classifyUser(what, "iam:DeactivateMFADevice", p.UserName, err)
+		}
+		// A lost answer retried by the SDK meets a device already
+		// deactivated (and so removed from the user): check that it is.
+		still, lerr := mfaSerials(ctx, x, p.UserName)
+		if lerr != nil {
+			return lerr
+		}
+		if slices.Contains(still, serial) {
+			return classify(what, "iam:DeactivateMFADevice", err)
+		}
+		x.note("already done: MFA device %s was no longer on %s when the call was retried (its first answer was lost)", serial, p.UserName)
 	}
 	return nil
+}
+
+// mfaSerials lists the serial numbers of the user's MFA devices.
+func mfaSerials(ctx context.Context, x *execution, user string) ([]string, error) {
+	var serials []string
+	pages := iam.NewListMFADevicesPaginator(x.aws.IAM, &iam.ListMFADevicesInput{UserName: aws.String(user)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, classifyUser("list the MFA devices of user "+user, "iam:ListMFADevices", user, err)
+		}
+		for _, d := range page.MFADevices {
+			serials = append(serials, aws.ToString(d.SerialNumber))
+		}
+	}
+	return serials, nil
 }

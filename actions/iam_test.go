@@ -70,6 +70,20 @@ func iamAs(h *harness, key awsemu.AccessKey) *iam.Client {
 	return iam.NewFromConfig(cfg)
 }
 
+// instanceDenied checks that the role denies the credentials of one
+// instance, by ec2:SourceInstanceARN, and revokes nothing fleet-wide.
+func instanceDenied(t *testing.T, r awsemu.Role, instanceID string) {
+	t.Helper()
+	doc, ok := r.InlinePolicies["CordonDenyInstance-"+instanceID]
+	want := `"Condition":{"ArnEquals":{"ec2:SourceInstanceARN":"arn:aws:ec2:us-east-1:123456789012:instance/` + instanceID + `"}}`
+	if !ok || !strings.Contains(doc, `"Effect":"Deny","Action":"*","Resource":"*"`) || !strings.Contains(doc, want) {
+		t.Errorf("role %s: no deny of %s's credentials: %v", r.Name, instanceID, r.InlinePolicies)
+	}
+	if _, ok := r.InlinePolicies["AWSRevokeOlderSessions"]; ok {
+		t.Errorf("role %s: scope instance revoked every session of the role", r.Name)
+	}
+}
+
 func revokedPolicyDone(t *testing.T, doc string, ok bool) {
 	t.Helper()
 	if !ok {
@@ -89,11 +103,56 @@ func iamContracts() []contractCase {
 				fleet := h.fleet(awsemu.FleetSpec{Instances: 1, WithInstanceRole: true})
 				return map[string]any{"instance_id": fleet.InstanceIDs[0]}
 			},
-			done: func(t *testing.T, h *harness, _ map[string]any) {
-				doc, ok := role(t, h, "confluence-app").InlinePolicies["AWSRevokeOlderSessions"]
-				revokedPolicyDone(t, doc, ok)
+			done: func(t *testing.T, h *harness, params map[string]any) {
+				id := params["instance_id"].(string)
+				instanceDenied(t, role(t, h, "confluence-app"), id)
 			},
 			permission: "iam:PutRolePolicy",
+			missing: func(h *harness) (map[string]any, string) {
+				return map[string]any{"role_name": "ghost-role", "scope": "all_sessions"}, "ghost-role"
+			},
+		},
+		{
+			action: "aws.iam.revoke_role_sessions",
+			seed: func(h *harness) map[string]any {
+				fleet := h.fleet(awsemu.FleetSpec{Instances: 1, WithInstanceRole: true})
+				if _, err := h.emu.AddRole(awsemu.RoleSpec{Name: "forensics", InstanceProfile: true}); err != nil {
+					h.t.Fatal(err)
+				}
+				return map[string]any{"instance_id": fleet.InstanceIDs[0], "quarantine_instance_profile": "forensics"}
+			},
+			done: func(t *testing.T, h *harness, params map[string]any) {
+				id := params["instance_id"].(string)
+				in, _ := h.emu.Instance(id)
+				if !strings.HasSuffix(in.InstanceProfileARN, "/forensics") || !strings.HasSuffix(in.Tags["cordon:prior-instance-profile"], "/confluence-app") {
+					t.Errorf("profile %s, recorded %q", in.InstanceProfileARN, in.Tags["cordon:prior-instance-profile"])
+				}
+				instanceDenied(t, role(t, h, "confluence-app"), id)
+			},
+			permission: "ec2:ReplaceIamInstanceProfileAssociation",
+			missing: func(h *harness) (map[string]any, string) {
+				fleet := h.fleet(awsemu.FleetSpec{Instances: 1, WithInstanceRole: true, NamePrefix: "other"})
+				return map[string]any{"instance_id": fleet.InstanceIDs[0], "quarantine_instance_profile": "ghost-profile"}, "ghost-profile"
+			},
+		},
+		{
+			action: "aws.iam.lock_role",
+			seed: func(h *harness) map[string]any {
+				if _, err := h.emu.AddRole(awsemu.RoleSpec{Name: "deploy", TrustedPrincipals: []string{"arn:aws:iam::" + h.emu.AccountID() + ":root"}}); err != nil {
+					h.t.Fatal(err)
+				}
+				return map[string]any{"role_name": "deploy"}
+			},
+			done: func(t *testing.T, h *harness, _ map[string]any) {
+				r := role(t, h, "deploy")
+				if !strings.Contains(r.AssumeRolePolicyDocument, `"Sid":"CordonLockRole"`) || !strings.Contains(r.AssumeRolePolicyDocument, `"Effect":"Deny"`) {
+					t.Errorf("trust policy %s", r.AssumeRolePolicyDocument)
+				}
+				if !strings.Contains(r.InlinePolicies["CordonDenyAll"], `"Effect":"Deny","Action":"*","Resource":"*"`) {
+					t.Errorf("inline policies %v", r.InlinePolicies)
+				}
+			},
+			permission: "iam:UpdateAssumeRolePolicy",
 			missing: func(h *harness) (map[string]any, string) {
 				return map[string]any{"role_name": "ghost-role"}, "ghost-role"
 			},
@@ -193,7 +252,7 @@ func TestRevokeRoleSessionsByInstanceAndDisassociate(t *testing.T) {
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 2, WithInstanceRole: true})
 	id := fleet.InstanceIDs[0]
 	before := time.Now()
-	res := h.execute("aws.iam.revoke_role_sessions", map[string]any{"instance_id": id, "disassociate_instance_profile": true})
+	res := h.execute("aws.iam.revoke_role_sessions", map[string]any{"instance_id": id, "disassociate_instance_profile": true, "scope": "all_sessions"})
 	out := res.Outputs
 	if out["role_name"] != fleet.RoleName || out["policy_name"] != "AWSRevokeOlderSessions" || out["instance_profile_disassociated"] != true {
 		t.Errorf("outputs = %+v", out)
@@ -214,7 +273,7 @@ func TestRevokeRoleSessionsByInstanceAndDisassociate(t *testing.T) {
 	if in, _ := h.emu.Instance(fleet.InstanceIDs[1]); in.InstanceProfileARN == "" {
 		t.Error("the other instance lost its profile")
 	}
-	if got := h.mutations(); !slices.Equal(got, []string{"iam:PutRolePolicy", "ec2:DisassociateIamInstanceProfile"}) {
+	if got := h.mutations(); !slices.Equal(got, []string{"iam:PutRolePolicy", "iam:PutRolePolicy", "ec2:DisassociateIamInstanceProfile"}) {
 		t.Errorf("mutations = %v: the policy must be put before the profile is removed", got)
 	}
 	h.assertDeclared("aws.iam.revoke_role_sessions")
@@ -254,7 +313,7 @@ func TestRevokeRoleSessionsPreviewShowsPolicyAndProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Changes) != 2 || res.Changes[0].Field != "inline_policy/AWSRevokeOlderSessions" || res.Changes[0].Before != nil ||
+	if len(res.Changes) != 2 || res.Changes[0].Field != "inline_policy/CordonDenyInstance-"+fleet.InstanceIDs[0] || res.Changes[0].Before != nil ||
 		res.Changes[1].Before != fleet.InstanceProfileARN || res.Changes[1].After != nil {
 		t.Errorf("changes = %+v", res.Changes)
 	}
@@ -292,7 +351,7 @@ func TestRevokeRoleSessionsCutoff(t *testing.T) {
 			if _, err := h.emu.AddRole(awsemu.RoleSpec{Name: "app", InlinePolicies: map[string]string{"AWSRevokeOlderSessions": tc.existing}}); err != nil {
 				t.Fatal(err)
 			}
-			res := h.execute("aws.iam.revoke_role_sessions", map[string]any{"role_name": "app"})
+			res := h.execute("aws.iam.revoke_role_sessions", map[string]any{"role_name": "app", "scope": "all_sessions"})
 			doc := role(t, h, "app").InlinePolicies["AWSRevokeOlderSessions"]
 			if tc.kept {
 				if doc != tc.existing || len(h.mutations()) != 0 || len(res.Notes) == 0 {
@@ -563,7 +622,7 @@ func toStrings(v any) []string {
 func TestRevocationPreviewIsStableOverTime(t *testing.T) {
 	h := newHarness(t)
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, WithInstanceRole: true})
-	params := map[string]any{"role_name": fleet.RoleName}
+	params := map[string]any{"role_name": fleet.RoleName, "scope": "all_sessions"}
 	first, err := h.run(actions.Preview, "aws.iam.revoke_role_sessions", params)
 	if err != nil {
 		t.Fatal(err)

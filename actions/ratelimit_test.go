@@ -1,7 +1,9 @@
 package actions_test
 
 import (
+	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,5 +58,54 @@ func TestRateLimitAvoidsThrottling(t *testing.T) {
 	}
 	if n := throttledBursts(actions.RateLimit{}, map[string]actions.Account{"prod": {RateLimit: &paced}}); n != 0 {
 		t.Errorf("with the account's own limit under the bucket's refill, %d calls were still throttled", n)
+	}
+}
+
+// Two workers of one deployment spend from the same API bucket of the
+// account. Each configured for the whole budget, together they are
+// throttled; each taking its share (ShareRateLimit, as worker.Run does
+// with the number of workers polling the task queue), they are not.
+func TestRateLimitSharedByWorkersStaysInsideTheAccountsBucket(t *testing.T) {
+	// The whole deployment's budget: just inside the emulated bucket (3
+	// tokens, refilled at 5/s), were it spent by one worker.
+	limit := actions.RateLimit{MutatingPerSecond: 4, MutatingBurst: 2}
+	throttled := func(share bool) int {
+		h := newHarness(t)
+		fleet := h.fleet(awsemu.FleetSpec{Instances: 1})
+		h.emu.SetThrottling(awsemu.Throttle{Mutating: awsemu.Bucket{Capacity: 3, RefillPerSecond: 5}, PerAction: true})
+		var wg sync.WaitGroup
+		for w := range 2 {
+			src := actions.NewAWSClientSource(actions.AWSOptions{Base: h.emu.AWSConfig(), Endpoint: h.emu.URL(), RateLimit: limit})
+			if share {
+				src.ShareRateLimit(2)
+			}
+			worker := &harness{t: t, emu: h.emu, rt: actions.NewRuntime(actions.Options{Clients: src, Logger: slog.New(slog.DiscardHandler)})}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 8 {
+					// As above: a call that ran out of SDK retries is a
+					// throttled call to count, not a failure.
+					_, _ = worker.run(actions.Execute, "aws.ec2.tag", map[string]any{
+						"resource_ids": []any{fleet.InstanceIDs[0]},
+						"tags":         map[string]any{fmt.Sprintf("cordon:worker-%d", w): fmt.Sprint(i)},
+					})
+				}
+			}()
+		}
+		wg.Wait()
+		n := 0
+		for _, c := range h.emu.Calls() {
+			if c.ErrorCode == "RequestLimitExceeded" {
+				n++
+			}
+		}
+		return n
+	}
+	if n := throttled(false); n == 0 {
+		t.Fatal("control: two workers each spending the whole budget were not throttled, so this test proves nothing")
+	}
+	if n := throttled(true); n != 0 {
+		t.Errorf("two workers each spending half the budget: %d calls throttled", n)
 	}
 }

@@ -62,6 +62,10 @@ type Options struct {
 	Clock func() time.Time
 	// PollInterval is how often long waits (snapshots) poll AWS; default 15s.
 	PollInterval time.Duration
+	// QuarantineGroupIDs maps VPC ids to quarantine groups created
+	// beforehand (worker configuration), for the VPCs a step's own
+	// quarantine_group_ids does not name.
+	QuarantineGroupIDs map[string]string
 }
 
 // Runtime executes actions: it is what the worker registers as activities.

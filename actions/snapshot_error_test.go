@@ -118,3 +118,51 @@ func TestSnapshotVolumesErrorStateThenRerun(t *testing.T) {
 		})
 	}
 }
+
+// SnapshotCreationPerVolumeRateExceeded is throttling: the multi-volume
+// call is retried, never replaced by per-volume snapshots (which would
+// lose crash consistency and meet the same limit).
+func TestSnapshotPerVolumeRateIsThrottlingNotAFallback(t *testing.T) {
+	h := newHarness(t)
+	id := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 2}).InstanceIDs[0]
+	h.emu.FailNext("ec2:CreateSnapshots", "SnapshotCreationPerVolumeRateExceeded", 400, 2)
+	res := h.execute("aws.ec2.snapshot_volumes", map[string]any{"instance_id": id})
+	if n, m := countCalls(h, "ec2:CreateSnapshots", false), countCalls(h, "ec2:CreateSnapshot", false); n != 3 || m != 0 {
+		t.Errorf("CreateSnapshots %d, CreateSnapshot %d; want 3 and 0", n, m)
+	}
+	if hasNote(res.Notes, "not crash-consistent") || len(decodeOutput[[]string](t, res, "snapshot_ids")) != 2 {
+		t.Errorf("notes %v, outputs %v", res.Notes, res.Outputs)
+	}
+
+	// Past the step's own retries it is a retryable throttle for Temporal,
+	// still without a fallback.
+	h2 := newHarness(t)
+	id2 := h2.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 2}).InstanceIDs[0]
+	h2.emu.FailNext("ec2:CreateSnapshots", "SnapshotCreationPerVolumeRateExceeded", 400, 100)
+	_, err := h2.run(actions.Execute, "aws.ec2.snapshot_volumes", map[string]any{"instance_id": id2})
+	if err == nil || isNonRetryable(err) || errorType(err) != actions.ErrThrottled {
+		t.Fatalf("err = %v (type %q), want a retryable %s", err, errorType(err), actions.ErrThrottled)
+	}
+	if m := countCalls(h2, "ec2:CreateSnapshot", false); m != 0 || len(h2.emu.Snapshots()) != 0 {
+		t.Errorf("fell back: %d per-volume calls, %d snapshots", m, len(h2.emu.Snapshots()))
+	}
+}
+
+// EC2 is eventually consistent: the ids CreateSnapshots returns may be
+// unknown (InvalidSnapshot.NotFound) to the next calls naming them. The
+// wait (and the lock) retry with backoff instead of failing.
+func TestSnapshotWaitSurvivesEventualConsistency(t *testing.T) {
+	h := newHarness(t)
+	id := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 2}).InstanceIDs[0]
+	h.emu.SetSnapshotCompletion(awsemu.SnapshotCompletion{AfterDescribes: 1})
+	h.emu.SetConsistencyLag(2)
+	res := h.execute("aws.ec2.snapshot_volumes", map[string]any{"instance_id": id, "lock_mode": "governance", "lock_duration_days": 7})
+	if n := failedWith(h, "InvalidSnapshot.NotFound"); n == 0 {
+		t.Fatal("the lag hid nothing: the test proves nothing")
+	}
+	for _, s := range decodeOutput[[]evidenceSnapshot](t, res, "snapshots") {
+		if s.State != "completed" || s.LockState != "governance" {
+			t.Errorf("snapshot %+v", s)
+		}
+	}
+}

@@ -57,6 +57,11 @@ func (c Checklist) Write(w io.Writer, color bool) {
 // writes; AWS's console uses the same name for the same policy.
 const revocationPolicy = "AWSRevokeOlderSessions"
 
+// instanceDenyPolicyPrefix names the inline policy with which
+// aws.iam.revoke_role_sessions (scope instance) denies one instance's
+// role credentials: the prefix, then the instance id.
+const instanceDenyPolicyPrefix = "CordonDenyInstance-"
+
 // CheckContained checks the emulator after a real run against the story:
 // it reads only the emulator's state (before and after), never the run's
 // own account of what it did, so a run that reports success without
@@ -84,6 +89,24 @@ func CheckContained(story Story, before, after awsemu.State) Checklist {
 	out = append(out, item("every compromised host isolated (each interface: only the empty quarantine group)", bad,
 		fmt.Sprintf("%d hosts", len(story.Compromised))))
 
+	// Nothing admitting the internet left behind: two-phase isolation
+	// passes through an allow-all group, which must not outlive it (a
+	// responder could pick it later). Groups the account had before the
+	// run are the account's business; any group that appeared since, or
+	// any Cordon group, must not let anything in from 0.0.0.0/0 or ::/0.
+	bad = nil
+	for _, g := range after.SecurityGroups {
+		_, existed := b.groups[g.ID]
+		if existed && g.Tags[actions.TagQuarantine] == "" {
+			continue
+		}
+		if admitsTheInternet(g) {
+			bad = append(bad, fmt.Sprintf("%s (%s) in %s admits the internet", g.ID, g.Name, g.VPCID))
+		}
+	}
+	out = append(out, item("no security group admitting the internet left behind (ingress from 0.0.0.0/0 or ::/0)", bad,
+		fmt.Sprintf("%d security groups", len(after.SecurityGroups))))
+
 	// Evidence: every volume snapshotted exactly once (a retried activity
 	// must not have taken a second set).
 	perVolume := map[string]int{}
@@ -101,22 +124,22 @@ func CheckContained(story Story, before, after awsemu.State) Checklist {
 	}
 	out = append(out, item("every volume of each compromised host snapshotted exactly once", bad, fmt.Sprintf("%d volumes", volumes)))
 
-	// Credentials: the role each compromised host could hand out has the
-	// revocation policy.
+	// Credentials: the role each compromised host could hand out denies
+	// that host's credentials (the per-instance deny the example uses), or
+	// every older session (the fleet-wide revocation, a separate choice).
 	bad = nil
 	roles := map[string]bool{}
 	for _, id := range story.Compromised {
 		for _, r := range b.rolesOf(b.instances[id]) {
 			roles[r] = true
+			doc, ok := a.roles[r].InlinePolicies[instanceDenyPolicyPrefix+id]
+			fleetWide := strings.Contains(a.roles[r].InlinePolicies[revocationPolicy], "aws:TokenIssueTime")
+			if !fleetWide && (!ok || !strings.Contains(doc, "ec2:SourceInstanceARN") || !strings.Contains(doc, "instance/"+id)) {
+				bad = append(bad, "role "+r+" does not deny the credentials of "+id)
+			}
 		}
 	}
-	for _, r := range slices.Sorted(maps.Keys(roles)) {
-		doc, ok := a.roles[r].InlinePolicies[revocationPolicy]
-		if !ok || !strings.Contains(doc, "aws:TokenIssueTime") {
-			bad = append(bad, "role "+r+" has no "+revocationPolicy+" policy")
-		}
-	}
-	out = append(out, item("instance role sessions revoked", bad, "role "+strings.Join(slices.Sorted(maps.Keys(roles)), ", ")))
+	out = append(out, item("instance role credentials denied to each compromised host", bad, "role "+strings.Join(slices.Sorted(maps.Keys(roles)), ", ")))
 
 	// The leaked key: inactive, and kept (deleting it would destroy evidence).
 	bad = nil
@@ -203,6 +226,17 @@ func item(claim string, failures []string, detail string) CheckItem {
 		d += fmt.Sprintf("; and %d more", len(failures)-most)
 	}
 	return CheckItem{Claim: claim, OK: false, Detail: d}
+}
+
+// admitsTheInternet reports whether a group lets anything in from any
+// IPv4 or IPv6 address.
+func admitsTheInternet(g awsemu.SecurityGroup) bool {
+	for _, r := range g.Ingress {
+		if slices.Contains(r.CIDRs, "0.0.0.0/0") || slices.Contains(r.IPv6CIDRs, "::/0") {
+			return true
+		}
+	}
+	return false
 }
 
 func isEmptyQuarantine(g awsemu.SecurityGroup) bool {

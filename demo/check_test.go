@@ -51,7 +51,9 @@ func contained(story Story, before awsemu.State) awsemu.State {
 		}
 	}
 	for i := range after.Roles {
-		after.Roles[i].InlinePolicies[revocationPolicy] = `{"Statement":[{"Effect":"Deny","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2021-09-01T12:00:00Z"}}}]}`
+		for _, id := range story.Compromised {
+			after.Roles[i].InlinePolicies[instanceDenyPolicyPrefix+id] = `{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"ArnEquals":{"ec2:SourceInstanceARN":"arn:aws:ec2:us-east-1:123456789012:instance/` + id + `"}}}]}`
+		}
 	}
 	for i := range after.Users {
 		if after.Users[i].Name == story.LeakedUser {
@@ -166,9 +168,13 @@ func TestCheckContainedCatchesEachFailure(t *testing.T) {
 		}, "snapshotted exactly once"},
 		{"role not revoked", func(after *awsemu.State) {
 			for i := range after.Roles {
-				delete(after.Roles[i].InlinePolicies, revocationPolicy)
+				for name := range after.Roles[i].InlinePolicies {
+					if strings.HasPrefix(name, instanceDenyPolicyPrefix) {
+						delete(after.Roles[i].InlinePolicies, name)
+					}
+				}
 			}
-		}, "role sessions revoked"},
+		}, "credentials denied to each compromised host"},
 		{"key still active", func(after *awsemu.State) {
 			for i := range after.Users {
 				if after.Users[i].Name == story.LeakedUser {

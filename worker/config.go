@@ -130,10 +130,20 @@ type AWSConfig struct {
 	// fleet containment stays inside AWS's request buckets instead of
 	// being throttled. Defaults follow EC2's published refill rates.
 	RateLimit *RateLimitConfig `yaml:"rate_limit"`
+	// ShareRateLimit (default true) divides rate_limit, and each
+	// account's own, by the number of workers polling the task queue, so
+	// that several workers together stay inside the account's buckets
+	// (worker/share.go). false makes this worker spend the whole figure.
+	ShareRateLimit *bool `yaml:"share_rate_limit"`
 	// PollInterval is how often long waits (a snapshot until completed)
 	// ask AWS again; default 15s. Shorter finds completion sooner and
 	// spends more of the read buckets.
 	PollInterval time.Duration `yaml:"poll_interval"`
+	// QuarantineGroupIDs maps a VPC id to a quarantine security group
+	// created beforehand (no rules): isolation uses it instead of creating
+	// one, for regions at their security-group quota. A runbook's own
+	// quarantine_group_ids parameter wins for the VPCs it names.
+	QuarantineGroupIDs map[string]string `yaml:"quarantine_group_ids"`
 }
 
 // RateLimitConfig is calls per second, and the burst allowed, per API
@@ -278,6 +288,11 @@ func (c *Config) Validate() error {
 			if workflows.Fingerprint(k) == "(unparsable key)" {
 				errs = append(errs, fmt.Errorf("roster member %s: public key %q is not an SSH authorized_keys line", m.ID, abbreviate(k)))
 			}
+		}
+	}
+	for vpc, sg := range c.AWS.QuarantineGroupIDs {
+		if !strings.HasPrefix(vpc, "vpc-") || !strings.HasPrefix(sg, "sg-") {
+			errs = append(errs, fmt.Errorf("aws.quarantine_group_ids: %q: %q must map a VPC id (vpc-...) to a security group id (sg-...)", vpc, sg))
 		}
 	}
 	for _, g := range c.Roster.Gateways {

@@ -97,6 +97,10 @@ type Options struct {
 	// Roster, when set, is read before every decision (FileRoster); the
 	// default is the configuration's roster as it was at start.
 	Roster RosterLoader
+	// RateShare tunes how the worker takes its share of the AWS rate
+	// limits among the workers of its task queue (aws.share_rate_limit);
+	// the zero value is the production default.
+	RateShare RateShareOptions
 }
 
 // Register registers the interpreter workflow and every activity on w:
@@ -149,17 +153,19 @@ func FileRoster(path string, allowUnsigned bool) RosterLoader {
 
 // NewRuntime builds the action runtime from the configuration.
 func NewRuntime(ctx context.Context, cfg *Config, opts Options) (*actions.Runtime, error) {
-	return newRuntime(ctx, cfg, opts, nil)
+	rt, _, err := newRuntime(ctx, cfg, opts, nil)
+	return rt, err
 }
 
 // newRuntime is NewRuntime with the metrics sink of the AWS clients it
-// builds (nil = none).
-func newRuntime(ctx context.Context, cfg *Config, opts Options, awsMetrics actions.Metrics) (*actions.Runtime, error) {
+// builds (nil = none); it also returns the client source the runtime
+// calls AWS through.
+func newRuntime(ctx context.Context, cfg *Config, opts Options, awsMetrics actions.Metrics) (*actions.Runtime, actions.ClientSource, error) {
 	clients := opts.Clients
 	if clients == nil {
 		base, err := loadAWSConfig(ctx, cfg.AWS.Region)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		accounts := map[string]actions.Account{}
 		for name, a := range cfg.AWS.Accounts {
@@ -181,7 +187,53 @@ func newRuntime(ctx context.Context, cfg *Config, opts Options, awsMetrics actio
 	if poll <= 0 {
 		poll = cfg.AWS.PollInterval
 	}
-	return actions.NewRuntime(actions.Options{Clients: clients, Notifier: opts.ActionNotifier, Logger: opts.Logger, PollInterval: poll}), nil
+	return actions.NewRuntime(actions.Options{Clients: clients, Notifier: opts.ActionNotifier, Logger: opts.Logger, PollInterval: poll,
+		QuarantineGroupIDs: cfg.AWS.QuarantineGroupIDs}), clients, nil
+}
+
+// configuredLimits are every rate limit the configuration sets: the
+// worker-wide one (or the default) and each account's own.
+func configuredLimits(cfg *Config) []RateLimitConfig {
+	limits := []RateLimitConfig{DefaultRateLimit()}
+	if cfg.AWS.RateLimit != nil {
+		limits[0] = *cfg.AWS.RateLimit
+	}
+	for _, a := range cfg.AWS.Accounts {
+		if a.RateLimit != nil {
+			limits = append(limits, *a.RateLimit)
+		}
+	}
+	return limits
+}
+
+// startRateShare takes this worker's first share of the AWS rate limits
+// (before it polls, so its first calls already spend only its share) and
+// keeps it current until ctx is done; wait returns once it has stopped.
+// Nothing is shared when the configuration says not to
+// (aws.share_rate_limit: false) or the client source cannot be shared.
+func startRateShare(ctx context.Context, c client.Client, cfg *Config, opts Options, clients actions.ClientSource, identity string) (wait func()) {
+	target, ok := clients.(rateSharer)
+	if !ok || (cfg.AWS.ShareRateLimit != nil && !*cfg.AWS.ShareRateLimit) {
+		opts.Logger.Info("AWS rate limit not shared: this worker spends the whole configured rate", "task_queue", cfg.Temporal.TaskQueue)
+		return func() {}
+	}
+	s := &rateShare{
+		queue: cfg.Temporal.TaskQueue, self: identity, pollers: taskQueuePollers(c, cfg.Temporal.TaskQueue), target: target,
+		every: opts.RateShare.Every, hold: opts.RateShare.Hold, logger: opts.Logger, now: time.Now,
+	}
+	if s.every <= 0 {
+		s.every = 10 * time.Second
+	}
+	if s.hold <= 0 {
+		s.hold = shareHold(configuredLimits(cfg)...)
+	}
+	s.refresh(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.run(ctx)
+	}()
+	return func() { <-done }
 }
 
 // Run starts a worker on the configured task queue and blocks until ctx is
@@ -223,13 +275,23 @@ func Run(ctx context.Context, c client.Client, cfg *Config, opts Options) error 
 		defer mc.Close() // closes the connection only if the caller already closed c
 		c, awsMetrics = mc, m.AWS
 	}
-	rt, err := newRuntime(ctx, cfg, opts, awsMetrics)
+	rt, clients, err := newRuntime(ctx, cfg, opts, awsMetrics)
 	if err != nil {
 		return err
 	}
+	// Its own identity, so that the other workers count this one apart
+	// from any other of the same process (rate limit sharing).
+	identity := workerIdentity()
+	shareCtx, stopShare := context.WithCancel(ctx)
+	shareStopped := startRateShare(shareCtx, c, cfg, opts, clients, identity)
+	defer func() {
+		stopShare()
+		shareStopped()
+	}()
 	w := worker.New(c, cfg.Temporal.TaskQueue, worker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
 		WorkerStopTimeout:                  10 * time.Second,
+		Identity:                           identity,
 	})
 	roster := opts.Roster
 	if roster == nil {

@@ -160,8 +160,9 @@ func TestPolicyIsLeastPrivilege(t *testing.T) {
 	}
 	sort.Strings(got)
 	want := []string{
-		"iam:DeactivateMFADevice", "iam:DeleteLoginProfile", "iam:GetAccessKeyLastUsed", "iam:GetLoginProfile",
-		"iam:GetUserPolicy", "iam:ListAccessKeys", "iam:ListMFADevices", "iam:PutUserPolicy", "iam:UpdateAccessKey",
+		"iam:AttachUserPolicy", "iam:DeactivateMFADevice", "iam:DeleteLoginProfile", "iam:GetAccessKeyLastUsed", "iam:GetLoginProfile",
+		"iam:GetUserPolicy", "iam:ListAccessKeys", "iam:ListAttachedUserPolicies", "iam:ListMFADevices", "iam:PutUserPolicy",
+		"iam:UpdateAccessKey", "sts:GetAccessKeyInfo",
 	}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("permissions\n got %v\nwant %v", got, want)

@@ -18,6 +18,7 @@ func autoScalingOperations() []operation {
 		op("EnterStandby", true, (*Emulator).enterStandby),
 		op("ExitStandby", true, (*Emulator).exitStandby),
 		op("AttachInstances", true, (*Emulator).attachInstances),
+		op("UpdateAutoScalingGroup", true, (*Emulator).updateAutoScalingGroup),
 	}
 }
 
@@ -32,7 +33,7 @@ func (e *Emulator) asgInstanceFields(g *AutoScalingGroup, a ASGInstance, withGro
 		leaf("AvailabilityZone", az),
 		leaf("LifecycleState", a.LifecycleState),
 		leaf("HealthStatus", a.HealthStatus),
-		boolLeaf("ProtectedFromScaleIn", false),
+		boolLeaf("ProtectedFromScaleIn", a.ProtectedFromScaleIn),
 	}
 	if withGroup {
 		out = append(out, leaf("AutoScalingGroupName", g.Name))
@@ -142,7 +143,8 @@ func (e *Emulator) activities(g *AutoScalingGroup, r *request, ids []string, ver
 func (e *Emulator) setTargets(g *AutoScalingGroup, ids []string, registered bool) {
 	for _, arn := range g.TargetGroupARNs {
 		tg, ok := e.w.targetGroups[arn]
-		if !ok {
+		if !ok || tg.targetType() != "instance" {
+			// Auto Scaling registers instances by id only.
 			continue
 		}
 		for _, id := range ids {
@@ -173,11 +175,23 @@ func (e *Emulator) detachInstances(r *request) ([]node, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := e.memberIndex(g, ids, ""); err != nil {
+	idx, err := e.memberIndex(g, ids, "")
+	if err != nil {
 		return nil, err
 	}
+	// Only InService and Standby instances can be detached (AWS answers
+	// "The instance i-... is not in InService or Standby." otherwise).
+	for _, i := range idx {
+		if st := g.Instances[i].LifecycleState; st != "InService" && st != "Standby" {
+			return nil, errValidation("The instance %s is not in InService or Standby.", g.Instances[i].InstanceID)
+		}
+	}
+	// The User Guide: "If the number of instances that you are detaching
+	// will bring the Auto Scaling group below its minimum capacity, you must
+	// decrement the minimum capacity." The message is the one AWS sends.
 	if dec && g.DesiredCapacity-len(ids) < g.MinSize {
-		return nil, errValidation("Detaching %d instance(s) with desired capacity decrement would put group %s below its minimum size %d.", len(ids), g.Name, g.MinSize)
+		return nil, errValidation("AutoScalingGroup %s has min-size=%d, max-size=%d, and desired-size=%d. To detach %d instance, please update the AutoScalingGroup sizes appropriately.",
+			g.Name, g.MinSize, g.MaxSize, g.DesiredCapacity, len(ids))
 	}
 	g.Instances = slices.DeleteFunc(g.Instances, func(a ASGInstance) bool { return slices.Contains(ids, a.InstanceID) })
 	if dec {
@@ -200,8 +214,13 @@ func (e *Emulator) enterStandby(r *request) ([]node, *apiError) {
 	if err != nil {
 		return nil, err
 	}
+	// EnterStandby: "the instances can enter standby as long as the desired
+	// capacity of the Auto Scaling group after the instances are placed into
+	// standby is equal to or greater than the minimum capacity of the
+	// group." The wording is modelled on DetachInstances' message.
 	if dec && g.DesiredCapacity-len(ids) < g.MinSize {
-		return nil, errValidation("Putting %d instance(s) in standby would put group %s below its minimum size %d.", len(ids), g.Name, g.MinSize)
+		return nil, errValidation("AutoScalingGroup %s has min-size=%d, max-size=%d, and desired-size=%d. To put %d instance into Standby, please update the AutoScalingGroup sizes appropriately.",
+			g.Name, g.MinSize, g.MaxSize, g.DesiredCapacity, len(ids))
 	}
 	for _, i := range idx {
 		g.Instances[i].LifecycleState = "Standby"
@@ -262,5 +281,49 @@ func (e *Emulator) attachInstances(r *request) ([]node, *apiError) {
 	}
 	g.DesiredCapacity += len(fresh)
 	e.setTargets(g, fresh, true)
+	return nil, nil
+}
+
+// updateAutoScalingGroup changes the group's sizes (the only settings the
+// emulator models). As in AWS, a new MinSize above the current desired
+// capacity raises it, a new MaxSize below it lowers it, and an explicit
+// DesiredCapacity must lie between the resulting bounds.
+func (e *Emulator) updateAutoScalingGroup(r *request) ([]node, *apiError) {
+	name, err := required(r, "AutoScalingGroupName")
+	if err != nil {
+		return nil, err
+	}
+	g, ok := e.w.asgs[name]
+	if !ok {
+		return nil, errValidation("AutoScalingGroup name not found - null")
+	}
+	minSize, hasMin, err := r.p.integer("MinSize")
+	if err != nil {
+		return nil, err
+	}
+	maxSize, hasMax, err := r.p.integer("MaxSize")
+	if err != nil {
+		return nil, err
+	}
+	desired, hasDesired, err := r.p.integer("DesiredCapacity")
+	if err != nil {
+		return nil, err
+	}
+	if !hasMin {
+		minSize = g.MinSize
+	}
+	if !hasMax {
+		maxSize = g.MaxSize
+	}
+	if minSize < 0 || maxSize < 0 || minSize > maxSize {
+		return nil, errValidation("Max bound, %d, must be greater than or equal to min bound, %d", maxSize, minSize)
+	}
+	if !hasDesired {
+		desired = min(max(g.DesiredCapacity, minSize), maxSize)
+	}
+	if desired < minSize || desired > maxSize {
+		return nil, errValidation("Desired capacity:%d must be between the specified min size:%d and max size:%d", desired, minSize, maxSize)
+	}
+	g.MinSize, g.MaxSize, g.DesiredCapacity = minSize, maxSize, desired
 	return nil, nil
 }

@@ -1,6 +1,7 @@
 package awsemu
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -14,7 +15,7 @@ func ec2Operations() []operation {
 	op := func(action string, mutating bool, h func(*Emulator, *request) ([]node, *apiError)) operation {
 		return operation{service: ServiceEC2, action: action, mutating: mutating, handle: h}
 	}
-	return []operation{
+	return append([]operation{
 		op("DescribeInstances", false, (*Emulator).describeInstances),
 		op("DescribeVolumes", false, (*Emulator).describeVolumes),
 		op("DescribeNetworkInterfaces", false, (*Emulator).describeNetworkInterfaces),
@@ -26,6 +27,8 @@ func ec2Operations() []operation {
 		op("DescribeVpcs", false, (*Emulator).describeVpcs),
 		op("DescribeSubnets", false, (*Emulator).describeSubnets),
 		op("GetConsoleOutput", false, (*Emulator).getConsoleOutput),
+		op("DescribeInstanceTypes", false, (*Emulator).describeInstanceTypes),
+		op("DescribeLockedSnapshots", false, (*Emulator).describeLockedSnapshots),
 		op("CreateSecurityGroup", true, (*Emulator).createSecurityGroup),
 		op("AuthorizeSecurityGroupIngress", true, func(e *Emulator, r *request) ([]node, *apiError) { return e.authorizeSecurityGroup(r, true) }),
 		op("AuthorizeSecurityGroupEgress", true, func(e *Emulator, r *request) ([]node, *apiError) { return e.authorizeSecurityGroup(r, false) }),
@@ -37,12 +40,14 @@ func ec2Operations() []operation {
 		op("DeleteTags", true, (*Emulator).deleteTags),
 		op("CreateSnapshots", true, (*Emulator).createSnapshots),
 		op("CreateSnapshot", true, (*Emulator).createSnapshot),
+		op("LockSnapshot", true, (*Emulator).lockSnapshot),
+		op("DeleteSnapshot", true, (*Emulator).deleteSnapshot),
 		op("ModifyInstanceMetadataOptions", true, (*Emulator).modifyInstanceMetadataOptions),
 		op("DisassociateIamInstanceProfile", true, (*Emulator).disassociateIamInstanceProfile),
 		op("StopInstances", true, (*Emulator).stopInstances),
 		op("StartInstances", true, (*Emulator).startInstances),
 		op("TerminateInstances", true, (*Emulator).terminateInstances),
-	}
+	}, ec2NetworkOperations()...)
 }
 
 // ---- lookups -------------------------------------------------------------
@@ -376,8 +381,10 @@ func (e *Emulator) renderInstance(in *Instance) node {
 		boolLeaf("sourceDestCheck", true),
 		e.groupSet(e.instanceGroupIDs(in)),
 		leaf("architecture", "x86_64"),
-		leaf("rootDeviceType", "ebs"),
+		leaf("rootDeviceType", rootDeviceType(in)),
 		leaf("rootDeviceName", in.RootDeviceName),
+		opt("instanceLifecycle", in.InstanceLifecycle),
+		el("hibernationOptions", boolLeaf("configured", in.HibernationConfigured)),
 		e.blockDeviceSet(in),
 		leaf("virtualizationType", "hvm"),
 		ec2TagSet(in.Tags),
@@ -404,6 +411,8 @@ func (e *Emulator) describeInstanceAttribute(r *request) ([]node, *apiError) {
 	switch attr := r.p.get("Attribute"); attr {
 	case "disableApiTermination":
 		out = append(out, el("disableApiTermination", boolLeaf("value", in.DisableAPITermination)))
+	case "disableApiStop":
+		out = append(out, el("disableApiStop", boolLeaf("value", in.DisableAPIStop)))
 	case "instanceInitiatedShutdownBehavior":
 		out = append(out, el("instanceInitiatedShutdownBehavior", leaf("value", in.ShutdownBehavior)))
 	case "blockDeviceMapping":
@@ -444,7 +453,30 @@ func (e *Emulator) modifyInstanceAttribute(r *request) ([]node, *apiError) {
 		if perr != nil {
 			return nil, errInvalidParameter("Value (%s) for parameter disableApiTermination is invalid.", v)
 		}
+		// EC2 refuses to turn protection on for a Spot Instance, with
+		// this code and message (turning it off is accepted).
+		if b && in.InstanceLifecycle == "spot" {
+			return nil, clientErr(http.StatusBadRequest, "UnsupportedOperation",
+				"Modifying 'disableApiTermination' is not supported for spot instances.")
+		}
 		changes = append(changes, func() { in.DisableAPITermination = b })
+	}
+	if v, ok := value("DisableApiStop", "disableApiStop"); ok {
+		b, perr := strconv.ParseBool(v)
+		if perr != nil {
+			return nil, errInvalidParameter("Value (%s) for parameter disableApiStop is invalid.", v)
+		}
+		// "You can't enable stop protection for instance store-backed
+		// instances" nor "for Spot Instances" (EC2 User Guide).
+		if b && in.InstanceLifecycle == "spot" {
+			return nil, clientErr(http.StatusBadRequest, "UnsupportedOperation",
+				"Modifying 'disableApiStop' is not supported for spot instances.")
+		}
+		if b && rootDeviceType(in) == "instance-store" {
+			return nil, clientErr(http.StatusBadRequest, "UnsupportedOperation",
+				"Modifying 'disableApiStop' is not supported for instance store-backed instances.")
+		}
+		changes = append(changes, func() { in.DisableAPIStop = b })
 	}
 	if v, ok := value("InstanceInitiatedShutdownBehavior", "instanceInitiatedShutdownBehavior"); ok {
 		if v != "stop" && v != "terminate" {
@@ -678,9 +710,18 @@ func (e *Emulator) stopInstances(r *request) ([]node, *apiError) {
 	if err != nil {
 		return nil, err
 	}
+	hibernate := r.p.boolean("Hibernate")
 	for _, in := range insts {
 		if in.State == StateShuttingDown || in.State == StateTerminated {
 			return nil, incorrectState(in, "stopped")
+		}
+		if in.DisableAPIStop && in.State != StateStopped && in.State != StateStopping {
+			return nil, clientErr(http.StatusBadRequest, "OperationNotPermitted",
+				"The instance '%s' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.", in.ID)
+		}
+		if hibernate && !in.HibernationConfigured {
+			return nil, clientErr(http.StatusBadRequest, "UnsupportedHibernationConfiguration",
+				"The instance '%s' is not enabled for hibernation.", in.ID)
 		}
 	}
 	if err := r.commit(); err != nil {
@@ -691,6 +732,7 @@ func (e *Emulator) stopInstances(r *request) ([]node, *apiError) {
 		prev := in.State
 		if prev == StateRunning || prev == StatePending {
 			e.transition(in, StateStopping, StateStopped, r.now)
+			in.Hibernated = hibernate
 		}
 		items = append(items, stateChange(in, prev))
 	}
@@ -730,6 +772,11 @@ func (e *Emulator) terminateInstances(r *request) ([]node, *apiError) {
 		if in.DisableAPITermination && in.State != StateTerminated {
 			return nil, clientErr(http.StatusBadRequest, "OperationNotPermitted",
 				"The instance '%s' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.", in.ID)
+		}
+		// Stop protection also protects from termination (EC2 User Guide).
+		if in.DisableAPIStop && in.State != StateTerminated {
+			return nil, clientErr(http.StatusBadRequest, "OperationNotPermitted",
+				"The instance '%s' may not be terminated. Modify its 'disableApiStop' instance attribute and try again.", in.ID)
 		}
 	}
 	if err := r.commit(); err != nil {
@@ -876,15 +923,15 @@ func (e *Emulator) describeNetworkInterfaces(r *request) ([]node, *apiError) {
 			leaf("availabilityZone", n.AvailabilityZone),
 			leaf("description", n.Description),
 			leaf("ownerId", e.account),
-			boolLeaf("requesterManaged", false),
+			boolLeaf("requesterManaged", n.RequesterManaged),
 			leaf("status", n.Status),
 			leaf("macAddress", n.MACAddress),
 			leaf("privateIpAddress", n.PrivateIP),
-			boolLeaf("sourceDestCheck", true),
+			boolLeaf("sourceDestCheck", !n.SourceDestCheckDisabled),
 			e.groupSet(n.SecurityGroupIDs),
 			attachment,
 			ec2TagSet(n.Tags),
-			leaf("interfaceType", "interface"),
+			leaf("interfaceType", cmp.Or(n.InterfaceType, "interface")),
 		))
 	}
 	return []node{set("networkInterfaceSet", items)}, nil
@@ -915,7 +962,8 @@ func (e *Emulator) modifyNetworkInterfaceAttribute(r *request) ([]node, *apiErro
 		changes = append(changes, func() { n.DeleteOnTermination = dot })
 	}
 	if r.p.has("SourceDestCheck.Value") {
-		changes = append(changes, func() {}) // accepted, not modelled
+		check := r.p.boolean("SourceDestCheck.Value")
+		changes = append(changes, func() { n.SourceDestCheckDisabled = !check })
 	}
 	if len(changes) == 0 {
 		return nil, clientErr(http.StatusBadRequest, "InvalidParameterCombination", "No attributes specified.")
@@ -1367,6 +1415,21 @@ func (e *Emulator) taggable(id string) (tags *map[string]string, resourceType st
 			return &v.Tags, "subnet", nil
 		}
 		return nil, "", notFound("InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", id)
+	case "acl":
+		if v, ok := e.w.acls[id]; ok {
+			return &v.Tags, "network-acl", nil
+		}
+		return nil, "", notFound("InvalidNetworkAclID.NotFound", "The networkAcl ID '%s' does not exist", id)
+	case "eipalloc":
+		if v, ok := e.w.addresses[id]; ok {
+			return &v.Tags, "elastic-ip", nil
+		}
+		return nil, "", notFound("InvalidAllocationID.NotFound", "The allocation ID '%s' does not exist", id)
+	case "rtb":
+		if v, ok := e.w.routeTables[id]; ok {
+			return &v.Tags, "route-table", nil
+		}
+		return nil, "", notFound("InvalidRouteTableID.NotFound", "The routeTable ID '%s' does not exist", id)
 	}
 	return nil, "", clientErr(http.StatusBadRequest, "InvalidID", "The ID '%s' is not valid", id)
 }
@@ -1500,6 +1563,9 @@ func (e *Emulator) newSnapshot(v *Volume, desc string, tags map[string]string, n
 	}
 	e.w.snapshots[s.ID] = s
 	e.w.snapOrder = append(e.w.snapOrder, s.ID)
+	// A new snapshot id may not be visible yet to the next calls naming
+	// it (SetConsistencyLag).
+	e.created(s.ID)
 	return s
 }
 
@@ -1631,8 +1697,8 @@ func (e *Emulator) advanceSnapshot(s *Snapshot, now time.Time) {
 func (e *Emulator) describeSnapshots(r *request) ([]node, *apiError) {
 	ids := r.p.list("SnapshotId")
 	for _, id := range ids {
-		if _, ok := e.w.snapshots[id]; !ok {
-			return nil, notFound("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
+		if _, err := e.snapshot(id); err != nil {
+			return nil, err
 		}
 	}
 	if owners := r.p.list("Owner"); len(owners) > 0 && !slices.Contains(owners, "self") && !slices.Contains(owners, e.account) {
@@ -1680,6 +1746,228 @@ func (e *Emulator) describeSnapshots(r *request) ([]node, *apiError) {
 		items = append(items, item(e.snapshotFields(s)...))
 	}
 	return []node{set("snapshotSet", items), opt("nextToken", next)}, nil
+}
+
+// snapshot resolves a snapshot id a client named, honouring the
+// consistency lag of new snapshots.
+func (e *Emulator) snapshot(id string) (*Snapshot, *apiError) {
+	if id == "" {
+		return nil, errMissingParameter("SnapshotId")
+	}
+	s, ok := e.w.snapshots[id]
+	if !ok || e.notYetVisible(id) {
+		return nil, notFound("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
+	}
+	return s, nil
+}
+
+// lockState is a lock's state at now, as EC2 names it.
+func (l *SnapshotLock) lockState(now time.Time) string {
+	switch {
+	case !l.ExpiresOn.IsZero() && !now.Before(l.ExpiresOn):
+		return "expired"
+	case l.Mode == "compliance" && !l.CoolOffExpiresOn.IsZero() && now.Before(l.CoolOffExpiresOn):
+		return "compliance-cooloff"
+	}
+	return l.Mode
+}
+
+// lockFields are a lock's fields in LockSnapshot and DescribeLockedSnapshots.
+func (e *Emulator) lockFields(s *Snapshot, now time.Time) []node {
+	l := s.Lock
+	out := []node{
+		leaf("ownerId", e.account),
+		leaf("snapshotId", s.ID),
+		leaf("lockState", l.lockState(now)),
+		timeLeaf("lockCreatedOn", l.CreatedOn),
+		timeLeaf("lockDurationStartTime", l.DurationStart),
+		timeLeaf("lockExpiresOn", l.ExpiresOn),
+	}
+	if l.DurationDays > 0 {
+		out = append(out, intLeaf("lockDuration", l.DurationDays))
+	}
+	if l.CoolOffHours > 0 {
+		out = append(out, intLeaf("coolOffPeriod", l.CoolOffHours), timeLeaf("coolOffPeriodExpiresOn", l.CoolOffExpiresOn))
+	}
+	return out
+}
+
+// lockSnapshot implements LockSnapshot: governance locks can be changed
+// freely; compliance locks, once past their cooling-off period, can only
+// be extended (EBS snapshot lock concepts).
+func (e *Emulator) lockSnapshot(r *request) ([]node, *apiError) {
+	s, err := e.snapshot(r.p.get("SnapshotId"))
+	if err != nil {
+		return nil, err
+	}
+	mode := r.p.get("LockMode")
+	if mode != "governance" && mode != "compliance" {
+		return nil, errInvalidParameter("Value (%s) for parameter LockMode is invalid.", mode)
+	}
+	days, hasDays, err := r.p.integer("LockDuration")
+	if err != nil {
+		return nil, err
+	}
+	coolOff, hasCoolOff, err := r.p.integer("CoolOffPeriod")
+	if err != nil {
+		return nil, err
+	}
+	var expires time.Time
+	switch {
+	case hasDays && r.p.has("ExpirationDate"):
+		return nil, clientErr(http.StatusBadRequest, "InvalidParameterCombination", "Specify either LockDuration or ExpirationDate, not both.")
+	case hasDays:
+		if days < 1 || days > 36500 {
+			return nil, errInvalidParameter("Value (%d) for parameter LockDuration is invalid. It must be between 1 and 36500 days.", days)
+		}
+		expires = r.now.Add(time.Duration(days) * 24 * time.Hour)
+	case r.p.has("ExpirationDate"):
+		t, perr := time.Parse(time.RFC3339, r.p.get("ExpirationDate"))
+		if perr != nil || !t.After(r.now) {
+			return nil, errInvalidParameter("Value (%s) for parameter ExpirationDate is invalid.", r.p.get("ExpirationDate"))
+		}
+		expires = t
+	default:
+		return nil, errMissingParameter("LockDuration")
+	}
+	if hasCoolOff && (mode != "compliance" || coolOff < 1 || coolOff > 72) {
+		return nil, errInvalidParameter("Value (%d) for parameter CoolOffPeriod is invalid: 1 to 72 hours, compliance mode only.", coolOff)
+	}
+	if old := s.Lock; old != nil && old.lockState(r.now) == "compliance" {
+		if mode != "compliance" || expires.Before(old.ExpiresOn) {
+			return nil, clientErr(http.StatusBadRequest, "IncorrectState",
+				"The snapshot '%s' is locked in compliance mode: its lock can only be extended.", s.ID)
+		}
+	}
+	if err := r.commit(); err != nil {
+		return nil, err
+	}
+	l := &SnapshotLock{Mode: mode, DurationDays: days, CreatedOn: r.now, DurationStart: r.now, ExpiresOn: expires}
+	if old := s.Lock; old != nil && old.lockState(r.now) != "expired" {
+		l.CreatedOn = old.CreatedOn
+	}
+	if hasCoolOff {
+		l.CoolOffHours, l.CoolOffExpiresOn = coolOff, r.now.Add(time.Duration(coolOff)*time.Hour)
+	}
+	s.Lock = l
+	return e.lockFields(s, r.now), nil
+}
+
+func (e *Emulator) describeLockedSnapshots(r *request) ([]node, *apiError) {
+	ids := r.p.list("SnapshotId")
+	for _, id := range ids {
+		if _, err := e.snapshot(id); err != nil {
+			return nil, err
+		}
+	}
+	fs := r.p.filters()
+	var items []node
+	for _, id := range e.w.snapOrder {
+		s, ok := e.w.snapshots[id]
+		if !ok || s.Lock == nil || (len(ids) > 0 && !slices.Contains(ids, id)) {
+			continue
+		}
+		ok, err := matchFilters(fs, nil, func(name string) ([]string, bool) {
+			if name == "lock-state" {
+				return one(s.Lock.lockState(r.now)), true
+			}
+			return nil, false
+		})
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			items = append(items, item(e.lockFields(s, r.now)...))
+		}
+	}
+	return []node{set("snapshotSet", items)}, nil
+}
+
+// deleteSnapshot deletes a snapshot unless a lock that has not expired
+// holds it. EC2 does not document the error code of that refusal;
+// SnapshotLocked is the emulator's.
+func (e *Emulator) deleteSnapshot(r *request) ([]node, *apiError) {
+	s, err := e.snapshot(r.p.get("SnapshotId"))
+	if err != nil {
+		return nil, err
+	}
+	if s.Lock != nil && s.Lock.lockState(r.now) != "expired" {
+		return nil, clientErr(http.StatusBadRequest, "SnapshotLocked",
+			"The snapshot '%s' is locked (%s) until %s and cannot be deleted.", s.ID, s.Lock.lockState(r.now), awsTime(s.Lock.ExpiresOn))
+	}
+	if err := r.commit(); err != nil {
+		return nil, err
+	}
+	delete(e.w.snapshots, s.ID)
+	e.w.snapOrder = slices.DeleteFunc(e.w.snapOrder, func(id string) bool { return id == s.ID })
+	return []node{boolLeaf("return", true)}, nil
+}
+
+// ---- instance types -----------------------------------------------------------
+
+// instanceStorage is the local (instance-store) storage of an instance
+// type, as DescribeInstanceTypes reports it: Count disks of SizeGB each.
+type instanceStorage struct {
+	Count, SizeGB int
+	DiskType      string // "ssd" or "hdd"
+	NVMe          bool
+}
+
+// instanceTypes are the types the emulator describes; the ones with a
+// "d" (and i3, d2, m3) carry instance-store disks, whose data a stop loses.
+func instanceTypes() map[string]instanceStorage {
+	return map[string]instanceStorage{
+		"t3.micro": {}, "t3.large": {}, "m5.large": {}, "m5.xlarge": {}, "c5.large": {}, "r5.large": {},
+		"m5d.large":  {Count: 1, SizeGB: 75, DiskType: "ssd", NVMe: true},
+		"m5d.xlarge": {Count: 1, SizeGB: 150, DiskType: "ssd", NVMe: true},
+		"c5d.xlarge": {Count: 1, SizeGB: 100, DiskType: "ssd", NVMe: true},
+		"i3.large":   {Count: 1, SizeGB: 475, DiskType: "ssd", NVMe: true},
+		"d2.xlarge":  {Count: 3, SizeGB: 2000, DiskType: "hdd"},
+		"m3.medium":  {Count: 1, SizeGB: 4, DiskType: "ssd"},
+	}
+}
+
+func rootDeviceType(in *Instance) string {
+	if in.RootDeviceType == "" {
+		return "ebs"
+	}
+	return in.RootDeviceType
+}
+
+func (e *Emulator) describeInstanceTypes(r *request) ([]node, *apiError) {
+	types := instanceTypes()
+	names := r.p.list("InstanceType")
+	for _, n := range names {
+		if _, ok := types[n]; !ok {
+			return nil, errInvalidParameter("The following supplied instance types do not exist: [%s]", n)
+		}
+	}
+	if len(names) == 0 {
+		names = sortedKeys(types)
+	}
+	var items []node
+	for _, n := range names {
+		st := types[n]
+		kids := []node{
+			leaf("instanceType", n),
+			boolLeaf("currentGeneration", true),
+			boolLeaf("instanceStorageSupported", st.Count > 0),
+			boolLeaf("hibernationSupported", st.Count == 0),
+		}
+		if st.Count > 0 {
+			nvme := "unsupported"
+			if st.NVMe {
+				nvme = "required"
+			}
+			kids = append(kids, el("instanceStorageInfo",
+				intLeaf("totalSizeInGB", st.Count*st.SizeGB),
+				set("disks", []node{item(intLeaf("sizeInGB", st.SizeGB), intLeaf("count", st.Count), leaf("type", st.DiskType))}),
+				leaf("nvmeSupport", nvme),
+			))
+		}
+		items = append(items, item(kids...))
+	}
+	return []node{set("instanceTypeSet", items)}, nil
 }
 
 // ---- VPCs and subnets ----------------------------------------------------------

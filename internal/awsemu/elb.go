@@ -2,6 +2,7 @@ package awsemu
 
 import (
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 )
@@ -60,7 +61,7 @@ func (e *Emulator) describeTargetGroups(r *request) ([]node, *apiError) {
 			leaf("HealthCheckPort", "traffic-port"),
 			boolLeaf("HealthCheckEnabled", true),
 			leaf("HealthCheckPath", "/status"),
-			leaf("TargetType", "instance"),
+			leaf("TargetType", tg.targetType()),
 			members("LoadBalancerArns", nil),
 		))
 	}
@@ -70,12 +71,42 @@ func (e *Emulator) describeTargetGroups(r *request) ([]node, *apiError) {
 	return []node{members("TargetGroups", items)}, nil
 }
 
+// targetType is the group's target type; groups made before the field
+// existed are of type instance.
+func (g *TargetGroup) targetType() string {
+	if g.TargetType == "" {
+		return "instance"
+	}
+	return g.TargetType
+}
+
+// instanceAt finds the instance one of whose interfaces has the private
+// address ip in the VPC, as an ip target group reaches it.
+func (e *Emulator) instanceAt(vpcID, ip string) (*Instance, bool) {
+	for _, n := range e.w.enis {
+		if n.PrivateIP == ip && n.VPCID == vpcID && n.InstanceID != "" {
+			in, ok := e.w.instances[n.InstanceID]
+			return in, ok
+		}
+	}
+	for _, in := range e.w.instances {
+		if in.PrivateIP == ip && in.VPCID == vpcID {
+			return in, true
+		}
+	}
+	return nil, false
+}
+
 // targetHealth derives health from the instance state, which is what a
-// responder needs to see after stopping or isolating a target.
+// responder needs to see after stopping or isolating a target. An ip
+// target's instance is the one holding the address in the group's VPC.
 func (e *Emulator) targetHealth(tg *TargetGroup, t Target) node {
 	registered := slices.ContainsFunc(tg.Targets, func(x Target) bool { return x.ID == t.ID })
 	state, reason, desc := "healthy", "", ""
 	in, exists := e.w.instances[t.ID]
+	if tg.targetType() == "ip" {
+		in, exists = e.instanceAt(tg.VPCID, t.ID)
+	}
 	switch {
 	case !registered:
 		state, reason, desc = "unused", "Target.NotRegistered", "Target is not registered to the target group"
@@ -139,6 +170,12 @@ func (e *Emulator) registerTargets(r *request) ([]node, *apiError) {
 		return nil, errValidation("1 validation error detected: Value null at 'targets' failed to satisfy constraint: Member must not be null")
 	}
 	for _, t := range targets {
+		if tg.targetType() == "ip" {
+			if _, err := netip.ParseAddr(t.ID); err != nil {
+				return nil, clientErr(http.StatusBadRequest, "ValidationError", "The IP address '%s' is not a valid IPv4 address", t.ID)
+			}
+			continue
+		}
 		if in, ok := e.w.instances[t.ID]; !ok || in.State == StateTerminated {
 			return nil, clientErr(http.StatusBadRequest, "InvalidTarget", "The following targets are not in a running state and cannot be registered: '%s'", t.ID)
 		}

@@ -126,7 +126,7 @@ func New(o Options) *Emulator {
 		usedIDs:         map[string]bool{},
 	}
 	e.ops = map[string]operation{}
-	for _, group := range [][]operation{ec2Operations(), iamOperations(), autoScalingOperations(), elbOperations(), stsOperations()} {
+	for _, group := range [][]operation{ec2Operations(), iamOperations(), autoScalingOperations(), autoScalingProtectionOperations(), elbOperations(), stsOperations()} {
 		for _, op := range group {
 			e.ops[op.service+"/"+op.action] = op
 		}

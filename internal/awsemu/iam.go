@@ -2,15 +2,19 @@ package awsemu
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
+	"time"
+	"unicode"
 )
 
 func iamOperations() []operation {
 	op := func(action string, mutating bool, h func(*Emulator, *request) ([]node, *apiError)) operation {
 		return operation{service: ServiceIAM, action: action, mutating: mutating, handle: h}
 	}
-	return []operation{
+	ops := []operation{
 		op("GetInstanceProfile", false, (*Emulator).getInstanceProfile),
 		op("GetRole", false, (*Emulator).getRole),
 		op("PutRolePolicy", true, (*Emulator).putRolePolicy),
@@ -29,7 +33,75 @@ func iamOperations() []operation {
 		op("DeleteLoginProfile", true, (*Emulator).deleteLoginProfile),
 		op("ListMFADevices", false, (*Emulator).listMFADevices),
 		op("DeactivateMFADevice", true, (*Emulator).deactivateMFADevice),
+		op("AttachUserPolicy", true, (*Emulator).attachUserPolicy),
+		op("DetachUserPolicy", true, (*Emulator).detachUserPolicy),
+		op("ListAttachedUserPolicies", false, (*Emulator).listAttachedUserPolicies),
+		op("UpdateAssumeRolePolicy", true, (*Emulator).updateAssumeRolePolicy),
 	}
+	// The EC2 and STS operations that exist for IAM's sake (instance
+	// profile associations, access key lookups) live in files of their
+	// own and are registered with IAM's, so that the emulator's service
+	// files other teams edit need no change.
+	return slices.Concat(ops, ec2IAMOperations(), stsKeyOperations())
+}
+
+// Inline policy size quotas: the aggregate of a principal's inline
+// policies, in characters not counting white space (IAM and STS quotas,
+// "Role policy size cannot exceed 10,240 characters", "User policy size
+// cannot exceed 2,048 characters").
+const (
+	userInlinePolicyQuota = 2048
+	roleInlinePolicyQuota = 10240
+	// trustPolicyQuota is the default AssumeRolePolicySizeQuota.
+	trustPolicyQuota = 2048
+)
+
+// policySize counts a policy document as IAM does against its quotas:
+// every character but white space.
+func policySize(doc string) int {
+	n := 0
+	for _, r := range doc {
+		if !unicode.IsSpace(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// inlineSizeWith is the aggregate size of policies once name holds doc.
+func inlineSizeWith(policies map[string]string, name, doc string) int {
+	total := policySize(doc)
+	for k, v := range policies {
+		if k != name {
+			total += policySize(v)
+		}
+	}
+	return total
+}
+
+func errLimitExceeded(format string, args ...any) *apiError {
+	return clientErr(http.StatusConflict, "LimitExceeded", format, args...)
+}
+
+// Lag keys of IAM resources (SetConsistencyLag): IAM names share no
+// namespace with EC2 ids, so they are prefixed.
+func roleLagKey(name string) string    { return "iam-role/" + name }
+func profileLagKey(name string) string { return "iam-instance-profile/" + name }
+
+// serviceLinkedPath is the path of service-linked roles, which only the
+// service that owns them may change (UnmodifiableEntity).
+const serviceLinkedPath = "/aws-service-role/"
+
+// ssoRolePathPrefix is where IAM Identity Center puts the roles of its
+// permission sets (AWSReservedSSO_<permission set>_<id>).
+const ssoRolePathPrefix = "/aws-reserved/sso.amazonaws.com/"
+
+func unmodifiable(role *Role) *apiError {
+	if !strings.HasPrefix(role.Path, serviceLinkedPath) {
+		return nil
+	}
+	return clientErr(http.StatusBadRequest, "UnmodifiableEntity",
+		"Cannot perform the operation on the protected role '%s' - this role is only modifiable by AWS", role.Name)
 }
 
 func noSuchEntity(format string, args ...any) *apiError {
@@ -50,7 +122,7 @@ func (e *Emulator) role(r *request) (*Role, *apiError) {
 		return nil, err
 	}
 	role, ok := e.w.roles[name]
-	if !ok {
+	if !ok || e.notYetVisible(roleLagKey(name)) {
 		return nil, noSuchEntity("The role with name %s cannot be found.", name)
 	}
 	return role, nil
@@ -102,7 +174,7 @@ func (e *Emulator) getInstanceProfile(r *request) ([]node, *apiError) {
 		return nil, err
 	}
 	p, ok := e.w.profiles[name]
-	if !ok {
+	if !ok || e.notYetVisible(profileLagKey(name)) {
 		return nil, noSuchEntity("Instance Profile %s cannot be found.", name)
 	}
 	var roles []node
@@ -156,6 +228,12 @@ func (e *Emulator) putRolePolicy(r *request) ([]node, *apiError) {
 	if err != nil {
 		return nil, err
 	}
+	if err := unmodifiable(role); err != nil {
+		return nil, err
+	}
+	if inlineSizeWith(role.InlinePolicies, name, doc) > roleInlinePolicyQuota {
+		return nil, errLimitExceeded("Maximum policy size of %d bytes exceeded for role %s", roleInlinePolicyQuota, role.Name)
+	}
 	role.InlinePolicies[name] = doc
 	return nil, nil
 }
@@ -196,6 +274,9 @@ func (e *Emulator) deleteRolePolicy(r *request) ([]node, *apiError) {
 	if _, ok := role.InlinePolicies[name]; !ok {
 		return nil, noSuchEntity("The role policy with name %s cannot be found.", name)
 	}
+	if err := unmodifiable(role); err != nil {
+		return nil, err
+	}
 	delete(role.InlinePolicies, name)
 	return nil, nil
 }
@@ -232,7 +313,15 @@ func (e *Emulator) getAccessKeyLastUsed(r *request) ([]node, *apiError) {
 	if err != nil {
 		return nil, err
 	}
+	owner := ""
 	u, k := e.accessKey(id)
+	if k != nil {
+		owner = u.Name
+	} else if k = e.rootKey(id); k != nil {
+		// The root user's keys belong to no IAM user; IAM names the
+		// owner "root".
+		owner = "root"
+	}
 	if k == nil {
 		return nil, noSuchEntity("The Access Key with id %s cannot be found.", id)
 	}
@@ -241,7 +330,7 @@ func (e *Emulator) getAccessKeyLastUsed(r *request) ([]node, *apiError) {
 		service, region = "N/A", "N/A"
 	}
 	return []node{
-		leaf("UserName", u.Name),
+		leaf("UserName", owner),
 		el("AccessKeyLastUsed", timeLeaf("LastUsedDate", k.LastUsedDate), leaf("ServiceName", service), leaf("Region", region)),
 	}, nil
 }
@@ -286,6 +375,9 @@ func (e *Emulator) putUserPolicy(r *request) ([]node, *apiError) {
 	name, doc, err := policyInput(r, true)
 	if err != nil {
 		return nil, err
+	}
+	if inlineSizeWith(u.InlinePolicies, name, doc) > userInlinePolicyQuota {
+		return nil, errLimitExceeded("Maximum policy size of %d bytes exceeded for user %s", userInlinePolicyQuota, u.Name)
 	}
 	u.InlinePolicies[name] = doc
 	return nil, nil
@@ -385,4 +477,159 @@ func (e *Emulator) deactivateMFADevice(r *request) ([]node, *apiError) {
 	}
 	u.MFADevices = slices.Delete(u.MFADevices, idx, idx+1)
 	return nil, nil
+}
+
+func (e *Emulator) rootKey(id string) *AccessKey {
+	for i := range e.w.rootKeys {
+		if e.w.rootKeys[i].ID == id {
+			return &e.w.rootKeys[i]
+		}
+	}
+	return nil
+}
+
+// AddRootAccessKey creates an access key of the account's root user: a
+// long-term AKIA key that belongs to no IAM user, so UpdateAccessKey and
+// ListAccessKeys of any user never see it.
+func (e *Emulator) AddRootAccessKey() AccessKey {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := AccessKey{ID: e.newKeyID("AKIA"), Status: "Active", CreateDate: e.clock().Add(-400 * 24 * time.Hour).Truncate(time.Second), SecretAccessKey: e.newSecret(40)}
+	e.w.rootKeys = append(e.w.rootKeys, k)
+	return k
+}
+
+// awsManagedPolicies are the AWS managed policies the emulator knows, by
+// name; AttachUserPolicy refuses any other ARN as IAM refuses a policy
+// that does not exist.
+var awsManagedPolicies = []string{"AWSDenyAll", "AdministratorAccess", "ReadOnlyAccess", "SecurityAudit", "AmazonS3ReadOnlyAccess"}
+
+func (e *Emulator) managedPolicy(r *request) (string, *apiError) {
+	arn, err := required(r, "PolicyArn")
+	if err != nil {
+		return "", err
+	}
+	name, ok := strings.CutPrefix(arn, "arn:aws:iam::aws:policy/")
+	if !ok || !slices.Contains(awsManagedPolicies, name) {
+		return "", noSuchEntity("Policy %s does not exist or is not attachable.", arn)
+	}
+	return arn, nil
+}
+
+func (e *Emulator) attachUserPolicy(r *request) ([]node, *apiError) {
+	u, err := e.user(r)
+	if err != nil {
+		return nil, err
+	}
+	arn, err := e.managedPolicy(r)
+	if err != nil {
+		return nil, err
+	}
+	// Attaching a policy already attached changes nothing and succeeds.
+	if !slices.Contains(u.AttachedPolicies, arn) {
+		if len(u.AttachedPolicies) >= 10 {
+			return nil, errLimitExceeded("Cannot exceed quota for PoliciesPerUser: 10")
+		}
+		u.AttachedPolicies = append(u.AttachedPolicies, arn)
+	}
+	return nil, nil
+}
+
+func (e *Emulator) detachUserPolicy(r *request) ([]node, *apiError) {
+	u, err := e.user(r)
+	if err != nil {
+		return nil, err
+	}
+	arn, err := required(r, "PolicyArn")
+	if err != nil {
+		return nil, err
+	}
+	i := slices.Index(u.AttachedPolicies, arn)
+	if i < 0 {
+		return nil, noSuchEntity("Policy %s was not found.", arn)
+	}
+	u.AttachedPolicies = slices.Delete(u.AttachedPolicies, i, i+1)
+	return nil, nil
+}
+
+func (e *Emulator) listAttachedUserPolicies(r *request) ([]node, *apiError) {
+	u, err := e.user(r)
+	if err != nil {
+		return nil, err
+	}
+	var items []node
+	for _, arn := range u.AttachedPolicies {
+		items = append(items, member(leaf("PolicyName", arn[strings.LastIndex(arn, "/")+1:]), leaf("PolicyArn", arn)))
+	}
+	return []node{members("AttachedPolicies", items), boolLeaf("IsTruncated", false)}, nil
+}
+
+func (e *Emulator) updateAssumeRolePolicy(r *request) ([]node, *apiError) {
+	role, err := e.role(r)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := required(r, "PolicyDocument")
+	if err != nil {
+		return nil, err
+	}
+	if !json.Valid([]byte(doc)) {
+		return nil, clientErr(http.StatusBadRequest, "MalformedPolicyDocument", "Syntax errors in policy.")
+	}
+	if err := unmodifiable(role); err != nil {
+		return nil, err
+	}
+	if n := policySize(doc); n > trustPolicyQuota {
+		return nil, errLimitExceeded("Cannot exceed quota for ACLSizePerRole: %d", trustPolicyQuota)
+	}
+	role.AssumeRolePolicyDocument = doc
+	// The emulator's AssumeRole reads TrustedPrincipals, not the
+	// document: a trust policy that denies AssumeRole to every principal
+	// (Cordon's lock) must make AssumeRole refuse, and putting back one
+	// without the deny must let the same callers in again.
+	switch locked := deniesAssumeToAll(doc); {
+	case locked && role.trustBeforeLock == nil:
+		role.trustBeforeLock = append([]string{}, role.TrustedPrincipals...)
+		role.TrustedPrincipals = []string{"arn:aws:iam::" + e.account + ":role/nobody-trust-policy-denies-all"}
+	case !locked && role.trustBeforeLock != nil:
+		role.TrustedPrincipals, role.trustBeforeLock = role.trustBeforeLock, nil
+	}
+	return nil, nil
+}
+
+// deniesAssumeToAll reports whether a trust policy has an unconditional
+// Deny of sts:AssumeRole to Principal "*".
+func deniesAssumeToAll(doc string) bool {
+	var d struct {
+		Statement []struct {
+			Effect    string
+			Principal any
+			Action    any
+			Condition map[string]any
+		}
+	}
+	if json.Unmarshal([]byte(doc), &d) != nil {
+		return false
+	}
+	for _, st := range d.Statement {
+		if st.Effect != "Deny" || len(st.Condition) > 0 || fmt.Sprint(st.Principal) != "*" {
+			continue
+		}
+		actions := []string{}
+		switch a := st.Action.(type) {
+		case string:
+			actions = append(actions, a)
+		case []any:
+			for _, v := range a {
+				s, _ := v.(string)
+				actions = append(actions, s)
+			}
+		}
+		for _, a := range actions {
+			if a == "*" || strings.EqualFold(a, "sts:AssumeRole") || strings.EqualFold(a, "sts:*") {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -80,6 +81,13 @@ type InstanceSpec struct {
 	Tags                  map[string]string
 	ConsoleOutput         string
 	ReservationID         string // instances sharing one appear in one reservation
+	// Spot makes a Spot Instance (InstanceLifecycle "spot").
+	Spot bool
+	// InstanceStoreRoot makes an instance-store-backed instance (root
+	// device type instance-store); its EBS volumes are data volumes.
+	InstanceStoreRoot     bool
+	DisableAPIStop        bool
+	HibernationConfigured bool
 }
 
 // AddInstance creates an instance with its interfaces and volumes.
@@ -161,6 +169,15 @@ func (e *Emulator) addInstance(spec InstanceSpec) (*Instance, error) {
 		MetadataHTTPEndpoint:  "enabled",
 		MetadataHTTPTokens:    "optional",
 		ConsoleOutput:         spec.ConsoleOutput,
+		RootDeviceType:        "ebs",
+		DisableAPIStop:        spec.DisableAPIStop,
+		HibernationConfigured: spec.HibernationConfigured,
+	}
+	if spec.Spot {
+		in.InstanceLifecycle = "spot"
+	}
+	if spec.InstanceStoreRoot {
+		in.RootDeviceType, in.RootDeviceName = "instance-store", "/dev/sda1"
 	}
 	if in.ReservationID == "" {
 		in.ReservationID = e.newID("r")
@@ -422,6 +439,10 @@ func (e *Emulator) addRole(spec RoleSpec, now time.Time) (*Role, *InstanceProfil
 		r.InlinePolicies = map[string]string{}
 	}
 	e.w.roles[r.Name] = r
+	// IAM is eventually consistent: a role added while SetConsistencyLag
+	// is on stays invisible for a few references, as one a runbook has
+	// just created would.
+	e.created(roleLagKey(r.Name))
 	if !spec.InstanceProfile {
 		return r, nil
 	}
@@ -431,6 +452,7 @@ func (e *Emulator) addRole(spec RoleSpec, now time.Time) (*Role, *InstanceProfil
 		RoleNames: []string{r.Name},
 	}
 	e.w.profiles[p.Name] = p
+	e.created(profileLagKey(p.Name))
 	return r, p
 }
 
@@ -546,20 +568,31 @@ func (e *Emulator) newUUID() string {
 
 // TargetGroupSpec describes an ELB v2 target group to add.
 type TargetGroupSpec struct {
-	Name    string
-	VPCID   string
-	Port    int // default 80
+	Name       string
+	VPCID      string
+	Port       int    // default 80
+	TargetType string // "instance" (default) or "ip"
+	// Targets are instance ids, or IP addresses for TargetType "ip".
 	Targets []string
 }
 
-// AddTargetGroup creates an instance target group with registered targets.
+// AddTargetGroup creates a target group with registered targets.
 func (e *Emulator) AddTargetGroup(spec TargetGroupSpec) (TargetGroup, error) {
 	if spec.Name == "" {
 		return TargetGroup{}, errors.New("awsemu: add target group: name is required")
 	}
+	if spec.TargetType != "" && spec.TargetType != "instance" && spec.TargetType != "ip" {
+		return TargetGroup{}, fmt.Errorf("awsemu: add target group: target type %q is not modelled", spec.TargetType)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, id := range spec.Targets {
+		if spec.TargetType == "ip" {
+			if _, err := netip.ParseAddr(id); err != nil {
+				return TargetGroup{}, fmt.Errorf("awsemu: add target group: %s is not an IP address", id)
+			}
+			continue
+		}
 		if _, ok := e.w.instances[id]; !ok {
 			return TargetGroup{}, fmt.Errorf("awsemu: add target group: instance %s does not exist", id)
 		}
@@ -571,12 +604,16 @@ func (e *Emulator) addTargetGroup(spec TargetGroupSpec) *TargetGroup {
 	if spec.Port == 0 {
 		spec.Port = 80
 	}
+	if spec.TargetType == "" {
+		spec.TargetType = "instance"
+	}
 	g := &TargetGroup{
-		ARN:      fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s/%016x", e.region, e.account, spec.Name, e.rng.Uint64()),
-		Name:     spec.Name,
-		Protocol: "HTTP",
-		Port:     spec.Port,
-		VPCID:    spec.VPCID,
+		ARN:        fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s/%016x", e.region, e.account, spec.Name, e.rng.Uint64()),
+		Name:       spec.Name,
+		Protocol:   "HTTP",
+		Port:       spec.Port,
+		VPCID:      spec.VPCID,
+		TargetType: spec.TargetType,
 	}
 	for _, id := range spec.Targets {
 		g.Targets = append(g.Targets, Target{ID: id, Port: spec.Port})

@@ -84,6 +84,17 @@ type Instance struct {
 	MetadataHTTPEndpoint  string // "enabled" or "disabled"
 	MetadataHTTPTokens    string // "optional" or "required"
 	ConsoleOutput         string
+	// InstanceLifecycle is "spot" for a Spot Instance, empty for On-Demand.
+	// EC2 refuses termination and stop protection on Spot Instances.
+	InstanceLifecycle string
+	// RootDeviceType is "ebs" or "instance-store"; stop protection cannot
+	// be enabled on an instance-store-backed instance.
+	RootDeviceType string
+	DisableAPIStop bool
+	// HibernationConfigured is HibernationOptions.Configured, set at
+	// launch; Hibernated says the last stop was a hibernation.
+	HibernationConfigured bool
+	Hibernated            bool
 
 	// nextState and nextAt describe the transition in progress, applied
 	// lazily when the clock passes nextAt.
@@ -132,6 +143,12 @@ type NetworkInterface struct {
 	DeleteOnTermination bool
 	SecurityGroupIDs    []string
 	Tags                map[string]string
+	// InterfaceType is EC2's interfaceType; empty means "interface".
+	InterfaceType string
+	// RequesterManaged: an AWS service manages the interface.
+	RequesterManaged bool
+	// SourceDestCheckDisabled: the interface forwards others' traffic.
+	SourceDestCheckDisabled bool
 }
 
 func (n NetworkInterface) clone() NetworkInterface {
@@ -203,11 +220,33 @@ type Snapshot struct {
 	Progress    string // e.g. "40%"
 	StartTime   time.Time
 	Tags        map[string]string
+	// Lock is the snapshot lock (LockSnapshot), nil when never locked.
+	Lock *SnapshotLock
 
 	describes int // how many DescribeSnapshots calls have returned it
 }
 
-func (s Snapshot) clone() Snapshot { s.Tags = maps.Clone(s.Tags); return s }
+// SnapshotLock is a snapshot's lock as LockSnapshot set it. The lock state
+// (governance, compliance-cooloff, compliance, expired) follows from the
+// mode and the clock: see lockState.
+type SnapshotLock struct {
+	Mode             string // "governance" or "compliance"
+	DurationDays     int    // zero when ExpiresOn was given as a date
+	CoolOffHours     int    // compliance only
+	CreatedOn        time.Time
+	DurationStart    time.Time
+	ExpiresOn        time.Time
+	CoolOffExpiresOn time.Time // zero without a cooling-off period
+}
+
+func (s Snapshot) clone() Snapshot {
+	s.Tags = maps.Clone(s.Tags)
+	if s.Lock != nil {
+		l := *s.Lock
+		s.Lock = &l
+	}
+	return s
+}
 
 // AccessKey is an IAM user's access key.
 type AccessKey struct {
@@ -243,7 +282,10 @@ type User struct {
 	LoginProfile   *LoginProfile
 	MFADevices     []MFADevice
 	InlinePolicies map[string]string // name → JSON document
-	Tags           map[string]string
+	// AttachedPolicies are the ARNs of the managed policies attached to
+	// the user, in attachment order.
+	AttachedPolicies []string
+	Tags             map[string]string
 }
 
 func (u User) clone() User {
@@ -254,6 +296,7 @@ func (u User) clone() User {
 	}
 	u.MFADevices = slices.Clone(u.MFADevices)
 	u.InlinePolicies = maps.Clone(u.InlinePolicies)
+	u.AttachedPolicies = slices.Clone(u.AttachedPolicies)
 	u.Tags = maps.Clone(u.Tags)
 	return u
 }
@@ -273,10 +316,14 @@ type Role struct {
 	// TrustedPrincipals, when set, are the only callers AssumeRole lets in
 	// (see [RoleSpec.TrustedPrincipals]).
 	TrustedPrincipals []string
+	// trustBeforeLock holds TrustedPrincipals while the trust policy
+	// denies AssumeRole to everyone (UpdateAssumeRolePolicy).
+	trustBeforeLock []string
 }
 
 func (r Role) clone() Role {
 	r.TrustedPrincipals = slices.Clone(r.TrustedPrincipals)
+	r.trustBeforeLock = slices.Clone(r.trustBeforeLock)
 	r.InlinePolicies = maps.Clone(r.InlinePolicies)
 	r.Tags = maps.Clone(r.Tags)
 	return r
@@ -299,6 +346,8 @@ type ASGInstance struct {
 	InstanceID     string
 	LifecycleState string // "InService", "Standby", …
 	HealthStatus   string
+	// ProtectedFromScaleIn is set by SetInstanceProtection.
+	ProtectedFromScaleIn bool
 }
 
 // AutoScalingGroup is an emulated Auto Scaling group.
@@ -333,14 +382,16 @@ type Target struct {
 	Port int
 }
 
-// TargetGroup is an emulated ELB v2 target group of type instance.
+// TargetGroup is an emulated ELB v2 target group, of target type
+// instance (targets are instance ids) or ip (targets are IP addresses).
 type TargetGroup struct {
-	ARN      string
-	Name     string
-	Protocol string
-	Port     int
-	VPCID    string
-	Targets  []Target
+	ARN        string
+	Name       string
+	Protocol   string
+	Port       int
+	VPCID      string
+	TargetType string // "instance" or "ip"
+	Targets    []Target
 }
 
 func (g TargetGroup) clone() TargetGroup { g.Targets = slices.Clone(g.Targets); return g }
@@ -387,6 +438,13 @@ type world struct {
 	targetGroups  map[string]*TargetGroup
 	loadBalancers map[string]*LoadBalancer
 	sessions      map[string]*session
+	// The VPC network (ec2_network.go).
+	routeTables map[string]*RouteTable
+	acls        map[string]*NetworkACL
+	addresses   map[string]*Address
+	// rootKeys are the access keys of the account's root user, which
+	// belong to no IAM user (AddRootAccessKey).
+	rootKeys []AccessKey
 }
 
 func newWorld() *world {
@@ -405,5 +463,8 @@ func newWorld() *world {
 		targetGroups:  map[string]*TargetGroup{},
 		loadBalancers: map[string]*LoadBalancer{},
 		sessions:      map[string]*session{},
+		routeTables:   map[string]*RouteTable{},
+		acls:          map[string]*NetworkACL{},
+		addresses:     map[string]*Address{},
 	}
 }
