@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,7 +9,6 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/cordon-ir/cordon/internal/awsemu"
-	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -41,19 +38,8 @@ steps:
 // again; the history guards the rule's GetVersion in replay.
 func TestApprovedSubsetPassesTheGate(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "gated-tag.yaml"), []byte(gatedTagRunbook), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	const queue = "e2e-approved-subset"
-	cfg := *shared.cfg
-	cfg.Runbooks.Dir = dir
-	cfg.Temporal.TaskQueue = queue
-	w, err := shared.box.StartWorker(ctx, sandbox.WorkerOptions{Config: &cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	workerWithRunbook(t, queue, "gated-tag", gatedTagRunbook, nil)
 
 	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 2, NamePrefix: "subset", NetworkInterfaces: 1, Volumes: 1})
 	if err != nil {

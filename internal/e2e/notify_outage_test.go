@@ -12,6 +12,7 @@ import (
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/runctl"
+	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -46,19 +47,8 @@ steps:
 // Now the failure is recorded and the gate escalates and times out on time.
 func TestSlackOutageDoesNotStallTheGate(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "short-gate.yaml"), []byte(shortGateRunbook), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	const queue = "e2e-notify-outage"
-	cfg := *shared.cfg
-	cfg.Runbooks.Dir = dir
-	cfg.Temporal.TaskQueue = queue
-	w, err := shared.box.StartWorker(ctx, sandbox.WorkerOptions{Config: &cfg, Notifier: slackDown{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	workerWithRunbook(t, queue, "short-gate", shortGateRunbook, slackDown{})
 
 	target := oneHost(t, "outage")
 	runID, err := runctl.Start(ctx, shared.client, queue, runctl.StartOptions{Runbook: "short-gate", InputArgs: map[string]string{"instance_id": target},
@@ -201,4 +191,23 @@ func TestRetriedStepShowsAttemptAndLastError(t *testing.T) {
 	if res, err := runctl.Wait(ctx, shared.client, runID); err != nil || res.Status != workflows.RunSucceeded {
 		t.Errorf("after the throttling: %+v %v", res, err)
 	}
+}
+
+// workerWithRunbook starts a worker of its own on queue, whose runbook
+// source holds one runbook, name, with the given YAML; notifier may be nil
+// (the sandbox's default). The worker stops when the test ends.
+func workerWithRunbook(t *testing.T, queue, name, yaml string, notifier worker.GateNotifier) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := *shared.cfg
+	cfg.Runbooks.Dir = dir
+	cfg.Temporal.TaskQueue = queue
+	w, err := shared.box.StartWorker(context.Background(), sandbox.WorkerOptions{Config: &cfg, Notifier: notifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
 }
