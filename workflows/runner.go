@@ -531,10 +531,29 @@ func (r *runner) call(st *runbooks.Step, item int, params map[string]any, target
 func (r *runner) runAction(ctx workflow.Context, st *runbooks.Step, item int, params map[string]any, target wire.Target) (wire.Result, error) {
 	actx := workflow.WithActivityOptions(ctx, r.activityOptions(st))
 	dry := r.in.Meta.DryRun
-	if st.Gate != nil && !dry {
-		if err := r.passGate(ctx, st, item, params, target); err != nil {
+	for {
+		if st.Gate != nil && !dry {
+			if err := r.passGate(ctx, st, item, params, target); err != nil {
+				return wire.Result{}, err
+			}
+		}
+		if dry || !st.Mutating || !r.state.Paused ||
+			workflow.GetVersion(ctx, "pause-holds-mutations", workflow.DefaultVersion, 1) < 1 {
+			break
+		}
+		// A pause means nothing changes until resume, whatever was
+		// approved meanwhile (an approval given during a pause is kept).
+		// After resume the gate previews again: the approval holds only if
+		// the world is still as approved. Runs recorded before this rule
+		// acted on an approval given during a pause.
+		if err := r.holdWhilePaused(ctx, st, item); err != nil {
 			return wire.Result{}, err
 		}
+	}
+	if st.Gate != nil && !dry {
+		// Said aloud, so whoever approved can tell "acting" from "asked
+		// again" (cordon approve waits for one or the other).
+		r.event(ctx, Event{Kind: EventGateConfirmed, Step: st.ID, Item: item, Detail: "the change is as approved: acting"})
 	}
 	mode := wire.Execute
 	if dry {
@@ -633,6 +652,24 @@ func (r *runner) runChild(ctx workflow.Context, st *runbooks.Step, item int, par
 	}
 	r.event(ctx, Event{Kind: EventChildDone, Step: st.ID, Item: item, Detail: "run " + id + " " + string(res.Status)})
 	return res.Outputs, nil
+}
+
+// holdWhilePaused keeps a step that is ready to change something from
+// acting until the run is resumed; an abort meanwhile ends the item.
+func (r *runner) holdWhilePaused(ctx workflow.Context, st *runbooks.Step, item int) error {
+	ss := r.step(st.ID)
+	ss.Status = StepHeld
+	r.event(ctx, Event{Kind: EventHeld, Step: st.ID, Item: item,
+		Detail: "ready to act, held: the run is paused; it acts after resume, once its preview still matches what was approved"})
+	err := r.waitWhilePaused(ctx)
+	if err != nil || r.abort != nil {
+		return &deniedError{status: StepCancelled, reason: "cancelled while held by a pause: the run was aborted"}
+	}
+	if reason, skipped := r.skips[st.ID]; skipped {
+		return &deniedError{status: StepSkipped, reason: "skipped while held by the pause: " + reason}
+	}
+	ss.Status = StepRunning
+	return nil
 }
 
 func (r *runner) waitWhilePaused(ctx workflow.Context) error {

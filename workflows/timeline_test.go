@@ -33,9 +33,10 @@ func TestTimelineStringsAreStable(t *testing.T) {
 		string(workflows.EventBreakGlassSigned): "break_glass_signed", string(workflows.EventBreakGlass): "break_glass",
 		string(workflows.EventPaused): "paused", string(workflows.EventResumed): "resumed",
 		string(workflows.EventSkip): "skip", string(workflows.EventAbort): "abort",
+		string(workflows.EventHeld): "held_by_pause", string(workflows.EventGateConfirmed): "gate_confirmed",
 	}
-	if len(pinned) != 36 {
-		t.Errorf("%d distinct event kinds, want 36: two constants share a string", len(pinned))
+	if len(pinned) != 38 {
+		t.Errorf("%d distinct event kinds, want 38: two constants share a string", len(pinned))
 	}
 	for got, want := range pinned {
 		if got != want {
@@ -51,8 +52,8 @@ func TestTimelineStringsAreStable(t *testing.T) {
 		}
 	}
 	steps := []workflows.StepStatus{workflows.StepPending, workflows.StepRunning, workflows.StepAwaiting, workflows.StepSucceeded,
-		workflows.StepFailed, workflows.StepSkipped, workflows.StepDenied, workflows.StepCancelled}
-	for i, want := range []string{"pending", "running", "awaiting_approval", "succeeded", "failed", "skipped", "denied", "cancelled"} {
+		workflows.StepFailed, workflows.StepSkipped, workflows.StepDenied, workflows.StepCancelled, workflows.StepHeld}
+	for i, want := range []string{"pending", "running", "awaiting_approval", "succeeded", "failed", "skipped", "denied", "cancelled", "held_by_pause"} {
 		if string(steps[i]) != want {
 			t.Errorf("step status %q, want %q", steps[i], want)
 		}

@@ -104,9 +104,12 @@ type StepStatus string
 
 // Step statuses.
 const (
-	StepPending   StepStatus = "pending"
-	StepRunning   StepStatus = "running"
-	StepAwaiting  StepStatus = "awaiting_approval"
+	StepPending  StepStatus = "pending"
+	StepRunning  StepStatus = "running"
+	StepAwaiting StepStatus = "awaiting_approval"
+	// StepHeld: the step may act (approved, or needs no gate) but the run
+	// is paused; it acts after resume, once its preview still matches.
+	StepHeld      StepStatus = "held_by_pause"
 	StepSucceeded StepStatus = "succeeded"
 	StepFailed    StepStatus = "failed"
 	StepSkipped   StepStatus = "skipped"
@@ -181,7 +184,10 @@ const (
 	// EventGateStillApproved is an approved gate that passes although the
 	// world moved, because what is left is part of what was approved.
 	EventGateStillApproved EventKind = "gate_still_approved"
-	EventNotifyFailed      EventKind = "notify_failed"
+	// EventGateConfirmed is an approved gate whose preview, taken again
+	// just before acting, still matches the approval: the action starts.
+	EventGateConfirmed EventKind = "gate_confirmed"
+	EventNotifyFailed  EventKind = "notify_failed"
 	// EventPlanApproved and EventPlanRefused decide the gate of an ad-hoc
 	// plan (PlanGate).
 	EventPlanApproved EventKind = "plan_approved"
@@ -198,6 +204,8 @@ const (
 	EventResumed EventKind = "resumed"
 	EventSkip    EventKind = "skip"
 	EventAbort   EventKind = "abort"
+	// EventHeld: a step ready to change something waits for resume.
+	EventHeld EventKind = "held_by_pause"
 )
 
 // runEnded is the event that records a run ending with status.

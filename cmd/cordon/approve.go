@@ -343,8 +343,11 @@ func writeNotWaiting(env *cliEnv, s workflows.State, ref gateRef, waiting []work
 func sendDecision(ctx context.Context, env *cliEnv, cl client.Client, req workflows.Request, signer ssh.Signer) int {
 	out, err := runctl.Send(ctx, cl, req, signer)
 	if err == nil {
-		fmt.Fprintln(env.stdout, out)
-		return 0
+		if req.Action != workflows.ActApprove || !strings.HasPrefix(out, "approved ") {
+			fmt.Fprintln(env.stdout, out) // a denial, or an approval still short of the count
+			return 0
+		}
+		return reportAftermath(ctx, env, cl, req)
 	}
 	var refused *runctl.Refused
 	if !errors.As(err, &refused) {
@@ -360,4 +363,40 @@ func sendDecision(ctx context.Context, env *cliEnv, cl client.Client, req workfl
 		}
 	}
 	return 1
+}
+
+// aftermathWait bounds how long cordon approve waits to say what the
+// approval led to: the workflow previews once more before acting.
+const aftermathWait = 15 * time.Second
+
+// reportAftermath says what the workflow made of an approval that
+// completed a gate: acting, held by a pause, or asking again because the
+// change moved. "approved" alone would claim more than is known.
+func reportAftermath(ctx context.Context, env *cliEnv, cl client.Client, req workflows.Request) int {
+	key := wire.ItemKey(req.Step, req.Item)
+	a, err := runctl.AfterApproval(ctx, cl, req.RunID, req.Step, req.Item, aftermathWait)
+	if err != nil {
+		fmt.Fprintf(env.stdout, "approved %s; could not read what followed: %v (cordon status %s)\n", key, err, req.RunID)
+		return 0
+	}
+	switch a.Fate {
+	case runctl.FateActing:
+		fmt.Fprintf(env.stdout, "approved %s: the change is as approved; acting now (cordon status %s --follow)\n", key, req.RunID)
+	case runctl.FateHeld:
+		fmt.Fprintf(env.stdout, "approved %s; held: the run is paused, and %s acts after resume (cordon resume %s)\n", key, key, req.RunID)
+	case runctl.FateReopened:
+		s, serr := runctl.State(ctx, cl, req.RunID)
+		if serr == nil {
+			writeGate(env.stdout, s, a.Gate)
+		}
+		fmt.Fprintf(env.stderr, "cordon: your approval of %s was recorded, but before acting the change was no longer the one approved (the world moved): the gate asks again with preview %s, printed above. Nothing was changed. Review it and decide again: %s\n",
+			key, shortHash(a.Gate.PreviewHash), approveCommand(req.RunID, a.Gate))
+		return 1
+	case runctl.FateEnded:
+		fmt.Fprintf(env.stderr, "cordon: approved %s, but the step ended without acting: %s\n", key, a.Detail)
+		return 1
+	default:
+		fmt.Fprintf(env.stdout, "approved %s; it has not acted yet (the preview before acting is still running): cordon status %s\n", key, req.RunID)
+	}
+	return 0
 }

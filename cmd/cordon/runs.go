@@ -302,7 +302,7 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	fmt.Fprintf(env.stdout, "run %s: %s (runbook %s, requested by %s)", s.Meta.RunID, s.Status, s.Runbook, s.Meta.Requester)
 	if s.Paused {
-		fmt.Fprint(env.stdout, " — PAUSED")
+		fmt.Fprint(env.stdout, " — PAUSED: nothing changes until resume")
 	}
 	if s.Meta.DryRun {
 		fmt.Fprint(env.stdout, " — rehearsal")
