@@ -138,7 +138,7 @@ func (b Board) Lines(width int, colour bool) []string {
 		switch r.Status {
 		case string(workflows.RunFailed), string(workflows.RunAborted), string(workflows.StepDenied):
 			status = paint(red, status)
-		case string(workflows.StepAwaiting), string(workflows.StepHeld):
+		case string(workflows.StepAwaiting), string(workflows.StepHeld), string(workflows.RunPartial):
 			status = paint(yellow, status)
 		case string(workflows.RunSucceeded):
 			status = paint(green, status)

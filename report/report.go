@@ -46,6 +46,15 @@ func Markdown(w io.Writer, s workflows.State) error {
 	}
 	fmt.Fprintf(b, "| Requested by | %s (%s) |\n", s.Meta.Requester, orDash(s.Meta.Channel))
 	fmt.Fprintf(b, "| Outcome | **%s** |\n", s.Status)
+	if s.Status == workflows.RunPartial {
+		var notDone []string
+		for _, st := range s.Steps {
+			for _, fi := range st.FailedItems {
+				notDone = append(notDone, fmt.Sprintf("%s #%d %s", st.ID, fi.Item, fi.Value))
+			}
+		}
+		fmt.Fprintf(b, "| Not done | %s (see Skipped, denied or failed) |\n", cell(strings.Join(notDone, ", ")))
+	}
 	fmt.Fprintf(b, "| Started | %s |\n", stamp(s.StartedAt))
 	if !s.EndedAt.IsZero() {
 		fmt.Fprintf(b, "| Ended | %s (%s) |\n", stamp(s.EndedAt), s.EndedAt.Sub(s.StartedAt).Round(time.Second))
@@ -161,6 +170,10 @@ func Markdown(w io.Writer, s workflows.State) error {
 		case workflows.StepSkipped, workflows.StepDenied, workflows.StepFailed, workflows.StepCancelled:
 			problems++
 			fmt.Fprintf(b, "- **%s** %s: %s\n", st.ID, st.Status, orDash(st.Reason))
+		}
+		for _, fi := range st.FailedItems {
+			problems++
+			fmt.Fprintf(b, "- **%s #%d** (%s) failed: %s\n", st.ID, fi.Item, cell(fi.Value), orDash(fi.Error))
 		}
 	}
 	if problems == 0 {

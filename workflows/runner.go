@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -116,12 +117,20 @@ func Runbook(ctx workflow.Context, in RunInput) (RunResult, error) {
 		r.finish(ctx, RunFailed, failed)
 	default:
 		r.computeOutputs(ctx)
-		r.finish(ctx, RunSucceeded, "")
+		if partial := r.failedItems(); partial != "" &&
+			workflow.GetVersion(ctx, "run-partial-outcome", workflow.DefaultVersion, 1) >= 1 {
+			// A fleet with a host not contained did not succeed, even if
+			// max_errors let the run go on. Runs recorded before this
+			// outcome existed ended succeeded.
+			r.finish(ctx, RunPartial, partial)
+		} else {
+			r.finish(ctx, RunSucceeded, "")
+		}
 	}
 	// Let in-flight updates finish before the run closes.
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	res := r.result()
-	if res.Status != RunSucceeded {
+	if res.Status != RunSucceeded && res.Status != RunPartial {
 		return res, temporal.NewNonRetryableApplicationError(res.Error, string(res.Status), nil, res)
 	}
 	return res, nil
@@ -211,7 +220,9 @@ func (r *runner) finish(ctx workflow.Context, status RunStatus, errText string) 
 		detail += ": " + errText
 	}
 	r.event(ctx, Event{Kind: runEnded(status), Detail: detail})
-	if errText != "" {
+	if errText != "" && status != RunPartial {
+		// A partial run's outputs are real (failed items hold zero
+		// values); a failed run's would mislead.
 		r.state.Outputs = nil
 	}
 	r.resultErr = errText
@@ -363,6 +374,11 @@ func (r *runner) runForeach(ctx workflow.Context, st *runbooks.Step) error {
 	for i := next; i < len(items); i++ {
 		results[i] = itemResult{status: StepCancelled, err: "not started: the fan-out stopped"}
 	}
+	for i, res := range results {
+		if res.status == StepFailed {
+			ss.FailedItems = append(ss.FailedItems, FailedItem{Item: i + 1, Value: itemText(items[i]), Error: res.err})
+		}
+	}
 	// Outputs of a foreach step are lists, one entry per item, in order.
 	// An item that failed or was skipped contributes its type's zero value
 	// ("" or an empty list), so expressions over the lists (join, flatten,
@@ -399,6 +415,36 @@ func (r *runner) runForeach(ctx workflow.Context, st *runbooks.Step) error {
 		r.endStep(ctx, st, StepSucceeded, reason, outputs)
 	}
 	return nil
+}
+
+// itemText is a foreach item as people name it: a host's instance id
+// as it is, anything else as its JSON.
+func itemText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// failedItems says which foreach items failed in steps that tolerated
+// them (within max_errors), or "" when none did.
+func (r *runner) failedItems() string {
+	var parts []string
+	for _, ss := range r.state.Steps {
+		if ss.Status != StepSucceeded || len(ss.FailedItems) == 0 {
+			continue
+		}
+		var names []string
+		for _, fi := range ss.FailedItems {
+			names = append(names, fmt.Sprintf("#%d %s", fi.Item, fi.Value))
+		}
+		parts = append(parts, fmt.Sprintf("step %s: %d of %d items failed (%s)", ss.ID, len(ss.FailedItems), ss.Items, strings.Join(names, ", ")))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (r *runner) stepFailed(ctx workflow.Context, st *runbooks.Step, err error) error {

@@ -34,9 +34,10 @@ func TestTimelineStringsAreStable(t *testing.T) {
 		string(workflows.EventPaused): "paused", string(workflows.EventResumed): "resumed",
 		string(workflows.EventSkip): "skip", string(workflows.EventAbort): "abort",
 		string(workflows.EventHeld): "held_by_pause", string(workflows.EventGateConfirmed): "gate_confirmed",
+		string(workflows.EventRunPartial): "run_partial",
 	}
-	if len(pinned) != 38 {
-		t.Errorf("%d distinct event kinds, want 38: two constants share a string", len(pinned))
+	if len(pinned) != 39 {
+		t.Errorf("%d distinct event kinds, want 39: two constants share a string", len(pinned))
 	}
 	for got, want := range pinned {
 		if got != want {
@@ -46,6 +47,7 @@ func TestTimelineStringsAreStable(t *testing.T) {
 	for got, want := range map[string]string{
 		string(workflows.RunRunning): "running", string(workflows.RunSucceeded): "succeeded",
 		string(workflows.RunFailed): "failed", string(workflows.RunAborted): "aborted",
+		string(workflows.RunPartial): "partial",
 	} {
 		if got != want {
 			t.Errorf("run status %q, want %q", got, want)

@@ -96,6 +96,10 @@ const (
 	RunSucceeded RunStatus = "succeeded"
 	RunFailed    RunStatus = "failed"
 	RunAborted   RunStatus = "aborted"
+	// RunPartial: every step ran, but some items of a fan-out (hosts of
+	// a fleet) failed within the step's max_errors: the run did not do
+	// all it set out to. StepState.FailedItems names them.
+	RunPartial RunStatus = "partial"
 )
 
 // StepStatus is where a step (or one item of a foreach step) stands. A
@@ -140,6 +144,7 @@ const (
 	EventRunSucceeded EventKind = "run_succeeded"
 	EventRunFailed    EventKind = "run_failed"
 	EventRunAborted   EventKind = "run_aborted"
+	EventRunPartial   EventKind = "run_partial"
 	// EventRefused is a request the workflow refused after it reached
 	// its history (Refusal holds the same, for status and the report).
 	EventRefused EventKind = "refused"
@@ -217,6 +222,8 @@ func runEnded(status RunStatus) EventKind {
 		return EventRunFailed
 	case RunAborted:
 		return EventRunAborted
+	case RunPartial:
+		return EventRunPartial
 	}
 	return EventKind("run_" + status) // not reached: a run ends with one of the above
 }
@@ -442,12 +449,22 @@ type StepState struct {
 	Outputs   map[string]any `json:"outputs,omitempty"`
 	Items     int            `json:"items,omitempty"`
 	Failed    int            `json:"failed,omitempty"`
-	Children  []string       `json:"children,omitempty"`
-	Error     string         `json:"error,omitempty"`
+	// FailedItems names the items of a foreach step that failed, in
+	// order (the run is partial when a step tolerated them).
+	FailedItems []FailedItem `json:"failed_items,omitempty"`
+	Children    []string     `json:"children,omitempty"`
+	Error       string       `json:"error,omitempty"`
 	// ErrorDetail is the full error chain behind Error (a one-line
 	// summary), for the JSON report.
 	ErrorDetail string   `json:"error_detail,omitempty"`
 	RequestIDs  []string `json:"request_ids,omitempty"`
+}
+
+// FailedItem is one item of a foreach step that did not succeed.
+type FailedItem struct {
+	Item  int    `json:"item"`
+	Value string `json:"value,omitempty"` // the item (a host's instance id), as text
+	Error string `json:"error,omitempty"`
 }
 
 // Event is one line of the timeline: every state change and decision.

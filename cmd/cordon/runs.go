@@ -251,10 +251,7 @@ func followRun(ctx context.Context, env *cliEnv, cl client.Client, runID string)
 		}
 		if s.Status != workflows.RunRunning {
 			fmt.Fprintf(env.stdout, "run %s %s\n", runID, s.Status)
-			if s.Status == workflows.RunSucceeded {
-				return 0
-			}
-			return 1
+			return runExitCode(env, s)
 		}
 		select {
 		case <-ctx.Done():
@@ -501,4 +498,26 @@ func runList(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	tw.Flush()
 	return 0
+}
+
+// exitPartial is the exit code of a run that ended partial: every step ran,
+// but some hosts of a fleet were not contained (see cordon status).
+const exitPartial = 3
+
+// runExitCode maps how a run ended to the exit code of the commands that
+// wait for it: 0 succeeded, 3 partial (named hosts not contained), 1
+// failed or aborted.
+func runExitCode(env *cliEnv, s workflows.State) int {
+	switch s.Status {
+	case workflows.RunSucceeded:
+		return 0
+	case workflows.RunPartial:
+		for _, st := range s.Steps {
+			for _, fi := range st.FailedItems {
+				fmt.Fprintf(env.stderr, "cordon: not done: step %s item #%d %s: %s\n", st.ID, fi.Item, fi.Value, fi.Error)
+			}
+		}
+		return exitPartial
+	}
+	return 1
 }
