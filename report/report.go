@@ -86,9 +86,19 @@ func Markdown(w io.Writer, s workflows.State) error {
 
 	b.WriteString("\n## Decisions\n\n")
 	decisions := 0
-	for _, e := range s.Timeline {
+	for i, e := range s.Timeline {
+		if e.Kind == workflows.EventGateApproved && completedBy(s.Timeline, i) {
+			continue // said with the approval that completed it
+		}
 		switch e.Kind {
-		case workflows.EventApproval, workflows.EventGateApproved, workflows.EventGateDenied, workflows.EventGateTimedOut,
+		case workflows.EventApproval:
+			decisions++
+			what := "approval"
+			if completes(s.Timeline, i) {
+				what = "gate_approved"
+			}
+			fmt.Fprintf(b, "- %s — %s%s%s (approval %s)\n", stamp(e.Time), what, stepText(e), actorText(e), e.Detail)
+		case workflows.EventGateApproved, workflows.EventGateDenied, workflows.EventGateTimedOut,
 			workflows.EventGateEscalated, workflows.EventGateReopened, workflows.EventGateStillApproved,
 			workflows.EventBreakGlass, workflows.EventBreakGlassSigned, workflows.EventPlanApproved, workflows.EventPlanRefused,
 			workflows.EventPaused, workflows.EventResumed, workflows.EventSkip, workflows.EventAbort:
@@ -156,8 +166,10 @@ func Markdown(w io.Writer, s workflows.State) error {
 		if e.Kind != workflows.EventActionDone || len(e.Changes) == 0 {
 			continue
 		}
-		changes, _ := json.Marshal(e.Changes)
-		fmt.Fprintf(b, "- %s %s changed: `%s`\n", stamp(e.Time), e.Step, changes)
+		fmt.Fprintf(b, "- %s %s changed:\n", stamp(e.Time), itemName(e))
+		for _, c := range e.Changes {
+			fmt.Fprintf(b, "  - `%s` %s: %s → %s\n", c.Resource, c.Field, value(c.Before), value(c.After))
+		}
 	}
 	if evidence == 0 {
 		b.WriteString("No evidence was captured.\n")
@@ -194,6 +206,58 @@ func Markdown(w io.Writer, s workflows.State) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// completes says whether the approval at i is the one that approved its
+// gate: the gate's gate_approved follows it, by the same actor.
+func completes(tl []workflows.Event, i int) bool {
+	for _, e := range tl[i+1:] {
+		if e.Step != tl[i].Step || e.Item != tl[i].Item {
+			continue
+		}
+		return e.Kind == workflows.EventGateApproved && e.Actor == tl[i].Actor
+	}
+	return false
+}
+
+// completedBy says whether the gate_approved at i was completed by the
+// approval just before it for the same gate (and so already listed).
+func completedBy(tl []workflows.Event, i int) bool {
+	for j := i - 1; j >= 0; j-- {
+		e := tl[j]
+		if e.Step != tl[i].Step || e.Item != tl[i].Item {
+			continue
+		}
+		return e.Kind == workflows.EventApproval && e.Actor == tl[i].Actor
+	}
+	return false
+}
+
+// itemName is the step (and foreach item) an event is about.
+func itemName(e workflows.Event) string {
+	if e.Item > 0 {
+		return fmt.Sprintf("%s #%d", e.Step, e.Item)
+	}
+	return e.Step
+}
+
+// value is a change's before or after as people read it: text as it is,
+// nothing as "(none)", anything else as compact JSON.
+func value(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "(none)"
+	case string:
+		if x == "" {
+			return `""`
+		}
+		return x
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 func stepText(e workflows.Event) string {
