@@ -30,6 +30,18 @@ func (r *runner) registerHandlers(ctx workflow.Context) error {
 		{UpdateSkip, r.validateSkip, r.handleSkip},
 		{UpdateAbort, r.validateControl(ActAbort), r.handleAbort},
 	}
+	// A fleet run forwards a break-glass given after its hosts started;
+	// each host verifies it as if it were given to it (acceptForwarded).
+	forwarded := workflow.GetSignalChannel(ctx, SignalParentBreakGlass)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		for {
+			var reqs []Request
+			if more := forwarded.Receive(gctx, &reqs); !more {
+				return
+			}
+			r.acceptForwarded(gctx, reqs)
+		}
+	})
 	for _, u := range updates {
 		validate := u.validate
 		// A request refused here never reaches history (that is what

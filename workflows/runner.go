@@ -43,6 +43,9 @@ type runner struct {
 	nonces map[string]bool
 	// breakGlassReqs are the verified break-glass signatures so far.
 	breakGlassReqs []Request
+	// runningChildren are the child runs started and not yet ended, in
+	// start order: a break-glass given later is forwarded to them.
+	runningChildren []string
 }
 
 // gate is a waiting approval, with what the workflow needs beyond GateState.
@@ -685,7 +688,9 @@ func (r *runner) runChild(ctx workflow.Context, st *runbooks.Step, item int, par
 	}
 	r.event(ctx, Event{Kind: EventChildStarted, Step: st.ID, Item: item, Detail: "run " + id + " of " + st.Uses})
 	var res RunResult
+	r.runningChildren = append(r.runningChildren, id)
 	err := workflow.ExecuteChildWorkflow(cctx, WorkflowName, RunInput{Plan: child, Inputs: params, Meta: meta}).Get(ctx, &res)
+	r.runningChildren = slices.DeleteFunc(r.runningChildren, func(c string) bool { return c == id })
 	if err != nil {
 		var ae *temporal.ApplicationError
 		if errors.As(err, &ae) {

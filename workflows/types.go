@@ -19,6 +19,9 @@ const (
 	UpdateSkip       = "skip"
 	UpdateAbort      = "abort"
 	QueryState       = "state"
+	// SignalParentBreakGlass carries a fleet run's signed break-glass
+	// requests to its running host runs, which verify them again.
+	SignalParentBreakGlass = "cordon.parent_break_glass"
 
 	// Activities the worker provides besides the actions.
 	ActivityLoadRoster = "cordon.load_roster"
