@@ -277,6 +277,8 @@ type devBox struct {
 	address, instance string
 	// awsURL is the AWS emulator's endpoint.
 	awsURL string
+	// compromised are the seeded fleet's compromised instances.
+	compromised []string
 }
 
 func startDevSandbox(t *testing.T) devBox {
@@ -298,7 +300,7 @@ func startDevSandbox(t *testing.T) devBox {
 		}
 	})
 	addrRe := regexp.MustCompile(`Temporal:\s+(\S+)`)
-	instRe := regexp.MustCompile(`compromised: (i-[0-9a-f]+)`)
+	instRe := regexp.MustCompile(`compromised: (i-[0-9a-f]+)(( i-[0-9a-f]+)*)`)
 	awsRe := regexp.MustCompile(`AWS sandbox:\s+(\S+)`)
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
@@ -309,7 +311,7 @@ func startDevSandbox(t *testing.T) devBox {
 		}
 		a, i, u := addrRe.FindStringSubmatch(out.String()), instRe.FindStringSubmatch(out.String()), awsRe.FindStringSubmatch(out.String())
 		if a != nil && i != nil && u != nil {
-			return devBox{address: a[1], instance: i[1], awsURL: u[1]}
+			return devBox{address: a[1], instance: i[1], awsURL: u[1], compromised: strings.Fields(i[1] + i[2])}
 		}
 	}
 	t.Fatalf("cordon dev did not come up\n%s\n%s", out.String(), errOut.String())

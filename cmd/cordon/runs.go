@@ -326,6 +326,14 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 			fmt.Fprintf(env.stdout, "    approve: %s\n", approveCommand(s.Meta.RunID, g))
 		}
 	}
+	if hasChildren(s) {
+		// A fleet's gates live in its host runs: say what waits where.
+		if hosts, err := hostRuns(ctx, cl, s); err == nil {
+			writeHosts(env.stdout, s.Meta.RunID, hosts)
+		} else {
+			fmt.Fprintf(env.stderr, "cordon: %v\n", err)
+		}
+	}
 	if s.Status == workflows.RunRunning {
 		printRetries(ctx, env.stdout, cl, s.Meta.RunID)
 	}
@@ -347,7 +355,7 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 }
 
 func runApprove(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "approve", "RUN STEP [--preview HASH [--yes]] [--deny --reason R] [--as ID] [--item N]",
+	fs := newFlagSet(env, "approve", "RUN STEP [--preview HASH [--yes]] [--deny --reason R] [--as ID] [--item N] [--host H | --all-hosts]",
 		"Approve (or deny) the change a gate shows. It shows the change and asks on the terminal; with --preview HASH\n"+
 			"(from cordon status) it decides only if the gate still shows the change you reviewed, and --yes skips the question.\n"+
 			"Without a terminal, it needs --preview HASH --yes. The decision is signed with your SSH key and binds to that change.")
@@ -360,6 +368,8 @@ func runApprove(ctx context.Context, env *cliEnv, args []string) int {
 	item := fs.Int("item", 0, "the foreach item of the gate, when the step fans out (or give STEP#N)")
 	preview := fs.String("preview", "", "the preview hash you reviewed, as cordon status prints it (at least 12 hex digits): refuse if the gate now shows another change")
 	yes := fs.Bool("yes", false, "decide without asking; only with --preview")
+	host := fs.String("host", "", "for a fleet run: the host (instance id, as cordon status lists it) whose gate to decide")
+	allHosts := fs.Bool("all-hosts", false, "for a fleet run: every host waiting at STEP in turn, each change shown and asked on the terminal")
 	pos, exit, ok := parsePositional(fs, args, 2, 2)
 	if !ok {
 		return exit
@@ -369,7 +379,11 @@ func runApprove(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "cordon approve: %v\n", err)
 		return 2
 	}
-	a := approveArgs{runID: pos[0], gate: gate, deny: *deny, reason: *reason, yes: *yes}
+	a := approveArgs{runID: pos[0], gate: gate, deny: *deny, reason: *reason, yes: *yes, host: *host, allHosts: *allHosts}
+	if a.allHosts && (a.host != "" || *preview != "") {
+		fmt.Fprintln(env.stderr, "cordon approve: --all-hosts asks for each host's change in turn; it takes neither --host nor --preview")
+		return 2
+	}
 	if *preview != "" {
 		if a.preview, err = parsePreview(*preview); err != nil {
 			fmt.Fprintf(env.stderr, "cordon approve: %v\n", err)
