@@ -216,20 +216,6 @@ func (p *workerProc) stop(timeout time.Duration) (workerRSS, error) {
 	return rss, nil
 }
 
-// vmHWM reads a process's peak resident set size ("high water mark") from
-// /proc (Linux only), in bytes.
-func vmHWM(pid int) (int64, error) {
-	st, err := procStatus(pid)
-	if err != nil {
-		return 0, err
-	}
-	hwm, ok := st["VmHWM"]
-	if !ok {
-		return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
-	}
-	return hwm, nil
-}
-
 // procStatus reads the sizes in /proc/PID/status (Linux only), in bytes,
 // by name: VmHWM, VmRSS, RssAnon, RssFile...
 func procStatus(pid int) (map[string]int64, error) {

@@ -77,7 +77,7 @@ func rowOf(s workflows.State, id string) Row {
 				failed = st.ID
 				r.Failure = st.ID + ": " + firstNonEmpty(st.Error, st.Reason, string(st.Status))
 			}
-		case workflows.StepRunning, workflows.StepAwaiting:
+		case workflows.StepRunning, workflows.StepAwaiting, workflows.StepHeld:
 			if r.Step == "" {
 				r.Step, r.Status = st.ID, string(st.Status)
 			}
@@ -138,7 +138,7 @@ func (b Board) Lines(width int, colour bool) []string {
 		switch r.Status {
 		case string(workflows.RunFailed), string(workflows.RunAborted), string(workflows.StepDenied):
 			status = paint(red, status)
-		case string(workflows.StepAwaiting):
+		case string(workflows.StepAwaiting), string(workflows.StepHeld), string(workflows.RunPartial):
 			status = paint(yellow, status)
 		case string(workflows.RunSucceeded):
 			status = paint(green, status)

@@ -46,6 +46,15 @@ func Markdown(w io.Writer, s workflows.State) error {
 	}
 	fmt.Fprintf(b, "| Requested by | %s (%s) |\n", s.Meta.Requester, orDash(s.Meta.Channel))
 	fmt.Fprintf(b, "| Outcome | **%s** |\n", s.Status)
+	if s.Status == workflows.RunPartial {
+		var notDone []string
+		for _, st := range s.Steps {
+			for _, fi := range st.FailedItems {
+				notDone = append(notDone, fmt.Sprintf("%s #%d %s", st.ID, fi.Item, fi.Value))
+			}
+		}
+		fmt.Fprintf(b, "| Not done | %s (see Skipped, denied or failed) |\n", cell(strings.Join(notDone, ", ")))
+	}
 	fmt.Fprintf(b, "| Started | %s |\n", stamp(s.StartedAt))
 	if !s.EndedAt.IsZero() {
 		fmt.Fprintf(b, "| Ended | %s (%s) |\n", stamp(s.EndedAt), s.EndedAt.Sub(s.StartedAt).Round(time.Second))
@@ -77,9 +86,19 @@ func Markdown(w io.Writer, s workflows.State) error {
 
 	b.WriteString("\n## Decisions\n\n")
 	decisions := 0
-	for _, e := range s.Timeline {
+	for i, e := range s.Timeline {
+		if e.Kind == workflows.EventGateApproved && completedBy(s.Timeline, i) {
+			continue // said with the approval that completed it
+		}
 		switch e.Kind {
-		case workflows.EventApproval, workflows.EventGateApproved, workflows.EventGateDenied, workflows.EventGateTimedOut,
+		case workflows.EventApproval:
+			decisions++
+			what := "approval"
+			if completes(s.Timeline, i) {
+				what = "gate_approved"
+			}
+			fmt.Fprintf(b, "- %s — %s%s%s (approval %s)\n", stamp(e.Time), what, stepText(e), actorText(e), e.Detail)
+		case workflows.EventGateApproved, workflows.EventGateDenied, workflows.EventGateTimedOut,
 			workflows.EventGateEscalated, workflows.EventGateReopened, workflows.EventGateStillApproved,
 			workflows.EventBreakGlass, workflows.EventBreakGlassSigned, workflows.EventPlanApproved, workflows.EventPlanRefused,
 			workflows.EventPaused, workflows.EventResumed, workflows.EventSkip, workflows.EventAbort:
@@ -147,8 +166,10 @@ func Markdown(w io.Writer, s workflows.State) error {
 		if e.Kind != workflows.EventActionDone || len(e.Changes) == 0 {
 			continue
 		}
-		changes, _ := json.Marshal(e.Changes)
-		fmt.Fprintf(b, "- %s %s changed: `%s`\n", stamp(e.Time), e.Step, changes)
+		fmt.Fprintf(b, "- %s %s changed:\n", stamp(e.Time), itemName(e))
+		for _, c := range e.Changes {
+			fmt.Fprintf(b, "  - `%s` %s: %s → %s\n", c.Resource, c.Field, value(c.Before), value(c.After))
+		}
 	}
 	if evidence == 0 {
 		b.WriteString("No evidence was captured.\n")
@@ -161,6 +182,10 @@ func Markdown(w io.Writer, s workflows.State) error {
 		case workflows.StepSkipped, workflows.StepDenied, workflows.StepFailed, workflows.StepCancelled:
 			problems++
 			fmt.Fprintf(b, "- **%s** %s: %s\n", st.ID, st.Status, orDash(st.Reason))
+		}
+		for _, fi := range st.FailedItems {
+			problems++
+			fmt.Fprintf(b, "- **%s #%d** (%s) failed: %s\n", st.ID, fi.Item, cell(fi.Value), orDash(fi.Error))
 		}
 	}
 	if problems == 0 {
@@ -181,6 +206,58 @@ func Markdown(w io.Writer, s workflows.State) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// completes says whether the approval at i is the one that approved its
+// gate: the gate's gate_approved follows it, by the same actor.
+func completes(tl []workflows.Event, i int) bool {
+	for _, e := range tl[i+1:] {
+		if e.Step != tl[i].Step || e.Item != tl[i].Item {
+			continue
+		}
+		return e.Kind == workflows.EventGateApproved && e.Actor == tl[i].Actor
+	}
+	return false
+}
+
+// completedBy says whether the gate_approved at i was completed by the
+// approval just before it for the same gate (and so already listed).
+func completedBy(tl []workflows.Event, i int) bool {
+	for j := i - 1; j >= 0; j-- {
+		e := tl[j]
+		if e.Step != tl[i].Step || e.Item != tl[i].Item {
+			continue
+		}
+		return e.Kind == workflows.EventApproval && e.Actor == tl[i].Actor
+	}
+	return false
+}
+
+// itemName is the step (and foreach item) an event is about.
+func itemName(e workflows.Event) string {
+	if e.Item > 0 {
+		return fmt.Sprintf("%s #%d", e.Step, e.Item)
+	}
+	return e.Step
+}
+
+// value is a change's before or after as people read it: text as it is,
+// nothing as "(none)", anything else as compact JSON.
+func value(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "(none)"
+	case string:
+		if x == "" {
+			return `""`
+		}
+		return x
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 func stepText(e workflows.Event) string {

@@ -49,16 +49,25 @@ func TestMarkdownIsAPIRRecord(t *testing.T) {
 		"| Incident | INC-26084 |",
 		"| Outcome | **succeeded** |",
 		"Time from launch to isolation: **1m0s**.",
-		"approval of isolate by bob via slack: 1 of 1",
+		"gate_approved of isolate by bob via slack (approval 1 of 1)",
 		"### Detection", "### Containment", "### Eradication",
 		"- AWS request ids: req-1",
 		"- **terminate** skipped: condition false",
 		"| run_started |  | alice (cli) |",
-		"isolate changed: `[{\"resource\":\"eni-1\",\"field\":\"groups\",\"before\":[\"sg-app\"],\"after\":[\"sg-q\"]}]`",
+		"isolate changed:\n  - `eni-1` groups: [\"sg-app\"] → [\"sg-q\"]",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q\n%s", want, out)
 		}
+	}
+	// One vocabulary (issue 13 item 4): each decision once, changes as
+	// lines a person reads, not JSON blobs.
+	decisions := out[strings.Index(out, "## Decisions"):strings.Index(out, "## Steps")]
+	if n := strings.Count(decisions, "of isolate by bob"); n != 1 {
+		t.Errorf("bob's decision is listed %d times:\n%s", n, decisions)
+	}
+	if strings.Contains(out, `[{"resource"`) {
+		t.Errorf("changes printed as JSON:\n%s", out)
 	}
 }
 

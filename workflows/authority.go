@@ -348,7 +348,81 @@ func (r *runner) addBreakGlass(ctx workflow.Context, req Request) string {
 		r.event(ctx, Event{Kind: EventGateApproved, Step: g.Step, Item: g.Item, Actor: a.Actor, Channel: req.Channel, Detail: "break-glass", BreakGlass: true})
 		approved++
 	}
-	return fmt.Sprintf("break-glass: %d waiting gate(s) approved, later gates will pass", approved)
+	forwarded := r.forwardBreakGlass(ctx)
+	msg := fmt.Sprintf("break-glass: %d waiting gate(s) approved, later gates will pass", approved)
+	if forwarded > 0 {
+		msg += fmt.Sprintf("; forwarded to %d running host run(s), which verify it again", forwarded)
+	}
+	return msg
+}
+
+// forwardBreakGlass sends the run's break-glass signatures to the child
+// runs still running, whose gates would otherwise keep waiting (children
+// started later inherit it with their input). Each child verifies the
+// signatures itself; the signal is a courier, not an authority. It
+// returns how many children it reached.
+func (r *runner) forwardBreakGlass(ctx workflow.Context) int {
+	if len(r.runningChildren) == 0 || r.authorityVersion < 1 ||
+		workflow.GetVersion(ctx, "forward-break-glass", workflow.DefaultVersion, 1) < 1 {
+		return 0
+	}
+	reached := 0
+	for _, id := range slices.Clone(r.runningChildren) {
+		err := workflow.SignalExternalWorkflow(ctx, id, "", SignalParentBreakGlass, r.breakGlassReqs).Get(ctx, nil)
+		if err != nil {
+			// The host's run ended meanwhile: nothing waits there.
+			workflow.GetLogger(ctx).Info("break-glass not forwarded", "child", id, "error", err)
+			continue
+		}
+		reached++
+	}
+	r.event(ctx, Event{Kind: EventBreakGlass, Detail: fmt.Sprintf("forwarded to %d running host run(s): %s", reached, strings.Join(r.runningChildren, ", "))})
+	return reached
+}
+
+// acceptForwarded takes the break-glass signatures a parent forwarded:
+// each is verified as the parent verified it (a lead of the roster as it
+// is now, signed for an ancestor of this run, fresh, never used before,
+// with a reason, one per lead), then counted like one given here. Anyone
+// who can reach the namespace can send the signal, so nothing in it is
+// taken on trust.
+func (r *runner) acceptForwarded(ctx workflow.Context, reqs []Request) {
+	for _, req := range reqs {
+		if r.breakGls != nil {
+			return // enough leads already signed
+		}
+		if err := r.admit(ctx, req, r.checkForwarded); err != nil {
+			continue // refused and recorded by admit
+		}
+		r.addBreakGlass(ctx, req)
+	}
+}
+
+// checkForwarded is checkInherited for a request that arrives while the
+// run is going: it must also be fresh and unused, as at its first
+// delivery.
+func (r *runner) checkForwarded(ctx workflow.Context, req Request) error {
+	if err := r.checkInherited(req); err != nil {
+		return fmt.Errorf("forwarded break-glass: %w", err)
+	}
+	if req.Reason == "" {
+		return errors.New("forwarded break-glass: no reason")
+	}
+	if r.roster.RequireSignatures {
+		now := workflow.Now(ctx)
+		if d := now.Sub(req.Time); d > r.roster.MaxSkew || d < -r.roster.MaxSkew {
+			return fmt.Errorf("forwarded break-glass: signed at %s, more than %s from now", req.Time.UTC().Format(time.RFC3339), r.roster.MaxSkew)
+		}
+		if req.Nonce == "" || r.nonces[req.Nonce] {
+			return errors.New("forwarded break-glass: " + RefusedRepeat + ": a signature is good for one request")
+		}
+	}
+	for _, bg := range r.breakGlassReqs {
+		if bg.Actor == req.Actor {
+			return fmt.Errorf("forwarded break-glass: %s has already signed this run's break-glass", req.Actor)
+		}
+	}
+	return nil
 }
 
 // awaitPlanApproval holds an ad-hoc plan (one the worker's runbook source

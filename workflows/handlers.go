@@ -30,6 +30,18 @@ func (r *runner) registerHandlers(ctx workflow.Context) error {
 		{UpdateSkip, r.validateSkip, r.handleSkip},
 		{UpdateAbort, r.validateControl(ActAbort), r.handleAbort},
 	}
+	// A fleet run forwards a break-glass given after its hosts started;
+	// each host verifies it as if it were given to it (acceptForwarded).
+	forwarded := workflow.GetSignalChannel(ctx, SignalParentBreakGlass)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		for {
+			var reqs []Request
+			if more := forwarded.Receive(gctx, &reqs); !more {
+				return
+			}
+			r.acceptForwarded(gctx, reqs)
+		}
+	})
 	for _, u := range updates {
 		validate := u.validate
 		// A request refused here never reaches history (that is what
@@ -294,7 +306,7 @@ func (r *runner) handlePause(ctx workflow.Context, req Request) (string, error) 
 	}
 	r.state.Paused = true
 	r.event(ctx, Event{Kind: EventPaused, Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
-	return "paused: the step in flight finishes, nothing new starts", nil
+	return "paused: an action already running finishes; nothing else changes until resume (approvals given meanwhile are kept, and their actions wait)", nil
 }
 
 func (r *runner) handleResume(ctx workflow.Context, req Request) (string, error) {
@@ -329,8 +341,8 @@ func (r *runner) validateSkip(ctx workflow.Context, req Request) error {
 	if ss == nil {
 		return fmt.Errorf("there is no step %q", req.Step)
 	}
-	if ss.Status != StepPending && ss.Status != StepAwaiting {
-		return fmt.Errorf("step %s is %s; only a pending step or one waiting for approval can be skipped", req.Step, ss.Status)
+	if ss.Status != StepPending && ss.Status != StepAwaiting && ss.Status != StepHeld {
+		return fmt.Errorf("step %s is %s; only a pending step, one waiting for approval or one held by the pause can be skipped", req.Step, ss.Status)
 	}
 	if _, ok := r.skips[req.Step]; ok {
 		return fmt.Errorf("step %s is already marked to be skipped", req.Step)

@@ -86,12 +86,3 @@ func TestFailedNotificationDoesNotStallTheGate(t *testing.T) {
 		t.Errorf("the failed notification is not recorded: %s", timelineKinds(s))
 	}
 }
-
-func gateStatus(s workflows.State, key string) workflows.GateStatus {
-	for _, g := range s.Gates {
-		if g.Key == key {
-			return g.Status
-		}
-	}
-	return ""
-}

@@ -571,3 +571,51 @@ func TestBreakGlassApprovesEveryGate(t *testing.T) {
 		}
 	}
 }
+
+// Issue 13, item 3: a fleet with a host not contained did not succeed,
+// even when max_errors let the run go on. The run ends partial, names the
+// host, and keeps its outputs (the failed host's entry is a zero value).
+func TestFailedItemWithinMaxErrorsEndsPartial(t *testing.T) {
+	f := newFixture(t)
+	f.aws.fail = func(c wire.Call) error {
+		if c.Run.Item == 2 {
+			return temporal.NewNonRetryableApplicationError("access denied to ec2:CreateSnapshots", wire.ErrAccessDenied, nil)
+		}
+		return nil
+	}
+	src := strings.Replace(head, "approvals:", "  ids: {type: list, default: []}\napprovals:", 1) + `steps:
+  - id: snap
+    action: aws.ec2.snapshot_volumes
+    foreach: inputs.ids
+    max_errors: 1
+    with: {instance_id: "${{ item }}"}
+outputs:
+  snapshots: "${{ steps.snap.outputs.snapshot_ids }}"
+`
+	ids := []string{"i-0123456789abcde01", "i-0123456789abcde02", "i-0123456789abcde03"}
+	f.start(src, map[string]any{"ids": toAny(ids)}, workflows.RunMeta{})
+	res, err := f.result()
+	if err != nil || res.Status != workflows.RunPartial {
+		t.Fatalf("result %+v, %v: want partial", res, err)
+	}
+	if !strings.Contains(res.Error, "#2 i-0123456789abcde02") {
+		t.Errorf("the partial result does not name the failed host: %q", res.Error)
+	}
+	s := f.state()
+	var snap workflows.StepState
+	for _, st := range s.Steps {
+		if st.ID == "snap" {
+			snap = st
+		}
+	}
+	if len(snap.FailedItems) != 1 || snap.FailedItems[0].Item != 2 || snap.FailedItems[0].Value != ids[1] ||
+		!strings.Contains(snap.FailedItems[0].Error, "ec2:CreateSnapshots") {
+		t.Errorf("failed items %+v", snap.FailedItems)
+	}
+	if s.Outputs["snapshots"] == nil {
+		t.Errorf("a partial run lost its outputs: %+v", s.Outputs)
+	}
+	if !hasEvent(s, workflows.EventRunPartial) {
+		t.Errorf("timeline %s: want run_partial", timelineKinds(s))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -42,6 +43,9 @@ type runner struct {
 	nonces map[string]bool
 	// breakGlassReqs are the verified break-glass signatures so far.
 	breakGlassReqs []Request
+	// runningChildren are the child runs started and not yet ended, in
+	// start order: a break-glass given later is forwarded to them.
+	runningChildren []string
 }
 
 // gate is a waiting approval, with what the workflow needs beyond GateState.
@@ -116,12 +120,20 @@ func Runbook(ctx workflow.Context, in RunInput) (RunResult, error) {
 		r.finish(ctx, RunFailed, failed)
 	default:
 		r.computeOutputs(ctx)
-		r.finish(ctx, RunSucceeded, "")
+		if partial := r.failedItems(); partial != "" &&
+			workflow.GetVersion(ctx, "run-partial-outcome", workflow.DefaultVersion, 1) >= 1 {
+			// A fleet with a host not contained did not succeed, even if
+			// max_errors let the run go on. Runs recorded before this
+			// outcome existed ended succeeded.
+			r.finish(ctx, RunPartial, partial)
+		} else {
+			r.finish(ctx, RunSucceeded, "")
+		}
 	}
 	// Let in-flight updates finish before the run closes.
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	res := r.result()
-	if res.Status != RunSucceeded {
+	if res.Status != RunSucceeded && res.Status != RunPartial {
 		return res, temporal.NewNonRetryableApplicationError(res.Error, string(res.Status), nil, res)
 	}
 	return res, nil
@@ -211,7 +223,9 @@ func (r *runner) finish(ctx workflow.Context, status RunStatus, errText string) 
 		detail += ": " + errText
 	}
 	r.event(ctx, Event{Kind: runEnded(status), Detail: detail})
-	if errText != "" {
+	if errText != "" && status != RunPartial {
+		// A partial run's outputs are real (failed items hold zero
+		// values); a failed run's would mislead.
 		r.state.Outputs = nil
 	}
 	r.resultErr = errText
@@ -363,6 +377,11 @@ func (r *runner) runForeach(ctx workflow.Context, st *runbooks.Step) error {
 	for i := next; i < len(items); i++ {
 		results[i] = itemResult{status: StepCancelled, err: "not started: the fan-out stopped"}
 	}
+	for i, res := range results {
+		if res.status == StepFailed {
+			ss.FailedItems = append(ss.FailedItems, FailedItem{Item: i + 1, Value: itemText(items[i]), Error: res.err})
+		}
+	}
 	// Outputs of a foreach step are lists, one entry per item, in order.
 	// An item that failed or was skipped contributes its type's zero value
 	// ("" or an empty list), so expressions over the lists (join, flatten,
@@ -399,6 +418,36 @@ func (r *runner) runForeach(ctx workflow.Context, st *runbooks.Step) error {
 		r.endStep(ctx, st, StepSucceeded, reason, outputs)
 	}
 	return nil
+}
+
+// itemText is a foreach item as people name it: a host's instance id
+// as it is, anything else as its JSON.
+func itemText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// failedItems says which foreach items failed in steps that tolerated
+// them (within max_errors), or "" when none did.
+func (r *runner) failedItems() string {
+	var parts []string
+	for _, ss := range r.state.Steps {
+		if ss.Status != StepSucceeded || len(ss.FailedItems) == 0 {
+			continue
+		}
+		var names []string
+		for _, fi := range ss.FailedItems {
+			names = append(names, fmt.Sprintf("#%d %s", fi.Item, fi.Value))
+		}
+		parts = append(parts, fmt.Sprintf("step %s: %d of %d items failed (%s)", ss.ID, len(ss.FailedItems), ss.Items, strings.Join(names, ", ")))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (r *runner) stepFailed(ctx workflow.Context, st *runbooks.Step, err error) error {
@@ -531,10 +580,29 @@ func (r *runner) call(st *runbooks.Step, item int, params map[string]any, target
 func (r *runner) runAction(ctx workflow.Context, st *runbooks.Step, item int, params map[string]any, target wire.Target) (wire.Result, error) {
 	actx := workflow.WithActivityOptions(ctx, r.activityOptions(st))
 	dry := r.in.Meta.DryRun
-	if st.Gate != nil && !dry {
-		if err := r.passGate(ctx, st, item, params, target); err != nil {
+	for {
+		if st.Gate != nil && !dry {
+			if err := r.passGate(ctx, st, item, params, target); err != nil {
+				return wire.Result{}, err
+			}
+		}
+		if dry || !st.Mutating || !r.state.Paused ||
+			workflow.GetVersion(ctx, "pause-holds-mutations", workflow.DefaultVersion, 1) < 1 {
+			break
+		}
+		// A pause means nothing changes until resume, whatever was
+		// approved meanwhile (an approval given during a pause is kept).
+		// After resume the gate previews again: the approval holds only if
+		// the world is still as approved. Runs recorded before this rule
+		// acted on an approval given during a pause.
+		if err := r.holdWhilePaused(ctx, st, item); err != nil {
 			return wire.Result{}, err
 		}
+	}
+	if st.Gate != nil && !dry {
+		// Said aloud, so whoever approved can tell "acting" from "asked
+		// again" (cordon approve waits for one or the other).
+		r.event(ctx, Event{Kind: EventGateConfirmed, Step: st.ID, Item: item, Detail: "the change is as approved: acting"})
 	}
 	mode := wire.Execute
 	if dry {
@@ -620,7 +688,9 @@ func (r *runner) runChild(ctx workflow.Context, st *runbooks.Step, item int, par
 	}
 	r.event(ctx, Event{Kind: EventChildStarted, Step: st.ID, Item: item, Detail: "run " + id + " of " + st.Uses})
 	var res RunResult
+	r.runningChildren = append(r.runningChildren, id)
 	err := workflow.ExecuteChildWorkflow(cctx, WorkflowName, RunInput{Plan: child, Inputs: params, Meta: meta}).Get(ctx, &res)
+	r.runningChildren = slices.DeleteFunc(r.runningChildren, func(c string) bool { return c == id })
 	if err != nil {
 		var ae *temporal.ApplicationError
 		if errors.As(err, &ae) {
@@ -633,6 +703,24 @@ func (r *runner) runChild(ctx workflow.Context, st *runbooks.Step, item int, par
 	}
 	r.event(ctx, Event{Kind: EventChildDone, Step: st.ID, Item: item, Detail: "run " + id + " " + string(res.Status)})
 	return res.Outputs, nil
+}
+
+// holdWhilePaused keeps a step that is ready to change something from
+// acting until the run is resumed; an abort meanwhile ends the item.
+func (r *runner) holdWhilePaused(ctx workflow.Context, st *runbooks.Step, item int) error {
+	ss := r.step(st.ID)
+	ss.Status = StepHeld
+	r.event(ctx, Event{Kind: EventHeld, Step: st.ID, Item: item,
+		Detail: "ready to act, held: the run is paused; it acts after resume, once its preview still matches what was approved"})
+	err := r.waitWhilePaused(ctx)
+	if err != nil || r.abort != nil {
+		return &deniedError{status: StepCancelled, reason: "cancelled while held by a pause: the run was aborted"}
+	}
+	if reason, skipped := r.skips[st.ID]; skipped {
+		return &deniedError{status: StepSkipped, reason: "skipped while held by the pause: " + reason}
+	}
+	ss.Status = StepRunning
+	return nil
 }
 
 func (r *runner) waitWhilePaused(ctx workflow.Context) error {

@@ -33,9 +33,11 @@ func TestTimelineStringsAreStable(t *testing.T) {
 		string(workflows.EventBreakGlassSigned): "break_glass_signed", string(workflows.EventBreakGlass): "break_glass",
 		string(workflows.EventPaused): "paused", string(workflows.EventResumed): "resumed",
 		string(workflows.EventSkip): "skip", string(workflows.EventAbort): "abort",
+		string(workflows.EventHeld): "held_by_pause", string(workflows.EventGateConfirmed): "gate_confirmed",
+		string(workflows.EventRunPartial): "run_partial",
 	}
-	if len(pinned) != 36 {
-		t.Errorf("%d distinct event kinds, want 36: two constants share a string", len(pinned))
+	if len(pinned) != 39 {
+		t.Errorf("%d distinct event kinds, want 39: two constants share a string", len(pinned))
 	}
 	for got, want := range pinned {
 		if got != want {
@@ -45,14 +47,15 @@ func TestTimelineStringsAreStable(t *testing.T) {
 	for got, want := range map[string]string{
 		string(workflows.RunRunning): "running", string(workflows.RunSucceeded): "succeeded",
 		string(workflows.RunFailed): "failed", string(workflows.RunAborted): "aborted",
+		string(workflows.RunPartial): "partial",
 	} {
 		if got != want {
 			t.Errorf("run status %q, want %q", got, want)
 		}
 	}
 	steps := []workflows.StepStatus{workflows.StepPending, workflows.StepRunning, workflows.StepAwaiting, workflows.StepSucceeded,
-		workflows.StepFailed, workflows.StepSkipped, workflows.StepDenied, workflows.StepCancelled}
-	for i, want := range []string{"pending", "running", "awaiting_approval", "succeeded", "failed", "skipped", "denied", "cancelled"} {
+		workflows.StepFailed, workflows.StepSkipped, workflows.StepDenied, workflows.StepCancelled, workflows.StepHeld}
+	for i, want := range []string{"pending", "running", "awaiting_approval", "succeeded", "failed", "skipped", "denied", "cancelled", "held_by_pause"} {
 		if string(steps[i]) != want {
 			t.Errorf("step status %q, want %q", steps[i], want)
 		}

@@ -19,6 +19,9 @@ const (
 	UpdateSkip       = "skip"
 	UpdateAbort      = "abort"
 	QueryState       = "state"
+	// SignalParentBreakGlass carries a fleet run's signed break-glass
+	// requests to its running host runs, which verify them again.
+	SignalParentBreakGlass = "cordon.parent_break_glass"
 
 	// Activities the worker provides besides the actions.
 	ActivityLoadRoster = "cordon.load_roster"
@@ -96,6 +99,10 @@ const (
 	RunSucceeded RunStatus = "succeeded"
 	RunFailed    RunStatus = "failed"
 	RunAborted   RunStatus = "aborted"
+	// RunPartial: every step ran, but some items of a fan-out (hosts of
+	// a fleet) failed within the step's max_errors: the run did not do
+	// all it set out to. StepState.FailedItems names them.
+	RunPartial RunStatus = "partial"
 )
 
 // StepStatus is where a step (or one item of a foreach step) stands. A
@@ -104,9 +111,12 @@ type StepStatus string
 
 // Step statuses.
 const (
-	StepPending   StepStatus = "pending"
-	StepRunning   StepStatus = "running"
-	StepAwaiting  StepStatus = "awaiting_approval"
+	StepPending  StepStatus = "pending"
+	StepRunning  StepStatus = "running"
+	StepAwaiting StepStatus = "awaiting_approval"
+	// StepHeld: the step may act (approved, or needs no gate) but the run
+	// is paused; it acts after resume, once its preview still matches.
+	StepHeld      StepStatus = "held_by_pause"
 	StepSucceeded StepStatus = "succeeded"
 	StepFailed    StepStatus = "failed"
 	StepSkipped   StepStatus = "skipped"
@@ -137,6 +147,7 @@ const (
 	EventRunSucceeded EventKind = "run_succeeded"
 	EventRunFailed    EventKind = "run_failed"
 	EventRunAborted   EventKind = "run_aborted"
+	EventRunPartial   EventKind = "run_partial"
 	// EventRefused is a request the workflow refused after it reached
 	// its history (Refusal holds the same, for status and the report).
 	EventRefused EventKind = "refused"
@@ -181,7 +192,10 @@ const (
 	// EventGateStillApproved is an approved gate that passes although the
 	// world moved, because what is left is part of what was approved.
 	EventGateStillApproved EventKind = "gate_still_approved"
-	EventNotifyFailed      EventKind = "notify_failed"
+	// EventGateConfirmed is an approved gate whose preview, taken again
+	// just before acting, still matches the approval: the action starts.
+	EventGateConfirmed EventKind = "gate_confirmed"
+	EventNotifyFailed  EventKind = "notify_failed"
 	// EventPlanApproved and EventPlanRefused decide the gate of an ad-hoc
 	// plan (PlanGate).
 	EventPlanApproved EventKind = "plan_approved"
@@ -198,6 +212,8 @@ const (
 	EventResumed EventKind = "resumed"
 	EventSkip    EventKind = "skip"
 	EventAbort   EventKind = "abort"
+	// EventHeld: a step ready to change something waits for resume.
+	EventHeld EventKind = "held_by_pause"
 )
 
 // runEnded is the event that records a run ending with status.
@@ -209,6 +225,8 @@ func runEnded(status RunStatus) EventKind {
 		return EventRunFailed
 	case RunAborted:
 		return EventRunAborted
+	case RunPartial:
+		return EventRunPartial
 	}
 	return EventKind("run_" + status) // not reached: a run ends with one of the above
 }
@@ -434,12 +452,22 @@ type StepState struct {
 	Outputs   map[string]any `json:"outputs,omitempty"`
 	Items     int            `json:"items,omitempty"`
 	Failed    int            `json:"failed,omitempty"`
-	Children  []string       `json:"children,omitempty"`
-	Error     string         `json:"error,omitempty"`
+	// FailedItems names the items of a foreach step that failed, in
+	// order (the run is partial when a step tolerated them).
+	FailedItems []FailedItem `json:"failed_items,omitempty"`
+	Children    []string     `json:"children,omitempty"`
+	Error       string       `json:"error,omitempty"`
 	// ErrorDetail is the full error chain behind Error (a one-line
 	// summary), for the JSON report.
 	ErrorDetail string   `json:"error_detail,omitempty"`
 	RequestIDs  []string `json:"request_ids,omitempty"`
+}
+
+// FailedItem is one item of a foreach step that did not succeed.
+type FailedItem struct {
+	Item  int    `json:"item"`
+	Value string `json:"value,omitempty"` // the item (a host's instance id), as text
+	Error string `json:"error,omitempty"`
 }
 
 // Event is one line of the timeline: every state change and decision.

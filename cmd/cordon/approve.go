@@ -132,9 +132,18 @@ func findWaitingGate(gates []workflows.GateState, ref gateRef) (*workflows.GateS
 // approveCommand is the command that approves the change g shows now, and
 // nothing else: what cordon status offers to copy.
 func approveCommand(runID string, g workflows.GateState) string {
+	return hostApproveCommand(runID, "", g)
+}
+
+// hostApproveCommand is approveCommand for the gate of one host of a
+// fleet run (host "" for the run's own gate).
+func hostApproveCommand(runID, host string, g workflows.GateState) string {
 	item := ""
 	if g.Item > 0 {
 		item = fmt.Sprintf(" --item %d", g.Item)
+	}
+	if host != "" {
+		item += " --host " + host
 	}
 	return fmt.Sprintf("cordon approve %s %s%s --preview %s", runID, g.Step, item, shortHash(g.PreviewHash))
 }
@@ -243,6 +252,10 @@ type approveArgs struct {
 	reason  string
 	preview string // lower-case hex, "" when not given
 	yes     bool
+	// host picks one host's run of a fleet run; allHosts walks every
+	// host's run whose gate of the step waits.
+	host     string
+	allHosts bool
 }
 
 func (a approveArgs) verb() string {
@@ -275,10 +288,64 @@ func approveGate(ctx context.Context, env *cliEnv, conn *connFlags, id *identity
 	}
 	defer cl.Close()
 	g, waiting := findWaitingGate(s.Gates, a.gate)
-	if g == nil {
+	switch {
+	case (a.host != "" || a.allHosts) && !hasChildren(s):
+		fmt.Fprintf(env.stderr, "cordon approve: run %s contains no hosts in child runs; --host and --all-hosts are for fleet runs\n", a.runID)
+		return 2
+	case g == nil && hasChildren(s):
+		return decideForHosts(ctx, env, cl, signer, id.as, s, a, mode)
+	case g == nil:
 		writeNotWaiting(env, s, a.gate, waiting)
 		return 1
 	}
+	return decideAt(ctx, env, cl, signer, id.as, s, *g, a, mode)
+}
+
+// decideForHosts decides a gate that lives in the host runs of fleet run
+// s: the one host's (--host, or the only one waiting), or with
+// --all-hosts each waiting host's in turn, each change shown and asked.
+func decideForHosts(ctx context.Context, env *cliEnv, cl client.Client, signer ssh.Signer, actor string, s workflows.State, a approveArgs, mode decisionMode) int {
+	hosts, err := hostRuns(ctx, cl, s)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
+		return 1
+	}
+	waiting := waitingHosts(hosts, a.gate, a.host)
+	switch {
+	case len(waiting) == 0:
+		who := "no host run"
+		if a.host != "" {
+			who = "the run of host " + a.host + " does not wait, and no other host run"
+		}
+		fmt.Fprintf(env.stderr, "cordon: gate %s of fleet run %s: %s waits there; nothing was sent. What waits:\n", a.gate.key(), s.Meta.RunID, who)
+		writeHosts(env.stderr, s.Meta.RunID, hosts)
+		return 1
+	case len(waiting) > 1 && !a.allHosts:
+		fmt.Fprintf(env.stderr, "cordon: %d hosts of fleet run %s wait at gate %s, each with its own change; nothing was sent. Decide one with --host, or each in turn on a terminal with --all-hosts:\n",
+			len(waiting), s.Meta.RunID, a.gate.key())
+		writeHosts(env.stderr, s.Meta.RunID, waiting)
+		return 1
+	case a.allHosts && mode != askApprover:
+		fmt.Fprintln(env.stderr, "cordon approve: --all-hosts shows each host's change and asks on a terminal; without one, decide each host with --host H --preview HASH --yes")
+		return 2
+	}
+	code := 0
+	for _, h := range waiting {
+		g, _ := findWaitingGate(h.state.Gates, a.gate)
+		fmt.Fprintf(env.stdout, "host %s (run %s):\n", h.host, h.state.Meta.RunID)
+		b := a
+		b.runID = h.state.Meta.RunID
+		if c := decideAt(ctx, env, cl, signer, actor, h.state, *g, b, mode); c != 0 {
+			code = c
+		}
+	}
+	return code
+}
+
+// decideAt shows gate g of run s, makes sure the approver saw its change,
+// and sends the decision bound to it.
+func decideAt(ctx context.Context, env *cliEnv, cl client.Client, signer ssh.Signer, actor string, s workflows.State, gs workflows.GateState, a approveArgs, mode decisionMode) int {
+	g := &gs
 	writeGate(env.stdout, s, *g)
 	if a.preview != "" && !previewMatches(a.preview, g.PreviewHash) {
 		fmt.Fprintf(env.stderr, "cordon: the change at gate %s differs from what you reviewed (preview %s): it is now preview %s, printed above; nothing was sent. Review it and %s again: %s\n",
@@ -304,7 +371,7 @@ func approveGate(ctx context.Context, env *cliEnv, conn *connFlags, id *identity
 		action = workflows.ActDeny
 	}
 	req := workflows.Request{RunID: a.runID, Action: action, Step: g.Step, Item: g.Item, PreviewHash: g.PreviewHash, Reason: a.reason,
-		Actor: id.as, Channel: "cli"}
+		Actor: actor, Channel: "cli"}
 	return sendDecision(ctx, env, cl, req, signer)
 }
 
@@ -343,8 +410,11 @@ func writeNotWaiting(env *cliEnv, s workflows.State, ref gateRef, waiting []work
 func sendDecision(ctx context.Context, env *cliEnv, cl client.Client, req workflows.Request, signer ssh.Signer) int {
 	out, err := runctl.Send(ctx, cl, req, signer)
 	if err == nil {
-		fmt.Fprintln(env.stdout, out)
-		return 0
+		if req.Action != workflows.ActApprove || !strings.HasPrefix(out, "approved ") {
+			fmt.Fprintln(env.stdout, out) // a denial, or an approval still short of the count
+			return 0
+		}
+		return reportAftermath(ctx, env, cl, req)
 	}
 	var refused *runctl.Refused
 	if !errors.As(err, &refused) {
@@ -360,4 +430,40 @@ func sendDecision(ctx context.Context, env *cliEnv, cl client.Client, req workfl
 		}
 	}
 	return 1
+}
+
+// aftermathWait bounds how long cordon approve waits to say what the
+// approval led to: the workflow previews once more before acting.
+const aftermathWait = 15 * time.Second
+
+// reportAftermath says what the workflow made of an approval that
+// completed a gate: acting, held by a pause, or asking again because the
+// change moved. "approved" alone would claim more than is known.
+func reportAftermath(ctx context.Context, env *cliEnv, cl client.Client, req workflows.Request) int {
+	key := wire.ItemKey(req.Step, req.Item)
+	a, err := runctl.AfterApproval(ctx, cl, req.RunID, req.Step, req.Item, aftermathWait)
+	if err != nil {
+		fmt.Fprintf(env.stdout, "approved %s; could not read what followed: %v (cordon status %s)\n", key, err, req.RunID)
+		return 0
+	}
+	switch a.Fate {
+	case runctl.FateActing:
+		fmt.Fprintf(env.stdout, "approved %s: the change is as approved; acting now (cordon status %s --follow)\n", key, req.RunID)
+	case runctl.FateHeld:
+		fmt.Fprintf(env.stdout, "approved %s; held: the run is paused, and %s acts after resume (cordon resume %s)\n", key, key, req.RunID)
+	case runctl.FateReopened:
+		s, serr := runctl.State(ctx, cl, req.RunID)
+		if serr == nil {
+			writeGate(env.stdout, s, a.Gate)
+		}
+		fmt.Fprintf(env.stderr, "cordon: your approval of %s was recorded, but before acting the change was no longer the one approved (the world moved): the gate asks again with preview %s, printed above. Nothing was changed. Review it and decide again: %s\n",
+			key, shortHash(a.Gate.PreviewHash), approveCommand(req.RunID, a.Gate))
+		return 1
+	case runctl.FateEnded:
+		fmt.Fprintf(env.stderr, "cordon: approved %s, but the step ended without acting: %s\n", key, a.Detail)
+		return 1
+	default:
+		fmt.Fprintf(env.stdout, "approved %s; it has not acted yet (the preview before acting is still running): cordon status %s\n", key, req.RunID)
+	}
+	return 0
 }

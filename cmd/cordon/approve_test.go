@@ -268,6 +268,21 @@ func (s *syncBuffer) String() string {
 // address and a compromised instance.
 func devSandbox(t *testing.T) (address, instance string) {
 	t.Helper()
+	b := startDevSandbox(t)
+	return b.address, b.instance
+}
+
+// devBox is a running cordon dev --sandbox, as its banner describes it.
+type devBox struct {
+	address, instance string
+	// awsURL is the AWS emulator's endpoint.
+	awsURL string
+	// compromised are the seeded fleet's compromised instances.
+	compromised []string
+}
+
+func startDevSandbox(t *testing.T) devBox {
+	t.Helper()
 	t.Chdir(repoRoot)
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errOut := &syncBuffer{}, &syncBuffer{}
@@ -285,7 +300,8 @@ func devSandbox(t *testing.T) (address, instance string) {
 		}
 	})
 	addrRe := regexp.MustCompile(`Temporal:\s+(\S+)`)
-	instRe := regexp.MustCompile(`compromised: (i-[0-9a-f]+)`)
+	instRe := regexp.MustCompile(`compromised: (i-[0-9a-f]+)(( i-[0-9a-f]+)*)`)
+	awsRe := regexp.MustCompile(`AWS sandbox:\s+(\S+)`)
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		select {
@@ -293,13 +309,13 @@ func devSandbox(t *testing.T) (address, instance string) {
 			t.Fatalf("cordon dev exited %d\n%s\n%s", code, out.String(), errOut.String())
 		case <-time.After(100 * time.Millisecond):
 		}
-		a, i := addrRe.FindStringSubmatch(out.String()), instRe.FindStringSubmatch(out.String())
-		if a != nil && i != nil {
-			return a[1], i[1]
+		a, i, u := addrRe.FindStringSubmatch(out.String()), instRe.FindStringSubmatch(out.String()), awsRe.FindStringSubmatch(out.String())
+		if a != nil && i != nil && u != nil {
+			return devBox{address: a[1], instance: i[1], awsURL: u[1], compromised: strings.Fields(i[1] + i[2])}
 		}
 	}
 	t.Fatalf("cordon dev did not come up\n%s\n%s", out.String(), errOut.String())
-	return "", ""
+	return devBox{}
 }
 
 // waitForGate polls cordon status --json until a gate other than those in
@@ -446,7 +462,7 @@ func TestApproveAgainstDevServer(t *testing.T) {
 	}
 	t.Run("preview from status and yes approves", func(t *testing.T) {
 		out, errOut, code := approveAs(t, "", false, append([]string{runID, "isolate", "--preview", printed, "--yes"}, as...)...)
-		if code != 0 || !strings.HasSuffix(out, "approved isolate\n") {
+		if code != 0 || !strings.HasSuffix(out, "approved isolate: the change is as approved; acting now (cordon status "+runID+" --follow)\n") {
 			t.Errorf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
 		}
 	})
@@ -454,7 +470,7 @@ func TestApproveAgainstDevServer(t *testing.T) {
 	next := waitForGate(t, address, runID, seen)
 	t.Run("terminal answered y approves", func(t *testing.T) {
 		out, errOut, code := approveAs(t, "y\n", true, append([]string{runID, next.Key}, as...)...)
-		if code != 0 || !strings.Contains(out, "approve? [y/N] ") || !strings.HasSuffix(out, "approved "+next.Key+"\n") {
+		if code != 0 || !strings.Contains(out, "approve? [y/N] ") || !strings.Contains(out, "approved "+next.Key+": the change is as approved; acting now") {
 			t.Errorf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
 		}
 		t.Logf("cordon approve %s %s --as alice, answering y:\n%s", runID, next.Key, out)

@@ -44,7 +44,7 @@ func commands() []command {
 		{"status", "show a run's steps, waiting gates and latest events", runStatus},
 		{"approve", "approve or deny the change a gate shows (signed with your SSH key)", runApprove},
 		{"approve-all", "break-glass: a lead approves every gate of a run, recorded as such", controlCommand(workflows.ActApproveAll, "RUN --reason R", "Break-glass approval of every current and later gate of a run. Leads only; recorded in the report.", false)},
-		{"pause", "finish the step in flight and start nothing new", controlCommand(workflows.ActPause, "RUN [--reason R]", "Pause a run: the step in flight finishes, nothing new starts.", false)},
+		{"pause", "hold a run: nothing changes until resume", controlCommand(workflows.ActPause, "RUN [--reason R]", "Pause a run: an action in flight finishes; nothing else starts or changes until resume (approvals given meanwhile are kept, their actions wait).", false)},
 		{"resume", "resume a paused run", controlCommand(workflows.ActResume, "RUN [--reason R]", "Resume a paused run.", false)},
 		{"skip", "skip a pending step (or one waiting at its gate)", controlCommand(workflows.ActSkip, "RUN STEP --reason R", "Skip a step that has not started, or is waiting for approval.", true)},
 		{"abort", "abort a run; activities in flight are cancelled", controlCommand(workflows.ActAbort, "RUN --reason R", "Abort a run: cancel what is in flight and start nothing more.", false)},

@@ -251,10 +251,7 @@ func followRun(ctx context.Context, env *cliEnv, cl client.Client, runID string)
 		}
 		if s.Status != workflows.RunRunning {
 			fmt.Fprintf(env.stdout, "run %s %s\n", runID, s.Status)
-			if s.Status == workflows.RunSucceeded {
-				return 0
-			}
-			return 1
+			return runExitCode(env, s)
 		}
 		select {
 		case <-ctx.Done():
@@ -302,7 +299,7 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	fmt.Fprintf(env.stdout, "run %s: %s (runbook %s, requested by %s)", s.Meta.RunID, s.Status, s.Runbook, s.Meta.Requester)
 	if s.Paused {
-		fmt.Fprint(env.stdout, " — PAUSED")
+		fmt.Fprint(env.stdout, " — PAUSED: nothing changes until resume")
 	}
 	if s.Meta.DryRun {
 		fmt.Fprint(env.stdout, " — rehearsal")
@@ -329,6 +326,14 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 			fmt.Fprintf(env.stdout, "    approve: %s\n", approveCommand(s.Meta.RunID, g))
 		}
 	}
+	if hasChildren(s) {
+		// A fleet's gates live in its host runs: say what waits where.
+		if hosts, err := hostRuns(ctx, cl, s); err == nil {
+			writeHosts(env.stdout, s.Meta.RunID, hosts)
+		} else {
+			fmt.Fprintf(env.stderr, "cordon: %v\n", err)
+		}
+	}
 	if s.Status == workflows.RunRunning {
 		printRetries(ctx, env.stdout, cl, s.Meta.RunID)
 	}
@@ -350,7 +355,7 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 }
 
 func runApprove(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "approve", "RUN STEP [--preview HASH [--yes]] [--deny --reason R] [--as ID] [--item N]",
+	fs := newFlagSet(env, "approve", "RUN STEP [--preview HASH [--yes]] [--deny --reason R] [--as ID] [--item N] [--host H | --all-hosts]",
 		"Approve (or deny) the change a gate shows. It shows the change and asks on the terminal; with --preview HASH\n"+
 			"(from cordon status) it decides only if the gate still shows the change you reviewed, and --yes skips the question.\n"+
 			"Without a terminal, it needs --preview HASH --yes. The decision is signed with your SSH key and binds to that change.")
@@ -363,6 +368,8 @@ func runApprove(ctx context.Context, env *cliEnv, args []string) int {
 	item := fs.Int("item", 0, "the foreach item of the gate, when the step fans out (or give STEP#N)")
 	preview := fs.String("preview", "", "the preview hash you reviewed, as cordon status prints it (at least 12 hex digits): refuse if the gate now shows another change")
 	yes := fs.Bool("yes", false, "decide without asking; only with --preview")
+	host := fs.String("host", "", "for a fleet run: the host (instance id, as cordon status lists it) whose gate to decide")
+	allHosts := fs.Bool("all-hosts", false, "for a fleet run: every host waiting at STEP in turn, each change shown and asked on the terminal")
 	pos, exit, ok := parsePositional(fs, args, 2, 2)
 	if !ok {
 		return exit
@@ -372,7 +379,11 @@ func runApprove(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "cordon approve: %v\n", err)
 		return 2
 	}
-	a := approveArgs{runID: pos[0], gate: gate, deny: *deny, reason: *reason, yes: *yes}
+	a := approveArgs{runID: pos[0], gate: gate, deny: *deny, reason: *reason, yes: *yes, host: *host, allHosts: *allHosts}
+	if a.allHosts && (a.host != "" || *preview != "") {
+		fmt.Fprintln(env.stderr, "cordon approve: --all-hosts asks for each host's change in turn; it takes neither --host nor --preview")
+		return 2
+	}
 	if *preview != "" {
 		if a.preview, err = parsePreview(*preview); err != nil {
 			fmt.Fprintf(env.stderr, "cordon approve: %v\n", err)
@@ -501,4 +512,26 @@ func runList(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	tw.Flush()
 	return 0
+}
+
+// exitPartial is the exit code of a run that ended partial: every step ran,
+// but some hosts of a fleet were not contained (see cordon status).
+const exitPartial = 3
+
+// runExitCode maps how a run ended to the exit code of the commands that
+// wait for it: 0 succeeded, 3 partial (named hosts not contained), 1
+// failed or aborted.
+func runExitCode(env *cliEnv, s workflows.State) int {
+	switch s.Status {
+	case workflows.RunSucceeded:
+		return 0
+	case workflows.RunPartial:
+		for _, st := range s.Steps {
+			for _, fi := range st.FailedItems {
+				fmt.Fprintf(env.stderr, "cordon: not done: step %s item #%d %s: %s\n", st.ID, fi.Item, fi.Value, fi.Error)
+			}
+		}
+		return exitPartial
+	}
+	return 1
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/runctl"
+	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -46,19 +47,8 @@ steps:
 // Now the failure is recorded and the gate escalates and times out on time.
 func TestSlackOutageDoesNotStallTheGate(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "short-gate.yaml"), []byte(shortGateRunbook), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	const queue = "e2e-notify-outage"
-	cfg := *shared.cfg
-	cfg.Runbooks.Dir = dir
-	cfg.Temporal.TaskQueue = queue
-	w, err := shared.box.StartWorker(ctx, sandbox.WorkerOptions{Config: &cfg, Notifier: slackDown{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	workerWithRunbook(t, queue, "short-gate", shortGateRunbook, slackDown{})
 
 	target := oneHost(t, "outage")
 	runID, err := runctl.Start(ctx, shared.client, queue, runctl.StartOptions{Runbook: "short-gate", InputArgs: map[string]string{"instance_id": target},
@@ -103,36 +93,13 @@ func TestSlackOutageDoesNotStallTheGate(t *testing.T) {
 // at its gate): the fleet step ends only when every host's run has, and
 // the history guards that path in replay.
 func TestAbortMidForeach(t *testing.T) {
-	ctx := context.Background()
 	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 3, NamePrefix: "abortfe", Compromised: []int{0, 1, 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	runID := startFleetRun(t, shared.client, shared.cfg.Temporal.TaskQueue, fleet, "none",
 		workflows.RunMeta{RunID: "e2e-abort-mid-foreach", Requester: "alice", Incident: "INC-ABORT"}, "")
-	deadline := time.Now().Add(time.Minute)
-	for waiting := 0; waiting < 3; {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d hosts reached a gate", waiting)
-		}
-		time.Sleep(200 * time.Millisecond)
-		waiting = 0
-		s, err := runctl.State(ctx, shared.client, runID)
-		if err != nil {
-			continue
-		}
-		for _, st := range s.Steps {
-			for _, child := range st.Children {
-				if cs, err := runctl.State(ctx, shared.client, child); err == nil {
-					for _, g := range cs.Gates {
-						if g.Status == workflows.GateWaiting {
-							waiting++
-						}
-					}
-				}
-			}
-		}
-	}
+	hostsAtGates(t, runID, 3)
 	abortRun(t, runID)
 	s := ended(t, runID)
 	if s.Status != workflows.RunAborted {
@@ -200,5 +167,62 @@ func TestRetriedStepShowsAttemptAndLastError(t *testing.T) {
 	}
 	if res, err := runctl.Wait(ctx, shared.client, runID); err != nil || res.Status != workflows.RunSucceeded {
 		t.Errorf("after the throttling: %+v %v", res, err)
+	}
+}
+
+// workerWithRunbook starts a worker of its own on queue, whose runbook
+// source holds one runbook, name, with the given YAML; notifier may be nil
+// (the sandbox's default). The worker stops when the test ends.
+func workerWithRunbook(t *testing.T, queue, name, yaml string, notifier worker.GateNotifier) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := *shared.cfg
+	cfg.Runbooks.Dir = dir
+	cfg.Temporal.TaskQueue = queue
+	w, err := shared.box.StartWorker(context.Background(), sandbox.WorkerOptions{Config: &cfg, Notifier: notifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+}
+
+// hostsAtGates waits until n gates of the fleet run's host runs wait for
+// a decision, and returns the host runs that wait.
+func hostsAtGates(t *testing.T, runID string, n int) []string {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var waitingRuns []string
+		waiting := 0
+		if s, err := runctl.State(ctx, shared.client, runID); err == nil {
+			for _, st := range s.Steps {
+				for _, child := range st.Children {
+					cs, err := runctl.State(ctx, shared.client, child)
+					if err != nil {
+						continue
+					}
+					before := waiting
+					for _, g := range cs.Gates {
+						if g.Status == workflows.GateWaiting {
+							waiting++
+						}
+					}
+					if waiting > before {
+						waitingRuns = append(waitingRuns, child)
+					}
+				}
+			}
+		}
+		if waiting >= n {
+			return waitingRuns
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d host gates of run %s wait, want %d", waiting, runID, n)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -370,6 +370,8 @@ func stepEmoji(status workflows.StepStatus) string {
 		return ":arrows_counterclockwise:"
 	case workflows.StepAwaiting:
 		return ":lock:"
+	case workflows.StepHeld:
+		return ":double_vertical_bar:"
 	case workflows.StepFailed:
 		return ":x:"
 	case workflows.StepDenied:
