@@ -151,7 +151,9 @@ func TestSearchAttributesAndSummariesOnTheServer(t *testing.T) {
 
 // forgeRequester is a client that sets search attributes of its own at
 // the start: another requester, and an outcome.
-type forgeRequester struct{ interceptor.ClientInterceptorBase }
+type forgeRequester struct {
+	interceptor.ClientInterceptorBase
+}
 
 func (*forgeRequester) InterceptClient(next interceptor.ClientOutboundInterceptor) interceptor.ClientOutboundInterceptor {
 	o := &forgeOutbound{}
@@ -159,7 +161,9 @@ func (*forgeRequester) InterceptClient(next interceptor.ClientOutboundIntercepto
 	return o
 }
 
-type forgeOutbound struct{ interceptor.ClientOutboundInterceptorBase }
+type forgeOutbound struct {
+	interceptor.ClientOutboundInterceptorBase
+}
 
 func (o *forgeOutbound) ExecuteWorkflow(ctx context.Context, in *interceptor.ClientExecuteWorkflowInput) (client.WorkflowRun, error) {
 	in.Options.TypedSearchAttributes = temporal.NewSearchAttributes(
