@@ -41,6 +41,9 @@ type Options struct {
 	DryRun bool
 	// Mode is how progress is shown (Live needs a terminal on Stdout).
 	Mode Mode
+	// NoColor draws the live board and the check without ANSI colours
+	// (the CLI sets it from NO_COLOR, https://no-color.org).
+	NoColor bool
 
 	Stdout io.Writer
 	// Stdin answers gate prompts; StdinTerminal says a person is there.
@@ -90,6 +93,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	p := newProgress(o.Mode, o.Stdout)
+	p.colour = !o.NoColor
 	box, err := startStage(ctx, o, p)
 	if err != nil {
 		return Result{}, err

@@ -119,7 +119,7 @@ func finish(p *progress, o Options, fleet, key runRecord, res Result) {
 	fmt.Fprintf(w, "\nFinal check of the emulator:\n")
 	p.say("%s", strings.TrimRight(w.String(), "\n"))
 	var c strings.Builder
-	res.Check.Write(&c, o.Mode == Live)
+	res.Check.Write(&c, o.Mode == Live && !o.NoColor)
 	p.say("%s", strings.TrimRight(c.String(), "\n"))
 	verdict := "CONTAINED"
 	switch {

@@ -63,6 +63,8 @@ type progress struct {
 	mode  Mode
 	w     io.Writer
 	width int
+	// colour paints the live board (off under NO_COLOR).
+	colour bool
 
 	mu    sync.Mutex
 	drawn int // lines of the live board currently on screen
@@ -70,7 +72,7 @@ type progress struct {
 }
 
 func newProgress(mode Mode, w io.Writer) *progress {
-	return &progress{mode: mode, w: w, width: terminalWidth(os.Getenv("COLUMNS"))}
+	return &progress{mode: mode, w: w, width: terminalWidth(os.Getenv("COLUMNS")), colour: true}
 }
 
 // terminalWidth is the width the live board fits in: $COLUMNS when the
@@ -98,7 +100,7 @@ func (p *progress) board(b Board) {
 	defer p.mu.Unlock()
 	b.Said = p.said
 	p.eraseLocked()
-	lines := b.Lines(p.width, true)
+	lines := b.Lines(p.width, p.colour)
 	for _, l := range lines {
 		fmt.Fprintf(p.w, "\x1b[2K%s\n", l)
 	}
@@ -156,7 +158,7 @@ func (p *progress) event(e Event) {
 			line := eventLine(e)
 			// Failures and time-outs in red; a decision only when it denies,
 			// an abort not at all (a person chose it).
-			if e.Kind != workflows.EventRunAborted && (e.Kind != KindDecision || e.Data["denied"] == true) {
+			if p.colour && e.Kind != workflows.EventRunAborted && (e.Kind != KindDecision || e.Data["denied"] == true) {
 				line = red(line)
 			}
 			fmt.Fprintln(p.w, line)

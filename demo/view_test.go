@@ -176,3 +176,21 @@ func TestIsTerminal(t *testing.T) {
 }
 
 func bufioReader(s string) *bufio.Reader { return bufio.NewReader(strings.NewReader(s)) }
+
+// Under NO_COLOR (the CLI sets Options.NoColor) the live view keeps
+// redrawing in place but paints nothing.
+func TestLiveViewWithoutColour(t *testing.T) {
+	var out bytes.Buffer
+	p := newProgress(Live, &out)
+	p.colour = false
+	p.board(Board{Title: "t", Rows: []Row{{Host: "i-1", Failure: "boom", Waiting: 1}}})
+	p.event(Event{Kind: workflows.EventItemFailed, Detail: "boom"})
+	for _, code := range []string{"\x1b[1m", "\x1b[31m", "\x1b[32m", "\x1b[33m"} {
+		if strings.Contains(out.String(), code) {
+			t.Errorf("colour %q drawn without colour:\n%q", code, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "boom") {
+		t.Errorf("the failure is not shown:\n%s", out.String())
+	}
+}

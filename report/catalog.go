@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"time"
@@ -33,11 +32,9 @@ var (
 
 	// containedIDs name what a run contained by the shape of AWS's own
 	// ids, whatever the runbook calls the input: an EC2 instance first,
-	// else an IAM access key.
-	containedIDs = []*regexp.Regexp{
-		regexp.MustCompile(`^i-[0-9a-f]+$`),
-		regexp.MustCompile(`^(AKIA|ASIA)[A-Z0-9]+$`),
-	}
+	// else an IAM access key. The same rule gives a run's CordonTargets
+	// search attribute.
+	containedIDs = workflows.ContainedIDs
 )
 
 // isolatedAt is when the run's first isolating action was done; zero when

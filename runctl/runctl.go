@@ -97,14 +97,28 @@ func Start(ctx context.Context, c client.Client, taskQueue string, o StartOption
 		}
 		in.Start = &signed
 	}
-	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	targets := startTargets(o.Plan, in)
+	opts := client.StartWorkflowOptions{
 		ID:                    meta.RunID,
 		TaskQueue:             taskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		// Without this the SDK answers a reused id with the existing run,
 		// and the caller would take an old containment for a new one.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-	}, workflows.WorkflowName, in)
+		// What the Web UI and `temporal workflow list/describe` show. The
+		// search attributes make the run findable at once; the workflow
+		// writes its own values over them once it verified the start.
+		StaticSummary:         workflows.Summary(name, targets, meta.Incident, meta.DryRun),
+		StaticDetails:         startDetails(name, targets, meta),
+		TypedSearchAttributes: startSearchAttributes(name, targets, meta),
+	}
+	_, err := c.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, in)
+	if isUnknownSearchAttribute(err) {
+		// A namespace where nobody registered Cordon's search attributes
+		// (docs/operations.md): start without them.
+		opts.TypedSearchAttributes = temporal.SearchAttributes{}
+		_, err = c.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, in)
+	}
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return "", fmt.Errorf("start run %s: a run with this id already exists (cordon status %s shows it); start with another id: %w", meta.RunID, meta.RunID, started)
@@ -113,6 +127,60 @@ func Start(ctx context.Context, c client.Client, taskQueue string, o StartOption
 		return "", fmt.Errorf("start run %s: %w", meta.RunID, err)
 	}
 	return meta.RunID, nil
+}
+
+// startTargets are what the run is aimed at, as far as the client can
+// tell: from the plan and typed inputs, or from the text inputs.
+func startTargets(plan *runbooks.Plan, in workflows.RunInput) []string {
+	if len(in.Inputs) > 0 || in.InputArgs == nil {
+		return workflows.Targets(plan, in.Inputs)
+	}
+	args := make(map[string]any, len(in.InputArgs))
+	for k, v := range in.InputArgs {
+		args[k] = v
+	}
+	return workflows.Targets(plan, args)
+}
+
+func startSearchAttributes(runbook string, targets []string, meta workflows.RunMeta) temporal.SearchAttributes {
+	updates := []temporal.SearchAttributeUpdate{
+		workflows.SearchRunbook.ValueSet(runbook),
+		workflows.SearchRequester.ValueSet(meta.Requester),
+		workflows.SearchDryRun.ValueSet(meta.DryRun),
+		workflows.SearchOutcome.ValueSet(string(workflows.RunRunning)),
+	}
+	if len(targets) > 0 {
+		updates = append(updates, workflows.SearchTargets.ValueSet(targets))
+	}
+	if meta.Incident != "" {
+		updates = append(updates, workflows.SearchIncident.ValueSet(meta.Incident))
+	}
+	return temporal.NewSearchAttributes(updates...)
+}
+
+// startDetails is the run's description in the Web UI (Markdown).
+func startDetails(runbook string, targets []string, meta workflows.RunMeta) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Cordon run** of runbook `%s`, requested by %s via %s", runbook, meta.Requester, meta.Channel)
+	if meta.Incident != "" {
+		fmt.Fprintf(&b, " for incident %s", meta.Incident)
+	}
+	b.WriteString(".\n\n")
+	if len(targets) > 0 {
+		fmt.Fprintf(&b, "Targets: %s.\n\n", strings.Join(targets, ", "))
+	}
+	if meta.DryRun {
+		b.WriteString("A rehearsal: every step previews, nothing changes.\n\n")
+	}
+	b.WriteString("As the client asked for it: the run's own record (`cordon status`, `cordon report`) says what the workflow verified.")
+	return b.String()
+}
+
+// isUnknownSearchAttribute says the server refused a start because the
+// namespace does not know a search attribute it carries.
+func isUnknownSearchAttribute(err error) bool {
+	var invalid *serviceerror.InvalidArgument
+	return errors.As(err, &invalid) && strings.Contains(strings.ToLower(invalid.Error()), "search attribute")
 }
 
 // SignBreakGlass signs a lead's break-glass (approve every gate) of run

@@ -107,19 +107,26 @@ type Options struct {
 // one activity per implemented action (named after it, so history reads
 // like the runbook), the roster loader (cfg's roster), the plan voucher
 // (cfg's runbook source) and the gate notifier.
+// Runs write no search attributes (RegisterWith tells them when they may).
 func Register(w worker.Registry, cfg *Config, rt *actions.Runtime, notifier GateNotifier) {
-	RegisterWith(w, cfg, rt, notifier, StaticRoster(cfg.WorkflowRoster()))
+	RegisterWith(w, cfg, rt, notifier, StaticRoster(cfg.WorkflowRoster()), false)
 }
 
 // RegisterWith is Register with the roster read through roster, which
-// runs are given again before every decision they judge.
-func RegisterWith(w worker.Registry, cfg *Config, rt *actions.Runtime, notifier GateNotifier, roster RosterLoader) {
+// runs are given again before every decision they judge. searchAttributes
+// says the namespace has Cordon's search attributes registered
+// (CheckSearchAttributes): the roster the runs load says so, and only then
+// do they write them.
+func RegisterWith(w worker.Registry, cfg *Config, rt *actions.Runtime, notifier GateNotifier, roster RosterLoader, searchAttributes bool) {
 	w.RegisterWorkflowWithOptions(workflows.Runbook, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	for name, fn := range rt.Activities() {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
-	w.RegisterActivityWithOptions(func(ctx context.Context) (workflows.Roster, error) { return roster(ctx) },
-		activity.RegisterOptions{Name: workflows.ActivityLoadRoster})
+	w.RegisterActivityWithOptions(func(ctx context.Context) (workflows.Roster, error) {
+		r, err := roster(ctx)
+		r.SearchAttributes = searchAttributes
+		return r, err
+	}, activity.RegisterOptions{Name: workflows.ActivityLoadRoster})
 	w.RegisterActivityWithOptions(cfg.PlanSource().Vouch, activity.RegisterOptions{Name: workflows.ActivityVouchPlan})
 	w.RegisterActivityWithOptions(notifier.NotifyGate, activity.RegisterOptions{Name: workflows.ActivityNotifyGate})
 }
@@ -297,7 +304,7 @@ func Run(ctx context.Context, c client.Client, cfg *Config, opts Options) error 
 	if roster == nil {
 		roster = StaticRoster(cfg.WorkflowRoster())
 	}
-	RegisterWith(w, cfg, rt, opts.Notifier, roster)
+	RegisterWith(w, cfg, rt, opts.Notifier, roster, CheckSearchAttributes(ctx, c, cfg.Temporal.Namespace, opts.Logger))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.Temporal.TaskQueue, err)
 	}

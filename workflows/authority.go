@@ -461,7 +461,9 @@ func (r *runner) awaitPlanApproval(ctx workflow.Context, v VouchedPlan) error {
 			Detail:      fmt.Sprintf("the plan is not in the worker's runbook source (vouched version %s): waiting for a lead to approve plan %s until %s", short(base), short(g.PreviewHash), g.Deadline.Format(time.RFC3339)),
 			PreviewHash: g.PreviewHash, Changes: v.Diff})
 		r.notifyGate(ctx, st, g, "waiting", g.Approvers)
-		ok, err := workflow.AwaitWithTimeout(ctx, max(g.Deadline.Sub(workflow.Now(ctx)), time.Millisecond), func() bool { return g.done || r.abort != nil })
+		ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: max(g.Deadline.Sub(workflow.Now(ctx)), time.Millisecond),
+			TimerOptions: workflow.TimerOptions{Summary: "gate " + PlanGate + ": waiting for a lead to approve the ad-hoc plan"}},
+			func() bool { return g.done || r.abort != nil })
 		if err != nil {
 			return err
 		}

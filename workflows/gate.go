@@ -31,7 +31,9 @@ func gateKey(step string, item int) string {
 // buckets the containment needs), and the action's own record lists the
 // changes it made. Runs started before this rule replay the old path.
 func (r *runner) passGate(ctx workflow.Context, st *runbooks.Step, item int, params map[string]any, target wire.Target) error {
-	pctx := workflow.WithActivityOptions(ctx, r.activityOptions(st))
+	popts := r.activityOptions(st)
+	popts.Summary = actionSummary(st, item, params, wire.Preview)
+	pctx := workflow.WithActivityOptions(ctx, popts)
 	key := gateKey(st.ID, item)
 	if r.breakGls != nil && workflow.GetVersion(ctx, "break-glass-skips-preview", workflow.DefaultVersion, 1) >= 1 {
 		minApprovals, _, rule := r.effectiveGate(st)
@@ -147,7 +149,8 @@ func (r *runner) awaitDecision(ctx workflow.Context, st *runbooks.Step, g *gate)
 				return decided(), nil
 			}
 		}
-		return workflow.AwaitWithTimeout(ctx, d, decided)
+		return workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: d,
+			TimerOptions: workflow.TimerOptions{Summary: gateSummary(g.Key, g)}}, decided)
 	}
 	ok, err := wait()
 	if err != nil {

@@ -46,6 +46,11 @@ type runner struct {
 	// runningChildren are the child runs started and not yet ended, in
 	// start order: a break-glass given later is forwarded to them.
 	runningChildren []string
+	// searchVersion is the GetVersion of the search attribute upserts (0
+	// for runs recorded before them); searchWarned says the run logged
+	// that it writes none.
+	searchVersion workflow.Version
+	searchWarned  bool
 }
 
 // gate is a waiting approval, with what the workflow needs beyond GateState.
@@ -86,17 +91,26 @@ func Runbook(ctx workflow.Context, in RunInput) (RunResult, error) {
 			r.finish(ctx, RunFailed, err.Error())
 			return r.result(), err
 		}
-	} else if err := r.startV1(ctx, in); err != nil {
-		r.markRemaining(StepCancelled, "the run was refused before it started")
-		var ref *refused
-		if errors.As(err, &ref) {
-			r.finish(ctx, RunFailed, "refused: "+ref.reason)
-		} else {
-			r.finish(ctx, RunFailed, err.Error())
+	} else {
+		err := r.startV1(ctx, in)
+		// What the run is (runbook, targets, requester, ...) for the Web
+		// UI and list queries, written once the start is verified; runs
+		// recorded before these upserts replay without them.
+		r.searchVersion = workflow.GetVersion(ctx, searchAttributesChange, workflow.DefaultVersion, 1)
+		if err != nil {
+			r.markRemaining(StepCancelled, "the run was refused before it started")
+			var ref *refused
+			if errors.As(err, &ref) {
+				r.finish(ctx, RunFailed, "refused: "+ref.reason)
+			} else {
+				r.finish(ctx, RunFailed, err.Error())
+			}
+			r.publishSearchAttributes(ctx, RunFailed, false)
+			_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+			res := r.result()
+			return res, temporal.NewNonRetryableApplicationError(res.Error, string(res.Status), nil, res)
 		}
-		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-		res := r.result()
-		return res, temporal.NewNonRetryableApplicationError(res.Error, string(res.Status), nil, res)
+		r.publishSearchAttributes(ctx, RunRunning, true)
 	}
 	r.event(ctx, Event{Kind: EventRunStarted, Actor: r.in.Meta.Requester, Channel: r.in.Meta.Channel,
 		Detail: fmt.Sprintf("runbook %s, plan %s, dry run %t", r.plan.Runbook.Name, r.state.PlanHash[:16], r.in.Meta.DryRun)})
@@ -130,6 +144,7 @@ func Runbook(ctx workflow.Context, in RunInput) (RunResult, error) {
 			r.finish(ctx, RunSucceeded, "")
 		}
 	}
+	r.publishSearchAttributes(ctx, r.state.Status, true)
 	// Let in-flight updates finish before the run closes.
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	res := r.result()
@@ -578,7 +593,6 @@ func (r *runner) call(st *runbooks.Step, item int, params map[string]any, target
 }
 
 func (r *runner) runAction(ctx workflow.Context, st *runbooks.Step, item int, params map[string]any, target wire.Target) (wire.Result, error) {
-	actx := workflow.WithActivityOptions(ctx, r.activityOptions(st))
 	dry := r.in.Meta.DryRun
 	for {
 		if st.Gate != nil && !dry {
@@ -612,6 +626,9 @@ func (r *runner) runAction(ctx workflow.Context, st *runbooks.Step, item int, pa
 				Detail: fmt.Sprintf("a real run would wait here for %d approval(s) from %s", st.Gate.MinApprovals, st.Gate.Approvers.String())})
 		}
 	}
+	opts := r.activityOptions(st)
+	opts.Summary = actionSummary(st, item, params, mode)
+	actx := workflow.WithActivityOptions(ctx, opts)
 	var res wire.Result
 	err := workflow.ExecuteActivity(actx, st.Action, r.call(st, item, params, target, mode)).Get(ctx, &res)
 	if err != nil {
@@ -650,7 +667,7 @@ func (r *runner) wait(ctx workflow.Context, st *runbooks.Step, params map[string
 		r.event(ctx, Event{Kind: EventWaitRehearsed, Step: st.ID, Detail: "a real run would wait " + d.String()})
 		return map[string]any{}, nil
 	}
-	if err := workflow.Sleep(ctx, d); err != nil {
+	if err := workflow.NewTimerWithOptions(ctx, d, workflow.TimerOptions{Summary: st.ID + ": core.wait " + d.String()}).Get(ctx, nil); err != nil {
 		return nil, fmt.Errorf("core.wait: %w", err)
 	}
 	return map[string]any{}, nil
@@ -669,6 +686,7 @@ func (r *runner) runChild(ctx workflow.Context, st *runbooks.Step, item int, par
 	ss.Children = append(ss.Children, id)
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:        id,
+		StaticSummary:     Summary(st.Uses, Targets(child, params), r.in.Meta.Incident, r.in.Meta.DryRun),
 		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_TERMINATE, // a host's run never outlives its fleet run
 	})
 	meta := r.in.Meta

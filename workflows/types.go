@@ -288,6 +288,11 @@ type Roster struct {
 	Policy Policy `json:"policy"`
 	// Version identifies this roster and policy (a hash), for the record.
 	Version string `json:"version,omitempty"`
+	// SearchAttributes is not configuration: the worker says it found
+	// Cordon's search attributes (SearchAttributeTypes) registered in its
+	// namespace when it started, so the run may write them. Without it a
+	// run writes none (an unknown attribute would fail its workflow task).
+	SearchAttributes bool `json:"search_attributes,omitempty"`
 }
 
 // Policy is the organisation's approval policy, from the worker's

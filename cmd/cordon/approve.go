@@ -172,7 +172,7 @@ func writeGate(w io.Writer, s workflows.State, g workflows.GateState) {
 		fmt.Fprintln(w, "    no change: the action finds nothing left to do")
 	}
 	for _, c := range g.Changes {
-		fmt.Fprintf(w, "    %s %s: %v → %v\n", c.Resource, c.Field, c.Before, c.After)
+		fmt.Fprintf(w, "    %s %s: %s → %s\n", c.Resource, c.Field, valueText(c.Before), valueText(c.After))
 	}
 	who := g.Approvers.String()
 	if g.Escalated {

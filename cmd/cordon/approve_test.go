@@ -409,7 +409,7 @@ func TestApproveAgainstDevServer(t *testing.T) {
 		t.Fatalf("status shows no isolate gate with a preview:\n%s", status)
 	}
 	printed := m[1]
-	change := fmt.Sprintf("%s %s: %v → %v", g.Changes[0].Resource, g.Changes[0].Field, g.Changes[0].Before, g.Changes[0].After)
+	change := fmt.Sprintf("%s %s: %s → %s", g.Changes[0].Resource, g.Changes[0].Field, valueText(g.Changes[0].Before), valueText(g.Changes[0].After))
 	as := []string{"--address", address, "--as", "alice"}
 
 	t.Run("yes without preview is a usage error", func(t *testing.T) {

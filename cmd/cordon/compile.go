@@ -117,10 +117,14 @@ func runPlan(_ context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "plan", "PATH [--input k=v...] [--json]", "Show the compiled plan: steps, conditions, gates and destructive marks.")
 	inputs := inputFlags{}
 	fs.Var(inputs, "input", "runbook input as key=value (repeatable; lists are comma-separated)")
-	asJSON := fs.Bool("json", false, "print the plan as JSON (what the workflow receives)")
+	out := registerOutput(fs, "text", "json") // json: the plan the workflow receives
 	paths, exit, ok := parsePositional(fs, args, 1, 1)
 	if !ok {
 		return exit
+	}
+	format, ok := out.resolve(env, "plan")
+	if !ok {
+		return 2
 	}
 	plans, ok := compileFiles(env, paths)
 	if !ok {
@@ -135,7 +139,7 @@ func runPlan(_ context.Context, env *cliEnv, args []string) int {
 			return 1
 		}
 	}
-	if *asJSON {
+	if format == "json" {
 		out := struct {
 			Hash   string         `json:"hash"`
 			Inputs map[string]any `json:"inputs,omitempty"`
@@ -185,15 +189,19 @@ func runPolicy(_ context.Context, env *cliEnv, args []string) int {
 
 func runActions(_ context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "actions", "[--json]", "List the action catalog.")
-	asJSON := fs.Bool("json", false, "print the full catalog as JSON")
+	out := registerOutput(fs, "text", "json")
 	asMarkdown := fs.Bool("markdown", false, "print the action reference as Markdown (docs/actions.md)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)
 	}
+	format, ok := out.resolve(env, "actions")
+	if !ok {
+		return 2
+	}
 	catalog := actions.Catalog()
 	all := catalog.Actions()
 	switch {
-	case *asJSON:
+	case format == "json":
 		return writeJSON(env, all)
 	case *asMarkdown:
 		if err := actions.WriteMarkdown(env.stdout, catalog); err != nil {

@@ -26,7 +26,7 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	opts := demo.Options{
 		Yes: *yes, DryRun: *dry, Stdout: env.stdout, Stdin: os.Stdin, StdinTerminal: demo.IsTerminal(os.Stdin),
-		Examples: *examples, ReportDir: *reports, Mode: demo.Lines,
+		Examples: *examples, ReportDir: *reports, Mode: demo.Lines, NoColor: noColor(),
 	}
 	switch {
 	case *jsonOut:

@@ -270,7 +270,7 @@ func printEvent(env *cliEnv, runID string, e workflows.Event) {
 	fmt.Fprintf(env.stdout, "%s  %-16s %-14s%s %s\n", e.Time.Local().Format("15:04:05"), e.Kind, step, who, e.Detail)
 	if e.Kind == workflows.EventGateWaiting {
 		for _, c := range e.Changes {
-			fmt.Fprintf(env.stdout, "          %v %v: %v → %v\n", c.Resource, c.Field, c.Before, c.After)
+			fmt.Fprintf(env.stdout, "          %v %v: %s → %s\n", c.Resource, c.Field, valueText(c.Before), valueText(c.After))
 		}
 		item := ""
 		if e.Item > 0 {
@@ -284,20 +284,24 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "status", "RUN [--json]", "Show a run's steps, gates waiting and latest events.")
 	var conn connFlags
 	conn.register(fs)
-	asJSON := fs.Bool("json", false, "print the full state as JSON")
+	out := registerOutput(fs, "text", "json")
 	pos, exit, ok := parsePositional(fs, args, 1, 1)
 	if !ok {
 		return exit
+	}
+	format, ok := out.resolve(env, "status")
+	if !ok {
+		return 2
 	}
 	cl, s, ok := conn.state(ctx, env, pos[0])
 	if !ok {
 		return 1
 	}
 	defer cl.Close()
-	if *asJSON {
+	if format == "json" {
 		return writeJSON(env, s)
 	}
-	fmt.Fprintf(env.stdout, "run %s: %s (runbook %s, requested by %s)", s.Meta.RunID, s.Status, s.Runbook, s.Meta.Requester)
+	fmt.Fprintf(env.stdout, "run %s: %s (runbook %s, requested by %s)", s.Meta.RunID, s.Status, orNone(s.Runbook), orNone(s.Meta.Requester))
 	if s.Paused {
 		fmt.Fprint(env.stdout, " — PAUSED: nothing changes until resume")
 	}
@@ -321,7 +325,7 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 		if g.Status == workflows.GateWaiting {
 			fmt.Fprintf(env.stdout, "gate %s waits for %d approval(s) (%d so far) until %s; preview %s:\n", g.Key, g.MinApprovals, len(g.Approvals), g.Deadline.Local().Format(time.RFC3339), g.PreviewHash[:min(12, len(g.PreviewHash))])
 			for _, c := range g.Changes {
-				fmt.Fprintf(env.stdout, "    %s %s: %v → %v\n", c.Resource, c.Field, c.Before, c.After)
+				fmt.Fprintf(env.stdout, "    %s %s: %s → %s\n", c.Resource, c.Field, valueText(c.Before), valueText(c.After))
 			}
 			fmt.Fprintf(env.stdout, "    approve: %s\n", approveCommand(s.Meta.RunID, g))
 		}
@@ -447,18 +451,19 @@ func send(ctx context.Context, env *cliEnv, cl client.Client, id *identity, req 
 }
 
 func runReport(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "report", "RUN [--format md|json] [--children=true]", "Print the post-incident record of a run: decisions, steps by NIST phase, evidence, timeline;\n"+
+	fs := newFlagSet(env, "report", "RUN [--format md|json | --json | -o md|json] [--children=true]", "Print the post-incident record of a run: decisions, steps by NIST phase, evidence, timeline;\n"+
 		"for a fleet run, also each host: launch → isolation, evidence, decisions, and its own record.")
 	var conn connFlags
 	conn.register(fs)
-	format := fs.String("format", "md", "md or json")
+	out := registerOutput(fs, "md", "json")
+	fs.StringVar(&out.format, "format", "", "md or json (the same as -o; default md)")
 	withChildren := fs.Bool("children", true, "include the child runs (one per host in a fleet run)")
 	pos, exit, ok := parsePositional(fs, args, 1, 1)
 	if !ok {
 		return exit
 	}
-	if *format != "md" && *format != "json" {
-		fmt.Fprintf(env.stderr, "cordon report: --format %q: want md or json\n", *format)
+	format, ok := out.resolve(env, "report")
+	if !ok {
 		return 2
 	}
 	cl, s, ok := conn.state(ctx, env, pos[0])
@@ -474,7 +479,7 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 			return 1
 		}
 	}
-	if *format == "json" {
+	if format == "json" {
 		err = report.FleetJSON(env.stdout, s, children)
 	} else {
 		err = report.FleetMarkdown(env.stdout, s, children)
@@ -487,12 +492,18 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 }
 
 func runList(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "list", "[--limit N]", "List recent runs.")
+	fs := newFlagSet(env, "list", "[--limit N] [--json]", "List recent runs, newest first: outcome (running, succeeded, failed, aborted, partial), runbook,\n"+
+		"targets and incident, from the search attributes each run writes (else from Temporal's record of the run).")
 	var conn connFlags
 	conn.register(fs)
 	limit := fs.Int("limit", 20, "how many")
+	out := registerOutput(fs, "text", "json")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)
+	}
+	format, ok := out.resolve(env, "list")
+	if !ok {
+		return 2
 	}
 	cl, _, ok := conn.dial(ctx, env)
 	if !ok {
@@ -506,9 +517,22 @@ func runList(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	execs := resp.GetExecutions()
 	sort.SliceStable(execs, func(i, j int) bool { return execs[i].GetStartTime().AsTime().After(execs[j].GetStartTime().AsTime()) })
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	runs := make([]listedRun, 0, len(execs))
 	for _, e := range execs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.GetExecution().GetWorkflowId(), strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")), e.GetStartTime().AsTime().Local().Format(time.RFC3339))
+		runs = append(runs, listedRunOf(ctx, cl, e))
+	}
+	if format == "json" {
+		return writeJSON(env, runs)
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tOUTCOME\tRUNBOOK\tTARGETS\tINCIDENT\tSTARTED")
+	for _, r := range runs {
+		outcome := r.Outcome
+		if r.DryRun {
+			outcome += " (rehearsal)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.RunID, outcome, orNone(r.Runbook), orNone(strings.Join(r.Targets, ",")),
+			orNone(r.Incident), r.StartedAt.Local().Format(time.RFC3339))
 	}
 	tw.Flush()
 	return 0

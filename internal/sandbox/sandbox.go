@@ -33,6 +33,7 @@ import (
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/worker/devserver"
+	"github.com/cordon-ir/cordon/workflows"
 )
 
 // Options configure Start. The zero value is an in-memory Temporal server
@@ -46,7 +47,8 @@ type Options struct {
 	// that start several sandboxes share one server this way.
 	Temporal *worker.TemporalConfig
 	// Server configures the in-process server (ignored with Temporal): a
-	// SQLite file, a fixed port, the Web UI. Its Logger defaults to Logger.
+	// SQLite file, a fixed port, the Web UI. Its Logger defaults to Logger,
+	// its SearchAttributes to Cordon's (workflows.SearchAttributeTypes).
 	Server devserver.Options
 	// AWS, when set, is a running emulator to use instead of starting one:
 	// tests that start a server of their own next to a shared emulator.
@@ -99,6 +101,9 @@ func Start(ctx context.Context, o Options) (s *Sandbox, err error) {
 	} else {
 		if o.Server.Logger == nil {
 			o.Server.Logger = o.Logger
+		}
+		if o.Server.SearchAttributes == nil {
+			o.Server.SearchAttributes = workflows.SearchAttributeTypes()
 		}
 		if s.server, err = devserver.Start(ctx, o.Server); err != nil {
 			return s, fmt.Errorf("start the in-process Temporal server: %w", err)
@@ -250,13 +255,17 @@ func (s *Sandbox) StartWorker(ctx context.Context, o WorkerOptions) (sdkworker.W
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start the worker on task queue %s: %w", queue, err)
 	}
+	// As a production worker does: its runs write Cordon's search
+	// attributes only if the namespace has them (the in-process server
+	// registers them at start, a server of a test's own may not).
+	searchAttrs := worker.CheckSearchAttributes(ctx, s.client, s.temporal.Namespace, s.logger)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, fmt.Errorf("start the worker on task queue %s: the sandbox is closed", queue)
 	}
 	w := sdkworker.New(s.client, queue, sdkworker.Options{})
-	worker.RegisterWith(w, o.Config, o.Runtime, o.Notifier, o.Roster)
+	worker.RegisterWith(w, o.Config, o.Runtime, o.Notifier, o.Roster, searchAttrs)
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start the worker on task queue %s: %w", queue, err)
 	}

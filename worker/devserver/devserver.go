@@ -38,6 +38,8 @@ import (
 	"sync"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -64,6 +66,10 @@ type Options struct {
 	Namespace string
 	// Namespaces are further namespaces to register the same way.
 	Namespaces []string
+	// SearchAttributes are custom search attributes (name → type) every
+	// namespace gets: written with a new namespace, added through the
+	// operator API to one an existing DBFile holds without them.
+	SearchAttributes map[string]enumspb.IndexedValueType
 
 	// IP is the only address the server (and the UI) listen on. Default
 	// 127.0.0.1. A wildcard such as 0.0.0.0 exposes an unauthenticated
@@ -226,7 +232,7 @@ func start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	cfg := serverConfig(opts.IP, frontendAddr, servicePorts, sqlCfg)
 
-	if err := registerNamespaces(sqlCfg, append([]string{opts.Namespace}, opts.Namespaces...)); err != nil {
+	if err := registerNamespaces(sqlCfg, append([]string{opts.Namespace}, opts.Namespaces...), opts.SearchAttributes); err != nil {
 		return nil, err
 	}
 
@@ -264,6 +270,10 @@ func start(ctx context.Context, opts Options) (*Server, error) {
 	}
 
 	if err := waitReady(ctx, frontendAddr, append([]string{opts.Namespace}, opts.Namespaces...)); err != nil {
+		_ = s.Stop()
+		return nil, err
+	}
+	if err := addSearchAttributes(ctx, frontendAddr, append([]string{opts.Namespace}, opts.Namespaces...), opts.SearchAttributes); err != nil {
 		_ = s.Stop()
 		return nil, err
 	}
@@ -347,7 +357,7 @@ func ensureSchema(file string) error {
 // registerNamespaces writes the namespaces straight into persistence before
 // the server starts. Registering them through the API instead would leave them
 // invisible to the frontend until its namespace cache refreshes (seconds).
-func registerNamespaces(sqlCfg *config.SQL, names []string) error {
+func registerNamespaces(sqlCfg *config.SQL, names []string, searchAttributes map[string]enumspb.IndexedValueType) error {
 	seen := map[string]bool{}
 	var nss []*sqliteschema.NamespaceConfig
 	for _, name := range names {
@@ -355,7 +365,7 @@ func registerNamespaces(sqlCfg *config.SQL, names []string) error {
 			continue
 		}
 		seen[name] = true
-		ns, err := sqliteschema.NewNamespaceConfig(clusterName, name, false, nil)
+		ns, err := sqliteschema.NewNamespaceConfig(clusterName, name, false, searchAttributes)
 		if err != nil {
 			return fmt.Errorf("temporal dev server: namespace %q: %w", name, err)
 		}
@@ -467,6 +477,60 @@ func waitReady(ctx context.Context, frontendAddr string, namespaces []string) er
 		}
 	}
 }
+
+// addSearchAttributes registers the search attributes a namespace of an
+// existing DBFile lacks (a new namespace got them with its record), then
+// waits until the server's namespace cache holds them, which is when a
+// workflow may set them.
+func addSearchAttributes(ctx context.Context, frontendAddr string, namespaces []string, attrs map[string]enumspb.IndexedValueType) error {
+	if len(attrs) == 0 {
+		return nil
+	}
+	quiet := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	c, err := client.DialContext(ctx, client.Options{HostPort: frontendAddr, Logger: quiet})
+	if err != nil {
+		return fmt.Errorf("temporal dev server: search attributes: %w", err)
+	}
+	defer c.Close()
+	added := false
+	for _, ns := range namespaces {
+		if ns == "" {
+			continue
+		}
+		resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: ns})
+		if err != nil {
+			return fmt.Errorf("temporal dev server: list search attributes of %q: %w", ns, err)
+		}
+		missing := map[string]enumspb.IndexedValueType{}
+		for name, t := range attrs {
+			if _, ok := resp.GetCustomAttributes()[name]; !ok {
+				missing[name] = t
+			}
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		if _, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+			Namespace: ns, SearchAttributes: missing}); err != nil {
+			return fmt.Errorf("temporal dev server: add search attributes to %q: %w", ns, err)
+		}
+		added = true
+	}
+	if added {
+		// The frontend validates search attributes against its namespace
+		// cache, refreshed every system.namespaceCacheRefreshInterval (2 s).
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("temporal dev server: search attributes: %w", ctx.Err())
+		case <-time.After(namespaceCacheRefresh):
+		}
+	}
+	return nil
+}
+
+// namespaceCacheRefresh is a little more than the server's namespace cache
+// refresh interval.
+const namespaceCacheRefresh = 3 * time.Second
 
 func describeAll(ctx context.Context, c client.Client, namespaces []string) error {
 	for _, ns := range namespaces {

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+)
+
+// Output conventions, the same on every command that prints state:
+// --json, or -o json, prints JSON on stdout (the default format is the
+// command's text); NO_COLOR (any non-empty value, https://no-color.org)
+// turns colours off; a value that is not there prints as (none).
+
+// outputFlags are --json and -o FORMAT.
+type outputFlags struct {
+	json   bool
+	format string
+	// formats are the formats the command knows, its default first.
+	formats []string
+}
+
+// registerOutput adds --json and -o to fs; formats are the command's
+// formats, its default first (json among them).
+func registerOutput(fs *flag.FlagSet, formats ...string) *outputFlags {
+	o := &outputFlags{formats: formats}
+	fs.BoolVar(&o.json, "json", false, "print JSON (the same as -o json)")
+	fs.StringVar(&o.format, "o", "", "output format: "+strings.Join(formats, " or ")+" (default "+formats[0]+")")
+	return o
+}
+
+// resolve is the format asked for; ok is false (after saying why on
+// stderr) when the flags disagree or name an unknown format.
+func (o *outputFlags) resolve(env *cliEnv, command string) (string, bool) {
+	format := o.format
+	if o.json {
+		if format != "" && format != "json" {
+			fmt.Fprintf(env.stderr, "cordon %s: --json and -o %s disagree\n", command, format)
+			return "", false
+		}
+		format = "json"
+	}
+	if format == "" {
+		return o.formats[0], true
+	}
+	if !slices.Contains(o.formats, format) {
+		fmt.Fprintf(env.stderr, "cordon %s: output format %q: want %s\n", command, format, strings.Join(o.formats, " or "))
+		return "", false
+	}
+	return format, true
+}
+
+// noColor says colours are off: NO_COLOR is set to anything but "".
+func noColor() bool { return os.Getenv("NO_COLOR") != "" }
+
+// none is how a value that is not there prints: never <nil> or an empty
+// column.
+const none = "(none)"
+
+// orNone is s, or (none) when s is empty.
+func orNone(s string) string {
+	if s == "" {
+		return none
+	}
+	return s
+}
+
+// valueText prints a value of a change, an input or an output: nil and
+// "" as (none).
+func valueText(v any) string {
+	if v == nil {
+		return none
+	}
+	if s := fmt.Sprint(v); s != "" && s != "<nil>" {
+		return s
+	}
+	return none
+}
