@@ -210,7 +210,7 @@ func TestWriteGate(t *testing.T) {
 step isolate#2 — Quarantine security group on every interface (aws.ec2.isolate_instance)
 preview 3f2a9c01d4e5:
     eni-0a1b groups: [sg-web] → [sg-quarantine]
-    i-0abc tag cordon:state: <nil> → quarantined
+    i-0abc tag cordon:state: (none) → quarantined
 approvals: 1 of 2 needed (from group csirt-leads): alice via slack
 `
 	if out.String() != want {
