@@ -305,7 +305,7 @@ func approveGate(ctx context.Context, env *cliEnv, conn *connFlags, id *identity
 	}
 	req := workflows.Request{RunID: a.runID, Action: action, Step: g.Step, Item: g.Item, PreviewHash: g.PreviewHash, Reason: a.reason,
 		Actor: id.as, Channel: "cli"}
-	return sendDecision(ctx, env, cl, req, signer)
+	return sendDecision(ctx, env, cl, req, signer, id)
 }
 
 // decisionCommand is the command that repeats this decision for the
@@ -340,7 +340,7 @@ func writeNotWaiting(env *cliEnv, s workflows.State, ref gateRef, waiting []work
 // sendDecision signs and sends the decision, and prints what the workflow
 // made of it. When the workflow refuses because the gate moved on to
 // another change meanwhile, it shows that change.
-func sendDecision(ctx context.Context, env *cliEnv, cl client.Client, req workflows.Request, signer ssh.Signer) int {
+func sendDecision(ctx context.Context, env *cliEnv, cl client.Client, req workflows.Request, signer ssh.Signer, id *identity) int {
 	out, err := runctl.Send(ctx, cl, req, signer)
 	if err == nil {
 		if req.Action != workflows.ActApprove || !strings.HasPrefix(out, "approved ") {
@@ -354,7 +354,7 @@ func sendDecision(ctx context.Context, env *cliEnv, cl client.Client, req workfl
 		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(env.stderr, "cordon: %s refused: %s\n", req.Action, refused.Reason)
+	id.refusedHelp(env, req.Action, refused.Reason)
 	if s, err := runctl.State(ctx, cl, req.RunID); err == nil {
 		if g, _ := findWaitingGate(s.Gates, gateRef{step: req.Step, item: req.Item}); g != nil && g.PreviewHash != req.PreviewHash {
 			writeGate(env.stdout, s, *g)
