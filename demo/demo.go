@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -80,9 +81,17 @@ type Result struct {
 }
 
 // Run runs the whole demo and returns its result; the caller exits 0 only
-// if Result.Check.OK(). Errors are infrastructure or input problems, and
-// ErrNobodyToAsk when gates would wait for nobody.
-func Run(ctx context.Context, o Options) (Result, error) {
+// if Result.Check.OK(). Errors are infrastructure or input problems,
+// ErrNobodyToAsk when gates would wait for nobody, ErrNoAnswer when the
+// input ended at a prompt, and ErrInterrupted when ctx ended (Ctrl-C):
+// by then the in-process server is stopped.
+func Run(ctx context.Context, o Options) (res Result, err error) {
+	// Registered first, so it runs last: after the stage is closed.
+	defer func() {
+		if err != nil && ctx.Err() != nil && !errors.Is(err, ErrNoAnswer) {
+			err = ErrInterrupted
+		}
+	}()
 	start := time.Now()
 	o = withDefaults(o)
 	if !o.Yes && !o.DryRun && !o.StdinTerminal {
@@ -119,7 +128,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	f := &follower{c: box.Client(), p: p, decide: d, requester: box.requester, lead: box.lead.signer, interactive: !o.Yes}
 
-	res := Result{}
 	// 1. The fleet: contain the hosts the SOC confirmed, each in its own child run.
 	fleetInputs, err := fleetPlan.ResolveInputs(map[string]string{"compromised": strings.Join(story.Compromised, ",")})
 	if err != nil {

@@ -119,8 +119,8 @@ func TestDemoDeniesThenStopsWhenNobodyAnswers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err := Run(ctx, o)
-	if !errors.Is(err, ErrNobodyToAsk) {
-		t.Fatalf("err = %v, want ErrNobodyToAsk\n%s", err, out.String())
+	if !errors.Is(err, ErrNoAnswer) {
+		t.Fatalf("err = %v, want ErrNoAnswer\n%s", err, out.String())
 	}
 	for _, want := range []string{"approve? [y/N/reason to deny]", "security_groups: [", "→ denied: pentest host, not the botnet (signed as demo-lead)"} {
 		if !strings.Contains(out.String(), want) {

@@ -205,7 +205,7 @@ func (f *follower) decideGates(ctx context.Context, rs workflows.State) error {
 		if f.interactive {
 			f.p.clear()
 		}
-		d, err := f.decide.decide(pg)
+		d, err := f.decide.decide(ctx, pg)
 		if err != nil {
 			return err
 		}

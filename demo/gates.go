@@ -2,6 +2,7 @@ package demo
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,16 @@ import (
 // stdin is not a terminal (or was closed) and --yes was not given.
 var ErrNobodyToAsk = errors.New("nobody can answer the approval prompts: stdin is not a terminal; " +
 	"run cordon demo --yes to approve every gate as the demo lead, or cordon demo --dry-run to rehearse without gates")
+
+// ErrInterrupted means the person stopped the demo (Ctrl-C, or a
+// SIGTERM): nothing more is approved, and Run has stopped the in-memory
+// server, with the runs still going in it.
+var ErrInterrupted = errors.New("demo interrupted: nothing more will be approved; the in-memory server is stopped")
+
+// ErrNoAnswer means the input ended at a prompt (Ctrl-D at the terminal,
+// or stdin closed): the gate gets no answer, so the demo stops rather
+// than guess; a gate never approves by default.
+var ErrNoAnswer = errors.New("no answer at the prompt (end of input): stopping; nothing more will be approved; the in-memory server is stopped")
 
 // pendingGate is a gate waiting in one of the runs.
 type pendingGate struct {
@@ -31,33 +42,47 @@ type decision struct {
 
 // decider decides at gates.
 type decider interface {
-	decide(g pendingGate) (decision, error)
+	decide(ctx context.Context, g pendingGate) (decision, error)
 }
 
 // autoApprove is --yes: the demo lead approves every gate, and says so.
 type autoApprove struct{}
 
-func (autoApprove) decide(pendingGate) (decision, error) {
+func (autoApprove) decide(context.Context, pendingGate) (decision, error) {
 	return decision{Approve: true, Reason: "cordon demo --yes: approved automatically as the demo lead"}, nil
 }
 
-// prompter asks the person at the terminal.
+// prompter asks the person at the terminal. The answer is read in a
+// goroutine so that a prompt gives way to the context (Ctrl-C) instead of
+// holding the demo in a read of stdin nobody can cancel.
 type prompter struct {
 	in  *bufio.Reader
 	out io.Writer
+	// pending is the read in flight, left by a prompt the context ended;
+	// the next prompt takes its answer.
+	pending chan answer
 }
 
-func (p *prompter) decide(g pendingGate) (decision, error) {
+// answer is one line read from the terminal.
+type answer struct {
+	line string
+	err  error
+}
+
+func (p *prompter) decide(ctx context.Context, g pendingGate) (decision, error) {
 	fmt.Fprintln(p.out)
 	fmt.Fprint(p.out, describeGate(g))
 	fmt.Fprint(p.out, "approve? [y/N/reason to deny] ")
-	line, err := p.in.ReadString('\n')
+	line, err := p.readLine(ctx)
 	switch {
-	case errors.Is(err, io.EOF) && strings.TrimSpace(line) == "":
-		// Stdin closed: nobody is there. A gate never approves by
-		// default, so stop rather than guess.
+	case ctx.Err() != nil:
 		fmt.Fprintln(p.out)
-		return decision{}, ErrNobodyToAsk
+		return decision{}, ErrInterrupted
+	case errors.Is(err, io.EOF) && strings.TrimSpace(line) == "":
+		// Ctrl-D, or stdin closed: nobody answers. A gate never
+		// approves by default, so stop rather than guess.
+		fmt.Fprintln(p.out)
+		return decision{}, ErrNoAnswer
 	case err != nil && !errors.Is(err, io.EOF):
 		return decision{}, fmt.Errorf("read the answer at gate %s of %s: %w", g.Gate.Key, g.RunID, err)
 	}
@@ -68,6 +93,25 @@ func (p *prompter) decide(g pendingGate) (decision, error) {
 	}
 	fmt.Fprintf(p.out, "  → %s (signed as %s)\n", verdict, leadID)
 	return d, nil
+}
+
+// readLine reads one line, or gives up when ctx ends.
+func (p *prompter) readLine(ctx context.Context) (string, error) {
+	if p.pending == nil {
+		ch := make(chan answer, 1)
+		go func() {
+			line, err := p.in.ReadString('\n')
+			ch <- answer{line: line, err: err}
+		}()
+		p.pending = ch
+	}
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case a := <-p.pending:
+		p.pending = nil
+		return a.line, a.err
+	}
 }
 
 // parseAnswer reads an answer to "approve? [y/N/reason to deny]": y or

@@ -3,7 +3,9 @@ package demo
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,7 +129,7 @@ func TestPromptShowsTheChange(t *testing.T) {
 	pr := &prompter{in: bufioReader("reason: maintenance window\n"), out: &out}
 	g := pendingGate{RunID: "r/contain/1", Host: "i-0aaa", Gate: workflows.GateState{Key: "isolate", MinApprovals: 1,
 		Changes: []wire.Change{{Resource: "eni-1", Field: "security_groups", Before: []any{"sg-app"}, After: []any{"sg-q"}}}}}
-	d, err := pr.decide(g)
+	d, err := pr.decide(context.Background(), g)
 	if err != nil || d.Approve || d.Reason != "reason: maintenance window" {
 		t.Fatalf("decision %+v, %v", d, err)
 	}
@@ -136,8 +138,32 @@ func TestPromptShowsTheChange(t *testing.T) {
 			t.Errorf("prompt lacks %q:\n%s", want, out.String())
 		}
 	}
-	if _, err := pr.decide(g); err != ErrNobodyToAsk {
+	if _, err := pr.decide(context.Background(), g); err != ErrNoAnswer {
 		t.Errorf("at end of input: %v", err)
+	}
+}
+
+// A prompt gives way to the context (Ctrl-C) while the read of stdin
+// blocks: the demo must not wait for an answer after it was told to stop.
+func TestPromptGivesWayToInterrupt(t *testing.T) {
+	r, w := io.Pipe() // nobody writes: the read blocks as a terminal's does
+	defer w.Close()
+	var out bytes.Buffer
+	pr := &prompter{in: bufio.NewReader(r), out: &out}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := pr.decide(ctx, pendingGate{RunID: "r", Gate: workflows.GateState{Key: "isolate", MinApprovals: 1}})
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		if err != ErrInterrupted {
+			t.Errorf("interrupted prompt: %v, want ErrInterrupted", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the prompt ignored the cancelled context")
 	}
 }
 

@@ -127,7 +127,13 @@ func RegisterWith(w worker.Registry, cfg *Config, rt *actions.Runtime, notifier 
 		r.SearchAttributes = searchAttributes
 		return r, err
 	}, activity.RegisterOptions{Name: workflows.ActivityLoadRoster})
-	w.RegisterActivityWithOptions(cfg.PlanSource().Vouch, activity.RegisterOptions{Name: workflows.ActivityVouchPlan})
+	source := cfg.PlanSource()
+	if rt != nil {
+		// The worker's own AWS access checks, before a run starts, that the
+		// instances its inputs name exist.
+		source.Instances = rt
+	}
+	w.RegisterActivityWithOptions(source.Vouch, activity.RegisterOptions{Name: workflows.ActivityVouchPlan})
 	w.RegisterActivityWithOptions(notifier.NotifyGate, activity.RegisterOptions{Name: workflows.ActivityNotifyGate})
 }
 

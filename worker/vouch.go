@@ -7,9 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
+
+	"go.temporal.io/sdk/activity"
 
 	"github.com/cordon-ir/cordon/actions/spec"
 	"github.com/cordon-ir/cordon/actions/wire"
@@ -35,12 +38,22 @@ type PlanSource struct {
 	// AllowJustifiedNoGate lets a vouched runbook run a destructive step
 	// without a gate when it carries a justification (policy).
 	AllowJustifiedNoGate bool
+	// Instances, when set, checks before a run starts that the EC2
+	// instances its inputs name exist (the worker's actions runtime);
+	// nil skips the check.
+	Instances InstanceChecker
+}
+
+// InstanceChecker says which EC2 instances of a list do not exist in a
+// target's account and region (actions.Runtime is one).
+type InstanceChecker interface {
+	MissingInstances(ctx context.Context, target wire.Target, run wire.RunRef, ids []string) (missing []string, region string, err error)
 }
 
 // Vouch answers the workflow: which plan to run, and whether the worker's
 // side stands behind it. A refusal is an answer, not an error, so it is
 // recorded in the run's history with its reason.
-func (s *PlanSource) Vouch(_ context.Context, req workflows.VouchRequest) (workflows.VouchedPlan, error) {
+func (s *PlanSource) Vouch(ctx context.Context, req workflows.VouchRequest) (workflows.VouchedPlan, error) {
 	source, err := s.compileSource()
 	if err != nil {
 		return workflows.VouchedPlan{}, err // retried: the source may be being updated
@@ -88,12 +101,141 @@ func (s *PlanSource) Vouch(_ context.Context, req workflows.VouchRequest) (workf
 			return refuseRun("the inputs do not fit runbook " + name + ": " + strings.ReplaceAll(err.Error(), "\n", "; ")), nil
 		}
 		out.Inputs = inputs
-		return out, nil
+		return s.checkInstances(ctx, out, inputs), nil
 	}
 	if err := out.Plan.CheckValues(req.Inputs); err != nil {
 		return refuseRun("the inputs do not fit runbook " + name + ": " + strings.ReplaceAll(err.Error(), "\n", "; ")), nil
 	}
-	return out, nil
+	return s.checkInstances(ctx, out, req.Inputs), nil
+}
+
+// instanceIDPattern is what an EC2 instance id looks like.
+var instanceIDPattern = regexp.MustCompile(`^i-[0-9a-f]{8,17}$`)
+
+// inputRef matches a parameter that is exactly one input.
+var inputRef = regexp.MustCompile(`^\s*inputs\.([A-Za-z_][A-Za-z0-9_]*)\s*$`)
+
+// instanceCheck is the instances one target must hold, and the input
+// that named each.
+type instanceCheck struct {
+	target wire.Target
+	ids    []string
+	input  map[string]string // id → input name
+}
+
+// checkInstances refuses the run when an input names an EC2 instance that
+// does not exist, before anything runs: one line, instead of a run that
+// fails at its first step with a long chain. The instance ids are the
+// values of inputs that feed, as they are, the instance_id or
+// instance_ids parameter of an aws.ec2.* step, in that step's target
+// (account and region, as far as inputs decide them). It is a read the
+// steps themselves need (ec2:DescribeInstances), so rehearsals (dry runs)
+// are checked too. When the check cannot tell (no AWS access, a target
+// that depends on an earlier step) the run goes on and its steps say.
+func (s *PlanSource) checkInstances(ctx context.Context, out workflows.VouchedPlan, inputs map[string]any) workflows.VouchedPlan {
+	if s.Instances == nil || out.Plan == nil || !activity.IsActivity(ctx) {
+		return out
+	}
+	checks := s.instanceChecks(out.Plan, inputs)
+	run := wire.RunRef{RunID: activity.GetInfo(ctx).WorkflowExecution.ID, StepID: "check-instances"}
+	for _, c := range checks {
+		missing, region, err := s.Instances.MissingInstances(ctx, c.target, run, c.ids)
+		if err != nil {
+			activity.GetLogger(ctx).Warn("could not check that the run's instances exist; the run goes on", "run", run.RunID, "account", c.target.Account, "region", c.target.Region, "error", err)
+			continue
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		if region == "" {
+			region = c.target.Region
+		}
+		account := c.target.Account
+		if account == "" {
+			account = "(the worker's own)"
+		}
+		in := c.input[missing[0]]
+		what, verb, check := "instance "+missing[0], "does", "the id"
+		if len(missing) > 1 {
+			what, verb, check = "instances "+strings.Join(missing, ", "), "do", "the ids"
+		}
+		return refuseRun(fmt.Sprintf("%s %s not exist in account %s region %s: check %s (cordon run %s --input %s=…)",
+			what, verb, account, region, check, out.Plan.Runbook.Name, in))
+	}
+	return out
+}
+
+// instanceChecks finds, per target, the instance ids the run's inputs
+// give to aws.ec2.* steps.
+func (s *PlanSource) instanceChecks(p *runbooks.Plan, inputs map[string]any) []*instanceCheck {
+	var checks []*instanceCheck
+	byTarget := map[wire.Target]*instanceCheck{}
+	eval := runbooks.NewEvaluator()
+	for _, st := range p.Steps {
+		if !strings.HasPrefix(st.Action, "aws.ec2.") {
+			continue
+		}
+		if a, ok := s.Catalog.Lookup(st.Action); !ok || !slices.Contains(a.Permissions, "ec2:DescribeInstances") {
+			continue // the worker's role may not be allowed the read
+		}
+		for _, param := range []string{"instance_id", "instance_ids"} {
+			v, ok := st.With[param]
+			if !ok || v.Expr == nil {
+				continue
+			}
+			m := inputRef.FindStringSubmatch(v.Expr.Source)
+			if m == nil {
+				continue
+			}
+			ids := instanceIDs(inputs[m[1]])
+			if len(ids) == 0 {
+				continue
+			}
+			var t wire.Target
+			var err error
+			t.Account, t.Region, err = eval.Target(st.Target, &runbooks.Values{Inputs: inputs})
+			if err != nil {
+				continue // decided by an earlier step: the step itself will tell
+			}
+			c := byTarget[t]
+			if c == nil {
+				c = &instanceCheck{target: t, input: map[string]string{}}
+				byTarget[t] = c
+				checks = append(checks, c)
+			}
+			for _, id := range ids {
+				if _, dup := c.input[id]; !dup {
+					c.input[id] = m[1]
+					c.ids = append(c.ids, id)
+				}
+			}
+		}
+	}
+	return checks
+}
+
+// instanceIDs are the instance ids in an input's value (a string or a
+// list of them); anything else is not checked.
+func instanceIDs(v any) []string {
+	var out []string
+	add := func(x any) {
+		if id, ok := x.(string); ok && instanceIDPattern.MatchString(id) {
+			out = append(out, id)
+		}
+	}
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			add(e)
+		}
+	case []string:
+		for _, e := range x {
+			add(e)
+		}
+	default:
+		add(x)
+	}
+	return out
 }
 
 func refuseRun(reason string) workflows.VouchedPlan { return workflows.VouchedPlan{Refusal: reason} }

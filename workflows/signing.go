@@ -43,7 +43,7 @@ func Sign(r Request, signer ssh.Signer) (Request, error) {
 // keys (authorized_keys lines). It is pure, so it can run in a validator.
 func verifySignature(r Request, keys []string) error {
 	if r.Signature == "" {
-		return errors.New("the request is not signed")
+		return errors.New("the request is not signed: cordon signs with your SSH key (--key, default ~/.ssh/id_ed25519), and the roster must hold its public key")
 	}
 	raw, err := base64.StdEncoding.DecodeString(r.Signature)
 	if err != nil {

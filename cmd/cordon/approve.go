@@ -293,18 +293,18 @@ func approveGate(ctx context.Context, env *cliEnv, conn *connFlags, id *identity
 		fmt.Fprintf(env.stderr, "cordon approve: run %s contains no hosts in child runs; --host and --all-hosts are for fleet runs\n", a.runID)
 		return 2
 	case g == nil && hasChildren(s):
-		return decideForHosts(ctx, env, cl, signer, id.as, s, a, mode)
+		return decideForHosts(ctx, env, cl, signer, id, s, a, mode)
 	case g == nil:
 		writeNotWaiting(env, s, a.gate, waiting)
 		return 1
 	}
-	return decideAt(ctx, env, cl, signer, id.as, s, *g, a, mode)
+	return decideAt(ctx, env, cl, signer, id, s, *g, a, mode)
 }
 
 // decideForHosts decides a gate that lives in the host runs of fleet run
 // s: the one host's (--host, or the only one waiting), or with
 // --all-hosts each waiting host's in turn, each change shown and asked.
-func decideForHosts(ctx context.Context, env *cliEnv, cl client.Client, signer ssh.Signer, actor string, s workflows.State, a approveArgs, mode decisionMode) int {
+func decideForHosts(ctx context.Context, env *cliEnv, cl client.Client, signer ssh.Signer, id *identity, s workflows.State, a approveArgs, mode decisionMode) int {
 	hosts, err := hostRuns(ctx, cl, s)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
@@ -335,7 +335,7 @@ func decideForHosts(ctx context.Context, env *cliEnv, cl client.Client, signer s
 		fmt.Fprintf(env.stdout, "host %s (run %s):\n", h.host, h.state.Meta.RunID)
 		b := a
 		b.runID = h.state.Meta.RunID
-		if c := decideAt(ctx, env, cl, signer, actor, h.state, *g, b, mode); c != 0 {
+		if c := decideAt(ctx, env, cl, signer, id, h.state, *g, b, mode); c != 0 {
 			code = c
 		}
 	}
@@ -344,7 +344,7 @@ func decideForHosts(ctx context.Context, env *cliEnv, cl client.Client, signer s
 
 // decideAt shows gate g of run s, makes sure the approver saw its change,
 // and sends the decision bound to it.
-func decideAt(ctx context.Context, env *cliEnv, cl client.Client, signer ssh.Signer, actor string, s workflows.State, gs workflows.GateState, a approveArgs, mode decisionMode) int {
+func decideAt(ctx context.Context, env *cliEnv, cl client.Client, signer ssh.Signer, id *identity, s workflows.State, gs workflows.GateState, a approveArgs, mode decisionMode) int {
 	g := &gs
 	writeGate(env.stdout, s, *g)
 	if a.preview != "" && !previewMatches(a.preview, g.PreviewHash) {
@@ -371,8 +371,8 @@ func decideAt(ctx context.Context, env *cliEnv, cl client.Client, signer ssh.Sig
 		action = workflows.ActDeny
 	}
 	req := workflows.Request{RunID: a.runID, Action: action, Step: g.Step, Item: g.Item, PreviewHash: g.PreviewHash, Reason: a.reason,
-		Actor: actor, Channel: "cli"}
-	return sendDecision(ctx, env, cl, req, signer)
+		Actor: id.as, Channel: "cli"}
+	return sendDecision(ctx, env, cl, req, signer, id)
 }
 
 // decisionCommand is the command that repeats this decision for the
@@ -407,7 +407,7 @@ func writeNotWaiting(env *cliEnv, s workflows.State, ref gateRef, waiting []work
 // sendDecision signs and sends the decision, and prints what the workflow
 // made of it. When the workflow refuses because the gate moved on to
 // another change meanwhile, it shows that change.
-func sendDecision(ctx context.Context, env *cliEnv, cl client.Client, req workflows.Request, signer ssh.Signer) int {
+func sendDecision(ctx context.Context, env *cliEnv, cl client.Client, req workflows.Request, signer ssh.Signer, id *identity) int {
 	out, err := runctl.Send(ctx, cl, req, signer)
 	if err == nil {
 		if req.Action != workflows.ActApprove || !strings.HasPrefix(out, "approved ") {
@@ -421,7 +421,7 @@ func sendDecision(ctx context.Context, env *cliEnv, cl client.Client, req workfl
 		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(env.stderr, "cordon: %s refused: %s\n", req.Action, refused.Reason)
+	id.refusedHelp(env, req.Action, refused.Reason)
 	if s, err := runctl.State(ctx, cl, req.RunID); err == nil {
 		if g, _ := findWaitingGate(s.Gates, gateRef{step: req.Step, item: req.Item}); g != nil && g.PreviewHash != req.PreviewHash {
 			writeGate(env.stdout, s, *g)

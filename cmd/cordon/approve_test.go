@@ -396,6 +396,9 @@ func TestApproveAgainstDevServer(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("run: exit %d\n%s", code, errOut)
 	}
+	if !strings.Contains(errOut, "the start is not signed: no SSH key to sign with: --key was not given") || !strings.Contains(errOut, "ssh-keygen -t ed25519") {
+		t.Errorf("an unsigned start does not say why and how to fix it:\n%s", errOut)
+	}
 	runID := strings.TrimSpace(out)
 	seen := map[string]bool{}
 	g := waitForGate(t, address, runID, seen)

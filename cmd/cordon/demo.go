@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
+	"syscall"
 
 	"github.com/cordon-ir/cordon/demo"
 )
@@ -14,7 +16,8 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "demo", "[--yes] [--dry-run] [--json]",
 		"The whole CVE-2021-26084 story on this machine alone: an in-process Temporal server, the AWS emulator seeded with a\n"+
 			"Confluence fleet, signed approvals at every gate, the PIR report and a check of what the emulator holds.\n"+
-			"Exit 0 when everything is contained (or, with --dry-run, nothing changed), 1 when not, 2 when nobody can approve.")
+			"Exit 0 when everything is contained (or, with --dry-run, nothing changed), 1 when not, 2 when nobody can approve\n"+
+			"(no terminal, or Ctrl-D at a prompt), 130 when interrupted (Ctrl-C).")
 	yes := fs.Bool("yes", false, "approve every gate automatically as the demo lead (needed without a terminal on stdin)")
 	dry := fs.Bool("dry-run", false, "rehearse: preview every step, change nothing, print the plan of changes")
 	jsonOut := fs.Bool("json", false, "one JSON event per line on stdout, for machines")
@@ -39,7 +42,10 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	res, err := demo.Run(ctx, opts)
 	switch {
-	case errors.Is(err, demo.ErrNobodyToAsk):
+	case errors.Is(err, demo.ErrInterrupted):
+		fmt.Fprintf(env.stderr, "\ncordon demo: %v\n", err)
+		return interruptedExit(ctx)
+	case errors.Is(err, demo.ErrNoAnswer), errors.Is(err, demo.ErrNobodyToAsk):
 		fmt.Fprintf(env.stderr, "cordon demo: %v\n", err)
 		return 2
 	case err != nil:
@@ -50,4 +56,13 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// interruptedExit is the shell's code for a command a signal ended: 128
+// plus the signal's number (130 for Ctrl-C's SIGINT, 143 for SIGTERM).
+func interruptedExit(ctx context.Context) int {
+	if c := context.Cause(ctx); c != nil && strings.Contains(c.Error(), syscall.SIGTERM.String()) {
+		return 128 + int(syscall.SIGTERM)
+	}
+	return 128 + int(syscall.SIGINT)
 }

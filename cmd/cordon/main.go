@@ -60,8 +60,12 @@ func commands() []command {
 
 func main() {
 	// SIGTERM is how service managers stop a worker: finish gracefully.
+	// The first Ctrl-C (or SIGTERM) cancels ctx and the command winds
+	// down; the signals then get their default action back, so a second
+	// Ctrl-C ends a shutdown that takes too long.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, stop)
 	os.Exit(run(ctx, &cliEnv{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, stdinTerminal: isTerminal(os.Stdin)}, os.Args[1:]))
 }
 

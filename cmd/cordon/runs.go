@@ -109,11 +109,18 @@ func (c *connFlags) state(ctx context.Context, env *cliEnv, runID string) (clien
 type identity struct {
 	as  string
 	key string
+	// looked are the default key paths signer tried when --key was not
+	// given and none of them exists, for the message that says so.
+	looked []string
 }
+
+// defaultKeys are the private keys signer tries, in order, when --key is
+// not given: ssh-keygen's default names under ~/.ssh.
+var defaultKeys = []string{"id_ed25519", "id_ecdsa", "id_rsa"}
 
 func (id *identity) register(fs *flag.FlagSet) {
 	fs.StringVar(&id.as, "as", defaultActor(), "roster member id to act as (env CORDON_USER)")
-	fs.StringVar(&id.key, "key", "", "SSH private key to sign with (default ~/.ssh/id_ed25519, or the matching ssh-agent key)")
+	fs.StringVar(&id.key, "key", "", "SSH private key to sign with (default: the first of ~/.ssh/"+strings.Join(defaultKeys, ", ~/.ssh/")+" that exists)")
 }
 
 func defaultActor() string {
@@ -128,22 +135,32 @@ func defaultActor() string {
 
 // signer loads the signing key. No key is not an error: a development
 // roster accepts unsigned requests, a production one refuses them and
-// says so.
+// says so (noKeyHelp says what to do).
 func (id *identity) signer(env *cliEnv) (ssh.Signer, bool) {
 	path := id.key
 	if path == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
+			id.looked = []string{"~/.ssh (no home directory: " + err.Error() + ")"}
 			return nil, true
 		}
-		path = filepath.Join(home, ".ssh", "id_ed25519")
-		if _, err := os.Stat(path); err != nil {
+		id.looked = nil
+		for _, name := range defaultKeys {
+			p := filepath.Join(home, ".ssh", name)
+			if _, err := os.Stat(p); err == nil {
+				path = p
+				break
+			}
+			id.looked = append(id.looked, p)
+		}
+		if path == "" {
 			return nil, true
 		}
+		id.looked = nil
 	}
 	pem, err := os.ReadFile(path)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "cordon: read signing key: %v\n", err)
+		fmt.Fprintf(env.stderr, "cordon: read signing key (--key): %v\n", err)
 		return nil, false
 	}
 	s, err := ssh.ParsePrivateKey(pem)
@@ -157,6 +174,28 @@ func (id *identity) signer(env *cliEnv) (ssh.Signer, bool) {
 		return nil, false
 	}
 	return s, true
+}
+
+// noKeyHelp says, in one line, that the request went unsigned because no
+// key was found, where cordon looked, and how to fix it. Empty when a
+// key was found.
+func (id *identity) noKeyHelp() string {
+	if len(id.looked) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("no SSH key to sign with: --key was not given and none of %s exists; "+
+		"only a development worker (cordon dev) accepts unsigned requests. Fix: create a key (ssh-keygen -t ed25519), "+
+		"ask a lead to add its public key (%s.pub) to your entry in the roster (roster.members[].public_keys of the worker's cordon.yaml, member %q), "+
+		"or pass --key PATH to a key the roster holds", strings.Join(id.looked, ", "), id.looked[0], id.as)
+}
+
+// refusedHelp is what to print after a refusal: the refusal, and when the
+// request went unsigned for want of a key, how to sign it.
+func (id *identity) refusedHelp(env *cliEnv, action, reason string) {
+	fmt.Fprintf(env.stderr, "cordon: %s refused: %s\n", action, reason)
+	if help := id.noKeyHelp(); help != "" && strings.Contains(reason, "not signed") {
+		fmt.Fprintf(env.stderr, "cordon: %s\n", help)
+	}
 }
 
 func runRun(ctx context.Context, env *cliEnv, args []string) int {
@@ -215,8 +254,8 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		return 1
 	}
 	fmt.Fprintln(env.stdout, runID)
-	if signer == nil {
-		fmt.Fprintln(env.stderr, "cordon: the start is not signed (no key found: --key, or ~/.ssh/id_ed25519); only a development worker (cordon dev) accepts it")
+	if help := id.noKeyHelp(); help != "" {
+		fmt.Fprintf(env.stderr, "cordon: the start is not signed: %s\n", help)
 	}
 	if !*follow {
 		return 0
@@ -440,7 +479,7 @@ func send(ctx context.Context, env *cliEnv, cl client.Client, id *identity, req 
 	if err != nil {
 		var refused *runctl.Refused
 		if errors.As(err, &refused) {
-			fmt.Fprintf(env.stderr, "cordon: %s refused: %s\n", req.Action, refused.Reason)
+			id.refusedHelp(env, req.Action, refused.Reason)
 			return 1
 		}
 		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
