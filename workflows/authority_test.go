@@ -39,7 +39,10 @@ func TestNonceMakesRequestsSingleUse(t *testing.T) {
 	f.at(5*time.Minute, func() { fresh = f.send(workflows.UpdatePause, sign(workflows.ActPause, "p2")) })
 	f.at(6*time.Minute, func() { f.send(workflows.UpdateAbort, sign(workflows.ActAbort, "a1")) })
 	f.startSigned(gated, "alice", aliceKey)
-	_, _ = f.result()
+	res, err := f.result()
+	if first == nil {
+		t.Fatalf("the run ended before the first pause was sent: %+v %v; timeline %s", res, err, timelineKinds(f.state()))
+	}
 	wantOK(t, "first pause", first)
 	wantOK(t, "resume", resume)
 	wantRefused(t, "replayed pause", replay, "already used")

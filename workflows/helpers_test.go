@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
+	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"golang.org/x/crypto/ssh"
 
@@ -120,7 +121,10 @@ type fixture struct {
 	// worker's source.
 	vouch func(context.Context, workflows.VouchRequest) (workflows.VouchedPlan, error)
 	notes []workflows.GateNotice
-	mu    sync.Mutex
+	// held are the target locks, target → owner run (as the worker's
+	// TargetLocks keeps them on the server).
+	held map[string]string
+	mu   sync.Mutex
 }
 
 func defaultRoster() workflows.Roster {
@@ -137,9 +141,43 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{t: t, aws: newFakeAWS(), roster: defaultRoster()}
 	f.suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	f.env = f.suite.NewTestWorkflowEnvironment()
+	// The test environment's guards run on the wall clock: a workflow
+	// task that does not yield for 1 s is a "deadlock", a run longer
+	// than 3 s is a timeout. On a loaded CI machine (go test ./... runs
+	// the end-to-end servers beside this package) both fired on correct
+	// code, failing tests at random. The mock clock is what the tests
+	// measure; these bounds only catch real hangs.
+	f.env.SetTestTimeout(2 * time.Minute)
+	f.env.SetWorkerOptions(sdkworker.Options{DeadlockDetectionTimeout: 30 * time.Second})
 	f.env.RegisterWorkflowWithOptions(workflows.Runbook, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	f.env.RegisterActivityWithOptions(func(context.Context) (workflows.Roster, error) { return f.roster, nil },
 		activity.RegisterOptions{Name: workflows.ActivityLoadRoster})
+	f.held = map[string]string{}
+	f.env.RegisterActivityWithOptions(func(_ context.Context, req workflows.ClaimRequest) (workflows.ClaimResult, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		res := workflows.ClaimResult{Checked: true}
+		for _, t := range req.Targets {
+			switch owner, ok := f.held[t]; {
+			case !ok:
+				f.held[t] = req.RunID
+				res.Claimed = append(res.Claimed, t)
+			case owner != req.RunID:
+				res.Held = append(res.Held, workflows.TargetHeld{Target: t, RunID: owner})
+			}
+		}
+		return res, nil
+	}, activity.RegisterOptions{Name: workflows.ActivityClaimTargets})
+	f.env.RegisterActivityWithOptions(func(_ context.Context, req workflows.ReleaseRequest) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, t := range req.Targets {
+			if f.held[t] == req.RunID {
+				delete(f.held, t)
+			}
+		}
+		return nil
+	}, activity.RegisterOptions{Name: workflows.ActivityReleaseTargets})
 	f.env.RegisterActivityWithOptions(func(ctx context.Context, req workflows.VouchRequest) (workflows.VouchedPlan, error) {
 		src := &worker.PlanSource{Catalog: actions.Catalog(), AcceptClientPlans: !f.roster.RequireSignatures, AllowJustifiedNoGate: true}
 		if f.vouch != nil {
