@@ -106,22 +106,47 @@ type Options struct {
 // Register registers the interpreter workflow and every activity on w:
 // one activity per implemented action (named after it, so history reads
 // like the runbook), the roster loader (cfg's roster), the plan voucher
-// (cfg's runbook source) and the gate notifier.
-// Runs write no search attributes (RegisterWith tells them when they may).
+// (cfg's runbook source) and the gate notifier. Runs write no search
+// attributes and hold no target locks (RegisterWith says when they may).
 func Register(w worker.Registry, cfg *Config, rt *actions.Runtime, notifier GateNotifier) {
-	RegisterWith(w, cfg, rt, notifier, StaticRoster(cfg.WorkflowRoster()), false)
+	RegisterWith(w, Registration{Config: cfg, Runtime: rt, Notifier: notifier})
 }
 
-// RegisterWith is Register with the roster read through roster, which
-// runs are given again before every decision they judge. searchAttributes
-// says the namespace has Cordon's search attributes registered
-// (CheckSearchAttributes): the roster the runs load says so, and only then
-// do they write them.
-func RegisterWith(w worker.Registry, cfg *Config, rt *actions.Runtime, notifier GateNotifier, roster RosterLoader, searchAttributes bool) {
+// Registration is what a worker registers, beyond the workflow itself.
+type Registration struct {
+	Config   *Config
+	Runtime  *actions.Runtime
+	Notifier GateNotifier
+	// Roster is read before every decision a run judges; default the
+	// configuration's roster as it was at start.
+	Roster RosterLoader
+	// SearchAttributes says the namespace has Cordon's search attributes
+	// registered (CheckSearchAttributes): the roster the runs load says
+	// so, and only then do they write them.
+	SearchAttributes bool
+	// Client, when set, holds one containment per target: the target
+	// lock workflows run on the configuration's task queue.
+	Client client.Client
+	Logger *slog.Logger
+}
+
+// RegisterWith registers what r describes on w.
+func RegisterWith(w worker.Registry, r Registration) {
+	cfg, rt := r.Config, r.Runtime
+	roster := r.Roster
+	if roster == nil {
+		roster = StaticRoster(cfg.WorkflowRoster())
+	}
+	logger := r.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
 	w.RegisterWorkflowWithOptions(workflows.Runbook, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.TargetLock, workflow.RegisterOptions{Name: workflows.TargetLockWorkflowName})
 	for name, fn := range rt.Activities() {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
+	searchAttributes := r.SearchAttributes
 	w.RegisterActivityWithOptions(func(ctx context.Context) (workflows.Roster, error) {
 		r, err := roster(ctx)
 		r.SearchAttributes = searchAttributes
@@ -134,7 +159,10 @@ func RegisterWith(w worker.Registry, cfg *Config, rt *actions.Runtime, notifier 
 		source.Instances = rt
 	}
 	w.RegisterActivityWithOptions(source.Vouch, activity.RegisterOptions{Name: workflows.ActivityVouchPlan})
-	w.RegisterActivityWithOptions(notifier.NotifyGate, activity.RegisterOptions{Name: workflows.ActivityNotifyGate})
+	w.RegisterActivityWithOptions(r.Notifier.NotifyGate, activity.RegisterOptions{Name: workflows.ActivityNotifyGate})
+	locks := TargetLocks{Client: r.Client, TaskQueue: cfg.Temporal.TaskQueue, Logger: logger}
+	w.RegisterActivityWithOptions(locks.Claim, activity.RegisterOptions{Name: workflows.ActivityClaimTargets})
+	w.RegisterActivityWithOptions(locks.Release, activity.RegisterOptions{Name: workflows.ActivityReleaseTargets})
 }
 
 // RosterLoader returns the roster and policy as they are now.
@@ -310,7 +338,8 @@ func Run(ctx context.Context, c client.Client, cfg *Config, opts Options) error 
 	if roster == nil {
 		roster = StaticRoster(cfg.WorkflowRoster())
 	}
-	RegisterWith(w, cfg, rt, opts.Notifier, roster, CheckSearchAttributes(ctx, c, cfg.Temporal.Namespace, opts.Logger))
+	RegisterWith(w, Registration{Config: cfg, Runtime: rt, Notifier: opts.Notifier, Roster: roster,
+		SearchAttributes: CheckSearchAttributes(ctx, c, cfg.Temporal.Namespace, opts.Logger), Client: c, Logger: opts.Logger})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.Temporal.TaskQueue, err)
 	}

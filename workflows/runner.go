@@ -46,6 +46,8 @@ type runner struct {
 	// runningChildren are the child runs started and not yet ended, in
 	// start order: a break-glass given later is forwarded to them.
 	runningChildren []string
+	// claimed are the target locks this run holds (targetlock.go).
+	claimed []string
 	// searchVersion is the GetVersion of the search attribute upserts (0
 	// for runs recorded before them); searchWarned says the run logged
 	// that it writes none.
@@ -97,6 +99,9 @@ func Runbook(ctx workflow.Context, in RunInput) (RunResult, error) {
 		// UI and list queries, written once the start is verified; runs
 		// recorded before these upserts replay without them.
 		r.searchVersion = workflow.GetVersion(ctx, searchAttributesChange, workflow.DefaultVersion, 1)
+		if err == nil {
+			err = r.claimTargets(ctx)
+		}
 		if err != nil {
 			r.markRemaining(StepCancelled, "the run was refused before it started")
 			var ref *refused
@@ -144,6 +149,7 @@ func Runbook(ctx workflow.Context, in RunInput) (RunResult, error) {
 			r.finish(ctx, RunSucceeded, "")
 		}
 	}
+	r.releaseTargets(ctx)
 	r.publishSearchAttributes(ctx, r.state.Status, true)
 	// Let in-flight updates finish before the run closes.
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })

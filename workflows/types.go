@@ -31,6 +31,10 @@ const (
 	// client's plan matched against that source; it checks every step
 	// against the worker's action catalog.
 	ActivityVouchPlan = "cordon.vouch_plan"
+	// ActivityClaimTargets and ActivityReleaseTargets hold one
+	// containment per target (TargetLock).
+	ActivityClaimTargets   = "cordon.claim_targets"
+	ActivityReleaseTargets = "cordon.release_targets"
 )
 
 // RunInput starts a run. Everything in it comes from a client and is
@@ -80,6 +84,12 @@ type RunMeta struct {
 	// Authenticated says the requester was verified from a signature (or
 	// inherited from a parent that verified it).
 	Authenticated bool `json:"authenticated,omitempty"`
+	// Force starts the run although another run contains one of its
+	// targets (cordon run --force --reason R), recorded with ForceReason.
+	// The client declares it; the record says so, with the verified
+	// requester.
+	Force       bool   `json:"force,omitempty"`
+	ForceReason string `json:"force_reason,omitempty"`
 }
 
 // RunResult is what a finished run returns (and what a parent sees).
@@ -208,6 +218,9 @@ const (
 
 // CSIRT controls.
 const (
+	// EventForced: the run started although another run contains one
+	// of its targets (--force, with a reason).
+	EventForced  EventKind = "forced"
 	EventPaused  EventKind = "paused"
 	EventResumed EventKind = "resumed"
 	EventSkip    EventKind = "skip"

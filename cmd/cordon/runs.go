@@ -199,7 +199,7 @@ func (id *identity) refusedHelp(env *cliEnv, action, reason string) {
 }
 
 func runRun(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "run", "PATH|NAME [--input k=v...] [--dry-run] [--follow] [--plan-hash H]",
+	fs := newFlagSet(env, "run", "PATH|NAME [--input k=v...] [--dry-run] [--follow] [--plan-hash H] [--force --reason R]",
 		"Start a containment run, signed with your SSH key; print its run id.\n"+
 			"PATH is a runbook file, compiled here: the worker runs it as it is only if its runbook source holds the same\n"+
 			"runbook (otherwise a lead must approve the plan first). NAME is a runbook of the worker's source, compiled there.")
@@ -213,12 +213,18 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	follow := fs.Bool("follow", false, "show progress until the run ends")
 	incident := fs.String("incident", "", "incident id, recorded on every resource Cordon tags")
 	planHash := fs.String("plan-hash", "", "refuse to start unless the plan to run has this content hash (cordon plan prints it)")
+	force := fs.Bool("force", false, "start although another run is containing the same target (recorded with --reason)")
+	reason := fs.String("reason", "", "why --force: it goes into the record")
 	pos, exit, ok := parsePositional(fs, args, 1, 1)
 	if !ok {
 		return exit
 	}
+	if *force && strings.TrimSpace(*reason) == "" {
+		fmt.Fprintln(env.stderr, "cordon run: --force needs --reason R: a second containment of the same target is recorded with why")
+		return 2
+	}
 	start := runctl.StartOptions{PlanHash: *planHash,
-		Meta: workflows.RunMeta{Requester: id.as, Channel: "cli", Incident: *incident, DryRun: *dry}}
+		Meta: workflows.RunMeta{Requester: id.as, Channel: "cli", Incident: *incident, DryRun: *dry, Force: *force, ForceReason: *reason}}
 	if _, err := os.Stat(pos[0]); err == nil || strings.ContainsAny(pos[0], "/.") {
 		plans, ok := compileFiles(env, pos)
 		if !ok {

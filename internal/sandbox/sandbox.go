@@ -265,7 +265,8 @@ func (s *Sandbox) StartWorker(ctx context.Context, o WorkerOptions) (sdkworker.W
 		return nil, fmt.Errorf("start the worker on task queue %s: the sandbox is closed", queue)
 	}
 	w := sdkworker.New(s.client, queue, sdkworker.Options{})
-	worker.RegisterWith(w, o.Config, o.Runtime, o.Notifier, o.Roster, searchAttrs)
+	worker.RegisterWith(w, worker.Registration{Config: o.Config, Runtime: o.Runtime, Notifier: o.Notifier, Roster: o.Roster,
+		SearchAttributes: searchAttrs, Client: s.client, Logger: s.logger})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start the worker on task queue %s: %w", queue, err)
 	}
