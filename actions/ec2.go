@@ -119,6 +119,7 @@ func ec2Actions() []registration {
 				spec.F("skipped_protections", strs, "Protections EC2 could not apply here (termination_protection, stop_protection, scale_in_protection); the notes say why."),
 			},
 			Mutating: true,
+			Reverse:  "aws.ec2.restore_protection",
 			DryRun: "Sends ModifyInstanceAttribute with DryRun=true and previews the change from DescribeInstanceAttribute; " +
 				"scale-in protection (Auto Scaling has no dry run) is previewed from DescribeAutoScalingInstances.",
 			Permissions: []string{
@@ -200,6 +201,71 @@ func ec2Actions() []registration {
 			Timeout:     10 * minute,
 		}, restoreIsolation),
 		action(spec.Action{
+			Name: "aws.ec2.restore_instance_metadata", Service: "ec2",
+			Summary: "Turn the instance metadata service back on, as aws.ec2.disable_instance_metadata recorded it.",
+			Description: "Reads the cordon:prior-metadata record and puts the endpoint back only while it is still disabled, as Cordon " +
+				"left it; HttpTokens, which Cordon never changes, is sent as it is now, so a move to IMDSv2 made meanwhile stays. " +
+				"No record: a no-op with a note (Cordon did not change it). The record is removed once the endpoint is back, so " +
+				"a second restore is a no-op; one that cannot be applied (unreadable, or an endpoint no longer as Cordon left it) " +
+				"is listed in conflicts and kept. The host can fetch role credentials again: restore it only once it is clean.",
+			Params: []spec.Param{instanceIDParam()},
+			Outputs: []spec.Field{
+				spec.F("restored", strs, "What was put back (field=value)."),
+				spec.F("conflicts", strs, "What was left as it is because it changed since Cordon set it; the record is kept."),
+			},
+			Destructive: true, Mutating: true,
+			DryRun:      "Sends ModifyInstanceMetadataOptions and the record's DeleteTags with DryRun=true.",
+			Permissions: []string{"ec2:DescribeInstances", "ec2:ModifyInstanceMetadataOptions", "ec2:DeleteTags"},
+			Timeout:     5 * minute,
+		}, restoreInstanceMetadata),
+		action(spec.Action{
+			Name: "aws.ec2.restore_protection", Service: "ec2",
+			Summary: "Put back the protection aws.ec2.enable_termination_protection recorded: termination and stop protection, " +
+				"shutdown behaviour, DeleteOnTermination, scale-in protection.",
+			Description: "Reads the cordon:prior-protection record. Each protection goes back only where the record says it was off " +
+				"and it is still as Cordon set it (on; shutdown behaviour stop; DeleteOnTermination off on a volume still attached; " +
+				"scale-in protection in the same Auto Scaling group); one the record says was already on is not Cordon's and stays. " +
+				"A value neither Cordon's nor the recorded one is listed in conflicts and the record kept; otherwise the record is " +
+				"removed, so a second restore is a no-op. No record: a no-op with a note. An instance detached from its group has " +
+				"no scale-in protection left to lift. The instance can be terminated again: its evidence is no longer protected.",
+			Params: []spec.Param{instanceIDParam()},
+			Outputs: []spec.Field{
+				spec.F("restored", strs, "What was put back (field=value)."),
+				spec.F("conflicts", strs, "What was left as it is because it changed since Cordon set it; the record is kept."),
+			},
+			Destructive: true, Mutating: true,
+			DryRun: "Sends ModifyInstanceAttribute and the record's DeleteTags with DryRun=true; scale-in protection (Auto Scaling " +
+				"has no dry run) is previewed from DescribeAutoScalingInstances.",
+			Permissions: []string{
+				"ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:ModifyInstanceAttribute", "ec2:DeleteTags",
+				"autoscaling:DescribeAutoScalingInstances", "autoscaling:SetInstanceProtection",
+			},
+			Timeout: 5 * minute,
+		}, restoreProtection),
+		action(spec.Action{
+			Name: "aws.ec2.restore_instance_profile", Service: "ec2",
+			Summary: "Give the instance back the instance profile aws.iam.revoke_role_sessions replaced with a quarantine profile.",
+			Description: "Reads the cordon:prior-instance-profile and cordon:quarantine-instance-profile records and replaces the " +
+				"association (ReplaceIamInstanceProfileAssociation) only while the instance still has Cordon's quarantine profile; " +
+				"a profile someone associated or removed since is listed in conflicts and the record kept. No record: a no-op with " +
+				"a note. The records are removed once the profile is back. The role's deny policy " +
+				"(CordonDenyInstance-<instance>) is not removed: the role stays denied to this instance until someone deletes it " +
+				"by hand, after review. A profile removed with disassociate_instance_profile is not recorded and is not put back.",
+			Params: []spec.Param{instanceIDParam()},
+			Outputs: []spec.Field{
+				spec.F("instance_profile", str, "ARN of the instance profile the instance has after the step, empty for none."),
+				spec.F("restored", strs, "What was put back (field=value)."),
+				spec.F("conflicts", strs, "What was left as it is because it changed since Cordon set it; the record is kept."),
+			},
+			Destructive: true, Mutating: true,
+			DryRun: "Shows the profile change (ReplaceIamInstanceProfileAssociation has no dry run) and sends the records' DeleteTags with DryRun=true.",
+			Permissions: []string{
+				"ec2:DescribeInstances", "ec2:DescribeIamInstanceProfileAssociations", "ec2:ReplaceIamInstanceProfileAssociation",
+				"iam:PassRole", "ec2:DeleteTags",
+			},
+			Timeout: 5 * minute,
+		}, restoreInstanceProfile),
+		action(spec.Action{
 			Name: "aws.ec2.disassociate_address", Service: "ec2",
 			Summary: "Take the instance's Elastic IP addresses off it, so it is no longer reachable at its public addresses.",
 			Description: "Each association (address, interface, private address) is recorded in a tag on the address before it is " +
@@ -268,14 +334,16 @@ func ec2Actions() []registration {
 		}, snapshotVolumes),
 		action(spec.Action{
 			Name: "aws.ec2.disable_instance_metadata", Service: "ec2",
-			Summary:     "Turn the instance metadata service off, so nothing on the host can fetch fresh role credentials.",
-			Description: "Credentials already taken stay valid until they expire: pair this with aws.iam.revoke_role_sessions.",
-			Params:      []spec.Param{instanceIDParam()},
+			Summary: "Turn the instance metadata service off, so nothing on the host can fetch fresh role credentials.",
+			Description: "Credentials already taken stay valid until they expire: pair this with aws.iam.revoke_role_sessions. " +
+				"The options before the change are recorded in the cordon:prior-metadata tag, which aws.ec2.restore_instance_metadata reads.",
+			Params: []spec.Param{instanceIDParam()},
 			Outputs: []spec.Field{
 				spec.F("previous_http_endpoint", str, "enabled or disabled, before the change."),
 				spec.F("previous_http_tokens", str, "optional or required, before the change."),
 			},
 			Mutating:    true,
+			Reverse:     "aws.ec2.restore_instance_metadata",
 			DryRun:      "Sends ModifyInstanceMetadataOptions (and the cordon:prior-metadata record's CreateTags) with DryRun=true.",
 			Permissions: []string{"ec2:DescribeInstances", "ec2:CreateTags", "ec2:ModifyInstanceMetadataOptions"},
 			Timeout:     5 * minute,
