@@ -269,21 +269,58 @@ func ec2Actions() []registration {
 			Name: "aws.ec2.disassociate_address", Service: "ec2",
 			Summary: "Take the instance's Elastic IP addresses off it, so it is no longer reachable at its public addresses.",
 			Description: "Each association (address, interface, private address) is recorded in a tag on the address before it is " +
-				"removed; with restore, the recorded associations are put back (AssociateAddress without reassociation: an address " +
+				"removed; aws.ec2.restore_addresses (or restore) puts the recorded associations back (AssociateAddress without reassociation: an address " +
 				"someone gave another resource meanwhile stays where it is) and the records removed. Only Elastic IPs: an " +
 				"auto-assigned public IPv4 address cannot be removed this way (isolation cuts its traffic).",
 			Params: []spec.Param{
 				instanceIDParam(),
-				{Name: "restore", Type: spec.Bool, Default: false, Description: "Put back the associations this action recorded, instead of removing them."},
+				{Name: "restore", Type: spec.Bool, Default: false, Description: "Put back the associations this action recorded, instead of removing them: the older spelling of aws.ec2.restore_addresses, kept for existing runbooks."},
 			},
 			Outputs: []spec.Field{
 				spec.F("addresses", spec.ListOf(addressAssociation), "Every address removed (or, with restore, put back)."),
 			},
 			Destructive: true, Mutating: true,
+			Reverse:     "aws.ec2.restore_addresses",
 			DryRun:      "Previews each address's association before → after; sends DisassociateAddress (AssociateAddress with restore) and CreateTags with DryRun=true.",
 			Permissions: []string{"ec2:DescribeInstances", "ec2:DescribeAddresses", "ec2:CreateTags", "ec2:DeleteTags", "ec2:DisassociateAddress", "ec2:AssociateAddress"},
 			Timeout:     5 * minute,
 		}, disassociateAddress),
+		action(spec.Action{
+			Name: "aws.ec2.restore_addresses", Service: "ec2",
+			Summary: "Put back the Elastic IP associations aws.ec2.disassociate_address recorded for the instance.",
+			Description: "Reads the cordon:eip-association record on each address and associates it again with the recorded " +
+				"interface and private address (AssociateAddress without reassociation), then removes the record. An address " +
+				"someone associated with something else since stays there, is listed in conflicts, and keeps its record. No " +
+				"record: a no-op with a note. The instance is reachable at its public addresses again.",
+			Params: []spec.Param{instanceIDParam()},
+			Outputs: []spec.Field{
+				spec.F("addresses", spec.ListOf(addressAssociation), "Every address put back (or found back already)."),
+				spec.F("conflicts", strs, "What was left as it is because it changed since Cordon set it; the record is kept."),
+			},
+			Destructive: true, Mutating: true,
+			DryRun:      "Previews each address's association before → after; sends AssociateAddress and DeleteTags with DryRun=true.",
+			Permissions: []string{"ec2:DescribeInstances", "ec2:DescribeAddresses", "ec2:AssociateAddress", "ec2:DeleteTags"},
+			Timeout:     5 * minute,
+		}, restoreAddresses),
+		action(spec.Action{
+			Name: "aws.ec2.restore_subnet_acl", Service: "ec2",
+			Summary: "Give a quarantined subnet back the network ACL aws.ec2.quarantine_subnet_acl recorded.",
+			Description: "Reads the cordon:original-network-acl record on the subnet and associates that ACL again while the " +
+				"subnet still has a Cordon quarantine ACL, then removes the record. An ACL someone associated since is left, " +
+				"listed in conflicts, and the record kept. No record: a no-op with a note. Every host of the subnet is reachable " +
+				"again. The deny-all ACL itself is not deleted (it holds no rule and costs nothing; delete it by hand).",
+			Params: []spec.Param{
+				{Name: "subnet_id", Type: str, Required: true, Pattern: `^subnet-[0-9a-f]{8,17}$`, Description: "The quarantined subnet."},
+			},
+			Outputs: []spec.Field{
+				spec.F("network_acl_id", str, "The ACL associated with the subnet after the step."),
+				spec.F("conflicts", strs, "What was left as it is because it changed since Cordon set it; the record is kept."),
+			},
+			Destructive: true, Mutating: true,
+			DryRun:      "Previews the subnet's ACL before → after; sends ReplaceNetworkAclAssociation and DeleteTags with DryRun=true.",
+			Permissions: []string{"ec2:DescribeSubnets", "ec2:DescribeNetworkAcls", "ec2:ReplaceNetworkAclAssociation", "ec2:DeleteTags"},
+			Timeout:     5 * minute,
+		}, restoreSubnetACLAction),
 		action(spec.Action{
 			Name: "aws.ec2.quarantine_subnet_acl", Service: "ec2",
 			Summary: "Cut a whole subnet off: a deny-all network ACL in place of the subnet's own.",
@@ -291,16 +328,18 @@ func ec2Actions() []registration {
 				"(ICMP, flows through a NAT gateway, a load balancer or a Transit Gateway), for every host of the subnet: use it when " +
 				"isolating instances is not enough, and know that it cuts the subnet's neighbours too. Creates one deny-all ACL per " +
 				"VPC for this step (no entries but the default deny; found again by its tags), records the subnet's ACL in a tag on " +
-				"the subnet, and replaces the association. With restore, the recorded ACL goes back and the record is removed.",
+				"the subnet, and replaces the association. aws.ec2.restore_subnet_acl (or restore) puts the recorded ACL back while the " +
+				"subnet still has Cordon's quarantine ACL, and removes the record.",
 			Params: []spec.Param{
 				{Name: "subnet_id", Type: str, Required: true, Pattern: `^subnet-[0-9a-f]{8,17}$`, Description: "The subnet to quarantine."},
-				{Name: "restore", Type: spec.Bool, Default: false, Description: "Put back the network ACL this action recorded, instead of quarantining."},
+				{Name: "restore", Type: spec.Bool, Default: false, Description: "Put back the network ACL this action recorded, instead of quarantining: the older spelling of aws.ec2.restore_subnet_acl, kept for existing runbooks."},
 			},
 			Outputs: []spec.Field{
 				spec.F("network_acl_id", str, "The ACL now associated with the subnet."),
 				spec.F("original_network_acl_id", str, "The subnet's ACL before quarantine."),
 			},
 			Destructive: true, Mutating: true,
+			Reverse:     "aws.ec2.restore_subnet_acl",
 			DryRun:      "Previews the subnet's ACL before → after; sends CreateNetworkAcl, ReplaceNetworkAclAssociation and CreateTags with DryRun=true.",
 			Permissions: []string{"ec2:DescribeSubnets", "ec2:DescribeNetworkAcls", "ec2:CreateNetworkAcl", "ec2:CreateTags", "ec2:DeleteTags", "ec2:ReplaceNetworkAclAssociation"},
 			Timeout:     5 * minute,
