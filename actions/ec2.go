@@ -189,9 +189,18 @@ func ec2Actions() []registration {
 		}, isolateInstance),
 		action(spec.Action{
 			Name: "aws.ec2.restore_isolation", Service: "ec2",
-			Summary:     "Put back the security groups that isolation recorded on every network interface.",
-			Description: "Reads the original groups from the tag aws.ec2.isolate_instance left on each ENI; it needs nothing else isolation made.",
-			Params:      []spec.Param{instanceIDParam()},
+			Summary: "Put back the security groups that isolation recorded on every network interface.",
+			Description: "Reads the original groups from the tag aws.ec2.isolate_instance left on each ENI; it needs nothing else isolation made. " +
+				"An ENI without the record is left alone.\n\n" +
+				"The other restores (aws.ec2.restore_addresses, restore_subnet_acl, restore_instance_metadata, restore_protection, " +
+				"restore_instance_profile) put back the rest of what Cordon recorded; examples/restore-isolation.yaml runs them all. " +
+				"What no restore puts back: snapshots (evidence, kept; locked ones cannot be deleted before their lock allows); " +
+				"deactivated access keys and deleted login profiles (never reactivate leaked credentials: issue new ones); deny " +
+				"policies (CordonDenyAll, CordonDenyInstance-*, AWSRevokeOlderSessions, the CordonLockRole trust statement: remove " +
+				"them by hand after review, once credentials have rotated); a stopped or terminated instance; an Auto Scaling " +
+				"detach or standby and a lowered MinSize, and deregistered load balancer targets (recorded only in the containment " +
+				"run's outputs, not on AWS: put them back by hand); an instance profile removed with disassociate_instance_profile.",
+			Params: []spec.Param{instanceIDParam()},
 			Outputs: []spec.Field{
 				spec.F("network_interfaces", spec.ListOf(eni), "Every ENI with the groups it was given back."),
 			},
