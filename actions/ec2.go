@@ -119,6 +119,7 @@ func ec2Actions() []registration {
 				spec.F("skipped_protections", strs, "Protections EC2 could not apply here (termination_protection, stop_protection, scale_in_protection); the notes say why."),
 			},
 			Mutating: true,
+			Reverse:  "aws.ec2.restore_protection",
 			DryRun: "Sends ModifyInstanceAttribute with DryRun=true and previews the change from DescribeInstanceAttribute; " +
 				"scale-in protection (Auto Scaling has no dry run) is previewed from DescribeAutoScalingInstances.",
 			Permissions: []string{
@@ -188,9 +189,18 @@ func ec2Actions() []registration {
 		}, isolateInstance),
 		action(spec.Action{
 			Name: "aws.ec2.restore_isolation", Service: "ec2",
-			Summary:     "Put back the security groups that isolation recorded on every network interface.",
-			Description: "Reads the original groups from the tag aws.ec2.isolate_instance left on each ENI; it needs nothing else isolation made.",
-			Params:      []spec.Param{instanceIDParam()},
+			Summary: "Put back the security groups that isolation recorded on every network interface.",
+			Description: "Reads the original groups from the tag aws.ec2.isolate_instance left on each ENI; it needs nothing else isolation made. " +
+				"An ENI without the record is left alone.\n\n" +
+				"The other restores (aws.ec2.restore_addresses, restore_subnet_acl, restore_instance_metadata, restore_protection, " +
+				"restore_instance_profile) put back the rest of what Cordon recorded; examples/restore-isolation.yaml runs them all. " +
+				"What no restore puts back: snapshots (evidence, kept; locked ones cannot be deleted before their lock allows); " +
+				"deactivated access keys and deleted login profiles (never reactivate leaked credentials: issue new ones); deny " +
+				"policies (CordonDenyAll, CordonDenyInstance-*, AWSRevokeOlderSessions, the CordonLockRole trust statement: remove " +
+				"them by hand after review, once credentials have rotated); a stopped or terminated instance; an Auto Scaling " +
+				"detach or standby and a lowered MinSize, and deregistered load balancer targets (recorded only in the containment " +
+				"run's outputs, not on AWS: put them back by hand); an instance profile removed with disassociate_instance_profile.",
+			Params: []spec.Param{instanceIDParam()},
 			Outputs: []spec.Field{
 				spec.F("network_interfaces", spec.ListOf(eni), "Every ENI with the groups it was given back."),
 			},
@@ -200,24 +210,126 @@ func ec2Actions() []registration {
 			Timeout:     10 * minute,
 		}, restoreIsolation),
 		action(spec.Action{
+			Name: "aws.ec2.restore_instance_metadata", Service: "ec2",
+			Summary: "Turn the instance metadata service back on, as aws.ec2.disable_instance_metadata recorded it.",
+			Description: "Reads the cordon:prior-metadata record and puts the endpoint back only while it is still disabled, as Cordon " +
+				"left it; HttpTokens, which Cordon never changes, is sent as it is now, so a move to IMDSv2 made meanwhile stays. " +
+				"No record: a no-op with a note (Cordon did not change it). The record is removed once the endpoint is back, so " +
+				"a second restore is a no-op; one that cannot be applied (unreadable, or an endpoint no longer as Cordon left it) " +
+				"is listed in conflicts and kept. The host can fetch role credentials again: restore it only once it is clean.",
+			Params: []spec.Param{instanceIDParam()},
+			Outputs: []spec.Field{
+				spec.F("restored", strs, "What was put back (field=value)."),
+				spec.F("conflicts", strs, "What was left as it is because it changed since Cordon set it; the record is kept."),
+			},
+			Destructive: true, Mutating: true,
+			DryRun:      "Sends ModifyInstanceMetadataOptions and the record's DeleteTags with DryRun=true.",
+			Permissions: []string{"ec2:DescribeInstances", "ec2:ModifyInstanceMetadataOptions", "ec2:DeleteTags"},
+			Timeout:     5 * minute,
+		}, restoreInstanceMetadata),
+		action(spec.Action{
+			Name: "aws.ec2.restore_protection", Service: "ec2",
+			Summary: "Put back the protection aws.ec2.enable_termination_protection recorded: termination and stop protection, " +
+				"shutdown behaviour, DeleteOnTermination, scale-in protection.",
+			Description: "Reads the cordon:prior-protection record. Each protection goes back only where the record says it was off " +
+				"and it is still as Cordon set it (on; shutdown behaviour stop; DeleteOnTermination off on a volume still attached; " +
+				"scale-in protection in the same Auto Scaling group); one the record says was already on is not Cordon's and stays. " +
+				"A value neither Cordon's nor the recorded one is listed in conflicts and the record kept; otherwise the record is " +
+				"removed, so a second restore is a no-op. No record: a no-op with a note. An instance detached from its group has " +
+				"no scale-in protection left to lift. The instance can be terminated again: its evidence is no longer protected.",
+			Params: []spec.Param{instanceIDParam()},
+			Outputs: []spec.Field{
+				spec.F("restored", strs, "What was put back (field=value)."),
+				spec.F("conflicts", strs, "What was left as it is because it changed since Cordon set it; the record is kept."),
+			},
+			Destructive: true, Mutating: true,
+			DryRun: "Sends ModifyInstanceAttribute and the record's DeleteTags with DryRun=true; scale-in protection (Auto Scaling " +
+				"has no dry run) is previewed from DescribeAutoScalingInstances.",
+			Permissions: []string{
+				"ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:ModifyInstanceAttribute", "ec2:DeleteTags",
+				"autoscaling:DescribeAutoScalingInstances", "autoscaling:SetInstanceProtection",
+			},
+			Timeout: 5 * minute,
+		}, restoreProtection),
+		action(spec.Action{
+			Name: "aws.ec2.restore_instance_profile", Service: "ec2",
+			Summary: "Give the instance back the instance profile aws.iam.revoke_role_sessions replaced with a quarantine profile.",
+			Description: "Reads the cordon:prior-instance-profile and cordon:quarantine-instance-profile records and replaces the " +
+				"association (ReplaceIamInstanceProfileAssociation) only while the instance still has Cordon's quarantine profile; " +
+				"a profile someone associated or removed since is listed in conflicts and the record kept. No record: a no-op with " +
+				"a note. The records are removed once the profile is back. The role's deny policy " +
+				"(CordonDenyInstance-<instance>) is not removed: the role stays denied to this instance until someone deletes it " +
+				"by hand, after review. A profile removed with disassociate_instance_profile is not recorded and is not put back.",
+			Params: []spec.Param{instanceIDParam()},
+			Outputs: []spec.Field{
+				spec.F("instance_profile", str, "ARN of the instance profile the instance has after the step, empty for none."),
+				spec.F("restored", strs, "What was put back (field=value)."),
+				spec.F("conflicts", strs, "What was left as it is because it changed since Cordon set it; the record is kept."),
+			},
+			Destructive: true, Mutating: true,
+			DryRun: "Shows the profile change (ReplaceIamInstanceProfileAssociation has no dry run) and sends the records' DeleteTags with DryRun=true.",
+			Permissions: []string{
+				"ec2:DescribeInstances", "ec2:DescribeIamInstanceProfileAssociations", "ec2:ReplaceIamInstanceProfileAssociation",
+				"iam:PassRole", "ec2:DeleteTags",
+			},
+			Timeout: 5 * minute,
+		}, restoreInstanceProfile),
+		action(spec.Action{
 			Name: "aws.ec2.disassociate_address", Service: "ec2",
 			Summary: "Take the instance's Elastic IP addresses off it, so it is no longer reachable at its public addresses.",
 			Description: "Each association (address, interface, private address) is recorded in a tag on the address before it is " +
-				"removed; with restore, the recorded associations are put back (AssociateAddress without reassociation: an address " +
+				"removed; aws.ec2.restore_addresses (or restore) puts the recorded associations back (AssociateAddress without reassociation: an address " +
 				"someone gave another resource meanwhile stays where it is) and the records removed. Only Elastic IPs: an " +
 				"auto-assigned public IPv4 address cannot be removed this way (isolation cuts its traffic).",
 			Params: []spec.Param{
 				instanceIDParam(),
-				{Name: "restore", Type: spec.Bool, Default: false, Description: "Put back the associations this action recorded, instead of removing them."},
+				{Name: "restore", Type: spec.Bool, Default: false, Description: "Put back the associations this action recorded, instead of removing them: the older spelling of aws.ec2.restore_addresses, kept for existing runbooks."},
 			},
 			Outputs: []spec.Field{
 				spec.F("addresses", spec.ListOf(addressAssociation), "Every address removed (or, with restore, put back)."),
 			},
 			Destructive: true, Mutating: true,
+			Reverse:     "aws.ec2.restore_addresses",
 			DryRun:      "Previews each address's association before → after; sends DisassociateAddress (AssociateAddress with restore) and CreateTags with DryRun=true.",
 			Permissions: []string{"ec2:DescribeInstances", "ec2:DescribeAddresses", "ec2:CreateTags", "ec2:DeleteTags", "ec2:DisassociateAddress", "ec2:AssociateAddress"},
 			Timeout:     5 * minute,
 		}, disassociateAddress),
+		action(spec.Action{
+			Name: "aws.ec2.restore_addresses", Service: "ec2",
+			Summary: "Put back the Elastic IP associations aws.ec2.disassociate_address recorded for the instance.",
+			Description: "Reads the cordon:eip-association record on each address and associates it again with the recorded " +
+				"interface and private address (AssociateAddress without reassociation), then removes the record. An address " +
+				"someone associated with something else since stays there, is listed in conflicts, and keeps its record. No " +
+				"record: a no-op with a note. The instance is reachable at its public addresses again.",
+			Params: []spec.Param{instanceIDParam()},
+			Outputs: []spec.Field{
+				spec.F("addresses", spec.ListOf(addressAssociation), "Every address put back (or found back already)."),
+				spec.F("conflicts", strs, "What was left as it is because it changed since Cordon set it; the record is kept."),
+			},
+			Destructive: true, Mutating: true,
+			DryRun:      "Previews each address's association before → after; sends AssociateAddress and DeleteTags with DryRun=true.",
+			Permissions: []string{"ec2:DescribeInstances", "ec2:DescribeAddresses", "ec2:AssociateAddress", "ec2:DeleteTags"},
+			Timeout:     5 * minute,
+		}, restoreAddresses),
+		action(spec.Action{
+			Name: "aws.ec2.restore_subnet_acl", Service: "ec2",
+			Summary: "Give a quarantined subnet back the network ACL aws.ec2.quarantine_subnet_acl recorded.",
+			Description: "Reads the cordon:original-network-acl record on the subnet and associates that ACL again while the " +
+				"subnet still has a Cordon quarantine ACL, then removes the record. An ACL someone associated since is left, " +
+				"listed in conflicts, and the record kept. No record: a no-op with a note. Every host of the subnet is reachable " +
+				"again. The deny-all ACL itself is not deleted (it holds no rule and costs nothing; delete it by hand).",
+			Params: []spec.Param{
+				{Name: "subnet_id", Type: str, Required: true, Pattern: `^subnet-[0-9a-f]{8,17}$`, Description: "The quarantined subnet."},
+			},
+			Outputs: []spec.Field{
+				spec.F("network_acl_id", str, "The ACL associated with the subnet after the step."),
+				spec.F("conflicts", strs, "What was left as it is because it changed since Cordon set it; the record is kept."),
+			},
+			Destructive: true, Mutating: true,
+			DryRun:      "Previews the subnet's ACL before → after; sends ReplaceNetworkAclAssociation and DeleteTags with DryRun=true.",
+			Permissions: []string{"ec2:DescribeSubnets", "ec2:DescribeNetworkAcls", "ec2:ReplaceNetworkAclAssociation", "ec2:DeleteTags"},
+			Timeout:     5 * minute,
+		}, restoreSubnetACLAction),
 		action(spec.Action{
 			Name: "aws.ec2.quarantine_subnet_acl", Service: "ec2",
 			Summary: "Cut a whole subnet off: a deny-all network ACL in place of the subnet's own.",
@@ -225,16 +337,18 @@ func ec2Actions() []registration {
 				"(ICMP, flows through a NAT gateway, a load balancer or a Transit Gateway), for every host of the subnet: use it when " +
 				"isolating instances is not enough, and know that it cuts the subnet's neighbours too. Creates one deny-all ACL per " +
 				"VPC for this step (no entries but the default deny; found again by its tags), records the subnet's ACL in a tag on " +
-				"the subnet, and replaces the association. With restore, the recorded ACL goes back and the record is removed.",
+				"the subnet, and replaces the association. aws.ec2.restore_subnet_acl (or restore) puts the recorded ACL back while the " +
+				"subnet still has Cordon's quarantine ACL, and removes the record.",
 			Params: []spec.Param{
 				{Name: "subnet_id", Type: str, Required: true, Pattern: `^subnet-[0-9a-f]{8,17}$`, Description: "The subnet to quarantine."},
-				{Name: "restore", Type: spec.Bool, Default: false, Description: "Put back the network ACL this action recorded, instead of quarantining."},
+				{Name: "restore", Type: spec.Bool, Default: false, Description: "Put back the network ACL this action recorded, instead of quarantining: the older spelling of aws.ec2.restore_subnet_acl, kept for existing runbooks."},
 			},
 			Outputs: []spec.Field{
 				spec.F("network_acl_id", str, "The ACL now associated with the subnet."),
 				spec.F("original_network_acl_id", str, "The subnet's ACL before quarantine."),
 			},
 			Destructive: true, Mutating: true,
+			Reverse:     "aws.ec2.restore_subnet_acl",
 			DryRun:      "Previews the subnet's ACL before → after; sends CreateNetworkAcl, ReplaceNetworkAclAssociation and CreateTags with DryRun=true.",
 			Permissions: []string{"ec2:DescribeSubnets", "ec2:DescribeNetworkAcls", "ec2:CreateNetworkAcl", "ec2:CreateTags", "ec2:DeleteTags", "ec2:ReplaceNetworkAclAssociation"},
 			Timeout:     5 * minute,
@@ -268,14 +382,16 @@ func ec2Actions() []registration {
 		}, snapshotVolumes),
 		action(spec.Action{
 			Name: "aws.ec2.disable_instance_metadata", Service: "ec2",
-			Summary:     "Turn the instance metadata service off, so nothing on the host can fetch fresh role credentials.",
-			Description: "Credentials already taken stay valid until they expire: pair this with aws.iam.revoke_role_sessions.",
-			Params:      []spec.Param{instanceIDParam()},
+			Summary: "Turn the instance metadata service off, so nothing on the host can fetch fresh role credentials.",
+			Description: "Credentials already taken stay valid until they expire: pair this with aws.iam.revoke_role_sessions. " +
+				"The options before the change are recorded in the cordon:prior-metadata tag, which aws.ec2.restore_instance_metadata reads.",
+			Params: []spec.Param{instanceIDParam()},
 			Outputs: []spec.Field{
 				spec.F("previous_http_endpoint", str, "enabled or disabled, before the change."),
 				spec.F("previous_http_tokens", str, "optional or required, before the change."),
 			},
 			Mutating:    true,
+			Reverse:     "aws.ec2.restore_instance_metadata",
 			DryRun:      "Sends ModifyInstanceMetadataOptions (and the cordon:prior-metadata record's CreateTags) with DryRun=true.",
 			Permissions: []string{"ec2:DescribeInstances", "ec2:CreateTags", "ec2:ModifyInstanceMetadataOptions"},
 			Timeout:     5 * minute,

@@ -58,7 +58,9 @@ func disassociateAddress(ctx context.Context, x *execution) error {
 		enis[aws.ToString(e.NetworkInterfaceId)] = true
 	}
 	if p.Restore {
-		return reassociateAddresses(ctx, x, p.InstanceID, enis)
+		// The older spelling of aws.ec2.restore_addresses.
+		_, err := reassociateAddresses(ctx, x, p.InstanceID, enis)
+		return err
 	}
 	result := []addressAssociation{}
 	if len(enis) > 0 {
@@ -103,13 +105,34 @@ func disassociateAddress(ctx context.Context, x *execution) error {
 	return nil
 }
 
+// restoreAddresses is aws.ec2.restore_addresses.
+func restoreAddresses(ctx context.Context, x *execution) error {
+	var p instanceParams
+	if err := x.decode(&p); err != nil {
+		return err
+	}
+	in, err := getInstance(ctx, x, p.InstanceID)
+	if err != nil {
+		return err
+	}
+	enis := map[string]bool{}
+	for _, e := range interfaces(in) {
+		enis[aws.ToString(e.NetworkInterfaceId)] = true
+	}
+	conflicts, err := reassociateAddresses(ctx, x, p.InstanceID, enis)
+	x.output("conflicts", nonNil(conflicts))
+	return err
+}
+
 // reassociateAddresses puts back the associations recorded on addresses
-// for the instance's interfaces, and removes the records.
-func reassociateAddresses(ctx context.Context, x *execution, instanceID string, enis map[string]bool) error {
+// for the instance's interfaces, and removes the records. It returns the
+// addresses left where someone put them since, whose records it keeps.
+func reassociateAddresses(ctx context.Context, x *execution, instanceID string, enis map[string]bool) ([]string, error) {
+	var conflicts []string
 	addrs, err := describeAddresses(ctx, x, "read the Elastic IPs recorded for "+instanceID,
 		ec2types.Filter{Name: aws.String("tag-key"), Values: []string{TagEIPAssociation}})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	result := []addressAssociation{}
 	for _, a := range addrs {
@@ -128,27 +151,29 @@ func reassociateAddresses(ctx context.Context, x *execution, instanceID string, 
 				AllowReassociation: aws.Bool(false), DryRun: aws.Bool(x.preview()),
 			})
 			if err := x.ec2Outcome("give "+assoc.PublicIP+" ("+assoc.AllocationID+") back to "+eni, "ec2:AssociateAddress", err); err != nil {
-				return err
+				return nil, err
 			}
 			x.change(assoc.AllocationID, "association", nil, assoc.String())
 		case now == (addressAssociation{NetworkInterfaceID: eni, PrivateIP: ip}):
 			x.note("%s is already back on %s; removing the record", assoc.PublicIP, eni)
 		default:
 			// Given to something else since: taking it back could cut that.
-			x.note("%s (%s) is now associated with %s: left there, record kept", assoc.PublicIP, assoc.AllocationID, now)
+			msg := fmt.Sprintf("%s (%s) is now associated with %s, not with %s as recorded: left there, record kept", assoc.PublicIP, assoc.AllocationID, now, eni)
+			x.note("%s", msg)
+			conflicts = append(conflicts, msg)
 			continue
 		}
 		keys := recordTagKeys(tags, TagEIPAssociation)
 		if err := deleteRecord(ctx, x, assoc.AllocationID, TagEIPAssociation, keys, record); err != nil {
-			return err
+			return nil, err
 		}
 		result = append(result, assoc)
 	}
-	if len(result) == 0 {
-		x.note("no Elastic IP has a record of %s: nothing to put back", instanceID)
+	if len(result) == 0 && len(conflicts) == 0 {
+		x.note("nothing recorded: no Elastic IP has a record (%s) of %s, so Cordon took none off it and there is nothing to put back", TagEIPAssociation, instanceID)
 	}
 	x.output("addresses", result)
-	return nil
+	return conflicts, nil
 }
 
 func describeAddresses(ctx context.Context, x *execution, what string, filter ec2types.Filter) ([]ec2types.Address, error) {
@@ -212,7 +237,10 @@ func quarantineSubnetACL(ctx context.Context, x *execution) error {
 	}
 	record, recorded := readRecord(tags, TagOriginalNetworkACL)
 	if p.Restore {
-		return restoreSubnetACL(ctx, x, p.SubnetID, current, record, recorded, tags)
+		// The older spelling of aws.ec2.restore_subnet_acl.
+		x.output("original_network_acl_id", record)
+		_, err := restoreSubnetACL(ctx, x, p.SubnetID, current, record, recorded, tags)
+		return err
 	}
 	if ec2TagMap(current.acl.Tags)[TagQuarantine] == quarantineNACL {
 		x.note("%s already has the quarantine network ACL %s", p.SubnetID, current.id())
@@ -249,27 +277,60 @@ func quarantineSubnetACL(ctx context.Context, x *execution) error {
 	return nil
 }
 
-func restoreSubnetACL(ctx context.Context, x *execution, subnetID string, current subnetACL, record string, recorded bool, tags map[string]string) error {
-	if !recorded {
-		x.note("%s has no record of its original network ACL (%s): left alone", subnetID, TagOriginalNetworkACL)
-		x.output("network_acl_id", current.id())
-		x.output("original_network_acl_id", "")
-		return nil
+// restoreSubnetACLAction is aws.ec2.restore_subnet_acl.
+func restoreSubnetACLAction(ctx context.Context, x *execution) error {
+	var p struct {
+		SubnetID string `json:"subnet_id"`
 	}
-	if current.id() != record {
-		if err := replaceACL(ctx, x, subnetID, current.association, record, "restore "+subnetID); err != nil {
-			return err
-		}
-		x.change(subnetID, "network_acl", current.id(), record)
-	} else {
-		x.note("%s already has its original network ACL %s back", subnetID, record)
-	}
-	if err := deleteRecord(ctx, x, subnetID, TagOriginalNetworkACL, recordTagKeys(tags, TagOriginalNetworkACL), record); err != nil {
+	if err := x.decode(&p); err != nil {
 		return err
 	}
+	out, err := x.aws.EC2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{p.SubnetID}})
+	if err != nil {
+		return classify("describe subnet "+p.SubnetID, "ec2:DescribeSubnets", err)
+	}
+	if len(out.Subnets) == 0 {
+		return classify("describe subnet "+p.SubnetID, "ec2:DescribeSubnets",
+			notFound("InvalidSubnetID.NotFound", "subnet "+p.SubnetID+" was not returned"))
+	}
+	tags := ec2TagMap(out.Subnets[0].Tags)
+	current, err := aclOfSubnet(ctx, x, p.SubnetID)
+	if err != nil {
+		return err
+	}
+	record, recorded := readRecord(tags, TagOriginalNetworkACL)
+	conflicts, err := restoreSubnetACL(ctx, x, p.SubnetID, current, record, recorded, tags)
+	x.output("conflicts", nonNil(conflicts))
+	return err
+}
+
+// restoreSubnetACL puts the recorded ACL back while the subnet still has
+// a quarantine ACL of Cordon's; an ACL someone associated since is left,
+// with the record, and returned as a conflict. It outputs network_acl_id.
+func restoreSubnetACL(ctx context.Context, x *execution, subnetID string, current subnetACL, record string, recorded bool, tags map[string]string) ([]string, error) {
+	x.output("network_acl_id", current.id())
+	if !recorded {
+		x.note("nothing recorded: %s has no record of its original network ACL (%s), so Cordon did not quarantine it and there is nothing to put back", subnetID, TagOriginalNetworkACL)
+		return nil, nil
+	}
+	switch {
+	case current.id() == record:
+		x.note("%s already has its original network ACL %s back", subnetID, record)
+	case ec2TagMap(current.acl.Tags)[TagQuarantine] != quarantineNACL:
+		msg := fmt.Sprintf("%s has the network ACL %s, not a Cordon quarantine ACL: someone changed it since; the record (%s) is kept", subnetID, current.id(), record)
+		x.note("left as it is: %s", msg)
+		return []string{msg}, nil
+	default:
+		if err := replaceACL(ctx, x, subnetID, current.association, record, "restore "+subnetID); err != nil {
+			return nil, err
+		}
+		x.change(subnetID, "network_acl", current.id(), record)
+	}
+	if err := deleteRecord(ctx, x, subnetID, TagOriginalNetworkACL, recordTagKeys(tags, TagOriginalNetworkACL), record); err != nil {
+		return nil, err
+	}
 	x.output("network_acl_id", record)
-	x.output("original_network_acl_id", record)
-	return nil
+	return nil, nil
 }
 
 func replaceACL(ctx context.Context, x *execution, subnetID, association, aclID, what string) error {

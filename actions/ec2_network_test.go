@@ -1,8 +1,12 @@
 package actions_test
 
 import (
+	"context"
 	"slices"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
@@ -84,6 +88,87 @@ func ec2NetworkContracts() []contractCase {
 				return map[string]any{"subnet_id": "subnet-0123456789abcdef0"}, "subnet-0123456789abcdef0"
 			},
 		},
+		{
+			action: "aws.ec2.restore_addresses",
+			seed: func(h *harness) map[string]any {
+				params := withAddress(h)
+				h.execute("aws.ec2.disassociate_address", params)
+				h.emu.ResetCalls()
+				return params
+			},
+			done: func(t *testing.T, h *harness, params map[string]any) {
+				if a := addressesOf(h, params["instance_id"].(string)); len(a) != 1 || a[0].Tags[actions.TagEIPAssociation] != "" {
+					t.Errorf("addresses %+v", a)
+				}
+			},
+			permission: "ec2:AssociateAddress",
+			missing:    missingInstanceParams,
+		},
+		{
+			action: "aws.ec2.restore_subnet_acl",
+			seed: func(h *harness) map[string]any {
+				params := seededSubnet(h)
+				h.execute("aws.ec2.quarantine_subnet_acl", params)
+				h.emu.ResetCalls()
+				return params
+			},
+			done: func(t *testing.T, h *harness, params map[string]any) {
+				subnet := params["subnet_id"].(string)
+				if a, ok := h.emu.NetworkACLOf(subnet); !ok || !a.IsDefault {
+					t.Errorf("%s ACL = %+v", subnet, a)
+				}
+				for _, s := range h.emu.State().Subnets {
+					if s.ID == subnet && s.Tags[actions.TagOriginalNetworkACL] != "" {
+						t.Errorf("record left: %v", s.Tags)
+					}
+				}
+			},
+			permission: "ec2:ReplaceNetworkAclAssociation",
+			missing: func(*harness) (map[string]any, string) {
+				return map[string]any{"subnet_id": "subnet-0123456789abcdef0"}, "subnet-0123456789abcdef0"
+			},
+		},
+	}
+}
+
+// An ACL someone associated with the subnet after the quarantine is
+// theirs: the restore leaves it and keeps the record.
+func TestRestoreSubnetACLLeavesAnACLChangedSince(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	params := seededSubnet(h)
+	subnet := params["subnet_id"].(string)
+	original, _ := h.emu.NetworkACLOf(subnet)
+	h.execute("aws.ec2.quarantine_subnet_acl", params)
+	// Someone moves the subnet to another ACL of theirs (here the
+	// original's twin: any ACL not tagged as Cordon's quarantine).
+	c := ec2Setup(h)
+	made, err := c.CreateNetworkAcl(context.Background(), &ec2.CreateNetworkAclInput{VpcId: aws.String(original.VPCID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quarantined, _ := h.emu.NetworkACLOf(subnet)
+	var assoc string
+	for id, sub := range quarantined.Associations {
+		if sub == subnet {
+			assoc = id
+		}
+	}
+	if _, err := c.ReplaceNetworkAclAssociation(context.Background(), &ec2.ReplaceNetworkAclAssociationInput{
+		AssociationId: aws.String(assoc), NetworkAclId: made.NetworkAcl.NetworkAclId,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.emu.ResetCalls()
+	res := h.execute("aws.ec2.restore_subnet_acl", params)
+	if a, _ := h.emu.NetworkACLOf(subnet); a.ID != aws.ToString(made.NetworkAcl.NetworkAclId) {
+		t.Errorf("ACL %s, want the one associated since", a.ID)
+	}
+	if c := res.Outputs["conflicts"].([]any); len(c) != 1 {
+		t.Errorf("conflicts %v", c)
+	}
+	if m := h.mutations(); len(m) != 0 {
+		t.Errorf("mutated: %v", m)
 	}
 }
 

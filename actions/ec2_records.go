@@ -165,21 +165,29 @@ func readStepRecord(x *execution, tags map[string]string, key string) (fields ma
 	if !found {
 		return nil, false
 	}
-	fields = map[string]string{}
-	for _, part := range strings.Split(value, ";") {
-		k, v, cut := strings.Cut(part, "=")
-		if !cut {
-			return nil, false
-		}
-		u, err := url.QueryUnescape(v)
-		if err != nil {
-			return nil, false
-		}
-		fields[k] = u
-	}
-	if fields["step"] != x.call.Run.RunID+"/"+x.stepKey() {
+	fields, err := parseStepRecord(value)
+	if err != nil || fields["step"] != x.call.Run.RunID+"/"+x.stepKey() {
 		return nil, false
 	}
 	delete(fields, "step")
 	return fields, true
+}
+
+// parseStepRecord reads the fields of a record written by stepRecord,
+// whichever step wrote it (a restore reads another run's record); the
+// writer is in the field "step".
+func parseStepRecord(value string) (map[string]string, error) {
+	fields := map[string]string{}
+	for _, part := range strings.Split(value, ";") {
+		k, v, cut := strings.Cut(part, "=")
+		if !cut {
+			return nil, fmt.Errorf("field %q is not key=value", part)
+		}
+		u, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, fmt.Errorf("field %q: %w", part, err)
+		}
+		fields[k] = u
+	}
+	return fields, nil
 }

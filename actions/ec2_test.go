@@ -154,6 +154,61 @@ func ec2Contracts() []contractCase {
 			missing:    missingInstanceParams,
 		},
 		{
+			action: "aws.ec2.restore_instance_metadata",
+			seed:   containedBy("aws.ec2.disable_instance_metadata", awsemu.FleetSpec{}),
+			done: func(t *testing.T, h *harness, params map[string]any) {
+				in := instanceOf(h, params["instance_id"].(string))
+				if in.MetadataHTTPEndpoint != "enabled" || in.MetadataHTTPTokens != "optional" {
+					t.Errorf("metadata endpoint %s, tokens %s", in.MetadataHTTPEndpoint, in.MetadataHTTPTokens)
+				}
+				noRecord(t, in, actions.TagPriorMetadata)
+			},
+			permission: "ec2:ModifyInstanceMetadataOptions",
+			missing:    missingInstanceParams,
+		},
+		{
+			action: "aws.ec2.restore_protection",
+			seed:   containedBy("aws.ec2.enable_termination_protection", awsemu.FleetSpec{Volumes: 2, InAutoScalingGroup: 1}),
+			done: func(t *testing.T, h *harness, params map[string]any) {
+				id := params["instance_id"].(string)
+				in := instanceOf(h, id)
+				if in.DisableAPITermination || in.DisableAPIStop || in.ShutdownBehavior != "stop" {
+					t.Errorf("termination protection %v, stop protection %v, shutdown %s", in.DisableAPITermination, in.DisableAPIStop, in.ShutdownBehavior)
+				}
+				// The root volume went with the instance, as seeded; the
+				// others did not and still do not.
+				for i, bd := range in.BlockDevices {
+					if bd.DeleteOnTermination != (i == 0) {
+						t.Errorf("%s: DeleteOnTermination %v", bd.VolumeID, bd.DeleteOnTermination)
+					}
+				}
+				if group, protected := h.emu.InstanceProtectedFromScaleIn(id); group == "" || protected {
+					t.Errorf("scale-in protection in %q: %v", group, protected)
+				}
+				noRecord(t, in, actions.TagPriorProtection)
+			},
+			permission: "ec2:ModifyInstanceAttribute",
+			missing:    missingInstanceParams,
+		},
+		{
+			action: "aws.ec2.restore_instance_profile",
+			seed: func(h *harness) map[string]any {
+				params := quarantinedProfile(h)
+				h.emu.ResetCalls()
+				return params
+			},
+			done: func(t *testing.T, h *harness, params map[string]any) {
+				in := instanceOf(h, params["instance_id"].(string))
+				if !strings.HasSuffix(in.InstanceProfileARN, "/confluence-app") {
+					t.Errorf("profile %s", in.InstanceProfileARN)
+				}
+				noRecord(t, in, actions.TagPriorInstanceProfile)
+				noRecord(t, in, actions.TagQuarantineInstanceProfile)
+			},
+			permission: "ec2:ReplaceIamInstanceProfileAssociation",
+			missing:    missingInstanceParams,
+		},
+		{
 			action:     "aws.ec2.stop_instance",
 			seed:       oneInstance(awsemu.FleetSpec{}),
 			done:       instanceIn("stopping", "stopped"),

@@ -19,7 +19,10 @@ func iamActions() []registration {
 				"fetch new ones on AccessDenied), while a compromised host that can still reach its metadata service fetches fresh " +
 				"credentials, so choose it only when the credentials were used away from the instance, and gate it separately. " +
 				"quarantine_instance_profile then swaps the instance's profile for a forensic one (the old profile is recorded in the " +
-				"tag cordon:prior-instance-profile), or disassociate_instance_profile removes it. Refuses IAM Identity Center " +
+				"tag cordon:prior-instance-profile, the forensic one in cordon:quarantine-instance-profile: " +
+				"aws.ec2.restore_instance_profile puts the old one back), or disassociate_instance_profile removes it (not " +
+				"recorded: previous_instance_profile says what to put back by hand). The deny policies stay after any restore: " +
+				"remove them by hand once the credentials have rotated. Refuses IAM Identity Center " +
 				"(AWSReservedSSO_*) and service-linked roles, which IAM does not let you change.",
 			Params: []spec.Param{
 				{Name: "instance_id", Type: str, Pattern: instanceIDPattern, Description: "The compromised instance; its role is found through its instance profile."},

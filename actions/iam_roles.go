@@ -32,6 +32,12 @@ const (
 // puts back.
 const TagPriorInstanceProfile = "cordon:prior-instance-profile"
 
+// TagQuarantineInstanceProfile records, beside TagPriorInstanceProfile,
+// the quarantine profile Cordon put on: a restore puts the prior profile
+// back only while the instance still has this one, never over a profile
+// someone associated since.
+const TagQuarantineInstanceProfile = "cordon:quarantine-instance-profile"
+
 // instanceDenyPolicyPrefix names the inline policy that denies one
 // instance's role credentials. One policy per instance: foreach items
 // containing several hosts of one role in parallel each write their own,
@@ -289,7 +295,7 @@ func revokeRoleSessions(ctx context.Context, x *execution) error {
 	var prior revokeIntent
 	hadPrior := priorIntent(ctx, &prior) && p.InstanceID != "" && prior.InstanceID == p.InstanceID && prior.RoleName != ""
 	var current string // the instance's profile ARN now
-	priorProfile := ""
+	priorProfile, quarantineTag := "", ""
 	if p.InstanceID != "" {
 		in, err := getInstance(ctx, x, p.InstanceID)
 		if err != nil {
@@ -299,6 +305,7 @@ func revokeRoleSessions(ctx context.Context, x *execution) error {
 			current = aws.ToString(in.IamInstanceProfile.Arn)
 		}
 		priorProfile = tagValue(in.Tags, TagPriorInstanceProfile)
+		quarantineTag = tagValue(in.Tags, TagQuarantineInstanceProfile)
 		quarantined := current != "" && p.Quarantine != "" && lastPathElement(current) == p.Quarantine
 		switch {
 		case current != "" && !quarantined:
@@ -379,7 +386,7 @@ func revokeRoleSessions(ctx context.Context, x *execution) error {
 			x.output("previous_instance_profile", firstNonEmpty(current, prior.PriorProfile))
 		}
 	case p.Quarantine != "":
-		return replaceProfile(ctx, x, p, role, quarantineARN, priorProfile, hadPrior, prior)
+		return replaceProfile(ctx, x, p, role, quarantineARN, priorProfile, quarantineTag, hadPrior, prior)
 	}
 	return nil
 }
@@ -475,8 +482,10 @@ func disassociateProfile(ctx context.Context, x *execution, instanceID, role str
 
 // replaceProfile swaps the instance's profile for the quarantine profile
 // (ReplaceIamInstanceProfileAssociation), recording the profile it had in
-// a tag on the instance first: what a restore puts back.
-func replaceProfile(ctx context.Context, x *execution, p revokeParams, role, quarantineARN, priorTag string, hadPrior bool, prior revokeIntent) error {
+// a tag on the instance first, with the quarantine profile it puts on:
+// what aws.ec2.restore_instance_profile puts back, and what it checks is
+// still there.
+func replaceProfile(ctx context.Context, x *execution, p revokeParams, role, quarantineARN, priorTag, setTag string, hadPrior bool, prior revokeIntent) error {
 	what := fmt.Sprintf("replace the instance profile of %s with %s", p.InstanceID, p.Quarantine)
 	assocs, err := liveAssociations(ctx, x, what, p.InstanceID)
 	if err != nil {
@@ -504,6 +513,7 @@ func replaceProfile(ctx context.Context, x *execution, p revokeParams, role, qua
 	x.output("instance_profile_replaced", true)
 	x.output("previous_instance_profile", was)
 	x.change(p.InstanceID, "tag/"+TagPriorInstanceProfile, nilIfEmpty(priorTag), was)
+	x.change(p.InstanceID, "tag/"+TagQuarantineInstanceProfile, nilIfEmpty(setTag), quarantineARN)
 	x.change(p.InstanceID, "iam_instance_profile", was, quarantineARN)
 	if x.preview() {
 		// ReplaceIamInstanceProfileAssociation has no DryRun form: the
@@ -511,10 +521,13 @@ func replaceProfile(ctx context.Context, x *execution, p revokeParams, role, qua
 		return nil
 	}
 	recordIntent(ctx, x, revokeIntent{InstanceID: p.InstanceID, RoleName: role, PriorProfile: was})
-	if priorTag != was {
+	if priorTag != was || setTag != quarantineARN {
 		_, err := x.aws.EC2.CreateTags(ctx, &ec2.CreateTagsInput{
 			Resources: []string{p.InstanceID},
-			Tags:      []ec2types.Tag{{Key: aws.String(TagPriorInstanceProfile), Value: aws.String(was)}},
+			Tags: []ec2types.Tag{
+				{Key: aws.String(TagPriorInstanceProfile), Value: aws.String(was)},
+				{Key: aws.String(TagQuarantineInstanceProfile), Value: aws.String(quarantineARN)},
+			},
 		})
 		if err != nil {
 			return classify("record the instance profile of "+p.InstanceID, "ec2:CreateTags", err)

@@ -1,0 +1,371 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+// Restores put back what a containment action recorded before it changed
+// the instance, and nothing else. Every restore follows the same rules:
+//
+//   - no record: Cordon did not change this, so there is nothing of
+//     Cordon's to undo; the step says so and changes nothing;
+//   - a value is put back only while it is still the one Cordon set: one
+//     someone changed since (a responder, another tool) is theirs, and is
+//     left as it is and listed in the output's conflicts, with the record
+//     kept so that nothing is lost;
+//   - once everything recorded is back (or already was), the record is
+//     removed, so a second restore finds nothing to do.
+//
+// Each is an action of its own, named in its containment action's
+// Reverse, like aws.ec2.restore_isolation: its permissions, its preview
+// and its gate are the restore's, and its contract case proves them.
+
+// restoreReport collects what a restore put back and what it left.
+type restoreReport struct {
+	restored  []string
+	conflicts []string
+}
+
+func (r *restoreReport) put(format string, args ...any) {
+	r.restored = append(r.restored, fmt.Sprintf(format, args...))
+}
+
+// conflict records a value left as it is because it is no longer the one
+// Cordon set, and says so in a note.
+func (r *restoreReport) conflict(x *execution, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.conflicts = append(r.conflicts, msg)
+	x.note("left as it is: %s", msg)
+}
+
+func (r *restoreReport) output(x *execution) {
+	x.output("restored", nonNil(r.restored))
+	x.output("conflicts", nonNil(r.conflicts))
+}
+
+// nothingRecorded is the note of a restore without a record.
+func nothingRecorded(x *execution, instanceID, what, key string) {
+	x.note("nothing recorded: Cordon did not change %s of %s (no %s record), so there is nothing to put back", what, instanceID, key)
+}
+
+func restoreInstanceMetadata(ctx context.Context, x *execution) error {
+	var p instanceParams
+	if err := x.decode(&p); err != nil {
+		return err
+	}
+	in, err := getInstance(ctx, x, p.InstanceID)
+	if err != nil {
+		return err
+	}
+	var report restoreReport
+	defer report.output(x)
+	tags := ec2TagMap(in.Tags)
+	record, ok := readRecord(tags, TagPriorMetadata)
+	if !ok {
+		nothingRecorded(x, p.InstanceID, "the metadata service", TagPriorMetadata)
+		return nil
+	}
+	endpoint, tokens := "", ""
+	if in.MetadataOptions != nil {
+		endpoint, tokens = string(in.MetadataOptions.HttpEndpoint), string(in.MetadataOptions.HttpTokens)
+	}
+	fields, err := parseStepRecord(record)
+	prior := fields["http_endpoint"]
+	disabled := string(ec2types.InstanceMetadataEndpointStateDisabled)
+	switch {
+	case err != nil || prior == "":
+		report.conflict(x, "the %s record of %s is unreadable (%q): put the metadata options back by hand, then remove the tag", TagPriorMetadata, p.InstanceID, record)
+		return nil
+	case endpoint == prior:
+		x.note("the metadata service of %s is already %s, as recorded; removing the record", p.InstanceID, prior)
+	case endpoint != disabled:
+		// Cordon only ever turns the endpoint off.
+		report.conflict(x, "the metadata endpoint of %s is %s, not disabled as Cordon left it, and the record says %s; the record is kept", p.InstanceID, endpoint, prior)
+		return nil
+	default:
+		// Only the endpoint is Cordon's: disable_instance_metadata never
+		// touches HttpTokens, so the current value is sent as it is (a
+		// move to IMDSv2 made meanwhile stays), rather than left to the
+		// API's default.
+		input := &ec2.ModifyInstanceMetadataOptionsInput{
+			InstanceId: aws.String(p.InstanceID), HttpEndpoint: ec2types.InstanceMetadataEndpointState(prior), DryRun: aws.Bool(x.preview()),
+		}
+		if tokens != "" {
+			input.HttpTokens = ec2types.HttpTokensState(tokens)
+		}
+		_, err := x.aws.EC2.ModifyInstanceMetadataOptions(ctx, input)
+		if err := x.ec2Outcome("put back the metadata service of "+p.InstanceID, "ec2:ModifyInstanceMetadataOptions", err); err != nil {
+			return err
+		}
+		x.change(p.InstanceID, "metadata http_endpoint", endpoint, prior)
+		report.put("http_endpoint=%s", prior)
+		if recorded := fields["http_tokens"]; recorded != "" && tokens != "" && recorded != tokens {
+			x.note("the metadata service of %s now requires http_tokens=%s (it was %s before containment): that change was made since, and is kept", p.InstanceID, tokens, recorded)
+		}
+	}
+	return deleteRecord(ctx, x, p.InstanceID, TagPriorMetadata, recordTagKeys(tags, TagPriorMetadata), record)
+}
+
+func restoreProtection(ctx context.Context, x *execution) error {
+	var p instanceParams
+	if err := x.decode(&p); err != nil {
+		return err
+	}
+	in, err := getInstance(ctx, x, p.InstanceID)
+	if err != nil {
+		return err
+	}
+	var report restoreReport
+	defer report.output(x)
+	tags := ec2TagMap(in.Tags)
+	record, ok := readRecord(tags, TagPriorProtection)
+	if !ok {
+		nothingRecorded(x, p.InstanceID, "the protection", TagPriorProtection)
+		return nil
+	}
+	prior, err := parseProtection(record)
+	if err != nil {
+		report.conflict(x, "the %s record of %s is unreadable (%v): put the protection back by hand, then remove the tag", TagPriorProtection, p.InstanceID, err)
+		return nil
+	}
+	id := p.InstanceID
+	// Each protection is put back only where the record says it was off
+	// and it is on now: on is what Cordon set. Where the record says it
+	// was already on, Cordon changed nothing and leaves it alone.
+	if !prior.disableAPITermination {
+		on, err := terminationProtected(ctx, x, id)
+		if err != nil {
+			return err
+		}
+		if on {
+			if err := modifyInstance(ctx, x, &ec2.ModifyInstanceAttributeInput{
+				InstanceId: aws.String(id), DisableApiTermination: &ec2types.AttributeBooleanValue{Value: aws.Bool(false)},
+			}, "turn termination protection of "+id+" back off"); err != nil {
+				return err
+			}
+			x.change(id, "disable_api_termination", true, false)
+			report.put("disable_api_termination=false")
+		}
+	}
+	if prior.stopKnown && !prior.disableAPIStop {
+		on, known, err := stopProtected(ctx, x, id)
+		if err != nil {
+			return err
+		}
+		if known && on {
+			if err := modifyInstance(ctx, x, &ec2.ModifyInstanceAttributeInput{
+				InstanceId: aws.String(id), DisableApiStop: &ec2types.AttributeBooleanValue{Value: aws.Bool(false)},
+			}, "turn stop protection of "+id+" back off"); err != nil {
+				return err
+			}
+			x.change(id, "disable_api_stop", true, false)
+			report.put("disable_api_stop=false")
+		}
+	}
+	stop := string(ec2types.ShutdownBehaviorStop)
+	if prior.shutdownBehavior != "" && prior.shutdownBehavior != stop {
+		sb, err := instanceAttribute(ctx, x, id, ec2types.InstanceAttributeNameInstanceInitiatedShutdownBehavior)
+		if err != nil {
+			return err
+		}
+		now := ""
+		if sb.InstanceInitiatedShutdownBehavior != nil {
+			now = aws.ToString(sb.InstanceInitiatedShutdownBehavior.Value)
+		}
+		switch now {
+		case prior.shutdownBehavior:
+		case stop:
+			if err := modifyInstance(ctx, x, &ec2.ModifyInstanceAttributeInput{
+				InstanceId: aws.String(id), InstanceInitiatedShutdownBehavior: &ec2types.AttributeValue{Value: aws.String(prior.shutdownBehavior)},
+			}, "set the shutdown behaviour of "+id+" back to "+prior.shutdownBehavior); err != nil {
+				return err
+			}
+			x.change(id, "instance_initiated_shutdown_behavior", stop, prior.shutdownBehavior)
+			report.put("instance_initiated_shutdown_behavior=%s", prior.shutdownBehavior)
+		default:
+			report.conflict(x, "the shutdown behaviour of %s is %s, neither stop (Cordon's) nor %s (recorded)", id, now, prior.shutdownBehavior)
+		}
+	}
+	if err := restoreDeleteOnTermination(ctx, x, in, prior.deleteOnTermination, &report); err != nil {
+		return err
+	}
+	if prior.scaleInGroup != "" && !prior.protectedFromScaleIn {
+		group, protected, err := scaleInProtection(ctx, x, id)
+		if err != nil {
+			return err
+		}
+		switch {
+		case group != prior.scaleInGroup:
+			// Scale-in protection belongs to the membership: out of the
+			// group (a detach) there is none to lift.
+			x.note("%s is no longer in Auto Scaling group %s (now %q): no scale-in protection to lift there", id, prior.scaleInGroup, group)
+		case protected:
+			if !x.preview() {
+				// Auto Scaling has no dry run: a preview reports the change.
+				_, err := x.aws.AutoScaling.SetInstanceProtection(ctx, &autoscaling.SetInstanceProtectionInput{
+					AutoScalingGroupName: aws.String(group), InstanceIds: []string{id}, ProtectedFromScaleIn: aws.Bool(false),
+				})
+				if err != nil {
+					return classify("lift the scale-in protection of "+id+" in "+group, "autoscaling:SetInstanceProtection", err)
+				}
+			}
+			x.change(id, "protected_from_scale_in ("+group+")", true, false)
+			report.put("protected_from_scale_in=false (%s)", group)
+		}
+	}
+	if len(report.conflicts) > 0 {
+		x.note("the %s record of %s is kept for what was left as it is", TagPriorProtection, id)
+		return nil
+	}
+	if len(report.restored) == 0 {
+		x.note("the protection of %s is already as recorded; removing the record", id)
+	}
+	return deleteRecord(ctx, x, id, TagPriorProtection, recordTagKeys(tags, TagPriorProtection), record)
+}
+
+// restoreDeleteOnTermination sets DeleteOnTermination back on the
+// recorded volumes that are still attached and kept (what Cordon set).
+func restoreDeleteOnTermination(ctx context.Context, x *execution, in ec2types.Instance, volumes []string, report *restoreReport) error {
+	id := aws.ToString(in.InstanceId)
+	attached := map[string]ec2types.InstanceBlockDeviceMapping{}
+	for _, bd := range in.BlockDeviceMappings {
+		if bd.Ebs != nil {
+			attached[aws.ToString(bd.Ebs.VolumeId)] = bd
+		}
+	}
+	var mappings []ec2types.InstanceBlockDeviceMappingSpecification
+	var back []string
+	for _, v := range volumes {
+		bd, ok := attached[v]
+		switch {
+		case !ok:
+			x.note("%s is no longer attached to %s: its DeleteOnTermination is not Cordon's to put back", v, id)
+		case aws.ToBool(bd.Ebs.DeleteOnTermination):
+		default:
+			mappings = append(mappings, ec2types.InstanceBlockDeviceMappingSpecification{
+				DeviceName: bd.DeviceName,
+				Ebs:        &ec2types.EbsInstanceBlockDeviceSpecification{VolumeId: aws.String(v), DeleteOnTermination: aws.Bool(true)},
+			})
+			back = append(back, v)
+		}
+	}
+	if len(mappings) == 0 {
+		return nil
+	}
+	if err := modifyInstance(ctx, x, &ec2.ModifyInstanceAttributeInput{InstanceId: aws.String(id), BlockDeviceMappings: mappings},
+		"let the volumes of "+id+" go with it on termination again"); err != nil {
+		return err
+	}
+	slices.Sort(back)
+	for _, v := range back {
+		x.change(v, "delete_on_termination", false, true)
+	}
+	report.put("delete_on_termination=true (%s)", strings.Join(back, ","))
+	return nil
+}
+
+func restoreInstanceProfile(ctx context.Context, x *execution) error {
+	var p instanceParams
+	if err := x.decode(&p); err != nil {
+		return err
+	}
+	in, err := getInstance(ctx, x, p.InstanceID)
+	if err != nil {
+		return err
+	}
+	var report restoreReport
+	defer report.output(x)
+	id := p.InstanceID
+	tags := ec2TagMap(in.Tags)
+	prior, set := tags[TagPriorInstanceProfile], tags[TagQuarantineInstanceProfile]
+	current := ""
+	if in.IamInstanceProfile != nil {
+		current = aws.ToString(in.IamInstanceProfile.Arn)
+	}
+	x.output("instance_profile", current)
+	if prior == "" {
+		nothingRecorded(x, id, "the instance profile", TagPriorInstanceProfile)
+		return nil
+	}
+	what := "put back the instance profile " + lastPathElement(prior) + " of " + id
+	assocs, err := liveAssociations(ctx, x, what, id)
+	if err != nil {
+		return err
+	}
+	var assoc *ec2types.IamInstanceProfileAssociation
+	if len(assocs) > 0 {
+		assoc = &assocs[0]
+		current = associationProfile(*assoc)
+	} else {
+		current = ""
+	}
+	x.output("instance_profile", current)
+	switch {
+	case current == prior:
+		x.note("%s already has its instance profile %s back; removing the record", id, lastPathElement(prior))
+	case set == "":
+		// Written before the quarantine profile was recorded too: which
+		// profile is Cordon's cannot be told, so none is replaced.
+		report.conflict(x, "%s has profile %q and the record does not say which profile Cordon put on; the record says it had %s: put it back by hand, then remove the tag %s",
+			id, current, prior, TagPriorInstanceProfile)
+		return nil
+	case assoc == nil:
+		report.conflict(x, "%s has no instance profile, not Cordon's quarantine profile %s: someone removed it since; the record (%s) is kept", id, set, prior)
+		return nil
+	case current != set:
+		report.conflict(x, "%s has the instance profile %s, not Cordon's quarantine profile %s: someone changed it since; the record (%s) is kept", id, current, set, prior)
+		return nil
+	default:
+		x.change(id, "iam_instance_profile", current, prior)
+		report.put("iam_instance_profile=%s", prior)
+		x.output("instance_profile", prior)
+		if !x.preview() {
+			// ReplaceIamInstanceProfileAssociation has no DryRun form: a
+			// preview only reads.
+			if err := putProfileBack(ctx, x, id, *assoc, prior, what); err != nil {
+				return err
+			}
+		}
+	}
+	keys := []string{TagPriorInstanceProfile}
+	if set != "" {
+		keys = append(keys, TagQuarantineInstanceProfile)
+	}
+	return deleteRecord(ctx, x, id, TagPriorInstanceProfile, keys, prior)
+}
+
+// putProfileBack replaces the quarantine profile's association with the
+// recorded profile, waiting out EC2's view of IAM, and recognising a
+// retried call whose first answer was lost (the association has a new id).
+func putProfileBack(ctx context.Context, x *execution, id string, assoc ec2types.IamInstanceProfileAssociation, prior, what string) error {
+	err := eventually(ctx, x, invalidProfileParam, func() error {
+		_, err := x.aws.EC2.ReplaceIamInstanceProfileAssociation(ctx, &ec2.ReplaceIamInstanceProfileAssociationInput{
+			AssociationId:      assoc.AssociationId,
+			IamInstanceProfile: &ec2types.IamInstanceProfileSpecification{Arn: aws.String(prior)},
+		})
+		return err
+	})
+	if err == nil {
+		return nil
+	}
+	if !isCode(err, "InvalidAssociationID.NotFound") {
+		return classify(what, "ec2:ReplaceIamInstanceProfileAssociation", err)
+	}
+	now, derr := liveAssociations(ctx, x, what, id)
+	if derr != nil {
+		return derr
+	}
+	if len(now) == 0 || associationProfile(now[0]) != prior {
+		return classify(what, "ec2:ReplaceIamInstanceProfileAssociation", err)
+	}
+	x.note("already done: %s had its profile back when the call was retried (its first answer was lost)", id)
+	return nil
+}
