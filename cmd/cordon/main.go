@@ -41,7 +41,7 @@ func commands() []command {
 		{"policy", "print the least-privilege IAM policy for what the runbooks can call", runPolicy},
 		{"actions", "list the action catalog", runActions},
 		{"run", "start a containment run (--dry-run rehearses it); print its run id", runRun},
-		{"status", "show a run's steps, waiting gates and latest events", runStatus},
+		{"status", "show a run's steps and waiting gates; --follow: its progress until it ends", runStatus},
 		{"approve", "approve or deny the change a gate shows (signed with your SSH key)", runApprove},
 		{"approve-all", "break-glass: a lead approves every gate of a run, recorded as such", controlCommand(workflows.ActApproveAll, "RUN --reason R", "Break-glass approval of every current and later gate of a run. Leads only; recorded in the report.", false)},
 		{"pause", "hold a run: nothing changes until resume", controlCommand(workflows.ActPause, "RUN [--reason R]", "Pause a run: an action in flight finishes; nothing else starts or changes until resume (approvals given meanwhile are kept, their actions wait).", false)},
