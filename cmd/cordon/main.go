@@ -49,6 +49,7 @@ func commands() []command {
 		{"skip", "skip a pending step (or one waiting at its gate)", controlCommand(workflows.ActSkip, "RUN STEP --reason R", "Skip a step that has not started, or is waiting for approval.", true)},
 		{"abort", "abort a run; activities in flight are cancelled", controlCommand(workflows.ActAbort, "RUN --reason R", "Abort a run: cancel what is in flight and start nothing more.", false)},
 		{"list", "list recent runs", runList},
+		{"inbox", "every gate waiting for a decision in open runs, most urgent first, marked when yours", runInbox},
 		{"dev", "embedded Temporal server + worker (+ AWS sandbox) on 127.0.0.1", runDev},
 		{"demo", "the whole CVE-2021-26084 story on this machine: fleet, approvals, report, check", runDemo},
 		{"worker", "run a worker against a Temporal cluster or Temporal Cloud", runWorker},
