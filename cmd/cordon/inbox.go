@@ -193,6 +193,9 @@ func sortInbox(gs []inboxGate) {
 	})
 }
 
+// runQueryTimeout bounds how long inbox waits for one run's state.
+const runQueryTimeout = 10 * time.Second
+
 // openRuns reads the state of every running run. A run whose state cannot
 // be read is named in errs and left out: the others still show.
 func openRuns(ctx context.Context, cl client.Client) (runs []workflows.State, errs []error, err error) {
@@ -206,7 +209,10 @@ func openRuns(ctx context.Context, cl client.Client) (runs []workflows.State, er
 			return runs, errs, fmt.Errorf("list open runs: %w", err)
 		}
 		for _, e := range resp.GetExecutions() {
-			s, err := runctl.State(ctx, cl, e.GetExecution().GetWorkflowId())
+			// A run no worker answers for must not hold up the others.
+			qctx, cancel := context.WithTimeout(ctx, runQueryTimeout)
+			s, err := runctl.State(qctx, cl, e.GetExecution().GetWorkflowId())
+			cancel()
 			if err != nil {
 				errs = append(errs, err)
 				continue
