@@ -73,8 +73,31 @@ func TestPolicyIsStricterThanTheRunbook(t *testing.T) {
 	wantOK(t, "bob", bob)
 	wantOK(t, "carol", carol)
 	g := f.state().Gates[0]
-	if g.MinApprovals != 2 || !strings.Contains(g.Rule, "2 approvals") || !strings.Contains(g.Rule, "no self-approval") {
+	if g.MinApprovals != 2 || !strings.Contains(g.Rule, "2 approvals") || !strings.Contains(g.Rule, "no self-approval") || g.SelfApproval {
 		t.Errorf("gate %+v", g)
+	}
+}
+
+// Where the policy leaves self-approval to the runbook, a gate that
+// allows it says so in the state (cordon inbox reads it there), and the
+// requester's approval counts.
+func TestGateStateSaysSelfApprovalIsAllowed(t *testing.T) {
+	f := newFixture(t)
+	f.roster.Policy = workflows.Policy{SelfApproval: "runbook"}
+	src := strings.Replace(gated, "  timeout: 30m\n", "  timeout: 30m\n  allow_self_approval: true\n", 1)
+	var waiting workflows.GateState
+	var self *outcome
+	f.at(time.Minute, func() {
+		waiting = f.state().Gates[0]
+		self = f.decide(workflows.ActApprove, "isolate", "alice", "")
+	})
+	f.start(src, nil, workflows.RunMeta{})
+	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
+		t.Fatalf("%+v %v", res, err)
+	}
+	wantOK(t, "self-approval", self)
+	if waiting.Status != workflows.GateWaiting || !waiting.SelfApproval {
+		t.Errorf("waiting gate %+v: want self_approval set", waiting)
 	}
 }
 

@@ -72,7 +72,7 @@ func (r *runner) passGate(ctx workflow.Context, st *runbooks.Step, item int, par
 		minApprovals, selfApproval, rule := r.effectiveGate(st)
 		g := &gate{policy: st.Gate, selfApproval: selfApproval, GateState: GateState{
 			Step: st.ID, Item: item, Key: key, Status: GateWaiting, PreviewHash: hash, Changes: preview.Changes,
-			Approvers: st.Gate.Approvers, MinApprovals: minApprovals, Approvals: []Approval{},
+			Approvers: st.Gate.Approvers, SelfApproval: selfApproval, MinApprovals: minApprovals, Approvals: []Approval{},
 			Deadline: workflow.Now(ctx).Add(time.Duration(st.Gate.Timeout)), Rule: rule,
 		}}
 		r.gates[key] = g

@@ -443,8 +443,13 @@ type GateState struct {
 	// Unpreviewed marks a gate passed under break-glass without a preview:
 	// PreviewHash and Changes are empty; the step's own result holds the
 	// changes made.
-	Unpreviewed  bool `json:"unpreviewed,omitempty"`
-	Approvers    runbooks.Approvers
+	Unpreviewed bool `json:"unpreviewed,omitempty"`
+	Approvers   runbooks.Approvers
+	// SelfApproval says the run's requester may decide this gate (the
+	// runbook allows it and the policy lets it): a client listing what
+	// waits for someone cannot tell otherwise, the plan not being part of
+	// the state.
+	SelfApproval bool       `json:"self_approval,omitempty"`
 	MinApprovals int        `json:"min_approvals"`
 	Approvals    []Approval `json:"approvals"`
 	Deadline     time.Time  `json:"deadline"`

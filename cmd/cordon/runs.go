@@ -210,7 +210,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	inputs := inputFlags{}
 	fs.Var(inputs, "input", "runbook input as key=value (repeatable)")
 	dry := fs.Bool("dry-run", false, "rehearse: preview every step, change nothing, do not wait at gates")
-	follow := fs.Bool("follow", false, "show progress until the run ends")
+	follow := fs.Bool("follow", false, "show progress until the run ends (Ctrl-C stops following, not the run: cordon status RUN --follow re-attaches)")
 	incident := fs.String("incident", "", "incident id, recorded on every resource Cordon tags")
 	planHash := fs.String("plan-hash", "", "refuse to start unless the plan to run has this content hash (cordon plan prints it)")
 	force := fs.Bool("force", false, "start although another run is containing the same target (recorded with --reason)")
@@ -266,15 +266,28 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	if !*follow {
 		return 0
 	}
-	return followRun(ctx, env, cl, runID)
+	return followRun(ctx, env, cl, runID, 0)
 }
 
-// followRun prints the run's timeline as it grows, and gates as they open.
-func followRun(ctx context.Context, env *cliEnv, cl client.Client, runID string) int {
-	seen := 0
+// exitInterrupted is the exit code of a command stopped by Ctrl-C (128 +
+// SIGINT, as shells report it).
+const exitInterrupted = 130
+
+// followRun prints the run's timeline as it grows, from event seen on,
+// and gates as they open, until the run ends. Ctrl-C (ctx cancelled) stops
+// the following, not the run: the workflow goes on without the CLI, and
+// the message says how to follow it again.
+func followRun(ctx context.Context, env *cliEnv, cl client.Client, runID string, seen int) int {
+	stopped := func() int {
+		fmt.Fprintf(env.stderr, "cordon: stopped following; the run goes on: cordon status %s --follow\n", runID)
+		return exitInterrupted
+	}
 	shownRetries := map[string]bool{}
 	for {
 		s, err := runctl.State(ctx, cl, runID)
+		if ctx.Err() != nil {
+			return stopped()
+		}
 		if err != nil {
 			fmt.Fprintf(env.stderr, "cordon: %v\n", err)
 			return 1
@@ -300,7 +313,7 @@ func followRun(ctx context.Context, env *cliEnv, cl client.Client, runID string)
 		}
 		select {
 		case <-ctx.Done():
-			return 1
+			return stopped()
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
@@ -326,16 +339,24 @@ func printEvent(env *cliEnv, runID string, e workflows.Event) {
 }
 
 func runStatus(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "status", "RUN [--json]", "Show a run's steps, gates waiting and latest events.")
+	fs := newFlagSet(env, "status", "RUN [--json] [--follow]", "Show a run's steps, gates waiting and latest events.\n"+
+		"With --follow, then show its progress from now until it ends, as cordon run --follow does\n"+
+		"(exit 0 succeeded, 3 partial, 1 failed or aborted): how to follow a run again after Ctrl-C.")
 	var conn connFlags
 	conn.register(fs)
 	out := registerOutput(fs, "text", "json")
+	follow := fs.Bool("follow", false, "after the state, show new events and gates until the run ends")
 	pos, exit, ok := parsePositional(fs, args, 1, 1)
 	if !ok {
 		return exit
 	}
 	format, ok := out.resolve(env, "status")
 	if !ok {
+		return 2
+	}
+	if *follow && format == "json" {
+		// One JSON document, then a stream of text lines, is neither.
+		fmt.Fprintln(env.stderr, "cordon status: --follow prints text; take --json without it")
 		return 2
 	}
 	cl, s, ok := conn.state(ctx, env, pos[0])
@@ -399,6 +420,12 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	for _, r := range s.Refusals {
 		fmt.Fprintf(env.stdout, "refused: %s by %s via %s at %s: %s\n", r.Action, r.Actor, r.Channel, r.Time.Local().Format("15:04:05"), r.Reason)
+	}
+	if *follow {
+		// The state above is the past; from here on, only what happens
+		// next, so re-attaching does not replay the whole timeline.
+		fmt.Fprintf(env.stdout, "following run %s from now (Ctrl-C stops following, not the run):\n", s.Meta.RunID)
+		return followRun(ctx, env, cl, s.Meta.RunID, len(s.Timeline))
 	}
 	return 0
 }
