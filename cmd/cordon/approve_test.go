@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -277,8 +278,9 @@ type devBox struct {
 	address, instance string
 	// awsURL is the AWS emulator's endpoint.
 	awsURL string
-	// compromised are the seeded fleet's compromised instances.
-	compromised []string
+	// compromised are the seeded fleet's compromised instances; healthy
+	// the others.
+	compromised, healthy []string
 }
 
 func startDevSandbox(t *testing.T) devBox {
@@ -302,6 +304,7 @@ func startDevSandbox(t *testing.T) devBox {
 	addrRe := regexp.MustCompile(`Temporal:\s+(\S+)`)
 	instRe := regexp.MustCompile(`compromised: (i-[0-9a-f]+)(( i-[0-9a-f]+)*)`)
 	awsRe := regexp.MustCompile(`AWS sandbox:\s+(\S+)`)
+	fleetRe := regexp.MustCompile(`fleet in \S+: ((?:i-[0-9a-f]+ ?)+)`)
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		select {
@@ -311,7 +314,15 @@ func startDevSandbox(t *testing.T) devBox {
 		}
 		a, i, u := addrRe.FindStringSubmatch(out.String()), instRe.FindStringSubmatch(out.String()), awsRe.FindStringSubmatch(out.String())
 		if a != nil && i != nil && u != nil {
-			return devBox{address: a[1], instance: i[1], awsURL: u[1], compromised: strings.Fields(i[1] + i[2])}
+			b := devBox{address: a[1], instance: i[1], awsURL: u[1], compromised: strings.Fields(i[1] + i[2])}
+			if f := fleetRe.FindStringSubmatch(out.String()); f != nil {
+				for _, id := range strings.Fields(f[1]) {
+					if !slices.Contains(b.compromised, id) {
+						b.healthy = append(b.healthy, id)
+					}
+				}
+			}
+			return b
 		}
 	}
 	t.Fatalf("cordon dev did not come up\n%s\n%s", out.String(), errOut.String())

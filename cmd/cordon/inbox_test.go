@@ -156,7 +156,9 @@ func TestInboxAndFollowAgainstDevServer(t *testing.T) {
 		t.Cleanup(func() { cordon(t, append([]string{"abort", id, "--reason", "test over"}, addr...)...) })
 		return id
 	}
-	single := start("examples/ec2-compromise.yaml", "--input", "instance_id="+box.compromised[0])
+	// One containment per target: the single run takes a host the fleet
+	// run does not.
+	single := start("examples/ec2-compromise.yaml", "--input", "instance_id="+box.healthy[0])
 	fleet := start("examples/confluence-cve-2021-26084.yaml", "--input", "compromised="+strings.Join(box.compromised, ","), "--input", "final_action=none")
 
 	alice := append([]string{"--as", "alice", "--group", "csirt-oncall"}, addr...)
@@ -238,7 +240,7 @@ func TestInboxAndFollowAgainstDevServer(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, &cliEnv{stdout: followOut, stderr: followErr}, append([]string{"run", "examples/ec2-compromise.yaml",
-			"--input", "instance_id=" + box.compromised[0], "--follow"}, addr...))
+			"--input", "instance_id=" + box.healthy[1], "--follow"}, addr...))
 	}()
 	deadline = time.Now().Add(2 * time.Minute)
 	for !strings.Contains(followOut.String(), string(workflows.EventGateWaiting)) {
