@@ -42,6 +42,7 @@ type registration struct {
 // action registers an action carried out by an activity: its spec and its
 // handler, in one declaration.
 func action(s spec.Action, run handler) registration {
+	s = withScopes(s)
 	return registration{spec: &s, run: run}
 }
 

@@ -88,3 +88,32 @@ func TestEveryActionIsAnActivityExceptTheWorkflowsOwn(t *testing.T) {
 		t.Errorf("running core.wait as an activity: err = %v", err)
 	}
 }
+
+// Every permission of every action says how `cordon policy` grants it:
+// on resources of its own service, or on "*" with the reason. The
+// destructive EC2 calls and the IAM writes must be scoped (the AWS Service
+// Authorization Reference gives them resource types).
+func TestEveryPermissionIsScopedOrSaysWhyNot(t *testing.T) {
+	mustScope := []string{
+		"ec2:StopInstances", "ec2:TerminateInstances", "ec2:ModifyInstanceAttribute", "ec2:ModifyInstanceMetadataOptions",
+		"ec2:ModifyNetworkInterfaceAttribute", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:PassRole",
+		"iam:PutUserPolicy", "iam:AttachUserPolicy", "iam:UpdateAccessKey", "iam:DeleteLoginProfile", "iam:DeactivateMFADevice",
+	}
+	for _, a := range actions.Catalog().Actions() {
+		for _, p := range a.Permissions {
+			sc, ok := a.ScopeOf(p)
+			switch {
+			case !ok:
+				t.Errorf("%s: %s has no scope", a.Name, p)
+			case len(sc.Resources) == 0 && slices.Contains(mustScope, p):
+				t.Errorf("%s: %s is left on * (%s)", a.Name, p, sc.Unscoped)
+			}
+			service, _, _ := strings.Cut(p, ":")
+			for _, r := range sc.Resources {
+				if !strings.HasPrefix(r, "arn:${Partition}:"+service+":") {
+					t.Errorf("%s: %s granted on %s, another service's resource", a.Name, p, r)
+				}
+			}
+		}
+	}
+}

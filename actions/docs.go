@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/cordon-ir/cordon/actions/spec"
@@ -17,7 +19,8 @@ func WriteMarkdown(w io.Writer, r *spec.Registry) error {
 	b.WriteString("Generated from the action catalog by `cordon actions --markdown`; do not edit by hand.\n\n")
 	b.WriteString("Destructive actions need an approval gate (`approval: required` or a policy object) unless the step says\n")
 	b.WriteString("`approval: none` with a `justification`. Every action lists the exact IAM permissions it calls;\n")
-	b.WriteString("`cordon policy RUNBOOK...` builds the least-privilege policy from them.\n\n")
+	b.WriteString("`cordon policy RUNBOOK...` builds the least-privilege policy from them, on the resources listed\n")
+	b.WriteString("under **Policy resources** (`${Partition}`, `${Account}` and the IAM paths are its options).\n\n")
 	b.WriteString("| action | kind | summary |\n| --- | --- | --- |\n")
 	for _, a := range r.Actions() {
 		fmt.Fprintf(b, "| [`%s`](#%s) | %s | %s |\n", a.Name, anchor(a.Name), kind(a), a.Summary)
@@ -33,6 +36,7 @@ func WriteMarkdown(w io.Writer, r *spec.Registry) error {
 		}
 		if len(a.Permissions) > 0 {
 			fmt.Fprintf(b, "- **IAM permissions:** `%s`\n", strings.Join(a.Permissions, "`, `"))
+			writeScopes(b, a)
 		} else {
 			b.WriteString("- **IAM permissions:** none\n")
 		}
@@ -66,6 +70,44 @@ func WriteMarkdown(w io.Writer, r *spec.Registry) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeScopes says on which resources `cordon policy` grants the action's
+// permissions, so a reviewer of the policy can trace each ARN to an action.
+func writeScopes(b *strings.Builder, a *spec.Action) {
+	// Permissions granted alike are written together, in declaration order.
+	var order []string
+	perms := map[string][]string{}
+	unscoped := 0
+	for _, sc := range a.Scopes {
+		if len(sc.Resources) == 0 {
+			unscoped += len(sc.Permissions)
+			continue
+		}
+		on := "on `" + strings.Join(sc.Resources, "`, `") + "`"
+		for _, op := range slices.Sorted(maps.Keys(sc.Condition)) {
+			for _, k := range slices.Sorted(maps.Keys(sc.Condition[op])) {
+				on += fmt.Sprintf(" if %s %s `%s`", k, op, strings.Join(sc.Condition[op][k], "`, `"))
+			}
+		}
+		if perms[on] == nil {
+			order = append(order, on)
+		}
+		perms[on] = append(perms[on], sc.Permissions...)
+	}
+	if len(order) == 0 {
+		b.WriteString("- **Policy resources:** `*`\n")
+		return
+	}
+	scoped := make([]string, len(order))
+	for i, on := range order {
+		scoped[i] = "`" + strings.Join(perms[on], "`, `") + "` " + on
+	}
+	others := ""
+	if unscoped > 0 {
+		others = "; the others on `*`"
+	}
+	fmt.Fprintf(b, "- **Policy resources:** %s%s\n", strings.Join(scoped, "; "), others)
 }
 
 func kind(a *spec.Action) string {

@@ -744,7 +744,9 @@ func (r *runbookCompiler) child(n *yaml.Node, what string) *callee {
 	return cal
 }
 
-func sortedKeys(m map[string]bool) []string {
+// sortedKeys lists a map's keys in order, for output that does not
+// depend on map iteration.
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -2,7 +2,12 @@ package runbooks
 
 import (
 	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
 	"sort"
+	"strings"
+	"unicode"
 
 	"github.com/cordon-ir/cordon/actions/spec"
 )
@@ -15,10 +20,106 @@ type IAMPolicy struct {
 
 // IAMStatement is one statement of an IAM policy.
 type IAMStatement struct {
-	Sid      string   `json:"Sid"`
-	Effect   string   `json:"Effect"`
-	Action   []string `json:"Action"`
-	Resource string   `json:"Resource"`
+	Sid       string                        `json:"Sid"`
+	Effect    string                        `json:"Effect"`
+	Action    []string                      `json:"Action"`
+	Resource  Strings                       `json:"Resource"`
+	Condition map[string]map[string]Strings `json:"Condition,omitempty"`
+}
+
+// Strings is a policy element that IAM takes as one string or a list: it
+// is written as a string when it holds one value, as a list otherwise, and
+// read from either.
+type Strings []string
+
+// MarshalJSON implements json.Marshaler.
+func (s Strings) MarshalJSON() ([]byte, error) {
+	if len(s) == 1 {
+		return json.Marshal(s[0])
+	}
+	return json.Marshal([]string(s))
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (s *Strings) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*s = Strings{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return err
+	}
+	*s = many
+	return nil
+}
+
+// PolicyOptions fill in the placeholders of the catalog's resource
+// patterns (spec.ScopePlaceholders). A policy needs literal ARNs or
+// wildcards, so the defaults are wildcards: the policy is usable as it is,
+// and each option only narrows it.
+type PolicyOptions struct {
+	// Partition is aws, aws-cn, aws-us-gov...; default aws.
+	Partition string
+	// AccountID is the 12-digit account the worker role acts in; default *.
+	AccountID string
+	// RolePath is the IAM path of the roles Cordon may contain (read, lock,
+	// deny); default / (any role).
+	RolePath string
+	// PassRolePath is the IAM path of the roles Cordon may pass to EC2 as
+	// a quarantine instance profile's role; default / (any role).
+	PassRolePath string
+	// UserPath is the IAM path of the users Cordon may contain; default /.
+	UserPath string
+}
+
+func (o PolicyOptions) withDefaults() PolicyOptions {
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	def(&o.Partition, "aws")
+	def(&o.AccountID, "*")
+	def(&o.RolePath, "/")
+	def(&o.PassRolePath, "/")
+	def(&o.UserPath, "/")
+	return o
+}
+
+// Validate reports options that would make a policy IAM rejects, or one
+// that grants more than it says (a wildcard inside a path).
+func (o PolicyOptions) Validate() error {
+	o = o.withDefaults()
+	if !regexp.MustCompile(`^aws(-[a-z]+)*$`).MatchString(o.Partition) {
+		return fmt.Errorf("partition %q is not an AWS partition (aws, aws-cn, aws-us-gov)", o.Partition)
+	}
+	if o.AccountID != "*" && !regexp.MustCompile(`^\d{12}$`).MatchString(o.AccountID) {
+		return fmt.Errorf("account id %q is not 12 digits", o.AccountID)
+	}
+	// IAM's path syntax, without the wildcards * and ? that would widen
+	// the ARN the path is written into.
+	path := regexp.MustCompile(`^/([\x21-\x29\x2b-\x3e\x40-\x7e]+/)?$`)
+	for name, p := range map[string]string{"role path": o.RolePath, "pass-role path": o.PassRolePath, "user path": o.UserPath} {
+		if !path.MatchString(p) {
+			return fmt.Errorf("%s %q is not an IAM path: it starts and ends with / (e.g. /cordon-contained/) and has no * or ?", name, p)
+		}
+	}
+	return nil
+}
+
+func (o PolicyOptions) replacer() *strings.Replacer {
+	return strings.NewReplacer(
+		"${Partition}", o.Partition, "${Account}", o.AccountID,
+		"${RolePath}", o.RolePath, "${PassRolePath}", o.PassRolePath, "${UserPath}", o.UserPath,
+	)
+}
+
+// Unscoped is a permission the policy grants on Resource "*", and why.
+type Unscoped struct {
+	Permission string `json:"permission"`
+	Reason     string `json:"reason"`
 }
 
 // Permissions returns every IAM action the plan's steps (and their child
@@ -40,34 +141,217 @@ func (p *Plan) collectPermissions(set map[string]bool) {
 	}
 }
 
-// LeastPrivilegePolicy is the IAM policy a worker's role needs to run the
-// given plans, and nothing more: read calls and changing calls in separate
-// statements so a reviewer sees at once what can modify the account.
-// Resources are "*" because containment targets are not known in advance;
-// narrow them with conditions (e.g. on aws:ResourceAccount) where your
-// organisation allows.
-func LeastPrivilegePolicy(plans ...*Plan) IAMPolicy {
-	set := map[string]bool{}
-	for _, p := range plans {
-		p.collectPermissions(set)
+// grant is one permission on some resources under a condition, as the
+// policy will state it.
+type grant struct {
+	resources []string // sorted; ["*"] when unscoped
+	condition map[string]map[string][]string
+	unscoped  string
+}
+
+func (g grant) key() string {
+	b, _ := json.Marshal([]any{g.resources, g.condition}) // maps marshal with sorted keys
+	return string(b)
+}
+
+// covers says whether g alone allows at least what h allows: g has no
+// condition and its resources include h's.
+func (g grant) covers(h grant) bool {
+	if len(g.condition) > 0 {
+		return false
 	}
-	var read, write []string
-	for _, perm := range sortedKeys(set) {
-		if isReadOnly(perm) {
-			read = append(read, perm)
-		} else {
-			write = append(write, perm)
+	if slices.Equal(g.resources, []string{"*"}) {
+		return true
+	}
+	for _, r := range h.resources {
+		if !slices.Contains(g.resources, r) {
+			return false
 		}
 	}
-	doc := IAMPolicy{Version: "2012-10-17"}
-	if len(read) > 0 {
-		doc.Statement = append(doc.Statement, IAMStatement{Sid: "CordonEvidence", Effect: "Allow", Action: read, Resource: "*"})
+	return true
+}
+
+func (p *Plan) collectGrants(cat spec.Catalog, rep *strings.Replacer, grants map[string]map[string]grant) {
+	for _, s := range p.Steps {
+		a, _ := cat.Lookup(s.Action)
+		for _, perm := range s.Permissions {
+			g := grant{resources: []string{"*"}, unscoped: "not scoped in the action catalog"}
+			if a != nil {
+				if sc, ok := a.ScopeOf(perm); ok {
+					if len(sc.Resources) > 0 {
+						g = grant{condition: map[string]map[string][]string{}}
+						for _, r := range sc.Resources {
+							g.resources = append(g.resources, rep.Replace(r))
+						}
+						sort.Strings(g.resources)
+						g.resources = slices.Compact(g.resources)
+						for op, keys := range sc.Condition {
+							g.condition[op] = map[string][]string{}
+							for k, values := range keys {
+								for _, v := range values {
+									g.condition[op][k] = append(g.condition[op][k], rep.Replace(v))
+								}
+							}
+						}
+						if len(g.condition) == 0 {
+							g.condition = nil
+						}
+					} else {
+						g.unscoped = sc.Unscoped
+					}
+				}
+			}
+			if grants[perm] == nil {
+				grants[perm] = map[string]grant{}
+			}
+			if _, dup := grants[perm][g.key()]; !dup {
+				grants[perm][g.key()] = g
+			}
+		}
 	}
-	if len(write) > 0 {
-		doc.Statement = append(doc.Statement, IAMStatement{Sid: "CordonContainment", Effect: "Allow", Action: write, Resource: "*"})
+	for _, name := range sortedKeys(p.Children) {
+		p.Children[name].collectGrants(cat, rep, grants)
+	}
+}
+
+// LeastPrivilegePolicy is the IAM policy a worker's role needs to run the
+// given plans, and nothing more. Each permission is granted on the
+// resources its action's scope names (the catalog's spec.Scope, with opts
+// filled in), under its condition; statements group the permissions that
+// share resources and condition, read calls apart from changing calls so a
+// reviewer sees at once what can modify the account. What must stay on
+// Resource "*" is returned too, with why, for the operator to see.
+func LeastPrivilegePolicy(cat spec.Catalog, opts PolicyOptions, plans ...*Plan) (IAMPolicy, []Unscoped) {
+	opts = opts.withDefaults()
+	rep := opts.replacer()
+	grants := map[string]map[string]grant{}
+	for _, p := range plans {
+		p.collectGrants(cat, rep, grants)
+	}
+
+	type group struct {
+		read  bool
+		grant grant
+		perms []string
+	}
+	groups := map[string]*group{}
+	var unscoped []Unscoped
+	for _, perm := range sortedKeys(grants) {
+		// Two steps may grant one permission differently (one action
+		// conditions it, another cannot): IAM allows the union, so a grant
+		// another one covers is left out.
+		var kept []grant
+		for _, k := range sortedKeys(grants[perm]) {
+			g := grants[perm][k]
+			covered := false
+			for k2, h := range grants[perm] {
+				if k2 != k && h.covers(g) && !(g.covers(h) && k2 > k) {
+					covered = true
+					break
+				}
+			}
+			if !covered {
+				kept = append(kept, g)
+			}
+		}
+		for _, g := range kept {
+			if slices.Equal(g.resources, []string{"*"}) && len(g.condition) == 0 {
+				unscoped = append(unscoped, Unscoped{Permission: perm, Reason: g.unscoped})
+			}
+			read := isReadOnly(perm)
+			key := fmt.Sprint(read) + g.key()
+			if groups[key] == nil {
+				groups[key] = &group{read: read, grant: g}
+			}
+			groups[key].perms = append(groups[key].perms, perm)
+		}
+	}
+
+	doc := IAMPolicy{Version: "2012-10-17"}
+	sids := map[string]int{}
+	for _, key := range sortedKeys(groups) {
+		g := groups[key]
+		st := IAMStatement{Effect: "Allow", Action: g.perms, Resource: Strings(g.grant.resources)}
+		if len(g.grant.condition) > 0 {
+			st.Condition = map[string]map[string]Strings{}
+			for op, keys := range g.grant.condition {
+				st.Condition[op] = map[string]Strings{}
+				for k, v := range keys {
+					st.Condition[op][k] = Strings(v)
+				}
+			}
+		}
+		st.Sid = statementID(g.read, g.grant)
+		sids[st.Sid]++
+		if n := sids[st.Sid]; n > 1 {
+			st.Sid += fmt.Sprint(n)
+		}
+		doc.Statement = append(doc.Statement, st)
 	}
 	sort.SliceStable(doc.Statement, func(i, j int) bool { return doc.Statement[i].Sid < doc.Statement[j].Sid })
-	return doc
+	return doc, unscoped
+}
+
+// statementID names a statement after what it allows: CordonEvidence
+// (reads) or CordonContainment (changes), then the resource types it is
+// scoped to and the condition keys it depends on, e.g.
+// CordonContainmentInstance, CordonContainmentRoleIfPassedToService.
+// Unscoped statements keep the bare name.
+func statementID(read bool, g grant) string {
+	id := "CordonContainment"
+	if read {
+		id = "CordonEvidence"
+	}
+	if slices.Equal(g.resources, []string{"*"}) {
+		return id + sidWords(conditionKeys(g.condition), "If")
+	}
+	var types []string
+	for _, r := range g.resources {
+		// arn:partition:service:region:account:type/...
+		parts := strings.SplitN(r, ":", 6)
+		if len(parts) == 6 {
+			t, _, _ := strings.Cut(parts[5], "/")
+			types = append(types, t)
+		}
+	}
+	return id + sidWords(types, "") + sidWords(conditionKeys(g.condition), "If")
+}
+
+func conditionKeys(c map[string]map[string][]string) []string {
+	var keys []string
+	for _, op := range sortedKeys(c) {
+		for _, k := range sortedKeys(c[op]) {
+			_, name, _ := strings.Cut(k, ":")
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+// sidWords turns names like network-interface into NetworkInterface: a Sid
+// is letters and digits only.
+func sidWords(words []string, prefix string) string {
+	if len(words) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(prefix)
+	for _, w := range words {
+		up := true
+		for _, r := range w {
+			switch {
+			case unicode.IsLetter(r) || unicode.IsDigit(r):
+				if up {
+					r = unicode.ToUpper(r)
+				}
+				b.WriteRune(r)
+				up = false
+			default:
+				up = true
+			}
+		}
+	}
+	return b.String()
 }
 
 func isReadOnly(perm string) bool { return spec.IsReadOnly(perm) }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -198,8 +199,99 @@ type Action struct {
 	Reverse string `json:"reverse,omitempty"`
 	// Permissions are exactly the IAM actions the implementation calls.
 	Permissions []string `json:"permissions"`
+	// Scopes narrow Permissions in the IAM policy `cordon policy` writes:
+	// the resources each one is granted on and under which condition, or
+	// why it must stay on "*". A permission no scope names is granted on
+	// "*" and reported as not scoped.
+	Scopes []Scope `json:"scopes,omitempty"`
 	// Timeout bounds one attempt unless the runbook step sets its own.
 	Timeout time.Duration `json:"timeout"`
+}
+
+// Scope is how some of an action's permissions are granted in the worker's
+// IAM policy. Resources are ARN patterns in the notation of the AWS Service
+// Authorization Reference, with the placeholders ScopePlaceholders lists
+// (the policy generator fills them in from its options: a policy needs
+// literal ARNs or wildcards). Empty Resources means "*", which Unscoped
+// must then explain, for the operator reading the policy.
+type Scope struct {
+	Permissions []string `json:"permissions"`
+	Resources   []string `json:"resources,omitempty"`
+	// Condition is an IAM Condition block: operator → key → values. The
+	// values may use the placeholders too.
+	Condition map[string]map[string][]string `json:"condition,omitempty"`
+	Unscoped  string                         `json:"unscoped,omitempty"`
+}
+
+// ScopePlaceholders are the placeholders a Scope's resources and condition
+// values may use, with what they stand for.
+func ScopePlaceholders() map[string]string {
+	return map[string]string{
+		"${Partition}":    "the AWS partition (aws, aws-cn, aws-us-gov)",
+		"${Account}":      "the account id, or * for any",
+		"${RolePath}":     "the IAM path of the roles Cordon may contain, / for any",
+		"${PassRolePath}": "the IAM path of the roles Cordon may pass to EC2 (quarantine instance profiles), / for any",
+		"${UserPath}":     "the IAM path of the users Cordon may contain, / for any",
+	}
+}
+
+// ScopeOf returns the scope that names perm, if any.
+func (a *Action) ScopeOf(perm string) (Scope, bool) {
+	for _, s := range a.Scopes {
+		if slices.Contains(s.Permissions, perm) {
+			return s, true
+		}
+	}
+	return Scope{}, false
+}
+
+func (s Scope) validate(a *Action, seen map[string]bool) error {
+	if len(s.Permissions) == 0 {
+		return fmt.Errorf("action %s: a scope names no permission", a.Name)
+	}
+	for _, p := range s.Permissions {
+		if !slices.Contains(a.Permissions, p) {
+			return fmt.Errorf("action %s: scope for %s, which is not one of its permissions", a.Name, p)
+		}
+		if seen[p] {
+			return fmt.Errorf("action %s: %s scoped twice", a.Name, p)
+		}
+		seen[p] = true
+	}
+	switch {
+	case len(s.Resources) == 0 && s.Unscoped == "":
+		return fmt.Errorf("action %s: %s: a scope on \"*\" must say why (Unscoped)", a.Name, strings.Join(s.Permissions, ", "))
+	case len(s.Resources) > 0 && s.Unscoped != "":
+		return fmt.Errorf("action %s: %s: a scope with resources is not unscoped", a.Name, strings.Join(s.Permissions, ", "))
+	}
+	known := ScopePlaceholders()
+	placeholder := regexp.MustCompile(`\$\{[A-Za-z]+\}`)
+	check := func(v string) error {
+		for _, ph := range placeholder.FindAllString(v, -1) {
+			if _, ok := known[ph]; !ok {
+				return fmt.Errorf("action %s: %q: unknown placeholder %s", a.Name, v, ph)
+			}
+		}
+		return nil
+	}
+	for _, r := range s.Resources {
+		if !strings.HasPrefix(r, "arn:${Partition}:") {
+			return fmt.Errorf("action %s: resource %q must start with arn:${Partition}:", a.Name, r)
+		}
+		if err := check(r); err != nil {
+			return err
+		}
+	}
+	for _, keys := range s.Condition {
+		for _, values := range keys {
+			for _, v := range values {
+				if err := check(v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // Param returns the named parameter.
@@ -274,6 +366,12 @@ func (a *Action) validate() error {
 	}
 	if a.DryRun == "" {
 		return fmt.Errorf("action %s: say what a dry run does", a.Name)
+	}
+	scoped := map[string]bool{}
+	for _, s := range a.Scopes {
+		if err := s.validate(a, scoped); err != nil {
+			return err
+		}
 	}
 	seen := map[string]bool{}
 	for _, p := range a.Params {

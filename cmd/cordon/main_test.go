@@ -5,10 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -135,13 +136,12 @@ func TestPlanTextShowsGatesAndDestructiveSteps(t *testing.T) {
 	}
 }
 
-// The policy names exactly the permissions of the actions the runbooks
-// use: nothing from actions they do not use.
-func TestPolicyIsLeastPrivilege(t *testing.T) {
-	out, errOut, code := cordon(t, "policy", "examples/iam-credential-compromise.yaml")
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, errOut)
-	}
+// decodePolicy reads cordon policy's output as an IAM policy and checks
+// what IAM requires of every statement: a unique alphanumeric Sid, Allow,
+// actions, resources that are "*" or ARNs of the partition, and conditions
+// with known operators.
+func decodePolicy(t *testing.T, out string) runbooks.IAMPolicy {
+	t.Helper()
 	var doc runbooks.IAMPolicy
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
@@ -151,14 +151,51 @@ func TestPolicyIsLeastPrivilege(t *testing.T) {
 	if doc.Version != "2012-10-17" || len(doc.Statement) == 0 {
 		t.Fatalf("bad policy: %+v", doc)
 	}
-	var got []string
+	sid := regexp.MustCompile(`^[A-Za-z0-9]+$`)
+	arn := regexp.MustCompile(`^arn:aws:(ec2|iam|autoscaling|elasticloadbalancing|sts):[a-z0-9*-]*:(\d{12}|\*)?:[a-z-]+[/:].+$`)
+	seen := map[string]bool{}
 	for _, s := range doc.Statement {
-		if s.Effect != "Allow" || s.Resource != "*" || s.Sid == "" {
+		if !sid.MatchString(s.Sid) || seen[s.Sid] || s.Effect != "Allow" || len(s.Action) == 0 || len(s.Resource) == 0 {
 			t.Errorf("bad statement %+v", s)
 		}
-		got = append(got, s.Action...)
+		seen[s.Sid] = true
+		for _, r := range s.Resource {
+			if r != "*" && !arn.MatchString(r) {
+				t.Errorf("%s: resource %q is neither * nor an ARN", s.Sid, r)
+			}
+		}
+		for op := range s.Condition {
+			if !slices.Contains([]string{"StringEquals", "StringLike", "ArnEquals", "ArnLike", "Null"}, op) {
+				t.Errorf("%s: condition operator %s", s.Sid, op)
+			}
+		}
 	}
-	sort.Strings(got)
+	return doc
+}
+
+// grantsOf maps each permission to the statements that grant it.
+func grantsOf(doc runbooks.IAMPolicy) map[string][]runbooks.IAMStatement {
+	m := map[string][]runbooks.IAMStatement{}
+	for _, s := range doc.Statement {
+		for _, a := range s.Action {
+			m[a] = append(m[a], s)
+		}
+	}
+	return m
+}
+
+// The policy names exactly the permissions of the actions the runbooks
+// use, nothing from actions they do not use, each on the resources AWS
+// lets it be scoped to: the user a credential-compromise runbook contains.
+// What stays on "*" is listed on stderr.
+func TestPolicyIsLeastPrivilege(t *testing.T) {
+	out, errOut, code := cordon(t, "policy", "examples/iam-credential-compromise.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	doc := decodePolicy(t, out)
+	grants := grantsOf(doc)
+	got := slices.Sorted(maps.Keys(grants))
 	want := []string{
 		"iam:AttachUserPolicy", "iam:DeactivateMFADevice", "iam:DeleteLoginProfile", "iam:GetAccessKeyLastUsed", "iam:GetLoginProfile",
 		"iam:GetUserPolicy", "iam:ListAccessKeys", "iam:ListAttachedUserPolicies", "iam:ListMFADevices", "iam:PutUserPolicy",
@@ -171,6 +208,96 @@ func TestPolicyIsLeastPrivilege(t *testing.T) {
 	for _, p := range got {
 		if !perm.MatchString(p) {
 			t.Errorf("%q is not an IAM action name", p)
+		}
+		if len(grants[p]) != 1 {
+			t.Errorf("%s granted by %d statements", p, len(grants[p]))
+		}
+	}
+	for _, p := range got {
+		s := grants[p][0]
+		switch {
+		case p == "sts:GetAccessKeyInfo":
+			if strings.Join(s.Resource, " ") != "*" || !strings.Contains(errOut, "  sts:GetAccessKeyInfo: ") {
+				t.Errorf("%s: want Resource * and listed as unscoped; resource %v, stderr:\n%s", p, s.Resource, errOut)
+			}
+		default:
+			if strings.Join(s.Resource, " ") != "arn:aws:iam::*:user/*" {
+				t.Errorf("%s on %v, want the users' ARN", p, s.Resource)
+			}
+			if strings.Contains(errOut, p+":") {
+				t.Errorf("%s is scoped yet listed as unscoped:\n%s", p, errOut)
+			}
+		}
+	}
+	// The worker attaches AWSDenyAll and nothing else.
+	if c := grants["iam:AttachUserPolicy"][0].Condition; strings.Join(c["ArnEquals"]["iam:PolicyARN"], " ") != "arn:aws:iam::aws:policy/AWSDenyAll" {
+		t.Errorf("AttachUserPolicy condition %v", c)
+	}
+}
+
+// Every example's policy is a valid IAM policy that grants each permission
+// its plan needs; destructive EC2 calls are scoped to instances, IAM
+// writes to roles, read-only calls EC2 cannot scope stay on "*" and are
+// listed as such.
+func TestPolicyOfEveryExample(t *testing.T) {
+	for _, name := range []string{"ec2-compromise", "iam-credential-compromise", "confluence-cve-2021-26084", "restore-isolation"} {
+		t.Run(name, func(t *testing.T) {
+			out, errOut, code := cordon(t, "policy", "examples/"+name+".yaml")
+			if code != 0 {
+				t.Fatalf("exit %d\n%s", code, errOut)
+			}
+			grants := grantsOf(decodePolicy(t, out))
+			for p, statements := range grants {
+				onStar := slices.ContainsFunc(statements, func(s runbooks.IAMStatement) bool {
+					return slices.Contains(s.Resource, "*") && s.Condition == nil
+				})
+				if onStar != strings.Contains(errOut, "  "+p+": ") {
+					t.Errorf("%s: on * = %v, but listed as unscoped = %v", p, onStar, !onStar)
+				}
+			}
+		})
+	}
+	out, errOut, _ := cordon(t, "policy", "examples/ec2-compromise.yaml")
+	grants := grantsOf(decodePolicy(t, out))
+	for p, want := range map[string]string{
+		"ec2:TerminateInstances": "arn:aws:ec2:*:*:instance/*", "ec2:StopInstances": "arn:aws:ec2:*:*:instance/*",
+		"ec2:ModifyInstanceAttribute": "arn:aws:ec2:*:*:instance/*", "ec2:ModifyInstanceMetadataOptions": "arn:aws:ec2:*:*:instance/*",
+		"ec2:ModifyNetworkInterfaceAttribute": "arn:aws:ec2:*:*:network-interface/*",
+		"iam:PutRolePolicy":                   "arn:aws:iam::*:role/*", "iam:GetRole": "arn:aws:iam::*:role/*",
+		"iam:PassRole": "arn:aws:iam::*:role/*",
+	} {
+		if len(grants[p]) != 1 || !slices.Contains(grants[p][0].Resource, want) || slices.Contains(grants[p][0].Resource, "*") {
+			t.Errorf("%s granted as %+v, want on %s", p, grants[p], want)
+		}
+	}
+	if c := grants["iam:PassRole"][0].Condition; strings.Join(c["StringEquals"]["iam:PassedToService"], "") != "ec2.amazonaws.com" {
+		t.Errorf("PassRole condition %v", c)
+	}
+	if !strings.Contains(errOut, "  ec2:DescribeInstances: no resource-level permissions for EC2 Describe actions") {
+		t.Errorf("stderr does not say why ec2:DescribeInstances stays on *:\n%s", errOut)
+	}
+}
+
+// The options narrow the policy to an account, a partition and IAM paths;
+// what IAM would reject is refused before anything is printed.
+func TestPolicyOptions(t *testing.T) {
+	out, errOut, code := cordon(t, "policy", "--account-id", "123456789012", "--role-path", "/cordon-contained/",
+		"--pass-role-path", "/forensics/", "examples/ec2-compromise.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{
+		`"arn:aws:iam::123456789012:role/cordon-contained/*"`, `"arn:aws:iam::123456789012:role/forensics/*"`,
+		`"arn:aws:ec2:*:123456789012:instance/*"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("policy lacks %s:\n%s", want, out)
+		}
+	}
+	for _, bad := range [][]string{{"--role-path", "cordon"}, {"--account-id", "12"}, {"--partition", "gcp"}} {
+		out, errOut, code := cordon(t, append([]string{"policy", "examples/ec2-compromise.yaml"}, bad...)...)
+		if code != 2 || out != "" || !strings.Contains(errOut, "cordon policy: ") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", bad, code, out, errOut)
 		}
 	}
 }

@@ -1,0 +1,118 @@
+package actions
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/cordon-ir/cordon/actions/spec"
+)
+
+// ARN patterns of the resources Cordon's permissions are granted on, in the
+// notation of the AWS Service Authorization Reference ("Actions, resources,
+// and condition keys for Amazon EC2", "... for AWS Identity and Access
+// Management"). Region is always "*": one worker role serves every region
+// the roster names.
+const (
+	arnInstance        = "arn:${Partition}:ec2:*:${Account}:instance/*"
+	arnVolume          = "arn:${Partition}:ec2:*:${Account}:volume/*"
+	arnSecurityGroup   = "arn:${Partition}:ec2:*:${Account}:security-group/*"
+	arnNetworkIface    = "arn:${Partition}:ec2:*:${Account}:network-interface/*"
+	arnSubnet          = "arn:${Partition}:ec2:*:${Account}:subnet/*"
+	arnNetworkACL      = "arn:${Partition}:ec2:*:${Account}:network-acl/*"
+	arnContainedRole   = "arn:${Partition}:iam::${Account}:role${RolePath}*"
+	arnPassedRole      = "arn:${Partition}:iam::${Account}:role${PassRolePath}*"
+	arnContainedUser   = "arn:${Partition}:iam::${Account}:user${UserPath}*"
+	arnInstanceProfile = "arn:${Partition}:iam::${Account}:instance-profile/*"
+)
+
+// Why a permission stays on Resource "*".
+const (
+	// The EC2 User Guide ("Control access to EC2 resources using resource
+	// tags"): Describe actions do not support resource-level permissions.
+	unscopedEC2Describe = "no resource-level permissions for EC2 Describe actions"
+	// What the reference was not checked for yet stays "*" rather than
+	// risk a policy that denies a containment step in the middle of an
+	// incident.
+	unscopedUnverified = "resource-level permissions not yet verified against the Service Authorization Reference"
+)
+
+// permissionScope is how one IAM action is granted wherever Cordon calls
+// it. Every row was checked against the Service Authorization Reference:
+// the action's resource types (required ones marked * there) and, for
+// conditions, its condition keys. Optional resource types are listed when
+// Cordon's request names such a resource (ModifyInstanceAttribute's
+// BlockDeviceMappings name volumes; ModifyNetworkInterfaceAttribute's
+// Groups name security groups), since IAM then authorizes them too.
+//
+// No EC2 permission is conditioned on a tag. Cordon's own records
+// (cordon:prior-state, cordon:prior-metadata) are written by the same step
+// just before the call, but a preview's CreateTags is a dry run that
+// writes nothing, while its dry-run StopInstances is authorized against the
+// instance's tags as they are: an aws:ResourceTag condition on them would
+// deny every preview. The tags a runbook's aws.ec2.tag step sets
+// (cordon:incident, cordon:state) precede destructive steps only when the
+// runbook is written so (examples/ec2-compromise.yaml tags after
+// aws.ec2.enable_termination_protection), which the generator cannot rely on.
+func permissionScope(perm string) spec.Scope {
+	scope := func(resources ...string) spec.Scope {
+		return spec.Scope{Permissions: []string{perm}, Resources: resources}
+	}
+	switch perm {
+	case "ec2:StopInstances", "ec2:TerminateInstances", "ec2:ModifyInstanceMetadataOptions",
+		"ec2:ReplaceIamInstanceProfileAssociation":
+		return scope(arnInstance)
+	case "ec2:ModifyInstanceAttribute":
+		return scope(arnInstance, arnVolume)
+	case "ec2:ModifyNetworkInterfaceAttribute":
+		// network-interface is required; instance, security-group and
+		// subnet are optional types the request may bring in.
+		return scope(arnNetworkIface, arnSecurityGroup, arnInstance, arnSubnet)
+	case "ec2:ReplaceNetworkAclAssociation":
+		return scope(arnNetworkACL, arnSubnet)
+
+	case "iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy":
+		return scope(arnContainedRole)
+	case "iam:PassRole":
+		// Only to EC2: the quarantine instance profile's role.
+		s := scope(arnPassedRole)
+		s.Condition = map[string]map[string][]string{"StringEquals": {"iam:PassedToService": {"ec2.amazonaws.com"}}}
+		return s
+	case "iam:GetInstanceProfile":
+		return scope(arnInstanceProfile)
+	case "iam:AttachUserPolicy":
+		// Cordon attaches nothing but AWSDenyAll: without this condition the
+		// worker could attach AdministratorAccess to any user.
+		s := scope(arnContainedUser)
+		s.Condition = map[string]map[string][]string{"ArnEquals": {"iam:PolicyARN": {"arn:${Partition}:iam::aws:policy/AWSDenyAll"}}}
+		return s
+	case "iam:GetUserPolicy", "iam:PutUserPolicy", "iam:ListAttachedUserPolicies", "iam:ListAccessKeys",
+		"iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:GetLoginProfile", "iam:DeleteLoginProfile",
+		"iam:ListMFADevices", "iam:DeactivateMFADevice":
+		return scope(arnContainedUser)
+	}
+	s := spec.Scope{Permissions: []string{perm}, Unscoped: unscopedUnverified}
+	if strings.HasPrefix(perm, "ec2:Describe") {
+		s.Unscoped = unscopedEC2Describe
+	}
+	return s
+}
+
+// withScopes completes an action's Scopes: a scope the spec declares itself
+// wins for its permissions (an action may narrow further than the table);
+// every other permission gets its row of permissionScope.
+func withScopes(s spec.Action) spec.Action {
+	declared := map[string]bool{}
+	for _, sc := range s.Scopes {
+		for _, p := range sc.Permissions {
+			declared[p] = true
+		}
+	}
+	scopes := slices.Clone(s.Scopes)
+	for _, p := range s.Permissions {
+		if !declared[p] {
+			scopes = append(scopes, permissionScope(p))
+		}
+	}
+	s.Scopes = scopes
+	return s
+}
