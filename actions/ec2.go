@@ -360,15 +360,19 @@ func ec2Actions() []registration {
 				"volume when the multi-volume call is refused (not when it is throttled). Snapshots are tagged with incident, run and step; " +
 				"a retried attempt finds them by tag instead of taking new ones. With lock_mode, each snapshot is locked (LockSnapshot) so " +
 				"that no one, the attacker's credentials included, can delete it: governance until someone allowed unlocks it, " +
-				"compliance until the lock expires. Instance-store volumes cannot be snapshotted: they are listed in instance_store_devices.",
+				"compliance until the lock expires. Instance-store volumes cannot be snapshotted: they are listed in instance_store_devices. " +
+				"A run with an incident reuses the completed set another run of the same incident took of exactly these volumes " +
+				"(a re-run after a failed run): the same evidence, not taken twice; reused_from_run names that run.",
 			Params: []spec.Param{
 				instanceIDParam(),
 				{Name: "wait", Type: spec.Bool, Default: true, Description: "Wait until every snapshot is completed (heartbeating)."},
 				{Name: "lock_mode", Type: str, Default: "none", Enum: []string{"none", "governance", "compliance"}, Description: "Lock the snapshots: none, governance or compliance (irreversible until it expires)."},
 				{Name: "lock_duration_days", Type: spec.Int, Default: 30, Description: "How long the lock holds, in days (1–36500)."},
+				{Name: "reuse_incident_snapshots", Type: spec.Bool, Default: true, Description: "Reuse the completed snapshots another run of the same incident took of these volumes instead of taking new ones."},
 			},
 			Outputs: []spec.Field{
 				spec.F("snapshot_ids", strs, "Snapshot ids."),
+				spec.F("reused_from_run", str, "The run of the same incident whose completed snapshots were reused; empty when new ones were taken."),
 				spec.F("snapshots", spec.ListOf(snapshot), "Each snapshot with its volume and lock."),
 				spec.F("instance_store_devices", strs, "Instance-store volumes of the instance, which no snapshot captures and a stop erases."),
 			},

@@ -35,6 +35,8 @@ type snapshotParams struct {
 	Wait             bool   `json:"wait"`
 	LockMode         string `json:"lock_mode"`
 	LockDurationDays int    `json:"lock_duration_days"`
+	// ReuseIncidentSnapshots: see the spec.
+	ReuseIncidentSnapshots bool `json:"reuse_incident_snapshots"`
 }
 
 // Snapshot lock modes (lock_mode); lockNone leaves snapshots unlocked.
@@ -111,10 +113,21 @@ func snapshotVolumes(ctx context.Context, x *execution) error {
 		return nil
 	}
 
-	// A retried attempt finds what earlier attempts of this step took.
-	taken, err := stepSnapshots(ctx, x)
+	// A retried attempt finds what earlier attempts of this step took; a
+	// re-run of the same incident (after a failed run) finds the completed
+	// snapshots an earlier run took of these volumes: the same evidence,
+	// not taken twice.
+	taken, others, err := evidenceSnapshots(ctx, x)
 	if err != nil {
 		return err
+	}
+	if set, ok := reusableSet(volumes, others); ok && len(taken) == 0 && p.ReuseIncidentSnapshots {
+		taken = set.snapshots
+		x.note("reusing the completed snapshots run %s took of these volumes for incident %s: the same evidence, not taken again",
+			set.run, x.runTags()[TagIncident])
+		x.output("reused_from_run", set.run)
+	} else {
+		x.output("reused_from_run", "")
 	}
 	missing := missingVolumes(volumes, taken)
 	if len(missing) > 0 && len(missing) < len(volumes) {
@@ -136,7 +149,7 @@ func snapshotVolumes(ctx context.Context, x *execution) error {
 		if still := missingVolumes(volumes, taken); len(still) > 0 {
 			return temporal.NewApplicationError(fmt.Sprintf("snapshot %s: AWS returned no snapshot for %s", p.InstanceID, volumeIDs(still)), ErrAWSServer)
 		}
-	} else {
+	} else if len(others) == 0 || !p.ReuseIncidentSnapshots {
 		x.note("every volume of %s already has a snapshot from this step", p.InstanceID)
 	}
 
@@ -169,32 +182,80 @@ func snapshotVolumes(ctx context.Context, x *execution) error {
 // stepSnapshots lists the snapshots this step (run and step tags) took,
 // by volume. Failed snapshots are not evidence: a re-run replaces them.
 func stepSnapshots(ctx context.Context, x *execution) (map[string]ec2types.Snapshot, error) {
+	own, _, err := evidenceSnapshots(ctx, x)
+	return own, err
+}
+
+// incidentSet is a crash-consistent set of completed snapshots that one
+// step of another run of the same incident took.
+type incidentSet struct {
+	run       string
+	snapshots map[string]ec2types.Snapshot // by volume
+}
+
+// evidenceSnapshots lists, by volume, the snapshots this step took and,
+// when the run names an incident, the completed sets other runs of the
+// same incident took (one query either way: by the incident tag when
+// there is one, else by run and step). Failed snapshots are not evidence.
+func evidenceSnapshots(ctx context.Context, x *execution) (own map[string]ec2types.Snapshot, others []incidentSet, err error) {
 	tags := x.runTags()
-	pages := ec2.NewDescribeSnapshotsPaginator(x.aws.EC2, &ec2.DescribeSnapshotsInput{
-		OwnerIds: []string{"self"},
-		Filters: []ec2types.Filter{
-			{Name: aws.String("tag:" + TagRun), Values: []string{tags[TagRun]}},
-			{Name: aws.String("tag:" + TagStep), Values: []string{tags[TagStep]}},
-		},
-	})
-	found := map[string]ec2types.Snapshot{}
+	filters := []ec2types.Filter{
+		{Name: aws.String("tag:" + TagRun), Values: []string{tags[TagRun]}},
+		{Name: aws.String("tag:" + TagStep), Values: []string{tags[TagStep]}},
+	}
+	if incident := tags[TagIncident]; incident != "" {
+		filters = []ec2types.Filter{{Name: aws.String("tag:" + TagIncident), Values: []string{incident}}}
+	}
+	pages := ec2.NewDescribeSnapshotsPaginator(x.aws.EC2, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}, Filters: filters})
+	own = map[string]ec2types.Snapshot{}
+	sets := map[string]*incidentSet{} // by run and step
+	var order []string
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, classify("look for snapshots taken by step "+tags[TagStep], "ec2:DescribeSnapshots", err)
+			return nil, nil, classify("look for snapshots taken by step "+tags[TagStep], "ec2:DescribeSnapshots", err)
 		}
 		for _, s := range page.Snapshots {
 			if s.State == ec2types.SnapshotStateError {
 				continue
 			}
+			st := ec2TagMap(s.Tags)
 			vol := aws.ToString(s.VolumeId)
-			// Keep the oldest if an earlier crash left two.
-			if prev, ok := found[vol]; !ok || aws.ToTime(s.StartTime).Before(aws.ToTime(prev.StartTime)) {
-				found[vol] = s
+			if st[TagRun] == tags[TagRun] && st[TagStep] == tags[TagStep] {
+				// Keep the oldest if an earlier crash left two.
+				if prev, ok := own[vol]; !ok || aws.ToTime(s.StartTime).Before(aws.ToTime(prev.StartTime)) {
+					own[vol] = s
+				}
+				continue
 			}
+			if s.State != ec2types.SnapshotStateCompleted || st[TagRun] == "" {
+				continue
+			}
+			key := st[TagRun] + "/" + st[TagStep]
+			set, ok := sets[key]
+			if !ok {
+				set = &incidentSet{run: st[TagRun], snapshots: map[string]ec2types.Snapshot{}}
+				sets[key] = set
+				order = append(order, key)
+			}
+			set.snapshots[vol] = s
 		}
 	}
-	return found, nil
+	for _, k := range order {
+		others = append(others, *sets[k])
+	}
+	return own, others, nil
+}
+
+// reusableSet is a set among others that covers every volume, from one
+// step of one run (so it is as crash-consistent as a new one).
+func reusableSet(volumes []attachedVolume, others []incidentSet) (incidentSet, bool) {
+	for _, set := range others {
+		if len(missingVolumes(volumes, set.snapshots)) == 0 {
+			return set, true
+		}
+	}
+	return incidentSet{}, false
 }
 
 func missingVolumes(volumes []attachedVolume, taken map[string]ec2types.Snapshot) []attachedVolume {

@@ -30,6 +30,9 @@ type harness struct {
 	rt  *actions.Runtime
 	// account is the runbook account name calls target (default none).
 	account string
+	// ref, when set, is the run the calls belong to (default run-1 of
+	// incident INC-42, step "step").
+	ref *actions.RunRef
 }
 
 func newHarness(t *testing.T) *harness {
@@ -71,6 +74,9 @@ func (h *harness) run(mode actions.Mode, action string, params map[string]any) (
 		Action: action, Params: params, Mode: mode,
 		Target: actions.Target{Account: h.account, Region: h.emu.Region()},
 		Run:    actions.RunRef{RunID: "run-1", Incident: "INC-42", StepID: "step", StartedAt: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)},
+	}
+	if h.ref != nil {
+		call.Run = *h.ref
 	}
 	val, err := env.ExecuteActivity(action, call)
 	if err != nil {

@@ -2,6 +2,7 @@ package actions_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -164,5 +165,41 @@ func TestSnapshotWaitSurvivesEventualConsistency(t *testing.T) {
 		if s.State != "completed" || s.LockState != "governance" {
 			t.Errorf("snapshot %+v", s)
 		}
+	}
+}
+
+// Issue 13, item 5: a re-run of the same incident (after a failed run)
+// reuses the completed snapshots an earlier run took of the same volumes,
+// and says so, instead of snapshotting the disks twice; another incident,
+// or reuse turned off, takes its own.
+func TestRerunOfTheSameIncidentReusesItsSnapshots(t *testing.T) {
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 2})
+	id := fleet.InstanceIDs[0]
+	params := map[string]any{"instance_id": id}
+	first := h.execute("aws.ec2.snapshot_volumes", params)
+	taken := len(h.emu.Snapshots())
+
+	h.ref = &actions.RunRef{RunID: "run-2", Incident: "INC-42", StepID: "preserve", StartedAt: time.Now()}
+	again := h.execute("aws.ec2.snapshot_volumes", params)
+	if n := len(h.emu.Snapshots()); n != taken {
+		t.Errorf("the re-run of the same incident took %d new snapshot(s)", n-taken)
+	}
+	if again.Outputs["reused_from_run"] != "run-1" || fmt.Sprint(again.Outputs["snapshot_ids"]) != fmt.Sprint(first.Outputs["snapshot_ids"]) {
+		t.Errorf("re-run outputs %v, want run-1's snapshots %v", again.Outputs, first.Outputs["snapshot_ids"])
+	}
+	if !strings.Contains(strings.Join(again.Notes, " "), "reusing the completed snapshots run run-1 took") {
+		t.Errorf("the reuse is not said: %v", again.Notes)
+	}
+
+	h.ref = &actions.RunRef{RunID: "run-3", Incident: "INC-43", StepID: "preserve", StartedAt: time.Now()}
+	other := h.execute("aws.ec2.snapshot_volumes", params)
+	if n := len(h.emu.Snapshots()); n != taken+2 || other.Outputs["reused_from_run"] != "" {
+		t.Errorf("another incident: %d snapshots (want %d), reused from %q", n, taken+2, other.Outputs["reused_from_run"])
+	}
+	h.ref = &actions.RunRef{RunID: "run-4", Incident: "INC-43", StepID: "preserve", StartedAt: time.Now()}
+	h.execute("aws.ec2.snapshot_volumes", map[string]any{"instance_id": id, "reuse_incident_snapshots": false})
+	if n := len(h.emu.Snapshots()); n != taken+4 {
+		t.Errorf("with reuse off: %d snapshots, want %d", n, taken+4)
 	}
 }
