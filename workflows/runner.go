@@ -149,8 +149,8 @@ func Runbook(ctx workflow.Context, in RunInput) (RunResult, error) {
 			r.finish(ctx, RunSucceeded, "")
 		}
 	}
-	r.releaseTargets(ctx)
 	r.publishSearchAttributes(ctx, r.state.Status, true)
+	r.releaseTargets(ctx)
 	// Let in-flight updates finish before the run closes.
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	res := r.result()

@@ -142,8 +142,17 @@ func TestSearchAttributesAndSummariesOnTheServer(t *testing.T) {
 
 	// How it ended is set when it ends: an aborted run says aborted.
 	abortRun(t, runID)
-	if got := keyword(t, describe(t, runID), "CordonOutcome"); got != "aborted" {
-		t.Errorf("CordonOutcome after the abort %q", got)
+	ended(t, runID)
+	// The outcome is written as the run ends, a moment after the abort
+	// is accepted.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		got := keyword(t, describe(t, runID), "CordonOutcome")
+		if got == "aborted" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CordonOutcome after the abort %q", got)
+		}
 	}
 	listed(t, "CordonTargets = '"+host+"' AND CordonOutcome = 'aborted'", runID)
 	replay(t, runID, "search-attributes-aborted")
