@@ -56,6 +56,7 @@ func commands() []command {
 		{"gateway", "serve the Slack gateway (approve gates, /cordon commands) and a Slack-posting worker", runGateway},
 		{"report", "print a run's post-incident record (Markdown or JSON)", runReport},
 		{"bench", "measure fleet containment speed against a sequential script (embedded server, AWS emulator)", runBench},
+		{"version", "print the version: release, commit, Go, Temporal SDK, plan format", runVersion},
 	}
 }
 
@@ -74,6 +75,9 @@ func run(ctx context.Context, env *cliEnv, args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(env.stdout)
 		return 0
+	}
+	if isVersionFlag(args[0]) {
+		return runVersion(ctx, env, args[1:])
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
