@@ -155,6 +155,8 @@ func (r *runbookCompiler) compile(root *yaml.Node, sourceSum string) *Plan {
 		scope := &Scope{Inputs: r.inputs, Steps: scopes}
 		p.Outputs = r.compileOutputs(outputs, newExprChecker(scope, r.exprs), nil)
 	}
+	_, triggers := lookup(root, "triggers")
+	p.Triggers = r.compileTriggers(triggers, p.Inputs)
 	r.warnUnusedInputs(inputs, p)
 	return p
 }

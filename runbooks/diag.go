@@ -38,6 +38,7 @@ const (
 	CodeMissingJustify   Code = "missing-justification"
 	CodeUnknownRunbook   Code = "unknown-runbook"
 	CodeUsesCycle        Code = "uses-cycle"
+	CodeNotAllowed       Code = "not-allowed"
 	// Warnings: the runbook compiles, but something in it is likely a
 	// mistake.
 	CodeUnusedInput Code = "unused-input"
@@ -50,7 +51,7 @@ func Codes() []Code {
 		CodeUnknownField, CodeDuplicateKey, CodeMissingField, CodeWrongShape, CodeTypeMismatch,
 		CodeBadValue, CodeBadPattern, CodeUnknownAction, CodeUnknownParam, CodeMissingParam,
 		CodeDuplicateStep, CodeBadReference, CodeBadExpression, CodeForbiddenFunc, CodeMissingApproval,
-		CodeMissingApprovers, CodeMissingJustify, CodeUnknownRunbook, CodeUsesCycle, CodeUnusedInput,
+		CodeMissingApprovers, CodeMissingJustify, CodeUnknownRunbook, CodeUsesCycle, CodeNotAllowed, CodeUnusedInput,
 	}
 }
 

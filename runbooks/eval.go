@@ -22,6 +22,8 @@ type Values struct {
 	// HasItem is set inside foreach (item may legitimately be nil).
 	HasItem bool
 	Result  map[string]any
+	// Finding is the normalised finding, in a trigger's expressions.
+	Finding map[string]any
 }
 
 // StepValues is one finished step as expressions see it.
@@ -56,6 +58,9 @@ func (v *Values) env() map[string]any {
 	}
 	if v.Result != nil {
 		env["result"] = v.Result
+	}
+	if v.Finding != nil {
+		env["finding"] = v.Finding
 	}
 	return env
 }

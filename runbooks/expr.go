@@ -65,6 +65,9 @@ type Scope struct {
 	Steps  []StepScope // steps that ran before, in order
 	Item   *spec.Type  // element type inside foreach
 	Result *spec.Type  // the step's own result, in step outputs
+	// Finding is the normalised finding, in a trigger; a trigger's
+	// expressions see nothing else (no run exists yet).
+	Finding *spec.Type
 	// later are step ids that come after this point, for a precise error.
 	later map[string]bool
 }
@@ -127,6 +130,9 @@ func (s *Scope) envType(only map[string]bool, g *goTypes) reflect.Type {
 	}
 	if s.Result != nil {
 		fields = append(fields, reflect.StructField{Name: "Result", Type: g.of(*s.Result), Tag: `expr:"result"`})
+	}
+	if s.Finding != nil {
+		fields = append(fields, reflect.StructField{Name: "Finding", Type: g.of(*s.Finding), Tag: `expr:"finding"`})
 	}
 	return reflect.StructOf(fields)
 }
@@ -205,6 +211,9 @@ func (c *exprChecker) config(steps map[string]bool) *conf.Config {
 	if c.scope.Result != nil {
 		key += fmt.Sprintf("|result:%p", c.scope.Result)
 	}
+	if c.scope.Finding != nil {
+		key += "|finding"
+	}
 	if cfg, ok := c.cache.checked[key]; ok {
 		return cfg
 	}
@@ -280,7 +289,9 @@ func (v *refVisitor) report(e exprError) {
 func (v *refVisitor) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.IdentifierNode:
-		if n.Value == "item" || n.Value == "result" {
+		switch {
+		case n.Value == "item" || n.Value == "result" || n.Value == "finding",
+			v.c.scope.Finding != nil && (n.Value == "inputs" || n.Value == "steps" || n.Value == "run"):
 			if e := v.c.checkPath([]string{n.Value}, n); e != nil {
 				v.report(*e)
 			}
@@ -350,7 +361,21 @@ func (c *exprChecker) checkPath(path []string, root *ast.IdentifierNode) *exprEr
 		return &exprError{code: CodeBadReference, offset: at, msg: msg, detail: detail}
 	}
 	s := c.scope
+	if s.Finding != nil && path[0] != "finding" {
+		return bad(fmt.Sprintf("%s is not available in a trigger", path[0]),
+			"a trigger's expressions see only finding.* (the run does not exist yet)")
+	}
 	switch path[0] {
+	case "finding":
+		if s.Finding == nil {
+			return bad("finding is only defined in a trigger", "")
+		}
+		if len(path) > 1 {
+			if _, ok := s.Finding.Field(path[1]); !ok {
+				return bad(fmt.Sprintf("finding.%s is not a field of the normalised finding", path[1]),
+					withHint(suggest(path[1], s.Finding.FieldNames()), "docs/triggers.md lists them"))
+			}
+		}
 	case "inputs":
 		if len(path) > 1 {
 			if _, ok := s.Inputs.Field(path[1]); !ok {

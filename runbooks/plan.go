@@ -32,6 +32,34 @@ type Plan struct {
 	// Children are the compiled runbooks that steps use, by name, so a
 	// running fleet containment never reads a file.
 	Children map[string]*Plan `json:"children,omitempty"`
+	// Triggers say which findings start (or propose) this runbook, and
+	// with which inputs. A trigger never carries approvals: the gates are
+	// the steps' own, whoever or whatever started the run.
+	Triggers []Trigger `json:"triggers,omitempty"`
+}
+
+// Trigger is a compiled triggers: entry.
+type Trigger struct {
+	Name   string       `json:"name"`
+	Source string       `json:"source"` // one of FindingSources
+	Match  TriggerMatch `json:"match"`
+	// Inputs are the runbook's inputs, as values over finding.*; together
+	// with the inputs' defaults they cover every required input.
+	Inputs map[string]Value `json:"inputs"`
+	Mode   string           `json:"mode"` // one of TriggerModes
+}
+
+// TriggerMatch is what a finding must be for a trigger to fire. Every
+// part given must hold.
+type TriggerMatch struct {
+	// Types are finding types; * matches any run of characters.
+	Types       []string `json:"types,omitempty"`
+	Resource    string   `json:"resource,omitempty"`     // one of ResourceKinds
+	MinSeverity string   `json:"min_severity,omitempty"` // one of SeverityLabels
+	Accounts    []string `json:"accounts,omitempty"`
+	// EventTypeCodes are Health event type codes; * as in Types.
+	EventTypeCodes []string `json:"event_type_codes,omitempty"`
+	When           *Expr    `json:"when,omitempty"`
 }
 
 // Metadata identifies the runbook and its source.

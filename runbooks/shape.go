@@ -22,6 +22,10 @@ type shape struct {
 	pattern string   // kindString: documented and checked
 	re      *regexp.Regexp
 	alts    []*shape // kindOneOf: chosen by the YAML node's kind
+	// forbidden are keys an object must not have, each with why: a
+	// mistake people will make (approvals in a trigger) gets its reason,
+	// not a bare "unknown field".
+	forbidden map[string]string
 }
 
 type shapeKind int
@@ -138,6 +142,28 @@ func runbookShape() *shape {
 		opt("pattern", str("Regular expression every value (or list item) must match.")),
 		opt("enum", list("Allowed values.", str("Value."))),
 	)
+	pattern := func(desc, p string) *shape {
+		return &shape{kind: kindString, desc: desc, pattern: p, re: regexp.MustCompile(p)}
+	}
+	noApprovals := "a trigger only starts or proposes the runbook; its gates are the runbook's own and a detection never approves them"
+	trigger := obj("A finding that starts (or proposes) this runbook.",
+		req("name", pattern("Trigger name, unique in the runbook.", runbookNamePattern)),
+		req("source", enum("Where findings come from: GuardDuty, Security Hub (ASFF), AWS Health.", FindingSources()...)),
+		opt("match", obj("What the finding must be; every part given must hold.",
+			opt("types", list("Finding types; * matches any run of characters, e.g. UnauthorizedAccess:EC2/*.", str("Type pattern."))),
+			opt("resource", enum("Kind of the affected resource.", ResourceKinds()...)),
+			opt("min_severity", enum("Lowest severity that matches (not for health).", SeverityLabels()...)),
+			opt("accounts", list("12-digit accounts the finding must be about.", pattern("Account id.", `^[0-9]{12}$`))),
+			opt("event_type_codes", list("Health event type codes (health only); * as in types.", pattern("Event type code.", `^[A-Z0-9_*]+$`))),
+			opt("when", str("Expression over finding.*; the trigger fires only when it is true.")),
+		)),
+		opt("inputs", strmap("Runbook inputs from the finding, e.g. instance_id: ${{ finding.instance_id }}.", anyv("Value."))),
+		opt("mode", enum("launch starts the run; propose (default) asks a responder to; dry_run rehearses it.", TriggerModes()...)),
+	)
+	trigger.forbidden = map[string]string{}
+	for _, k := range []string{"approval", "approvals", "approvers", "min_approvals", "allow_self_approval", "escalate_to", "on_timeout", "justification"} {
+		trigger.forbidden[k] = noApprovals
+	}
 	return obj("A Cordon containment runbook.",
 		req("apiVersion", enum("Format version.", APIVersion)),
 		req("kind", enum("Document kind.", "Runbook")),
@@ -152,6 +178,7 @@ func runbookShape() *shape {
 		opt("approvals", obj("Defaults for every gate.", approvalFields...)),
 		req("steps", list("Steps, run in order.", step)),
 		opt("outputs", strmap("Runbook outputs (for parents using it), name → expression.", str("Expression."))),
+		opt("triggers", list("Findings that start or propose this runbook (see docs/triggers.md).", trigger)),
 	)
 }
 
@@ -172,6 +199,10 @@ func checkShape(d *diags, n *yaml.Node, s *shape, what string) {
 			}
 			seen[k.Value] = true
 			fs, ok := s.field(k.Value)
+			if why, no := s.forbidden[k.Value]; !ok && no {
+				d.add(CodeNotAllowed, nodePos(k), why, "%s: %s is not allowed here", what, k.Value)
+				continue
+			}
 			if !ok {
 				d.add(CodeUnknownField, nodePos(k), suggest(k.Value, s.fieldNames()), "%s: unknown field %q", what, k.Value)
 				continue

@@ -40,6 +40,7 @@ func commands() []command {
 		{"schema", "print the JSON Schema of the runbook format, for editors", runSchema},
 		{"policy", "print the least-privilege IAM policy for what the runbooks can call", runPolicy},
 		{"actions", "list the action catalog", runActions},
+		{"triggers", "triggers test: what an EventBridge event or SQS batch would launch, propose or drop", runTriggers},
 		{"run", "start a containment run (--dry-run rehearses it); print its run id", runRun},
 		{"status", "show a run's steps and waiting gates; --follow: its progress until it ends", runStatus},
 		{"approve", "approve or deny the change a gate shows (signed with your SSH key)", runApprove},

@@ -1,0 +1,195 @@
+package runbooks_test
+
+import (
+	"testing"
+
+	"github.com/cordon-ir/cordon/runbooks"
+)
+
+// triggerBase is a runbook with two inputs and one step (lines 1–17); the
+// cases add a triggers: block from line 18.
+const triggerBase = header + `inputs:
+  instance_id: {type: string, required: true, pattern: '^i-[0-9a-f]{8,17}$'}
+  region: {type: string, default: us-east-1}
+  count: {type: int, default: 1}
+  since: {type: string, required: false}
+approvals:
+  approvers:
+    groups: [csirt]
+steps:
+  - id: ev
+    action: aws.ec2.describe_instance
+    with:
+      instance_id: ${{ inputs.instance_id }}
+`
+
+func TestTriggerCompileErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		src  string
+		want []wantDiag
+	}{
+		{
+			name: "unknown source",
+			src: triggerBase + `triggers:
+  - name: t1
+    source: gaurdduty
+    inputs: {instance_id: "${{ finding.instance_id }}"}
+`,
+			want: []wantDiag{{runbooks.CodeBadValue, 20, 13}},
+		},
+		{
+			name: "typo in a finding field, in an input and in when",
+			src: triggerBase + `triggers:
+  - name: t1
+    source: guardduty
+    match:
+      when: finding.severty == "high"
+    inputs:
+      instance_id: ${{ finding.instanceid }}
+`,
+			want: []wantDiag{{runbooks.CodeBadReference, 22, 13}, {runbooks.CodeBadReference, 24, 24}},
+		},
+		{
+			name: "required input not covered",
+			src: triggerBase + `triggers:
+  - name: t1
+    source: guardduty
+    inputs:
+      region: ${{ finding.region }}
+`,
+			want: []wantDiag{{runbooks.CodeMissingParam, 21, 5}},
+		},
+		{
+			name: "wrong type",
+			src: triggerBase + `triggers:
+  - name: t1
+    source: guardduty
+    inputs:
+      instance_id: ${{ finding.instance_id }}
+      count: ${{ finding.title }}
+`,
+			want: []wantDiag{{runbooks.CodeTypeMismatch, 23, 18}},
+		},
+		{
+			name: "a field that never fits the input's pattern",
+			src: triggerBase + `triggers:
+  - name: t1
+    source: guardduty
+    inputs:
+      instance_id: ${{ finding.account }}
+`,
+			want: []wantDiag{{runbooks.CodeTypeMismatch, 22, 20}},
+		},
+		{
+			name: "approval keys in a trigger",
+			src: triggerBase + `triggers:
+  - name: t1
+    source: guardduty
+    inputs: {instance_id: "${{ finding.instance_id }}"}
+    approval: none
+    approvals: {min_approvals: 0}
+`,
+			want: []wantDiag{{runbooks.CodeNotAllowed, 22, 5}, {runbooks.CodeNotAllowed, 23, 5}},
+		},
+		{
+			name: "an input the runbook does not have",
+			src: triggerBase + `triggers:
+  - name: t1
+    source: guardduty
+    inputs:
+      instance_id: ${{ finding.instance_id }}
+      regoin: ${{ finding.region }}
+`,
+			want: []wantDiag{{runbooks.CodeUnknownParam, 23, 7}},
+		},
+		{
+			name: "match parts the source never has",
+			src: triggerBase + `triggers:
+  - name: t1
+    source: health
+    match:
+      min_severity: high
+    inputs: {instance_id: "${{ finding.instance_id }}"}
+  - name: t2
+    source: guardduty
+    match:
+      types: ["TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort"]
+      event_type_codes: [AWS_RISK_CREDENTIALS_EXPOSED]
+    inputs: {instance_id: "${{ finding.instance_id }}"}
+`,
+			want: []wantDiag{{runbooks.CodeBadValue, 22, 7}, {runbooks.CodeBadValue, 27, 15}, {runbooks.CodeBadValue, 28, 7}},
+		},
+		{
+			name: "a trigger sees only the finding",
+			src: triggerBase + `triggers:
+  - name: t1
+    source: guardduty
+    match: {when: "run.dry_run"}
+    inputs: {instance_id: "${{ finding.instance_id }}"}
+`,
+			want: []wantDiag{{runbooks.CodeBadReference, 21, 20}},
+		},
+		{
+			name: "bad mode, duplicate name",
+			src: triggerBase + `triggers:
+  - name: t1
+    source: guardduty
+    mode: auto
+    inputs: {instance_id: "${{ finding.instance_id }}"}
+  - name: t1
+    source: health
+    inputs: {instance_id: "${{ finding.instance_id }}"}
+`,
+			want: []wantDiag{{runbooks.CodeBadValue, 21, 11}, {runbooks.CodeBadValue, 23, 11}},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			plan, diags := compile(t, tc.src)
+			if plan != nil {
+				t.Fatalf("compiled, want errors %v", tc.want)
+			}
+			var got []wantDiag
+			for _, d := range diags {
+				got = append(got, wantDiag{d.Code, d.Pos.Line, d.Pos.Column})
+			}
+			if !equalDiags(got, tc.want) {
+				t.Errorf("diagnostics:\n got %v\nwant %v\n%s", got, tc.want, diags.Error())
+			}
+		})
+	}
+}
+
+// A good trigger compiles into the plan, typed, with propose as the mode
+// when none is given.
+func TestTriggerCompiles(t *testing.T) {
+	plan := mustCompile(t, triggerBase+`triggers:
+  - name: ec2-high
+    source: guardduty
+    match:
+      types: ["*:EC2/*"]
+      resource: instance
+      min_severity: high
+      accounts: ["123456789012"]
+      when: finding.count >= 1 && hasPrefix(finding.instance_id, "i-")
+    inputs:
+      instance_id: ${{ finding.instance_id }}
+      region: ${{ finding.region }}
+      since: "seen ${{ finding.first_seen }}"
+`)
+	if len(plan.Triggers) != 1 {
+		t.Fatalf("triggers: %+v", plan.Triggers)
+	}
+	tr := plan.Triggers[0]
+	if tr.Mode != runbooks.ModePropose || tr.Source != "guardduty" || tr.Match.MinSeverity != "high" ||
+		tr.Match.When == nil || tr.Match.When.Type.Kind != "bool" || len(tr.Inputs) != 3 {
+		t.Errorf("trigger: %+v", tr)
+	}
+	if x := tr.Inputs["instance_id"].Expr; x == nil || x.Source != "finding.instance_id" {
+		t.Errorf("instance_id: %+v", tr.Inputs["instance_id"])
+	}
+	if len(tr.Inputs["since"].Template) != 2 {
+		t.Errorf("since: %+v", tr.Inputs["since"])
+	}
+}
