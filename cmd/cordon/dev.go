@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -18,28 +17,6 @@ import (
 	"github.com/cordon-ir/cordon/worker/slack"
 	"github.com/cordon-ir/cordon/workflows"
 )
-
-// configFlag declares --config, the cordon.yaml that cordon worker and
-// cordon gateway run from.
-func configFlag(fs *flag.FlagSet) *string {
-	return fs.String("config", os.Getenv("CORDON_CONFIG"), "cordon.yaml (env CORDON_CONFIG)")
-}
-
-// loadConfigFlag loads the --config file a command cannot run without.
-// When there is none to load, cfg is nil and code is the command's exit
-// code: 2 (usage) when no file is named, 1 when it does not load.
-func loadConfigFlag(env *cliEnv, fs *flag.FlagSet, path string) (cfg *worker.Config, code int) {
-	if path == "" {
-		fs.Usage()
-		return nil, 2
-	}
-	cfg, err := worker.LoadConfig(path)
-	if err != nil {
-		fmt.Fprintf(env.stderr, "cordon %s: %v\n", fs.Name(), err)
-		return nil, 1
-	}
-	return cfg, 0
-}
 
 func runWorker(ctx context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "worker", "--config FILE [--skip-aws-check] [--insecure-allow-unsigned]", "Run a worker against a Temporal cluster or Temporal Cloud, with real AWS accounts. Stops gracefully on SIGTERM.")
