@@ -92,6 +92,44 @@ func (h *harness) execute(action string, params map[string]any) actions.Result {
 	return res
 }
 
+// preview runs the action in preview, which must succeed and change
+// nothing.
+func (h *harness) preview(action string, params map[string]any) actions.Result {
+	h.t.Helper()
+	res, err := h.run(actions.Preview, action, params)
+	if err != nil {
+		h.t.Fatalf("%s preview: %v", action, err)
+	}
+	if m := h.mutations(); len(m) != 0 {
+		h.t.Fatalf("preview mutated: %v", m)
+	}
+	return res
+}
+
+// previewAndExecute previews the action, then executes it: the preview
+// must change nothing and announce the very changes the execution makes.
+func (h *harness) previewAndExecute(action string, params map[string]any) actions.Result {
+	h.t.Helper()
+	preview := h.preview(action, params)
+	res := h.execute(action, params)
+	if !reflect.DeepEqual(preview.Changes, res.Changes) {
+		h.t.Errorf("preview %+v\nexecute %+v", preview.Changes, res.Changes)
+	}
+	return res
+}
+
+// retry executes the action again as the same step, as a retried
+// attempt would: it must find everything done and send no mutation.
+func (h *harness) retry(action string, params map[string]any) actions.Result {
+	h.t.Helper()
+	before := len(h.emu.Mutations())
+	res := h.execute(action, params)
+	if n := len(h.emu.Mutations()) - before; n != 0 {
+		h.t.Errorf("%s again: %d mutations, want none", action, n)
+	}
+	return res
+}
+
 // mutations lists the successful state changes the emulator saw.
 func (h *harness) mutations() []string {
 	var out []string
