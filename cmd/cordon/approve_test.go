@@ -9,11 +9,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cordon-ir/cordon/actions/wire"
+	"github.com/cordon-ir/cordon/internal/syncbuf"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -246,24 +246,6 @@ func TestApproveUsageErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a buffer a command running in another goroutine writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // devSandbox runs cordon dev --sandbox (embedded Temporal, worker, AWS
 // emulator with a seeded fleet) for the test, and returns its Temporal
 // address and a compromised instance.
@@ -287,7 +269,7 @@ func startDevSandbox(t *testing.T) devBox {
 	t.Helper()
 	t.Chdir(repoRoot)
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	done := make(chan int, 1)
 	dir := t.TempDir()
 	go func() {
