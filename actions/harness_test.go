@@ -58,21 +58,26 @@ func (h *harness) fleet(spec awsemu.FleetSpec) awsemu.FleetInfo {
 // run executes one action in the given mode as an activity.
 func (h *harness) run(mode actions.Mode, action string, params map[string]any) (actions.Result, error) {
 	h.t.Helper()
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	acts := h.rt.Activities()
-	fn, ok := acts[action]
-	if !ok {
-		h.t.Fatalf("no activity for %s", action)
-	}
-	env.RegisterActivityWithOptions(fn, activityOptions(action))
-	env.SetTestTimeout(30 * time.Second)
-	call := actions.Call{
+	return h.runCall(actions.Call{
 		Action: action, Params: params, Mode: mode,
 		Target: actions.Target{Account: h.account, Region: h.emu.Region()},
 		Run:    actions.RunRef{RunID: "run-1", Incident: "INC-42", StepID: "step", StartedAt: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)},
+	})
+}
+
+// runCall executes one call as an activity: h.run's, or one with a target
+// or run other than the harness's.
+func (h *harness) runCall(call actions.Call) (actions.Result, error) {
+	h.t.Helper()
+	fn, ok := h.rt.Activities()[call.Action]
+	if !ok {
+		h.t.Fatalf("no activity for %s", call.Action)
 	}
-	val, err := env.ExecuteActivity(action, call)
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivityWithOptions(fn, activityOptions(call.Action))
+	env.SetTestTimeout(30 * time.Second)
+	val, err := env.ExecuteActivity(call.Action, call)
 	if err != nil {
 		return actions.Result{}, err
 	}
