@@ -311,20 +311,27 @@ func startDevSandbox(t *testing.T) devBox {
 	return devBox{}
 }
 
+// runState reads the run's state with cordon status --json.
+func runState(t *testing.T, address, runID string) workflows.State {
+	t.Helper()
+	out, errOut, code := cordon(t, "status", runID, "--json", "--address", address)
+	if code != 0 {
+		t.Fatalf("status: exit %d\n%s", code, errOut)
+	}
+	var s workflows.State
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // waitForGate polls cordon status --json until a gate other than those in
 // seen waits, and returns it.
 func waitForGate(t *testing.T, address, runID string, seen map[string]bool) workflows.GateState {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		out, errOut, code := cordon(t, "status", runID, "--json", "--address", address)
-		if code != 0 {
-			t.Fatalf("status: exit %d\n%s", code, errOut)
-		}
-		var s workflows.State
-		if err := json.Unmarshal([]byte(out), &s); err != nil {
-			t.Fatal(err)
-		}
+		s := runState(t, address, runID)
 		for _, g := range s.Gates {
 			if g.Status == workflows.GateWaiting && !seen[g.Key+g.PreviewHash] {
 				return g
@@ -342,15 +349,7 @@ func waitForGate(t *testing.T, address, runID string, seen map[string]bool) work
 // approvalsAt reads how many approvals the gate with key holds.
 func approvalsAt(t *testing.T, address, runID, key string) int {
 	t.Helper()
-	out, errOut, code := cordon(t, "status", runID, "--json", "--address", address)
-	if code != 0 {
-		t.Fatalf("status: exit %d\n%s", code, errOut)
-	}
-	var s workflows.State
-	if err := json.Unmarshal([]byte(out), &s); err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range s.Gates {
+	for _, g := range runState(t, address, runID).Gates {
 		if g.Key == key {
 			return len(g.Approvals)
 		}
