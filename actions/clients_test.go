@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/testsuite"
-
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 )
@@ -46,25 +44,6 @@ func (h *harness) runIn(account, action string, params map[string]any) (actions.
 		Target: actions.Target{Account: account, Region: h.emu.Region()},
 		Run:    actions.RunRef{RunID: "run-7", StepID: "deactivate", StartedAt: time.Now()},
 	})
-}
-
-// runCall executes one call as an activity, for tests that need a target
-// or run other than the harness's.
-func (h *harness) runCall(call actions.Call) (actions.Result, error) {
-	h.t.Helper()
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivityWithOptions(h.rt.Activities()[call.Action], activityOptions(call.Action))
-	env.SetTestTimeout(30 * time.Second)
-	val, err := env.ExecuteActivity(call.Action, call)
-	if err != nil {
-		return actions.Result{}, err
-	}
-	var res actions.Result
-	if err := val.Get(&res); err != nil {
-		h.t.Fatal(err)
-	}
-	return res, nil
 }
 
 // sessionCredentials lists what identifies the assumed-role session: its

@@ -6,13 +6,16 @@ import "github.com/cordon-ir/cordon/actions/spec"
 // ec2_*.go).
 func ec2Actions() []registration {
 	str, strs := spec.String, spec.ListOf(spec.String)
-	eni := spec.ObjectOf(
-		spec.F("network_interface_id", str, "ENI id."),
-		spec.F("original_group_ids", strs, "Security groups attached before isolation."),
-	)
-	quarantinedENI := spec.ObjectOf(
-		spec.F("network_interface_id", str, "ENI id."),
-		spec.F("original_group_ids", strs, "Security groups attached before isolation."),
+	// The outputs of the restores, which report alike.
+	restored := spec.F("restored", strs, "What was put back (field=value).")
+	conflicts := spec.F("conflicts", strs, "What was left as it is because it changed since Cordon set it; the record is kept.")
+	subnetID := func(description string) spec.Param {
+		return spec.Param{Name: "subnet_id", Type: str, Required: true, Pattern: `^subnet-[0-9a-f]{8,17}$`, Description: description}
+	}
+	eniID := spec.F("network_interface_id", str, "ENI id.")
+	originalGroups := spec.F("original_group_ids", strs, "Security groups attached before isolation.")
+	eni := spec.ObjectOf(eniID, originalGroups)
+	quarantinedENI := spec.ObjectOf(eniID, originalGroups,
 		spec.F("exposure_ms", spec.Int, "With two_phase, how long the ENI was open to all traffic between the two moves."),
 	)
 	addressAssociation := spec.ObjectOf(
@@ -219,8 +222,8 @@ func ec2Actions() []registration {
 				"is listed in conflicts and kept. The host can fetch role credentials again: restore it only once it is clean.",
 			Params: []spec.Param{instanceIDParam()},
 			Outputs: []spec.Field{
-				spec.F("restored", strs, "What was put back (field=value)."),
-				spec.F("conflicts", strs, "What was left as it is because it changed since Cordon set it; the record is kept."),
+				restored,
+				conflicts,
 			},
 			Destructive: true, Mutating: true,
 			DryRun:      "Sends ModifyInstanceMetadataOptions and the record's DeleteTags with DryRun=true.",
@@ -239,8 +242,8 @@ func ec2Actions() []registration {
 				"no scale-in protection left to lift. The instance can be terminated again: its evidence is no longer protected.",
 			Params: []spec.Param{instanceIDParam()},
 			Outputs: []spec.Field{
-				spec.F("restored", strs, "What was put back (field=value)."),
-				spec.F("conflicts", strs, "What was left as it is because it changed since Cordon set it; the record is kept."),
+				restored,
+				conflicts,
 			},
 			Destructive: true, Mutating: true,
 			DryRun: "Sends ModifyInstanceAttribute and the record's DeleteTags with DryRun=true; scale-in protection (Auto Scaling " +
@@ -263,8 +266,8 @@ func ec2Actions() []registration {
 			Params: []spec.Param{instanceIDParam()},
 			Outputs: []spec.Field{
 				spec.F("instance_profile", str, "ARN of the instance profile the instance has after the step, empty for none."),
-				spec.F("restored", strs, "What was put back (field=value)."),
-				spec.F("conflicts", strs, "What was left as it is because it changed since Cordon set it; the record is kept."),
+				restored,
+				conflicts,
 			},
 			Destructive: true, Mutating: true,
 			DryRun: "Shows the profile change (ReplaceIamInstanceProfileAssociation has no dry run) and sends the records' DeleteTags with DryRun=true.",
@@ -304,7 +307,7 @@ func ec2Actions() []registration {
 			Params: []spec.Param{instanceIDParam()},
 			Outputs: []spec.Field{
 				spec.F("addresses", spec.ListOf(addressAssociation), "Every address put back (or found back already)."),
-				spec.F("conflicts", strs, "What was left as it is because it changed since Cordon set it; the record is kept."),
+				conflicts,
 			},
 			Destructive: true, Mutating: true,
 			DryRun:      "Previews each address's association before → after; sends AssociateAddress and DeleteTags with DryRun=true.",
@@ -319,11 +322,11 @@ func ec2Actions() []registration {
 				"listed in conflicts, and the record kept. No record: a no-op with a note. Every host of the subnet is reachable " +
 				"again. The deny-all ACL itself is not deleted (it holds no rule and costs nothing; delete it by hand).",
 			Params: []spec.Param{
-				{Name: "subnet_id", Type: str, Required: true, Pattern: `^subnet-[0-9a-f]{8,17}$`, Description: "The quarantined subnet."},
+				subnetID("The quarantined subnet."),
 			},
 			Outputs: []spec.Field{
 				spec.F("network_acl_id", str, "The ACL associated with the subnet after the step."),
-				spec.F("conflicts", strs, "What was left as it is because it changed since Cordon set it; the record is kept."),
+				conflicts,
 			},
 			Destructive: true, Mutating: true,
 			DryRun:      "Previews the subnet's ACL before → after; sends ReplaceNetworkAclAssociation and DeleteTags with DryRun=true.",
@@ -340,7 +343,7 @@ func ec2Actions() []registration {
 				"the subnet, and replaces the association. aws.ec2.restore_subnet_acl (or restore) puts the recorded ACL back while the " +
 				"subnet still has Cordon's quarantine ACL, and removes the record.",
 			Params: []spec.Param{
-				{Name: "subnet_id", Type: str, Required: true, Pattern: `^subnet-[0-9a-f]{8,17}$`, Description: "The subnet to quarantine."},
+				subnetID("The subnet to quarantine."),
 				{Name: "restore", Type: spec.Bool, Default: false, Description: "Put back the network ACL this action recorded, instead of quarantining: the older spelling of aws.ec2.restore_subnet_acl, kept for existing runbooks."},
 			},
 			Outputs: []spec.Field{

@@ -89,11 +89,7 @@ func TestSnapshotVolumesTwiceTakesOneSnapshotPerVolume(t *testing.T) {
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 2})
 	id := fleet.InstanceIDs[0]
 	first := h.execute("aws.ec2.snapshot_volumes", map[string]any{"instance_id": id, "wait": false})
-	before := len(h.emu.Mutations())
-	second := h.execute("aws.ec2.snapshot_volumes", map[string]any{"instance_id": id})
-	if len(h.emu.Mutations()) != before {
-		t.Errorf("second run mutated")
-	}
+	second := h.retry("aws.ec2.snapshot_volumes", map[string]any{"instance_id": id})
 	if !reflect.DeepEqual(first.Outputs["snapshot_ids"], second.Outputs["snapshot_ids"]) {
 		t.Errorf("snapshot ids differ: %v vs %v", first.Outputs["snapshot_ids"], second.Outputs["snapshot_ids"])
 	}
@@ -190,17 +186,7 @@ func TestTagRecordsOverwrittenValues(t *testing.T) {
 	vol := volumesOf(h, id)[1]
 	params := map[string]any{"resource_ids": []any{id, vol}, "tags": map[string]any{"Env": "quarantine", actions.TagIncident: "INC-42"}}
 
-	preview, err := h.run(actions.Preview, "aws.ec2.tag", params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Fatalf("preview mutated: %v", m)
-	}
-	res := h.execute("aws.ec2.tag", params)
-	if !reflect.DeepEqual(preview.Changes, res.Changes) {
-		t.Errorf("preview %+v\nexecute %+v", preview.Changes, res.Changes)
-	}
+	res := h.previewAndExecute("aws.ec2.tag", params)
 	prev := decodeOutput[map[string]map[string]string](t, res, "previous")
 	if !reflect.DeepEqual(prev, map[string]map[string]string{id: {"Env": "demo"}, vol: {}}) {
 		t.Errorf("previous = %v", prev)
@@ -213,9 +199,8 @@ func TestTagRecordsOverwrittenValues(t *testing.T) {
 	}
 	h.assertDeclared("aws.ec2.tag")
 
-	before := len(h.emu.Mutations())
-	again := h.execute("aws.ec2.tag", params)
-	if len(h.emu.Mutations()) != before || len(again.Changes) != 0 {
+	again := h.retry("aws.ec2.tag", params)
+	if len(again.Changes) != 0 {
 		t.Errorf("second run: changes %+v", again.Changes)
 	}
 }
@@ -231,17 +216,7 @@ func TestEnableTerminationProtectionRecordsPriorValuesOnce(t *testing.T) {
 	h.emu.ResetCalls()
 	root := volumesOf(h, id)[0] // the root volume goes with the instance by default
 
-	preview, err := h.run(actions.Preview, "aws.ec2.enable_termination_protection", map[string]any{"instance_id": id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Fatalf("preview mutated: %v", m)
-	}
-	res := h.execute("aws.ec2.enable_termination_protection", map[string]any{"instance_id": id})
-	if !reflect.DeepEqual(preview.Changes, res.Changes) {
-		t.Errorf("preview %+v\nexecute %+v", preview.Changes, res.Changes)
-	}
+	res := h.previewAndExecute("aws.ec2.enable_termination_protection", map[string]any{"instance_id": id})
 	in := instanceOf(h, id)
 	if !in.DisableAPITermination || in.ShutdownBehavior != "stop" {
 		t.Errorf("instance: protection %v shutdown %s", in.DisableAPITermination, in.ShutdownBehavior)
@@ -266,10 +241,9 @@ func TestEnableTerminationProtectionRecordsPriorValuesOnce(t *testing.T) {
 
 	// A retry after success reports the same prior values, from the record,
 	// and changes nothing.
-	before := len(h.emu.Mutations())
-	again := h.execute("aws.ec2.enable_termination_protection", map[string]any{"instance_id": id})
-	if len(h.emu.Mutations()) != before || !reflect.DeepEqual(again.Outputs, want) {
-		t.Errorf("retry: %d mutations, outputs %v", len(h.emu.Mutations())-before, again.Outputs)
+	again := h.retry("aws.ec2.enable_termination_protection", map[string]any{"instance_id": id})
+	if !reflect.DeepEqual(again.Outputs, want) {
+		t.Errorf("retry: outputs %v", again.Outputs)
 	}
 }
 
@@ -296,11 +270,10 @@ func TestDisableInstanceMetadata(t *testing.T) {
 		t.Errorf("endpoint = %s", in.MetadataHTTPEndpoint)
 	}
 	h.assertDeclared("aws.ec2.disable_instance_metadata")
-	before := len(h.emu.Mutations())
-	again := h.execute("aws.ec2.disable_instance_metadata", map[string]any{"instance_id": id})
+	again := h.retry("aws.ec2.disable_instance_metadata", map[string]any{"instance_id": id})
 	// The same step again is a retry: it reports the values from before
 	// its first attempt, from the record.
-	if len(h.emu.Mutations()) != before || again.Outputs["previous_http_endpoint"] != "enabled" {
+	if again.Outputs["previous_http_endpoint"] != "enabled" {
 		t.Errorf("second run: %v", again.Outputs)
 	}
 }
@@ -323,9 +296,8 @@ func TestStopInstance(t *testing.T) {
 		t.Errorf("state = %s", s)
 	}
 	h.assertDeclared("aws.ec2.stop_instance")
-	before := len(h.emu.Mutations())
-	again := h.execute("aws.ec2.stop_instance", map[string]any{"instance_id": id})
-	if len(h.emu.Mutations()) != before || again.Outputs["previous_state"] != "running" {
+	again := h.retry("aws.ec2.stop_instance", map[string]any{"instance_id": id})
+	if again.Outputs["previous_state"] != "running" {
 		t.Errorf("second run of the step: %v, want the state before its first attempt", again.Outputs)
 	}
 }
@@ -351,17 +323,7 @@ func TestTerminateIsRefusedUnderProtectionUnlessLifted(t *testing.T) {
 	}
 
 	params := map[string]any{"instance_id": id, "lift_termination_protection": true}
-	liftPreview, err := h.run(actions.Preview, "aws.ec2.terminate_instance", params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Fatalf("preview mutated: %v", m)
-	}
-	res := h.execute("aws.ec2.terminate_instance", params)
-	if !reflect.DeepEqual(liftPreview.Changes, res.Changes) {
-		t.Errorf("preview %+v\nexecute %+v", liftPreview.Changes, res.Changes)
-	}
+	res := h.previewAndExecute("aws.ec2.terminate_instance", params)
 	if res.Outputs["termination_protection_lifted"] != true || res.Outputs["previous_state"] != "running" {
 		t.Errorf("outputs = %v", res.Outputs)
 	}
@@ -369,9 +331,8 @@ func TestTerminateIsRefusedUnderProtectionUnlessLifted(t *testing.T) {
 		t.Errorf("state = %s", s)
 	}
 	h.assertDeclared("aws.ec2.terminate_instance")
-	before := len(h.emu.Mutations())
-	again := h.execute("aws.ec2.terminate_instance", params)
-	if len(h.emu.Mutations()) != before || again.Outputs["previous_state"] != "terminated" {
+	again := h.retry("aws.ec2.terminate_instance", params)
+	if again.Outputs["previous_state"] != "terminated" {
 		t.Errorf("second run: %v", again.Outputs)
 	}
 }
@@ -447,13 +408,7 @@ func TestSnapshotLockIsIdempotentAndRecorded(t *testing.T) {
 	h := newHarness(t)
 	id := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 2}).InstanceIDs[0]
 	params := map[string]any{"instance_id": id, "lock_mode": "compliance", "lock_duration_days": 30}
-	preview, err := h.run(actions.Preview, "aws.ec2.snapshot_volumes", params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Fatalf("preview mutated: %v", m)
-	}
+	preview := h.preview("aws.ec2.snapshot_volumes", params)
 	locks := 0
 	for _, c := range preview.Changes {
 		if c.Field == "snapshot lock" && c.After == "compliance for 30 days" {
@@ -480,10 +435,9 @@ func TestSnapshotLockIsIdempotentAndRecorded(t *testing.T) {
 		}
 	}
 
-	before := len(h.emu.Mutations())
-	again := h.execute("aws.ec2.snapshot_volumes", params)
-	if len(h.emu.Mutations()) != before || len(again.Changes) != 0 || !hasNote(again.Notes, "already locked") {
-		t.Errorf("second run: mutations %d, changes %+v, notes %v", len(h.emu.Mutations())-before, again.Changes, again.Notes)
+	again := h.retry("aws.ec2.snapshot_volumes", params)
+	if len(again.Changes) != 0 || !hasNote(again.Notes, "already locked") {
+		t.Errorf("second run: changes %+v, notes %v", again.Changes, again.Notes)
 	}
 	// A governance lock asked over a compliance one keeps the stronger.
 	weaker := h.execute("aws.ec2.snapshot_volumes", map[string]any{"instance_id": id, "lock_mode": "governance"})

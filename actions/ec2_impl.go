@@ -14,8 +14,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
+// instanceParams are the params of an action on one existing instance;
+// actions with more params embed them.
 type instanceParams struct {
 	InstanceID string `json:"instance_id"`
+}
+
+func (p instanceParams) instance() string { return p.InstanceID }
+
+// decodeForInstance decodes the step's params into p and describes the
+// instance they name: how every action on one existing instance starts.
+func decodeForInstance(ctx context.Context, x *execution, p interface{ instance() string }) (ec2types.Instance, error) {
+	if err := x.decode(p); err != nil {
+		return ec2types.Instance{}, err
+	}
+	return getInstance(ctx, x, p.instance())
 }
 
 // getInstance describes one instance; a missing instance is a
@@ -63,10 +76,7 @@ func groupIDs(groups []ec2types.GroupIdentifier) []string {
 
 func describeInstance(ctx context.Context, x *execution) error {
 	var p instanceParams
-	if err := x.decode(&p); err != nil {
-		return err
-	}
-	in, err := getInstance(ctx, x, p.InstanceID)
+	in, err := decodeForInstance(ctx, x, &p)
 	if err != nil {
 		return err
 	}

@@ -179,10 +179,7 @@ func tagResources(ctx context.Context, x *execution) error {
 
 func disableInstanceMetadata(ctx context.Context, x *execution) error {
 	var p instanceParams
-	if err := x.decode(&p); err != nil {
-		return err
-	}
-	in, err := getInstance(ctx, x, p.InstanceID)
+	in, err := decodeForInstance(ctx, x, &p)
 	if err != nil {
 		return err
 	}
@@ -263,19 +260,16 @@ func instanceStoreDevices(ctx context.Context, x *execution, in ec2types.Instanc
 }
 
 type stopParams struct {
-	InstanceID              string `json:"instance_id"`
-	Force                   bool   `json:"force"`
-	Hibernate               bool   `json:"hibernate"`
-	AcceptInstanceStoreLoss bool   `json:"accept_instance_store_loss"`
-	LiftStopProtection      bool   `json:"lift_stop_protection"`
+	instanceParams
+	Force                   bool `json:"force"`
+	Hibernate               bool `json:"hibernate"`
+	AcceptInstanceStoreLoss bool `json:"accept_instance_store_loss"`
+	LiftStopProtection      bool `json:"lift_stop_protection"`
 }
 
 func stopInstance(ctx context.Context, x *execution) error {
 	var p stopParams
-	if err := x.decode(&p); err != nil {
-		return err
-	}
-	in, err := getInstance(ctx, x, p.InstanceID)
+	in, err := decodeForInstance(ctx, x, &p)
 	if err != nil {
 		return err
 	}
@@ -353,12 +347,9 @@ func stopInstance(ctx context.Context, x *execution) error {
 		}
 	}
 	if stopProtection {
-		if err := modifyInstance(ctx, x, &ec2.ModifyInstanceAttributeInput{
-			InstanceId: aws.String(p.InstanceID), DisableApiStop: &ec2types.AttributeBooleanValue{Value: aws.Bool(false)},
-		}, "lift stop protection of "+p.InstanceID); err != nil {
+		if err := turnProtectionOff(ctx, x, p.InstanceID, stopProtectionAttr, "lift stop protection of "+p.InstanceID); err != nil {
 			return err
 		}
-		x.change(p.InstanceID, "disable_api_stop", true, false)
 		x.note("stop protection of %s lifted by this step (lift_stop_protection: true)", p.InstanceID)
 		x.output("stop_protection_lifted", true)
 	}

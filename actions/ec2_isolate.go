@@ -956,10 +956,7 @@ func instanceState(in ec2types.Instance) string {
 // the record.
 func restoreIsolation(ctx context.Context, x *execution) error {
 	var p instanceParams
-	if err := x.decode(&p); err != nil {
-		return err
-	}
-	in, err := getInstance(ctx, x, p.InstanceID)
+	in, err := decodeForInstance(ctx, x, &p)
 	if err != nil {
 		return err
 	}
@@ -991,18 +988,9 @@ func restoreIsolation(ctx context.Context, x *execution) error {
 		} else {
 			x.note("%s already had its original groups back", eniID)
 		}
-		keys := recordTagKeys(tags, TagOriginalGroups)
-		del := make([]ec2types.Tag, 0, len(keys))
-		for _, k := range keys {
-			del = append(del, ec2types.Tag{Key: aws.String(k)})
-		}
-		_, err := x.aws.EC2.DeleteTags(ctx, &ec2.DeleteTagsInput{Resources: []string{eniID}, Tags: del, DryRun: aws.Bool(x.preview())})
-		what := "restore " + p.InstanceID + ": remove the isolation record from " + eniID
-		err = x.ec2Outcome(what, "ec2:DeleteTags", err)
-		if err != nil {
+		if err := deleteRecord(ctx, x, eniID, TagOriginalGroups, recordTagKeys(tags, TagOriginalGroups), record); err != nil {
 			return err
 		}
-		x.change(eniID, "tag "+TagOriginalGroups, record, nil)
 		result = append(result, isolatedInterface{NetworkInterfaceID: eniID, OriginalGroupIDs: original})
 	}
 	x.output("network_interfaces", result)

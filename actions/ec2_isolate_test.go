@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -183,11 +184,21 @@ func TestConcurrentIsolationsShareOneQuarantineGroup(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 6, NetworkInterfaces: 1})
+	assertSealed(t, isolateInParallel(t, h, fleet, nil))
+}
+
+// isolateInParallel isolates every instance of the fleet at once, with
+// the extra params, and checks that all their interfaces ended in the
+// VPC's one quarantine group, which it returns.
+func isolateInParallel(t *testing.T, h *harness, fleet awsemu.FleetInfo, extra map[string]any) awsemu.SecurityGroup {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(fleet.InstanceIDs))
 	for _, id := range fleet.InstanceIDs {
+		params := map[string]any{"instance_id": id}
+		maps.Copy(params, extra)
 		wg.Go(func() {
-			if _, err := h.run(actions.Execute, "aws.ec2.isolate_instance", map[string]any{"instance_id": id}); err != nil {
+			if _, err := h.run(actions.Execute, "aws.ec2.isolate_instance", params); err != nil {
 				errs <- fmt.Errorf("%s: %w", id, err)
 			}
 		})
@@ -201,7 +212,6 @@ func TestConcurrentIsolationsShareOneQuarantineGroup(t *testing.T) {
 	if len(groups) != 1 {
 		t.Fatalf("quarantine groups = %d, want 1", len(groups))
 	}
-	assertSealed(t, groups[0])
 	for _, id := range fleet.InstanceIDs {
 		for _, eniID := range instanceOf(h, id).NetworkInterfaceIDs {
 			if n := eniOf(h, eniID); !slices.Equal(n.SecurityGroupIDs, []string{groups[0].ID}) {
@@ -209,6 +219,7 @@ func TestConcurrentIsolationsShareOneQuarantineGroup(t *testing.T) {
 			}
 		}
 	}
+	return groups[0]
 }
 
 // An attempt that crashed between creating the group and revoking its
@@ -455,31 +466,7 @@ func TestConcurrentTwoPhaseIsolationsLeaveNoOpenGroup(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 6, NetworkInterfaces: 2})
-	var wg sync.WaitGroup
-	errs := make(chan error, len(fleet.InstanceIDs))
-	for _, id := range fleet.InstanceIDs {
-		wg.Go(func() {
-			if _, err := h.run(actions.Execute, "aws.ec2.isolate_instance", map[string]any{"instance_id": id, "two_phase": true}); err != nil {
-				errs <- fmt.Errorf("%s: %w", id, err)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	groups := quarantineGroups(h, fleet.VPCID, "cordon-quarantine")
-	if len(groups) != 1 {
-		t.Fatalf("quarantine groups = %d, want 1", len(groups))
-	}
-	for _, id := range fleet.InstanceIDs {
-		for _, eniID := range instanceOf(h, id).NetworkInterfaceIDs {
-			if n := eniOf(h, eniID); !slices.Equal(n.SecurityGroupIDs, []string{groups[0].ID}) {
-				t.Errorf("%s/%s groups = %v", id, eniID, n.SecurityGroupIDs)
-			}
-		}
-	}
+	isolateInParallel(t, h, fleet, map[string]any{"two_phase": true})
 	if u := untrackedGroups(h, fleet.VPCID); len(u) != 0 {
 		t.Errorf("two-phase groups left: %d", len(u))
 	}
@@ -856,13 +843,7 @@ func TestIsolatePreviewMutatesNothingAndIsStable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := h.run(actions.Preview, "aws.ec2.isolate_instance", params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Fatalf("preview mutated: %v", m)
-	}
+	second := h.preview("aws.ec2.isolate_instance", params)
 	if !reflect.DeepEqual(first.Changes, second.Changes) || !reflect.DeepEqual(first.Outputs, second.Outputs) {
 		t.Errorf("previews differ:\n%+v\n%+v", first.Changes, second.Changes)
 	}
@@ -896,13 +877,7 @@ func TestIsolatePreviewNamesAnExistingQuarantineGroup(t *testing.T) {
 	h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": fleet.InstanceIDs[0]})
 	q := quarantineGroups(h, fleet.VPCID, "cordon-quarantine")[0]
 	h.emu.ResetCalls()
-	res, err := h.run(actions.Preview, "aws.ec2.isolate_instance", map[string]any{"instance_id": fleet.InstanceIDs[1]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Fatalf("preview mutated: %v", m)
-	}
+	res := h.preview("aws.ec2.isolate_instance", map[string]any{"instance_id": fleet.InstanceIDs[1]})
 	eniID := instanceOf(h, fleet.InstanceIDs[1]).NetworkInterfaceIDs[0]
 	want := actions.Change{Resource: eniID, Field: "security_groups", Before: []any{fleet.SecurityGroupID}, After: []any{q.ID}}
 	if !slices.ContainsFunc(res.Changes, func(c actions.Change) bool { return reflect.DeepEqual(c, want) }) {
@@ -991,9 +966,8 @@ func TestRestorePutsTheExactOriginalGroupsBackAndRemovesTheRecord(t *testing.T) 
 	h.assertDeclared("aws.ec2.restore_isolation")
 
 	// Again: nothing left to restore, nothing changes.
-	before := len(h.emu.Mutations())
-	again := h.execute("aws.ec2.restore_isolation", map[string]any{"instance_id": id})
-	if len(h.emu.Mutations()) != before || len(again.Changes) != 0 || len(again.Notes) != 3 {
+	again := h.retry("aws.ec2.restore_isolation", map[string]any{"instance_id": id})
+	if len(again.Changes) != 0 || len(again.Notes) != 3 {
 		t.Errorf("second restore: changes %+v notes %v", again.Changes, again.Notes)
 	}
 }
@@ -1004,13 +978,7 @@ func TestRestorePreviewMutatesNothing(t *testing.T) {
 	id := fleet.InstanceIDs[0]
 	iso := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id})
 	h.emu.ResetCalls()
-	res, err := h.run(actions.Preview, "aws.ec2.restore_isolation", map[string]any{"instance_id": id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Fatalf("preview mutated: %v", m)
-	}
+	res := h.preview("aws.ec2.restore_isolation", map[string]any{"instance_id": id})
 	q := iso.Outputs["quarantine_group_id"].(string)
 	for _, e := range instanceOf(h, id).NetworkInterfaceIDs {
 		want := actions.Change{Resource: e, Field: "security_groups", Before: []any{q}, After: []any{fleet.SecurityGroupID}}

@@ -40,16 +40,13 @@ type addressAssociation struct {
 func (a addressAssociation) String() string { return a.NetworkInterfaceID + " " + a.PrivateIP }
 
 type addressParams struct {
-	InstanceID string `json:"instance_id"`
-	Restore    bool   `json:"restore"`
+	instanceParams
+	Restore bool `json:"restore"`
 }
 
 func disassociateAddress(ctx context.Context, x *execution) error {
 	var p addressParams
-	if err := x.decode(&p); err != nil {
-		return err
-	}
-	in, err := getInstance(ctx, x, p.InstanceID)
+	in, err := decodeForInstance(ctx, x, &p)
 	if err != nil {
 		return err
 	}
@@ -108,10 +105,7 @@ func disassociateAddress(ctx context.Context, x *execution) error {
 // restoreAddresses is aws.ec2.restore_addresses.
 func restoreAddresses(ctx context.Context, x *execution) error {
 	var p instanceParams
-	if err := x.decode(&p); err != nil {
-		return err
-	}
-	in, err := getInstance(ctx, x, p.InstanceID)
+	in, err := decodeForInstance(ctx, x, &p)
 	if err != nil {
 		return err
 	}
@@ -215,20 +209,29 @@ type subnetACL struct {
 
 func (s subnetACL) id() string { return aws.ToString(s.acl.NetworkAclId) }
 
+// getSubnet describes one subnet; a missing subnet is a non-retryable
+// NotFound naming it.
+func getSubnet(ctx context.Context, x *execution, id string) (ec2types.Subnet, error) {
+	out, err := x.aws.EC2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{id}})
+	if err != nil {
+		return ec2types.Subnet{}, classify("describe subnet "+id, "ec2:DescribeSubnets", err)
+	}
+	if len(out.Subnets) == 0 {
+		return ec2types.Subnet{}, classify("describe subnet "+id, "ec2:DescribeSubnets",
+			notFound("InvalidSubnetID.NotFound", "subnet "+id+" was not returned"))
+	}
+	return out.Subnets[0], nil
+}
+
 func quarantineSubnetACL(ctx context.Context, x *execution) error {
 	var p subnetACLParams
 	if err := x.decode(&p); err != nil {
 		return err
 	}
-	out, err := x.aws.EC2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{p.SubnetID}})
+	subnet, err := getSubnet(ctx, x, p.SubnetID)
 	if err != nil {
-		return classify("describe subnet "+p.SubnetID, "ec2:DescribeSubnets", err)
+		return err
 	}
-	if len(out.Subnets) == 0 {
-		return classify("describe subnet "+p.SubnetID, "ec2:DescribeSubnets",
-			notFound("InvalidSubnetID.NotFound", "subnet "+p.SubnetID+" was not returned"))
-	}
-	subnet := out.Subnets[0]
 	vpc := aws.ToString(subnet.VpcId)
 	tags := ec2TagMap(subnet.Tags)
 	current, err := aclOfSubnet(ctx, x, p.SubnetID)
@@ -285,15 +288,11 @@ func restoreSubnetACLAction(ctx context.Context, x *execution) error {
 	if err := x.decode(&p); err != nil {
 		return err
 	}
-	out, err := x.aws.EC2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{p.SubnetID}})
+	subnet, err := getSubnet(ctx, x, p.SubnetID)
 	if err != nil {
-		return classify("describe subnet "+p.SubnetID, "ec2:DescribeSubnets", err)
+		return err
 	}
-	if len(out.Subnets) == 0 {
-		return classify("describe subnet "+p.SubnetID, "ec2:DescribeSubnets",
-			notFound("InvalidSubnetID.NotFound", "subnet "+p.SubnetID+" was not returned"))
-	}
-	tags := ec2TagMap(out.Subnets[0].Tags)
+	tags := ec2TagMap(subnet.Tags)
 	current, err := aclOfSubnet(ctx, x, p.SubnetID)
 	if err != nil {
 		return err

@@ -175,6 +175,38 @@ func modifyInstance(ctx context.Context, x *execution, in *ec2.ModifyInstanceAtt
 	return x.ec2Outcome(what, "ec2:ModifyInstanceAttribute", err)
 }
 
+// The two protections against losing the instance, by the names their
+// changes and records use.
+const (
+	terminationProtectionAttr = "disable_api_termination"
+	stopProtectionAttr        = "disable_api_stop"
+)
+
+// protectionInput is the request that turns termination protection
+// (terminationProtectionAttr) or stop protection (stopProtectionAttr) of
+// the instance on or off.
+func protectionInput(id, attr string, on bool) *ec2.ModifyInstanceAttributeInput {
+	in := &ec2.ModifyInstanceAttributeInput{InstanceId: aws.String(id)}
+	value := &ec2types.AttributeBooleanValue{Value: aws.Bool(on)}
+	if attr == stopProtectionAttr {
+		in.DisableApiStop = value
+	} else {
+		in.DisableApiTermination = value
+	}
+	return in
+}
+
+// turnProtectionOff turns a protection (protectionInput) of the instance
+// off and records the change: lifted for a stop or a termination, or put
+// back by a restore.
+func turnProtectionOff(ctx context.Context, x *execution, id, attr, what string) error {
+	if err := modifyInstance(ctx, x, protectionInput(id, attr, false), what); err != nil {
+		return err
+	}
+	x.change(id, attr, true, false)
+	return nil
+}
+
 // modifyUnlessUnsupported is modifyInstance for a protection the service
 // may refuse as unsupported: then it notes why, adds the protection to
 // skipped and reports applied false, and the step goes on.
@@ -193,10 +225,10 @@ func modifyUnlessUnsupported(ctx context.Context, x *execution, in *ec2.ModifyIn
 }
 
 type protectionParams struct {
-	InstanceID        string `json:"instance_id"`
-	PreserveVolumes   bool   `json:"preserve_volumes"`
-	StopProtection    bool   `json:"stop_protection"`
-	ScaleInProtection bool   `json:"scale_in_protection"`
+	instanceParams
+	PreserveVolumes   bool `json:"preserve_volumes"`
+	StopProtection    bool `json:"stop_protection"`
+	ScaleInProtection bool `json:"scale_in_protection"`
 }
 
 // Protections the step may have to skip, as named in skipped_protections.
@@ -208,10 +240,7 @@ const (
 
 func enableTerminationProtection(ctx context.Context, x *execution) error {
 	var p protectionParams
-	if err := x.decode(&p); err != nil {
-		return err
-	}
-	in, err := getInstance(ctx, x, p.InstanceID)
+	in, err := decodeForInstance(ctx, x, &p)
 	if err != nil {
 		return err
 	}
@@ -306,25 +335,21 @@ func enableTerminationProtection(ctx context.Context, x *execution) error {
 	}
 
 	if needProtection {
-		applied, err := modifyUnlessUnsupported(ctx, x, &ec2.ModifyInstanceAttributeInput{
-			InstanceId: aws.String(p.InstanceID), DisableApiTermination: &ec2types.AttributeBooleanValue{Value: aws.Bool(true)},
-		}, "turn on termination protection of "+p.InstanceID, protectionTermination, &skipped)
+		applied, err := modifyUnlessUnsupported(ctx, x, protectionInput(p.InstanceID, terminationProtectionAttr, true), "turn on termination protection of "+p.InstanceID, protectionTermination, &skipped)
 		if err != nil {
 			return err
 		}
 		if applied {
-			x.change(p.InstanceID, "disable_api_termination", false, true)
+			x.change(p.InstanceID, terminationProtectionAttr, false, true)
 		}
 	}
 	if needStopProtection {
-		applied, err := modifyUnlessUnsupported(ctx, x, &ec2.ModifyInstanceAttributeInput{
-			InstanceId: aws.String(p.InstanceID), DisableApiStop: &ec2types.AttributeBooleanValue{Value: aws.Bool(true)},
-		}, "turn on stop protection of "+p.InstanceID, protectionStop, &skipped)
+		applied, err := modifyUnlessUnsupported(ctx, x, protectionInput(p.InstanceID, stopProtectionAttr, true), "turn on stop protection of "+p.InstanceID, protectionStop, &skipped)
 		if err != nil {
 			return err
 		}
 		if applied {
-			x.change(p.InstanceID, "disable_api_stop", false, true)
+			x.change(p.InstanceID, stopProtectionAttr, false, true)
 		}
 	}
 	if needStop {
@@ -411,16 +436,13 @@ func protectFromScaleIn(ctx context.Context, x *execution, id, group string, ski
 }
 
 type terminateParams struct {
-	InstanceID                string `json:"instance_id"`
-	LiftTerminationProtection bool   `json:"lift_termination_protection"`
+	instanceParams
+	LiftTerminationProtection bool `json:"lift_termination_protection"`
 }
 
 func terminateInstance(ctx context.Context, x *execution) error {
 	var p terminateParams
-	if err := x.decode(&p); err != nil {
-		return err
-	}
-	in, err := getInstance(ctx, x, p.InstanceID)
+	in, err := decodeForInstance(ctx, x, &p)
 	if err != nil {
 		return err
 	}
@@ -461,22 +483,16 @@ func terminateInstance(ctx context.Context, x *execution) error {
 			return temporal.NewNonRetryableApplicationError(msg, ErrConflict, nil)
 		}
 		if protected {
-			if err := modifyInstance(ctx, x, &ec2.ModifyInstanceAttributeInput{
-				InstanceId: aws.String(p.InstanceID), DisableApiTermination: &ec2types.AttributeBooleanValue{Value: aws.Bool(false)},
-			}, "lift termination protection of "+p.InstanceID); err != nil {
+			if err := turnProtectionOff(ctx, x, p.InstanceID, terminationProtectionAttr, "lift termination protection of "+p.InstanceID); err != nil {
 				return err
 			}
-			x.change(p.InstanceID, "disable_api_termination", true, false)
 			x.note("termination protection of %s lifted by this step (lift_termination_protection: true)", p.InstanceID)
 			x.output("termination_protection_lifted", true)
 		}
 		if stopProtection {
-			if err := modifyInstance(ctx, x, &ec2.ModifyInstanceAttributeInput{
-				InstanceId: aws.String(p.InstanceID), DisableApiStop: &ec2types.AttributeBooleanValue{Value: aws.Bool(false)},
-			}, "lift stop protection of "+p.InstanceID); err != nil {
+			if err := turnProtectionOff(ctx, x, p.InstanceID, stopProtectionAttr, "lift stop protection of "+p.InstanceID); err != nil {
 				return err
 			}
-			x.change(p.InstanceID, "disable_api_stop", true, false)
 			x.note("stop protection of %s lifted by this step (lift_termination_protection: true)", p.InstanceID)
 			x.output("stop_protection_lifted", true)
 		}

@@ -93,17 +93,7 @@ func TestProtectTurnsOnStopAndScaleInProtection(t *testing.T) {
 	h := newHarness(t)
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 2, Volumes: 1, InAutoScalingGroup: 2})
 	id := fleet.InstanceIDs[0]
-	preview, err := h.run(actions.Preview, "aws.ec2.enable_termination_protection", map[string]any{"instance_id": id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Fatalf("preview mutated: %v", m)
-	}
-	res := h.execute("aws.ec2.enable_termination_protection", map[string]any{"instance_id": id})
-	if !reflect.DeepEqual(preview.Changes, res.Changes) {
-		t.Errorf("preview %+v\nexecute %+v", preview.Changes, res.Changes)
-	}
+	res := h.previewAndExecute("aws.ec2.enable_termination_protection", map[string]any{"instance_id": id})
 	in := instanceOf(h, id)
 	if !in.DisableAPIStop || !in.DisableAPITermination {
 		t.Errorf("stop protection %v, termination protection %v", in.DisableAPIStop, in.DisableAPITermination)
@@ -124,10 +114,9 @@ func TestProtectTurnsOnStopAndScaleInProtection(t *testing.T) {
 		t.Errorf("outputs = %v", res.Outputs)
 	}
 	h.assertDeclared("aws.ec2.enable_termination_protection")
-	before := len(h.emu.Mutations())
-	again := h.execute("aws.ec2.enable_termination_protection", map[string]any{"instance_id": id})
-	if len(h.emu.Mutations()) != before || !reflect.DeepEqual(again.Outputs, res.Outputs) {
-		t.Errorf("retry: %d mutations, outputs %v, want %v", len(h.emu.Mutations())-before, again.Outputs, res.Outputs)
+	again := h.retry("aws.ec2.enable_termination_protection", map[string]any{"instance_id": id})
+	if !reflect.DeepEqual(again.Outputs, res.Outputs) {
+		t.Errorf("retry: outputs %v, want %v", again.Outputs, res.Outputs)
 	}
 }
 

@@ -56,21 +56,28 @@ func nothingRecorded(x *execution, instanceID, what, key string) {
 	x.note("nothing recorded: Cordon did not change %s of %s (no %s record), so there is nothing to put back", what, instanceID, key)
 }
 
+// instanceRecord reads the record key on the instance a restore puts
+// back, with the instance's tags (for deleteRecord); without one, it notes
+// that there is nothing of Cordon's to put back and ok is false.
+func instanceRecord(x *execution, in ec2types.Instance, what, key string) (tags map[string]string, record string, ok bool) {
+	tags = ec2TagMap(in.Tags)
+	record, ok = readRecord(tags, key)
+	if !ok {
+		nothingRecorded(x, aws.ToString(in.InstanceId), what, key)
+	}
+	return tags, record, ok
+}
+
 func restoreInstanceMetadata(ctx context.Context, x *execution) error {
 	var p instanceParams
-	if err := x.decode(&p); err != nil {
-		return err
-	}
-	in, err := getInstance(ctx, x, p.InstanceID)
+	in, err := decodeForInstance(ctx, x, &p)
 	if err != nil {
 		return err
 	}
 	var report restoreReport
 	defer report.output(x)
-	tags := ec2TagMap(in.Tags)
-	record, ok := readRecord(tags, TagPriorMetadata)
+	tags, record, ok := instanceRecord(x, in, "the metadata service", TagPriorMetadata)
 	if !ok {
-		nothingRecorded(x, p.InstanceID, "the metadata service", TagPriorMetadata)
 		return nil
 	}
 	endpoint, tokens := "", ""
@@ -116,19 +123,14 @@ func restoreInstanceMetadata(ctx context.Context, x *execution) error {
 
 func restoreProtection(ctx context.Context, x *execution) error {
 	var p instanceParams
-	if err := x.decode(&p); err != nil {
-		return err
-	}
-	in, err := getInstance(ctx, x, p.InstanceID)
+	in, err := decodeForInstance(ctx, x, &p)
 	if err != nil {
 		return err
 	}
 	var report restoreReport
 	defer report.output(x)
-	tags := ec2TagMap(in.Tags)
-	record, ok := readRecord(tags, TagPriorProtection)
+	tags, record, ok := instanceRecord(x, in, "the protection", TagPriorProtection)
 	if !ok {
-		nothingRecorded(x, p.InstanceID, "the protection", TagPriorProtection)
 		return nil
 	}
 	prior, err := parseProtection(record)
@@ -146,12 +148,9 @@ func restoreProtection(ctx context.Context, x *execution) error {
 			return err
 		}
 		if on {
-			if err := modifyInstance(ctx, x, &ec2.ModifyInstanceAttributeInput{
-				InstanceId: aws.String(id), DisableApiTermination: &ec2types.AttributeBooleanValue{Value: aws.Bool(false)},
-			}, "turn termination protection of "+id+" back off"); err != nil {
+			if err := turnProtectionOff(ctx, x, id, terminationProtectionAttr, "turn termination protection of "+id+" back off"); err != nil {
 				return err
 			}
-			x.change(id, "disable_api_termination", true, false)
 			report.put("disable_api_termination=false")
 		}
 	}
@@ -161,12 +160,9 @@ func restoreProtection(ctx context.Context, x *execution) error {
 			return err
 		}
 		if known && on {
-			if err := modifyInstance(ctx, x, &ec2.ModifyInstanceAttributeInput{
-				InstanceId: aws.String(id), DisableApiStop: &ec2types.AttributeBooleanValue{Value: aws.Bool(false)},
-			}, "turn stop protection of "+id+" back off"); err != nil {
+			if err := turnProtectionOff(ctx, x, id, stopProtectionAttr, "turn stop protection of "+id+" back off"); err != nil {
 				return err
 			}
-			x.change(id, "disable_api_stop", true, false)
 			report.put("disable_api_stop=false")
 		}
 	}
@@ -274,10 +270,7 @@ func restoreDeleteOnTermination(ctx context.Context, x *execution, in ec2types.I
 
 func restoreInstanceProfile(ctx context.Context, x *execution) error {
 	var p instanceParams
-	if err := x.decode(&p); err != nil {
-		return err
-	}
-	in, err := getInstance(ctx, x, p.InstanceID)
+	in, err := decodeForInstance(ctx, x, &p)
 	if err != nil {
 		return err
 	}

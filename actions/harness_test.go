@@ -61,15 +61,6 @@ func (h *harness) fleet(spec awsemu.FleetSpec) awsemu.FleetInfo {
 // run executes one action in the given mode as an activity.
 func (h *harness) run(mode actions.Mode, action string, params map[string]any) (actions.Result, error) {
 	h.t.Helper()
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	acts := h.rt.Activities()
-	fn, ok := acts[action]
-	if !ok {
-		h.t.Fatalf("no activity for %s", action)
-	}
-	env.RegisterActivityWithOptions(fn, activityOptions(action))
-	env.SetTestTimeout(30 * time.Second)
 	call := actions.Call{
 		Action: action, Params: params, Mode: mode,
 		Target: actions.Target{Account: h.account, Region: h.emu.Region()},
@@ -78,7 +69,22 @@ func (h *harness) run(mode actions.Mode, action string, params map[string]any) (
 	if h.ref != nil {
 		call.Run = *h.ref
 	}
-	val, err := env.ExecuteActivity(action, call)
+	return h.runCall(call)
+}
+
+// runCall executes one call as an activity: h.run's, or one with a target
+// or run other than the harness's.
+func (h *harness) runCall(call actions.Call) (actions.Result, error) {
+	h.t.Helper()
+	fn, ok := h.rt.Activities()[call.Action]
+	if !ok {
+		h.t.Fatalf("no activity for %s", call.Action)
+	}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivityWithOptions(fn, activityOptions(call.Action))
+	env.SetTestTimeout(30 * time.Second)
+	val, err := env.ExecuteActivity(call.Action, call)
 	if err != nil {
 		return actions.Result{}, err
 	}
@@ -94,6 +100,44 @@ func (h *harness) execute(action string, params map[string]any) actions.Result {
 	res, err := h.run(actions.Execute, action, params)
 	if err != nil {
 		h.t.Fatalf("%s: %v", action, err)
+	}
+	return res
+}
+
+// preview runs the action in preview, which must succeed and change
+// nothing.
+func (h *harness) preview(action string, params map[string]any) actions.Result {
+	h.t.Helper()
+	res, err := h.run(actions.Preview, action, params)
+	if err != nil {
+		h.t.Fatalf("%s preview: %v", action, err)
+	}
+	if m := h.mutations(); len(m) != 0 {
+		h.t.Fatalf("preview mutated: %v", m)
+	}
+	return res
+}
+
+// previewAndExecute previews the action, then executes it: the preview
+// must change nothing and announce the very changes the execution makes.
+func (h *harness) previewAndExecute(action string, params map[string]any) actions.Result {
+	h.t.Helper()
+	preview := h.preview(action, params)
+	res := h.execute(action, params)
+	if !reflect.DeepEqual(preview.Changes, res.Changes) {
+		h.t.Errorf("preview %+v\nexecute %+v", preview.Changes, res.Changes)
+	}
+	return res
+}
+
+// retry executes the action again as the same step, as a retried
+// attempt would: it must find everything done and send no mutation.
+func (h *harness) retry(action string, params map[string]any) actions.Result {
+	h.t.Helper()
+	before := len(h.emu.Mutations())
+	res := h.execute(action, params)
+	if n := len(h.emu.Mutations()) - before; n != 0 {
+		h.t.Errorf("%s again: %d mutations, want none", action, n)
 	}
 	return res
 }

@@ -9,11 +9,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cordon-ir/cordon/actions/wire"
+	"github.com/cordon-ir/cordon/internal/syncbuf"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -246,24 +246,6 @@ func TestApproveUsageErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a buffer a command running in another goroutine writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // devSandbox runs cordon dev --sandbox (embedded Temporal, worker, AWS
 // emulator with a seeded fleet) for the test, and returns its Temporal
 // address and a compromised instance.
@@ -287,7 +269,7 @@ func startDevSandbox(t *testing.T) devBox {
 	t.Helper()
 	t.Chdir(repoRoot)
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	done := make(chan int, 1)
 	dir := t.TempDir()
 	go func() {
@@ -329,20 +311,27 @@ func startDevSandbox(t *testing.T) devBox {
 	return devBox{}
 }
 
+// runState reads the run's state with cordon status --json.
+func runState(t *testing.T, address, runID string) workflows.State {
+	t.Helper()
+	out, errOut, code := cordon(t, "status", runID, "--json", "--address", address)
+	if code != 0 {
+		t.Fatalf("status: exit %d\n%s", code, errOut)
+	}
+	var s workflows.State
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // waitForGate polls cordon status --json until a gate other than those in
 // seen waits, and returns it.
 func waitForGate(t *testing.T, address, runID string, seen map[string]bool) workflows.GateState {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		out, errOut, code := cordon(t, "status", runID, "--json", "--address", address)
-		if code != 0 {
-			t.Fatalf("status: exit %d\n%s", code, errOut)
-		}
-		var s workflows.State
-		if err := json.Unmarshal([]byte(out), &s); err != nil {
-			t.Fatal(err)
-		}
+		s := runState(t, address, runID)
 		for _, g := range s.Gates {
 			if g.Status == workflows.GateWaiting && !seen[g.Key+g.PreviewHash] {
 				return g
@@ -360,15 +349,7 @@ func waitForGate(t *testing.T, address, runID string, seen map[string]bool) work
 // approvalsAt reads how many approvals the gate with key holds.
 func approvalsAt(t *testing.T, address, runID, key string) int {
 	t.Helper()
-	out, errOut, code := cordon(t, "status", runID, "--json", "--address", address)
-	if code != 0 {
-		t.Fatalf("status: exit %d\n%s", code, errOut)
-	}
-	var s workflows.State
-	if err := json.Unmarshal([]byte(out), &s); err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range s.Gates {
+	for _, g := range runState(t, address, runID).Gates {
 		if g.Key == key {
 			return len(g.Approvals)
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -98,12 +97,7 @@ func TestApprovePrintsWhatTheWorkflowDecided(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "approved isolate; held: the run is paused") {
 		t.Errorf("approval while paused: exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
-	status, _, _ := cordon(t, "status", runID, "--json", "--address", box.address)
-	var s workflows.State
-	if err := json.Unmarshal([]byte(status), &s); err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range s.Steps {
+	for _, st := range runState(t, box.address, runID).Steps {
 		if st.ID == "isolate" && st.Status != workflows.StepHeld {
 			t.Errorf("isolate is %s while paused after approval, want %s", st.Status, workflows.StepHeld)
 		}

@@ -118,13 +118,9 @@ func runPlan(_ context.Context, env *cliEnv, args []string) int {
 	inputs := inputFlags{}
 	fs.Var(inputs, "input", "runbook input as key=value (repeatable; lists are comma-separated)")
 	out := registerOutput(fs, "text", "json") // json: the plan the workflow receives
-	paths, exit, ok := parsePositional(fs, args, 1, 1)
+	paths, format, exit, ok := out.parse(env, fs, args, 1, 1)
 	if !ok {
 		return exit
-	}
-	format, ok := out.resolve(env, "plan")
-	if !ok {
-		return 2
 	}
 	plans, ok := compileFiles(env, paths)
 	if !ok {
@@ -210,12 +206,9 @@ func runActions(_ context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "actions", "[--json]", "List the action catalog.")
 	out := registerOutput(fs, "text", "json")
 	asMarkdown := fs.Bool("markdown", false, "print the action reference as Markdown (docs/actions.md)")
-	if _, err := parseInterleaved(fs, args); err != nil {
-		return flagExit(err)
-	}
-	format, ok := out.resolve(env, "actions")
+	_, format, exit, ok := out.parse(env, fs, args, 0, -1)
 	if !ok {
-		return 2
+		return exit
 	}
 	catalog := actions.Catalog()
 	all := catalog.Actions()

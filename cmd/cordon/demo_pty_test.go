@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/cordon-ir/cordon/internal/syncbuf"
 )
 
 // buildCordon builds the cordon binary into the test's temporary
@@ -64,7 +66,7 @@ func TestDemoPromptEndsOnCtrlCAndCtrlD(t *testing.T) {
 					<-exited
 				}
 			})
-			out := &syncBuffer{}
+			out := &syncbuf.Buffer{}
 			go func() { _, _ = io.Copy(out, term) }() // ends with EIO when the demo exits
 
 			// The first start of the in-process server can be slow on a
@@ -101,7 +103,7 @@ func TestDemoPromptEndsOnCtrlCAndCtrlD(t *testing.T) {
 }
 
 // waitFor waits until out holds want, failing if the process exits first.
-func waitFor(t *testing.T, out *syncBuffer, want string, limit time.Duration, exited <-chan struct{}) {
+func waitFor(t *testing.T, out *syncbuf.Buffer, want string, limit time.Duration, exited <-chan struct{}) {
 	t.Helper()
 	deadline := time.After(limit)
 	for !strings.Contains(out.String(), want) {

@@ -20,20 +20,15 @@ import (
 
 func runWorker(ctx context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "worker", "--config FILE [--skip-aws-check] [--insecure-allow-unsigned]", "Run a worker against a Temporal cluster or Temporal Cloud, with real AWS accounts. Stops gracefully on SIGTERM.")
-	path := fs.String("config", os.Getenv("CORDON_CONFIG"), "cordon.yaml (env CORDON_CONFIG)")
+	path := configFlag(fs)
 	allowUnsigned := fs.Bool("insecure-allow-unsigned", false, "accept roster.require_signatures: false (anyone with access to the namespace can then act as any member): throwaway test workers only; logged loudly")
 	skipAWSCheck := fs.Bool("skip-aws-check", false, "start without first checking that the worker can obtain AWS credentials for each configured account (for workers whose AWS access is only granted later; failures then show at a run's first AWS step)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)
 	}
-	if *path == "" {
-		fs.Usage()
-		return 2
-	}
-	cfg, err := worker.LoadConfig(*path)
-	if err != nil {
-		fmt.Fprintf(env.stderr, "cordon worker: %v\n", err)
-		return 1
+	cfg, code := loadConfigFlag(env, fs, *path)
+	if cfg == nil {
+		return code
 	}
 	if cfg.AWS.Endpoint != "" {
 		fmt.Fprintf(env.stderr, "cordon worker: aws.endpoint is set (%s): this worker talks to an emulator, not AWS\n", cfg.AWS.Endpoint)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/worker/slack"
@@ -16,19 +15,14 @@ import (
 // docs/slack.md). It keeps no state a replica or a restart would need.
 func runGateway(ctx context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "gateway", "--config FILE [--worker=false]", "Serve the Slack gateway (HTTP or Socket Mode, as slack.transport says) and a worker that posts gate messages to Slack. See docs/slack.md.")
-	path := fs.String("config", os.Getenv("CORDON_CONFIG"), "cordon.yaml (env CORDON_CONFIG)")
+	path := configFlag(fs)
 	withWorker := fs.Bool("worker", true, "also run a worker on the task queue, posting gates to Slack")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)
 	}
-	if *path == "" {
-		fs.Usage()
-		return 2
-	}
-	cfg, err := worker.LoadConfig(*path)
-	if err != nil {
-		fmt.Fprintf(env.stderr, "cordon gateway: %v\n", err)
-		return 1
+	cfg, code := loadConfigFlag(env, fs, *path)
+	if cfg == nil {
+		return code
 	}
 	if *withWorker {
 		// The same checks as cordon worker: signatures required, a

@@ -284,12 +284,9 @@ func runInbox(ctx context.Context, env *cliEnv, args []string) int {
 	var groups groupFlags
 	fs.Var(&groups, "group", "a roster group you are in (repeatable, or G1,G2): gates it approves are yours")
 	out := registerOutput(fs, "text", "json")
-	if _, exit, ok := parsePositional(fs, args, 0, 0); !ok {
-		return exit
-	}
-	format, ok := out.resolve(env, "inbox")
+	_, format, exit, ok := out.parse(env, fs, args, 0, 0)
 	if !ok {
-		return 2
+		return exit
 	}
 	cl, _, ok := conn.dial(ctx, env)
 	if !ok {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cordon-ir/cordon/actions/wire"
+	"github.com/cordon-ir/cordon/internal/syncbuf"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -236,7 +237,7 @@ func TestInboxAndFollowAgainstDevServer(t *testing.T) {
 
 	// Ctrl-C on run --follow stops the following, not the run.
 	ctx, cancel := context.WithCancel(context.Background())
-	followOut, followErr := &syncBuffer{}, &syncBuffer{}
+	followOut, followErr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, &cliEnv{stdout: followOut, stderr: followErr}, append([]string{"run", "examples/ec2-compromise.yaml",
@@ -269,7 +270,7 @@ func TestInboxAndFollowAgainstDevServer(t *testing.T) {
 
 	// status --follow re-attaches: the state, then what happens from now
 	// on, until the run ends.
-	reOut, reErr := &syncBuffer{}, &syncBuffer{}
+	reOut, reErr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	go func() {
 		done <- run(context.Background(), &cliEnv{stdout: reOut, stderr: reErr}, append([]string{"status", followed, "--follow"}, addr...))
 	}()

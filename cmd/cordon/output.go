@@ -30,6 +30,20 @@ func registerOutput(fs *flag.FlagSet, formats ...string) *outputFlags {
 	return o
 }
 
+// parse parses the command line of a command with output flags, as
+// parsePositional does (least to most positional arguments, most < 0 for
+// any number), then resolves the format; when ok is false, exit is the
+// command's exit code.
+func (o *outputFlags) parse(env *cliEnv, fs *flag.FlagSet, args []string, least, most int) (pos []string, format string, exit int, ok bool) {
+	if pos, exit, ok = parsePositional(fs, args, least, most); !ok {
+		return nil, "", exit, false
+	}
+	if format, ok = o.resolve(env, fs.Name()); !ok {
+		return nil, "", 2, false
+	}
+	return pos, format, 0, true
+}
+
 // resolve is the format asked for; ok is false (after saying why on
 // stderr) when the flags disagree or name an unknown format.
 func (o *outputFlags) resolve(env *cliEnv, command string) (string, bool) {

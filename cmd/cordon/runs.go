@@ -24,6 +24,28 @@ import (
 	"github.com/cordon-ir/cordon/workflows"
 )
 
+// configFlag declares --config, the cordon.yaml that cordon worker and
+// cordon gateway run from.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", os.Getenv("CORDON_CONFIG"), "cordon.yaml (env CORDON_CONFIG)")
+}
+
+// loadConfigFlag loads the --config file a command cannot run without.
+// When there is none to load, cfg is nil and code is the command's exit
+// code: 2 (usage) when no file is named, 1 when it does not load.
+func loadConfigFlag(env *cliEnv, fs *flag.FlagSet, path string) (cfg *worker.Config, code int) {
+	if path == "" {
+		fs.Usage()
+		return nil, 2
+	}
+	cfg, err := worker.LoadConfig(path)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon %s: %v\n", fs.Name(), err)
+		return nil, 1
+	}
+	return cfg, 0
+}
+
 // connFlags are the flags every command that talks to Temporal takes.
 type connFlags struct {
 	config    string
@@ -346,13 +368,9 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 	conn.register(fs)
 	out := registerOutput(fs, "text", "json")
 	follow := fs.Bool("follow", false, "after the state, show new events and gates until the run ends")
-	pos, exit, ok := parsePositional(fs, args, 1, 1)
+	pos, format, exit, ok := out.parse(env, fs, args, 1, 1)
 	if !ok {
 		return exit
-	}
-	format, ok := out.resolve(env, "status")
-	if !ok {
-		return 2
 	}
 	if *follow && format == "json" {
 		// One JSON document, then a stream of text lines, is neither.
@@ -530,13 +548,9 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 	out := registerOutput(fs, "md", "json")
 	fs.StringVar(&out.format, "format", "", "md or json (the same as -o; default md)")
 	withChildren := fs.Bool("children", true, "include the child runs (one per host in a fleet run)")
-	pos, exit, ok := parsePositional(fs, args, 1, 1)
+	pos, format, exit, ok := out.parse(env, fs, args, 1, 1)
 	if !ok {
 		return exit
-	}
-	format, ok := out.resolve(env, "report")
-	if !ok {
-		return 2
 	}
 	cl, s, ok := conn.state(ctx, env, pos[0])
 	if !ok {
@@ -570,12 +584,9 @@ func runList(ctx context.Context, env *cliEnv, args []string) int {
 	conn.register(fs)
 	limit := fs.Int("limit", 20, "how many")
 	out := registerOutput(fs, "text", "json")
-	if _, err := parseInterleaved(fs, args); err != nil {
-		return flagExit(err)
-	}
-	format, ok := out.resolve(env, "list")
+	_, format, exit, ok := out.parse(env, fs, args, 0, -1)
 	if !ok {
-		return 2
+		return exit
 	}
 	cl, _, ok := conn.dial(ctx, env)
 	if !ok {

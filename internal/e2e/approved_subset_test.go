@@ -41,10 +41,7 @@ func TestApprovedSubsetPassesTheGate(t *testing.T) {
 	const queue = "e2e-approved-subset"
 	workerWithRunbook(t, queue, "gated-tag", gatedTagRunbook, nil)
 
-	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 2, NamePrefix: "subset", NetworkInterfaces: 1, Volumes: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fleet := seedFleet(t, awsemu.FleetSpec{Instances: 2, NamePrefix: "subset", NetworkInterfaces: 1, Volumes: 1})
 	first, second := fleet.InstanceIDs[0], fleet.InstanceIDs[1]
 	runID, err := runctl.Start(ctx, shared.client, queue, runctl.StartOptions{Runbook: "gated-tag",
 		InputArgs: map[string]string{"first": first, "second": second},

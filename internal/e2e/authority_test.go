@@ -29,10 +29,7 @@ import (
 // oneHost seeds one compromised instance and returns its id.
 func oneHost(t *testing.T, prefix string) string {
 	t.Helper()
-	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 1, NamePrefix: prefix, NetworkInterfaces: 1, Volumes: 1, Compromised: []int{0}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fleet := seedFleet(t, awsemu.FleetSpec{Instances: 1, NamePrefix: prefix, NetworkInterfaces: 1, Volumes: 1, Compromised: []int{0}})
 	return fleet.InstanceIDs[0]
 }
 

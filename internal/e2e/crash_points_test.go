@@ -27,14 +27,7 @@ import (
 // for the same preview; and the fleet ends contained, once.
 func TestWorkerKilledAtGate(t *testing.T) {
 	ctx := context.Background()
-	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 4, NamePrefix: "gatekill", NetworkInterfaces: 2, Volumes: 2,
-		WithInstanceRole: true, Compromised: []int{0, 1, 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := recordFleet(t, fleet)
-	shared.emu.SetSnapshotCompletion(awsemu.SnapshotCompletion{})
-	t.Cleanup(shared.emu.ResetFaults)
+	fleet, before := killFleet(t, "gatekill")
 	rec := newAWSRecorder(t)
 	cfg, cfgPath := workerConfigFile(t, "e2e-crash-gate", rec.url)
 	first := startWorkerProcess(t, cfgPath)
@@ -131,14 +124,7 @@ func TestWorkerKilledAtGate(t *testing.T) {
 // and no interface moved away from quarantine.
 func TestWorkerKilledMidIsolation(t *testing.T) {
 	ctx := context.Background()
-	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 4, NamePrefix: "isokill", NetworkInterfaces: 2, Volumes: 2,
-		WithInstanceRole: true, Compromised: []int{0, 1, 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := recordFleet(t, fleet)
-	shared.emu.SetSnapshotCompletion(awsemu.SnapshotCompletion{})
-	t.Cleanup(shared.emu.ResetFaults)
+	fleet, before := killFleet(t, "isokill")
 	rec := newAWSRecorder(t)
 	rec.hold("ModifyNetworkInterfaceAttribute", 750*time.Millisecond)
 	cfg, cfgPath := workerConfigFile(t, "e2e-crash-isolate", rec.url)
@@ -329,6 +315,19 @@ type fleetBefore struct {
 	enis        map[string][]string // instance → its interfaces
 	groups      map[string][]string // interface → its security groups
 	volumes     map[string][]string // instance → its volumes
+}
+
+// killFleet seeds the fleet of a worker-kill test, named prefix: four
+// hosts, three of them compromised, whose snapshots complete at once; and
+// records it before the run.
+func killFleet(t *testing.T, prefix string) (awsemu.FleetInfo, fleetBefore) {
+	t.Helper()
+	fleet := seedFleet(t, awsemu.FleetSpec{Instances: 4, NamePrefix: prefix, NetworkInterfaces: 2, Volumes: 2,
+		WithInstanceRole: true, Compromised: []int{0, 1, 2}})
+	before := recordFleet(t, fleet)
+	shared.emu.SetSnapshotCompletion(awsemu.SnapshotCompletion{})
+	t.Cleanup(shared.emu.ResetFaults)
+	return fleet, before
 }
 
 func recordFleet(t *testing.T, info awsemu.FleetInfo) fleetBefore {

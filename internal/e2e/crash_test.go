@@ -101,11 +101,8 @@ func kill9(t *testing.T, cmd *exec.Cmd, when string) {
 // exactly once, one quarantine group, and the retries in the timeline.
 func TestWorkerKilledMidContainment(t *testing.T) {
 	ctx := context.Background()
-	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 4, NamePrefix: "crash", NetworkInterfaces: 2, Volumes: 2,
+	fleet := seedFleet(t, awsemu.FleetSpec{Instances: 4, NamePrefix: "crash", NetworkInterfaces: 2, Volumes: 2,
 		WithInstanceRole: true, Compromised: []int{0, 1, 2}, Tags: map[string]string{"Crash": "yes"}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	shared.emu.SetSnapshotCompletion(awsemu.SnapshotCompletion{After: 3 * time.Second})
 	t.Cleanup(shared.emu.ResetFaults)
 

@@ -82,6 +82,16 @@ func (l *liveRoster) change(edit func(*workflows.Roster)) (restore func()) {
 
 var shared *env
 
+// seedFleet seeds a fleet in the shared emulator, or fails the test.
+func seedFleet(t *testing.T, spec awsemu.FleetSpec) awsemu.FleetInfo {
+	t.Helper()
+	fleet, err := shared.emu.SeedFleet(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fleet
+}
+
 func TestMain(m *testing.M) {
 	// The crash test re-executes this binary as a separate worker process
 	// it can kill -9.
@@ -236,11 +246,8 @@ func approveGates(t *testing.T, runID, approver string) workflows.RunResult {
 
 func TestContainOneInstanceEndToEnd(t *testing.T) {
 	ctx := context.Background()
-	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 2, NamePrefix: "wiki", NetworkInterfaces: 2, Volumes: 2,
+	fleet := seedFleet(t, awsemu.FleetSpec{Instances: 2, NamePrefix: "wiki", NetworkInterfaces: 2, Volumes: 2,
 		InAutoScalingGroup: 2, BehindTargetGroup: 2, WithInstanceRole: true, Compromised: []int{0}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	target := fleet.InstanceIDs[0]
 	plan := compileExample(t, "ec2-compromise")
 	inputs, err := plan.ResolveInputs(map[string]string{"instance_id": target, "final_action": "stop"})

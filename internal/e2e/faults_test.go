@@ -20,11 +20,8 @@ import (
 // Gates are pre-approved by a lead (break-glass, recorded as such).
 func TestFleetContainmentUnderAWSFaults(t *testing.T) {
 	ctx := context.Background()
-	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 5, NamePrefix: "kb", NetworkInterfaces: 2, Volumes: 2,
+	fleet := seedFleet(t, awsemu.FleetSpec{Instances: 5, NamePrefix: "kb", NetworkInterfaces: 2, Volumes: 2,
 		InAutoScalingGroup: 3, BehindTargetGroup: 3, WithInstanceRole: true, Compromised: []int{0, 1, 2, 3}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	shared.emu.SetServerErrorRate(0.1, 26084)
 	shared.emu.SetThrottling(awsemu.Throttle{
 		NonMutating: awsemu.Bucket{Capacity: 20, RefillPerSecond: 40},

@@ -19,10 +19,7 @@ import (
 // refused there and approves nothing.
 func TestBreakGlassOnTheFleetReachesRunningHosts(t *testing.T) {
 	ctx := context.Background()
-	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 3, NamePrefix: "bgfleet", Compromised: []int{0, 1, 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fleet := seedFleet(t, awsemu.FleetSpec{Instances: 3, NamePrefix: "bgfleet", Compromised: []int{0, 1, 2}})
 	runID := startFleetRun(t, shared.client, shared.cfg.Temporal.TaskQueue, fleet, "none",
 		workflows.RunMeta{RunID: "e2e-fleet-break-glass", Requester: "alice", Incident: "INC-BG"}, "")
 	hosts := hostsAtGates(t, runID, 3)

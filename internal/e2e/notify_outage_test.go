@@ -93,10 +93,7 @@ func TestSlackOutageDoesNotStallTheGate(t *testing.T) {
 // at its gate): the fleet step ends only when every host's run has, and
 // the history guards that path in replay.
 func TestAbortMidForeach(t *testing.T) {
-	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 3, NamePrefix: "abortfe", Compromised: []int{0, 1, 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fleet := seedFleet(t, awsemu.FleetSpec{Instances: 3, NamePrefix: "abortfe", Compromised: []int{0, 1, 2}})
 	runID := startFleetRun(t, shared.client, shared.cfg.Temporal.TaskQueue, fleet, "none",
 		workflows.RunMeta{RunID: "e2e-abort-mid-foreach", Requester: "alice", Incident: "INC-ABORT"}, "")
 	hostsAtGates(t, runID, 3)

@@ -43,10 +43,7 @@ func TestServerRestartMidRun(t *testing.T) {
 	box := start(0)
 	c := box.Client()
 
-	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 1, NamePrefix: "restart", WithInstanceRole: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fleet := seedFleet(t, awsemu.FleetSpec{Instances: 1, NamePrefix: "restart", WithInstanceRole: true})
 	plan := compileExample(t, "ec2-compromise")
 	inputs, err := plan.ResolveInputs(map[string]string{"instance_id": fleet.InstanceIDs[0], "final_action": "none"})
 	if err != nil {

@@ -191,11 +191,8 @@ func TestServerKilledMidRun(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 3, NamePrefix: "srvkill", NetworkInterfaces: 2, Volumes: 2,
+	fleet := seedFleet(t, awsemu.FleetSpec{Instances: 3, NamePrefix: "srvkill", NetworkInterfaces: 2, Volumes: 2,
 		WithInstanceRole: true, Compromised: []int{0, 1}, Tags: map[string]string{"ServerKill": "yes"}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	before := recordFleet(t, fleet)
 	// Snapshots stay pending a while, so the kill lands with work in flight.
 	shared.emu.SetSnapshotCompletion(awsemu.SnapshotCompletion{After: 3 * time.Second})

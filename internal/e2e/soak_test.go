@@ -117,12 +117,9 @@ func (s *soak) run(i int) {
 	}
 	// NetworkInterfaces and Volumes left at zero: the emulator varies
 	// them per instance (1–3 interfaces, 2–3 volumes).
-	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: n, NamePrefix: fmt.Sprintf("soak%03d", i), Compromised: compromised,
+	fleet := seedFleet(t, awsemu.FleetSpec{Instances: n, NamePrefix: fmt.Sprintf("soak%03d", i), Compromised: compromised,
 		WithInstanceRole: rng.IntN(2) == 0, InAutoScalingGroup: rng.IntN(n + 1), BehindTargetGroup: rng.IntN(n + 1),
 		Tags: map[string]string{"Soak": strconv.FormatUint(s.seed, 10)}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	before := recordFleet(t, fleet)
 	gated := rng.IntN(2) == 0
 	final := []string{"none", "stop"}[rng.IntN(2)]

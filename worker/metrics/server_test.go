@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,29 +8,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cordon-ir/cordon/internal/syncbuf"
 )
-
-// syncBuffer is a log destination safe for the server's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
@@ -49,7 +31,7 @@ func get(t *testing.T, url string) (int, string) {
 
 func TestServeExposesMetricsAndStops(t *testing.T) {
 	ctx := context.Background()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	e, err := Serve(ctx, "127.0.0.1:0", slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +93,7 @@ func TestServeRefusesAnAddressInUse(t *testing.T) {
 }
 
 func TestServeWarnsWhenNotLoopback(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	e, err := Serve(context.Background(), "0.0.0.0:0", slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Skipf("cannot bind the wildcard address here: %v", err)
