@@ -53,7 +53,7 @@ func AfterApproval(ctx context.Context, c client.Client, runID, step string, ite
 			}
 			return Aftermath{}, err
 		}
-		if a, ok := fateOf(s, step, item); ok {
+		if a, ok := FateOf(s, step, item); ok {
 			return a, nil
 		}
 		select {
@@ -64,9 +64,10 @@ func AfterApproval(ctx context.Context, c client.Client, runID, step string, ite
 	}
 }
 
-// fateOf reads the fate of gate (step, item) from the timeline events
-// after its last approval; ok is false while it is undecided.
-func fateOf(s workflows.State, step string, item int) (Aftermath, bool) {
+// FateOf reads the fate of gate (step, item) from the timeline events
+// after its last approval; ok is false while it is undecided. Clients
+// that poll a run their own way (the Slack gateway) read it here.
+func FateOf(s workflows.State, step string, item int) (Aftermath, bool) {
 	last := -1
 	for i, e := range s.Timeline {
 		if e.Step == step && e.Item == item && e.Kind == workflows.EventGateApproved {

@@ -13,6 +13,7 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
@@ -320,7 +321,13 @@ func (g *Gateway) decide(ctx context.Context, action string, ref GateRef, m work
 	if repeated(err) {
 		return // the first delivery told the user and updated the message
 	}
-	g.tell(ctx, at.Channel, slackUser, outcomeText(action, result, err))
+	text := outcomeText(action, result, err)
+	if err == nil && action == workflows.ActApprove && strings.HasPrefix(result, "approved ") {
+		// "approved" alone would claim more than is known: the run
+		// previews once more before acting. Say what it decided.
+		text = g.aftermathText(ctx, ref)
+	}
+	g.tell(ctx, at.Channel, slackUser, text)
 	if err != nil || at.TS == "" {
 		return
 	}
@@ -332,6 +339,43 @@ func (g *Gateway) decide(ctx context.Context, action string, ref GateRef, m work
 		g.log.Warn("slack gateway: gate message not refreshed", "run", ref.RunID, "step", ref.Step, "error", err)
 	}
 }
+
+// aftermathWait bounds how long the gateway waits to say what an
+// approval led to before it answers with what it knows.
+const aftermathWait = 15 * time.Second
+
+// aftermathText says what the run made of an approval that completed
+// its gate: acting, held by a pause, or asking again because the change
+// moved.
+func (g *Gateway) aftermathText(ctx context.Context, ref GateRef) string {
+	key := wire.ItemKey(ref.Step, ref.Item)
+	ctx, cancel := context.WithTimeout(ctx, aftermathWait)
+	defer cancel()
+	for {
+		if s, err := g.opts.Runs.State(ctx, ref.RunID); err == nil {
+			if a, ok := runctl.FateOf(s, ref.Step, ref.Item); ok {
+				switch a.Fate {
+				case runctl.FateActing:
+					return ":white_check_mark: approved " + escape(key) + ": the change is as approved; acting now"
+				case runctl.FateHeld:
+					return ":double_vertical_bar: approved " + escape(key) + "; held: the run is paused, and it acts after resume"
+				case runctl.FateReopened:
+					return fmt.Sprintf(":warning: your approval of %s was recorded, but before acting the change was no longer the one approved (the world moved): the gate asks again with preview %s. Nothing was changed. Review the refreshed message and decide again.",
+						escape(key), escape(shortPreview(a.Gate.PreviewHash)))
+				default:
+					return ":warning: approved " + escape(key) + ", but the step ended without acting: " + escape(a.Detail)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ":white_check_mark: approved " + escape(key) + "; it has not acted yet (the preview before acting is still running)"
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func shortPreview(h string) string { return h[:min(12, len(h))] }
 
 // logRequest is the gateway's audit line. The workflow records accepted
 // requests in the run's timeline; refused ones never reach its history

@@ -73,7 +73,9 @@ func TestSlackDecisionsAtAGate(t *testing.T) {
 	}
 
 	click(t, "UBOB", m)
-	if got := lastEphemeral("UBOB"); !strings.Contains(got, "approved isolate") {
+	// Bob is told what the run decided, not only that it took his click
+	// (issue 13, item 2): the preview before acting matched.
+	if got := lastEphemeral("UBOB"); !strings.Contains(got, "approved isolate: the change is as approved; acting now") {
 		t.Errorf("bob was told %q", got)
 	}
 	g := gateState(t, runID, "isolate")
