@@ -91,6 +91,10 @@ func TestFleetContainmentUnderAWSFaults(t *testing.T) {
 	// The fleet run itself: a foreach of child runs with one item failing
 	// within max_errors.
 	replay(t, runID, "fleet-foreach-item-failed")
+	// The same run ends partial since run-partial-outcome: its history
+	// under that name guards the new path (the one above, recorded
+	// before it, the old).
+	replay(t, runID, "fleet-partial")
 
 	// The fleet's record (cordon report) lists every host with its outcome.
 	children, err := runctl.ChildStates(ctx, shared.client, s)

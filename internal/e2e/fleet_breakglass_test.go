@@ -67,6 +67,10 @@ func TestBreakGlassOnTheFleetReachesRunningHosts(t *testing.T) {
 	if s.Status != workflows.RunSucceeded {
 		t.Fatalf("fleet run %s", s.Status)
 	}
+	// The forwarding (a signal per running host) and a host that refused
+	// a forged forwarding, then took the real one: histories for replay.
+	replay(t, runID, "fleet-break-glass-forwarded")
+	replay(t, hosts[0], "host-break-glass-forwarded")
 	for _, id := range fleet.CompromisedIDs {
 		in, _ := shared.emu.Instance(id)
 		for _, eni := range in.NetworkInterfaceIDs {

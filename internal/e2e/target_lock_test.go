@@ -37,6 +37,9 @@ func TestOneContainmentPerTarget(t *testing.T) {
 	// The first run ends: its release frees the host.
 	abortRun(t, first)
 	ended(t, first)
+	// Histories of the claim, the release and the refusal, for replay.
+	replay(t, first, "target-lock-claimed-released")
+	replay(t, second, "target-lock-refused")
 	third := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, ec2Inputs(t, plan, host, "stop"),
 		workflows.RunMeta{RunID: "e2e-lock-third", Requester: "alice"}, "")
 	waitForGate(t, third, "isolate")
