@@ -91,6 +91,9 @@ func Start(ctx context.Context, c client.Client, taskQueue string, o StartOption
 		req := workflows.Request{RunID: meta.RunID, Action: workflows.ActStart, Actor: meta.Requester, Channel: meta.Channel,
 			Time: time.Now().UTC(), Nonce: o.Nonce, Runbook: name, PlanHash: o.PlanHash,
 			InputsHash: in.SignedInputsHash(), Incident: meta.Incident, DryRun: meta.DryRun}
+		if meta.Force {
+			req.Force, req.Reason = true, meta.ForceReason
+		}
 		signed, err := workflows.Sign(req, o.Signer)
 		if err != nil {
 			return "", err

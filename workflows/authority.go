@@ -238,6 +238,9 @@ func (r *runner) authenticateStart(ctx workflow.Context, in RunInput, plan *runb
 	if req.Incident != in.Meta.Incident || req.DryRun != in.Meta.DryRun {
 		return fmt.Errorf("the start was signed for incident %q, dry run %t; the input says incident %q, dry run %t", req.Incident, req.DryRun, in.Meta.Incident, in.Meta.DryRun)
 	}
+	if req.Force != in.Meta.Force || (in.Meta.Force && req.Reason != in.Meta.ForceReason) {
+		return fmt.Errorf("the start was signed with force %t (%q); the input says force %t (%q)", req.Force, req.Reason, in.Meta.Force, in.Meta.ForceReason)
+	}
 	r.nonces[req.Nonce] = true
 	if in.Meta.Requester != "" && in.Meta.Requester != m.ID {
 		r.state.RosterNotes = append(r.state.RosterNotes, fmt.Sprintf("the input named %q as requester; the start was signed by %s, who is recorded", in.Meta.Requester, m.ID))

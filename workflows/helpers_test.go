@@ -277,17 +277,28 @@ func (f *fixture) reviewed(src string) {
 // startSigned starts src with a start request signed by requester's key,
 // as cordon run does, with any break-glass requests given.
 func (f *fixture) startSigned(src string, requester string, key ssh.Signer, breakGlass ...workflows.Request) {
+	f.startSignedWith(src, requester, key, nil, breakGlass...)
+}
+
+// startSignedWith is startSigned with edit applied to the start request
+// (before it is signed) and to the run's metadata: what a client may
+// sign, and what it may claim besides.
+func (f *fixture) startSignedWith(src string, requester string, key ssh.Signer, edit func(*workflows.Request, *workflows.RunMeta), breakGlass ...workflows.Request) {
 	plan := compilePlan(f.t, src)
 	inputs := map[string]any{}
 	req := workflows.Request{RunID: "run-1", Action: workflows.ActStart, Actor: requester, Channel: "cli", Time: f.env.Now(),
 		Nonce: "start-" + requester, Runbook: plan.Runbook.Name, PlanHash: plan.ContentHash(), InputsHash: workflows.InputsHash(inputs)}
+	meta := workflows.RunMeta{RunID: "run-1", Requester: requester, Channel: "cli"}
+	if edit != nil {
+		edit(&req, &meta)
+	}
 	signed, err := workflows.Sign(req, key)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	f.env.SetStartWorkflowOptions(clientStartOptions("run-1"))
 	f.env.ExecuteWorkflow(workflows.WorkflowName, workflows.RunInput{Plan: plan, Runbook: plan.Runbook.Name, Inputs: inputs,
-		Meta: workflows.RunMeta{RunID: "run-1", Requester: requester, Channel: "cli"}, Start: &signed, BreakGlass: breakGlass})
+		Meta: meta, Start: &signed, BreakGlass: breakGlass})
 }
 
 func (f *fixture) state() workflows.State {

@@ -65,3 +65,44 @@ func TestTargetIsHeldWhileTheRunGoesAndReleasedAfter(t *testing.T) {
 		t.Errorf("the forced duplicate is not recorded: notes %v, timeline %s", s.RosterNotes, timelineKinds(s))
 	}
 }
+
+// --force is the signer's choice: a client that adds force to a start
+// signed without it (to run a second containment past the lock in the
+// requester's name) is refused before anything runs; the same force,
+// signed, is accepted (positive control).
+func TestForceMustBeSigned(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		signed bool
+	}{{"claimed, not signed", false}, {"signed", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			aliceKey, alicePub := newKey(t)
+			f.roster.RequireSignatures = true
+			f.roster.Members[0].PublicKeys = []string{alicePub}
+			f.reviewed(gated)
+			f.held["i-0123456789abcdef0"] = "run-first"
+			f.at(time.Minute, func() { f.decide(workflows.ActApprove, "isolate", "bob", "ok") })
+			f.startSignedWith(gated, "alice", aliceKey, func(req *workflows.Request, meta *workflows.RunMeta) {
+				meta.Force, meta.ForceReason = true, "the first run is stuck"
+				if tc.signed {
+					req.Force, req.Reason = true, "the first run is stuck"
+				}
+			})
+			_, _ = f.result()
+			s := f.state()
+			if !tc.signed {
+				if s.Status != workflows.RunFailed || len(s.Refusals) == 0 || !strings.Contains(s.Refusals[0].Reason, "signed with force false") {
+					t.Fatalf("status %s, refusals %+v: an unsigned force must be refused", s.Status, s.Refusals)
+				}
+				if got := f.aws.executed(); len(got) != 0 {
+					t.Errorf("executed %v", got)
+				}
+				return
+			}
+			if !hasEvent(s, workflows.EventForced) {
+				t.Errorf("a signed force did not start the run: status %s, refusals %+v, timeline %s", s.Status, s.Refusals, timelineKinds(s))
+			}
+		})
+	}
+}

@@ -86,8 +86,7 @@ type RunMeta struct {
 	Authenticated bool `json:"authenticated,omitempty"`
 	// Force starts the run although another run contains one of its
 	// targets (cordon run --force --reason R), recorded with ForceReason.
-	// The client declares it; the record says so, with the verified
-	// requester.
+	// Under signed starts both must be what the requester signed.
 	Force       bool   `json:"force,omitempty"`
 	ForceReason string `json:"force_reason,omitempty"`
 }
@@ -398,7 +397,11 @@ type Request struct {
 	InputsHash string `json:"inputs_hash,omitempty"`
 	Incident   string `json:"incident,omitempty"`
 	DryRun     bool   `json:"dry_run,omitempty"`
-	Signature  string `json:"signature,omitempty"` // base64 of an SSH signature
+	// Force binds a start's --force (its reason is the request's Reason):
+	// a second containment of a target is the signer's choice, not a
+	// field any client can set.
+	Force     bool   `json:"force,omitempty"`
+	Signature string `json:"signature,omitempty"` // base64 of an SSH signature
 }
 
 // Request actions.
