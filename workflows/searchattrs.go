@@ -181,7 +181,7 @@ func (r *runner) publishSearchAttributes(ctx workflow.Context, outcome RunStatus
 			SearchDryRun.ValueSet(r.in.Meta.DryRun),
 			SearchRequester.ValueSet(r.in.Meta.Requester),
 		)
-		if targets := Targets(r.plan, r.state.Inputs); len(targets) > 0 {
+		if targets := r.targets(); len(targets) > 0 {
 			updates = append(updates, SearchTargets.ValueSet(targets))
 		} else {
 			updates = append(updates, SearchTargets.ValueUnset())

@@ -97,7 +97,7 @@ type ReleaseRequest struct {
 // recorded before this rule, rehearsals (they change nothing) and runs
 // without targets claim nothing.
 func (r *runner) claimTargets(ctx workflow.Context) error {
-	targets := Targets(r.plan, r.inputsWithDefaults())
+	targets := r.targets()
 	if r.in.Meta.DryRun || len(targets) == 0 ||
 		workflow.GetVersion(ctx, "one-containment-per-target", workflow.DefaultVersion, 1) < 1 {
 		return nil
@@ -154,6 +154,10 @@ func (r *runner) releaseTargets(ctx workflow.Context) {
 	}
 	r.claimed = nil
 }
+
+// targets are what the run is aimed at, read once the same way for its
+// locks and its search attributes.
+func (r *runner) targets() []string { return Targets(r.plan, r.inputsWithDefaults()) }
 
 // inputsWithDefaults are the run's inputs with the plan's defaults for
 // those not given, as the steps see them.
