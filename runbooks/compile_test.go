@@ -439,24 +439,29 @@ steps:
 		},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			plan, diags := compile(t, tc.src)
-			if plan != nil {
-				t.Fatalf("compiled, want errors %v", tc.want)
-			}
-			var got []wantDiag
-			for _, d := range diags {
-				got = append(got, wantDiag{d.Code, d.Pos.Line, d.Pos.Column})
-			}
-			if !equalDiags(got, tc.want) {
-				t.Errorf("diagnostics:\n got %v\nwant %v\n%s", got, tc.want, diags.Error())
-			}
-			for _, d := range diags {
-				if d.Summary == "" || strings.Contains(d.Summary, "%!") {
-					t.Errorf("diagnostic without a clear summary: %#v", d)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantErrors(t, tc.src, tc.want) })
+	}
+}
+
+// wantErrors compiles src and checks it fails with exactly the
+// diagnostics want (code, line, column), each with a clear summary.
+func wantErrors(t *testing.T, src string, want []wantDiag) {
+	t.Helper()
+	plan, diags := compile(t, src)
+	if plan != nil {
+		t.Fatalf("compiled, want errors %v", want)
+	}
+	var got []wantDiag
+	for _, d := range diags {
+		got = append(got, wantDiag{d.Code, d.Pos.Line, d.Pos.Column})
+	}
+	if !equalDiags(got, want) {
+		t.Errorf("diagnostics:\n got %v\nwant %v\n%s", got, want, diags.Error())
+	}
+	for _, d := range diags {
+		if d.Summary == "" || strings.Contains(d.Summary, "%!") {
+			t.Errorf("diagnostic without a clear summary: %#v", d)
+		}
 	}
 }
 

@@ -145,19 +145,7 @@ func TestTriggerCompileErrors(t *testing.T) {
 		},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			plan, diags := compile(t, tc.src)
-			if plan != nil {
-				t.Fatalf("compiled, want errors %v", tc.want)
-			}
-			var got []wantDiag
-			for _, d := range diags {
-				got = append(got, wantDiag{d.Code, d.Pos.Line, d.Pos.Column})
-			}
-			if !equalDiags(got, tc.want) {
-				t.Errorf("diagnostics:\n got %v\nwant %v\n%s", got, tc.want, diags.Error())
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantErrors(t, tc.src, tc.want) })
 	}
 }
 
