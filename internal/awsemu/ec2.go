@@ -623,19 +623,25 @@ func (e *Emulator) describeProfileAssociations(r *request) ([]node, *apiError) {
 	return []node{set("iamInstanceProfileAssociationSet", items)}, nil
 }
 
-func (e *Emulator) disassociateIamInstanceProfile(r *request) ([]node, *apiError) {
+// profileAssociation is the instance whose profile association the
+// request's AssociationId names.
+func (e *Emulator) profileAssociation(r *request) (*Instance, *apiError) {
 	assoc := r.p.get("AssociationId")
 	if assoc == "" {
 		return nil, errMissingParameter("AssociationId")
 	}
-	var target *Instance
 	for _, in := range e.w.instances {
 		if in.ProfileAssociationID == assoc {
-			target = in
+			return in, nil
 		}
 	}
-	if target == nil {
-		return nil, notFound("InvalidAssociationID.NotFound", "An association with ID %s does not exist.", assoc)
+	return nil, notFound("InvalidAssociationID.NotFound", "An association with ID %s does not exist.", assoc)
+}
+
+func (e *Emulator) disassociateIamInstanceProfile(r *request) ([]node, *apiError) {
+	target, aerr := e.profileAssociation(r)
+	if aerr != nil {
+		return nil, aerr
 	}
 	if err := r.commit(); err != nil {
 		return nil, err

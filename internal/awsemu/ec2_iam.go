@@ -35,18 +35,9 @@ func (e *Emulator) profileBySpec(r *request) (*InstanceProfile, *apiError) {
 // the association gets a new id, as in EC2, so a retry of a replacement
 // that was made meets InvalidAssociationID.NotFound.
 func (e *Emulator) replaceIamInstanceProfileAssociation(r *request) ([]node, *apiError) {
-	assoc := r.p.get("AssociationId")
-	if assoc == "" {
-		return nil, errMissingParameter("AssociationId")
-	}
-	var target *Instance
-	for _, in := range e.w.instances {
-		if in.ProfileAssociationID == assoc {
-			target = in
-		}
-	}
-	if target == nil {
-		return nil, notFound("InvalidAssociationID.NotFound", "An association with ID %s does not exist.", assoc)
+	target, aerr := e.profileAssociation(r)
+	if aerr != nil {
+		return nil, aerr
 	}
 	p, err := e.profileBySpec(r)
 	if err != nil {
