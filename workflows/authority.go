@@ -45,6 +45,20 @@ func InputsHash(inputs map[string]any) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// FindingsHash is what a triggered start signs of its findings: the
+// sha256 of their canonical JSON.
+func (t *TriggerStart) FindingsHash() string {
+	if t == nil {
+		return ""
+	}
+	b, err := json.Marshal(t.Findings)
+	if err != nil {
+		return "unencodable:" + err.Error()
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
 // SignedInputsHash is the InputsHash a start request signs for this input:
 // of the text inputs when the worker is to resolve them, else of the typed
 // ones.

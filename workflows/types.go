@@ -22,6 +22,9 @@ const (
 	// SignalParentBreakGlass carries a fleet run's signed break-glass
 	// requests to its running host runs, which verify them again.
 	SignalParentBreakGlass = "cordon.parent_break_glass"
+	// SignalFindingUpdate carries a FindingUpdate from the intake to the
+	// run that acts on the finding.
+	SignalFindingUpdate = "cordon.finding_update"
 
 	// Activities the worker provides besides the actions.
 	ActivityLoadRoster = "cordon.load_roster"
@@ -89,6 +92,53 @@ type RunMeta struct {
 	// Under signed starts both must be what the requester signed.
 	Force       bool   `json:"force,omitempty"`
 	ForceReason string `json:"force_reason,omitempty"`
+	// Trigger, when set, says the run was started from detections by one
+	// of the plan's triggers. Under signed starts the start request binds
+	// it (Request.Trigger and Request.FindingsHash).
+	Trigger *TriggerStart `json:"trigger,omitempty"`
+}
+
+// TriggerStart is what started a run from detections: the plan's trigger
+// and the findings it acts on (one, or the findings a storm aggregated).
+type TriggerStart struct {
+	// Name is the trigger's name in the plan (runbooks.Trigger.Name).
+	Name string `json:"name"`
+	// Mode is the trigger's mode the run was started under: launch and
+	// dry_run start by themselves; propose means a responder launched the
+	// proposal (and signed the start).
+	Mode string `json:"mode"`
+	// Intake is the roster id of the intake that received the findings.
+	Intake   string             `json:"intake,omitempty"`
+	Findings []TriggeredFinding `json:"findings"`
+}
+
+// TriggeredFinding is one finding a triggered run acts on, as the intake
+// verified it against its source, with when it was created and received.
+type TriggeredFinding struct {
+	Key       string    `json:"key"`
+	TargetKey string    `json:"target_key,omitempty"`
+	Source    string    `json:"source"`
+	ID        string    `json:"id"`
+	Type      string    `json:"type,omitempty"`
+	Account   string    `json:"account,omitempty"`
+	Region    string    `json:"region,omitempty"`
+	Severity  string    `json:"severity,omitempty"`
+	Resource  string    `json:"resource,omitempty"`
+	Title     string    `json:"title,omitempty"`
+	Count     int       `json:"count,omitempty"`
+	Created   time.Time `json:"created"`
+	Received  time.Time `json:"received"`
+}
+
+// FindingUpdate is a later delivery of a finding a run already acts on
+// (SignalFindingUpdate): GuardDuty republishes a finding with a higher
+// count; the run records it, it never starts another run.
+type FindingUpdate struct {
+	Key      string    `json:"key"`
+	Count    int       `json:"count,omitempty"`
+	LastSeen string    `json:"last_seen,omitempty"`
+	Received time.Time `json:"received"`
+	Intake   string    `json:"intake,omitempty"`
 }
 
 // RunResult is what a finished run returns (and what a parent sees).
@@ -365,6 +415,10 @@ func DefaultGatewayActions() []string { return []string{ActApprove, ActDeny, Act
 const (
 	RoleResponder = "responder"
 	RoleLead      = "lead"
+	// RoleIntake is the detection intake's identity: it may sign the start
+	// of a run one of the plan's triggers allows, and nothing else (never a
+	// decision at a gate, never a control).
+	RoleIntake = "intake"
 )
 
 // Responds says whether m may start and steer runs (pause, resume, skip,
@@ -400,8 +454,13 @@ type Request struct {
 	// Force binds a start's --force (its reason is the request's Reason):
 	// a second containment of a target is the signer's choice, not a
 	// field any client can set.
-	Force     bool   `json:"force,omitempty"`
-	Signature string `json:"signature,omitempty"` // base64 of an SSH signature
+	Force bool `json:"force,omitempty"`
+	// Trigger and FindingsHash bind a start by a trigger: the plan's
+	// trigger it was started under and what the run's findings hash to
+	// (TriggerStart.FindingsHash).
+	Trigger      string `json:"trigger,omitempty"`
+	FindingsHash string `json:"findings_hash,omitempty"`
+	Signature    string `json:"signature,omitempty"` // base64 of an SSH signature
 }
 
 // Request actions.
