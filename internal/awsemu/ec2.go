@@ -273,7 +273,7 @@ func (e *Emulator) describeInstances(r *request) ([]node, *apiError) {
 		}
 		reservations = append(reservations, item(
 			leaf("reservationId", page[i].ReservationID),
-			leaf("ownerId", e.account),
+			leaf("ownerId", e.w.account),
 			set("groupSet", nil),
 			set("instancesSet", insts),
 		))
@@ -343,7 +343,7 @@ func (e *Emulator) renderInstance(in *Instance) node {
 			leaf("subnetId", n.SubnetID),
 			leaf("vpcId", n.VPCID),
 			leaf("description", n.Description),
-			leaf("ownerId", e.account),
+			leaf("ownerId", e.w.account),
 			leaf("status", n.Status),
 			leaf("macAddress", n.MACAddress),
 			leaf("privateIpAddress", n.PrivateIP),
@@ -914,7 +914,7 @@ func (e *Emulator) describeNetworkInterfaces(r *request) ([]node, *apiError) {
 			attachment = el("attachment",
 				leaf("attachmentId", n.AttachmentID),
 				leaf("instanceId", n.InstanceID),
-				leaf("instanceOwnerId", e.account),
+				leaf("instanceOwnerId", e.w.account),
 				intLeaf("deviceIndex", n.DeviceIndex),
 				leaf("status", "attached"),
 				timeLeaf("attachTime", n.AttachTime),
@@ -928,7 +928,7 @@ func (e *Emulator) describeNetworkInterfaces(r *request) ([]node, *apiError) {
 			leaf("vpcId", n.VPCID),
 			leaf("availabilityZone", n.AvailabilityZone),
 			leaf("description", n.Description),
-			leaf("ownerId", e.account),
+			leaf("ownerId", e.w.account),
 			boolLeaf("requesterManaged", n.RequesterManaged),
 			leaf("status", n.Status),
 			leaf("macAddress", n.MACAddress),
@@ -1014,7 +1014,7 @@ func (e *Emulator) describeSecurityGroups(r *request) ([]node, *apiError) {
 			case "description":
 				return one(g.Description), true
 			case "owner-id":
-				return one(e.account), true
+				return one(e.w.account), true
 			}
 			return nil, false
 		})
@@ -1032,12 +1032,12 @@ func (e *Emulator) describeSecurityGroups(r *request) ([]node, *apiError) {
 }
 
 func (e *Emulator) groupARN(id string) string {
-	return fmt.Sprintf("arn:aws:ec2:%s:%s:security-group/%s", e.region, e.account, id)
+	return fmt.Sprintf("arn:aws:ec2:%s:%s:security-group/%s", e.region, e.w.account, id)
 }
 
 func (e *Emulator) renderGroup(g *SecurityGroup) node {
 	return item(
-		leaf("ownerId", e.account),
+		leaf("ownerId", e.w.account),
 		leaf("groupId", g.ID),
 		leaf("groupName", g.Name),
 		leaf("groupDescription", g.Description),
@@ -1054,7 +1054,7 @@ func (e *Emulator) permissionSet(name string, perms []Permission) node {
 	for _, p := range perms {
 		var groups, v4, v6, pl []node
 		for _, g := range p.GroupIDs {
-			groups = append(groups, item(leaf("groupId", g), leaf("userId", e.account)))
+			groups = append(groups, item(leaf("groupId", g), leaf("userId", e.w.account)))
 		}
 		for _, c := range p.CIDRs {
 			v4 = append(v4, item(leaf("cidrIp", c)))
@@ -1617,7 +1617,7 @@ func (e *Emulator) createSnapshots(r *request) ([]node, *apiError) {
 			intLeaf("volumeSize", s.VolumeSize),
 			timeLeaf("startTime", s.StartTime),
 			leaf("progress", s.Progress),
-			leaf("ownerId", e.account),
+			leaf("ownerId", e.w.account),
 			leaf("snapshotId", s.ID),
 		))
 		e.failIfListed(s)
@@ -1633,7 +1633,7 @@ func (e *Emulator) snapshotFields(s *Snapshot) []node {
 		opt("statusMessage", snapshotStateMessage(s)),
 		timeLeaf("startTime", s.StartTime),
 		leaf("progress", s.Progress),
-		leaf("ownerId", e.account),
+		leaf("ownerId", e.w.account),
 		intLeaf("volumeSize", s.VolumeSize),
 		leaf("description", s.Description),
 		boolLeaf("encrypted", false),
@@ -1707,10 +1707,10 @@ func (e *Emulator) describeSnapshots(r *request) ([]node, *apiError) {
 			return nil, err
 		}
 	}
-	if owners := r.p.list("Owner"); len(owners) > 0 && !slices.Contains(owners, "self") && !slices.Contains(owners, e.account) {
+	if owners := r.p.list("Owner"); len(owners) > 0 && !slices.Contains(owners, "self") && !slices.Contains(owners, e.w.account) {
 		return []node{set("snapshotSet", nil)}, nil
 	}
-	if owners := r.p.list("OwnerId"); len(owners) > 0 && !slices.Contains(owners, "self") && !slices.Contains(owners, e.account) {
+	if owners := r.p.list("OwnerId"); len(owners) > 0 && !slices.Contains(owners, "self") && !slices.Contains(owners, e.w.account) {
 		return []node{set("snapshotSet", nil)}, nil
 	}
 	fs := r.p.filters()
@@ -1729,7 +1729,7 @@ func (e *Emulator) describeSnapshots(r *request) ([]node, *apiError) {
 			case "status":
 				return one(s.State), true
 			case "owner-id":
-				return one(e.account), true
+				return one(e.w.account), true
 			case "description":
 				return one(s.Description), true
 			}
@@ -1782,7 +1782,7 @@ func (l *SnapshotLock) lockState(now time.Time) string {
 func (e *Emulator) lockFields(s *Snapshot, now time.Time) []node {
 	l := s.Lock
 	out := []node{
-		leaf("ownerId", e.account),
+		leaf("ownerId", e.w.account),
 		leaf("snapshotId", s.ID),
 		leaf("lockState", l.lockState(now)),
 		timeLeaf("lockCreatedOn", l.CreatedOn),
@@ -2010,7 +2010,7 @@ func (e *Emulator) describeVpcs(r *request) ([]node, *apiError) {
 		}
 		if ok {
 			items = append(items, item(
-				leaf("vpcId", v.ID), leaf("ownerId", e.account), leaf("state", "available"),
+				leaf("vpcId", v.ID), leaf("ownerId", e.w.account), leaf("state", "available"),
 				leaf("cidrBlock", v.CIDR), leaf("instanceTenancy", "default"),
 				boolLeaf("isDefault", v.IsDefault), ec2TagSet(v.Tags),
 			))
@@ -2056,8 +2056,8 @@ func (e *Emulator) describeSubnets(r *request) ([]node, *apiError) {
 				leaf("subnetId", s.ID), leaf("vpcId", s.VPCID), leaf("state", "available"),
 				leaf("cidrBlock", s.CIDR), leaf("availabilityZone", s.AvailabilityZone),
 				intLeaf("availableIpAddressCount", 250), boolLeaf("defaultForAz", false),
-				boolLeaf("mapPublicIpOnLaunch", false), leaf("ownerId", e.account),
-				leaf("subnetArn", fmt.Sprintf("arn:aws:ec2:%s:%s:subnet/%s", e.region, e.account, s.ID)),
+				boolLeaf("mapPublicIpOnLaunch", false), leaf("ownerId", e.w.account),
+				leaf("subnetArn", fmt.Sprintf("arn:aws:ec2:%s:%s:subnet/%s", e.region, e.w.account, s.ID)),
 				ec2TagSet(s.Tags),
 			))
 		}

@@ -71,8 +71,12 @@ type Emulator struct {
 	defaultUser     string
 	ops             map[string]operation // key: service + "/" + action; read-only after New
 
-	mu                 sync.Mutex
+	mu sync.Mutex
+	// w is the world of the account being served: the default account's
+	// (worlds[account]) except while a request from another account's
+	// caller is handled or a seed call names another account (inAccount).
 	w                  *world
+	worlds             map[string]*world
 	rng                *rand.Rand
 	usedIDs            map[string]bool
 	requestSeq         uint64
@@ -121,10 +125,11 @@ func New(o Options) *Emulator {
 		transitionDelay: o.StateTransitionDelay,
 		callLimit:       o.CallLogLimit,
 		defaultUser:     o.DefaultUserName,
-		w:               newWorld(),
+		w:               newWorld(o.AccountID),
 		rng:             rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		usedIDs:         map[string]bool{},
 	}
+	e.worlds = map[string]*world{o.AccountID: e.w}
 	e.ops = map[string]operation{}
 	for _, group := range [][]operation{ec2Operations(), iamOperations(), autoScalingOperations(), autoScalingProtectionOperations(), elbOperations(), stsOperations()} {
 		for _, op := range group {
@@ -213,7 +218,8 @@ func (e *Emulator) AWSConfig() aws.Config {
 	}
 }
 
-// AccountID is the emulated account.
+// AccountID is the emulator's default account: the one unknown access keys
+// and seed calls that name no account act in (see [Emulator.AddAccount]).
 func (e *Emulator) AccountID() string { return e.account }
 
 // Region is the emulated region.
@@ -251,10 +257,12 @@ func (e *Emulator) Operations() []OperationInfo {
 // principal is the identity behind an access key.
 type principal struct {
 	accessKeyID string
+	account     string // the account the identity belongs to
 	arn         string
 	userID      string
 	userName    string // empty for assumed roles
 	roleARN     string // set for assumed-role sessions
+	sessionName string // set for assumed-role sessions
 }
 
 // request is one decoded API call as handlers see it.
@@ -285,11 +293,14 @@ type Call struct {
 	IAMAction   string // e.g. "ec2:CreateTags"
 	Principal   string // caller ARN
 	AccessKeyID string
-	Mutating    bool
-	DryRun      bool
-	Status      int
-	ErrorCode   string
-	RequestID   string
+	// Account is the caller's account, empty when the call failed before
+	// its access key was resolved.
+	Account   string
+	Mutating  bool
+	DryRun    bool
+	Status    int
+	ErrorCode string
+	RequestID string
 }
 
 // Calls returns every recorded request, oldest first.
@@ -427,6 +438,8 @@ func (e *Emulator) handleAWS(w http.ResponseWriter, r *http.Request, call *Call)
 	}
 	rq.caller = caller
 	call.Principal = caller.arn
+	call.Account = caller.account
+	defer e.serveIn(caller.account)()
 	if aerr := e.injectFault(op, rq.now); aerr != nil {
 		return e.failLocked(call, ec2Shape, aerr)
 	}
@@ -494,45 +507,6 @@ func (e *Emulator) recordLocked(c Call) {
 		"status", c.Status, "error", c.ErrorCode, "dry_run", c.DryRun, "request_id", c.RequestID)
 }
 
-// resolvePrincipal maps an access key to an identity: an AssumeRole session,
-// a seeded user's key, or the default user for any other key.
-func (e *Emulator) resolvePrincipal(svc, akid string, now time.Time) (principal, *apiError) {
-	if s, ok := e.w.sessions[akid]; ok {
-		if now.After(s.expiration) {
-			return principal{}, clientErr(http.StatusBadRequest, "ExpiredToken", "The security token included in the request is expired")
-		}
-		roleName := s.roleARN[strings.LastIndex(s.roleARN, "/")+1:]
-		return principal{
-			accessKeyID: akid,
-			arn:         fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", e.account, roleName, s.sessionName),
-			userID:      s.roleID + ":" + s.sessionName,
-			roleARN:     s.roleARN,
-		}, nil
-	}
-	for _, u := range e.w.users {
-		for i := range u.AccessKeys {
-			k := &u.AccessKeys[i]
-			if k.ID != akid {
-				continue
-			}
-			if k.Status != "Active" {
-				if svc == ServiceEC2 {
-					return principal{}, clientErr(http.StatusUnauthorized, "AuthFailure", "AWS was not able to validate the provided access credentials")
-				}
-				return principal{}, clientErr(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
-			}
-			k.LastUsedDate, k.LastUsedService, k.LastUsedRegion = now, iamPrefix(svc), e.region
-			return principal{accessKeyID: akid, arn: u.ARN, userID: u.ID, userName: u.Name}, nil
-		}
-	}
-	return principal{
-		accessKeyID: akid,
-		arn:         fmt.Sprintf("arn:aws:iam::%s:user/%s", e.account, e.defaultUser),
-		userID:      "AIDACORDONEMULATOR00",
-		userName:    e.defaultUser,
-	}, nil
-}
-
 // errDenied is what AWS answers when no policy allows the action.
 func errDenied(svc string, p principal, action string) *apiError {
 	msg := fmt.Sprintf("User: %s is not authorized to perform: %s because no identity-based policy allows the %s action", p.arn, action, action)
@@ -542,9 +516,19 @@ func errDenied(svc string, p principal, action string) *apiError {
 	return clientErr(http.StatusForbidden, "AccessDenied", "%s", msg)
 }
 
-// tick applies the time-driven changes that are due: instance state
-// transitions and time-based snapshot completion.
+// tick applies the time-driven changes that are due in every account.
 func (e *Emulator) tick(now time.Time) {
+	prev := e.w
+	defer func() { e.w = prev }()
+	for _, account := range sortedKeys(e.worlds) {
+		e.w = e.worlds[account]
+		e.tickWorld(now)
+	}
+}
+
+// tickWorld applies the time-driven changes that are due in e.w: instance
+// state transitions and time-based snapshot completion.
+func (e *Emulator) tickWorld(now time.Time) {
 	if e.pendingTransitions > 0 {
 		for _, id := range e.w.instanceOrder {
 			in := e.w.instances[id]

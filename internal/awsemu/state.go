@@ -420,8 +420,10 @@ type session struct {
 	expiration  time.Time
 }
 
-// world is all emulated resources. It is only touched with Emulator.mu held.
+// world is all emulated resources of one account. It is only touched with
+// Emulator.mu held.
 type world struct {
+	account       string
 	vpcs          map[string]*VPC
 	subnets       map[string]*Subnet
 	instances     map[string]*Instance
@@ -447,8 +449,9 @@ type world struct {
 	rootKeys []AccessKey
 }
 
-func newWorld() *world {
+func newWorld(account string) *world {
 	return &world{
+		account:       account,
 		vpcs:          map[string]*VPC{},
 		subnets:       map[string]*Subnet{},
 		instances:     map[string]*Instance{},
