@@ -84,6 +84,8 @@ type Emulator struct {
 	faults             faults
 	snapRule           SnapshotCompletion
 	pendingTransitions int
+	// buckets are S3's, one namespace for every account (s3.go).
+	buckets map[string]*S3Bucket
 
 	srv *http.Server
 	url string
@@ -131,7 +133,7 @@ func New(o Options) *Emulator {
 	}
 	e.worlds = map[string]*world{o.AccountID: e.w}
 	e.ops = map[string]operation{}
-	for _, group := range [][]operation{ec2Operations(), iamOperations(), autoScalingOperations(), autoScalingProtectionOperations(), elbOperations(), stsOperations()} {
+	for _, group := range [][]operation{ec2Operations(), iamOperations(), autoScalingOperations(), autoScalingProtectionOperations(), elbOperations(), stsOperations(), s3Operations()} {
 		for _, op := range group {
 			e.ops[op.service+"/"+op.action] = op
 		}
@@ -348,6 +350,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveAdmin(w, r)
 		return
 	}
+	if isS3Request(r) {
+		e.serveS3(w, r)
+		return
+	}
 	e.mu.Lock()
 	call := Call{Time: e.clock(), RequestID: e.nextRequestID()}
 	e.mu.Unlock()
@@ -414,37 +420,15 @@ func (e *Emulator) handleAWS(w http.ResponseWriter, r *http.Request, call *Call)
 		call.DryRun = rq.dryRun
 	}
 
-	e.mu.Lock()
-	latency := e.faults.latency
-	e.mu.Unlock()
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return fail(&apiError{Status: http.StatusServiceUnavailable, Code: "RequestCanceled", Message: "client went away"})
-		}
+	if aerr := e.waitLatency(r.Context()); aerr != nil {
+		return fail(aerr)
 	}
-
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	rq.now = e.clock()
-	e.tick(rq.now)
-
-	caller, aerr := e.resolvePrincipal(svc, scope.accessKeyID, rq.now)
+	leave, aerr := e.admit(call, rq, op, scope.accessKeyID, []string{op.iamAction()})
+	defer leave()
 	if aerr != nil {
 		return e.failLocked(call, ec2Shape, aerr)
-	}
-	rq.caller = caller
-	call.Principal = caller.arn
-	call.Account = caller.account
-	defer e.serveIn(caller.account)()
-	if aerr := e.injectFault(op, rq.now); aerr != nil {
-		return e.failLocked(call, ec2Shape, aerr)
-	}
-	if e.denied(caller, op.iamAction()) {
-		return e.failLocked(call, ec2Shape, errDenied(svc, caller, op.iamAction()))
 	}
 	if rq.dryRun && !op.mutating {
 		return e.failLocked(call, ec2Shape, errDryRun())
@@ -473,17 +457,72 @@ func (e *Emulator) handleAWS(w http.ResponseWriter, r *http.Request, call *Call)
 	return http.StatusOK, encodeSuccess(svc, op.action, call.RequestID, result)
 }
 
+// waitLatency applies the injected latency (SetLatency) before a call is
+// served, giving up when the client does.
+func (e *Emulator) waitLatency(ctx context.Context) *apiError {
+	e.mu.Lock()
+	latency := e.faults.latency
+	e.mu.Unlock()
+	if latency <= 0 {
+		return nil
+	}
+	t := time.NewTimer(latency)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "RequestCanceled", Message: "client went away"}
+	}
+}
+
+// admit is what every protocol's dispatcher does once a call is decoded
+// and before its handler runs: read the clock, resolve the caller and
+// serve in its account, inject faults, and refuse what an Emulator.Deny
+// rule denies (the first of perms that is, named in the call log). The
+// caller holds e.mu and calls leave, whatever the answer, once the
+// handler is done.
+func (e *Emulator) admit(call *Call, rq *request, op operation, accessKeyID string, perms []string) (leave func(), aerr *apiError) {
+	rq.now = e.clock()
+	e.tick(rq.now)
+	caller, aerr := e.resolvePrincipal(op.service, accessKeyID, rq.now)
+	if aerr != nil {
+		return func() {}, aerr
+	}
+	rq.caller = caller
+	call.Principal, call.Account = caller.arn, caller.account
+	leave = e.serveIn(caller.account)
+	if aerr := e.injectFault(op, rq.now); aerr != nil {
+		return leave, aerr
+	}
+	for _, p := range perms {
+		if e.denied(caller, p) {
+			call.IAMAction = p
+			return leave, errDenied(op.service, caller, p)
+		}
+	}
+	return leave, nil
+}
+
 // safeHandle runs a handler, turning a panic into an InternalError so that
 // no input can take the emulator (and the test binary) down.
-func (e *Emulator) safeHandle(op operation, rq *request) (result []node, aerr *apiError) {
+func (e *Emulator) safeHandle(op operation, rq *request) ([]node, *apiError) {
+	return recoverHandler(e, op.action, func() ([]node, *apiError) { return op.handle(e, rq) })
+}
+
+// recoverHandler runs handle, answering InternalError if it panics: the
+// one place every protocol's dispatcher turns an emulator bug into an
+// answer.
+func recoverHandler[T any](e *Emulator, action string, handle func() (T, *apiError)) (result T, aerr *apiError) {
 	defer func() {
 		if v := recover(); v != nil {
-			e.log.Error("awsemu: handler panicked", "action", op.action, "panic", v)
-			result, aerr = nil, &apiError{Status: http.StatusInternalServerError, Code: "InternalError",
-				Message: fmt.Sprintf("emulator bug in %s: %v", op.action, v)}
+			e.log.Error("awsemu: handler panicked", "action", action, "panic", v)
+			var zero T
+			result, aerr = zero, &apiError{Status: http.StatusInternalServerError, Code: "InternalError",
+				Message: fmt.Sprintf("emulator bug in %s: %v", action, v)}
 		}
 	}()
-	return op.handle(e, rq)
+	return handle()
 }
 
 func (e *Emulator) failLocked(call *Call, ec2Shape bool, err *apiError) (int, []byte) {

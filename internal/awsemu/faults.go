@@ -255,12 +255,15 @@ func (e *Emulator) injectFault(op operation, now time.Time) *apiError {
 		if op.service == ServiceEC2 {
 			return &apiError{Status: http.StatusServiceUnavailable, Code: "RequestLimitExceeded", Message: "Request limit exceeded.", sender: true}
 		}
+		if op.service == ServiceS3 {
+			return &apiError{Status: http.StatusServiceUnavailable, Code: "SlowDown", Message: "Please reduce your request rate."}
+		}
 		return clientErr(http.StatusBadRequest, "Throttling", "Rate exceeded")
 	}
 	if f := &e.faults; f.errRate > 0 && f.errRng != nil && f.errRng.Float64() < f.errRate {
 		if f.errRng.IntN(2) == 0 {
 			code := "InternalFailure"
-			if op.service == ServiceEC2 {
+			if op.service == ServiceEC2 || op.service == ServiceS3 {
 				code = "InternalError"
 			}
 			return &apiError{Status: http.StatusInternalServerError, Code: code, Message: "An internal error has occurred (injected)"}
