@@ -88,6 +88,11 @@ type InstanceSpec struct {
 	InstanceStoreRoot     bool
 	DisableAPIStop        bool
 	HibernationConfigured bool
+	// EncryptedVolumes encrypts the instance's volumes with VolumeKMSKeyID
+	// (a key id, ARN or alias of the default account), or with the
+	// account's AWS managed key alias/aws/ebs when that is empty.
+	EncryptedVolumes bool
+	VolumeKMSKeyID   string
 }
 
 // AddInstance creates an instance with its interfaces and volumes.
@@ -149,6 +154,18 @@ func (e *Emulator) addInstance(spec InstanceSpec) (*Instance, error) {
 	}
 	if spec.InstanceType == "" {
 		spec.InstanceType = "t3.large"
+	}
+	var volumeKey *KMSKey
+	if spec.EncryptedVolumes {
+		ref := spec.VolumeKMSKeyID
+		if ref == "" {
+			ref = ebsDefaultAlias
+		}
+		k, ok := e.findKey(e.region, ref, now)
+		if !ok {
+			return nil, fmt.Errorf("awsemu: add instance: KMS key %s does not exist in %s", ref, e.region)
+		}
+		volumeKey = k
 	}
 	nENI := clamp(spec.NetworkInterfaces, 1, 3, 1)
 	nVol := clamp(spec.Volumes, 1, 3, 2)
@@ -234,6 +251,9 @@ func (e *Emulator) addInstance(spec InstanceSpec) (*Instance, error) {
 		}
 		if name := spec.Tags["App"]; name != "" {
 			v.Tags["App"] = name
+		}
+		if volumeKey != nil {
+			v.Encrypted, v.KMSKeyID = true, volumeKey.ARN
 		}
 		e.w.volumes[v.ID] = v
 		in.BlockDevices = append(in.BlockDevices, BlockDevice{DeviceName: v.DeviceName, VolumeID: v.ID})
