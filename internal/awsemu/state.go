@@ -445,6 +445,8 @@ type world struct {
 	// rootKeys are the access keys of the account's root user, which
 	// belong to no IAM user (AddRootAccessKey).
 	rootKeys []AccessKey
+	// SQS queues (sqs_queue.go).
+	queues map[queueKey]*sqsQueue
 }
 
 func newWorld() *world {
@@ -466,5 +468,6 @@ func newWorld() *world {
 		routeTables:   map[string]*RouteTable{},
 		acls:          map[string]*NetworkACL{},
 		addresses:     map[string]*Address{},
+		queues:        map[queueKey]*sqsQueue{},
 	}
 }
