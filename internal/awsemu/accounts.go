@@ -86,6 +86,21 @@ func (e *Emulator) serveIn(account string) (restore func()) {
 	return func() { e.w = e.worlds[e.account] }
 }
 
+// unlockWhile releases e.mu while wait runs, for a handler that sleeps
+// (an SQS long poll). e.w is the served account's world only while the
+// lock is held: others meanwhile see the default account's, and the
+// handler gets its own back. Caller holds e.mu.
+func (e *Emulator) unlockWhile(wait func()) {
+	served := e.w
+	e.w = e.worlds[e.account]
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.w = served
+	}()
+	wait()
+}
+
 // resolvePrincipal maps an access key to an identity and its account: an
 // AssumeRole session, a seeded user's key, or the default account's
 // default user for any other key. Worlds are searched in account order so

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -70,6 +71,7 @@ type Emulator struct {
 	callLimit       int
 	defaultUser     string
 	ops             map[string]operation // key: service + "/" + action; read-only after New
+	rest            []operation          // the REST operations, for routing by path; read-only after New
 
 	mu sync.Mutex
 	// w is the world of the account being served: the default account's
@@ -86,6 +88,13 @@ type Emulator struct {
 	pendingTransitions int
 	// buckets are S3's, one namespace for every account (s3.go).
 	buckets map[string]*S3Bucket
+	// queues are SQS's, of every account: a queue is named by its account
+	// and region, and one account may reach another's (sqs_queue.go).
+	queues map[queueKey]*sqsQueue
+	// sqsWake is closed (and dropped) when a queue changes, waking the
+	// long polls waiting on it (see waitForQueues).
+	sqsWake   chan struct{}
+	longPolls int // ReceiveMessage calls sleeping in waitForQueues
 
 	srv *http.Server
 	url string
@@ -132,10 +141,15 @@ func New(o Options) *Emulator {
 		usedIDs:         map[string]bool{},
 	}
 	e.worlds = map[string]*world{o.AccountID: e.w}
+	e.queues = map[queueKey]*sqsQueue{}
 	e.ops = map[string]operation{}
-	for _, group := range [][]operation{ec2Operations(), iamOperations(), autoScalingOperations(), autoScalingProtectionOperations(), elbOperations(), stsOperations(), s3Operations()} {
+	for _, group := range [][]operation{ec2Operations(), iamOperations(), autoScalingOperations(), autoScalingProtectionOperations(), elbOperations(), stsOperations(),
+		sqsOperations(), s3Operations()} {
 		for _, op := range group {
 			e.ops[op.service+"/"+op.action] = op
+			if op.path != "" {
+				e.rest = append(e.rest, op)
+			}
 		}
 	}
 	return e
@@ -228,12 +242,18 @@ func (e *Emulator) AccountID() string { return e.account }
 func (e *Emulator) Region() string { return e.region }
 
 // operation is one supported API call: the single table the dispatcher,
-// throttling, dry-run handling and call log all read.
+// throttling, dry-run handling and call log all read. Query-protocol
+// operations have handle; JSON-protocol ones (protocol_json.go) have serve,
+// whose result is marshalled as the response body, and REST ones also a
+// method and path template.
 type operation struct {
 	service  string
 	action   string
 	mutating bool
 	handle   func(*Emulator, *request) ([]node, *apiError)
+	serve    func(*Emulator, *request) (any, *apiError)
+	method   string // REST only, e.g. "POST"
+	path     string // REST only, e.g. "/detector/{detectorId}/findings/get"
 }
 
 func (o operation) iamAction() string { return iamPrefix(o.service) + ":" + o.action }
@@ -269,6 +289,7 @@ type principal struct {
 
 // request is one decoded API call as handlers see it.
 type request struct {
+	ctx    context.Context // the HTTP request's; done when the client goes away
 	id     string
 	svc    string
 	action string
@@ -276,6 +297,13 @@ type request struct {
 	caller principal
 	dryRun bool
 	now    time.Time
+	region string // the region the caller signed for
+
+	// JSON protocols (protocol_json.go).
+	body       []byte            // the raw JSON body
+	pathParams map[string]string // REST path labels, unescaped
+	query      url.Values        // REST query string
+	host       string            // the Host the client called, for queue URLs
 }
 
 // commit is the line every mutating EC2 handler passes after validating and
@@ -354,6 +382,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveS3(w, r)
 		return
 	}
+	if svc, ok := jsonService(r); ok {
+		e.serveJSON(w, r, svc)
+		return
+	}
 	e.mu.Lock()
 	call := Call{Time: e.clock(), RequestID: e.nextRequestID()}
 	e.mu.Unlock()
@@ -367,8 +399,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
-// handleAWS decodes, authorises, fault-injects and dispatches one request,
-// recording it in the call log whatever the outcome.
+// handleAWS decodes a query-protocol request and runs it through
+// dispatch, recording it in the call log whatever the outcome.
 func (e *Emulator) handleAWS(w http.ResponseWriter, r *http.Request, call *Call) (int, []byte) {
 	ec2Shape := false
 	fail := func(err *apiError) (int, []byte) {
@@ -409,52 +441,71 @@ func (e *Emulator) handleAWS(w http.ResponseWriter, r *http.Request, call *Call)
 		return fail(errMissingParameter("Action"))
 	}
 	op, ok := e.ops[svc+"/"+call.Action]
-	if !ok {
+	if !ok || op.handle == nil {
 		return fail(clientErr(http.StatusBadRequest, "InvalidAction",
 			"The action %s is not valid for this web service.", call.Action))
 	}
-	call.Mutating = op.mutating
-	rq := &request{id: call.RequestID, svc: svc, action: op.action, p: p}
+	rq := &request{ctx: r.Context(), id: call.RequestID, svc: svc, action: op.action, p: p, region: scope.region}
 	if svc == ServiceEC2 {
 		rq.dryRun = p.boolean("DryRun")
 		call.DryRun = rq.dryRun
 	}
+	result, aerr := e.dispatch(op, rq, scope, call)
+	if aerr != nil {
+		return aerr.Status, encodeError(ec2Shape, call.RequestID, aerr)
+	}
+	return http.StatusOK, encodeSuccess(svc, op.action, call.RequestID, result.([]node))
+}
 
-	if aerr := e.waitLatency(r.Context()); aerr != nil {
-		return fail(aerr)
+// dispatch is what every protocol shares once a request is decoded:
+// injected latency, the caller's identity, throttling and other injected
+// faults, denied actions, dry runs, the handler and lost responses. It
+// records the call whatever the outcome and returns the handler's result
+// for the protocol to encode.
+func (e *Emulator) dispatch(op operation, rq *request, scope credentialScope, call *Call) (any, *apiError) {
+	call.Mutating = op.mutating
+	if aerr := e.waitLatency(rq.ctx); aerr != nil {
+		call.Status, call.ErrorCode = aerr.Status, aerr.Code
+		e.record(*call)
+		return nil, aerr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	fail := func(aerr *apiError) (any, *apiError) {
+		call.Status, call.ErrorCode = aerr.Status, aerr.Code
+		e.recordLocked(*call)
+		return nil, aerr
+	}
 	leave, aerr := e.admit(call, rq, op, scope.accessKeyID, []string{op.iamAction()})
 	defer leave()
 	if aerr != nil {
-		return e.failLocked(call, ec2Shape, aerr)
+		return fail(aerr)
 	}
 	if rq.dryRun && !op.mutating {
-		return e.failLocked(call, ec2Shape, errDryRun())
+		return fail(errDryRun())
 	}
 	result, aerr := e.safeHandle(op, rq)
 	if aerr != nil {
-		return e.failLocked(call, ec2Shape, aerr)
+		return fail(aerr)
 	}
 	if rq.dryRun {
 		// A mutating handler that forgot commit() must still not report
 		// success for a dry run; the dry-run tests catch the state change.
 		e.log.Error("awsemu: handler ignored DryRun", "action", op.action)
-		return e.failLocked(call, ec2Shape, errDryRun())
+		return fail(errDryRun())
 	}
-	if !rq.dryRun && e.loseResponse(op) {
+	if e.loseResponse(op) {
 		// The change is made; only the answer is lost.
 		code := "InternalFailure"
-		if ec2Shape {
+		if op.service == ServiceEC2 {
 			code = "InternalError"
 		}
-		return e.failLocked(call, ec2Shape, &apiError{Status: http.StatusInternalServerError, Code: code,
+		return fail(&apiError{Status: http.StatusInternalServerError, Code: code,
 			Message: "The response was lost after the change was made (injected by awsemu LoseResponses)"})
 	}
 	call.Status = http.StatusOK
 	e.recordLocked(*call)
-	return http.StatusOK, encodeSuccess(svc, op.action, call.RequestID, result)
+	return result, nil
 }
 
 // waitLatency applies the injected latency (SetLatency) before a call is
@@ -506,8 +557,13 @@ func (e *Emulator) admit(call *Call, rq *request, op operation, accessKeyID stri
 
 // safeHandle runs a handler, turning a panic into an InternalError so that
 // no input can take the emulator (and the test binary) down.
-func (e *Emulator) safeHandle(op operation, rq *request) ([]node, *apiError) {
-	return recoverHandler(e, op.action, func() ([]node, *apiError) { return op.handle(e, rq) })
+func (e *Emulator) safeHandle(op operation, rq *request) (any, *apiError) {
+	return recoverHandler(e, op.action, func() (any, *apiError) {
+		if op.serve != nil {
+			return op.serve(e, rq)
+		}
+		return op.handle(e, rq)
+	})
 }
 
 // recoverHandler runs handle, answering InternalError if it panics: the
@@ -525,12 +581,6 @@ func recoverHandler[T any](e *Emulator, action string, handle func() (T, *apiErr
 	return handle()
 }
 
-func (e *Emulator) failLocked(call *Call, ec2Shape bool, err *apiError) (int, []byte) {
-	call.Status, call.ErrorCode = err.Status, err.Code
-	e.recordLocked(*call)
-	return err.Status, encodeError(ec2Shape, call.RequestID, err)
-}
-
 func (e *Emulator) record(c Call) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -546,11 +596,22 @@ func (e *Emulator) recordLocked(c Call) {
 		"status", c.Status, "error", c.ErrorCode, "dry_run", c.DryRun, "request_id", c.RequestID)
 }
 
-// errDenied is what AWS answers when no policy allows the action.
+// errDenied is what AWS answers when no policy allows the action: EC2
+// UnauthorizedOperation, the query services and SQS AccessDenied (SQS's
+// JSON body names the coral AccessDeniedException type, its query-error
+// header the AccessDenied code the SDK reports), the other JSON services
+// AccessDeniedException.
 func errDenied(svc string, p principal, action string) *apiError {
 	msg := fmt.Sprintf("User: %s is not authorized to perform: %s because no identity-based policy allows the %s action", p.arn, action, action)
-	if svc == ServiceEC2 {
+	switch svc {
+	case ServiceEC2:
 		return clientErr(http.StatusForbidden, "UnauthorizedOperation", "You are not authorized to perform this operation. %s", msg)
+	case ServiceSQS:
+		aerr := clientErr(http.StatusForbidden, "AccessDenied", "%s", msg)
+		aerr.jsonType = "com.amazon.coral.service#AccessDeniedException"
+		return aerr
+	case ServiceGuardDuty, ServiceSecurityHub, ServiceHealth:
+		return clientErr(http.StatusForbidden, "AccessDeniedException", "%s", msg)
 	}
 	return clientErr(http.StatusForbidden, "AccessDenied", "%s", msg)
 }
