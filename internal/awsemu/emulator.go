@@ -88,6 +88,10 @@ type Emulator struct {
 	pendingTransitions int
 	// buckets are S3's, one namespace for every account (s3.go).
 	buckets map[string]*S3Bucket
+	// ssmResponder is the emulated SSM agent; nil means DefaultSSMResponder.
+	ssmResponder SSMResponder
+	// trail holds the CloudTrail events added from outside (cloudtrail.go).
+	trail []*CloudTrailEvent
 	// queues are SQS's, of every account: a queue is named by its account
 	// and region, and one account may reach another's (sqs_queue.go).
 	queues map[queueKey]*sqsQueue
@@ -144,7 +148,7 @@ func New(o Options) *Emulator {
 	e.queues = map[queueKey]*sqsQueue{}
 	e.ops = map[string]operation{}
 	for _, group := range [][]operation{ec2Operations(), iamOperations(), autoScalingOperations(), autoScalingProtectionOperations(), elbOperations(), stsOperations(),
-		sqsOperations(), s3Operations()} {
+		sqsOperations(), s3Operations(), kmsOperations(), ssmOperations(), cloudTrailOperations()} {
 		for _, op := range group {
 			e.ops[op.service+"/"+op.action] = op
 			if op.path != "" {
@@ -331,6 +335,15 @@ type Call struct {
 	Status    int
 	ErrorCode string
 	RequestID string
+	// Region is the region the call was signed for.
+	Region    string
+	SourceIP  string
+	UserAgent string
+	// Resources are the resources the request named (instance ids,
+	// snapshot ids, user names, buckets, ...), as CloudTrail lists them.
+	Resources []CallResource
+
+	identity principal // who called, for CloudTrail's userIdentity
 }
 
 // Calls returns every recorded request, oldest first.
@@ -387,7 +400,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.mu.Lock()
-	call := Call{Time: e.clock(), RequestID: e.nextRequestID()}
+	call := Call{Time: e.clock(), RequestID: e.nextRequestID(), SourceIP: remoteIP(r), UserAgent: r.UserAgent()}
 	e.mu.Unlock()
 
 	status, body := e.handleAWS(w, r, &call)
@@ -541,7 +554,8 @@ func (e *Emulator) admit(call *Call, rq *request, op operation, accessKeyID stri
 		return func() {}, aerr
 	}
 	rq.caller = caller
-	call.Principal, call.Account = caller.arn, caller.account
+	call.Principal, call.Account, call.Region, call.identity = caller.arn, caller.account, rq.region, caller
+	call.Resources = requestResources(rq)
 	leave = e.serveIn(caller.account)
 	if aerr := e.injectFault(op, rq.now); aerr != nil {
 		return leave, aerr
@@ -610,7 +624,7 @@ func errDenied(svc string, p principal, action string) *apiError {
 		aerr := clientErr(http.StatusForbidden, "AccessDenied", "%s", msg)
 		aerr.jsonType = "com.amazon.coral.service#AccessDeniedException"
 		return aerr
-	case ServiceGuardDuty, ServiceSecurityHub, ServiceHealth:
+	case ServiceGuardDuty, ServiceSecurityHub, ServiceHealth, ServiceKMS, ServiceSSM, ServiceCloudTrail:
 		return clientErr(http.StatusForbidden, "AccessDeniedException", "%s", msg)
 	}
 	return clientErr(http.StatusForbidden, "AccessDenied", "%s", msg)
@@ -629,6 +643,7 @@ func (e *Emulator) tick(now time.Time) {
 // tickWorld applies the time-driven changes that are due in e.w: instance
 // state transitions and time-based snapshot completion.
 func (e *Emulator) tickWorld(now time.Time) {
+	e.tickSSM(now)
 	if e.pendingTransitions > 0 {
 		for _, id := range e.w.instanceOrder {
 			in := e.w.instances[id]

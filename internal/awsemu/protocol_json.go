@@ -55,6 +55,12 @@ func protocolFor(svc string) jsonProtocol {
 			typePrefix: "com.amazonaws.sqs#", invalidCode: "InvalidParameterValue"}
 	case ServiceHealth:
 		return jsonProtocol{target: healthTarget, contentType: "application/x-amz-json-1.1", invalidCode: "ValidationException"}
+	case ServiceKMS:
+		return jsonProtocol{target: kmsTarget, contentType: "application/x-amz-json-1.1", invalidCode: "ValidationException"}
+	case ServiceSSM:
+		return jsonProtocol{target: ssmTarget, contentType: "application/x-amz-json-1.1", invalidCode: "ValidationException"}
+	case ServiceCloudTrail:
+		return jsonProtocol{target: cloudTrailTarget, contentType: "application/x-amz-json-1.1", invalidCode: "InvalidParameterException"}
 	case ServiceSecurityHub:
 		return jsonProtocol{contentType: "application/json", pascalErrors: true, invalidCode: "InvalidInputException"}
 	default: // ServiceGuardDuty
@@ -74,7 +80,7 @@ func errInvalid(svc, format string, args ...any) *apiError {
 func jsonService(r *http.Request) (string, bool) {
 	if scope, err := parseAuthorization(r.Header.Get("Authorization")); err == nil {
 		switch scope.signingName {
-		case ServiceSQS, ServiceGuardDuty, ServiceSecurityHub, ServiceHealth:
+		case ServiceSQS, ServiceGuardDuty, ServiceSecurityHub, ServiceHealth, ServiceKMS, ServiceSSM, ServiceCloudTrail:
 			return scope.signingName, true
 		}
 		return "", false
@@ -85,6 +91,12 @@ func jsonService(r *http.Request) (string, bool) {
 		return ServiceSQS, true
 	case strings.HasPrefix(target, healthTarget+"."):
 		return ServiceHealth, true
+	case strings.HasPrefix(target, kmsTarget+"."):
+		return ServiceKMS, true
+	case strings.HasPrefix(target, ssmTarget+"."):
+		return ServiceSSM, true
+	case strings.HasPrefix(target, cloudTrailTarget+"."):
+		return ServiceCloudTrail, true
 	case path == "/detector" || strings.HasPrefix(path, "/detector/"):
 		return ServiceGuardDuty, true
 	case path == "/findings" || strings.HasPrefix(path, "/findings/"):
@@ -97,7 +109,7 @@ func jsonService(r *http.Request) (string, bool) {
 func (e *Emulator) serveJSON(w http.ResponseWriter, r *http.Request, svc string) {
 	proto := protocolFor(svc)
 	e.mu.Lock()
-	call := Call{Time: e.clock(), RequestID: e.nextRequestID(), Service: svc}
+	call := Call{Time: e.clock(), RequestID: e.nextRequestID(), SourceIP: remoteIP(r), UserAgent: r.UserAgent(), Service: svc}
 	e.mu.Unlock()
 
 	body, aerr := e.handleJSON(w, r, proto, &call)
@@ -284,7 +296,7 @@ func throttleError(svc string) *apiError {
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "SlowDown", Message: "Please reduce your request rate."}
 	case ServiceSecurityHub:
 		return clientErr(http.StatusTooManyRequests, "LimitExceededException", "Rate exceeded")
-	case ServiceGuardDuty, ServiceHealth:
+	case ServiceGuardDuty, ServiceHealth, ServiceKMS, ServiceSSM, ServiceCloudTrail:
 		return clientErr(http.StatusBadRequest, "ThrottlingException", "Rate exceeded")
 	}
 	return clientErr(http.StatusBadRequest, "Throttling", "Rate exceeded")

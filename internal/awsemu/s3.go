@@ -285,7 +285,7 @@ func isS3Request(r *http.Request) bool {
 // recording it in the call log whatever the outcome.
 func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
-	call := Call{Time: e.clock(), RequestID: e.nextRequestID(), Service: ServiceS3}
+	call := Call{Time: e.clock(), RequestID: e.nextRequestID(), SourceIP: remoteIP(r), UserAgent: r.UserAgent(), Service: ServiceS3}
 	e.mu.Unlock()
 	resp, aerr := e.handleS3(w, r, &call)
 	if aerr != nil {
@@ -343,12 +343,12 @@ func (e *Emulator) handleS3(w http.ResponseWriter, r *http.Request, call *Call) 
 	if aerr != nil {
 		return nil, aerr
 	}
-	rq := &s3Request{request: &request{id: call.RequestID, svc: ServiceS3, action: action}, region: scope.region,
+	rq := &s3Request{request: &request{ctx: r.Context(), id: call.RequestID, svc: ServiceS3, action: action, region: scope.region}, region: scope.region,
 		bucket: bucket, key: key, query: q, header: r.Header, body: body}
 	perms := op.perms(rq)
 	call.IAMAction = perms[0]
 
-	if aerr := e.waitLatency(r.Context()); aerr != nil {
+	if aerr := e.waitLatency(rq.ctx); aerr != nil {
 		return nil, aerr
 	}
 	e.mu.Lock()
@@ -359,6 +359,9 @@ func (e *Emulator) handleS3(w http.ResponseWriter, r *http.Request, call *Call) 
 		return nil, aerr
 	}
 	caller := rq.caller
+	if bucket != "" {
+		call.Resources = []CallResource{{Type: "AWS::S3::Bucket", Name: "arn:aws:s3:::" + bucket}}
+	}
 	if bucket != "" && action != "CreateBucket" {
 		b, ok := e.buckets[bucket]
 		if !ok {

@@ -321,3 +321,18 @@ func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+func s3CreateBucket(name string) *s3.CreateBucketInput {
+	return &s3.CreateBucketInput{Bucket: aws.String(name)}
+}
+
+// putObject puts body with its SHA-256, as the evidence store does.
+func putObject(t *testing.T, c *s3.Client, bucket, key, body string) *s3.PutObjectOutput {
+	t.Helper()
+	out, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+		Body: strings.NewReader(body), ChecksumSHA256: aws.String(sha256B64([]byte(body)))})
+	if err != nil {
+		t.Fatalf("put s3://%s/%s: %v", bucket, key, err)
+	}
+	return out
+}

@@ -465,6 +465,8 @@ type world struct {
 	rootKeys []AccessKey
 	// kmsKeys are the account's KMS keys, made on first use (kms()).
 	kmsKeys *kmsState
+	// ssmState is the account's SSM agents and commands (ssm.go).
+	ssmState *ssmState
 }
 
 func newWorld(account string) *world {
