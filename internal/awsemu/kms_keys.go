@@ -219,16 +219,6 @@ func (e *Emulator) AddKMSKey(spec KMSKeySpec) (KMSKey, error) {
 
 // KMSKeys returns copies of an account's keys in every region, by id.
 func (e *Emulator) KMSKeys(account string) []KMSKey {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	w, ok := e.worlds[account]
-	if !ok {
-		return nil
-	}
-	st := w.kms()
-	out := make([]KMSKey, 0, len(st.keys))
-	for _, id := range sortedKeys(st.keys) {
-		out = append(out, st.keys[id].clone())
-	}
-	return out
+	s, _ := e.AccountState(account)
+	return s.KMSKeys
 }

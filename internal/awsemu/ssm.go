@@ -75,7 +75,7 @@ type SSMResult struct {
 type SSMObject struct {
 	Bucket string
 	Key    string
-	Body   []byte
+	Body   []byte `json:"-"` // read it from S3 (Emulator.S3Object)
 }
 
 // SSMResponder is the emulated agent: what a command produces. It runs
@@ -234,15 +234,14 @@ func (e *Emulator) SetSSMManaged(account, region, instanceID, platform string) e
 // SSMCommands returns copies of account's commands, oldest first, with
 // their invocations as they are now.
 func (e *Emulator) SSMCommands(account string) []SSMCommand {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.tick(e.clock())
-	w, ok := e.worlds[account]
-	if !ok {
-		return nil
-	}
+	s, _ := e.AccountState(account)
+	return s.SSMCommands
+}
+
+// ssmCommandsLocked copies e.w's commands. Caller holds e.mu.
+func (e *Emulator) ssmCommandsLocked() []SSMCommand {
 	var out []SSMCommand
-	for _, c := range w.ssm().commands {
+	for _, c := range e.w.ssm().commands {
 		cp := *c
 		cp.InstanceIDs = slices.Clone(c.InstanceIDs)
 		cp.Invocations = nil
