@@ -652,13 +652,9 @@ func lockRole(ctx context.Context, x *execution) error {
 	if p.DenyAll {
 		pp := rolePolicies(x, p.RoleName)
 		x.output("deny_all_policy", denyAllPolicyName)
-		existing, found, err := pp.read(ctx, denyAllPolicyName)
-		if err != nil {
+		existing, _, done, err := pp.readDenyAll(ctx, x)
+		if err != nil || done {
 			return err
-		}
-		if found && deniesEverything(existing) {
-			x.note("role %s already has the deny-all policy %s", p.RoleName, denyAllPolicyName)
-			return nil
 		}
 		doc := denyAllPolicy()
 		x.change(pp.resource(), "inline_policy/"+denyAllPolicyName, nilIfEmpty(existing), doc)
