@@ -33,9 +33,18 @@
 //     and retention follow the emulator's clock. Messages are received oldest
 //     first, so tests are reproducible. Throttled calls answer
 //     RequestThrottled, denied ones AccessDenied naming the permission.
+//   - GuardDuty (restJson1): ListDetectors, GetFindings, ListFindings
+//     (FindingCriteria on any dotted attribute with eq/neq and the numeric
+//     bounds; timestamps compare as epoch milliseconds), ArchiveFindings
+//     and UnarchiveFindings, per account and region. Findings are kept as
+//     the JSON seeded, GuardDuty's camelCase shape (the detail of a
+//     "GuardDuty Finding" event), and answered as they are; GetFindings
+//     leaves out ids the detector does not hold, as the reference says.
+//     Throttled calls answer ThrottlingException, denied ones
+//     AccessDeniedException naming the permission.
 //
 // Seed and inspect them with [Emulator.CreateQueue], [Emulator.SendToQueue],
-// [Emulator.Queue] and [Emulator.LongPolls].
+// [Emulator.Queue], [Emulator.LongPolls] and [Emulator.PutGuardDutyFinding].
 //
 // Every service shares one pipeline: the caller is the identity of its
 // access key (calls act in the emulator's account), [Emulator.Deny] refuses

@@ -445,8 +445,9 @@ type world struct {
 	// rootKeys are the access keys of the account's root user, which
 	// belong to no IAM user (AddRootAccessKey).
 	rootKeys []AccessKey
-	// SQS queues (sqs_queue.go).
-	queues map[queueKey]*sqsQueue
+	// SQS queues (sqs_queue.go) and GuardDuty detectors (guardduty.go).
+	queues    map[queueKey]*sqsQueue
+	detectors map[accountRegion]*gdDetector
 }
 
 func newWorld() *world {
@@ -469,5 +470,6 @@ func newWorld() *world {
 		acls:          map[string]*NetworkACL{},
 		addresses:     map[string]*Address{},
 		queues:        map[queueKey]*sqsQueue{},
+		detectors:     map[accountRegion]*gdDetector{},
 	}
 }
