@@ -42,9 +42,23 @@
 //     leaves out ids the detector does not hold, as the reference says.
 //     Throttled calls answer ThrottlingException, denied ones
 //     AccessDeniedException naming the permission.
+//   - Security Hub (restJson1): GetFindings (the string filters Id,
+//     ProductArn, AwsAccountId, Region, GeneratorId, Type, RecordState,
+//     WorkflowStatus, SeverityLabel, ResourceId, ResourceType and a few more
+//     with EQUALS, PREFIX, CONTAINS and their negations, combined as
+//     Security Hub documents, and the Sample boolean filter; other filters
+//     are refused, not ignored; SortCriteria, MaxResults, NextToken) and
+//     BatchUpdateFindings (Workflow, Note, Severity, VerificationState,
+//     Confidence, Criticality, Types, UserDefinedFields, RelatedFindings),
+//     per account and region. Findings are ASFF, PascalCase, as seeded.
+//     Until Security Hub is enabled in an account and region (by a seeded
+//     finding or [Emulator.EnableSecurityHub]) calls there answer
+//     InvalidAccessException. Throttled calls answer LimitExceededException
+//     (HTTP 429), denied ones AccessDeniedException.
 //
 // Seed and inspect them with [Emulator.CreateQueue], [Emulator.SendToQueue],
-// [Emulator.Queue], [Emulator.LongPolls] and [Emulator.PutGuardDutyFinding].
+// [Emulator.Queue], [Emulator.LongPolls], [Emulator.PutGuardDutyFinding],
+// [Emulator.PutSecurityHubFinding] and [Emulator.EnableSecurityHub].
 //
 // Every service shares one pipeline: the caller is the identity of its
 // access key (calls act in the emulator's account), [Emulator.Deny] refuses

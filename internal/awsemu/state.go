@@ -445,9 +445,11 @@ type world struct {
 	// rootKeys are the access keys of the account's root user, which
 	// belong to no IAM user (AddRootAccessKey).
 	rootKeys []AccessKey
-	// SQS queues (sqs_queue.go) and GuardDuty detectors (guardduty.go).
+	// SQS queues (sqs_queue.go), GuardDuty detectors (guardduty.go) and
+	// Security Hub where it is enabled (securityhub.go).
 	queues    map[queueKey]*sqsQueue
 	detectors map[accountRegion]*gdDetector
+	hubs      map[accountRegion]*securityHub
 }
 
 func newWorld() *world {
@@ -471,5 +473,6 @@ func newWorld() *world {
 		addresses:     map[string]*Address{},
 		queues:        map[queueKey]*sqsQueue{},
 		detectors:     map[accountRegion]*gdDetector{},
+		hubs:          map[accountRegion]*securityHub{},
 	}
 }
