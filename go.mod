@@ -11,6 +11,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing v1.42.0
 	github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2 v1.64.0
 	github.com/aws/aws-sdk-go-v2/service/guardduty v1.101.8
+	github.com/aws/aws-sdk-go-v2/service/health v1.40.0
 	github.com/aws/aws-sdk-go-v2/service/iam v1.65.0
 	github.com/aws/aws-sdk-go-v2/service/securityhub v1.72.0
 	github.com/aws/aws-sdk-go-v2/service/sqs v1.53.0

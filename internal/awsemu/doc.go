@@ -55,10 +55,19 @@
 //     finding or [Emulator.EnableSecurityHub]) calls there answer
 //     InvalidAccessException. Throttled calls answer LimitExceededException
 //     (HTTP 429), denied ones AccessDeniedException.
+//   - AWS Health (awsJson 1.1): DescribeEventDetails (an unknown ARN goes to
+//     failedSet with errorName NotFoundException, which the reference
+//     leaves open) and DescribeAffectedEntities (filter.eventArns with
+//     entityArns, entityValues and statusCodes). Health is global: events
+//     are kept per account and found whatever region a call is signed for.
+//     Times are epoch seconds on the wire, as the SDK reads them, where
+//     EventBridge events carry RFC 1123 strings. Throttled calls answer
+//     ThrottlingException, denied ones AccessDeniedException.
 //
 // Seed and inspect them with [Emulator.CreateQueue], [Emulator.SendToQueue],
 // [Emulator.Queue], [Emulator.LongPolls], [Emulator.PutGuardDutyFinding],
-// [Emulator.PutSecurityHubFinding] and [Emulator.EnableSecurityHub].
+// [Emulator.PutSecurityHubFinding], [Emulator.EnableSecurityHub] and
+// [Emulator.PutHealthEvent].
 //
 // Every service shares one pipeline: the caller is the identity of its
 // access key (calls act in the emulator's account), [Emulator.Deny] refuses

@@ -133,7 +133,7 @@ func New(o Options) *Emulator {
 	}
 	e.ops = map[string]operation{}
 	for _, group := range [][]operation{ec2Operations(), iamOperations(), autoScalingOperations(), autoScalingProtectionOperations(), elbOperations(), stsOperations(),
-		sqsOperations(), guardDutyOperations(), securityHubOperations()} {
+		sqsOperations(), guardDutyOperations(), securityHubOperations(), healthOperations()} {
 		for _, op := range group {
 			e.ops[op.service+"/"+op.action] = op
 			if op.path != "" {
