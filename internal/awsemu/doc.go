@@ -16,10 +16,10 @@
 //   - SQS (awsJson 1.0): CreateQueue, GetQueueUrl, GetQueueAttributes,
 //     SetQueueAttributes, SendMessage(Batch), ReceiveMessage,
 //     ChangeMessageVisibility, DeleteMessage(Batch), PurgeQueue, on
-//     standard queues (FIFO queues are refused). Queue URLs are
-//     http://<emulator host>/<account>/<name>; only their path is read and
-//     the region is the one the call is signed for, as the endpoint decides
-//     it in AWS. A received message is invisible for its visibility timeout,
+//     standard queues (FIFO queues, and SQS's legacy query protocol, are
+//     refused). Queue URLs are http://<emulator host>/<account>/<name>;
+//     only their path is read and the region is the one the call is signed
+//     for, as the endpoint decides it in AWS. A received message is invisible for its visibility timeout,
 //     then visible again to a receive that gives it a new receipt handle and
 //     a higher ApproximateReceiveCount; only the latest handle deletes it (an
 //     older one succeeds and deletes nothing, as the DeleteMessage reference
@@ -31,8 +31,10 @@
 //     the real clock or the emulator's (a test that moves its clock past the
 //     wait ends the poll), or when the client goes away. Visibility, delays
 //     and retention follow the emulator's clock. Messages are received oldest
-//     first, so tests are reproducible. Throttled calls answer
-//     RequestThrottled, denied ones AccessDenied naming the permission.
+//     first, so tests are reproducible. Receiving and changing visibility
+//     are not mutations in [Emulator.Mutations]; sending and deleting are.
+//     Throttled calls answer RequestThrottled, denied ones AccessDenied
+//     naming the permission.
 //   - GuardDuty (restJson1): ListDetectors, GetFindings, ListFindings
 //     (FindingCriteria on any dotted attribute with eq/neq and the numeric
 //     bounds; timestamps compare as epoch milliseconds), ArchiveFindings
