@@ -113,7 +113,13 @@ func TestGuardDutyGetFindings(t *testing.T) {
 		t.Fatalf("active findings after archiving: %v %+v", err, active)
 	}
 
-	_, err = client.GetFindings(ctx, &guardduty.GetFindingsInput{DetectorId: aws.String("00000000000000000000000000000000"), FindingIds: []string{"f2"}})
+	// State is per account: another account's detector is not the
+	// caller's to read.
+	theirs, err := emu.PutGuardDutyFinding("210987654321", "", json.RawMessage(`{"id":"f3"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.GetFindings(ctx, &guardduty.GetFindingsInput{DetectorId: &theirs, FindingIds: []string{"f3"}})
 	var bad *gdtypes.BadRequestException
 	if !errors.As(err, &bad) {
 		t.Errorf("another account's detector: %v", err)

@@ -70,13 +70,14 @@ func TestSQSSendReceiveDelete(t *testing.T) {
 
 	body := `{"detail-type":"GuardDuty Finding","detail":{"id":"abc"}}`
 	sent, err := client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &url, MessageBody: &body,
-		MessageAttributes: map[string]sqstypes.MessageAttributeValue{"source": {DataType: aws.String("String"), StringValue: aws.String("test")}}})
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{"SellerName": {DataType: aws.String("String"), StringValue: aws.String("Example Store")}}})
 	if err != nil {
 		t.Fatalf("SendMessage: %v", err)
 	}
-	// The SDK checks the digest it is given; an emulator that left it out
-	// would pass that check without being checked.
-	if aws.ToString(sent.MD5OfMessageBody) != md5Of(body) || aws.ToString(sent.MD5OfMessageAttributes) == "" {
+	// The SDK checks the body digest it is given; an emulator that left it
+	// out would pass that check without being checked. The attributes
+	// digest is SQS's published example's.
+	if aws.ToString(sent.MD5OfMessageBody) != md5Of(body) || aws.ToString(sent.MD5OfMessageAttributes) != "cd28f3b68aeee4b2eac9c66f2f694b58" {
 		t.Fatalf("send digests: body %s attrs %s", aws.ToString(sent.MD5OfMessageBody), aws.ToString(sent.MD5OfMessageAttributes))
 	}
 
@@ -97,7 +98,7 @@ func TestSQSSendReceiveDelete(t *testing.T) {
 		m.Attributes["ApproximateFirstReceiveTimestamp"] == "" || m.Attributes["SenderId"] == "" {
 		t.Errorf("system attributes %v", m.Attributes)
 	}
-	if a := m.MessageAttributes["source"]; aws.ToString(a.StringValue) != "test" || aws.ToString(m.MD5OfMessageAttributes) != aws.ToString(sent.MD5OfMessageAttributes) {
+	if a := m.MessageAttributes["SellerName"]; aws.ToString(a.StringValue) != "Example Store" || aws.ToString(m.MD5OfMessageAttributes) != aws.ToString(sent.MD5OfMessageAttributes) {
 		t.Errorf("message attributes %+v, digest %s", m.MessageAttributes, aws.ToString(m.MD5OfMessageAttributes))
 	}
 	if q := queueState(t, emu, url); q.Visible != 0 || q.InFlight != 1 || q.Messages[0].ReceiveCount != 1 {
@@ -180,6 +181,12 @@ func TestSQSCreateQueueAndErrors(t *testing.T) {
 	}
 	if q := queueState(t, emu, url); len(q.Messages) != 0 {
 		t.Errorf("failed sends left messages: %+v", q.Messages)
+	}
+	if _, err := client.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: &url, Attributes: map[string]string{"VisibilityTimeout": "45"}}); err != nil {
+		t.Fatalf("SetQueueAttributes: %v", err)
+	}
+	if q := queueState(t, emu, url); q.Attributes["VisibilityTimeout"] != "45" || q.Attributes["MessageRetentionPeriod"] != "345600" {
+		t.Errorf("attributes after SetQueueAttributes: %v", q.Attributes)
 	}
 }
 
