@@ -17,10 +17,10 @@
 //   - SQS (awsJson 1.0): CreateQueue, GetQueueUrl, GetQueueAttributes,
 //     SetQueueAttributes, SendMessage(Batch), ReceiveMessage,
 //     ChangeMessageVisibility, DeleteMessage(Batch), PurgeQueue, on
-//     standard queues (FIFO queues are refused). Queue URLs are
-//     http://<emulator host>/<account>/<name>; only their path is read and
-//     the region is the one the call is signed for, as the endpoint decides
-//     it in AWS. A received message is invisible for its visibility timeout,
+//     standard queues (FIFO queues, and SQS's legacy query protocol, are
+//     refused). Queue URLs are http://<emulator host>/<account>/<name>;
+//     only their path is read and the region is the one the call is signed
+//     for, as the endpoint decides it in AWS. A received message is invisible for its visibility timeout,
 //     then visible again to a receive that gives it a new receipt handle and
 //     a higher ApproximateReceiveCount; only the latest handle deletes it (an
 //     older one succeeds and deletes nothing, as the DeleteMessage reference
@@ -32,11 +32,45 @@
 //     the real clock or the emulator's (a test that moves its clock past the
 //     wait ends the poll), or when the client goes away. Visibility, delays
 //     and retention follow the emulator's clock. Messages are received oldest
-//     first, so tests are reproducible. Throttled calls answer
-//     RequestThrottled, denied ones AccessDenied naming the permission.
+//     first, so tests are reproducible. Receiving and changing visibility
+//     are not mutations in [Emulator.Mutations]; sending and deleting are.
+//     Throttled calls answer RequestThrottled, denied ones AccessDenied
+//     naming the permission.
+//   - GuardDuty (restJson1): ListDetectors, GetFindings, ListFindings
+//     (FindingCriteria on any dotted attribute with eq/neq and the numeric
+//     bounds; timestamps compare as epoch milliseconds), ArchiveFindings
+//     and UnarchiveFindings, per account and region. Findings are kept as
+//     the JSON seeded, GuardDuty's camelCase shape (the detail of a
+//     "GuardDuty Finding" event), and answered as they are; GetFindings
+//     leaves out ids the detector does not hold, as the reference says.
+//     Throttled calls answer ThrottlingException, denied ones
+//     AccessDeniedException naming the permission.
+//   - Security Hub (restJson1): GetFindings (the string filters Id,
+//     ProductArn, AwsAccountId, Region, GeneratorId, Type, RecordState,
+//     WorkflowStatus, SeverityLabel, ResourceId, ResourceType and a few more
+//     with EQUALS, PREFIX, CONTAINS and their negations, combined as
+//     Security Hub documents, and the Sample boolean filter; other filters
+//     are refused, not ignored; SortCriteria, MaxResults, NextToken) and
+//     BatchUpdateFindings (Workflow, Note, Severity, VerificationState,
+//     Confidence, Criticality, Types, UserDefinedFields, RelatedFindings),
+//     per account and region. Findings are ASFF, PascalCase, as seeded.
+//     Until Security Hub is enabled in an account and region (by a seeded
+//     finding or [Emulator.EnableSecurityHub]) calls there answer
+//     InvalidAccessException. Throttled calls answer LimitExceededException
+//     (HTTP 429), denied ones AccessDeniedException.
+//   - AWS Health (awsJson 1.1): DescribeEventDetails (an unknown ARN goes to
+//     failedSet with errorName NotFoundException, which the reference
+//     leaves open) and DescribeAffectedEntities (filter.eventArns with
+//     entityArns, entityValues and statusCodes). Health is global: events
+//     are kept per account and found whatever region a call is signed for.
+//     Times are epoch seconds on the wire, as the SDK reads them, where
+//     EventBridge events carry RFC 1123 strings. Throttled calls answer
+//     ThrottlingException, denied ones AccessDeniedException.
 //
 // Seed and inspect them with [Emulator.CreateQueue], [Emulator.SendToQueue],
-// [Emulator.Queue] and [Emulator.LongPolls].
+// [Emulator.Queue], [Emulator.LongPolls], [Emulator.PutGuardDutyFinding],
+// [Emulator.PutSecurityHubFinding], [Emulator.EnableSecurityHub] and
+// [Emulator.PutHealthEvent].
 //
 // # Accounts
 //
@@ -52,7 +86,8 @@
 // GET /_emu/state?account=ID serves it. Across accounts, only what AWS
 // allows and Cordon's forensic handover needs: shared snapshots, KMS keys
 // whose policy names the other account, S3 buckets whose policy does, and
-// SQS queues by URL.
+// SQS queues by URL. The detection services keep their state AWS-wide,
+// keyed by account (and region), as their seeds name it.
 //
 // # Forensic services
 //

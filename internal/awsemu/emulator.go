@@ -95,6 +95,12 @@ type Emulator struct {
 	// queues are SQS's, of every account: a queue is named by its account
 	// and region, and one account may reach another's (sqs_queue.go).
 	queues map[queueKey]*sqsQueue
+	// The detection services' state, of every account, keyed by account
+	// (and region): GuardDuty detectors (guardduty.go), Security Hub
+	// where it is enabled (securityhub.go), Health events (health.go).
+	detectors   map[accountRegion]*gdDetector
+	hubs        map[accountRegion]*securityHub
+	healthAccts map[string]*healthAccount
 	// sqsWake is closed (and dropped) when a queue changes, waking the
 	// long polls waiting on it (see waitForQueues).
 	sqsWake   chan struct{}
@@ -146,9 +152,13 @@ func New(o Options) *Emulator {
 	}
 	e.worlds = map[string]*world{o.AccountID: e.w}
 	e.queues = map[queueKey]*sqsQueue{}
+	e.detectors = map[accountRegion]*gdDetector{}
+	e.hubs = map[accountRegion]*securityHub{}
+	e.healthAccts = map[string]*healthAccount{}
 	e.ops = map[string]operation{}
 	for _, group := range [][]operation{ec2Operations(), iamOperations(), autoScalingOperations(), autoScalingProtectionOperations(), elbOperations(), stsOperations(),
-		sqsOperations(), s3Operations(), kmsOperations(), ssmOperations(), cloudTrailOperations()} {
+		sqsOperations(), guardDutyOperations(), securityHubOperations(), healthOperations(),
+		s3Operations(), kmsOperations(), ssmOperations(), cloudTrailOperations()} {
 		for _, op := range group {
 			e.ops[op.service+"/"+op.action] = op
 			if op.path != "" {

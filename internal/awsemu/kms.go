@@ -3,7 +3,6 @@ package awsemu
 import (
 	"net/http"
 	"strings"
-	"time"
 )
 
 // KMS over awsJson 1.1 (X-Amz-Target TrentService.<Op>): the key
@@ -34,9 +33,6 @@ func kmsOperations() []operation {
 		op("PutKeyPolicy", true, (*Emulator).kmsPutKeyPolicy),
 	}
 }
-
-// epochSeconds is how awsJson carries a timestamp.
-func epochSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
 
 func kmsNotFound(format string, args ...any) *apiError {
 	return clientErr(http.StatusBadRequest, "NotFoundException", format, args...)

@@ -20,6 +20,10 @@ const (
 	ServiceHealth      = "health"
 )
 
+// maxJSONBodyBytes bounds a JSON request body: a batch of SQS messages
+// may carry 1 MiB of bodies, more once escaped in JSON.
+const maxJSONBodyBytes = 4 << 20
+
 // X-Amz-Target prefixes of the RPC-style (awsJson) services.
 const (
 	sqsTarget    = "AmazonSQS"
@@ -145,7 +149,7 @@ func (e *Emulator) handleJSON(w http.ResponseWriter, r *http.Request, proto json
 		return fail(aerr)
 	}
 	call.AccessKeyID = scope.accessKeyID
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBodyBytes))
 	if err != nil {
 		return fail(errInvalid(call.Service, "The request body could not be read: %v", err))
 	}

@@ -165,12 +165,14 @@ func (e *Emulator) validateQueueAttrs(key queueKey, attrs map[string]string) (ma
 			if aerr != nil {
 				return nil, nil, aerr
 			}
-			redrive = rp
-			b, err := json.Marshal(rp)
-			if err != nil {
-				panic(err) // a struct of a string and an int always marshals
+			redrive, v = rp, ""
+			if rp != nil {
+				b, err := json.Marshal(rp)
+				if err != nil {
+					panic(err) // a struct of a string and an int always marshals
+				}
+				v = string(b)
 			}
-			v = string(b)
 		case spec.min <= spec.max:
 			n, err := strconv.Atoi(v)
 			if err != nil || n < spec.min || n > spec.max {
@@ -274,6 +276,9 @@ func (e *Emulator) createQueue(key queueKey, attrs, tags map[string]string, now 
 		}
 	}
 	maps.Copy(q.attrs, given)
+	if q.attrs["RedrivePolicy"] == "" {
+		delete(q.attrs, "RedrivePolicy") // an empty policy is no policy
+	}
 	e.queues[key] = q
 	// SQS asks callers to wait a second before using a new queue; with
 	// SetConsistencyLag the queue stays unknown for a few references.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,13 +70,14 @@ func TestSQSSendReceiveDelete(t *testing.T) {
 
 	body := `{"detail-type":"GuardDuty Finding","detail":{"id":"abc"}}`
 	sent, err := client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &url, MessageBody: &body,
-		MessageAttributes: map[string]sqstypes.MessageAttributeValue{"source": {DataType: aws.String("String"), StringValue: aws.String("test")}}})
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{"SellerName": {DataType: aws.String("String"), StringValue: aws.String("Example Store")}}})
 	if err != nil {
 		t.Fatalf("SendMessage: %v", err)
 	}
-	// The SDK checks the digest it is given; an emulator that left it out
-	// would pass that check without being checked.
-	if aws.ToString(sent.MD5OfMessageBody) != md5Of(body) || aws.ToString(sent.MD5OfMessageAttributes) == "" {
+	// The SDK checks the body digest it is given; an emulator that left it
+	// out would pass that check without being checked. The attributes
+	// digest is SQS's published example's.
+	if aws.ToString(sent.MD5OfMessageBody) != md5Of(body) || aws.ToString(sent.MD5OfMessageAttributes) != "cd28f3b68aeee4b2eac9c66f2f694b58" {
 		t.Fatalf("send digests: body %s attrs %s", aws.ToString(sent.MD5OfMessageBody), aws.ToString(sent.MD5OfMessageAttributes))
 	}
 
@@ -95,7 +98,7 @@ func TestSQSSendReceiveDelete(t *testing.T) {
 		m.Attributes["ApproximateFirstReceiveTimestamp"] == "" || m.Attributes["SenderId"] == "" {
 		t.Errorf("system attributes %v", m.Attributes)
 	}
-	if a := m.MessageAttributes["source"]; aws.ToString(a.StringValue) != "test" || aws.ToString(m.MD5OfMessageAttributes) != aws.ToString(sent.MD5OfMessageAttributes) {
+	if a := m.MessageAttributes["SellerName"]; aws.ToString(a.StringValue) != "Example Store" || aws.ToString(m.MD5OfMessageAttributes) != aws.ToString(sent.MD5OfMessageAttributes) {
 		t.Errorf("message attributes %+v, digest %s", m.MessageAttributes, aws.ToString(m.MD5OfMessageAttributes))
 	}
 	if q := queueState(t, emu, url); q.Visible != 0 || q.InFlight != 1 || q.Messages[0].ReceiveCount != 1 {
@@ -178,6 +181,12 @@ func TestSQSCreateQueueAndErrors(t *testing.T) {
 	}
 	if q := queueState(t, emu, url); len(q.Messages) != 0 {
 		t.Errorf("failed sends left messages: %+v", q.Messages)
+	}
+	if _, err := client.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: &url, Attributes: map[string]string{"VisibilityTimeout": "45"}}); err != nil {
+		t.Fatalf("SetQueueAttributes: %v", err)
+	}
+	if q := queueState(t, emu, url); q.Attributes["VisibilityTimeout"] != "45" || q.Attributes["MessageRetentionPeriod"] != "345600" {
+		t.Errorf("attributes after SetQueueAttributes: %v", q.Attributes)
 	}
 }
 
@@ -493,5 +502,67 @@ func TestSQSThrottledReceive(t *testing.T) {
 	}
 	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) != aws.TrueTernary {
 		t.Errorf("the SDK does not treat %v as throttling", err)
+	}
+}
+
+func TestSQSSharesTheFaultPipeline(t *testing.T) {
+	emu, client, url := newQueue(t, awsemu.Options{}, nil)
+	ctx := context.Background()
+	if _, err := emu.SendToQueue(url, "finding"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &url})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("receive: %v %+v", err, out)
+	}
+
+	// A lost answer: the delete happens, the SDK retries, and deleting an
+	// already deleted message succeeds as in SQS.
+	emu.LoseResponses("sqs:DeleteMessage", 1)
+	retrying := sqs.NewFromConfig(fastRetries(emu.AWSConfig(), 3))
+	if _, err := retrying.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: out.Messages[0].ReceiptHandle}); err != nil {
+		t.Fatalf("DeleteMessage after a lost response: %v", err)
+	}
+	if q := queueState(t, emu, url); len(q.Messages) != 0 {
+		t.Fatalf("after the retried delete: %+v", q.Messages)
+	}
+
+	emu.FailNext("sqs:SendMessage", "KmsThrottled", 400, 1)
+	_, err = client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &url, MessageBody: aws.String("x")})
+	var kms *sqstypes.KmsThrottled
+	if !errors.As(err, &kms) {
+		t.Errorf("injected failure: %v", err)
+	}
+
+	// A queue just created is not found by the next reference.
+	emu.SetConsistencyLag(1)
+	created, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("fresh")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: created.QueueUrl})
+	var missing *sqstypes.QueueDoesNotExist
+	if !errors.As(err, &missing) {
+		t.Errorf("first reference to a new queue under consistency lag: %v", err)
+	}
+	if _, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: created.QueueUrl}); err != nil {
+		t.Errorf("second reference: %v", err)
+	}
+
+	// Without a signature the answer is still SQS's JSON.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, emu.URL()+"/", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Amz-Target", "AmazonSQS.ReceiveMessage")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]string
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusForbidden ||
+		resp.Header.Get("x-amzn-query-error") != "MissingAuthenticationToken;Sender" || body["__type"] == "" {
+		t.Errorf("unsigned call: %d %v %v %v", resp.StatusCode, resp.Header, body, err)
 	}
 }
