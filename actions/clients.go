@@ -12,10 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 )
@@ -27,6 +29,11 @@ type Clients struct {
 	AutoScaling *autoscaling.Client
 	ELBv2       *elbv2.Client
 	ELB         *elb.Client
+	// The forensic services: who a role is (the forensic account's id for
+	// a snapshot handover), the keys of a handover, the account's history.
+	STS        *sts.Client
+	KMS        *kms.Client
+	CloudTrail *cloudtrail.Client
 }
 
 // ClientSource gives the clients for a target. Credentials stay inside
@@ -145,6 +152,9 @@ func (s *AWSClientSource) Clients(ctx context.Context, target Target, run RunRef
 		AutoScaling: autoscaling.NewFromConfig(cfg),
 		ELBv2:       elbv2.NewFromConfig(cfg),
 		ELB:         elb.NewFromConfig(cfg),
+		STS:         sts.NewFromConfig(cfg),
+		KMS:         kms.NewFromConfig(cfg),
+		CloudTrail:  cloudtrail.NewFromConfig(cfg),
 	}
 	if len(s.cache) >= maxCachedTargets {
 		clear(s.cache) // runs are short; rebuilding clients is cheap
