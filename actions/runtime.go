@@ -66,6 +66,11 @@ type Options struct {
 	// beforehand (worker configuration), for the VPCs a step's own
 	// quarantine_group_ids does not name.
 	QuarantineGroupIDs map[string]string
+	// ForensicEndpoints maps VPC ids to what isolation with forensic_path
+	// still lets an instance reach over HTTPS (the security groups or
+	// prefix lists of the VPC's SSM and S3 endpoints), for the VPCs a
+	// step's own forensic_endpoints does not name.
+	ForensicEndpoints map[string][]string
 }
 
 // Runtime executes actions: it is what the worker registers as activities.
