@@ -12,10 +12,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 )
@@ -27,6 +31,13 @@ type Clients struct {
 	AutoScaling *autoscaling.Client
 	ELBv2       *elbv2.Client
 	ELB         *elb.Client
+	// The forensic services: memory and triage (SSM Run Command), the
+	// evidence store (S3), the disks' keys (KMS) and the principal's
+	// activity (CloudTrail).
+	SSM        *ssm.Client
+	S3         *s3.Client
+	KMS        *kms.Client
+	CloudTrail *cloudtrail.Client
 }
 
 // ClientSource gives the clients for a target. Credentials stay inside
@@ -145,6 +156,12 @@ func (s *AWSClientSource) Clients(ctx context.Context, target Target, run RunRef
 		AutoScaling: autoscaling.NewFromConfig(cfg),
 		ELBv2:       elbv2.NewFromConfig(cfg),
 		ELB:         elb.NewFromConfig(cfg),
+		SSM:         ssm.NewFromConfig(cfg),
+		// The emulator serves S3 path-style only: a bucket's virtual host
+		// (bucket.127.0.0.1) does not resolve.
+		S3:         s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = s.opts.Endpoint != "" }),
+		KMS:        kms.NewFromConfig(cfg),
+		CloudTrail: cloudtrail.NewFromConfig(cfg),
 	}
 	if len(s.cache) >= maxCachedTargets {
 		clear(s.cache) // runs are short; rebuilding clients is cheap

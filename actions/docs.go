@@ -40,6 +40,9 @@ func WriteMarkdown(w io.Writer, r *spec.Registry) error {
 		} else {
 			b.WriteString("- **IAM permissions:** none\n")
 		}
+		if len(a.ForensicPermissions) > 0 {
+			fmt.Fprintf(b, "- **As the forensic account's role:** `%s`\n", strings.Join(a.ForensicPermissions, "`, `"))
+		}
 		if len(a.Params) > 0 {
 			b.WriteString("\n| parameter | type | required | default | description |\n| --- | --- | --- | --- | --- |\n")
 			for _, p := range a.Params {

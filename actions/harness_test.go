@@ -237,7 +237,7 @@ func (h *harness) assertDeclared(action string) {
 	h.t.Helper()
 	spec, _ := actions.Catalog().Lookup(action)
 	declared := map[string]bool{}
-	for _, p := range spec.Permissions {
+	for _, p := range slices.Concat(spec.Permissions, spec.ForensicPermissions) {
 		declared[p] = true
 	}
 	for _, used := range h.usedPermissions() {

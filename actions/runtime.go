@@ -14,6 +14,7 @@ import (
 
 	"github.com/cordon-ir/cordon/actions/spec"
 	"github.com/cordon-ir/cordon/actions/wire"
+	"github.com/cordon-ir/cordon/evidence"
 )
 
 // handler implements one action.
@@ -66,6 +67,11 @@ type Options struct {
 	// beforehand (worker configuration), for the VPCs a step's own
 	// quarantine_group_ids does not name.
 	QuarantineGroupIDs map[string]string
+	// Evidence is where artefacts go (memory images, triage outputs,
+	// describe results, ...): an S3 bucket with Object Lock in the
+	// forensic account. The zero value is no store: the evidence stays in
+	// the run's record, and actions say so.
+	Evidence evidence.Config
 }
 
 // Runtime executes actions: it is what the worker registers as activities.

@@ -65,6 +65,10 @@ func TestConfigErrorsAreSpecific(t *testing.T) {
 		"negative rate": {strings.Replace(validConfig, "external_id: ir-7}", "external_id: ir-7, rate_limit: {mutating_per_second: -5}}", 1),
 			"aws.accounts.production.rate_limit.mutating_per_second is -5"},
 		"old burst key": {validConfig + "  rate_limit: {burst: 50}\n", "field burst not found"},
+		"evidence in an unknown account": {validConfig + "evidence: {account: forensic, bucket: acme-evidence}\n",
+			`evidence.account "forensic" is not in aws.accounts`},
+		"evidence without a bucket": {validConfig + "evidence: {account: production}\n", "evidence: bucket is required"},
+		"evidence lock typo":        {validConfig + "evidence: {bucket: acme-evidence, object_lock: maybe}\n", `evidence.object_lock "maybe"`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -98,7 +102,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Roster.Members) == 0 || len(cfg.AWS.Accounts) == 0 {
+	if len(cfg.Roster.Members) == 0 || len(cfg.AWS.Accounts) == 0 || !cfg.Evidence.Enabled() {
 		t.Errorf("example config is empty: %+v", cfg)
 	}
 }

@@ -199,6 +199,12 @@ type Action struct {
 	Reverse string `json:"reverse,omitempty"`
 	// Permissions are exactly the IAM actions the implementation calls.
 	Permissions []string `json:"permissions"`
+	// ForensicPermissions are the IAM actions the implementation calls as
+	// the forensic account's role, not the responder's: writing the
+	// evidence store (S3 on its bucket) and, for the disk handover, what
+	// it does inside the forensic account. The tests count them with
+	// Permissions: together they are every call the action makes.
+	ForensicPermissions []string `json:"forensic_permissions,omitempty"`
 	// Scopes narrow Permissions in the IAM policy `cordon policy` writes:
 	// the resources each one is granted on and under which condition, or
 	// why it must stay on "*". A permission no scope names is granted on
