@@ -15,7 +15,7 @@ import (
 // trust: every entry must be complete and consistent.
 func TestCatalogIsConsistent(t *testing.T) {
 	cat := actions.Catalog()
-	perm := regexp.MustCompile(`^(ec2|iam|autoscaling|elasticloadbalancing|sts):[A-Z][A-Za-z0-9]+$`)
+	perm := regexp.MustCompile(`^(ec2|iam|autoscaling|elasticloadbalancing|sts|kms|cloudtrail|s3|ssm):[A-Z][A-Za-z0-9]+$`)
 	name := regexp.MustCompile(`^[a-z0-9]+(\.[a-z0-9]+)*\.[a-z][a-z0-9_]*$`)
 	ident := regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	required := []string{
@@ -38,7 +38,7 @@ func TestCatalogIsConsistent(t *testing.T) {
 		if a.Service != "slack" && a.Service != "core" && len(a.Permissions) == 0 {
 			t.Errorf("%s: an AWS action must declare its IAM permissions", a.Name)
 		}
-		for _, p := range a.Permissions {
+		for _, p := range slices.Concat(a.Permissions, a.ForensicPermissions) {
 			if !perm.MatchString(p) {
 				t.Errorf("%s: %q is not an IAM action", a.Name, p)
 			}

@@ -31,9 +31,10 @@ type Clients struct {
 	AutoScaling *autoscaling.Client
 	ELBv2       *elbv2.Client
 	ELB         *elb.Client
-	// The forensic services: memory and triage (SSM Run Command), the
-	// evidence store (S3), the disks' keys (KMS) and the principal's
-	// activity (CloudTrail).
+	// The forensic services: who a role is (the forensic account's id for
+	// a snapshot handover), memory and triage (SSM Run Command), the
+	// evidence store (S3), the keys of a handover, the account's history.
+	STS        *sts.Client
 	SSM        *ssm.Client
 	S3         *s3.Client
 	KMS        *kms.Client
@@ -156,6 +157,7 @@ func (s *AWSClientSource) Clients(ctx context.Context, target Target, run RunRef
 		AutoScaling: autoscaling.NewFromConfig(cfg),
 		ELBv2:       elbv2.NewFromConfig(cfg),
 		ELB:         elb.NewFromConfig(cfg),
+		STS:         sts.NewFromConfig(cfg),
 		SSM:         ssm.NewFromConfig(cfg),
 		// The emulator serves S3 path-style only: a bucket's virtual host
 		// (bucket.127.0.0.1) does not resolve.

@@ -41,7 +41,7 @@ func WriteMarkdown(w io.Writer, r *spec.Registry) error {
 			b.WriteString("- **IAM permissions:** none\n")
 		}
 		if len(a.ForensicPermissions) > 0 {
-			fmt.Fprintf(b, "- **As the forensic account's role:** `%s`\n", strings.Join(a.ForensicPermissions, "`, `"))
+			fmt.Fprintf(b, "- **IAM permissions of the forensic account's role:** `%s`\n", strings.Join(a.ForensicPermissions, "`, `"))
 		}
 		if len(a.Params) > 0 {
 			b.WriteString("\n| parameter | type | required | default | description |\n| --- | --- | --- | --- | --- |\n")

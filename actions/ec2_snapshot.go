@@ -71,8 +71,8 @@ func snapshotVolumes(ctx context.Context, x *execution) error {
 	if err := x.decode(&p); err != nil {
 		return err
 	}
-	if p.LockMode != lockNone && (p.LockDurationDays < 1 || p.LockDurationDays > 36500) {
-		return badParams(x.call.Action, fmt.Errorf("lock_duration_days %d is outside 1–36500 (EC2's bounds for a snapshot lock)", p.LockDurationDays))
+	if err := checkLock(x, p.LockMode, p.LockDurationDays); err != nil {
+		return err
 	}
 	in, err := getInstance(ctx, x, p.InstanceID)
 	if err != nil {
@@ -161,12 +161,17 @@ func snapshotVolumes(ctx context.Context, x *execution) error {
 	// Lock before waiting: credentials that can delete snapshots should
 	// not get the minutes a large snapshot takes to complete.
 	if p.LockMode != lockNone {
-		if err := lockSnapshots(ctx, x, out, p.LockMode, p.LockDurationDays); err != nil {
+		if err := lockSnapshots(ctx, x, x.aws.EC2, out, p.LockMode, p.LockDurationDays); err != nil {
 			return err
 		}
 	}
 	if p.Wait && !x.preview() {
-		if out, err = waitForSnapshots(ctx, x, p.InstanceID, out); err != nil {
+		failed := func(s evidenceSnapshot, _ string) error {
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"snapshot %s of %s (%s on %s) failed in AWS (state error): re-run the step to take a new one",
+				s.SnapshotID, s.VolumeID, s.DeviceName, p.InstanceID), ErrAWSServer, nil)
+		}
+		if out, err = waitForSnapshots(ctx, x, x.aws.EC2, "snapshot "+p.InstanceID, out, failed); err != nil {
 			return err
 		}
 	}
@@ -396,7 +401,7 @@ func previewSnapshots(ctx context.Context, x *execution, p snapshotParams, volum
 		out = append(out, evidenceSnapshot{SnapshotID: "(new)", VolumeID: v.id, DeviceName: v.device, State: "(new)"})
 	}
 	if p.LockMode != lockNone {
-		if err := lockSnapshots(ctx, x, out, p.LockMode, p.LockDurationDays); err != nil {
+		if err := lockSnapshots(ctx, x, x.aws.EC2, out, p.LockMode, p.LockDurationDays); err != nil {
 			return err
 		}
 	}
@@ -405,11 +410,15 @@ func previewSnapshots(ctx context.Context, x *execution, p snapshotParams, volum
 	return nil
 }
 
-// waitForSnapshots polls until every snapshot is completed, heartbeating
-// progress so Temporal knows the long wait is alive. A cancelled step
-// stops waiting at once; the snapshots carry on in AWS and a re-run
-// finds them.
-func waitForSnapshots(ctx context.Context, x *execution, instanceID string, snaps []evidenceSnapshot) ([]evidenceSnapshot, error) {
+// waitForSnapshots polls client until every snapshot is completed,
+// heartbeating progress so Temporal knows the long wait is alive. A
+// snapshot AWS gave up on (state error) ends the wait with what failed
+// returns for it, given its state message. A cancelled step stops waiting
+// at once; the snapshots carry on in AWS and a re-run finds them. what
+// names the wait in errors ("snapshot i-0abc").
+func waitForSnapshots(ctx context.Context, x *execution, client *ec2.Client, what string, snaps []evidenceSnapshot,
+	failed func(s evidenceSnapshot, stateMessage string) error,
+) ([]evidenceSnapshot, error) {
 	ids := make([]string, 0, len(snaps))
 	for _, s := range snaps {
 		ids = append(ids, s.SnapshotID)
@@ -417,15 +426,14 @@ func waitForSnapshots(ctx context.Context, x *execution, instanceID string, snap
 	ticker := time.NewTicker(x.rt.opts.PollInterval)
 	defer ticker.Stop()
 	progress := map[string]string{} // snapshot id → percent done
+	messages := map[string]string{} // snapshot id → AWS's state message
 	for {
 		pending := 0
 		for _, s := range snaps {
 			switch ec2types.SnapshotState(s.State) {
 			case ec2types.SnapshotStateCompleted:
 			case ec2types.SnapshotStateError:
-				return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-					"snapshot %s of %s (%s on %s) failed in AWS (state error): re-run the step to take a new one",
-					s.SnapshotID, s.VolumeID, s.DeviceName, instanceID), ErrAWSServer, nil)
+				return nil, failed(s, messages[s.SnapshotID])
 			default:
 				pending++
 			}
@@ -436,17 +444,17 @@ func waitForSnapshots(ctx context.Context, x *execution, instanceID string, snap
 		x.heartbeat(ctx, map[string]any{"pending": pending, "progress": progress})
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("snapshot %s: stopped waiting for %d pending snapshot(s): %w", instanceID, pending, ctx.Err())
+			return nil, fmt.Errorf("%s: stopped waiting for %d pending snapshot(s): %w", what, pending, ctx.Err())
 		case <-ticker.C:
 		}
 		var out *ec2.DescribeSnapshotsOutput
-		what := "check progress of snapshots " + strings.Join(ids, ",")
-		err := untilVisible(ctx, x, what, func() (err error) {
-			out, err = x.aws.EC2.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: ids})
+		check := "check progress of snapshots " + strings.Join(ids, ",")
+		err := untilVisible(ctx, x, check, func() (err error) {
+			out, err = client.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: ids})
 			return err
 		})
 		if err != nil {
-			return nil, classify(what, "ec2:DescribeSnapshots", err)
+			return nil, classify(check, "ec2:DescribeSnapshots", err)
 		}
 		byID := map[string]ec2types.Snapshot{}
 		for _, s := range out.Snapshots {
@@ -456,6 +464,7 @@ func waitForSnapshots(ctx context.Context, x *execution, instanceID string, snap
 			if s, ok := byID[snaps[i].SnapshotID]; ok {
 				snaps[i].State = string(s.State)
 				progress[snaps[i].SnapshotID] = aws.ToString(s.Progress)
+				messages[snaps[i].SnapshotID] = aws.ToString(s.StateMessage)
 			}
 		}
 	}
@@ -514,14 +523,15 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// lockSnapshots locks the step's snapshots in mode for days, so that the
-// attacker's credentials (or anyone's) cannot delete the evidence: a
+// lockSnapshots locks the step's snapshots (client's account's) in mode
+// for days, so that the attacker's credentials (or anyone's) cannot delete
+// the evidence: a
 // governance lock until someone allowed to unlocks it, a compliance lock
 // until it expires. Snapshots already locked in that mode, or in
 // compliance when governance is asked, are left as they are; a lock in
 // another mode is replaced with the asked one (EC2 refuses to weaken a
 // compliance lock). The lock state is recorded in each snapshot's entry.
-func lockSnapshots(ctx context.Context, x *execution, snaps []evidenceSnapshot, mode string, days int) error {
+func lockSnapshots(ctx context.Context, x *execution, client *ec2.Client, snaps []evidenceSnapshot, mode string, days int) error {
 	var ids []string
 	for i := range snaps {
 		if snaps[i].SnapshotID == "(new)" {
@@ -539,7 +549,7 @@ func lockSnapshots(ctx context.Context, x *execution, snaps []evidenceSnapshot, 
 	err := untilVisible(ctx, x, what, func() error {
 		in := &ec2.DescribeLockedSnapshotsInput{SnapshotIds: ids}
 		for {
-			page, err := x.aws.EC2.DescribeLockedSnapshots(ctx, in)
+			page, err := client.DescribeLockedSnapshots(ctx, in)
 			if err != nil {
 				return err
 			}
@@ -571,7 +581,7 @@ func lockSnapshots(ctx context.Context, x *execution, snaps []evidenceSnapshot, 
 		var out *ec2.LockSnapshotOutput
 		what := fmt.Sprintf("lock snapshot %s of %s in %s mode", s.SnapshotID, s.VolumeID, mode)
 		err := untilVisible(ctx, x, what, func() (err error) {
-			out, err = x.aws.EC2.LockSnapshot(ctx, &ec2.LockSnapshotInput{
+			out, err = client.LockSnapshot(ctx, &ec2.LockSnapshotInput{
 				SnapshotId: aws.String(s.SnapshotID), LockMode: ec2types.LockMode(mode),
 				LockDuration: aws.Int32(int32(days)), DryRun: aws.Bool(x.preview()),
 			})
@@ -591,6 +601,15 @@ func lockSnapshots(ctx context.Context, x *execution, snaps []evidenceSnapshot, 
 	}
 	if kept > 0 {
 		x.note("%d snapshot(s) were already locked (%s or stronger): left as they are", kept, mode)
+	}
+	return nil
+}
+
+// checkLock refuses a lock duration EC2 would refuse, before anything
+// changes.
+func checkLock(x *execution, mode string, days int) error {
+	if mode != lockNone && (days < 1 || days > 36500) {
+		return badParams(x.call.Action, fmt.Errorf("lock_duration_days %d is outside 1–36500 (EC2's bounds for a snapshot lock)", days))
 	}
 	return nil
 }

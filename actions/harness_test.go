@@ -38,15 +38,39 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	emu := awsemu.NewTestServer(t, awsemu.Options{Logger: slog.New(slog.DiscardHandler)})
-	rt := actions.NewRuntime(actions.Options{
+	h := &harness{t: t, emu: emu}
+	h.rt = h.runtime(nil)
+	return h
+}
+
+// runtime is the harness's runtime, reaching the accounts named (the
+// worker configuration's aws.accounts) through their roles.
+func (h *harness) runtime(accounts map[string]actions.Account) *actions.Runtime {
+	return actions.NewRuntime(actions.Options{
 		Clients: actions.NewAWSClientSource(actions.AWSOptions{
-			Base:     emu.AWSConfig(),
-			Endpoint: emu.URL(),
+			Base:     h.emu.AWSConfig(),
+			Endpoint: h.emu.URL(),
+			Accounts: accounts,
 		}),
 		Logger:       slog.New(slog.DiscardHandler),
 		PollInterval: 10 * time.Millisecond,
 	})
-	return &harness{t: t, emu: emu, rt: rt}
+}
+
+// forensicAccountID is the forensic account of the evidence tests: where
+// evidence goes, out of reach of the compromised account's credentials.
+const forensicAccountID = "210987654321"
+
+// withForensicAccount adds the forensic account to the emulator with the
+// role the worker assumes there, and names it "forensic" in the runtime's
+// accounts, as the worker configuration would.
+func (h *harness) withForensicAccount() {
+	h.t.Helper()
+	role, err := h.emu.AddRole(awsemu.RoleSpec{Name: "cordon-forensic", Account: forensicAccountID})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.rt = h.runtime(map[string]actions.Account{"forensic": {RoleARN: role.ARN}})
 }
 
 func (h *harness) fleet(spec awsemu.FleetSpec) awsemu.FleetInfo {
@@ -232,17 +256,22 @@ func (h *harness) usedPermissions() []string {
 }
 
 // assertDeclared checks the least-privilege promise: the action called
-// nothing outside the permissions its spec declares.
+// nothing outside the permissions its spec declares, in the account the
+// step targets (Permissions) and in the forensic account
+// (ForensicPermissions). Assuming the forensic account's role is the
+// client source's call, made with the worker's own credentials.
 func (h *harness) assertDeclared(action string) {
 	h.t.Helper()
 	spec, _ := actions.Catalog().Lookup(action)
-	declared := map[string]bool{}
-	for _, p := range slices.Concat(spec.Permissions, spec.ForensicPermissions) {
-		declared[p] = true
-	}
-	for _, used := range h.usedPermissions() {
-		if !declared[used] {
-			h.t.Errorf("%s called %s, which its spec does not declare", action, used)
+	reported := map[string]bool{}
+	for _, c := range h.emu.Calls() {
+		declared, role := spec.Permissions, "responder"
+		if c.Account == forensicAccountID {
+			declared, role = spec.ForensicPermissions, "forensic"
+		}
+		if c.IAMAction != "sts:AssumeRole" && !slices.Contains(declared, c.IAMAction) && !reported[role+c.IAMAction] {
+			reported[role+c.IAMAction] = true
+			h.t.Errorf("%s called %s as the %s role, which its spec does not declare", action, c.IAMAction, role)
 		}
 	}
 }
@@ -439,7 +468,8 @@ func outputTypeMismatch(v any, typ spec.Type) string {
 // contractCases are the contract cases of every service, each listed in
 // the service's test file.
 func contractCases() []contractCase {
-	return slices.Concat(ec2Contracts(), ec2NetworkContracts(), iamContracts(), autoscalingContracts(), elbContracts())
+	return slices.Concat(ec2Contracts(), ec2NetworkContracts(), iamContracts(), autoscalingContracts(), elbContracts(),
+		handoverContracts())
 }
 
 func TestContracts(t *testing.T) {

@@ -99,7 +99,8 @@ func permissionScope(perm string) spec.Scope {
 
 // withScopes completes an action's Scopes: a scope the spec declares itself
 // wins for its permissions (an action may narrow further than the table);
-// every other permission gets its row of permissionScope.
+// every other permission, the forensic account's included, gets its row of
+// permissionScope.
 func withScopes(s spec.Action) spec.Action {
 	declared := map[string]bool{}
 	for _, sc := range s.Scopes {
@@ -108,8 +109,9 @@ func withScopes(s spec.Action) spec.Action {
 		}
 	}
 	scopes := slices.Clone(s.Scopes)
-	for _, p := range s.Permissions {
+	for _, p := range slices.Concat(s.Permissions, s.ForensicPermissions) {
 		if !declared[p] {
+			declared[p] = true // one scope for a permission both roles hold
 			scopes = append(scopes, permissionScope(p))
 		}
 	}

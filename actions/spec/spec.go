@@ -200,10 +200,10 @@ type Action struct {
 	// Permissions are exactly the IAM actions the implementation calls.
 	Permissions []string `json:"permissions"`
 	// ForensicPermissions are the IAM actions the implementation calls as
-	// the forensic account's role, not the responder's: writing the
-	// evidence store (S3 on its bucket) and, for the disk handover, what
-	// it does inside the forensic account. The tests count them with
-	// Permissions: together they are every call the action makes.
+	// the forensic account's role rather than as the responder role of the
+	// account the step targets: writing evidence to the store, copying a
+	// handed-over snapshot into the forensic account. `cordon policy`
+	// grants them to that role.
 	ForensicPermissions []string `json:"forensic_permissions,omitempty"`
 	// Scopes narrow Permissions in the IAM policy `cordon policy` writes:
 	// the resources each one is granted on and under which condition, or
@@ -256,7 +256,7 @@ func (s Scope) validate(a *Action, seen map[string]bool) error {
 		return fmt.Errorf("action %s: a scope names no permission", a.Name)
 	}
 	for _, p := range s.Permissions {
-		if !slices.Contains(a.Permissions, p) {
+		if !slices.Contains(a.Permissions, p) && !slices.Contains(a.ForensicPermissions, p) {
 			return fmt.Errorf("action %s: scope for %s, which is not one of its permissions", a.Name, p)
 		}
 		if seen[p] {
@@ -363,6 +363,10 @@ func (r *Registry) Actions() []*Action {
 	return out
 }
 
+// permissionName is the form of an IAM action: service prefix, colon,
+// operation name.
+var permissionName = regexp.MustCompile(`^[a-z0-9-]+:[A-Z][A-Za-z0-9]+$`)
+
 func (a *Action) validate() error {
 	if a.Name == "" || a.Summary == "" {
 		return fmt.Errorf("action %q: name and summary are required", a.Name)
@@ -372,6 +376,15 @@ func (a *Action) validate() error {
 	}
 	if a.DryRun == "" {
 		return fmt.Errorf("action %s: say what a dry run does", a.Name)
+	}
+	for _, perms := range [][]string{a.Permissions, a.ForensicPermissions} {
+		seen := map[string]bool{}
+		for _, p := range perms {
+			if !permissionName.MatchString(p) || seen[p] {
+				return fmt.Errorf("action %s: permission %q is not an IAM action name (service:Action), or is listed twice", a.Name, p)
+			}
+			seen[p] = true
+		}
 	}
 	scoped := map[string]bool{}
 	for _, s := range a.Scopes {
