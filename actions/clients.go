@@ -18,6 +18,8 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 )
@@ -30,8 +32,11 @@ type Clients struct {
 	ELBv2       *elbv2.Client
 	ELB         *elb.Client
 	// The forensic services: who a role is (the forensic account's id for
-	// a snapshot handover), the keys of a handover, the account's history.
+	// a snapshot handover), memory and triage (SSM Run Command), the
+	// evidence store (S3), the keys of a handover, the account's history.
 	STS        *sts.Client
+	SSM        *ssm.Client
+	S3         *s3.Client
 	KMS        *kms.Client
 	CloudTrail *cloudtrail.Client
 }
@@ -153,8 +158,12 @@ func (s *AWSClientSource) Clients(ctx context.Context, target Target, run RunRef
 		ELBv2:       elbv2.NewFromConfig(cfg),
 		ELB:         elb.NewFromConfig(cfg),
 		STS:         sts.NewFromConfig(cfg),
-		KMS:         kms.NewFromConfig(cfg),
-		CloudTrail:  cloudtrail.NewFromConfig(cfg),
+		SSM:         ssm.NewFromConfig(cfg),
+		// The emulator serves S3 path-style only: a bucket's virtual host
+		// (bucket.127.0.0.1) does not resolve.
+		S3:         s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = s.opts.Endpoint != "" }),
+		KMS:        kms.NewFromConfig(cfg),
+		CloudTrail: cloudtrail.NewFromConfig(cfg),
 	}
 	if len(s.cache) >= maxCachedTargets {
 		clear(s.cache) // runs are short; rebuilding clients is cheap

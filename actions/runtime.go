@@ -14,6 +14,7 @@ import (
 
 	"github.com/cordon-ir/cordon/actions/spec"
 	"github.com/cordon-ir/cordon/actions/wire"
+	"github.com/cordon-ir/cordon/evidence"
 )
 
 // handler implements one action.
@@ -71,6 +72,11 @@ type Options struct {
 	// prefix lists of the VPC's SSM and S3 endpoints), for the VPCs a
 	// step's own forensic_endpoints does not name.
 	ForensicEndpoints map[string][]string
+	// Evidence is where artefacts go (memory images, triage outputs,
+	// describe results, ...): an S3 bucket with Object Lock in the
+	// forensic account. The zero value is no store: the evidence stays in
+	// the run's record, and actions say so.
+	Evidence evidence.Config
 }
 
 // Runtime executes actions: it is what the worker registers as activities.

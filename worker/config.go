@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/evidence"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -31,6 +32,10 @@ type Config struct {
 	Runbooks RunbookSourceConfig `yaml:"runbooks"`
 	// Policy is the organisation's approval policy; no runbook loosens it.
 	Policy PolicyConfig `yaml:"policy"`
+	// Evidence is the evidence store: an S3 bucket with Object Lock in
+	// the forensic account, where memory images, triage outputs and the
+	// other artefacts go, listed in each case's manifest (docs/forensics.md).
+	Evidence evidence.Config `yaml:"evidence"`
 }
 
 // RunbookSourceConfig names the runbooks the worker runs without asking:
@@ -325,6 +330,14 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.AWS.RateLimit.validate("aws.rate_limit")...)
 	if c.AWS.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("aws.poll_interval is %s: use a positive duration such as 15s", c.AWS.PollInterval))
+	}
+	if err := c.Evidence.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if a := c.Evidence.Account; a != "" {
+		if _, ok := c.AWS.Accounts[a]; !ok {
+			errs = append(errs, fmt.Errorf("evidence.account %q is not in aws.accounts: name the forensic account there, with the role the evidence store writes as", a))
+		}
 	}
 	for name, a := range c.AWS.Accounts {
 		if a.RoleARN != "" && !strings.HasPrefix(a.RoleARN, "arn:aws") {

@@ -67,6 +67,10 @@ func TestConfigErrorsAreSpecific(t *testing.T) {
 		"old burst key": {validConfig + "  rate_limit: {burst: 50}\n", "field burst not found"},
 		"forensic endpoint that is not one": {validConfig + "  forensic_endpoints: {vpc-0abc1234: [vpce-0abc1234]}\n",
 			`aws.forensic_endpoints: vpc-0abc1234: "vpce-0abc1234" is neither a security group (sg-...), a prefix list (pl-...) nor a CIDR`},
+		"evidence in an unknown account": {validConfig + "evidence: {account: forensic, bucket: acme-evidence}\n",
+			`evidence.account "forensic" is not in aws.accounts`},
+		"evidence without a bucket": {validConfig + "evidence: {account: production}\n", "evidence: bucket is required"},
+		"evidence lock typo":        {validConfig + "evidence: {bucket: acme-evidence, object_lock: maybe}\n", `evidence.object_lock "maybe"`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -100,7 +104,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Roster.Members) == 0 || len(cfg.AWS.Accounts) == 0 {
+	if len(cfg.Roster.Members) == 0 || len(cfg.AWS.Accounts) == 0 || !cfg.Evidence.Enabled() {
 		t.Errorf("example config is empty: %+v", cfg)
 	}
 }

@@ -605,8 +605,28 @@ func (r *runner) call(st *runbooks.Step, item int, params map[string]any, target
 	return wire.Call{
 		Action: st.Action, Params: params, Target: target, Mode: mode,
 		Run: wire.RunRef{RunID: r.in.Meta.RunID, Incident: r.in.Meta.Incident, StepID: st.ID,
-			Requester: r.in.Meta.Requester, Item: item, StartedAt: r.values.Run.StartedAt},
+			Requester: r.in.Meta.Requester, Item: item, StartedAt: r.values.Run.StartedAt, Approvers: r.approversOf(st, item)},
 	}
+}
+
+// approversOf names who approved the step's gate, once approved (a
+// lead's break-glass marked so): the authority an artefact the step
+// collects is recorded under. Activity inputs are not compared on replay,
+// so runs recorded before this field replay unchanged.
+func (r *runner) approversOf(st *runbooks.Step, item int) []string {
+	g, ok := r.gates[gateKey(st.ID, item)]
+	if !ok || g.Status != GateApproved {
+		return nil
+	}
+	out := make([]string, 0, len(g.Approvals))
+	for _, a := range g.Approvals {
+		if a.BreakGlass {
+			out = append(out, a.Actor+" (break-glass)")
+		} else {
+			out = append(out, a.Actor)
+		}
+	}
+	return out
 }
 
 func (r *runner) runAction(ctx workflow.Context, st *runbooks.Step, item int, params map[string]any, target wire.Target) (wire.Result, error) {
@@ -653,7 +673,7 @@ func (r *runner) runAction(ctx workflow.Context, st *runbooks.Step, item int, pa
 	}
 	r.event(ctx, Event{Kind: EventActionDone, Step: st.ID, Item: item,
 		Detail:  fmt.Sprintf("%s (%s): %d change(s)%s", st.Action, mode, len(res.Changes), attemptText(res.Attempt)),
-		Changes: res.Changes, RequestIDs: res.RequestIDs, Notes: res.Notes})
+		Changes: res.Changes, RequestIDs: res.RequestIDs, Notes: res.Notes, Artefacts: res.Artefacts})
 	return res, nil
 }
 

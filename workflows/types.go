@@ -610,6 +610,9 @@ type Event struct {
 	// Notes are the action's facts worth a line in the report
 	// (action_done).
 	Notes []string `json:"notes,omitempty"`
+	// Artefacts are the evidence the action stored in the evidence store
+	// (action_done): the report's chain of custody.
+	Artefacts []wire.Artefact `json:"artefacts,omitempty"`
 	// PreviewHash is the preview a gate shows or a decision binds to
 	// (gate_waiting, approval, gate_approved, gate_still_approved).
 	PreviewHash string `json:"preview_hash,omitempty"`

@@ -54,6 +54,10 @@ type RunRef struct {
 	// StartedAt is when the run started (the workflow's clock), for
 	// actions that need a time that stays the same across retries.
 	StartedAt time.Time `json:"started_at"`
+	// Approvers are who approved this step's gate (a lead's break-glass
+	// marked so), empty for a step without a gate: the authority an
+	// artefact of the step was collected under, for its chain of custody.
+	Approvers []string `json:"approvers,omitempty"`
 }
 
 // Result is what an action reports back.
@@ -71,6 +75,63 @@ type Result struct {
 	Notes []string `json:"notes,omitempty"`
 	// Attempt is the activity attempt that produced this result (1 = first).
 	Attempt int32 `json:"attempt,omitempty"`
+	// Artefacts are the evidence the action stored (or, in a preview,
+	// found stored already) in the evidence store, as the case's manifest
+	// lists them: the report's chain of custody reads them.
+	Artefacts []Artefact `json:"artefacts,omitempty"`
+}
+
+// Artefact is one piece of evidence in the evidence store, as the case's
+// manifest records it: what it is, where it is (bucket, key, version), its
+// SHA-256 and size as Cordon computed them, and who collected it when,
+// in which run and step, under whose approval.
+type Artefact struct {
+	// Case is the investigation the artefact belongs to: the run's
+	// incident, else its run id.
+	Case string `json:"case"`
+	// Kind is what sort of evidence it is: memory, triage, describe,
+	// console, cloudtrail, snapshots, ...
+	Kind string `json:"kind"`
+	// Subject is what it is evidence of: an instance id, a principal.
+	Subject     string `json:"subject,omitempty"`
+	Description string `json:"description,omitempty"`
+	Bucket      string `json:"bucket"`
+	Key         string `json:"key"`
+	// VersionID is the S3 object version the manifest vouches for; a
+	// later version of the same key is another artefact, not this one.
+	VersionID string `json:"version_id,omitempty"`
+	// SHA256 (hex) and Size are of the bytes stored, computed by Cordon
+	// (never taken from the host that produced them).
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	// ContentType is how to read it (text/plain, application/json, ...).
+	ContentType string    `json:"content_type,omitempty"`
+	CollectedAt time.Time `json:"collected_at"`
+	// WrittenBy says who wrote the bytes to the store: "cordon" (the
+	// worker, as the evidence store's role) or "instance" (the host
+	// itself, through its SSM agent, as its instance profile's role).
+	WrittenBy string `json:"written_by"`
+	// Source is how it was obtained: the API call or SSM command.
+	Source string `json:"source,omitempty"`
+	// Lock is the Object Lock retention of the version (mode and until),
+	// empty when the store has none.
+	LockMode    string    `json:"lock_mode,omitempty"`
+	RetainUntil time.Time `json:"retain_until,omitempty"`
+
+	RunID     string   `json:"run_id"`
+	Step      string   `json:"step"` // the step (and foreach item) key
+	Action    string   `json:"action"`
+	Requester string   `json:"requester,omitempty"`
+	Approvers []string `json:"approvers,omitempty"`
+}
+
+// Location is the artefact's S3 address, version included.
+func (a Artefact) Location() string {
+	loc := "s3://" + a.Bucket + "/" + a.Key
+	if a.VersionID != "" {
+		loc += "?versionId=" + a.VersionID
+	}
+	return loc
 }
 
 // Change is one setting of one resource, before and after.

@@ -108,7 +108,9 @@
 //     refusing a mismatch with BadDigest; without a checksum S3 stores a
 //     CRC64NVME, as S3 does, and GetObject and HeadObject answer the stored
 //     checksum when asked (x-amz-checksum-mode ENABLED), which the SDK then
-//     validates. A version under retention cannot be deleted (AccessDenied;
+//     validates. PutObject honours If-None-Match "*" and If-Match (an
+//     ETag), S3's conditional writes, with 412 PreconditionFailed. A
+//     version under retention cannot be deleted (AccessDenied;
 //     GOVERNANCE yields to x-amz-bypass-governance-retention); a delete
 //     without a version id adds a delete marker. Over plain HTTP the Go SDK
 //     sends no checksum unless asked (ChecksumSHA256 or ChecksumAlgorithm)
@@ -116,7 +118,8 @@
 //     s3:GetObjectVersion for a GetObject naming a version,
 //     s3:PutBucketObjectLockConfiguration for PutObjectLockConfiguration.
 //     Throttled calls answer SlowDown. Objects stay in memory (64 MiB each
-//     at most). Inspect with [Emulator.Buckets] and [Emulator.S3Object];
+//     at most). Seed with [Emulator.AddBucket]; inspect with
+//     [Emulator.Buckets] and [Emulator.S3Object];
 //     [Emulator.TamperObject] alters stored bytes behind S3's back, as a
 //     chain of custody must catch.
 //   - EC2 snapshots across accounts: encrypted volumes

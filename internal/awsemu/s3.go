@@ -603,6 +603,66 @@ func (e *Emulator) s3GetBucketPolicy(r *s3Request) (*s3Response, *apiError) {
 
 // ---- inspection and test hooks -------------------------------------------
 
+// BucketSpec seeds an S3 bucket, as its owner would have set it up.
+type BucketSpec struct {
+	Name string
+	// Account owns the bucket; empty means the default account.
+	Account string
+	// Region is the bucket's region; empty means the emulator's.
+	Region string
+	// ObjectLock creates it with Object Lock (and so versioning), with
+	// DefaultRetention as its default rule when set.
+	ObjectLock       bool
+	DefaultRetention *S3DefaultRetention
+	// Versioning enables versioning on a bucket without Object Lock.
+	Versioning bool
+	// Policy is the bucket policy JSON, "" for none.
+	Policy string
+}
+
+// AddBucket creates a bucket as its owner's CreateBucket,
+// PutObjectLockConfiguration and PutBucketPolicy would have.
+func (e *Emulator) AddBucket(spec BucketSpec) error {
+	if !bucketNamePattern.MatchString(spec.Name) || strings.Contains(spec.Name, "..") {
+		return fmt.Errorf("awsemu: add bucket: %q is not a valid bucket name", spec.Name)
+	}
+	if d := spec.DefaultRetention; d != nil && (!spec.ObjectLock || (d.Mode != "GOVERNANCE" && d.Mode != "COMPLIANCE") || (d.Days > 0) == (d.Years > 0)) {
+		return fmt.Errorf("awsemu: add bucket %s: a default retention needs ObjectLock, a mode GOVERNANCE or COMPLIANCE, and either days or years", spec.Name)
+	}
+	if spec.Policy != "" {
+		if _, err := parsePolicy(spec.Policy); err != nil {
+			return fmt.Errorf("awsemu: add bucket %s: policy: %w", spec.Name, err)
+		}
+	}
+	if spec.Region == "" {
+		spec.Region = e.region
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.inAccount(spec.Account, func() error {
+		if _, ok := e.buckets[spec.Name]; ok {
+			return fmt.Errorf("awsemu: add bucket: %s already exists", spec.Name)
+		}
+		if e.buckets == nil {
+			e.buckets = map[string]*S3Bucket{}
+		}
+		b := &S3Bucket{Name: spec.Name, Owner: e.w.account, Region: spec.Region, CreationDate: e.clock(), Policy: spec.Policy,
+			versions: map[string][]*S3Object{}}
+		if spec.Versioning {
+			b.Versioning = "Enabled"
+		}
+		if spec.ObjectLock {
+			b.ObjectLockEnabled, b.Versioning = true, "Enabled"
+			if d := spec.DefaultRetention; d != nil {
+				rule := *d
+				b.DefaultRetention = &rule
+			}
+		}
+		e.buckets[spec.Name] = b
+		return nil
+	})
+}
+
 // Buckets returns copies of every bucket, with all object versions, by name.
 func (e *Emulator) Buckets() []S3Bucket {
 	e.mu.Lock()

@@ -242,6 +242,9 @@ func (e *Emulator) s3PutObject(r *s3Request) (*s3Response, *apiError) {
 	if aerr := verifyIntegrity(r.header, trailers, body); aerr != nil {
 		return nil, aerr
 	}
+	if aerr := putPreconditions(r, b); aerr != nil {
+		return nil, aerr
+	}
 	mode, until, _, aerr := objectRetention(r, b)
 	if aerr != nil {
 		return nil, aerr
@@ -283,6 +286,34 @@ func (e *Emulator) s3PutObject(r *s3Request) (*s3Response, *apiError) {
 		resp.header.Set("x-amz-version-id", obj.VersionID)
 	}
 	return resp, nil
+}
+
+// putPreconditions applies S3's conditional writes: If-None-Match "*"
+// refuses a key whose current version is an object, If-Match refuses one
+// whose current version has another ETag (NoSuchKey when there is none),
+// both with 412 PreconditionFailed. Writers that update one object in turn
+// (a case manifest) use them to never lose each other's update.
+func putPreconditions(r *s3Request, b *S3Bucket) *apiError {
+	cur := b.latest(r.key)
+	exists := cur != nil && !cur.IsDeleteMarker
+	failed := clientErr(http.StatusPreconditionFailed, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+	if inm := r.header.Get("If-None-Match"); inm != "" {
+		if inm != "*" {
+			return &apiError{Status: http.StatusNotImplemented, Code: "NotImplemented", Message: "A header you provided implies functionality that is not implemented: If-None-Match takes only *"}
+		}
+		if exists {
+			return failed
+		}
+	}
+	if im := r.header.Get("If-Match"); im != "" {
+		if !exists {
+			return clientErr(http.StatusNotFound, "NoSuchKey", "The specified key does not exist.")
+		}
+		if strings.Trim(im, `"`) != strings.Trim(cur.ETag, `"`) {
+			return failed
+		}
+	}
+	return nil
 }
 
 // storeVersion adds a version (or delete marker) as the newest of its key:

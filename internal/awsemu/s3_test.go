@@ -336,3 +336,66 @@ func putObject(t *testing.T, c *s3.Client, bucket, key, body string) *s3.PutObje
 	}
 	return out
 }
+
+// S3's conditional writes: If-None-Match "*" creates a key only once, and
+// If-Match replaces only the version whose ETag the writer read, so two
+// writers updating one object in turn never lose an update.
+func TestS3ConditionalWrites(t *testing.T) {
+	emu := awsemu.NewTestServer(t, awsemu.Options{})
+	ctx := context.Background()
+	client := lockedBucket(t, emu, "cordon-evidence", s3types.ObjectLockRetentionModeGovernance)
+	put := func(body string, opts func(*s3.PutObjectInput)) (*s3.PutObjectOutput, error) {
+		in := &s3.PutObjectInput{Bucket: aws.String("cordon-evidence"), Key: aws.String("case-1/manifest.json"),
+			Body: strings.NewReader(body), ChecksumSHA256: aws.String(sha256B64([]byte(body)))}
+		opts(in)
+		return client.PutObject(ctx, in)
+	}
+	first, err := put(`{"n":1}`, func(in *s3.PutObjectInput) { in.IfNoneMatch = aws.String("*") })
+	if err != nil {
+		t.Fatalf("If-None-Match on a new key: %v", err)
+	}
+	if _, err := put(`{"n":1}`, func(in *s3.PutObjectInput) { in.IfNoneMatch = aws.String("*") }); apiCode(t, err) != "PreconditionFailed" {
+		t.Fatalf("If-None-Match on an existing key: %v", err)
+	}
+	second, err := put(`{"n":2}`, func(in *s3.PutObjectInput) { in.IfMatch = first.ETag })
+	if err != nil {
+		t.Fatalf("If-Match with the current ETag: %v", err)
+	}
+	// A writer that read the first version is too late.
+	if _, err := put(`{"n":2,"lost":true}`, func(in *s3.PutObjectInput) { in.IfMatch = first.ETag }); apiCode(t, err) != "PreconditionFailed" {
+		t.Fatalf("If-Match with a stale ETag: %v", err)
+	}
+	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("cordon-evidence"), Key: aws.String("case-2/manifest.json"),
+		Body: strings.NewReader("{}"), ChecksumSHA256: aws.String(sha256B64([]byte("{}"))), IfMatch: second.ETag}); apiCode(t, err) != "NoSuchKey" {
+		t.Fatalf("If-Match on a key that does not exist: %v", err)
+	}
+	latest, ok := emu.S3Object("cordon-evidence", "case-1/manifest.json", "")
+	if !ok || string(latest.Body) != `{"n":2}` || latest.VersionID != aws.ToString(second.VersionId) {
+		t.Fatalf("latest manifest = %q (%s)", latest.Body, latest.VersionID)
+	}
+}
+
+// A seeded bucket is what its owner's calls would have made: Object Lock
+// with its default retention, versioning, the policy; in its account.
+func TestAddBucket(t *testing.T) {
+	emu := awsemu.NewTestServer(t, awsemu.Options{})
+	ctx := context.Background()
+	if err := emu.AddBucket(awsemu.BucketSpec{Name: "cordon-evidence", Account: forensicAccount, ObjectLock: true,
+		DefaultRetention: &awsemu.S3DefaultRetention{Mode: "COMPLIANCE", Days: 30}}); err != nil {
+		t.Fatal(err)
+	}
+	client := s3Client(forensicRole(t, emu))
+	lock, err := client.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String("cordon-evidence")})
+	if err != nil || lock.ObjectLockConfiguration.Rule.DefaultRetention.Mode != s3types.ObjectLockRetentionModeCompliance {
+		t.Fatalf("GetObjectLockConfiguration = %+v, %v", lock, err)
+	}
+	if _, err := s3Client(emu.AWSConfig()).GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String("cordon-evidence")}); apiCode(t, err) != "AccessDenied" {
+		t.Fatalf("another account reads the forensic account's bucket: %v", err)
+	}
+	if err := emu.AddBucket(awsemu.BucketSpec{Name: "cordon-evidence"}); err == nil {
+		t.Error("a bucket name was taken twice")
+	}
+	if err := emu.AddBucket(awsemu.BucketSpec{Name: "plain", DefaultRetention: &awsemu.S3DefaultRetention{Mode: "COMPLIANCE", Days: 1}}); err == nil {
+		t.Error("a default retention without Object Lock was accepted")
+	}
+}

@@ -30,6 +30,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/evidence"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/worker/devserver"
@@ -148,19 +149,19 @@ func (s *Sandbox) Client() client.Client { return s.client }
 // emulator with its static credentials, paced per action by limit (zero:
 // unlimited). It panics without an emulator (Options.NoEmulator).
 func (s *Sandbox) AWSClients(limit actions.RateLimit) actions.ClientSource {
-	return s.awsClients(limit, "")
+	return s.awsClients(limit, "", nil)
 }
 
 // awsClients is AWSClients reaching the emulator at endpoint (default its
-// own URL).
-func (s *Sandbox) awsClients(limit actions.RateLimit, endpoint string) actions.ClientSource {
+// own URL), with the accounts a configuration names.
+func (s *Sandbox) awsClients(limit actions.RateLimit, endpoint string, accounts map[string]actions.Account) actions.ClientSource {
 	if s.emu == nil {
 		panic("sandbox: AWS clients without an AWS emulator (Options.NoEmulator)")
 	}
 	if endpoint == "" {
 		endpoint = s.emu.URL()
 	}
-	return actions.NewAWSClientSource(actions.AWSOptions{Base: s.emu.AWSConfig(), Endpoint: endpoint, RateLimit: limit})
+	return actions.NewAWSClientSource(actions.AWSOptions{Base: s.emu.AWSConfig(), Endpoint: endpoint, RateLimit: limit, Accounts: accounts})
 }
 
 // RuntimeOptions configure NewRuntime.
@@ -177,6 +178,13 @@ type RuntimeOptions struct {
 	// region; default the emulator's URL. Tests put a recorder or a proxy
 	// in front of the emulator this way.
 	Endpoint string
+	// Accounts are the accounts the runbooks and the evidence store name
+	// (aws.accounts), e.g. the forensic account's role; default none: the
+	// emulator's credentials, in its default account.
+	Accounts map[string]actions.Account
+	// Evidence is the evidence store (the worker configuration's evidence
+	// section); default none.
+	Evidence evidence.Config
 }
 
 // NewRuntime is the real action runtime with every call going to the
@@ -184,10 +192,11 @@ type RuntimeOptions struct {
 // emulator (Options.NoEmulator).
 func (s *Sandbox) NewRuntime(o RuntimeOptions) *actions.Runtime {
 	return actions.NewRuntime(actions.Options{
-		Clients:      s.awsClients(o.RateLimit, o.Endpoint),
+		Clients:      s.awsClients(o.RateLimit, o.Endpoint, o.Accounts),
 		Notifier:     o.Notifier,
 		Logger:       s.logger,
 		PollInterval: o.PollInterval,
+		Evidence:     o.Evidence,
 	})
 }
 
