@@ -9,17 +9,20 @@ import (
 	"github.com/cordon-ir/cordon/runbooks"
 )
 
-// An input no expression reads is a warning at its line and column: the
-// runbook still compiles, and inputs read through inputs.x or
-// inputs["x"], in any expression, count as read.
-func TestUnusedInputIsAWarning(t *testing.T) {
-	src := `apiVersion: cordon.dev/v1
+// warnHead starts the runbooks of the warning tests, up to their inputs.
+const warnHead = `apiVersion: cordon.dev/v1
 kind: Runbook
 metadata:
   name: w
 inputs:
   instance_id: {type: string, required: true}
-  reason: {type: string, default: none}
+`
+
+// An input no expression reads is a warning at its line and column: the
+// runbook still compiles, and inputs read through inputs.x or
+// inputs["x"], in any expression, count as read.
+func TestUnusedInputIsAWarning(t *testing.T) {
+	src := warnHead + `  reason: {type: string, default: none}
   region: {type: string, default: eu-west-1}
   quiet: {type: bool, default: false}
 target:
@@ -48,14 +51,7 @@ steps:
 // step to add; a stop that hibernates keeps memory, and a capture before
 // the stop answers the warning.
 func TestStopWithoutMemoryCaptureIsAWarning(t *testing.T) {
-	head := `apiVersion: cordon.dev/v1
-kind: Runbook
-metadata:
-  name: w
-inputs:
-  instance_id: {type: string, required: true}
-steps:
-`
+	head := warnHead + "steps:\n"
 	stop := `  - id: stop
     action: aws.ec2.stop_instance
     approval: {approvers: {groups: [csirt]}}
