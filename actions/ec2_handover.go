@@ -87,17 +87,26 @@ func ec2HandoverActions() []registration {
 			Mutating: true,
 			DryRun: "Checks both accounts' keys (DescribeKey); sends LockSnapshot, CopySnapshot and ModifySnapshotAttribute with " +
 				"DryRun=true here, and the forensic account's CopySnapshot with DryRun=true once the shared copy exists.",
-			Permissions: []string{
+			// The kms: permissions besides DescribeKey are EBS's: it uses the
+			// keys on the caller's behalf while it copies (the EBS guide's
+			// list), and a copy whose caller may not fails in state error.
+			Permissions: slices.Concat([]string{
 				"ec2:DescribeSnapshots", "kms:DescribeKey", "ec2:DescribeLockedSnapshots", "ec2:LockSnapshot", "ec2:CopySnapshot",
 				"ec2:CreateTags", "ec2:DescribeSnapshotAttribute", "ec2:ModifySnapshotAttribute",
-			},
+			}, ebsCopyKeyPermissions()),
 			ForensicPermissions: slices.Concat([]string{
 				"sts:GetCallerIdentity", "kms:DescribeKey", "ec2:DescribeSnapshots", "ec2:CopySnapshot", "ec2:CreateTags",
 				"ec2:DescribeLockedSnapshots", "ec2:LockSnapshot",
-			}, evidence.Permissions()),
+			}, ebsCopyKeyPermissions(), evidence.Permissions()),
 			Timeout: 4 * hour,
 		}, handoverSnapshots),
 	}
+}
+
+// ebsCopyKeyPermissions are what EBS does with the source and destination
+// keys on the caller's behalf when it copies an encrypted snapshot.
+func ebsCopyKeyPermissions() []string {
+	return []string{"kms:CreateGrant", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKeyWithoutPlaintext"}
 }
 
 type handoverParams struct {
