@@ -18,6 +18,7 @@ import (
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/actions/spec"
+	"github.com/cordon-ir/cordon/evidence"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 )
 
@@ -33,6 +34,8 @@ type harness struct {
 	// ref, when set, is the run the calls belong to (default run-1 of
 	// incident INC-42, step "step").
 	ref *actions.RunRef
+	// evidence is the evidence store the runtime writes to (default none).
+	evidence evidence.Config
 }
 
 func newHarness(t *testing.T) *harness {
@@ -54,6 +57,7 @@ func (h *harness) runtime(accounts map[string]actions.Account) *actions.Runtime 
 		}),
 		Logger:       slog.New(slog.DiscardHandler),
 		PollInterval: 10 * time.Millisecond,
+		Evidence:     h.evidence,
 	})
 }
 
@@ -469,7 +473,7 @@ func outputTypeMismatch(v any, typ spec.Type) string {
 // the service's test file.
 func contractCases() []contractCase {
 	return slices.Concat(ec2Contracts(), ec2NetworkContracts(), iamContracts(), autoscalingContracts(), elbContracts(),
-		handoverContracts())
+		handoverContracts(), ssmContracts())
 }
 
 func TestContracts(t *testing.T) {
