@@ -82,7 +82,7 @@ func cloudTrailActions() []registration {
 			},
 			DryRun:              "Reads the history as a real run does; stores nothing (it says where the extract would go).",
 			Permissions:         []string{"cloudtrail:LookupEvents"},
-			ForensicPermissions: evidence.Permissions(),
+			ForensicPermissions: evidence.StorePermissions(),
 			Timeout:             30 * minute,
 		}, lookupEvents),
 	}

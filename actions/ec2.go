@@ -1,6 +1,9 @@
 package actions
 
-import "github.com/cordon-ir/cordon/actions/spec"
+import (
+	"github.com/cordon-ir/cordon/actions/spec"
+	"github.com/cordon-ir/cordon/evidence"
+)
 
 // ec2Actions registers the EC2 actions, each spec with its handler (in
 // ec2_*.go).
@@ -62,9 +65,11 @@ func ec2Actions() []registration {
 		}, findInstances),
 		action(spec.Action{
 			Name: "aws.ec2.describe_instance", Service: "ec2",
-			Summary:     "Capture the instance's state as evidence: network, volumes, role, Auto Scaling group, load balancers.",
-			Description: "The output is the record the PIR and later steps rely on; it is taken before anything changes.",
-			Params:      []spec.Param{instanceIDParam()},
+			Summary: "Capture the instance's state as evidence: network, volumes, role, Auto Scaling group, load balancers.",
+			Description: "The output is the record the PIR and later steps rely on; it is taken before anything changes. " +
+				"With an evidence store configured, the outputs (as JSON) are also stored there as an artefact of the case; " +
+				"a store that refuses or denies the write is a note, not a failure: the outputs are in the run's record anyway.",
+			Params: []spec.Param{instanceIDParam()},
 			Outputs: []spec.Field{
 				spec.F("instance_id", str, "Instance id."),
 				spec.F("state", str, "Instance state name."),
@@ -84,27 +89,31 @@ func ec2Actions() []registration {
 				spec.F("load_balancer_names", strs, "Classic load balancers the instance is registered with."),
 				spec.F("tags", spec.MapOf(str), "Instance tags."),
 			},
-			DryRun: "Runs unchanged: it only reads.",
+			DryRun: "Runs unchanged: it only reads (and stores nothing in the evidence store).",
 			Permissions: []string{
 				"ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeNetworkInterfaces",
 				"iam:GetInstanceProfile", "autoscaling:DescribeAutoScalingInstances",
 				"elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
 				"elasticloadbalancing:DescribeLoadBalancers",
 			},
-			Timeout: 5 * minute,
+			ForensicPermissions: evidence.StorePermissions(),
+			Timeout:             5 * minute,
 		}, describeInstance),
 		action(spec.Action{
 			Name: "aws.ec2.capture_console_output", Service: "ec2",
 			Summary: "Capture the instance's serial console output as evidence.",
-			Params:  []spec.Param{instanceIDParam()},
+			Description: "With an evidence store configured, the decoded output is also stored there as an artefact of the case; " +
+				"a store that refuses or denies the write is a note, not a failure.",
+			Params: []spec.Param{instanceIDParam()},
 			Outputs: []spec.Field{
 				spec.F("output", str, "Decoded console output."),
 				spec.F("sha256", str, "SHA-256 of the decoded output, for the evidence record."),
 				spec.F("bytes", spec.Int, "Length of the decoded output."),
 			},
-			DryRun:      "Runs unchanged: it only reads.",
-			Permissions: []string{"ec2:GetConsoleOutput"},
-			Timeout:     5 * minute,
+			DryRun:              "Runs unchanged: it only reads (and stores nothing in the evidence store).",
+			Permissions:         []string{"ec2:GetConsoleOutput"},
+			ForensicPermissions: evidence.StorePermissions(),
+			Timeout:             5 * minute,
 		}, captureConsoleOutput),
 		action(spec.Action{
 			Name: "aws.ec2.enable_termination_protection", Service: "ec2",

@@ -97,7 +97,7 @@ func ec2HandoverActions() []registration {
 			ForensicPermissions: slices.Concat([]string{
 				"sts:GetCallerIdentity", "kms:DescribeKey", "ec2:DescribeSnapshots", "ec2:CopySnapshot", "ec2:CreateTags",
 				"ec2:DescribeLockedSnapshots", "ec2:LockSnapshot",
-			}, ebsCopyKeyPermissions(), evidence.Permissions()),
+			}, ebsCopyKeyPermissions(), evidence.StorePermissions()),
 			Timeout: 4 * hour,
 		}, handoverSnapshots),
 	}

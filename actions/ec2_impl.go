@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/cordon-ir/cordon/evidence"
 )
 
 // instanceParams are the params of an action on one existing instance;
@@ -171,7 +174,13 @@ func describeInstance(ctx context.Context, x *execution) error {
 	x.output("target_group_arns", nonNil(targetGroups))
 	x.output("load_balancer_names", nonNil(loadBalancers))
 	x.output("tags", tags)
-	return nil
+	body, err := json.MarshalIndent(x.res.Outputs, "", "  ")
+	if err != nil {
+		return fmt.Errorf("describe %s: encode the outputs as evidence: %w", p.InstanceID, err)
+	}
+	return x.keepEvidenceIfYouCan(ctx, evidence.Item{Kind: "describe", Subject: p.InstanceID, Name: "describe.json", ContentType: "application/json",
+		Description: "the instance's state before containment (aws.ec2.describe_instance's outputs)",
+		Source:      "DescribeInstances, GetInstanceProfile, DescribeAutoScalingInstances, DescribeTargetHealth, DescribeLoadBalancers"}, body)
 }
 
 // registeredTargetGroups lists the ELBv2 target groups in which the

@@ -2,9 +2,7 @@ package actions
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -14,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/cordon-ir/cordon/evidence"
 )
 
 type findParams struct {
@@ -97,11 +97,11 @@ func captureConsoleOutput(ctx context.Context, x *execution) error {
 	if len(text) == 0 {
 		x.note("%s has no console output yet (EC2 keeps it only for running or recently stopped instances)", p.InstanceID)
 	}
-	sum := sha256.Sum256(text)
 	x.output("output", string(text))
-	x.output("sha256", hex.EncodeToString(sum[:]))
+	x.output("sha256", sha256Hex(text))
 	x.output("bytes", len(text))
-	return nil
+	return x.keepEvidenceIfYouCan(ctx, evidence.Item{Kind: "console", Subject: p.InstanceID, Name: "console.txt", ContentType: "text/plain; charset=utf-8",
+		Description: "the instance's serial console output", Source: "GetConsoleOutput"}, text)
 }
 
 type tagParams struct {

@@ -31,17 +31,17 @@ type API interface {
 	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 }
 
-// Permissions are the IAM actions on the evidence bucket a store may call
-// when it writes (Put, Adopt): checking the bucket's Object Lock, reading
-// and updating the manifest, writing artefacts with their retention,
-// reading back what a host uploaded, by version. Verify needs
-// s3:GetObject and s3:GetObjectVersion only.
-func Permissions() []string {
-	return []string{
-		"s3:GetBucketObjectLockConfiguration", "s3:GetObject", "s3:GetObjectVersion",
-		"s3:PutObject", "s3:PutObjectRetention",
-	}
+// StorePermissions are the IAM actions on the evidence bucket Put calls:
+// checking the bucket's Object Lock, reading and updating the manifest,
+// writing the artefact with its retention (s3:PutObjectRetention only
+// with retain_days).
+func StorePermissions() []string {
+	return []string{"s3:GetBucketObjectLockConfiguration", "s3:GetObject", "s3:PutObject", "s3:PutObjectRetention"}
 }
+
+// AdoptPermissions are those of Adopt: Put's, and reading back by version
+// what a host uploaded.
+func AdoptPermissions() []string { return append(StorePermissions(), "s3:GetObjectVersion") }
 
 // VerifyPermissions are the IAM actions Verify calls.
 func VerifyPermissions() []string { return []string{"s3:GetObject", "s3:GetObjectVersion"} }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -136,6 +137,7 @@ func FleetJSON(w io.Writer, s workflows.State, children []workflows.State) error
 	return writeJSON(w, struct {
 		workflows.State
 		Timings  Timings           `json:"timings"`
+		Custody  []wire.Artefact   `json:"chain_of_custody,omitempty"`
 		Children []workflows.State `json:"children,omitempty"`
-	}{s, TimingsOf(s, children), children})
+	}{s, TimingsOf(s, children), CustodyOf(s, children), children})
 }

@@ -11,16 +11,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cordon-ir/cordon/actions/wire"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
-// JSON writes the full record, with the timings read from it.
+// JSON writes the full record, with the timings and the chain of custody
+// read from it.
 func JSON(w io.Writer, s workflows.State) error {
 	return writeJSON(w, struct {
 		workflows.State
-		Timings Timings `json:"timings"`
-	}{s, TimingsOf(s, nil)})
+		Timings Timings         `json:"timings"`
+		Custody []wire.Artefact `json:"chain_of_custody,omitempty"`
+	}{s, TimingsOf(s, nil), CustodyOf(s, nil)})
 }
 
 func writeJSON(w io.Writer, s any) error {
@@ -187,6 +190,7 @@ func markdown(w io.Writer, s workflows.State, children []workflows.State) error 
 	if evidence == 0 {
 		b.WriteString("No evidence was captured.\n")
 	}
+	writeCustody(b, s, children)
 
 	b.WriteString("\n## Skipped, denied or failed\n\n")
 	problems := 0

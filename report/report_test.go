@@ -94,3 +94,56 @@ func TestJSONRoundTrips(t *testing.T) {
 		t.Fatalf("%v %+v", err, back.Meta)
 	}
 }
+
+// custodyState is a run that captured memory under bob's approval, and a
+// host run of it that stored triage output without a gate.
+func custodyState() (workflows.State, workflows.State) {
+	s := sampleState()
+	at := s.StartedAt.Add(30 * time.Second)
+	memory := wire.Artefact{Case: "INC-26084", Kind: "memory", Subject: "i-0abc", Description: "memory image", Bucket: "acme-evidence",
+		Key: "cases/INC-26084/i-0abc/memory/ec2-compromise-1/memory/memory.lime", VersionID: "v1", SHA256: strings.Repeat("a", 64), Size: 262144,
+		CollectedAt: at, WrittenBy: "instance", LockMode: "COMPLIANCE", RetainUntil: at.AddDate(0, 0, 30),
+		RunID: "ec2-compromise-1", Step: "memory", Action: "aws.ssm.capture_memory", Requester: "alice", Approvers: []string{"bob"}}
+	s.Timeline = append(s.Timeline, workflows.Event{Time: at, Kind: workflows.EventActionDone, Step: "memory", Artefacts: []wire.Artefact{memory}},
+		// A retry reported the same artefact again.
+		workflows.Event{Time: at, Kind: workflows.EventActionDone, Step: "memory", Artefacts: []wire.Artefact{memory}})
+	child := sampleState()
+	child.Meta.RunID = "ec2-compromise-1/contain/1"
+	triage := memory
+	triage.Kind, triage.Key, triage.VersionID, triage.SHA256, triage.WrittenBy, triage.Approvers = "triage", "cases/INC-26084/i-0abc/triage/x/processes.txt", "v2", strings.Repeat("b", 64), "cordon", nil
+	triage.CollectedAt = at.Add(-time.Second)
+	child.Timeline = append(child.Timeline, workflows.Event{Time: at, Kind: workflows.EventActionDone, Step: "triage", Artefacts: []wire.Artefact{triage}})
+	return s, child
+}
+
+// The chain of custody lists every artefact once, in the order collected:
+// what, its hash, where (version included), who collected it under whose
+// approval, when; and says how to check it.
+func TestChainOfCustody(t *testing.T) {
+	s, child := custodyState()
+	custody := report.CustodyOf(s, []workflows.State{child})
+	if len(custody) != 2 || custody[0].Kind != "triage" || custody[1].Kind != "memory" {
+		t.Fatalf("custody = %+v", custody)
+	}
+	out := rendered(t, func(w io.Writer) error { return report.FleetMarkdown(w, s, []workflows.State{child}) })
+	section := out[strings.Index(out, "## Chain of custody"):]
+	wantIn(t, section,
+		"| 2021-09-02 10:00:30Z | memory of i-0abc: memory image | `"+strings.Repeat("a", 64)+"` | 262144 | `s3://acme-evidence/cases/INC-26084/i-0abc/memory/ec2-compromise-1/memory/memory.lime?versionId=v1` (compliance until 2021-10-02) |",
+		"ec2-compromise-1 step memory (`aws.ssm.capture_memory`), written by instance; run requested by alice | bob |",
+		"— (the step has no gate)",
+		"`cordon evidence verify INC-26084`",
+	)
+	if n := strings.Count(section[:strings.Index(section, "\n\n#")], "memory.lime?versionId=v1"); n != 1 {
+		t.Errorf("the memory image is listed %d times in the fleet's chain of custody", n)
+	}
+	var back struct {
+		Custody []wire.Artefact `json:"chain_of_custody"`
+	}
+	if err := json.Unmarshal([]byte(rendered(t, func(w io.Writer) error { return report.FleetJSON(w, s, []workflows.State{child}) })), &back); err != nil ||
+		len(back.Custody) != 2 || back.Custody[1].Approvers[0] != "bob" {
+		t.Fatalf("JSON chain of custody = %+v, %v", back.Custody, err)
+	}
+	if plain := rendered(t, func(w io.Writer) error { return report.Markdown(w, sampleState()) }); strings.Contains(plain, "Chain of custody") {
+		t.Error("a run without artefacts has a chain of custody section")
+	}
+}

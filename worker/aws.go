@@ -2,10 +2,14 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/evidence"
 )
 
 // loadAWSConfig loads the worker's own AWS credentials the standard way
@@ -20,4 +24,47 @@ func loadAWSConfig(ctx context.Context, region string) (aws.Config, error) {
 		return aws.Config{}, fmt.Errorf("load AWS credentials: %w", err)
 	}
 	return cfg, nil
+}
+
+// awsClientSource reaches the configured accounts with the worker's own
+// credentials (and the configured endpoint, pacing and metrics sink).
+func awsClientSource(ctx context.Context, cfg *Config, awsMetrics actions.Metrics) (*actions.AWSClientSource, error) {
+	base, err := loadAWSConfig(ctx, cfg.AWS.Region)
+	if err != nil {
+		return nil, err
+	}
+	accounts := map[string]actions.Account{}
+	for name, a := range cfg.AWS.Accounts {
+		acct := actions.Account{RoleARN: a.RoleARN, ExternalID: a.ExternalID}
+		if a.RateLimit != nil {
+			limit := actions.RateLimit(*a.RateLimit)
+			acct.RateLimit = &limit
+		}
+		accounts[name] = acct
+	}
+	limit := DefaultRateLimit()
+	if cfg.AWS.RateLimit != nil {
+		limit = *cfg.AWS.RateLimit
+	}
+	return actions.NewAWSClientSource(actions.AWSOptions{Base: base, Accounts: accounts, Endpoint: cfg.AWS.Endpoint,
+		RateLimit: actions.RateLimit(limit), Metrics: awsMetrics}), nil
+}
+
+// EvidenceStore is the configuration's evidence store, reached as the
+// forensic account's role (evidence.account) with the worker's own
+// credentials, for `cordon evidence verify`. Its session is named for
+// what it does, so that CloudTrail shows who read the evidence.
+func EvidenceStore(ctx context.Context, cfg *Config, purpose string) (*evidence.Store, error) {
+	if !cfg.Evidence.Enabled() {
+		return nil, errors.New("the configuration has no evidence section: name the evidence bucket and the forensic account (docs/forensics.md)")
+	}
+	source, err := awsClientSource(ctx, cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	clients, err := source.Clients(ctx, actions.Target{Account: cfg.Evidence.Account, Region: cfg.Evidence.Region}, actions.RunRef{RunID: purpose})
+	if err != nil {
+		return nil, fmt.Errorf("reach the evidence store: %w", err)
+	}
+	return evidence.New(clients.S3, cfg.Evidence, nil), nil
 }

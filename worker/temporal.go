@@ -204,25 +204,10 @@ func NewRuntime(ctx context.Context, cfg *Config, opts Options) (*actions.Runtim
 func newRuntime(ctx context.Context, cfg *Config, opts Options, awsMetrics actions.Metrics) (*actions.Runtime, actions.ClientSource, error) {
 	clients := opts.Clients
 	if clients == nil {
-		base, err := loadAWSConfig(ctx, cfg.AWS.Region)
-		if err != nil {
+		var err error
+		if clients, err = awsClientSource(ctx, cfg, awsMetrics); err != nil {
 			return nil, nil, err
 		}
-		accounts := map[string]actions.Account{}
-		for name, a := range cfg.AWS.Accounts {
-			acct := actions.Account{RoleARN: a.RoleARN, ExternalID: a.ExternalID}
-			if a.RateLimit != nil {
-				limit := actions.RateLimit(*a.RateLimit)
-				acct.RateLimit = &limit
-			}
-			accounts[name] = acct
-		}
-		limit := DefaultRateLimit()
-		if cfg.AWS.RateLimit != nil {
-			limit = *cfg.AWS.RateLimit
-		}
-		clients = actions.NewAWSClientSource(actions.AWSOptions{Base: base, Accounts: accounts, Endpoint: cfg.AWS.Endpoint,
-			RateLimit: actions.RateLimit(limit), Metrics: awsMetrics})
 	}
 	poll := opts.PollInterval
 	if poll <= 0 {

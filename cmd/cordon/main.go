@@ -56,6 +56,7 @@ func commands() []command {
 		{"worker", "run a worker against a Temporal cluster or Temporal Cloud", runWorker},
 		{"gateway", "serve the Slack gateway (approve gates, /cordon commands) and a Slack-posting worker", runGateway},
 		{"report", "print a run's post-incident record (Markdown or JSON)", runReport},
+		{"evidence", "evidence verify CASE: re-read every artefact of a case from the evidence store and check its SHA-256", runEvidence},
 		{"bench", "measure fleet containment speed against a sequential script (embedded server, AWS emulator)", runBench},
 		{"version", "print the version: release, commit, Go, Temporal SDK, plan format", runVersion},
 	}

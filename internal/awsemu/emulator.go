@@ -184,6 +184,22 @@ func NewTestServer(t testing.TB, o Options) *Emulator {
 	return e
 }
 
+// UseCredentialsInEnv makes the AWS SDK's default credential chain find
+// the emulator's credentials, and nothing of this machine (no shared
+// config or credentials file, no instance metadata), for the rest of the
+// test: for code that loads its credentials the standard way, as the
+// worker and the CLI do. Point that code at URL as its endpoint too.
+func (e *Emulator) UseCredentialsInEnv(t testing.TB) {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("AWS_ACCESS_KEY_ID", DefaultAccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", DefaultSecretAccessKey)
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_CONFIG_FILE", dir+"/config")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", dir+"/credentials")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
 // Start listens on Options.Addr and serves until Close. It returns the base
 // URL to use as the SDK's BaseEndpoint. The context only bounds listening.
 func (e *Emulator) Start(ctx context.Context) (string, error) {

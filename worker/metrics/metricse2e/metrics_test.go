@@ -72,17 +72,8 @@ func TestRunExposesSDKAndAWSMetrics(t *testing.T) {
 	}
 	// worker.Run loads the worker's own credentials the standard way: give
 	// it the emulator's, and nothing from this machine.
-	creds, err := emu.AWSConfig().Credentials.Retrieve(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu.UseCredentialsInEnv(t)
 	dir := t.TempDir()
-	t.Setenv("AWS_ACCESS_KEY_ID", creds.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", creds.SecretAccessKey)
-	t.Setenv("AWS_SESSION_TOKEN", creds.SessionToken)
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 	// A production roster (signatures required): alice signs the start,
 	// and the worker vouches for the runbook from its source directory.
