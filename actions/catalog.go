@@ -59,7 +59,7 @@ func inWorkflow(s spec.Action) registration {
 // registrations lists every action of every service.
 func registrations() []registration {
 	return slices.Concat(ec2Actions(), autoscalingActions(), elbActions(), iamActions(), coreActions(),
-		ec2HandoverActions(), cloudTrailActions(), ssmActions())
+		ec2HandoverActions(), cloudTrailActions(), forensicIAMActions(), ssmActions())
 }
 
 // assemble checks that every registration is whole and indexes them: the

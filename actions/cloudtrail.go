@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/cordon-ir/cordon/actions/spec"
+	"github.com/cordon-ir/cordon/evidence"
 )
 
 // What a compromised principal did, from CloudTrail's event history
@@ -74,10 +77,13 @@ func cloudTrailActions() []registration {
 				spec.F("truncated", spec.Bool, "Whether events beyond max_events were left out."),
 				spec.F("sha256", str, "SHA-256 of the extract (hex)."),
 				spec.F("bytes", num, "Size of the extract."),
+				spec.F("object_key", str, "Where the extract is in the evidence bucket; empty without an evidence store, and in a preview."),
+				spec.F("version_id", str, "The S3 version of the extract the case's manifest vouches for."),
 			},
-			DryRun:      "Runs unchanged: it only reads (the extract is stored only by a real run).",
-			Permissions: []string{"cloudtrail:LookupEvents"},
-			Timeout:     30 * minute,
+			DryRun:              "Reads the history as a real run does; stores nothing (it says where the extract would go).",
+			Permissions:         []string{"cloudtrail:LookupEvents"},
+			ForensicPermissions: evidence.StorePermissions(),
+			Timeout:             30 * minute,
 		}, lookupEvents),
 	}
 }
@@ -224,7 +230,32 @@ func lookupEvents(ctx context.Context, x *execution) error {
 	if extract.Truncated {
 		x.note("more than %d events: the extract stops there (raise max_events, or narrow the window)", p.MaxEvents)
 	}
+	subject := cmp.Or(p.AccessKeyID, p.Username, p.InstanceID)
+	a, err := x.keepEvidence(ctx, evidence.Item{
+		Kind: "cloudtrail", Subject: subject, Name: "events.json", ContentType: "application/json",
+		Description: fmt.Sprintf("CloudTrail events of %s, %s to %s, in %s", lookupsText(extract.Lookups),
+			start.Format(time.RFC3339), end.Format(time.RFC3339), strings.Join(regions, ", ")),
+		Source: "cloudtrail:LookupEvents",
+	}, body)
+	if err != nil {
+		return err
+	}
+	x.output("object_key", "")
+	x.output("version_id", "")
+	if a != nil {
+		x.output("object_key", a.Key)
+		x.output("version_id", a.VersionID)
+	}
 	return nil
+}
+
+// lookupsText says what was looked up: "AccessKeyId AKIA..., ResourceName i-...".
+func lookupsText(lookups map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(lookups)) {
+		parts = append(parts, k+" "+lookups[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // readHistory reads one attribute's events in one region into the

@@ -180,6 +180,10 @@ func ec2Actions() []registration {
 				"tracked by those services whatever the instance's groups say; and traffic of other hosts sharing the subnet. " +
 				"For those, quarantine the subnet with aws.ec2.quarantine_subnet_acl, and take the Elastic IP off with " +
 				"aws.ec2.disassociate_address.\n\n" +
+				"With forensic_path, the quarantine group keeps one way out: HTTPS to the VPC's SSM endpoints (the agent's channel, " +
+				"for aws.ssm.capture_memory and aws.ssm.run_command) and its S3 endpoint (where their output goes), given per VPC in " +
+				"forensic_endpoints or the worker configuration's aws.forensic_endpoints; a VPC with none configured is refused before " +
+				"the gate. Isolate again without it once the evidence is collected to cut that path too.\n\n" +
 				"Refused before the gate (the preview fails, naming each interface and why): interfaces Cordon must not re-group " +
 				"(requester-managed ones such as NAT gateway, load balancer, VPC endpoint or Lambda interfaces, and EKS/ECS trunk " +
 				"and branch interfaces), and a NAT instance or router (source/destination check off and a route table sending " +
@@ -190,12 +194,15 @@ func ec2Actions() []registration {
 				{Name: "quarantine_group_ids", Type: spec.MapOf(str), Description: "VPC id → id of a quarantine group created beforehand, used instead of creating one (it must admit nothing; leftover outbound rules are revoked)."},
 				{Name: "two_phase", Type: spec.Bool, Default: false, Description: "First move to this isolation's allow-all untracked group, then at once to quarantine, so tracked connections are dropped."},
 				{Name: "allow_nat_instance", Type: spec.Bool, Default: false, Description: "Isolate the instance even if route tables send other subnets' traffic through it (a NAT instance or router)."},
+				{Name: "forensic_path", Type: spec.Bool, Default: false, Description: "Keep the forensic path: the quarantine group (<quarantine_group_name>-forensic) allows outbound HTTPS to the VPC's SSM and S3 endpoints only, so memory capture and triage still work."},
+				{Name: "forensic_endpoints", Type: spec.MapOf(strs), Description: "VPC id → the security groups (sg-), prefix lists (pl-) or CIDRs of its SSM and S3 endpoints, for forensic_path; default the worker configuration's aws.forensic_endpoints."},
 			},
 			Outputs: []spec.Field{
 				spec.F("quarantine_group_id", str, "The quarantine group now on every ENI."),
 				spec.F("network_interfaces", spec.ListOf(quarantinedENI), "Every ENI with its original groups and its exposure."),
 				spec.F("already_isolated", spec.Bool, "True when every ENI already had only the quarantine group."),
 				spec.F("max_exposure_ms", spec.Int, "With two_phase, the longest time an ENI was open to all traffic between the two moves (0 otherwise)."),
+				spec.F("forensic_egress", strs, "With forensic_path, what the instance may still reach (\"tcp 443-443 <endpoint>\"); empty otherwise."),
 			},
 			Destructive: true, Mutating: true,
 			Reverse: "aws.ec2.restore_isolation",

@@ -2,6 +2,8 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/cordon-ir/cordon/actions/spec"
+	"github.com/cordon-ir/cordon/evidence"
 )
 
 // Disks to the forensic account. The evidence snapshots stay, locked, in
@@ -66,10 +69,11 @@ func ec2HandoverActions() []registration {
 				"aws.accounts) copies it into its own account under forensic_kms_key_id, locks that copy too, and waits for it. " +
 				"EC2 checks keys once a copy has started: a key either account may not use ends the copy in state error, and " +
 				"the step fails saying which key policy to fix. Copies are tagged with the run, the step and the source " +
-				"snapshot in both accounts, so a retry or a second run does only what is left.",
+				"snapshot in both accounts, so a retry or a second run does only what is left. With an evidence store, the " +
+				"handover's record (every snapshot, its copies, the keys and both accounts) is stored as an artefact of the case.",
 			Params: []spec.Param{
 				{Name: "snapshot_ids", Type: strs, Required: true, Pattern: `^snap-[0-9a-f]{8,17}$`, Description: "The evidence snapshots (aws.ec2.snapshot_volumes' snapshot_ids)."},
-				{Name: "forensic_account", Type: str, Default: "forensic", Description: "The forensic account's name in the worker configuration (aws.accounts): its role makes the copy there."},
+				{Name: "forensic_account", Type: str, Description: "The forensic account's name in the worker configuration (aws.accounts): its role makes the copy there. Default: the evidence store's account (evidence.account)."},
 				{Name: "handover_kms_key_id", Type: str, Default: "alias/cordon-handover", Description: "Customer managed key of this account that the forensic account may use (id, ARN or alias)."},
 				{Name: "forensic_kms_key_id", Type: str, Default: "alias/cordon-evidence", Description: "The forensic account's own key for its copies (id, ARN or alias in that account)."},
 				{Name: "lock_mode", Type: str, Default: "governance", Enum: []string{"none", "governance", "compliance"}, Description: "Lock the snapshots here and the forensic copies there: none, governance or compliance (irreversible until it expires)."},
@@ -83,17 +87,26 @@ func ec2HandoverActions() []registration {
 			Mutating: true,
 			DryRun: "Checks both accounts' keys (DescribeKey); sends LockSnapshot, CopySnapshot and ModifySnapshotAttribute with " +
 				"DryRun=true here, and the forensic account's CopySnapshot with DryRun=true once the shared copy exists.",
-			Permissions: []string{
+			// The kms: permissions besides DescribeKey are EBS's: it uses the
+			// keys on the caller's behalf while it copies (the EBS guide's
+			// list), and a copy whose caller may not fails in state error.
+			Permissions: slices.Concat([]string{
 				"ec2:DescribeSnapshots", "kms:DescribeKey", "ec2:DescribeLockedSnapshots", "ec2:LockSnapshot", "ec2:CopySnapshot",
 				"ec2:CreateTags", "ec2:DescribeSnapshotAttribute", "ec2:ModifySnapshotAttribute",
-			},
-			ForensicPermissions: []string{
+			}, ebsCopyKeyPermissions()),
+			ForensicPermissions: slices.Concat([]string{
 				"sts:GetCallerIdentity", "kms:DescribeKey", "ec2:DescribeSnapshots", "ec2:CopySnapshot", "ec2:CreateTags",
 				"ec2:DescribeLockedSnapshots", "ec2:LockSnapshot",
-			},
+			}, ebsCopyKeyPermissions(), evidence.StorePermissions()),
 			Timeout: 4 * hour,
 		}, handoverSnapshots),
 	}
+}
+
+// ebsCopyKeyPermissions are what EBS does with the source and destination
+// keys on the caller's behalf when it copies an encrypted snapshot.
+func ebsCopyKeyPermissions() []string {
+	return []string{"kms:CreateGrant", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKeyWithoutPlaintext"}
 }
 
 type handoverParams struct {
@@ -146,6 +159,12 @@ func handoverSnapshots(ctx context.Context, x *execution) error {
 		x.output("snapshots", []handedSnapshot{})
 		return nil
 	}
+	if p.ForensicAccount == "" {
+		p.ForensicAccount = x.rt.opts.Evidence.Account
+	}
+	if p.ForensicAccount == "" {
+		return badParams(x.call.Action, errors.New("no forensic account: name it in forensic_account, or configure evidence.account in the worker configuration"))
+	}
 	h := &handover{x: x, p: p, region: x.aws.EC2.Options().Region}
 	// In this order: everything that can refuse the step (the forensic
 	// account, the snapshots, the keys) before anything changes.
@@ -167,7 +186,48 @@ func handoverSnapshots(ctx context.Context, x *execution) error {
 	x.output("forensic_account_id", h.forensicID)
 	x.output("forensic_snapshot_ids", ids)
 	x.output("snapshots", out)
-	return nil
+	return h.record(ctx, out)
+}
+
+// handoverRecord is the handover's artefact: where each snapshot went,
+// under which keys, between which accounts.
+type handoverRecord struct {
+	Format          string           `json:"format"`
+	SourceAccount   string           `json:"source_account"`
+	ForensicAccount string           `json:"forensic_account"`
+	Region          string           `json:"region"`
+	HandoverKeyARN  string           `json:"handover_kms_key_arn"`
+	Snapshots       []handedSnapshot `json:"snapshots"`
+}
+
+// record stores the handover's record in the evidence store, once the
+// forensic copies are complete: the snapshot ids are evidence too (the
+// disks themselves stay snapshots in the forensic account).
+func (h *handover) record(ctx context.Context, out []handedSnapshot) error {
+	body, err := json.MarshalIndent(handoverRecord{
+		Format: "cordon.snapshot-handover/v1", SourceAccount: aws.ToString(h.sources[0].OwnerId), ForensicAccount: h.forensicID,
+		Region: h.region, HandoverKeyARN: aws.ToString(h.handoverKey.Arn), Snapshots: out,
+	}, "", "  ")
+	if err != nil {
+		return badParams(h.x.call.Action, fmt.Errorf("encode the handover's record: %w", err))
+	}
+	// The instance the snapshots were taken of, when they say so and it
+	// is one.
+	subject := ""
+	for i, s := range h.sources {
+		if v := ec2TagMap(s.Tags)[tagSnapshotSource]; i == 0 || v == subject {
+			subject = v
+		} else {
+			subject = ""
+			break
+		}
+	}
+	_, err = h.x.keepEvidence(ctx, evidence.Item{
+		Kind: "snapshots", Subject: subject, Name: "handover.json", ContentType: "application/json",
+		Description: fmt.Sprintf("EBS snapshots %s handed over to the forensic account %s", strings.Join(h.p.SnapshotIDs, ", "), h.forensicID),
+		Source:      "ec2:CopySnapshot, ec2:ModifySnapshotAttribute",
+	}, body)
+	return err
 }
 
 // forensicWhat prefixes what a call in the forensic account does, so that

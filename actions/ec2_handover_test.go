@@ -62,7 +62,7 @@ func evidenceSnapshots(h *harness, spec awsemu.InstanceSpec) map[string]any {
 		h.t.Fatal(err)
 	}
 	h.emu.ResetCalls()
-	return map[string]any{"snapshot_ids": res.Outputs["snapshot_ids"]}
+	return map[string]any{"snapshot_ids": res.Outputs["snapshot_ids"], "forensic_account": "forensic"}
 }
 
 func handoverSeed(spec awsemu.InstanceSpec) func(h *harness) map[string]any {
@@ -128,7 +128,7 @@ func handoverContracts() []contractCase {
 		done:       handedOver,
 		permission: "ec2:CopySnapshot",
 		missing: func(h *harness) (map[string]any, string) {
-			return map[string]any{"snapshot_ids": []any{"snap-0000000000000dead"}}, "snap-0000000000000dead"
+			return map[string]any{"snapshot_ids": []any{"snap-0000000000000dead"}, "forensic_account": "forensic"}, "snap-0000000000000dead"
 		},
 	}}
 }

@@ -5,7 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -50,21 +53,83 @@ import (
 const (
 	quarantineEmpty     = "empty"
 	quarantineUntracked = "untracked"
+	quarantineForensic  = "forensic"
 )
 
-// quarantineGroupKind describes one of the two groups isolation uses.
+// quarantineGroupKind describes one of the groups isolation uses.
 type quarantineGroupKind struct {
 	name        string
 	tagValue    string
 	description string
 	// allowAll: ingress and egress allow every protocol from and to
-	// 0.0.0.0/0 and ::/0 (the untracked group); otherwise no rules at all.
+	// 0.0.0.0/0 and ::/0 (the untracked group); otherwise no ingress and
+	// exactly the egress rules below (none for the empty quarantine).
 	allowAll bool
+	egress   []ec2types.IpPermission
 }
 
 func emptyQuarantine(name string) quarantineGroupKind {
 	return quarantineGroupKind{name: name, tagValue: quarantineEmpty,
 		description: "Cordon quarantine: no inbound and no outbound traffic"}
+}
+
+// forensicQuarantine is the quarantine group that keeps the forensic
+// path (forensic_path): no inbound traffic, and outbound HTTPS only to
+// the VPC's endpoints for SSM (ssm, ssmmessages, ec2messages: the agent's
+// channel) and S3 (where memory images and triage output go), given as
+// the endpoints' security groups, prefix lists or addresses. Security
+// groups are stateful: the answers come back, nothing else does. One per
+// VPC, like the empty quarantine, brought to the configured endpoints.
+func forensicQuarantine(name string, peers []string) quarantineGroupKind {
+	k := quarantineGroupKind{name: name + "-forensic", tagValue: quarantineForensic,
+		description: "Cordon quarantine keeping the forensic path: no inbound; outbound HTTPS to the VPC's SSM and S3 endpoints only"}
+	for _, peer := range peers {
+		k.egress = append(k.egress, httpsTo(peer))
+	}
+	return k
+}
+
+// httpsTo is an egress rule allowing TCP 443 to one peer.
+func httpsTo(peer string) ec2types.IpPermission {
+	return withPeer(ec2types.IpPermission{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(443), ToPort: aws.Int32(443)}, peer)
+}
+
+// withPeer is rule p (protocol and ports) for one peer: a security group
+// (sg-), a prefix list (pl-) or an IPv4 or IPv6 address range.
+func withPeer(p ec2types.IpPermission, peer string) ec2types.IpPermission {
+	switch {
+	case strings.HasPrefix(peer, "sg-"):
+		p.UserIdGroupPairs = []ec2types.UserIdGroupPair{{GroupId: aws.String(peer)}}
+	case strings.HasPrefix(peer, "pl-"):
+		p.PrefixListIds = []ec2types.PrefixListId{{PrefixListId: aws.String(peer)}}
+	case strings.Contains(peer, ":"):
+		p.Ipv6Ranges = []ec2types.Ipv6Range{{CidrIpv6: aws.String(peer)}}
+	default:
+		p.IpRanges = []ec2types.IpRange{{CidrIp: aws.String(peer)}}
+	}
+	return p
+}
+
+// CheckForensicEndpoints validates endpoints for the forensic path: a VPC
+// id to the peers isolation still lets the instance reach over HTTPS,
+// each a security group (sg-...), a prefix list (pl-...) or a CIDR.
+func CheckForensicEndpoints(endpoints map[string][]string) error {
+	var errs []error
+	for _, vpc := range slices.Sorted(maps.Keys(endpoints)) {
+		if !strings.HasPrefix(vpc, "vpc-") {
+			errs = append(errs, fmt.Errorf("%q is not a VPC id (vpc-...)", vpc))
+		}
+		if len(endpoints[vpc]) == 0 {
+			errs = append(errs, fmt.Errorf("%s: no endpoint: list its SSM and S3 endpoints' security groups or prefix lists", vpc))
+		}
+		for _, peer := range endpoints[vpc] {
+			_, cidr := netip.ParsePrefix(peer)
+			if !strings.HasPrefix(peer, "sg-") && !strings.HasPrefix(peer, "pl-") && cidr != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is neither a security group (sg-...), a prefix list (pl-...) nor a CIDR", vpc, peer))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // untrackedQuarantine is the two-phase group of one isolation: its name
@@ -176,7 +241,11 @@ func quarantineGroup(ctx context.Context, x *execution, vpcID string, kind quara
 		} else if err := dryRunOK("create security group "+kind.name+" in "+vpcID, "ec2:CreateSecurityGroup", err); err != nil {
 			return "", err
 		} else {
-			x.change(vpcID, "security group "+kind.name, nil, newGroupPlaceholder(kind.name)+": "+kind.description)
+			what := newGroupPlaceholder(kind.name) + ": " + kind.description
+			if len(kind.egress) > 0 {
+				what += " (" + strings.Join(describeRules(kind.egress), ", ") + ")"
+			}
+			x.change(vpcID, "security group "+kind.name, nil, what)
 			return newGroupPlaceholder(kind.name), nil
 		}
 	}
@@ -197,7 +266,7 @@ func quarantineGroup(ctx context.Context, x *execution, vpcID string, kind quara
 	if kind.allowAll {
 		return id, openUntrackedGroup(ctx, x, g)
 	}
-	return id, sealQuarantineGroup(ctx, x, g)
+	return id, sealQuarantineGroup(ctx, x, g, kind.egress)
 }
 
 // discardOutput drops the output of an EC2 call sent with DryRun=true.
@@ -253,11 +322,12 @@ func createQuarantineGroup(ctx context.Context, x *execution, vpcID string, kind
 	}, nil
 }
 
-// sealQuarantineGroup removes every egress rule of the quarantine group.
-// It also runs on a group found already existing, which covers an earlier
-// attempt that crashed between creating the group and revoking its
-// default rule.
-func sealQuarantineGroup(ctx context.Context, x *execution, g *ec2types.SecurityGroup) error {
+// sealQuarantineGroup brings the quarantine group's egress to exactly
+// want: none for the empty quarantine, HTTPS to the VPC's endpoints for
+// the forensic one. It also runs on a group found already existing, which
+// covers an earlier attempt that crashed between creating the group and
+// revoking its default rule, and endpoints configured anew since.
+func sealQuarantineGroup(ctx context.Context, x *execution, g *ec2types.SecurityGroup, want []ec2types.IpPermission) error {
 	id := aws.ToString(g.GroupId)
 	if len(g.IpPermissions) > 0 {
 		// Revoking ingress is not among this action's permissions, and
@@ -267,26 +337,69 @@ func sealQuarantineGroup(ctx context.Context, x *execution, g *ec2types.Security
 			"isolate: quarantine group %s has inbound rules (%s) someone added: remove them, then retry",
 			id, strings.Join(describeRules(g.IpPermissions), "; ")), ErrConflict, nil)
 	}
-	if len(g.IpPermissionsEgress) == 0 {
+	have, wanted := describeRules(g.IpPermissionsEgress), describeRules(want)
+	var extra, missing []ec2types.IpPermission
+	for _, r := range perPeer(g.IpPermissionsEgress) {
+		if !slices.Contains(wanted, describeRules([]ec2types.IpPermission{r})[0]) {
+			extra = append(extra, r)
+		}
+	}
+	for _, r := range perPeer(want) {
+		if !slices.Contains(have, describeRules([]ec2types.IpPermission{r})[0]) {
+			missing = append(missing, r)
+		}
+	}
+	if len(extra) == 0 && len(missing) == 0 {
 		return nil
 	}
-	before := describeRules(g.IpPermissionsEgress)
-	err := settle(ctx, func() error {
-		return discardOutput(x.aws.EC2.RevokeSecurityGroupEgress(ctx, &ec2.RevokeSecurityGroupEgressInput{
-			GroupId: g.GroupId, IpPermissions: g.IpPermissionsEgress, DryRun: aws.Bool(x.preview()),
-		}))
-	}, groupNotVisible)
-	if isCode(err, "InvalidPermission.NotFound") {
-		// A concurrent isolation in this VPC revoked them first (a fleet
-		// isolates hosts in parallel): the group is as wanted, in a
-		// preview as in a real run.
-		return nil
-	}
-	if err := x.ec2Outcome("revoke outbound rules of quarantine group "+id, "ec2:RevokeSecurityGroupEgress", err); err != nil {
+	// A concurrent isolation in this VPC (a fleet isolates hosts in
+	// parallel) may have made the same change first: AWS then answers
+	// InvalidPermission.NotFound or .Duplicate, and the group is as
+	// wanted, in a preview as in a real run.
+	dry := aws.Bool(x.preview())
+	err := changeEgress(ctx, x, extra, "revoke outbound rules of quarantine group "+id, "ec2:RevokeSecurityGroupEgress", "InvalidPermission.NotFound",
+		func() error {
+			return discardOutput(x.aws.EC2.RevokeSecurityGroupEgress(ctx, &ec2.RevokeSecurityGroupEgressInput{GroupId: g.GroupId, IpPermissions: extra, DryRun: dry}))
+		})
+	if err != nil {
 		return err
 	}
-	x.change(id, "egress", before, []string{})
+	err = changeEgress(ctx, x, missing, "allow HTTPS to the forensic endpoints from quarantine group "+id, "ec2:AuthorizeSecurityGroupEgress", "InvalidPermission.Duplicate",
+		func() error {
+			return discardOutput(x.aws.EC2.AuthorizeSecurityGroupEgress(ctx, &ec2.AuthorizeSecurityGroupEgressInput{GroupId: g.GroupId, IpPermissions: missing, DryRun: dry}))
+		})
+	if err != nil {
+		return err
+	}
+	x.change(id, "egress", have, wanted)
 	return nil
+}
+
+// changeEgress sends one change of a group's egress rules (send, a dry
+// run in a preview) unless there are none; done is AWS's answer when the
+// change was made already.
+func changeEgress(ctx context.Context, x *execution, rules []ec2types.IpPermission, what, permission, done string, send func() error) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	err := settle(ctx, send, groupNotVisible)
+	if isCode(err, done) {
+		return nil
+	}
+	return x.ec2Outcome(what, permission, err)
+}
+
+// perPeer splits rules into one rule per peer, each with its protocol
+// and ports, so that single rules can be compared, revoked and added.
+func perPeer(rules []ec2types.IpPermission) []ec2types.IpPermission {
+	var out []ec2types.IpPermission
+	for _, r := range rules {
+		base := ec2types.IpPermission{IpProtocol: r.IpProtocol, FromPort: r.FromPort, ToPort: r.ToPort}
+		for _, peer := range rulePeers(r) {
+			out = append(out, withPeer(base, peer))
+		}
+	}
+	return out
 }
 
 // openUntrackedGroup makes sure the two-phase group allows all traffic
@@ -365,25 +478,31 @@ func describeRules(perms []ec2types.IpPermission) []string {
 		} else {
 			ports = fmt.Sprintf(" %d-%d", aws.ToInt32(p.FromPort), aws.ToInt32(p.ToPort))
 		}
-		var peers []string
-		for _, r := range p.IpRanges {
-			peers = append(peers, aws.ToString(r.CidrIp))
-		}
-		for _, r := range p.Ipv6Ranges {
-			peers = append(peers, aws.ToString(r.CidrIpv6))
-		}
-		for _, r := range p.UserIdGroupPairs {
-			peers = append(peers, aws.ToString(r.GroupId))
-		}
-		for _, r := range p.PrefixListIds {
-			peers = append(peers, aws.ToString(r.PrefixListId))
-		}
-		for _, peer := range peers {
+		for _, peer := range rulePeers(p) {
 			out = append(out, proto+ports+" "+peer)
 		}
 	}
 	slices.Sort(out)
 	return out
+}
+
+// rulePeers lists the peers of a rule: address ranges, security groups
+// and prefix lists, by their ids.
+func rulePeers(p ec2types.IpPermission) []string {
+	var peers []string
+	for _, r := range p.IpRanges {
+		peers = append(peers, aws.ToString(r.CidrIp))
+	}
+	for _, r := range p.Ipv6Ranges {
+		peers = append(peers, aws.ToString(r.CidrIpv6))
+	}
+	for _, r := range p.UserIdGroupPairs {
+		peers = append(peers, aws.ToString(r.GroupId))
+	}
+	for _, r := range p.PrefixListIds {
+		peers = append(peers, aws.ToString(r.PrefixListId))
+	}
+	return peers
 }
 
 // describeInterfaces reads the instance's ENIs with their tags (which
@@ -439,11 +558,28 @@ type quarantinedInterface struct {
 }
 
 type isolateParams struct {
-	InstanceID          string            `json:"instance_id"`
-	QuarantineGroupName string            `json:"quarantine_group_name"`
-	QuarantineGroupIDs  map[string]string `json:"quarantine_group_ids"`
-	TwoPhase            bool              `json:"two_phase"`
-	AllowNATInstance    bool              `json:"allow_nat_instance"`
+	InstanceID          string              `json:"instance_id"`
+	QuarantineGroupName string              `json:"quarantine_group_name"`
+	QuarantineGroupIDs  map[string]string   `json:"quarantine_group_ids"`
+	TwoPhase            bool                `json:"two_phase"`
+	AllowNATInstance    bool                `json:"allow_nat_instance"`
+	ForensicPath        bool                `json:"forensic_path"`
+	ForensicEndpoints   map[string][]string `json:"forensic_endpoints"`
+}
+
+// forensicPeers are the endpoints the forensic path keeps in vpc: the
+// step's own, else the worker configuration's.
+func (p isolateParams) forensicPeers(x *execution, vpc string) ([]string, error) {
+	peers := p.ForensicEndpoints[vpc]
+	if len(peers) == 0 {
+		peers = x.rt.opts.ForensicEndpoints[vpc]
+	}
+	if len(peers) == 0 {
+		return nil, badParams(x.call.Action, fmt.Errorf("forensic_path: no forensic endpoints for %s: list the security groups of its SSM, "+
+			"ssmmessages and ec2messages interface endpoints and its S3 endpoint (a prefix list or security group) under "+
+			"aws.forensic_endpoints.%s in the worker configuration, or in the step's forensic_endpoints", vpc, vpc))
+	}
+	return peers, nil
 }
 
 // checkQuarantineGroupIDs validates the configured groups: a VPC id to a
@@ -465,6 +601,9 @@ func isolateInstance(ctx context.Context, x *execution) error {
 	if err := checkQuarantineGroupIDs(x.call.Action, p.QuarantineGroupIDs); err != nil {
 		return err
 	}
+	if err := CheckForensicEndpoints(p.ForensicEndpoints); err != nil {
+		return badParams(x.call.Action, fmt.Errorf("forensic_endpoints: %w", err))
+	}
 	in, err := getInstance(ctx, x, p.InstanceID)
 	if err != nil {
 		return err
@@ -477,6 +616,7 @@ func isolateInstance(ctx context.Context, x *execution) error {
 		x.output("network_interfaces", []quarantinedInterface{})
 		x.output("already_isolated", true)
 		x.output("max_exposure_ms", 0)
+		x.output("forensic_egress", []string{})
 		return nil
 	}
 	current, err := describeInterfaces(ctx, x, p.InstanceID, enis)
@@ -492,6 +632,7 @@ func isolateInstance(ctx context.Context, x *execution) error {
 	// One quarantine group per VPC; an instance's interfaces may span VPCs.
 	quarantine := map[string]string{}
 	var vpcs []string
+	forensicEgress := []string{}
 	for _, e := range enis {
 		vpc := aws.ToString(e.VpcId)
 		if _, done := quarantine[vpc]; done {
@@ -502,9 +643,21 @@ func isolateInstance(ctx context.Context, x *execution) error {
 		if id == "" {
 			id = x.rt.opts.QuarantineGroupIDs[vpc]
 		}
-		if id != "" {
+		switch {
+		case p.ForensicPath:
+			peers, perr := p.forensicPeers(x, vpc)
+			if perr != nil {
+				return perr
+			}
+			if id != "" {
+				x.note("forensic_path: the configured quarantine group %s of %s admits nothing, so Cordon's forensic quarantine group is used instead", id, vpc)
+			}
+			kind := forensicQuarantine(p.QuarantineGroupName, peers)
+			quarantine[vpc], err = quarantineGroup(ctx, x, vpc, kind)
+			forensicEgress = append(forensicEgress, describeRules(kind.egress)...)
+		case id != "":
 			quarantine[vpc], err = configuredQuarantineGroup(ctx, x, vpc, id)
-		} else {
+		default:
 			quarantine[vpc], err = quarantineGroup(ctx, x, vpc, emptyQuarantine(p.QuarantineGroupName))
 		}
 		if err != nil {
@@ -549,6 +702,7 @@ func isolateInstance(ctx context.Context, x *execution) error {
 	x.output("network_interfaces", result)
 	x.output("already_isolated", allAlready)
 	x.output("max_exposure_ms", maxExposure)
+	x.output("forensic_egress", forensicEgress)
 	return nil
 }
 
@@ -816,7 +970,7 @@ func configuredQuarantineGroup(ctx context.Context, x *execution, vpcID, groupID
 		return "", temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"isolate: quarantine_group_ids names %s for %s, but that group is in %s", groupID, vpcID, v), ErrBadParams, nil)
 	}
-	return groupID, sealQuarantineGroup(ctx, x, &g)
+	return groupID, sealQuarantineGroup(ctx, x, &g, nil)
 }
 
 // checkMovable refuses interfaces Cordon must not or cannot re-group, and

@@ -473,7 +473,7 @@ func outputTypeMismatch(v any, typ spec.Type) string {
 // the service's test file.
 func contractCases() []contractCase {
 	return slices.Concat(ec2Contracts(), ec2NetworkContracts(), iamContracts(), autoscalingContracts(), elbContracts(),
-		handoverContracts(), ssmContracts())
+		handoverContracts(), forensicPathContracts(), forensicProfileContracts(), ssmContracts())
 }
 
 func TestContracts(t *testing.T) {

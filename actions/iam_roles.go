@@ -292,7 +292,11 @@ func revokeRoleSessions(ctx context.Context, x *execution) error {
 		}
 		priorProfile = tagValue(in.Tags, TagPriorInstanceProfile)
 		quarantineTag = tagValue(in.Tags, TagQuarantineInstanceProfile)
-		quarantined := current != "" && p.Quarantine != "" && lastPathElement(current) == p.Quarantine
+		// Quarantined: the instance has the profile this step puts on, or
+		// the one a forensic swap (aws.iam.replace_instance_profile)
+		// recorded putting on; the role to revoke is then the one of the
+		// profile it had.
+		quarantined := current != "" && (p.Quarantine != "" && lastPathElement(current) == p.Quarantine || current == quarantineTag)
 		switch {
 		case current != "" && !quarantined:
 			if role, err = profileRole(ctx, x, p.InstanceID, current); err != nil {

@@ -67,6 +67,11 @@ type Options struct {
 	// beforehand (worker configuration), for the VPCs a step's own
 	// quarantine_group_ids does not name.
 	QuarantineGroupIDs map[string]string
+	// ForensicEndpoints maps VPC ids to what isolation with forensic_path
+	// still lets an instance reach over HTTPS (the security groups or
+	// prefix lists of the VPC's SSM and S3 endpoints), for the VPCs a
+	// step's own forensic_endpoints does not name.
+	ForensicEndpoints map[string][]string
 	// Evidence is where artefacts go (memory images, triage outputs,
 	// describe results, ...): an S3 bucket with Object Lock in the
 	// forensic account. The zero value is no store: the evidence stays in

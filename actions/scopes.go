@@ -23,6 +23,12 @@ const (
 	arnPassedRole      = "arn:${Partition}:iam::${Account}:role${PassRolePath}*"
 	arnContainedUser   = "arn:${Partition}:iam::${Account}:user${UserPath}*"
 	arnInstanceProfile = "arn:${Partition}:iam::${Account}:instance-profile/*"
+	// The evidence store: its bucket, and the objects under its prefix
+	// (every case's artefacts and manifests).
+	arnEvidenceBucket  = "arn:${Partition}:s3:::${EvidenceBucket}"
+	arnEvidenceObjects = "arn:${Partition}:s3:::${EvidenceBucket}/${EvidencePrefix}*"
+	// Any account's KMS key: a handover uses keys of both accounts.
+	arnAnyKey = "arn:${Partition}:kms:*:*:key/*"
 )
 
 // Why a permission stays on Resource "*".
@@ -34,6 +40,10 @@ const (
 	// risk a policy that denies a containment step in the middle of an
 	// incident.
 	unscopedUnverified = "resource-level permissions not yet verified against the Service Authorization Reference"
+	// The CloudTrail reference: LookupEvents has no resource types.
+	unscopedLookupEvents = "no resource-level permissions for CloudTrail LookupEvents"
+	// The STS reference: GetCallerIdentity needs no permission at all.
+	unscopedCallerIdentity = "needs no permission: AWS answers GetCallerIdentity for any caller (listed so that a deny cannot hide it)"
 )
 
 // permissionScope is how one IAM action is granted wherever Cordon calls
@@ -57,6 +67,13 @@ func permissionScope(perm string) spec.Scope {
 	scope := func(resources ...string) spec.Scope {
 		return spec.Scope{Permissions: []string{perm}, Resources: resources}
 	}
+	// scopeIf is scope granted only under one condition.
+	scopeIf := func(op, key, value string, resources ...string) spec.Scope {
+		s := scope(resources...)
+		s.Condition = map[string]map[string][]string{op: {key: {value}}}
+		return s
+	}
+	unscoped := func(reason string) spec.Scope { return spec.Scope{Permissions: []string{perm}, Unscoped: reason} }
 	switch perm {
 	case "ec2:StopInstances", "ec2:TerminateInstances", "ec2:ModifyInstanceMetadataOptions",
 		"ec2:ReplaceIamInstanceProfileAssociation":
@@ -74,27 +91,38 @@ func permissionScope(perm string) spec.Scope {
 		return scope(arnContainedRole)
 	case "iam:PassRole":
 		// Only to EC2: the quarantine instance profile's role.
-		s := scope(arnPassedRole)
-		s.Condition = map[string]map[string][]string{"StringEquals": {"iam:PassedToService": {"ec2.amazonaws.com"}}}
-		return s
+		return scopeIf("StringEquals", "iam:PassedToService", "ec2.amazonaws.com", arnPassedRole)
 	case "iam:GetInstanceProfile":
 		return scope(arnInstanceProfile)
 	case "iam:AttachUserPolicy":
 		// Cordon attaches nothing but AWSDenyAll: without this condition the
 		// worker could attach AdministratorAccess to any user.
-		s := scope(arnContainedUser)
-		s.Condition = map[string]map[string][]string{"ArnEquals": {"iam:PolicyARN": {"arn:${Partition}:iam::aws:policy/AWSDenyAll"}}}
-		return s
+		return scopeIf("ArnEquals", "iam:PolicyARN", "arn:${Partition}:iam::aws:policy/AWSDenyAll", arnContainedUser)
 	case "iam:GetUserPolicy", "iam:PutUserPolicy", "iam:ListAttachedUserPolicies", "iam:ListAccessKeys",
 		"iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:GetLoginProfile", "iam:DeleteLoginProfile",
 		"iam:ListMFADevices", "iam:DeactivateMFADevice":
 		return scope(arnContainedUser)
+
+	case "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectRetention":
+		return scope(arnEvidenceObjects)
+	case "s3:GetBucketObjectLockConfiguration":
+		return scope(arnEvidenceBucket)
+	case "kms:CreateGrant", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKeyWithoutPlaintext":
+		// What EBS does with the keys on the caller's behalf when it
+		// copies an encrypted snapshot (the EBS guide's list for copies):
+		// only through EC2.
+		return scopeIf("StringLike", "kms:ViaService", "ec2.*.amazonaws.com", arnAnyKey)
+	case "kms:DescribeKey":
+		return scope(arnAnyKey)
+	case "cloudtrail:LookupEvents":
+		return unscoped(unscopedLookupEvents)
+	case "sts:GetCallerIdentity":
+		return unscoped(unscopedCallerIdentity)
 	}
-	s := spec.Scope{Permissions: []string{perm}, Unscoped: unscopedUnverified}
 	if strings.HasPrefix(perm, "ec2:Describe") {
-		s.Unscoped = unscopedEC2Describe
+		return unscoped(unscopedEC2Describe)
 	}
-	return s
+	return unscoped(unscopedUnverified)
 }
 
 // withScopes completes an action's Scopes: a scope the spec declares itself

@@ -159,6 +159,9 @@ func (r *runbookCompiler) compile(root *yaml.Node, sourceSum string) *Plan {
 	_, triggers := lookup(root, "triggers")
 	p.Triggers = r.compileTriggers(triggers, p.Inputs)
 	r.warnUnusedInputs(inputs, p)
+	if steps != nil && steps.Kind == yaml.SequenceNode {
+		r.warnMemoryNotCaptured(steps, p)
+	}
 	return p
 }
 

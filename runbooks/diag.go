@@ -42,6 +42,9 @@ const (
 	// Warnings: the runbook compiles, but something in it is likely a
 	// mistake.
 	CodeUnusedInput Code = "unused-input"
+	// CodeMemoryNotCaptured: a step stops or terminates an instance with
+	// no memory capture before it.
+	CodeMemoryNotCaptured Code = "memory-not-captured"
 )
 
 // Codes lists every diagnostic code, for documentation and its test.
@@ -52,6 +55,7 @@ func Codes() []Code {
 		CodeBadValue, CodeBadPattern, CodeUnknownAction, CodeUnknownParam, CodeMissingParam,
 		CodeDuplicateStep, CodeBadReference, CodeBadExpression, CodeForbiddenFunc, CodeMissingApproval,
 		CodeMissingApprovers, CodeMissingJustify, CodeUnknownRunbook, CodeUsesCycle, CodeNotAllowed, CodeUnusedInput,
+		CodeMemoryNotCaptured,
 	}
 }
 

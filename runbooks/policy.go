@@ -72,6 +72,19 @@ type PolicyOptions struct {
 	PassRolePath string
 	// UserPath is the IAM path of the users Cordon may contain; default /.
 	UserPath string
+	// ForensicAccountID is the 12-digit forensic account (evidence.account's
+	// id): the account of the forensic role's policy and the principal the
+	// handover key's policy names; default * in the forensic role's ARNs.
+	ForensicAccountID string
+	// EvidenceBucket and EvidencePrefix are the evidence store
+	// (evidence.bucket and evidence.prefix); default any bucket, the whole
+	// bucket.
+	EvidenceBucket string
+	EvidencePrefix string
+	// ForensicProfileRole is the role of the forensic instance profile
+	// (aws.iam.replace_instance_profile's instance_profile), at
+	// PassRolePath; default cordon-forensic.
+	ForensicProfileRole string
 }
 
 func (o PolicyOptions) withDefaults() PolicyOptions {
@@ -85,6 +98,12 @@ func (o PolicyOptions) withDefaults() PolicyOptions {
 	def(&o.RolePath, "/")
 	def(&o.PassRolePath, "/")
 	def(&o.UserPath, "/")
+	def(&o.ForensicAccountID, "*")
+	def(&o.EvidenceBucket, "*")
+	def(&o.ForensicProfileRole, "cordon-forensic")
+	if o.EvidencePrefix != "" && !strings.HasSuffix(o.EvidencePrefix, "/") {
+		o.EvidencePrefix += "/" // as evidence.prefix is read
+	}
 	return o
 }
 
@@ -95,8 +114,19 @@ func (o PolicyOptions) Validate() error {
 	if !regexp.MustCompile(`^aws(-[a-z]+)*$`).MatchString(o.Partition) {
 		return fmt.Errorf("partition %q is not an AWS partition (aws, aws-cn, aws-us-gov)", o.Partition)
 	}
-	if o.AccountID != "*" && !regexp.MustCompile(`^\d{12}$`).MatchString(o.AccountID) {
-		return fmt.Errorf("account id %q is not 12 digits", o.AccountID)
+	for name, id := range map[string]string{"account id": o.AccountID, "forensic account id": o.ForensicAccountID} {
+		if id != "*" && !regexp.MustCompile(`^\d{12}$`).MatchString(id) {
+			return fmt.Errorf("%s %q is not 12 digits", name, id)
+		}
+	}
+	if o.EvidenceBucket != "*" && !regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`).MatchString(o.EvidenceBucket) {
+		return fmt.Errorf("evidence bucket %q is not an S3 bucket name", o.EvidenceBucket)
+	}
+	if strings.ContainsAny(o.EvidencePrefix, "*?") || strings.HasPrefix(o.EvidencePrefix, "/") {
+		return fmt.Errorf("evidence prefix %q: no wildcard and no leading slash (e.g. cases/)", o.EvidencePrefix)
+	}
+	if !regexp.MustCompile(`^[\w+=,.@-]{1,64}$`).MatchString(o.ForensicProfileRole) {
+		return fmt.Errorf("forensic profile role %q is not an IAM role name", o.ForensicProfileRole)
 	}
 	// IAM's path syntax, without the wildcards * and ? that would widen
 	// the ARN the path is written into.
@@ -113,6 +143,7 @@ func (o PolicyOptions) replacer() *strings.Replacer {
 	return strings.NewReplacer(
 		"${Partition}", o.Partition, "${Account}", o.AccountID,
 		"${RolePath}", o.RolePath, "${PassRolePath}", o.PassRolePath, "${UserPath}", o.UserPath,
+		"${EvidenceBucket}", o.EvidenceBucket, "${EvidencePrefix}", o.EvidencePrefix,
 	)
 }
 
@@ -171,10 +202,23 @@ func (g grant) covers(h grant) bool {
 	return true
 }
 
-func (p *Plan) collectGrants(cat spec.Catalog, rep *strings.Replacer, grants map[string]map[string]grant) {
+// rolePermissions are the permissions a step needs of one role: the
+// responder role of the account it targets (forensic false), or the
+// forensic account's role.
+func rolePermissions(s Step, a *spec.Action, forensic bool) []string {
+	if !forensic {
+		return s.Permissions
+	}
+	if a == nil {
+		return nil
+	}
+	return a.ForensicPermissions
+}
+
+func (p *Plan) collectGrants(cat spec.Catalog, rep *strings.Replacer, forensic bool, grants map[string]map[string]grant) {
 	for _, s := range p.Steps {
 		a, _ := cat.Lookup(s.Action)
-		for _, perm := range s.Permissions {
+		for _, perm := range rolePermissions(s, a, forensic) {
 			g := grant{resources: []string{"*"}, unscoped: "not scoped in the action catalog"}
 			if a != nil {
 				if sc, ok := a.ScopeOf(perm); ok {
@@ -210,7 +254,7 @@ func (p *Plan) collectGrants(cat spec.Catalog, rep *strings.Replacer, grants map
 		}
 	}
 	for _, name := range sortedKeys(p.Children) {
-		p.Children[name].collectGrants(cat, rep, grants)
+		p.Children[name].collectGrants(cat, rep, forensic, grants)
 	}
 }
 
@@ -222,11 +266,16 @@ func (p *Plan) collectGrants(cat spec.Catalog, rep *strings.Replacer, grants map
 // reviewer sees at once what can modify the account. What must stay on
 // Resource "*" is returned too, with why, for the operator to see.
 func LeastPrivilegePolicy(cat spec.Catalog, opts PolicyOptions, plans ...*Plan) (IAMPolicy, []Unscoped) {
-	opts = opts.withDefaults()
+	return rolePolicy(cat, opts.withDefaults(), false, plans)
+}
+
+// rolePolicy is the policy of the responder role (forensic false) or of
+// the forensic account's role, for the plans.
+func rolePolicy(cat spec.Catalog, opts PolicyOptions, forensic bool, plans []*Plan) (IAMPolicy, []Unscoped) {
 	rep := opts.replacer()
 	grants := map[string]map[string]grant{}
 	for _, p := range plans {
-		p.collectGrants(cat, rep, grants)
+		p.collectGrants(cat, rep, forensic, grants)
 	}
 
 	type group struct {

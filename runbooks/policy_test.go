@@ -11,7 +11,8 @@ import (
 
 // policyCatalog has two actions that call the same permission, one with a
 // scope and a condition, one without any: IAM allows the union, so the
-// policy must grant the broader one and nothing narrower beside it.
+// policy must grant the broader one and nothing narrower beside it. One
+// more acts in the forensic account too.
 func policyCatalog(t *testing.T) spec.Catalog {
 	t.Helper()
 	cat, err := spec.NewRegistry(
@@ -33,6 +34,17 @@ func policyCatalog(t *testing.T) spec.Catalog {
 			Scopes:      []spec.Scope{{Permissions: []string{"iam:PassRole"}, Resources: []string{"arn:${Partition}:iam::${Account}:role/*"}}},
 		},
 		&spec.Action{Name: "t.bare", Summary: "s", DryRun: "d", Permissions: []string{"sts:GetCallerIdentity"}},
+		// t.handover acts in both accounts, as the snapshot handover does.
+		&spec.Action{
+			Name: "t.handover", Summary: "s", DryRun: "d", Mutating: true,
+			Permissions:         []string{"ec2:ModifySnapshotAttribute"},
+			ForensicPermissions: []string{"ec2:CopySnapshot", "s3:PutObject", "kms:DescribeKey"},
+			Scopes: []spec.Scope{
+				{Permissions: []string{"ec2:ModifySnapshotAttribute", "ec2:CopySnapshot"}, Unscoped: "not verified"},
+				{Permissions: []string{"s3:PutObject"}, Resources: []string{"arn:${Partition}:s3:::${EvidenceBucket}/${EvidencePrefix}*"}},
+				{Permissions: []string{"kms:DescribeKey"}, Resources: []string{"arn:${Partition}:kms:*:${Account}:key/*"}},
+			},
+		},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +63,8 @@ func stepsOf(actions ...string) *Plan {
 			st.Permissions = []string{"iam:PassRole"}
 		case "t.bare":
 			st.Permissions = []string{"sts:GetCallerIdentity"}
+		case "t.handover":
+			st.Permissions = []string{"ec2:ModifySnapshotAttribute"}
 		}
 		p.Steps = append(p.Steps, st)
 	}

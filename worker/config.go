@@ -149,6 +149,11 @@ type AWSConfig struct {
 	// one, for regions at their security-group quota. A runbook's own
 	// quarantine_group_ids parameter wins for the VPCs it names.
 	QuarantineGroupIDs map[string]string `yaml:"quarantine_group_ids"`
+	// ForensicEndpoints maps a VPC id to what isolation with forensic_path
+	// still lets an instance reach over HTTPS: the security groups (or
+	// CIDRs) of the VPC's SSM interface endpoints and the prefix list of
+	// its S3 gateway endpoint. A step's own forensic_endpoints wins.
+	ForensicEndpoints map[string][]string `yaml:"forensic_endpoints"`
 }
 
 // RateLimitConfig is calls per second, and the burst allowed, per API
@@ -300,6 +305,9 @@ func (c *Config) Validate() error {
 		if !strings.HasPrefix(vpc, "vpc-") || !strings.HasPrefix(sg, "sg-") {
 			errs = append(errs, fmt.Errorf("aws.quarantine_group_ids: %q: %q must map a VPC id (vpc-...) to a security group id (sg-...)", vpc, sg))
 		}
+	}
+	if err := actions.CheckForensicEndpoints(c.AWS.ForensicEndpoints); err != nil {
+		errs = append(errs, fmt.Errorf("aws.forensic_endpoints: %w", err))
 	}
 	for _, g := range c.Roster.Gateways {
 		if g.Name == "" || g.Name == "cli" || g.Name == workflows.ChannelIntake {

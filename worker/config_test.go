@@ -65,6 +65,8 @@ func TestConfigErrorsAreSpecific(t *testing.T) {
 		"negative rate": {strings.Replace(validConfig, "external_id: ir-7}", "external_id: ir-7, rate_limit: {mutating_per_second: -5}}", 1),
 			"aws.accounts.production.rate_limit.mutating_per_second is -5"},
 		"old burst key": {validConfig + "  rate_limit: {burst: 50}\n", "field burst not found"},
+		"forensic endpoint that is not one": {validConfig + "  forensic_endpoints: {vpc-0abc1234: [vpce-0abc1234]}\n",
+			`aws.forensic_endpoints: vpc-0abc1234: "vpce-0abc1234" is neither a security group (sg-...), a prefix list (pl-...) nor a CIDR`},
 		"evidence in an unknown account": {validConfig + "evidence: {account: forensic, bucket: acme-evidence}\n",
 			`evidence.account "forensic" is not in aws.accounts`},
 		"evidence without a bucket": {validConfig + "evidence: {account: production}\n", "evidence: bucket is required"},

@@ -214,7 +214,7 @@ func newRuntime(ctx context.Context, cfg *Config, opts Options, awsMetrics actio
 		poll = cfg.AWS.PollInterval
 	}
 	return actions.NewRuntime(actions.Options{Clients: clients, Notifier: opts.ActionNotifier, Logger: opts.Logger, PollInterval: poll,
-		QuarantineGroupIDs: cfg.AWS.QuarantineGroupIDs, Evidence: cfg.Evidence}), clients, nil
+		QuarantineGroupIDs: cfg.AWS.QuarantineGroupIDs, ForensicEndpoints: cfg.AWS.ForensicEndpoints, Evidence: cfg.Evidence}), clients, nil
 }
 
 // configuredLimits are every rate limit the configuration sets: the

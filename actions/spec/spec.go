@@ -238,6 +238,9 @@ func ScopePlaceholders() map[string]string {
 		"${RolePath}":     "the IAM path of the roles Cordon may contain, / for any",
 		"${PassRolePath}": "the IAM path of the roles Cordon may pass to EC2 (quarantine instance profiles), / for any",
 		"${UserPath}":     "the IAM path of the users Cordon may contain, / for any",
+		// The evidence store, for the forensic account's role.
+		"${EvidenceBucket}": "the evidence bucket (evidence.bucket), * for any",
+		"${EvidencePrefix}": "the evidence store's key prefix (evidence.prefix), empty for the whole bucket",
 	}
 }
 

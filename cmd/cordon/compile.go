@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/cordon-ir/cordon/actions"
@@ -168,13 +170,21 @@ func runPolicy(_ context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "policy", "[flags] PATH...", "Print the least-privilege IAM policy for the worker role that runs these runbooks.\n\n"+
 		"Each permission is granted on the resources its action names (instances, roles, users...) and under its condition;\n"+
 		"the defaults are wildcards, so the policy works as it is, and the flags narrow it. The permissions AWS (or what\n"+
-		"Cordon has verified of it) lets it grant only on Resource \"*\" are listed on stderr, with why.")
+		"Cordon has verified of it) lets it grant only on Resource \"*\" are listed on stderr, with why.\n\n"+
+		"Runbooks that keep evidence act in two accounts: the output is then an object with both sides (the responder\n"+
+		"role of each account they contain, the forensic account's role, the forensic instance profile's role and trust,\n"+
+		"the handover key's policy statement and the evidence bucket's policy); --side prints one of them alone.")
 	var opts runbooks.PolicyOptions
 	fs.StringVar(&opts.Partition, "partition", "aws", "AWS partition of the ARNs (aws, aws-cn, aws-us-gov)")
 	fs.StringVar(&opts.AccountID, "account-id", "*", "the 12-digit account the worker role acts in")
 	fs.StringVar(&opts.RolePath, "role-path", "/", "IAM path of the roles the runbooks may contain, e.g. /workloads/")
-	fs.StringVar(&opts.PassRolePath, "pass-role-path", "/", "IAM path of the roles of quarantine instance profiles (passed to EC2)")
+	fs.StringVar(&opts.PassRolePath, "pass-role-path", "/", "IAM path of the roles of quarantine and forensic instance profiles (passed to EC2)")
 	fs.StringVar(&opts.UserPath, "user-path", "/", "IAM path of the users the runbooks may contain")
+	fs.StringVar(&opts.ForensicAccountID, "forensic-account-id", "*", "the 12-digit forensic account (evidence.account's)")
+	fs.StringVar(&opts.EvidenceBucket, "evidence-bucket", "*", "the evidence bucket (evidence.bucket)")
+	fs.StringVar(&opts.EvidencePrefix, "evidence-prefix", "", "the evidence store's key prefix (evidence.prefix)")
+	fs.StringVar(&opts.ForensicProfileRole, "forensic-profile-role", "cordon-forensic", "the role of the forensic instance profile")
+	side := fs.String("side", "", "print one document: "+strings.Join(policySides(), ", "))
 	paths, exit, ok := parsePositional(fs, args, 1, -1)
 	if !ok {
 		return exit
@@ -183,23 +193,80 @@ func runPolicy(_ context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "cordon policy: %v\n", err)
 		return 2
 	}
+	if *side != "" && !slices.Contains(policySides(), *side) {
+		fmt.Fprintf(env.stderr, "cordon policy: --side %q is not one of %s\n", *side, strings.Join(policySides(), ", "))
+		return 2
+	}
 	plans, ok := compileFiles(env, paths)
 	if !ok {
 		return 1
 	}
 	policy, unscoped := runbooks.LeastPrivilegePolicy(actions.Catalog(), opts, plans...)
-	if len(policy.Statement) == 0 {
+	forensic, forensicUnscoped := runbooks.ForensicSide(actions.Catalog(), opts, plans...)
+	if len(policy.Statement) == 0 && forensic == nil {
 		fmt.Fprintln(env.stderr, "cordon policy: these runbooks call no AWS API; the worker needs no IAM permissions for them")
 		return 0
 	}
-	fmt.Fprintln(env.stdout, string(policy.JSON()))
-	if len(unscoped) > 0 {
-		fmt.Fprintf(env.stderr, "cordon policy: %d permission(s) stay on Resource \"*\":\n", len(unscoped))
-		for _, u := range unscoped {
-			fmt.Fprintf(env.stderr, "  %s: %s\n", u.Permission, u.Reason)
+	if code := printPolicies(env, policy, forensic, *side); code != 0 {
+		return code
+	}
+	reportUnscoped(env, "", unscoped)
+	if forensic != nil {
+		reportUnscoped(env, "the forensic role: ", forensicUnscoped)
+		if ph := forensic.Placeholders(); len(ph) > 0 {
+			fmt.Fprintf(env.stderr, "cordon policy: the key and bucket policies name %s: give --account-id and --forensic-account-id to fill them in\n",
+				strings.Join(ph, " and "))
 		}
 	}
 	return 0
+}
+
+// policySides are the documents --side can print.
+func policySides() []string {
+	return []string{"responder_role", "forensic_role", "forensic_instance_profile_role", "forensic_instance_profile_trust",
+		"handover_key_policy_statements", "evidence_bucket_policy"}
+}
+
+// printPolicies prints the responder role's policy alone when the
+// runbooks stay in their accounts, both sides otherwise, or one side.
+func printPolicies(env *cliEnv, responder runbooks.IAMPolicy, forensic *runbooks.ForensicPolicies, side string) int {
+	if forensic == nil {
+		if side != "" && side != "responder_role" {
+			fmt.Fprintf(env.stderr, "cordon policy: these runbooks do not act in the forensic account: there is no %s\n", side)
+			return 1
+		}
+		fmt.Fprintln(env.stdout, string(responder.JSON()))
+		return 0
+	}
+	both := struct {
+		ResponderRole runbooks.IAMPolicy `json:"responder_role"`
+		*runbooks.ForensicPolicies
+	}{responder, forensic}
+	if side == "" {
+		return writeJSON(env, both)
+	}
+	b, err := json.Marshal(both)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cordon policy: %v\n", err)
+		return 1
+	}
+	var docs map[string]json.RawMessage
+	if err := json.Unmarshal(b, &docs); err != nil || docs[side] == nil {
+		fmt.Fprintf(env.stderr, "cordon policy: these runbooks need no %s\n", side)
+		return 1
+	}
+	return writeJSON(env, docs[side])
+}
+
+// reportUnscoped lists on stderr the permissions granted on Resource "*".
+func reportUnscoped(env *cliEnv, whose string, unscoped []runbooks.Unscoped) {
+	if len(unscoped) == 0 {
+		return
+	}
+	fmt.Fprintf(env.stderr, "cordon policy: %s%d permission(s) stay on Resource \"*\":\n", whose, len(unscoped))
+	for _, u := range unscoped {
+		fmt.Fprintf(env.stderr, "  %s: %s\n", u.Permission, u.Reason)
+	}
 }
 
 func runActions(_ context.Context, env *cliEnv, args []string) int {
