@@ -619,3 +619,39 @@ outputs:
 		t.Errorf("timeline %s: want run_partial", timelineKinds(s))
 	}
 }
+
+// An action learns who approved its step's gate, and what it stores as
+// evidence goes into the run's record: the chain of custody says under
+// whose approval each artefact was collected.
+func TestArtefactsCarryTheGatesApprovers(t *testing.T) {
+	f := newFixture(t)
+	f.aws.artefacts = func(call wire.Call) []wire.Artefact {
+		if call.Mode != wire.Execute {
+			return nil
+		}
+		return []wire.Artefact{{Case: "INC-1", Kind: call.Run.StepID, Key: "cases/INC-1/" + call.Run.StepID, Approvers: call.Run.Approvers}}
+	}
+	f.at(time.Minute, func() { f.decide(workflows.ActApprove, "isolate", "bob", "confirmed IOC") })
+	f.start(gated, nil, workflows.RunMeta{})
+	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+	approvers := map[string]string{}
+	for _, c := range f.aws.calls {
+		approvers[string(c.Mode)+" "+c.Run.StepID] += strings.Join(c.Run.Approvers, ",") + ";"
+	}
+	// The gate's first preview is before anyone approved; the one right
+	// before acting, and the action, carry bob.
+	if approvers["preview isolate"] != ";bob;" || approvers["execute isolate"] != "bob;" || approvers["execute evidence"] != ";" {
+		t.Errorf("approvers by call: %v", approvers)
+	}
+	var recorded []string
+	for _, e := range f.state().Timeline {
+		for _, a := range e.Artefacts {
+			recorded = append(recorded, a.Kind+":"+strings.Join(a.Approvers, ","))
+		}
+	}
+	if strings.Join(recorded, " ") != "evidence: isolate:bob snapshot:" {
+		t.Errorf("artefacts in the timeline: %v", recorded)
+	}
+}
