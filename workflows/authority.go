@@ -152,6 +152,14 @@ func (r *runner) startV1(ctx workflow.Context, in RunInput) error {
 			r.in.Inputs, r.state.Inputs, r.values.Inputs = vouched.Inputs, vouched.Inputs, vouched.Inputs
 		}
 		r.setPlan(ctx, vouched.Plan)
+		if filled, ok := withDefaults(vouched.Plan, r.in.Inputs); ok &&
+			workflow.GetVersion(ctx, "typed-inputs-defaults", workflow.DefaultVersion, 1) >= 1 {
+			// Typed inputs from a client that has no plan (the intake
+			// starts by name with a trigger's inputs) leave the defaults
+			// to the run. Runs recorded before this evaluated them as
+			// missing.
+			r.in.Inputs, r.state.Inputs, r.values.Inputs = filled, filled, filled
+		}
 		r.state.Provenance = &Provenance{Source: vouched.Source, Vouched: vouched.Vouched, VouchedHash: vouched.VouchedHash,
 			Policy: r.roster.Policy, RosterVersion: r.roster.Version}
 		if err := r.authenticateStart(ctx, in, vouched); err != nil {
@@ -199,6 +207,25 @@ func (r *runner) startV1(ctx workflow.Context, in RunInput) error {
 		r.addBreakGlass(ctx, bg)
 	}
 	return nil
+}
+
+// withDefaults is inputs with the plan's defaults for the inputs not
+// given, and whether any was missing.
+func withDefaults(p *runbooks.Plan, inputs map[string]any) (map[string]any, bool) {
+	var filled map[string]any
+	for _, decl := range p.Inputs {
+		if _, given := inputs[decl.Name]; given || decl.Default == nil {
+			continue
+		}
+		if filled == nil {
+			filled = make(map[string]any, len(p.Inputs))
+			for k, v := range inputs {
+				filled[k] = v
+			}
+		}
+		filled[decl.Name] = decl.Default
+	}
+	return filled, filled != nil
 }
 
 // vouch asks the worker's side for the plan to run.

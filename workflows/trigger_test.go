@@ -467,3 +467,21 @@ func TestUnsignedTriggerOnADevelopmentRoster(t *testing.T) {
 		t.Errorf("trigger %+v, notes %v, timeline %s", s.Meta.Trigger, s.RosterNotes, timelineKinds(s))
 	}
 }
+
+// A client without the plan (the intake starts by name, with a trigger's
+// inputs) leaves inputs with defaults out: the run fills them in, so a
+// condition on one reads its default rather than failing on nothing.
+func TestTypedInputsGetTheirDefaults(t *testing.T) {
+	f := newFixture(t)
+	src := strings.Replace(strings.Replace(gated, "inputs:\n", "inputs:\n  isolate_too: {type: bool, default: true}\n", 1),
+		"    approval: required\n", "    approval: required\n    when: inputs.isolate_too\n", 1)
+	f.at(time.Minute, func() { f.decide(workflows.ActApprove, "isolate", "bob", "ok") })
+	f.start(src, map[string]any{"instance_id": "i-0fedcba9876543210"}, workflows.RunMeta{})
+	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
+		t.Fatalf("%+v %v", res, err)
+	}
+	s := f.state()
+	if s.Inputs["isolate_too"] != true || s.Inputs["instance_id"] != "i-0fedcba9876543210" || f.aws.count(wire.Execute, "aws.ec2.isolate_instance") != 1 {
+		t.Errorf("inputs %v, isolations %d", s.Inputs, f.aws.count(wire.Execute, "aws.ec2.isolate_instance"))
+	}
+}
