@@ -93,7 +93,7 @@ func WriteHosts(w io.Writer, fleet workflows.State, children []workflows.State) 
 // the document keeps a single title.
 func FleetMarkdown(w io.Writer, s workflows.State, children []workflows.State) error {
 	var b bytes.Buffer
-	if err := Markdown(&b, s); err != nil {
+	if err := markdown(&b, s, children); err != nil {
 		return err
 	}
 	if len(children) > 0 {
@@ -129,11 +129,13 @@ func AppendNested(b *bytes.Buffer, s workflows.State) error {
 	return nil
 }
 
-// FleetJSON writes the run's full record with its child runs' records
-// under "children" (omitted when there are none).
+// FleetJSON writes the run's full record, its timings (the children's
+// gates and isolations count) and its child runs' records under
+// "children" (omitted when there are none).
 func FleetJSON(w io.Writer, s workflows.State, children []workflows.State) error {
 	return writeJSON(w, struct {
 		workflows.State
+		Timings  Timings           `json:"timings"`
 		Children []workflows.State `json:"children,omitempty"`
-	}{s, children})
+	}{s, TimingsOf(s, children), children})
 }

@@ -3,6 +3,7 @@ package report_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -40,22 +41,14 @@ func fleetStates() (workflows.State, []workflows.State) {
 // each stayed exposed, then holds every host's own record.
 func TestFleetMarkdownListsHostsAndNestsTheirRecords(t *testing.T) {
 	fleet, children := fleetStates()
-	var b bytes.Buffer
-	if err := report.FleetMarkdown(&b, fleet, children); err != nil {
-		t.Fatal(err)
-	}
-	out := b.String()
-	for _, want := range []string{
+	out := rendered(t, func(w io.Writer) error { return report.FleetMarkdown(w, fleet, children) })
+	wantIn(t, out,
 		"# Containment report: fleet-1\n",
 		"| i-0abc | `fleet-1/contain/1` | succeeded | 1m0s | snap-1, snap-2 | isolate approved by bob (2 rounds) |",
 		"| i-0def | `fleet-1/contain/2` | failed | — |  |  |",
 		"## Containment report: fleet-1/contain/1\n",
 		"## Containment report: fleet-1/contain/2\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("fleet report lacks %q\n%s", want, out)
-		}
-	}
+	)
 	if n := strings.Count(out, "\n# "); n != 0 || !strings.HasPrefix(out, "# ") {
 		t.Errorf("the document must have exactly one title; found %d more", n)
 	}
@@ -126,5 +119,80 @@ func TestHostsKeyOnActionsNotOnNames(t *testing.T) {
 	}
 	if got := report.HostOf(workflows.State{Runbook: "fleet", Inputs: map[string]any{"compromised": []any{"i-0abc"}}}); got != "fleet" {
 		t.Errorf("HostOf(fleet run) = %q, want its runbook", got)
+	}
+}
+
+// triggeredFleet is the fleet of fleetStates, started by the intake from
+// two GuardDuty findings created and received before the run, one of
+// them updated since.
+func triggeredFleet() (workflows.State, []workflows.State) {
+	fleet, children := fleetStates()
+	t0 := fleet.StartedAt
+	fleet.Meta.Requester, fleet.Meta.Channel, fleet.Meta.Authenticated = "cordon-intake", workflows.ChannelIntake, true
+	fleet.Provenance = &workflows.Provenance{Requester: "cordon-intake", Authenticated: true, Initiator: workflows.RoleIntake}
+	finding := func(id, instance string, created, received time.Duration) workflows.TriggeredFinding {
+		return workflows.TriggeredFinding{Key: "guardduty/123456789012/us-east-1/" + id, TargetKey: "123456789012/us-east-1/instance/" + instance,
+			Source: "guardduty", ID: id, Type: "Backdoor:EC2/DenialOfService.Tcp", Account: "123456789012", Region: "us-east-1",
+			Severity: "high", Resource: instance, Count: 3, Created: t0.Add(created), Received: t0.Add(received)}
+	}
+	fleet.Meta.Trigger = &workflows.TriggerStart{Name: "guardduty-fleet", Mode: "launch", Intake: "cordon-intake", Findings: []workflows.TriggeredFinding{
+		finding("f2", "i-0def", -5*time.Minute, -4*time.Second), finding("f1", "i-0abc", -9*time.Minute, -3*time.Second)}}
+	fleet.FindingUpdates = []workflows.FindingUpdate{{Key: "guardduty/123456789012/us-east-1/f1", Count: 7, LastSeen: "2021-09-02T10:01:00Z",
+		Received: t0.Add(90 * time.Second), Intake: "cordon-intake"}}
+	return fleet, children
+}
+
+// A triggered run's record says what started it, each finding, each
+// update, and the time from detection to isolation, which for a fleet is
+// read from its host runs.
+func TestTriggeredFleetReport(t *testing.T) {
+	fleet, children := triggeredFleet()
+	wantIn(t, rendered(t, func(w io.Writer) error { return report.FleetMarkdown(w, fleet, children) }),
+		"| Requested by | cordon-intake (intake) |",
+		"| Trigger | Started by trigger guardduty-fleet (launch) from 2 finding(s), launched by the detection intake cordon-intake |",
+		"## Detection and timings",
+		"- guardduty Backdoor:EC2/DenialOfService.Tcp in 123456789012/us-east-1, target 123456789012/us-east-1/instance/i-0def, severity high, "+
+			"created 2021-09-02 09:55:00Z, received 2021-09-02 09:59:56Z, seen 3 times (guardduty/123456789012/us-east-1/f2)",
+		"- guardduty/123456789012/us-east-1/f1 updated: count 7, last seen 2021-09-02T10:01:00Z, received 2021-09-02 10:01:30Z",
+		// The earliest finding was created 09:51; the first received at
+		// 09:59:56; the gate, the approval and the isolation are the
+		// first host's.
+		"Timings: finding created 2021-09-02 09:51:00Z → received +8m56s → run started +4s → first gate waiting +3s → first approval +55s → "+
+			"first host isolated (fleet-1/contain/1) +2s.",
+	)
+
+	var back struct {
+		workflows.State
+		Timings report.Timings `json:"timings"`
+	}
+	if err := json.Unmarshal([]byte(rendered(t, func(w io.Writer) error { return report.FleetJSON(w, fleet, children) })), &back); err != nil {
+		t.Fatal(err)
+	}
+	want := report.TimingsOf(fleet, children)
+	if back.Meta.Trigger == nil || len(back.Meta.Trigger.Findings) != 2 || !back.Timings.FirstIsolated.Equal(want.FirstIsolated) ||
+		!back.Timings.FindingCreated.Equal(fleet.Meta.Trigger.Findings[1].Created) || back.Timings.IsolatedIn != "fleet-1/contain/1" {
+		t.Errorf("JSON trigger %+v, timings %+v", back.Meta.Trigger, back.Timings)
+	}
+
+	if s := rendered(t, func(w io.Writer) error { return report.WriteStatus(w, fleet, children) }); !strings.HasPrefix(s, "Started by trigger guardduty-fleet (launch) from 2 finding(s)") ||
+		strings.Count(s, "\n  guardduty ") != 2 || !strings.Contains(s, "\ntimings: finding created") {
+		t.Errorf("status:\n%s", s)
+	}
+}
+
+// A responder who launched a proposal is named as such; a run started by
+// hand says nothing of triggers, and its timings start at the run.
+func TestStartedSaysWhoLaunched(t *testing.T) {
+	fleet, _ := triggeredFleet()
+	fleet.Provenance.Initiator, fleet.Meta.Requester, fleet.Meta.Trigger.Mode = "", "alice", "propose"
+	if got := report.Started(fleet); !strings.HasSuffix(got, "proposed by intake cordon-intake and launched by alice") {
+		t.Errorf("started %q", got)
+	}
+	s := sampleState()
+	if got := report.Started(s); got != "" {
+		t.Errorf("a run started by hand: %q", got)
+	}
+	if got := report.TimingsOf(s, nil).Line(); got != "run started 2021-09-02 10:00:00Z → first gate waiting +3s → first approval +55s → first host isolated +2s" {
+		t.Errorf("timings %q", got)
 	}
 }

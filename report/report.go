@@ -15,9 +15,12 @@ import (
 	"github.com/cordon-ir/cordon/workflows"
 )
 
-// JSON writes the full record.
+// JSON writes the full record, with the timings read from it.
 func JSON(w io.Writer, s workflows.State) error {
-	return writeJSON(w, s)
+	return writeJSON(w, struct {
+		workflows.State
+		Timings Timings `json:"timings"`
+	}{s, TimingsOf(s, nil)})
 }
 
 func writeJSON(w io.Writer, s any) error {
@@ -37,6 +40,12 @@ var phases = append(runbooks.Phases(), "")
 // phase with evidence references, what was skipped or failed and why, and
 // the full timeline.
 func Markdown(w io.Writer, s workflows.State) error {
+	return markdown(w, s, nil)
+}
+
+// markdown is Markdown with the run's children, whose gates and
+// isolations count in the timings.
+func markdown(w io.Writer, s workflows.State, children []workflows.State) error {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "# Containment report: %s\n\n", s.Meta.RunID)
 	fmt.Fprintf(b, "| | |\n| --- | --- |\n")
@@ -45,6 +54,9 @@ func Markdown(w io.Writer, s workflows.State) error {
 		fmt.Fprintf(b, "| Incident | %s |\n", s.Meta.Incident)
 	}
 	fmt.Fprintf(b, "| Requested by | %s (%s) |\n", s.Meta.Requester, orDash(s.Meta.Channel))
+	if started := Started(s); started != "" {
+		fmt.Fprintf(b, "| Trigger | %s |\n", cell(started))
+	}
 	fmt.Fprintf(b, "| Outcome | **%s** |\n", s.Status)
 	if s.Status == workflows.RunPartial {
 		var notDone []string
@@ -81,6 +93,7 @@ func Markdown(w io.Writer, s workflows.State) error {
 	if iso := isolatedAt(s); !iso.IsZero() {
 		fmt.Fprintf(b, "\nTime from launch to isolation: **%s**.\n", iso.Sub(s.StartedAt).Round(time.Second))
 	}
+	writeDetection(b, s, children)
 
 	writeAuthority(b, s)
 

@@ -3,6 +3,7 @@ package report_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -38,13 +39,29 @@ func sampleState() workflows.State {
 	}
 }
 
-func TestMarkdownIsAPIRRecord(t *testing.T) {
+// rendered is what write wrote, or the test stops.
+func rendered(t *testing.T, write func(io.Writer) error) string {
+	t.Helper()
 	var b bytes.Buffer
-	if err := report.Markdown(&b, sampleState()); err != nil {
+	if err := write(&b); err != nil {
 		t.Fatal(err)
 	}
-	out := b.String()
-	for _, want := range []string{
+	return b.String()
+}
+
+// wantIn reports each of wants that out (a report) lacks.
+func wantIn(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q\n%s", want, out)
+		}
+	}
+}
+
+func TestMarkdownIsAPIRRecord(t *testing.T) {
+	out := rendered(t, func(w io.Writer) error { return report.Markdown(w, sampleState()) })
+	wantIn(t, out,
 		"# Containment report: ec2-compromise-1",
 		"| Incident | INC-26084 |",
 		"| Outcome | **succeeded** |",
@@ -55,11 +72,7 @@ func TestMarkdownIsAPIRRecord(t *testing.T) {
 		"- **terminate** skipped: condition false",
 		"| run_started |  | alice (cli) |",
 		"isolate changed:\n  - `eni-1` groups: [\"sg-app\"] → [\"sg-q\"]",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("report lacks %q\n%s", want, out)
-		}
-	}
+	)
 	// One vocabulary (issue 13 item 4): each decision once, changes as
 	// lines a person reads, not JSON blobs.
 	decisions := out[strings.Index(out, "## Decisions"):strings.Index(out, "## Steps")]

@@ -59,6 +59,14 @@ type StartOptions struct {
 	// A gateway derives it from the interaction that asked for the start,
 	// so that a repeated delivery carries the same one.
 	Nonce string
+	// Trigger, when set, says the run is started from detections: the
+	// plan's trigger and the findings (Meta.Trigger, which it replaces).
+	// The start signs its name and the findings' hash. The intake signs
+	// as itself (Meta.Requester its roster id, Meta.Channel
+	// workflows.ChannelIntake) under a launch or dry_run trigger; a
+	// responder who launched a proposal signs as themselves, with Mode
+	// propose.
+	Trigger *workflows.TriggerStart
 }
 
 // NewNonce returns a fresh single-use nonce for a request.
@@ -72,6 +80,9 @@ func NewNonce() string {
 // its id.
 func Start(ctx context.Context, c client.Client, taskQueue string, o StartOptions) (string, error) {
 	meta := o.Meta
+	if o.Trigger != nil {
+		meta.Trigger = o.Trigger
+	}
 	name := o.Runbook
 	if o.Plan != nil {
 		name = o.Plan.Runbook.Name
@@ -98,6 +109,9 @@ func Start(ctx context.Context, c client.Client, taskQueue string, o StartOption
 			InputsHash: in.SignedInputsHash(), Incident: meta.Incident, DryRun: meta.DryRun}
 		if meta.Force {
 			req.Force, req.Reason = true, meta.ForceReason
+		}
+		if meta.Trigger != nil {
+			req.Trigger, req.FindingsHash = meta.Trigger.Name, meta.Trigger.FindingsHash()
 		}
 		signed, err := workflows.Sign(req, o.Signer)
 		if err != nil {
@@ -179,6 +193,9 @@ func startDetails(runbook string, targets []string, meta workflows.RunMeta) stri
 	b.WriteString(".\n\n")
 	if len(targets) > 0 {
 		fmt.Fprintf(&b, "Targets: %s.\n\n", strings.Join(targets, ", "))
+	}
+	if t := meta.Trigger; t != nil {
+		fmt.Fprintf(&b, "Started by trigger `%s` (%s) from %d finding(s).\n\n", t.Name, t.Mode, len(t.Findings))
 	}
 	if meta.DryRun {
 		b.WriteString("A rehearsal: every step previews, nothing changes.\n\n")
@@ -306,6 +323,44 @@ func refusal(runID string, err error) error {
 		return &Refused{Reason: strings.TrimSpace(msg[i+len("validation error:"):])}
 	}
 	return fmt.Errorf("send to run %s: %w", runID, err)
+}
+
+// ErrRunNotRunning is what SendFindingUpdate returns (wrapped) when the
+// run has ended or never existed: the intake then tells people that the
+// finding is still active after the run, instead of starting another.
+var ErrRunNotRunning = errors.New("the run is not running")
+
+// SendFindingUpdate reports a later delivery of a finding to the run that
+// acts on it, signed by the intake (signer is the key of roster member
+// intakeID, whose role is intake; nil sends it unsigned, which only a
+// development roster accepts). The run verifies it, records it as a
+// line of its timeline, and changes nothing else; a refusal is recorded
+// in the run, not returned (a signal has no answer): the run's state says
+// (State.FindingUpdates, State.Refusals).
+func SendFindingUpdate(ctx context.Context, c client.Client, runID string, upd workflows.FindingUpdate, signer ssh.Signer, intakeID string) error {
+	if upd.Intake == "" {
+		upd.Intake = intakeID
+	}
+	if upd.Received.IsZero() {
+		upd.Received = time.Now().UTC()
+	}
+	req := workflows.Request{RunID: runID, Action: workflows.ActFindingUpdate, Actor: intakeID, Channel: workflows.ChannelIntake,
+		Time: time.Now().UTC(), Nonce: NewNonce(), FindingsHash: upd.Hash()}
+	if signer != nil { // nil: unsigned, which only a development roster accepts
+		var err error
+		if req, err = workflows.Sign(req, signer); err != nil {
+			return err
+		}
+	}
+	err := c.SignalWorkflow(ctx, runID, "", workflows.SignalFindingUpdate, workflows.FindingUpdateSignal{Request: req, Update: upd})
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return fmt.Errorf("update finding %s of run %s: %w (%v)", upd.Key, runID, ErrRunNotRunning, err)
+	}
+	if err != nil {
+		return fmt.Errorf("update finding %s of run %s: %w", upd.Key, runID, err)
+	}
+	return nil
 }
 
 // Wait blocks until the run ends and returns its result.

@@ -280,10 +280,11 @@ func (c *Config) Validate() error {
 		}
 		seen[m.ID] = true
 		for _, r := range m.Roles {
-			if r != workflows.RoleResponder && r != workflows.RoleLead {
-				errs = append(errs, fmt.Errorf("roster member %s: role %q is not responder or lead", m.ID, r))
+			if r != workflows.RoleResponder && r != workflows.RoleLead && r != workflows.RoleIntake {
+				errs = append(errs, fmt.Errorf("roster member %s: role %q is not responder, lead or intake", m.ID, r))
 			}
 		}
+		errs = append(errs, m.validateIntake()...)
 		for _, k := range m.PublicKeys {
 			if workflows.Fingerprint(k) == "(unparsable key)" {
 				errs = append(errs, fmt.Errorf("roster member %s: public key %q is not an SSH authorized_keys line", m.ID, abbreviate(k)))
@@ -296,8 +297,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, g := range c.Roster.Gateways {
-		if g.Name == "" || g.Name == "cli" {
-			errs = append(errs, fmt.Errorf("roster.gateways: a gateway needs a name other than cli"))
+		if g.Name == "" || g.Name == "cli" || g.Name == workflows.ChannelIntake {
+			errs = append(errs, fmt.Errorf("roster.gateways: a gateway needs a name other than cli and %s (%q)", workflows.ChannelIntake, g.Name))
 		}
 		for _, a := range g.Actions {
 			if !slices.Contains(gatewayActions, a) {
@@ -324,6 +325,26 @@ func (c *Config) Validate() error {
 		errs = append(errs, a.RateLimit.validate("aws.accounts."+name+".rate_limit")...)
 	}
 	return errors.Join(errs...)
+}
+
+// validateIntake checks a detection intake's entry: the intake role
+// alone (an intake that could also approve or steer would let a detection
+// do what only people may), and a key to sign its starts with.
+func (m MemberConfig) validateIntake() []error {
+	if !slices.Contains(m.Roles, workflows.RoleIntake) {
+		return nil
+	}
+	var errs []error
+	if len(m.Roles) > 1 {
+		errs = append(errs, fmt.Errorf("roster member %s: the intake role goes alone (it has %s): a detection may start a run, never approve or steer one; give people their roles in entries of their own", m.ID, strings.Join(m.Roles, ", ")))
+	}
+	if len(m.PublicKeys) == 0 {
+		errs = append(errs, fmt.Errorf("roster member %s: an intake needs public_keys: it signs every start and finding update with its own key", m.ID))
+	}
+	if m.SlackID != "" {
+		errs = append(errs, fmt.Errorf("roster member %s: an intake has no slack_id: no gateway may sign for it", m.ID))
+	}
+	return errs
 }
 
 // gatewayActions are the requests a gateway may be allowed to sign.

@@ -51,9 +51,17 @@ func TestLoadConfig(t *testing.T) {
 func TestConfigErrorsAreSpecific(t *testing.T) {
 	cases := map[string]struct{ body, want string }{
 		"typo in a key": {strings.Replace(validConfig, "namespace:", "namespac:", 1), "field namespac not found"},
-		"unknown role":  {strings.Replace(validConfig, "roles: [responder]", "roles: [admin]", 1), `role "admin" is not responder or lead`},
-		"bad key":       {strings.Replace(validConfig, "ssh-ed25519 AAAAC3", "ssh-ed25519 XXXX", 1), "is not an SSH authorized_keys line"},
-		"bad role ARN":  {strings.Replace(validConfig, `"arn:aws:iam::123456789012:role/cordon-responder"`, "cordon-responder", 1), "is not an ARN"},
+		"unknown role":  {strings.Replace(validConfig, "roles: [responder]", "roles: [admin]", 1), `role "admin" is not responder, lead or intake`},
+		"intake with another role": {strings.Replace(validConfig, "roles: [responder]", "roles: [intake, lead]", 1),
+			"roster member alice: the intake role goes alone (it has intake, lead)"},
+		"intake without a key": {strings.Replace(strings.Replace(validConfig, "roles: [responder]", "roles: [intake]", 1),
+			"      public_keys:\n        - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG0z1yUNtpJ0DmWMv3oVfF8wGc+3cR9gN0bZuSOKmUo4 alice@laptop\n", "", 1),
+			"roster member alice: an intake needs public_keys"},
+		"intake on Slack": {strings.Replace(validConfig, "roles: [responder]", "roles: [intake]", 1), "an intake has no slack_id"},
+		"gateway named intake": {strings.Replace(validConfig, "aws:\n", "  gateways:\n    - {name: intake, public_key: \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG0z1yUNtpJ0DmWMv3oVfF8wGc+3cR9gN0bZuSOKmUo4\"}\naws:\n", 1),
+			"a gateway needs a name other than cli and intake"},
+		"bad key":      {strings.Replace(validConfig, "ssh-ed25519 AAAAC3", "ssh-ed25519 XXXX", 1), "is not an SSH authorized_keys line"},
+		"bad role ARN": {strings.Replace(validConfig, `"arn:aws:iam::123456789012:role/cordon-responder"`, "cordon-responder", 1), "is not an ARN"},
 		"negative rate": {strings.Replace(validConfig, "external_id: ir-7}", "external_id: ir-7, rate_limit: {mutating_per_second: -5}}", 1),
 			"aws.accounts.production.rate_limit.mutating_per_second is -5"},
 		"old burst key": {validConfig + "  rate_limit: {burst: 50}\n", "field burst not found"},
@@ -65,6 +73,22 @@ func TestConfigErrorsAreSpecific(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, c.want)
 			}
 		})
+	}
+}
+
+// An intake alone in its role, with a key, is a valid roster member.
+func TestIntakeMemberLoads(t *testing.T) {
+	intake := `    - id: cordon-intake
+      roles: [intake]
+      public_keys:
+        - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG0z1yUNtpJ0DmWMv3oVfF8wGc+3cR9gN0bZuSOKmUo4 intake@host
+`
+	cfg, err := LoadConfig(writeConfig(t, strings.Replace(validConfig, "aws:\n", intake+"aws:\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cfg.WorkflowRoster(); len(r.Members) != 2 || !r.Members[1].IsIntake() || r.Members[1].Responds() {
+		t.Errorf("roster %+v", r.Members)
 	}
 }
 

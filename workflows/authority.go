@@ -37,7 +37,13 @@ func InputsHash(inputs map[string]any) string {
 	if inputs == nil {
 		inputs = map[string]any{}
 	}
-	b, err := json.Marshal(inputs)
+	return jsonHash(inputs)
+}
+
+// jsonHash is the sha256 of v's canonical JSON (encoding/json sorts map
+// keys and writes struct fields in order), what a signature binds to.
+func jsonHash(v any) string {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return "unencodable:" + err.Error()
 	}
@@ -51,13 +57,12 @@ func (t *TriggerStart) FindingsHash() string {
 	if t == nil {
 		return ""
 	}
-	b, err := json.Marshal(t.Findings)
-	if err != nil {
-		return "unencodable:" + err.Error()
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return jsonHash(t.Findings)
 }
+
+// Hash is what the intake's signed finding_update request binds of the
+// update (Request.FindingsHash): the sha256 of its canonical JSON.
+func (u FindingUpdate) Hash() string { return jsonHash(u) }
 
 // SignedInputsHash is the InputsHash a start request signs for this input:
 // of the text inputs when the worker is to resolve them, else of the typed
@@ -105,6 +110,9 @@ func (r *runner) startV1(ctx workflow.Context, in RunInput) error {
 	r.in.Meta.Parent = ""
 	r.in.Meta.PreApproved = nil
 	r.in.Meta.Authenticated = false
+	// What started the run is recorded only once verified (a child's is
+	// its parent's, written by the parent's workflow code).
+	r.in.Meta.Trigger = nil
 	if info.ParentWorkflowExecution != nil {
 		r.in.Meta.Parent = info.ParentWorkflowExecution.ID
 	}
@@ -144,9 +152,17 @@ func (r *runner) startV1(ctx workflow.Context, in RunInput) error {
 			r.in.Inputs, r.state.Inputs, r.values.Inputs = vouched.Inputs, vouched.Inputs, vouched.Inputs
 		}
 		r.setPlan(ctx, vouched.Plan)
+		if filled, ok := withDefaults(vouched.Plan, r.in.Inputs); ok &&
+			workflow.GetVersion(ctx, "typed-inputs-defaults", workflow.DefaultVersion, 1) >= 1 {
+			// Typed inputs from a client that has no plan (the intake
+			// starts by name with a trigger's inputs) leave the defaults
+			// to the run. Runs recorded before this evaluated them as
+			// missing.
+			r.in.Inputs, r.state.Inputs, r.values.Inputs = filled, filled, filled
+		}
 		r.state.Provenance = &Provenance{Source: vouched.Source, Vouched: vouched.Vouched, VouchedHash: vouched.VouchedHash,
 			Policy: r.roster.Policy, RosterVersion: r.roster.Version}
-		if err := r.authenticateStart(ctx, in, vouched.Plan); err != nil {
+		if err := r.authenticateStart(ctx, in, vouched); err != nil {
 			return fail(err.Error())
 		}
 		r.state.Provenance.Requester, r.state.Provenance.Authenticated = r.in.Meta.Requester, r.in.Meta.Authenticated
@@ -177,7 +193,7 @@ func (r *runner) startV1(ctx workflow.Context, in RunInput) error {
 	}
 	r.in.Meta.Lineage = claimed.Lineage
 	r.in.Meta.Requester, r.in.Meta.Authenticated, r.in.Meta.Channel = claimed.Requester, claimed.Authenticated, claimed.Channel
-	r.in.Meta.Incident, r.in.Meta.DryRun = claimed.Incident, claimed.DryRun
+	r.in.Meta.Incident, r.in.Meta.DryRun, r.in.Meta.Trigger = claimed.Incident, claimed.DryRun, claimed.Trigger
 	r.values.Run.Requester = claimed.Requester
 	r.state.Meta = r.in.Meta
 	r.setPlan(ctx, in.Plan)
@@ -191,6 +207,25 @@ func (r *runner) startV1(ctx workflow.Context, in RunInput) error {
 		r.addBreakGlass(ctx, bg)
 	}
 	return nil
+}
+
+// withDefaults is inputs with the plan's defaults for the inputs not
+// given, and whether any was missing.
+func withDefaults(p *runbooks.Plan, inputs map[string]any) (map[string]any, bool) {
+	var filled map[string]any
+	for _, decl := range p.Inputs {
+		if _, given := inputs[decl.Name]; given || decl.Default == nil {
+			continue
+		}
+		if filled == nil {
+			filled = make(map[string]any, len(p.Inputs))
+			for k, v := range inputs {
+				filled[k] = v
+			}
+		}
+		filled[decl.Name] = decl.Default
+	}
+	return filled, filled != nil
 }
 
 // vouch asks the worker's side for the plan to run.
@@ -220,8 +255,9 @@ func (r *runner) vouch(ctx workflow.Context, in RunInput) (VouchedPlan, error) {
 }
 
 // authenticateStart verifies the signed start against the roster and the
-// plan the run will execute, and sets the requester.
-func (r *runner) authenticateStart(ctx workflow.Context, in RunInput, plan *runbooks.Plan) error {
+// plan the run will execute (v), and sets the requester and the trigger.
+func (r *runner) authenticateStart(ctx workflow.Context, in RunInput, v VouchedPlan) error {
+	plan := v.Plan
 	if in.Start == nil {
 		if r.roster.RequireSignatures {
 			return errors.New("the start is not signed: cordon run signs it with your SSH key (--key), and the workflow verifies it against the roster before anything runs")
@@ -229,6 +265,10 @@ func (r *runner) authenticateStart(ctx workflow.Context, in RunInput, plan *runb
 		r.in.Meta.Requester = in.Meta.Requester
 		r.values.Run.Requester = in.Meta.Requester
 		r.state.RosterNotes = append(r.state.RosterNotes, "the requester "+in.Meta.Requester+" is a name the client gave, not a verified identity (development roster)")
+		if t := in.Meta.Trigger; t != nil {
+			r.in.Meta.Trigger = t
+			r.state.RosterNotes = append(r.state.RosterNotes, fmt.Sprintf("the trigger %s and its %d finding(s) are what the client said, not verified (development roster)", t.Name, len(t.Findings)))
+		}
 		r.state.Meta = r.in.Meta
 		return nil
 	}
@@ -237,7 +277,7 @@ func (r *runner) authenticateStart(ctx workflow.Context, in RunInput, plan *runb
 	if err != nil {
 		return err
 	}
-	if !m.Responds() {
+	if !m.Responds() && !m.IsIntake() {
 		return fmt.Errorf("%s needs the responder or lead role to start a run; has %v", m.ID, m.Roles)
 	}
 	if req.Runbook != plan.Runbook.Name {
@@ -255,11 +295,18 @@ func (r *runner) authenticateStart(ctx workflow.Context, in RunInput, plan *runb
 	if req.Force != in.Meta.Force || (in.Meta.Force && req.Reason != in.Meta.ForceReason) {
 		return fmt.Errorf("the start was signed with force %t (%q); the input says force %t (%q)", req.Force, req.Reason, in.Meta.Force, in.Meta.ForceReason)
 	}
+	if err := checkTriggerStart(req, in.Meta, v, m); err != nil {
+		return err
+	}
 	r.nonces[req.Nonce] = true
 	if in.Meta.Requester != "" && in.Meta.Requester != m.ID {
 		r.state.RosterNotes = append(r.state.RosterNotes, fmt.Sprintf("the input named %q as requester; the start was signed by %s, who is recorded", in.Meta.Requester, m.ID))
 	}
 	r.in.Meta.Requester, r.in.Meta.Authenticated, r.in.Meta.Channel = m.ID, true, req.Channel
+	r.in.Meta.Trigger = in.Meta.Trigger
+	if m.IsIntake() {
+		r.state.Provenance.Initiator = RoleIntake
+	}
 	r.values.Run.Requester = m.ID
 	r.state.Meta = r.in.Meta
 	return nil
@@ -273,7 +320,7 @@ func (r *runner) checkBreakGlass(ctx workflow.Context, req Request, fresh bool) 
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(m.Roles, RoleLead) {
+	if !m.Leads() {
 		return fmt.Errorf("break-glass approval needs the lead role; %s has %v", m.ID, m.Roles)
 	}
 	if req.Reason == "" {
@@ -304,7 +351,7 @@ func (r *runner) checkInherited(req Request) error {
 	if !ok {
 		return fmt.Errorf("%q is no longer in the roster", req.Actor)
 	}
-	if !slices.Contains(m.Roles, RoleLead) {
+	if !m.Leads() {
 		return fmt.Errorf("%s no longer has the lead role", m.ID)
 	}
 	if r.roster.RequireSignatures {
@@ -453,14 +500,14 @@ func (r *runner) awaitPlanApproval(ctx workflow.Context, v VouchedPlan) error {
 	}
 	var leads []string
 	for _, m := range r.roster.Members {
-		if slices.Contains(m.Roles, RoleLead) {
+		if m.Leads() {
 			leads = append(leads, m.ID)
 		}
 	}
 	timeout := 30 * time.Minute
 	st := &runbooks.Step{ID: PlanGate, Name: "approve the ad-hoc plan", Action: "cordon.approve_plan",
 		Gate: &runbooks.Gate{Approvers: runbooks.Approvers{People: leads}, MinApprovals: 1, Timeout: runbooks.Duration(timeout), OnTimeout: "deny"}}
-	g := &gate{policy: st.Gate, GateState: GateState{
+	g := &gate{policy: st.Gate, opened: workflow.Now(ctx), GateState: GateState{
 		Step: PlanGate, Key: PlanGate, Status: GateWaiting, PreviewHash: r.plan.Hash(), Changes: v.Diff,
 		Approvers: st.Gate.Approvers, MinApprovals: 1, Approvals: []Approval{},
 		Deadline: workflow.Now(ctx).Add(timeout), Rule: "policy: a plan not in the worker's runbook source needs a lead's approval",
@@ -505,6 +552,9 @@ func (r *runner) awaitPlanApproval(ctx workflow.Context, v VouchedPlan) error {
 // signerKeys are the keys that may sign req for m: the member's own on
 // the CLI, or a gateway's whose scope covers the action and the member.
 func (r *runner) signerKeys(m *Member, req Request) ([]string, error) {
+	if m.IsIntake() || req.Channel == ChannelIntake {
+		return intakeKeys(m, req)
+	}
 	if req.Channel == "cli" {
 		if len(m.PublicKeys) == 0 {
 			return nil, fmt.Errorf("the roster holds no key for %s on channel %q", req.Actor, req.Channel)

@@ -70,7 +70,7 @@ func (r *runner) passGate(ctx workflow.Context, st *runbooks.Step, item int, par
 				Detail: "the change differs from what was approved (the world moved); asking again"})
 		}
 		minApprovals, selfApproval, rule := r.effectiveGate(st)
-		g := &gate{policy: st.Gate, selfApproval: selfApproval, GateState: GateState{
+		g := &gate{policy: st.Gate, selfApproval: selfApproval, opened: workflow.Now(ctx), GateState: GateState{
 			Step: st.ID, Item: item, Key: key, Status: GateWaiting, PreviewHash: hash, Changes: preview.Changes,
 			Approvers: st.Gate.Approvers, SelfApproval: selfApproval, MinApprovals: minApprovals, Approvals: []Approval{},
 			Deadline: workflow.Now(ctx).Add(time.Duration(st.Gate.Timeout)), Rule: rule,
@@ -195,6 +195,7 @@ func (r *runner) notifyGate(ctx workflow.Context, st *runbooks.Step, g *gate, ki
 	notice := GateNotice{
 		RunID: r.in.Meta.RunID, Runbook: r.plan.Runbook.Name, Incident: r.in.Meta.Incident, Requester: r.in.Meta.Requester,
 		Step: st.ID, StepName: st.Name, Action: st.Action, Item: g.Item, Kind: kind, Gate: g.GateState, Changes: g.Changes, To: to,
+		Detection: r.detection(g),
 	}
 	if err := workflow.ExecuteActivity(actx, ActivityNotifyGate, notice).Get(ctx, nil); err != nil {
 		r.event(ctx, Event{Kind: EventNotifyFailed, Step: st.ID, Item: g.Item, Detail: err.Error()})

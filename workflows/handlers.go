@@ -42,6 +42,7 @@ func (r *runner) registerHandlers(ctx workflow.Context) error {
 			r.acceptForwarded(gctx, reqs)
 		}
 	})
+	r.receiveFindingUpdates(ctx)
 	for _, u := range updates {
 		validate := u.validate
 		// A request refused here never reaches history (that is what
@@ -100,6 +101,11 @@ func (r *runner) authenticate(ctx workflow.Context, req Request, action string) 
 	if !ok {
 		return nil, fmt.Errorf("%q is not in the roster", req.Actor)
 	}
+	if m.IsIntake() && action != ActStart && action != ActFindingUpdate {
+		// Checked before anything else, signatures or not: a detection
+		// may start a run, never decide or steer one.
+		return nil, fmt.Errorf("%s is a detection intake: it may start a run under one of the plan's triggers and report finding updates, never %s (a person decides, with their own key or through Slack)", m.ID, action)
+	}
 	if !r.roster.RequireSignatures {
 		return m, nil
 	}
@@ -125,8 +131,12 @@ func (r *runner) authenticate(ctx workflow.Context, req Request, action string) 
 	return m, nil
 }
 
-// mayApprove says whether a member is one of a gate's approvers.
+// mayApprove says whether a member is one of a gate's approvers. The
+// intake never is, even where a runbook's approvers name it.
 func mayApprove(m *Member, g *gate, policy Policy) bool {
+	if m.IsIntake() {
+		return false
+	}
 	if policy.Approvers != nil && g.Key != PlanGate && !isOneOf(m, *policy.Approvers) {
 		return false
 	}

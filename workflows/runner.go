@@ -53,6 +53,11 @@ type runner struct {
 	// that it writes none.
 	searchVersion workflow.Version
 	searchWarned  bool
+	// startVerified says the start was verified and the run goes on:
+	// finding updates wait for it (they are judged against the trigger).
+	startVerified bool
+	// findingUpdateRefusals counts the refused finding updates recorded.
+	findingUpdateRefusals int
 }
 
 // gate is a waiting approval, with what the workflow needs beyond GateState.
@@ -63,6 +68,8 @@ type gate struct {
 	// selfApproval says the requester may approve: the runbook allows it
 	// and the organisation's policy lets the runbook decide.
 	selfApproval bool
+	// opened is when the gate started waiting.
+	opened time.Time
 }
 
 // Runbook is the interpreter workflow.
@@ -116,6 +123,10 @@ func Runbook(ctx workflow.Context, in RunInput) (RunResult, error) {
 			return res, temporal.NewNonRetryableApplicationError(res.Error, string(res.Status), nil, res)
 		}
 		r.publishSearchAttributes(ctx, RunRunning, true)
+		r.startVerified = true
+		if r.in.Meta.Trigger != nil {
+			r.recordTriggered(ctx)
+		}
 	}
 	r.event(ctx, Event{Kind: EventRunStarted, Actor: r.in.Meta.Requester, Channel: r.in.Meta.Channel,
 		Detail: fmt.Sprintf("runbook %s, plan %s, dry run %t", r.plan.Runbook.Name, r.state.PlanHash[:16], r.in.Meta.DryRun)})
@@ -697,6 +708,7 @@ func (r *runner) runChild(ctx workflow.Context, st *runbooks.Step, item int, par
 	})
 	meta := r.in.Meta
 	meta.RunID, meta.Parent = id, r.in.Meta.RunID
+	meta.Trigger = r.in.Meta.Trigger.about(Targets(child, params))
 	if r.authorityVersion >= 1 {
 		// The child verifies the signed break-glass again; the lineage
 		// lets it check whom it was signed for.

@@ -35,9 +35,10 @@ func TestTimelineStringsAreStable(t *testing.T) {
 		string(workflows.EventSkip): "skip", string(workflows.EventAbort): "abort",
 		string(workflows.EventHeld): "held_by_pause", string(workflows.EventGateConfirmed): "gate_confirmed",
 		string(workflows.EventRunPartial): "run_partial",
+		string(workflows.EventTriggered): "triggered", string(workflows.EventFindingUpdated): "finding_updated",
 	}
-	if len(pinned) != 39 {
-		t.Errorf("%d distinct event kinds, want 39: two constants share a string", len(pinned))
+	if len(pinned) != 41 {
+		t.Errorf("%d distinct event kinds, want 41: two constants share a string", len(pinned))
 	}
 	for got, want := range pinned {
 		if got != want {

@@ -22,8 +22,9 @@ const (
 	// SignalParentBreakGlass carries a fleet run's signed break-glass
 	// requests to its running host runs, which verify them again.
 	SignalParentBreakGlass = "cordon.parent_break_glass"
-	// SignalFindingUpdate carries a FindingUpdate from the intake to the
-	// run that acts on the finding.
+	// SignalFindingUpdate carries a FindingUpdateSignal (a FindingUpdate
+	// and the intake's signed request for it) from the intake to the run
+	// that acts on the finding.
 	SignalFindingUpdate = "cordon.finding_update"
 
 	// Activities the worker provides besides the actions.
@@ -141,6 +142,16 @@ type FindingUpdate struct {
 	Intake   string    `json:"intake,omitempty"`
 }
 
+// FindingUpdateSignal is the payload of SignalFindingUpdate: the update
+// and the intake's signed request (Action ActFindingUpdate, FindingsHash
+// the update's Hash). Anyone who can reach the namespace can signal a run,
+// so the run verifies the request as it verifies a decision before it
+// records anything.
+type FindingUpdateSignal struct {
+	Request Request       `json:"request"`
+	Update  FindingUpdate `json:"update"`
+}
+
 // RunResult is what a finished run returns (and what a parent sees).
 type RunResult struct {
 	Status  RunStatus      `json:"status"`
@@ -212,6 +223,12 @@ const (
 	EventRefused EventKind = "refused"
 	// EventOutputError is a runbook output whose expression failed.
 	EventOutputError EventKind = "output_error"
+	// EventTriggered says the run was started from detections: by which
+	// trigger, in which mode, through which intake, and Findings.
+	EventTriggered EventKind = "triggered"
+	// EventFindingUpdated is a later delivery of a finding the run acts
+	// on (a higher count, a later last seen), verified and recorded.
+	EventFindingUpdated EventKind = "finding_updated"
 )
 
 // Steps, their items, actions and child runs.
@@ -421,11 +438,26 @@ const (
 	RoleIntake = "intake"
 )
 
+// ChannelIntake is the channel of the intake's requests: signed with the
+// intake member's own key (no gateway may sign for it).
+const ChannelIntake = "intake"
+
 // Responds says whether m may start and steer runs (pause, resume, skip,
-// abort): the responder or the lead role.
+// abort): the responder or the lead role. The intake never does, whatever
+// other role a roster gives it (the worker's configuration refuses that).
 func (m Member) Responds() bool {
-	return slices.Contains(m.Roles, RoleResponder) || slices.Contains(m.Roles, RoleLead)
+	return !m.IsIntake() && (slices.Contains(m.Roles, RoleResponder) || slices.Contains(m.Roles, RoleLead))
 }
+
+// Leads says whether m has the lead role (break-glass, ad-hoc plans); the
+// intake never does.
+func (m Member) Leads() bool {
+	return !m.IsIntake() && slices.Contains(m.Roles, RoleLead)
+}
+
+// IsIntake says whether m is a detection intake: it may sign triggered
+// starts and finding updates, nothing else.
+func (m Member) IsIntake() bool { return slices.Contains(m.Roles, RoleIntake) }
 
 // Request is a signed request from a person: the start of a run, a
 // decision at a gate or a control over the run. The signature covers every
@@ -433,13 +465,13 @@ func (m Member) Responds() bool {
 // has accepted before, on every channel.
 type Request struct {
 	RunID  string `json:"run_id"`
-	Action string `json:"action"` // approve, deny, approve_all, pause, resume, skip, abort
+	Action string `json:"action"` // start, approve, deny, approve_all, pause, resume, skip, abort, finding_update
 	Step   string `json:"step,omitempty"`
 	// Item is the foreach item of the gate, when the step fans out.
 	Item        int       `json:"item,omitempty"`
 	PreviewHash string    `json:"preview_hash,omitempty"`
 	Actor       string    `json:"actor"`   // roster member id
-	Channel     string    `json:"channel"` // cli, slack
+	Channel     string    `json:"channel"` // cli, slack, intake
 	Reason      string    `json:"reason,omitempty"`
 	Time        time.Time `json:"time"`
 	Nonce       string    `json:"nonce,omitempty"`
@@ -473,6 +505,9 @@ const (
 	ActSkip       = "skip"
 	ActAbort      = "abort"
 	ActStart      = "start"
+	// ActFindingUpdate is the intake's report of a finding update
+	// (SignalFindingUpdate); its FindingsHash is FindingUpdate.Hash.
+	ActFindingUpdate = "finding_update"
 )
 
 // RefusedRepeat starts the refusal of a signed request the run has already
@@ -590,6 +625,8 @@ type Event struct {
 	// ErrorDetail is the full error chain behind Detail, a one-line
 	// summary, when they differ (item_failed).
 	ErrorDetail string `json:"error_detail,omitempty"`
+	// Findings are the findings a triggered run acts on (triggered).
+	Findings []TriggeredFinding `json:"findings,omitempty"`
 }
 
 // State is the query result: the whole run as the CLI, Slack and the
@@ -615,6 +652,9 @@ type State struct {
 	// Refusals are requests the workflow refused after they reached its
 	// history (at the start, or when the live roster said no).
 	Refusals []Refusal `json:"refusals,omitempty"`
+	// FindingUpdates are the verified updates of the run's findings, in
+	// the order received (Meta.Trigger holds the findings as started).
+	FindingUpdates []FindingUpdate `json:"finding_updates,omitempty"`
 }
 
 // Provenance is the record of why the workflow trusted its plan and
@@ -633,6 +673,9 @@ type Provenance struct {
 	// Requester is who signed the start, and how it was verified.
 	Requester     string `json:"requester"`
 	Authenticated bool   `json:"authenticated"`
+	// Initiator is "intake" when the detection intake signed the start
+	// (a launch or dry_run trigger); empty when a person did.
+	Initiator string `json:"initiator,omitempty"`
 	// RosterVersion is the roster and policy the run started under.
 	RosterVersion string `json:"roster_version,omitempty"`
 	// Policy is the organisation's policy applied to the gates.
@@ -693,4 +736,23 @@ type GateNotice struct {
 	Gate      GateState     `json:"gate"`
 	Changes   []wire.Change `json:"changes"`
 	To        runbooks.Approvers
+	// Detection, for a run started from detections, says by what and
+	// when: the message shows detection → gate.
+	Detection *Detection `json:"detection,omitempty"`
+}
+
+// Detection is a triggered run in a few words, for a gate's notice: the
+// trigger (Name and Mode), how many findings, what the first is (Type,
+// Severity), and the clock from the earliest finding's Created and
+// Received to the run's start and this gate's opening.
+type Detection struct {
+	Trigger     string    `json:"trigger"`
+	Created     time.Time `json:"created"`
+	Mode        string    `json:"mode"`
+	Received    time.Time `json:"received"`
+	Findings    int       `json:"findings"`
+	Started     time.Time `json:"started"`
+	Type        string    `json:"type,omitempty"`
+	GateWaiting time.Time `json:"gate_waiting"`
+	Severity    string    `json:"severity,omitempty"`
 }

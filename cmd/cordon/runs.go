@@ -414,10 +414,14 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 			fmt.Fprintf(env.stdout, "    approve: %s\n", approveCommand(s.Meta.RunID, g))
 		}
 	}
+	var children []workflows.State // a fleet's host runs, for the timings
 	if hasChildren(s) {
 		// A fleet's gates live in its host runs: say what waits where.
 		if hosts, err := hostRuns(ctx, cl, s); err == nil {
 			writeHosts(env.stdout, s.Meta.RunID, hosts)
+			for _, h := range hosts {
+				children = append(children, h.state)
+			}
 		} else {
 			fmt.Fprintf(env.stderr, "cordon: %v\n", err)
 		}
@@ -435,6 +439,9 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 			who = "signed start"
 		}
 		fmt.Fprintf(env.stdout, "plan: %s — %s; requester %s: %s\n", p.Source, vouched, p.Requester, who)
+	}
+	if err := report.WriteStatus(env.stdout, s, children); err != nil {
+		fmt.Fprintf(env.stderr, "cordon: %v\n", err)
 	}
 	for _, r := range s.Refusals {
 		fmt.Fprintf(env.stdout, "refused: %s by %s via %s at %s: %s\n", r.Action, r.Actor, r.Channel, r.Time.Local().Format("15:04:05"), r.Reason)

@@ -10,6 +10,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/cordon-ir/cordon/actions/wire"
+	"github.com/cordon-ir/cordon/report"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -260,6 +261,9 @@ func GateMessage(n workflows.GateNotice, people People) Message {
 	if detail != "" {
 		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(emoji+" "+detail), nil, nil))
 	}
+	if d := n.Detection; d != nil {
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(detectionText(*d)), nil, nil))
+	}
 	if targets := Targets(n.Changes); len(targets) > 0 {
 		quoted := make([]string, len(targets))
 		for i, t := range targets {
@@ -286,6 +290,21 @@ func GateMessage(n workflows.GateNotice, people People) Message {
 	}
 	text := fmt.Sprintf("%s: %s (%s) in run %s", headline, stepTitle(n), n.Action, n.RunID)
 	return Message{Text: escape(text), Blocks: blocks}
+}
+
+// detectionText says what detected the run and how long it took from the
+// finding to this gate: detection → gate is the clock a triggered run is
+// judged by.
+func detectionText(d workflows.Detection) string {
+	what := fmt.Sprintf("%d finding(s)", d.Findings)
+	if d.Type != "" {
+		what += ", `" + escape(d.Type) + "`"
+	}
+	if d.Severity != "" {
+		what += " (" + escape(d.Severity) + ")"
+	}
+	t := report.Timings{FindingCreated: d.Created, Received: d.Received, Started: d.Started, FirstGate: d.GateWaiting}
+	return fmt.Sprintf("*Detected* by trigger `%s` (%s): %s\n%s", escape(d.Trigger), escape(d.Mode), what, escape(t.Line()))
 }
 
 // EscalationMessage goes to the escalation channel: the gate message with

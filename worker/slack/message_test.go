@@ -85,6 +85,25 @@ func TestGateMessage(t *testing.T) {
 	}
 }
 
+// A gate of a run started from detections says by what, and how long it
+// took from the finding to the gate.
+func TestGateMessageOfATriggeredRun(t *testing.T) {
+	n := notice(workflows.NoticeWaiting)
+	n.Detection = &workflows.Detection{Trigger: "guardduty-ec2-high", Mode: "launch", Findings: 1, Type: "Backdoor:EC2/C&CActivity.B", Severity: "high",
+		Created: deadline.Add(-40 * time.Minute), Received: deadline.Add(-32 * time.Minute), Started: deadline.Add(-31 * time.Minute),
+		GateWaiting: deadline.Add(-30*time.Minute + 1500*time.Millisecond)}
+	got := blocksJSON(t, GateMessage(n, PeopleFromRoster(testRoster())))
+	for _, want := range []string{"*Detected* by trigger `guardduty-ec2-high` (launch): 1 finding(s), `Backdoor:EC2/C\\u0026amp;CActivity.B` (high)",
+		"finding created 2026-03-01 11:50:00Z → received +8m0s → run started +1m0s → first gate waiting +1m1.5s"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("message lacks %q:\n%s", want, got)
+		}
+	}
+	if plain := blocksJSON(t, GateMessage(notice(workflows.NoticeWaiting), PeopleFromRoster(testRoster()))); strings.Contains(plain, "Detected") {
+		t.Errorf("a run started by hand says it was detected:\n%s", plain)
+	}
+}
+
 func TestGateButtonsCarryTheGate(t *testing.T) {
 	n := notice(workflows.NoticeWaiting)
 	n.Item = 3
