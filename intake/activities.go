@@ -31,9 +31,9 @@ func (a *activities) StartRun(ctx context.Context, req StartRunRequest) error {
 	spec := req.Spec
 	trigger := spec.Trigger
 	trigger.Intake = a.o.IntakeID
-	opts := runctl.StartOptions{Runbook: spec.Runbook, PlanHash: spec.PlanHash, Inputs: spec.Inputs,
-		Meta: workflows.RunMeta{RunID: spec.RunID, Requester: a.o.IntakeID, Channel: channelIntake, Incident: spec.Incident,
-			DryRun: spec.DryRun, Trigger: &trigger},
+	opts := runctl.StartOptions{Runbook: spec.Runbook, PlanHash: spec.PlanHash, Inputs: spec.Inputs, Trigger: &trigger,
+		Meta: workflows.RunMeta{RunID: spec.RunID, Requester: a.o.IntakeID, Channel: workflows.ChannelIntake, Incident: spec.Incident,
+			DryRun: spec.DryRun},
 		Signer: a.o.Signer, Nonce: nonceOf(ctx, spec.RunID)}
 	if l := req.Launch; l != nil {
 		opts.Signer, opts.Signed, opts.BreakGlass = nil, &l.Start, l.BreakGlass
@@ -105,11 +105,8 @@ func runProgress(ctx context.Context, c client.Client, runID string) (RunProgres
 // SendUpdate gives a running run a later delivery of its finding, signed
 // by the intake. False: the run is no longer running.
 func (a *activities) SendUpdate(ctx context.Context, req SendUpdateRequest) (bool, error) {
-	upd := req.Update
-	upd.Intake = a.o.IntakeID
-	err := sendFindingUpdate(ctx, a.c, req.RunID, upd, a.o)
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
+	err := runctl.SendFindingUpdate(ctx, a.c, req.RunID, req.Update, a.o.Signer, a.o.IntakeID)
+	if errors.Is(err, runctl.ErrRunNotRunning) {
 		return false, nil
 	}
 	return err == nil, err

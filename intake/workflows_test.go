@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cordon-ir/cordon/intake"
+	"github.com/cordon-ir/cordon/intake/intaketest"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/triggers"
 	"github.com/cordon-ir/cordon/workflows"
@@ -98,14 +99,23 @@ func (f *fakeWorld) noticed(text string) bool {
 var settings = intake.Settings{ProposalTimeout: 24 * time.Hour, Remember: time.Hour, StatusEvery: time.Minute}
 
 func lookPlan(t *testing.T) *runbooks.Plan {
-	return compileFile(t, filepath.Join("testdata", "look.yaml"))
+	return intaketest.Compile(t, filepath.Join("testdata", "look.yaml"))
+}
+
+// host is the finding the workflow tests are about.
+var host = intaketest.Finding{ID: "8ab933f8a9b7e6c2b1a3d4e5f6a7b8c9", Region: "eu-west-1", Instance: "i-0abc12345def67890", Count: 3}
+
+// seen is host's finding seen count times.
+func seen(f intaketest.Finding, count int) intaketest.Finding {
+	f.Count = count
+	return f
 }
 
 // deliveries are an event's decisions for runbook look, one delivery per
 // decision (the launcher sends each to its runbook's finding workflow).
 func deliveryOf(t *testing.T, ev []byte, id string) intake.Delivery {
 	t.Helper()
-	s := submission(t, []*runbooks.Plan{lookPlan(t)}, ev, "test")
+	s := intaketest.Submission(t, []*runbooks.Plan{lookPlan(t)}, ev, "test")
 	for _, d := range s.Decisions {
 		if d.Decision != triggers.Drop {
 			return intake.Delivery{ID: id, Finding: s.Finding, Decision: d, ReceivedAt: time.Date(2024, 5, 1, 12, 31, 0, 0, time.UTC)}
@@ -151,12 +161,11 @@ func TestFindingOnceUpdatesAndStillActive(t *testing.T) {
 		}
 		return intake.RunProgress{Phase: intake.ProgressRunning}
 	}
-	first := deliveryOf(t, event(t, "guardduty-ec2.json", nil), "d1")
-	again := first
-	again.ID = "d2"
-	hub := deliveryOf(t, event(t, "securityhub-guardduty.json", nil), "d3")
-	updated := deliveryOf(t, event(t, "guardduty-ec2.json", guardDuty("8ab933f8a9b7e6c2b1a3d4e5f6a7b8c9", "i-0abc12345def67890", "eu-west-1", 8, 5)), "d4")
-	late := deliveryOf(t, event(t, "guardduty-ec2.json", guardDuty("8ab933f8a9b7e6c2b1a3d4e5f6a7b8c9", "i-0abc12345def67890", "eu-west-1", 8, 9)), "d5")
+	first := deliveryOf(t, host.GuardDuty(t), "d1")
+	again := deliveryOf(t, host.AdminCopy(t, "111122223333"), "d2")
+	hub := deliveryOf(t, host.SecurityHub(t), "d3")
+	updated := deliveryOf(t, seen(host, 5).GuardDuty(t), "d4")
+	late := deliveryOf(t, seen(host, 9).GuardDuty(t), "d5")
 	if hub.Finding.Key != first.Finding.Key || hub.Decision.Trigger != "hub" {
 		t.Fatalf("the Security Hub copy: %+v", hub.Decision)
 	}
@@ -203,9 +212,10 @@ func TestProposalLaunchRefusedThenLaunched(t *testing.T) {
 		}
 		return intake.RunProgress{Phase: intake.ProgressEnded, Status: workflows.RunSucceeded}
 	}
-	medium := guardDuty("8ab933f8a9b7e6c2b1a3d4e5f6a7b8c9", "i-0abc12345def67890", "eu-west-1", 5, 3)
-	first := deliveryOf(t, event(t, "guardduty-ec2.json", medium), "d1")
-	update := deliveryOf(t, event(t, "guardduty-ec2.json", guardDuty("8ab933f8a9b7e6c2b1a3d4e5f6a7b8c9", "i-0abc12345def67890", "eu-west-1", 5, 4)), "d2")
+	medium := host
+	medium.Severity = 5
+	first := deliveryOf(t, medium.GuardDuty(t), "d1")
+	update := deliveryOf(t, seen(medium, 4).GuardDuty(t), "d2")
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(intake.SignalDelivery, first) }, 0)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(intake.SignalDelivery, update) }, time.Second)
 	var rejected []string
@@ -260,7 +270,7 @@ func TestBreakerTrippedProposes(t *testing.T) {
 	world.breaker = func(r intake.AcquireRequest) intake.AcquireResult {
 		return intake.AcquireResult{Limit: r.Limit, Count: r.Limit, Reason: fmt.Sprintf("%d runs in the last hour", r.Limit)}
 	}
-	first := deliveryOf(t, event(t, "guardduty-ec2.json", nil), "d1")
+	first := deliveryOf(t, host.GuardDuty(t), "d1")
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(intake.SignalDelivery, first) }, 0)
 	env.ExecuteWorkflow(intake.FindingWorkflow, intake.FindingInput{Runbook: "look", Key: first.Finding.Key, Settings: settings})
 	if err := env.GetWorkflowError(); err != nil {
