@@ -125,6 +125,15 @@ func (f *findingRun) act(ctx workflow.Context, d Delivery) error {
 		Inputs: dec.Inputs, Incident: incidentOf(f.in.Key), DryRun: dec.Decision == runbooks.ModeDryRun,
 		Trigger: workflows.TriggerStart{Name: dec.Trigger, Mode: dec.Decision, Findings: []workflows.TriggeredFinding{f.state.Finding}}}
 	reason := "the trigger's mode is propose"
+	switch dec.Decision {
+	case runbooks.ModeLaunch, runbooks.ModeDryRun, runbooks.ModePropose:
+	default:
+		// The launcher submits no drop; anything else starts nothing.
+		f.state.Phase = PhaseExpired
+		f.state.note(ctx, "decision %q starts nothing", dec.Decision)
+		f.record(Outcome{Action: Duplicate, Trigger: dec.Trigger, Delivery: d.ID, Reason: fmt.Sprintf("decision %q starts nothing", dec.Decision)})
+		return nil
+	}
 	if dec.Decision != runbooks.ModePropose {
 		allowed, why, err := f.breaker(ctx, dec, spec.RunID)
 		if err != nil {

@@ -77,9 +77,14 @@ func startRun(ctx workflow.Context, spec RunSpec, launch *LaunchRequest) error {
 }
 
 // follow looks at run runID until it is past its start (untilEnd false)
-// or has ended, waiting longer between looks up to every.
+// or has ended. It looks again after a second, then twice as long each
+// time up to every; a run still going after an hour (paused, or waiting
+// at a gate for days) is looked at less and less often, so that following
+// it keeps the workflow's history short. Nothing waits on the moment the
+// run ends: an update sent to an ended run is noticed there.
 func follow(ctx workflow.Context, runID string, every time.Duration, untilEnd bool) (RunProgress, error) {
 	wait := time.Second
+	began := workflow.Now(ctx)
 	for {
 		var p RunProgress
 		if err := workflow.ExecuteActivity(withActivity(ctx, "look at run "+runID), ActivityRunStatus, runID).Get(ctx, &p); err != nil {
@@ -92,6 +97,9 @@ func follow(ctx workflow.Context, runID string, every time.Duration, untilEnd bo
 			return p, err
 		}
 		wait = min(2*wait, max(every, time.Second))
+		if since := workflow.Now(ctx).Sub(began); since > time.Hour {
+			wait = min(max(wait, since/10), time.Hour)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/cordon-ir/cordon/actions"
@@ -40,9 +41,10 @@ type intakeWorld struct {
 	notices  *noticeLog
 }
 
-// newIntakeWorld starts the two workers, on task queues named after name;
-// they stop when the test ends.
-func newIntakeWorld(t *testing.T, name string, files map[string]string) *intakeWorld {
+// newIntakeWorld starts the two workers, on task queues named after name,
+// with the intake's options as tune leaves them; they stop when the test
+// ends.
+func newIntakeWorld(t *testing.T, name string, files map[string]string, tune ...func(*intake.Options)) *intakeWorld {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -73,6 +75,9 @@ func newIntakeWorld(t *testing.T, name string, files map[string]string) *intakeW
 	w.opts = intake.Options{TaskQueue: cfg.Temporal.TaskQueue + "-intake", RunTaskQueue: cfg.Temporal.TaskQueue,
 		IntakeID: id, Signer: people.Signer(id), Notifier: w.notices, Logger: slog.New(slog.DiscardHandler),
 		ProposalTimeout: 10 * time.Minute, Remember: 10 * time.Minute, StatusEvery: 200 * time.Millisecond, OutcomeWait: 20 * time.Second}
+	for _, f := range tune {
+		f(&w.opts)
+	}
 	iw, err := intake.NewWorker(shared.client, w.opts)
 	if err != nil {
 		t.Fatal(err)
@@ -295,6 +300,37 @@ func TestIntakeOneRunPerFinding(t *testing.T) {
 		t.Errorf("runs %v, want one per finding", runs)
 	}
 	abortRun(t, findingState(t, "ec2-compromise", raced[0].FindingKey).RunID)
+}
+
+// Once a finding's workflow has completed (its run ended, the finding
+// remembered for Options.Remember), a delivery of the same finding is a
+// duplicate: the closed workflow keeps its id for the namespace's
+// retention, and the reuse policy refuses to start it again.
+func TestIntakeRemembersAFindingAfterItsWorkflow(t *testing.T) {
+	ctx := context.Background()
+	w := newIntakeWorld(t, "remember", map[string]string{"ec2-compromise.yaml": ec2Triggered(t)},
+		func(o *intake.Options) { o.Remember = time.Second })
+	host := oneHost(t, "intake-remember")
+	f := intaketest.Finding{ID: "remember-" + host, Region: shared.emu.Region(), Instance: host}
+	outs := w.submit(t, nil, f.GuardDuty(t))
+	if outs[0].Action != intake.Started {
+		t.Fatalf("first delivery: %+v", outs)
+	}
+	waitForGate(t, outs[0].RunID, "isolate")
+	abortRun(t, outs[0].RunID)
+	pollUntil(t, 30*time.Second, "the finding workflow completed", func() bool {
+		d, err := shared.client.DescribeWorkflowExecution(ctx, outs[0].WorkflowID, "")
+		return err == nil && d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
+	})
+	f.Count = 12
+	again := w.submit(t, nil, f.GuardDuty(t))
+	if again[0].Action != intake.Duplicate || !strings.Contains(again[0].Reason, "has completed") {
+		t.Fatalf("after the workflow completed: %+v", again)
+	}
+	pollUntil(t, 10*time.Second, "the run in visibility", func() bool { return len(runsBy(t, "ec2-compromise", w.opts.IntakeID)) >= 1 })
+	if runs := runsBy(t, "ec2-compromise", w.opts.IntakeID); len(runs) != 1 {
+		t.Errorf("runs %v, want the one", runs)
+	}
 }
 
 // A launch trigger whose circuit breaker has tripped proposes; a
