@@ -141,7 +141,7 @@ func (a *activities) JoinBatch(ctx context.Context, req JoinRequest) error {
 
 // Acquire asks the trigger's breaker for a launch (update-with-start).
 func (a *activities) Acquire(ctx context.Context, req AcquireRequest) (AcquireResult, error) {
-	id := BreakerWorkflowID(req.Runbook, req.Trigger)
+	id := BreakerWorkflowID(a.o.TaskQueue, req.Runbook, req.Trigger)
 	start := a.c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID: id, TaskQueue: a.o.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,

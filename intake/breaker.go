@@ -10,9 +10,9 @@ import (
 
 // The circuit breaker of a trigger counts the runs it started by itself
 // in the last hour, for every intake process at once: it is one workflow
-// per runbook and trigger (BreakerWorkflowID), asked through
-// update-with-start, so Temporal serialises the asks and no two processes
-// can both take the last launch. Over the limit the finding (or batch) is
+// per runbook and trigger (BreakerWorkflowID, for the intakes of a task
+// queue), asked through update-with-start, so Temporal serialises the
+// asks and no two processes can both take the last launch. Over the limit the finding (or batch) is
 // proposed instead. The breaker ends once an hour has passed without a
 // launch; the next ask starts a fresh one.
 

@@ -26,14 +26,18 @@ func FindingWorkflowID(runbook, key string) string {
 }
 
 // BatchWorkflowID is the workflow gathering the findings of a batch key
-// (triggers.Batch.Key, which names the runbook and trigger).
-func BatchWorkflowID(batchKey string) string {
-	return "cordon-batch-" + digest(batchKey)[:24]
+// (triggers.Batch.Key, which names the runbook and trigger) for the
+// intake on taskQueue. The queue is part of it because a workflow stays on
+// the queue it started on: an intake moved to another queue starts fresh
+// batches rather than signal ones nobody polls any more.
+func BatchWorkflowID(taskQueue, batchKey string) string {
+	return "cordon-batch-" + digest(taskQueue, batchKey)[:24]
 }
 
-// BreakerWorkflowID is the circuit breaker of a runbook's trigger.
-func BreakerWorkflowID(runbook, trigger string) string {
-	return "cordon-breaker-" + digest(runbook, trigger)[:24]
+// BreakerWorkflowID is the circuit breaker of a runbook's trigger, for
+// the intakes on taskQueue (see BatchWorkflowID).
+func BreakerWorkflowID(taskQueue, runbook, trigger string) string {
+	return "cordon-breaker-" + digest(taskQueue, runbook, trigger)[:24]
 }
 
 // findingRunID is the run that acts on finding key for runbook: it

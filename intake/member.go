@@ -124,7 +124,7 @@ type JoinRequest struct {
 // which run acts on it.
 func (f *findingRun) joinBatch(ctx workflow.Context, d Delivery) error {
 	b := d.Decision.Batch
-	batchID := BatchWorkflowID(b.Key)
+	batchID := BatchWorkflowID(workflow.GetInfo(ctx).TaskQueueName, b.Key)
 	others := maps.Clone(d.Decision.Inputs)
 	delete(others, b.Into)
 	in := BatchInput{Key: b.Key, Runbook: f.in.Runbook, Trigger: d.Decision.Trigger, Mode: d.Decision.Decision,

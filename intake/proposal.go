@@ -113,11 +113,11 @@ func (p *proposer) open(ctx workflow.Context, run RunSpec, reason string, target
 	notify(ctx, Notice{Text: text, Severity: "warning"})
 }
 
-// publish writes the proposal to the memo (nil: none waits).
+// publish writes the proposal's summary to the memo (nil: none waits).
 func (p *proposer) publish(ctx workflow.Context) {
 	var memo any
 	if p.rec.Proposal != nil {
-		memo = *p.rec.Proposal
+		memo = p.rec.Proposal.Summary()
 	}
 	if err := workflow.UpsertMemo(ctx, map[string]any{memoProposal: memo}); err != nil {
 		workflow.GetLogger(ctx).Warn("proposal memo not written", "error", err)

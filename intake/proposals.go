@@ -24,10 +24,10 @@ import (
 // Proposals lists the proposals waiting for a launch, oldest first. They
 // are read from the memo of the open finding and batch workflows
 // (visibility: it may lag a second behind).
-func Proposals(ctx context.Context, c client.Client) ([]Proposal, error) {
+func Proposals(ctx context.Context, c client.Client) ([]ProposalSummary, error) {
 	query := fmt.Sprintf("WorkflowType IN ('%s', '%s') AND ExecutionStatus = 'Running'", FindingWorkflowName, BatchWorkflowName)
 	dc := converter.GetDefaultDataConverter()
-	var out []Proposal
+	var out []ProposalSummary
 	var token []byte
 	for {
 		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
@@ -39,7 +39,7 @@ func Proposals(ctx context.Context, c client.Client) ([]Proposal, error) {
 			if field == nil {
 				continue
 			}
-			var p *Proposal
+			var p *ProposalSummary
 			if err := dc.FromPayload(field, &p); err != nil {
 				return nil, fmt.Errorf("read the proposal of %s: %w", e.GetExecution().GetWorkflowId(), err)
 			}

@@ -245,6 +245,36 @@ type Proposal struct {
 	Attempts        []LaunchAttempt `json:"attempts,omitempty"`
 }
 
+// ProposalSummary is a proposal as cordon proposals lists it, from the
+// memo of the workflow that proposes: small (Temporal warns above 2 KiB
+// of memo), so without the inputs and findings, and with the first
+// targets only. GetProposal reads the whole proposal.
+type ProposalSummary struct {
+	ID       string `json:"id"`
+	Runbook  string `json:"runbook"`
+	Trigger  string `json:"trigger"`
+	RunID    string `json:"run_id"`
+	DryRun   bool   `json:"dry_run,omitempty"`
+	Findings int    `json:"findings"`
+	// Targets are the first targets (TargetCount in all).
+	Targets         []string  `json:"targets,omitempty"`
+	TargetCount     int       `json:"target_count"`
+	Reason          string    `json:"reason"`
+	NeedsBreakGlass bool      `json:"needs_break_glass,omitempty"`
+	Created         time.Time `json:"created"`
+	Deadline        time.Time `json:"deadline"`
+}
+
+// summaryTargets is how many targets a ProposalSummary names.
+const summaryTargets = 10
+
+// Summary is the proposal as cordon proposals lists it.
+func (p Proposal) Summary() ProposalSummary {
+	return ProposalSummary{ID: p.ID, Runbook: p.Run.Runbook, Trigger: p.Run.Trigger.Name, RunID: p.Run.RunID, DryRun: p.Run.DryRun,
+		Findings: len(p.Run.Trigger.Findings), Targets: p.Targets[:min(len(p.Targets), summaryTargets)], TargetCount: len(p.Targets),
+		Reason: p.Reason, NeedsBreakGlass: p.NeedsBreakGlass, Created: p.Created, Deadline: p.Deadline}
+}
+
 // LaunchAttempt is one launch of a proposal and what became of it: how
 // far its run got past its start checks (Progress.Refused, in the
 // containment workflow's words, when it was refused).

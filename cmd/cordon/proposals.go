@@ -39,7 +39,7 @@ func runProposals(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	if format == "json" {
 		if props == nil {
-			props = []intake.Proposal{}
+			props = []intake.ProposalSummary{}
 		}
 		return writeJSON(env, props)
 	}
@@ -55,20 +55,20 @@ func runProposals(ctx context.Context, env *cliEnv, args []string) int {
 		if p.NeedsBreakGlass {
 			why += " (--break-glass)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.ID, p.Run.Runbook, p.Run.Trigger.Name, len(p.Run.Trigger.Findings),
-			orNone(targetsText(p.Targets)), now.Sub(p.Created).Round(time.Second), p.Deadline.Local().Format(time.RFC3339), why)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.ID, p.Runbook, p.Trigger, p.Findings,
+			orNone(targetsText(p.Targets, p.TargetCount)), now.Sub(p.Created).Round(time.Second), p.Deadline.Local().Format(time.RFC3339), why)
 	}
 	tw.Flush()
 	return 0
 }
 
-// targetsText shortens a long list of targets to its first few.
-func targetsText(ts []string) string {
+// targetsText shows the first few of count targets.
+func targetsText(ts []string, count int) string {
 	const shown = 3
-	if len(ts) <= shown {
+	if count <= shown && len(ts) == count {
 		return strings.Join(ts, ",")
 	}
-	return fmt.Sprintf("%s,… (%d)", strings.Join(ts[:shown], ","), len(ts))
+	return fmt.Sprintf("%s,… (%d)", strings.Join(ts[:min(shown, len(ts))], ","), count)
 }
 
 func runLaunch(ctx context.Context, env *cliEnv, args []string) int {

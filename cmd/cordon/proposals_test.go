@@ -87,7 +87,7 @@ func TestProposalsAndLaunch(t *testing.T) {
 	id := outs[0].WorkflowID
 	conn := []string{"--address", box.Temporal().Address, "--namespace", box.Temporal().Namespace}
 
-	var listed []intake.Proposal
+	var listed []intake.ProposalSummary
 	for deadline := time.Now().Add(10 * time.Second); len(listed) == 0; time.Sleep(50 * time.Millisecond) {
 		stdout, stderr, code := cordon(t, append([]string{"proposals", "--json"}, conn...)...)
 		if code != 0 {
@@ -100,7 +100,7 @@ func TestProposalsAndLaunch(t *testing.T) {
 			t.Fatal("cordon proposals never listed the proposal")
 		}
 	}
-	if listed[0].ID != id || listed[0].Run.Runbook != "ec2-compromise" || listed[0].Run.Trigger.Name != "guardduty-ec2-high" {
+	if listed[0].ID != id || listed[0].Runbook != "ec2-compromise" || listed[0].Trigger != "guardduty-ec2-high" || listed[0].Findings != 1 {
 		t.Errorf("listed: %+v", listed)
 	}
 	if stdout, _, _ := cordon(t, append([]string{"proposals"}, conn...)...); !strings.Contains(stdout, id) || !strings.Contains(stdout, "guardduty-ec2-high") {

@@ -357,7 +357,7 @@ func TestIntakeBreakerAndProposals(t *testing.T) {
 	id := outs[0].WorkflowID
 	pollUntil(t, 10*time.Second, "the proposal in cordon proposals", func() bool {
 		props, err := intake.Proposals(ctx, shared.client)
-		return err == nil && slices.ContainsFunc(props, func(p intake.Proposal) bool {
+		return err == nil && slices.ContainsFunc(props, func(p intake.ProposalSummary) bool {
 			return p.ID == id && p.Targets[0] == "123456789012/"+region+"/instance/"+host
 		})
 	})
