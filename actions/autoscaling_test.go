@@ -66,11 +66,7 @@ func (h *harness) attempts(action string, params map[string]any, n int) []action
 
 func asg(t *testing.T, h *harness, name string) awsemu.AutoScalingGroup {
 	t.Helper()
-	g, ok := h.emu.AutoScalingGroup(name)
-	if !ok {
-		t.Fatalf("group %s is gone", name)
-	}
-	return g
+	return held(t, "group", name, h.emu.AutoScalingGroup)
 }
 
 func member(g awsemu.AutoScalingGroup, id string) (awsemu.ASGInstance, bool) {
@@ -215,8 +211,7 @@ func TestDetachInstanceLostResponseIsAlreadyDone(t *testing.T) {
 		t.Run(c.mode, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
-			fleet := h.fleet(awsemu.FleetSpec{Instances: 2, InAutoScalingGroup: 2})
-			id := fleet.InstanceIDs[0]
+			fleet, id := h.seedInstance(awsemu.FleetSpec{Instances: 2, InAutoScalingGroup: 2})
 			h.emu.LoseResponses(c.permission, 1)
 			res, err := h.run(actions.Execute, "aws.autoscaling.detach_instance", map[string]any{"instance_id": id, "mode": c.mode})
 			if err != nil {
@@ -285,9 +280,7 @@ func TestDetachInstanceNotInAGroupIsANoOp(t *testing.T) {
 			assertOutputsMatchSpec(t, "aws.autoscaling.detach_instance", res)
 		}
 	}
-	if len(h.mutations()) != 0 {
-		t.Errorf("mutations = %v", h.mutations())
-	}
+	h.assertNoMutation()
 }
 
 // After a detach the group no longer lists the instance; a retry must
@@ -310,8 +303,7 @@ func TestDetachInstanceRetryRemembersTheGroup(t *testing.T) {
 func TestDetachInstanceStandby(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 2, InAutoScalingGroup: 2, BehindTargetGroup: 2})
-	id := fleet.InstanceIDs[0]
+	fleet, id := h.seedInstance(awsemu.FleetSpec{Instances: 2, InAutoScalingGroup: 2, BehindTargetGroup: 2})
 	params := map[string]any{"instance_id": id, "mode": "standby", "decrement_desired_capacity": true}
 
 	res, err := h.run(actions.Preview, "aws.autoscaling.detach_instance", params)

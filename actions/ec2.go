@@ -12,6 +12,14 @@ func ec2Actions() []registration {
 	subnetID := func(description string) spec.Param {
 		return spec.Param{Name: "subnet_id", Type: str, Required: true, Pattern: `^subnet-[0-9a-f]{8,17}$`, Description: description}
 	}
+	// Stop protection blocks a termination too: both lift it alike.
+	stopProtectionLifted := spec.F("stop_protection_lifted", spec.Bool, "Whether this step turned stop protection off.")
+	// olderRestore is the restore param of a containment action whose
+	// restore became an action of its own (reverse).
+	olderRestore := func(what, instead, reverse string) spec.Param {
+		return spec.Param{Name: "restore", Type: spec.Bool, Default: false,
+			Description: "Put back " + what + " this action recorded, instead of " + instead + ": the older spelling of " + reverse + ", kept for existing runbooks."}
+	}
 	eniID := spec.F("network_interface_id", str, "ENI id.")
 	originalGroups := spec.F("original_group_ids", strs, "Security groups attached before isolation.")
 	eni := spec.ObjectOf(eniID, originalGroups)
@@ -286,7 +294,7 @@ func ec2Actions() []registration {
 				"auto-assigned public IPv4 address cannot be removed this way (isolation cuts its traffic).",
 			Params: []spec.Param{
 				instanceIDParam(),
-				{Name: "restore", Type: spec.Bool, Default: false, Description: "Put back the associations this action recorded, instead of removing them: the older spelling of aws.ec2.restore_addresses, kept for existing runbooks."},
+				olderRestore("the associations", "removing them", "aws.ec2.restore_addresses"),
 			},
 			Outputs: []spec.Field{
 				spec.F("addresses", spec.ListOf(addressAssociation), "Every address removed (or, with restore, put back)."),
@@ -344,7 +352,7 @@ func ec2Actions() []registration {
 				"subnet still has Cordon's quarantine ACL, and removes the record.",
 			Params: []spec.Param{
 				subnetID("The subnet to quarantine."),
-				{Name: "restore", Type: spec.Bool, Default: false, Description: "Put back the network ACL this action recorded, instead of quarantining: the older spelling of aws.ec2.restore_subnet_acl, kept for existing runbooks."},
+				olderRestore("the network ACL", "quarantining", "aws.ec2.restore_subnet_acl"),
 			},
 			Outputs: []spec.Field{
 				spec.F("network_acl_id", str, "The ACL now associated with the subnet."),
@@ -421,7 +429,7 @@ func ec2Actions() []registration {
 				spec.F("previous_state", str, "State before the first attempt of this step."),
 				spec.F("state", str, "State after the call."),
 				spec.F("hibernated", spec.Bool, "Whether the instance was hibernated rather than stopped."),
-				spec.F("stop_protection_lifted", spec.Bool, "Whether this step turned stop protection off."),
+				stopProtectionLifted,
 				spec.F("instance_store_devices", strs, "Instance-store volumes, whose data the stop erases."),
 			},
 			Destructive: true, Mutating: true,
@@ -444,7 +452,7 @@ func ec2Actions() []registration {
 			Outputs: []spec.Field{
 				spec.F("previous_state", str, "State before the call."),
 				spec.F("termination_protection_lifted", spec.Bool, "Whether this step turned termination protection off."),
-				spec.F("stop_protection_lifted", spec.Bool, "Whether this step turned stop protection off."),
+				stopProtectionLifted,
 			},
 			Destructive: true, Mutating: true,
 			DryRun:      "Sends TerminateInstances with DryRun=true and reports whether protection would block it.",

@@ -47,8 +47,7 @@ func volumesOf(h *harness, id string) []string {
 
 func TestSnapshotVolumesWaitsUntilCompleted(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 3})
-	id := fleet.InstanceIDs[0]
+	_, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, Volumes: 3})
 	h.emu.SetSnapshotCompletion(awsemu.SnapshotCompletion{AfterDescribes: 3})
 
 	res := h.execute("aws.ec2.snapshot_volumes", map[string]any{"instance_id": id})
@@ -86,8 +85,7 @@ func TestSnapshotVolumesWaitsUntilCompleted(t *testing.T) {
 
 func TestSnapshotVolumesTwiceTakesOneSnapshotPerVolume(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 2})
-	id := fleet.InstanceIDs[0]
+	_, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, Volumes: 2})
 	first := h.execute("aws.ec2.snapshot_volumes", map[string]any{"instance_id": id, "wait": false})
 	second := h.retry("aws.ec2.snapshot_volumes", map[string]any{"instance_id": id})
 	if !reflect.DeepEqual(first.Outputs["snapshot_ids"], second.Outputs["snapshot_ids"]) {
@@ -105,8 +103,7 @@ func TestSnapshotVolumesTwiceTakesOneSnapshotPerVolume(t *testing.T) {
 
 func TestSnapshotVolumesFallsBackToOneByOne(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 3})
-	id := fleet.InstanceIDs[0]
+	_, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, Volumes: 3})
 	h.emu.FailNext("ec2:CreateSnapshots", "UnsupportedOperation", 400, 1)
 	res := h.execute("aws.ec2.snapshot_volumes", map[string]any{"instance_id": id})
 	if n := countCalls(h, "ec2:CreateSnapshot", false); n != 3 {
@@ -118,7 +115,7 @@ func TestSnapshotVolumesFallsBackToOneByOne(t *testing.T) {
 			t.Errorf("%s snapshots = %+v", v, byVolume[v])
 		}
 	}
-	if !slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, "not crash-consistent") }) {
+	if !hasNote(res.Notes, "not crash-consistent") {
 		t.Errorf("notes = %v", res.Notes)
 	}
 	h.assertDeclared("aws.ec2.snapshot_volumes")
@@ -129,7 +126,7 @@ func TestSnapshotVolumesDeniedDoesNotFallBack(t *testing.T) {
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 1})
 	h.emu.Deny(awsemu.AllPrincipals, "ec2:CreateSnapshots")
 	_, err := h.run(actions.Execute, "aws.ec2.snapshot_volumes", map[string]any{"instance_id": fleet.InstanceIDs[0]})
-	if err == nil || !isNonRetryable(err) || errorType(err) != actions.ErrAccessDenied || !strings.Contains(err.Error(), "ec2:CreateSnapshots") {
+	if !permanentFailure(err, actions.ErrAccessDenied, "ec2:CreateSnapshots") {
 		t.Fatalf("err = %v", err)
 	}
 	if n := countCalls(h, "ec2:CreateSnapshot", false); n != 0 || len(h.emu.Snapshots()) != 0 {
@@ -139,8 +136,7 @@ func TestSnapshotVolumesDeniedDoesNotFallBack(t *testing.T) {
 
 func TestSnapshotVolumesPreviewListsVolumesAndTakesNone(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 2})
-	id := fleet.InstanceIDs[0]
+	_, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, Volumes: 2})
 	res, err := h.run(actions.Preview, "aws.ec2.snapshot_volumes", map[string]any{"instance_id": id})
 	if err != nil {
 		t.Fatal(err)
@@ -173,16 +169,13 @@ func TestCaptureConsoleOutput(t *testing.T) {
 	if !strings.Contains(want, "kinsing") {
 		t.Errorf("console output lacks the compromise traces: %q", want)
 	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Errorf("mutations: %v", m)
-	}
+	h.assertNoMutation()
 	h.assertDeclared("aws.ec2.capture_console_output")
 }
 
 func TestTagRecordsOverwrittenValues(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 2})
-	id := fleet.InstanceIDs[0]
+	_, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, Volumes: 2})
 	vol := volumesOf(h, id)[1]
 	params := map[string]any{"resource_ids": []any{id, vol}, "tags": map[string]any{"Env": "quarantine", actions.TagIncident: "INC-42"}}
 
@@ -207,8 +200,7 @@ func TestTagRecordsOverwrittenValues(t *testing.T) {
 
 func TestEnableTerminationProtectionRecordsPriorValuesOnce(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 2})
-	id := fleet.InstanceIDs[0]
+	_, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, Volumes: 2})
 	if _, err := ec2Setup(h).ModifyInstanceAttribute(context.Background(), &ec2.ModifyInstanceAttributeInput{
 		InstanceId: aws.String(id), InstanceInitiatedShutdownBehavior: &ec2types.AttributeValue{Value: aws.String("terminate")}}); err != nil {
 		t.Fatal(err)
@@ -249,19 +241,14 @@ func TestEnableTerminationProtectionRecordsPriorValuesOnce(t *testing.T) {
 
 func TestDisableInstanceMetadata(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1})
-	id := fleet.InstanceIDs[0]
-	preview, err := h.run(actions.Preview, "aws.ec2.disable_instance_metadata", map[string]any{"instance_id": id})
-	if err != nil {
-		t.Fatal(err)
+	_, id := h.seedInstance(awsemu.FleetSpec{Instances: 1})
+	res := h.previewAndExecute("aws.ec2.disable_instance_metadata", map[string]any{"instance_id": id})
+	if n := countCalls(h, "ec2:ModifyInstanceMetadataOptions", true); n != 1 {
+		t.Errorf("the preview sent %d dry runs, want 1", n)
 	}
-	if m := h.mutations(); len(m) != 0 || countCalls(h, "ec2:ModifyInstanceMetadataOptions", true) != 1 {
-		t.Fatalf("preview mutated %v or sent no dry run", m)
-	}
-	res := h.execute("aws.ec2.disable_instance_metadata", map[string]any{"instance_id": id})
 	// The record of the values before, then the change.
-	if !reflect.DeepEqual(preview.Changes, res.Changes) || len(res.Changes) != 2 {
-		t.Errorf("preview %+v\nexecute %+v", preview.Changes, res.Changes)
+	if len(res.Changes) != 2 {
+		t.Errorf("changes %+v", res.Changes)
 	}
 	if res.Outputs["previous_http_endpoint"] != "enabled" || res.Outputs["previous_http_tokens"] != "optional" {
 		t.Errorf("outputs = %v", res.Outputs)
@@ -270,18 +257,14 @@ func TestDisableInstanceMetadata(t *testing.T) {
 		t.Errorf("endpoint = %s", in.MetadataHTTPEndpoint)
 	}
 	h.assertDeclared("aws.ec2.disable_instance_metadata")
-	again := h.retry("aws.ec2.disable_instance_metadata", map[string]any{"instance_id": id})
 	// The same step again is a retry: it reports the values from before
 	// its first attempt, from the record.
-	if again.Outputs["previous_http_endpoint"] != "enabled" {
-		t.Errorf("second run: %v", again.Outputs)
-	}
+	h.retryReports("aws.ec2.disable_instance_metadata", map[string]any{"instance_id": id}, "previous_http_endpoint", "enabled")
 }
 
 func TestStopInstance(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1})
-	id := fleet.InstanceIDs[0]
+	_, id := h.seedInstance(awsemu.FleetSpec{Instances: 1})
 	if _, err := h.run(actions.Preview, "aws.ec2.stop_instance", map[string]any{"instance_id": id}); err != nil {
 		t.Fatal(err)
 	}
@@ -296,26 +279,22 @@ func TestStopInstance(t *testing.T) {
 		t.Errorf("state = %s", s)
 	}
 	h.assertDeclared("aws.ec2.stop_instance")
-	again := h.retry("aws.ec2.stop_instance", map[string]any{"instance_id": id})
-	if again.Outputs["previous_state"] != "running" {
-		t.Errorf("second run of the step: %v, want the state before its first attempt", again.Outputs)
-	}
+	h.retryReports("aws.ec2.stop_instance", map[string]any{"instance_id": id}, "previous_state", "running")
 }
 
 func TestTerminateIsRefusedUnderProtectionUnlessLifted(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, TerminationProtection: true})
-	id := fleet.InstanceIDs[0]
+	_, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, TerminationProtection: true})
 
 	preview, err := h.run(actions.Preview, "aws.ec2.terminate_instance", map[string]any{"instance_id": id})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(preview.Changes) != 0 || !slices.ContainsFunc(preview.Notes, func(n string) bool { return strings.Contains(n, "lift_termination_protection") }) {
+	if len(preview.Changes) != 0 || !hasNote(preview.Notes, "lift_termination_protection") {
 		t.Errorf("preview: changes %+v notes %v", preview.Changes, preview.Notes)
 	}
 	_, err = h.run(actions.Execute, "aws.ec2.terminate_instance", map[string]any{"instance_id": id})
-	if err == nil || !isNonRetryable(err) || errorType(err) != actions.ErrConflict || !strings.Contains(err.Error(), "lift_termination_protection") {
+	if !permanentFailure(err, actions.ErrConflict, "lift_termination_protection") {
 		t.Fatalf("err = %v", err)
 	}
 	if m := h.mutations(); len(m) != 0 || instanceOf(h, id).State != "running" {
@@ -331,10 +310,7 @@ func TestTerminateIsRefusedUnderProtectionUnlessLifted(t *testing.T) {
 		t.Errorf("state = %s", s)
 	}
 	h.assertDeclared("aws.ec2.terminate_instance")
-	again := h.retry("aws.ec2.terminate_instance", params)
-	if again.Outputs["previous_state"] != "terminated" {
-		t.Errorf("second run: %v", again.Outputs)
-	}
+	h.retryReports("aws.ec2.terminate_instance", params, "previous_state", "terminated")
 }
 
 func TestFindInstances(t *testing.T) {

@@ -31,6 +31,14 @@ func decodeForInstance(ctx context.Context, x *execution, p interface{ instance(
 	return getInstance(ctx, x, p.instance())
 }
 
+// decodeInstance is decodeForInstance for the actions whose only param is
+// the instance.
+func decodeInstance(ctx context.Context, x *execution) (instanceParams, ec2types.Instance, error) {
+	var p instanceParams
+	in, err := decodeForInstance(ctx, x, &p)
+	return p, in, err
+}
+
 // getInstance describes one instance; a missing instance is a
 // non-retryable NotFound naming it.
 func getInstance(ctx context.Context, x *execution, id string) (ec2types.Instance, error) {
@@ -59,6 +67,16 @@ func interfaces(in ec2types.Instance) []ec2types.InstanceNetworkInterface {
 	return enis
 }
 
+// interfaceIDs is the set of the instance's ENI ids: the interfaces an
+// Elastic IP or a record must name to be the instance's.
+func interfaceIDs(in ec2types.Instance) map[string]bool {
+	ids := make(map[string]bool, len(in.NetworkInterfaces))
+	for _, e := range in.NetworkInterfaces {
+		ids[aws.ToString(e.NetworkInterfaceId)] = true
+	}
+	return ids
+}
+
 func deviceIndex(e ec2types.InstanceNetworkInterface) int32 {
 	if e.Attachment == nil {
 		return 0
@@ -75,8 +93,7 @@ func groupIDs(groups []ec2types.GroupIdentifier) []string {
 }
 
 func describeInstance(ctx context.Context, x *execution) error {
-	var p instanceParams
-	in, err := decodeForInstance(ctx, x, &p)
+	p, in, err := decodeInstance(ctx, x)
 	if err != nil {
 		return err
 	}

@@ -178,8 +178,7 @@ func tagResources(ctx context.Context, x *execution) error {
 }
 
 func disableInstanceMetadata(ctx context.Context, x *execution) error {
-	var p instanceParams
-	in, err := decodeForInstance(ctx, x, &p)
+	p, in, err := decodeInstance(ctx, x)
 	if err != nil {
 		return err
 	}
@@ -299,16 +298,6 @@ func stopInstance(ctx context.Context, x *execution) error {
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("stop %s: the instance is %s and cannot be stopped", p.InstanceID, prev), ErrConflict, nil)
 	}
-	// refuse stops the step before any change: in a preview it says so in
-	// a note (the gate shows it), in an execution it fails for good.
-	refuse := func(msg string) error {
-		if x.preview() {
-			x.note("%s", msg)
-			return nil
-		}
-		return temporal.NewNonRetryableApplicationError(msg, ErrConflict, nil)
-	}
-
 	devices, _, err := instanceStoreDevices(ctx, x, in)
 	if err != nil {
 		return err
@@ -320,7 +309,7 @@ func stopInstance(ctx context.Context, x *execution) error {
 		case tags[TagInstanceStoreCaptured] != "":
 			x.note("instance-store volumes of %s (%s) recorded as captured: %s=%s", p.InstanceID, list, TagInstanceStoreCaptured, tags[TagInstanceStoreCaptured])
 		case !p.AcceptInstanceStoreLoss:
-			return refuse(fmt.Sprintf("stop %s: a stop erases its instance-store volumes (%s), which no EBS snapshot captures; "+
+			return x.refuse(fmt.Sprintf("stop %s: a stop erases its instance-store volumes (%s), which no EBS snapshot captures; "+
 				"image them first and tag the instance %s=<where the images are>, or set accept_instance_store_loss: true", p.InstanceID, list, TagInstanceStoreCaptured))
 		default:
 			x.note("WARNING: stopping %s erases its instance-store volumes (%s); accepted by accept_instance_store_loss: true", p.InstanceID, list)
@@ -330,7 +319,7 @@ func stopInstance(ctx context.Context, x *execution) error {
 		}
 	}
 	if p.Hibernate && (in.HibernationOptions == nil || !aws.ToBool(in.HibernationOptions.Configured)) {
-		return refuse(fmt.Sprintf("stop %s: hibernate: true, but the instance was not enabled for hibernation at launch "+
+		return x.refuse(fmt.Sprintf("stop %s: hibernate: true, but the instance was not enabled for hibernation at launch "+
 			"(HibernationOptions.Configured is false), so memory cannot be kept; stop without hibernate to lose it", p.InstanceID))
 	}
 	stopProtection, _, err := stopProtected(ctx, x, p.InstanceID)
@@ -338,7 +327,7 @@ func stopInstance(ctx context.Context, x *execution) error {
 		return err
 	}
 	if stopProtection && !p.LiftStopProtection {
-		return refuse(fmt.Sprintf("stop %s: stop protection is on; set lift_stop_protection: true to lift it (recorded) and stop", p.InstanceID))
+		return x.refuse(fmt.Sprintf("stop %s: stop protection is on; set lift_stop_protection: true to lift it (recorded) and stop", p.InstanceID))
 	}
 	if !retried {
 		fields := map[string]string{"state": prev, "disable_api_stop": strconv.FormatBool(stopProtection), "hibernate": strconv.FormatBool(p.Hibernate)}
@@ -347,10 +336,9 @@ func stopInstance(ctx context.Context, x *execution) error {
 		}
 	}
 	if stopProtection {
-		if err := turnProtectionOff(ctx, x, p.InstanceID, stopProtectionAttr, "lift stop protection of "+p.InstanceID); err != nil {
+		if err := liftProtection(ctx, x, p.InstanceID, stopProtectionAttr, "stop protection", "lift_stop_protection"); err != nil {
 			return err
 		}
-		x.note("stop protection of %s lifted by this step (lift_stop_protection: true)", p.InstanceID)
 		x.output("stop_protection_lifted", true)
 	}
 	input := &ec2.StopInstancesInput{InstanceIds: []string{p.InstanceID}, Force: aws.Bool(p.Force), DryRun: aws.Bool(x.preview())}
@@ -358,18 +346,11 @@ func stopInstance(ctx context.Context, x *execution) error {
 		input.Hibernate = aws.Bool(true)
 	}
 	out, err := x.aws.EC2.StopInstances(ctx, input)
-	what := "stop " + p.InstanceID
+	if err := x.outcomeAfterLift("stop "+p.InstanceID, "ec2:StopInstances", stopProtection, err); err != nil {
+		return err
+	}
 	after := string(ec2types.InstanceStateNameStopping)
-	switch {
-	case x.preview() && stopProtection && isCode(err, "OperationNotPermitted"):
-		// The dry run still sees the protection a real run lifts first.
-	case x.preview():
-		if err := dryRunOK(what, "ec2:StopInstances", err); err != nil {
-			return err
-		}
-	case err != nil:
-		return classify(what, "ec2:StopInstances", err)
-	default:
+	if !x.preview() {
 		for _, c := range out.StoppingInstances {
 			if aws.ToString(c.InstanceId) == p.InstanceID && c.CurrentState != nil {
 				after = string(c.CurrentState.Name)

@@ -93,20 +93,25 @@ const (
 // moment ago until the creation has propagated, which is not a failure of
 // the step. The error of the last attempt is returned unclassified.
 func settle(ctx context.Context, call func() error, codes ...string) error {
-	delay := settleFirstDelay
+	return withBackoff(ctx, settleAttempts, settleFirstDelay, settleMaxDelay, func(err error) bool {
+		return slices.ContainsFunc(codes, func(c string) bool { return isCode(err, c) })
+	}, call)
+}
+
+// withBackoff calls call up to attempts times while it fails with an
+// error retry recognises, waiting delay between attempts, doubled each
+// time up to maxDelay. It returns the last call's error, unclassified,
+// also when ctx ends during a wait.
+func withBackoff(ctx context.Context, attempts int, delay, maxDelay time.Duration, retry func(error) bool, call func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := call()
-		if err == nil || attempt == settleAttempts || !slices.ContainsFunc(codes, func(c string) bool { return isCode(err, c) }) {
+		if err == nil || attempt == attempts || !retry(err) {
 			return err
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if sleep(ctx, delay) != nil {
 			return err
-		case <-t.C:
 		}
-		delay = min(2*delay, settleMaxDelay)
+		delay = min(2*delay, maxDelay)
 	}
 }
 
@@ -271,18 +276,14 @@ func sealQuarantineGroup(ctx context.Context, x *execution, g *ec2types.Security
 			GroupId: g.GroupId, IpPermissions: g.IpPermissionsEgress, DryRun: aws.Bool(x.preview()),
 		}))
 	}, groupNotVisible)
-	switch {
-	case isCode(err, "InvalidPermission.NotFound"):
+	if isCode(err, "InvalidPermission.NotFound") {
 		// A concurrent isolation in this VPC revoked them first (a fleet
 		// isolates hosts in parallel): the group is as wanted, in a
 		// preview as in a real run.
 		return nil
-	case x.preview():
-		if err := dryRunOK("revoke outbound rules of quarantine group "+id, "ec2:RevokeSecurityGroupEgress", err); err != nil {
-			return err
-		}
-	case err != nil:
-		return classify("revoke outbound rules of quarantine group "+id, "ec2:RevokeSecurityGroupEgress", err)
+	}
+	if err := x.ec2Outcome("revoke outbound rules of quarantine group "+id, "ec2:RevokeSecurityGroupEgress", err); err != nil {
+		return err
 	}
 	x.change(id, "egress", before, []string{})
 	return nil
@@ -320,17 +321,13 @@ func openUntrackedGroup(ctx context.Context, x *execution, g *ec2types.SecurityG
 			}))
 		}, groupNotVisible)
 		what := fmt.Sprintf("allow all %s traffic on two-phase group %s", field, id)
-		switch {
-		case isCode(err, "InvalidPermission.Duplicate"):
+		if isCode(err, "InvalidPermission.Duplicate") {
 			// A concurrent isolation added them first: the group is as
 			// wanted, in a preview as in a real run.
 			continue
-		case x.preview():
-			if err := dryRunOK(what, permission, err); err != nil {
-				return err
-			}
-		case err != nil:
-			return classify(what, permission, err)
+		}
+		if err := x.ec2Outcome(what, permission, err); err != nil {
+			return err
 		}
 		x.change(id, field, describeRules(dir.have), describeRules(append(slices.Clone(dir.have), missing...)))
 	}
@@ -775,24 +772,29 @@ func emptyGroup(ctx context.Context, x *execution, id string, g *ec2types.Securi
 		}
 		g = &out.SecurityGroups[0]
 	}
-	if len(g.IpPermissions) > 0 {
-		err := settle(ctx, func() error {
-			return discardOutput(x.aws.EC2.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(id), IpPermissions: g.IpPermissions}))
-		}, groupNotVisible)
-		if err != nil && !isCode(err, "InvalidPermission.NotFound") {
-			return classify("revoke the inbound rules of the two-phase group "+id, "ec2:RevokeSecurityGroupIngress", err)
-		}
-		x.change(id, "ingress", describeRules(g.IpPermissions), []string{})
+	err := revokeRules(ctx, x, id, "ingress", g.IpPermissions, "revoke the inbound rules of the two-phase group "+id, "ec2:RevokeSecurityGroupIngress", func() error {
+		return discardOutput(x.aws.EC2.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(id), IpPermissions: g.IpPermissions}))
+	})
+	if err != nil {
+		return err
 	}
-	if len(g.IpPermissionsEgress) > 0 {
-		err := settle(ctx, func() error {
-			return discardOutput(x.aws.EC2.RevokeSecurityGroupEgress(ctx, &ec2.RevokeSecurityGroupEgressInput{GroupId: aws.String(id), IpPermissions: g.IpPermissionsEgress}))
-		}, groupNotVisible)
-		if err != nil && !isCode(err, "InvalidPermission.NotFound") {
-			return classify("revoke the outbound rules of the two-phase group "+id, "ec2:RevokeSecurityGroupEgress", err)
-		}
-		x.change(id, "egress", describeRules(g.IpPermissionsEgress), []string{})
+	return revokeRules(ctx, x, id, "egress", g.IpPermissionsEgress, "revoke the outbound rules of the two-phase group "+id, "ec2:RevokeSecurityGroupEgress", func() error {
+		return discardOutput(x.aws.EC2.RevokeSecurityGroupEgress(ctx, &ec2.RevokeSecurityGroupEgressInput{GroupId: aws.String(id), IpPermissions: g.IpPermissionsEgress}))
+	})
+}
+
+// revokeRules revokes the group's rules of one direction (field) with
+// revoke, the call for that direction, and records the change; rules gone
+// already are as wanted.
+func revokeRules(ctx context.Context, x *execution, id, field string, rules []ec2types.IpPermission, what, permission string, revoke func() error) error {
+	if len(rules) == 0 {
+		return nil
 	}
+	err := settle(ctx, revoke, groupNotVisible)
+	if err != nil && !isCode(err, "InvalidPermission.NotFound") {
+		return classify(what, permission, err)
+	}
+	x.change(id, field, describeRules(rules), []string{})
 	return nil
 }
 
@@ -955,8 +957,7 @@ func instanceState(in ec2types.Instance) string {
 // restoreIsolation puts back the groups recorded on each ENI and removes
 // the record.
 func restoreIsolation(ctx context.Context, x *execution) error {
-	var p instanceParams
-	in, err := decodeForInstance(ctx, x, &p)
+	p, in, err := decodeInstance(ctx, x)
 	if err != nil {
 		return err
 	}

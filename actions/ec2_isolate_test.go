@@ -31,6 +31,25 @@ import (
 // (what someone else, or a crashed attempt, left behind).
 func ec2Setup(h *harness) *ec2.Client { return ec2.NewFromConfig(h.emu.AWSConfig()) }
 
+// addGroup creates a security group in the VPC through the SDK, as
+// someone other than this step would, with the tags, and returns its id.
+func addGroup(t *testing.T, client *ec2.Client, vpcID, name, description string, tags map[string]string) string {
+	t.Helper()
+	in := &ec2.CreateSecurityGroupInput{GroupName: aws.String(name), Description: aws.String(description), VpcId: aws.String(vpcID)}
+	if len(tags) > 0 {
+		var ts []ec2types.Tag
+		for _, k := range slices.Sorted(maps.Keys(tags)) {
+			ts = append(ts, ec2types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+		}
+		in.TagSpecifications = []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: ts}}
+	}
+	out, err := client.CreateSecurityGroup(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.GroupId)
+}
+
 // quarantineGroups lists the groups of that name in the VPC.
 func quarantineGroups(h *harness, vpcID, name string) []awsemu.SecurityGroup {
 	var out []awsemu.SecurityGroup
@@ -44,20 +63,12 @@ func quarantineGroups(h *harness, vpcID, name string) []awsemu.SecurityGroup {
 
 func eniOf(h *harness, id string) awsemu.NetworkInterface {
 	h.t.Helper()
-	n, ok := h.emu.NetworkInterface(id)
-	if !ok {
-		h.t.Fatalf("ENI %s is gone", id)
-	}
-	return n
+	return held(h.t, "ENI", id, h.emu.NetworkInterface)
 }
 
 func instanceOf(h *harness, id string) awsemu.Instance {
 	h.t.Helper()
-	in, ok := h.emu.Instance(id)
-	if !ok {
-		h.t.Fatalf("instance %s is gone", id)
-	}
-	return in
+	return held(h.t, "instance", id, h.emu.Instance)
 }
 
 // decodeOutput re-reads an output as a typed value (outputs come back
@@ -145,8 +156,7 @@ func TestIsolateCutsEveryInterfaceOfAnInstanceInAnASGBehindATargetGroup(t *testi
 
 func TestIsolateTwiceChangesNothingTheSecondTime(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
-	id := fleet.InstanceIDs[0]
+	fleet, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
 	first := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id})
 	before := len(h.emu.Mutations())
 	records := map[string]string{}
@@ -227,15 +237,7 @@ func isolateInParallel(t *testing.T, h *harness, fleet awsemu.FleetInfo, extra m
 func TestIsolateSealsAGroupLeftOpenByACrashedAttempt(t *testing.T) {
 	h := newHarness(t)
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 1})
-	_, err := ec2Setup(h).CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{
-		GroupName: aws.String("cordon-quarantine"), Description: aws.String("left by a crash"), VpcId: aws.String(fleet.VPCID),
-		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: []ec2types.Tag{
-			{Key: aws.String(actions.TagQuarantine), Value: aws.String("empty")}, {Key: aws.String(actions.TagRun), Value: aws.String("run-1")},
-		}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	addGroup(t, ec2Setup(h), fleet.VPCID, "cordon-quarantine", "left by a crash", map[string]string{actions.TagQuarantine: "empty", actions.TagRun: "run-1"})
 	if g := quarantineGroups(h, fleet.VPCID, "cordon-quarantine"); len(g) != 1 || len(g[0].Egress) == 0 {
 		t.Fatalf("setup: %+v", g)
 	}
@@ -251,8 +253,7 @@ func TestIsolateSealsAGroupLeftOpenByACrashedAttempt(t *testing.T) {
 // keeps the groups from before the first attempt.
 func TestIsolateRetryAfterFailureKeepsTheFirstRecord(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
-	id := fleet.InstanceIDs[0]
+	fleet, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
 	h.emu.FailNext("ec2:ModifyNetworkInterfaceAttribute", "InternalError", 500, 3)
 	if _, err := h.run(actions.Execute, "aws.ec2.isolate_instance", map[string]any{"instance_id": id}); err == nil || isNonRetryable(err) {
 		t.Fatalf("first attempt: err = %v, want a retryable failure", err)
@@ -325,27 +326,17 @@ func untrackedName(t *testing.T, h *harness, instanceID string) string {
 // an attempt that crashed would have left it.
 func openGroup(t *testing.T, h *harness, vpcID, name string) string {
 	t.Helper()
-	ctx := context.Background()
-	out, err := ec2Setup(h).CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
-		GroupName: aws.String(name), Description: aws.String("left by a crash"), VpcId: aws.String(vpcID),
-		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: []ec2types.Tag{
-			{Key: aws.String(actions.TagQuarantine), Value: aws.String("untracked")}, {Key: aws.String(actions.TagRun), Value: aws.String("run-1")},
-		}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ec2Setup(h).AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: out.GroupId,
+	id := addGroup(t, ec2Setup(h), vpcID, name, "left by a crash", map[string]string{actions.TagQuarantine: "untracked", actions.TagRun: "run-1"})
+	if _, err := ec2Setup(h).AuthorizeSecurityGroupIngress(context.Background(), &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(id),
 		IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("-1"), IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}}); err != nil {
 		t.Fatal(err)
 	}
-	return aws.ToString(out.GroupId)
+	return id
 }
 
 func TestTwoPhaseIsolationEndsInTheEmptyGroupThroughAnUntrackedOneItDeletes(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
-	id := fleet.InstanceIDs[0]
+	fleet, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
 	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id, "two_phase": true})
 
 	q := quarantineGroups(h, fleet.VPCID, "cordon-quarantine")
@@ -415,8 +406,7 @@ type isolatedENIExposure struct {
 // record intact, and the group left by the crash must go.
 func TestTwoPhaseRetryFromTheUntrackedGroupKeepsTheOriginalRecordAndDeletesTheGroup(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 1})
-	id := fleet.InstanceIDs[0]
+	fleet, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 1})
 	u := openGroup(t, h, fleet.VPCID, untrackedName(t, h, id))
 	eniID := instanceOf(h, id).NetworkInterfaceIDs[0]
 	ctx := context.Background()
@@ -445,8 +435,7 @@ func TestTwoPhaseRetryFromTheUntrackedGroupKeepsTheOriginalRecordAndDeletesTheGr
 // attempt finds every interface quarantined and still deletes the group.
 func TestTwoPhaseRetryDeletesTheGroupACrashLeftBehind(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
-	id := fleet.InstanceIDs[0]
+	fleet, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
 	name := untrackedName(t, h, id)
 	h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id})
 	u := openGroup(t, h, fleet.VPCID, name)
@@ -497,7 +486,7 @@ func TestTwoPhaseGroupStillInUseIsEmptiedInsteadOfDeleted(t *testing.T) {
 	if len(g.Ingress) != 0 || len(g.Egress) != 0 {
 		t.Errorf("group in use still has rules: %+v %+v", g.Ingress, g.Egress)
 	}
-	if failedWith(h, "DependencyViolation") == 0 || !noted(res, "still in use") {
+	if failedWith(h, "DependencyViolation") == 0 || !hasNote(res.Notes, "still in use") {
 		t.Errorf("notes %q", res.Notes)
 	}
 	if open := cordonGroupsAdmittingTheInternet(h); len(open) != 0 {
@@ -565,7 +554,7 @@ func faultyHarness(t *testing.T, fail func(form url.Values) (code string, status
 }
 
 // modifyCounter fails ModifyNetworkInterfaceAttribute calls chosen by
-// their order (1-based) and the groups they set.
+// their order (1-based, from the second host on) and the groups they set.
 type modifyCounter struct {
 	mu         sync.Mutex
 	n          int
@@ -587,30 +576,33 @@ func (m *modifyCounter) check(form url.Values) (string, int) {
 	return m.fail(m.n, groups, m.quarantine)
 }
 
-// seedQuarantine isolates a first host so that the VPC's quarantine group
-// exists, and returns its id and a second host to isolate.
-func seedQuarantine(t *testing.T, h *harness) (fleet awsemu.FleetInfo, q, id string) {
+// twoPhaseFaults returns a harness whose ModifyNetworkInterfaceAttribute
+// calls fail as fail says (modifyCounter), once a first host is isolated
+// so that the VPC's quarantine group q exists; id is a second host to
+// isolate.
+func twoPhaseFaults(t *testing.T, fail func(n int, groups []string, quarantine string) (string, int)) (h *harness, fleet awsemu.FleetInfo, q, id string) {
 	t.Helper()
+	m := &modifyCounter{fail: fail}
+	h = faultyHarness(t, m.check)
 	fleet = h.fleet(awsemu.FleetSpec{Instances: 2, NetworkInterfaces: 1})
 	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": fleet.InstanceIDs[0]})
-	return fleet, res.Outputs["quarantine_group_id"].(string), fleet.InstanceIDs[1]
+	q = res.Outputs["quarantine_group_id"].(string)
+	m.mu.Lock()
+	m.n, m.quarantine = 0, q
+	m.mu.Unlock()
+	return h, fleet, q, fleet.InstanceIDs[1]
 }
 
 // The move to quarantine is refused (an IAM condition on the group, say):
 // the interface goes back to its original groups, never left open.
 func TestTwoPhaseSecondMoveDeniedPutsTheInterfaceBack(t *testing.T) {
 	t.Parallel()
-	m := &modifyCounter{fail: func(_ int, groups []string, q string) (string, int) {
+	h, fleet, _, id := twoPhaseFaults(t, func(_ int, groups []string, q string) (string, int) {
 		if slices.Equal(groups, []string{q}) {
 			return "UnauthorizedOperation", http.StatusForbidden
 		}
 		return "", 0
-	}}
-	h := faultyHarness(t, m.check)
-	fleet, q, id := seedQuarantine(t, h)
-	m.mu.Lock()
-	m.quarantine = q
-	m.mu.Unlock()
+	})
 	_, err := h.run(actions.Execute, "aws.ec2.isolate_instance", map[string]any{"instance_id": id, "two_phase": true})
 	if err == nil || errorType(err) != actions.ErrAccessDenied || !strings.Contains(err.Error(), "ec2:ModifyNetworkInterfaceAttribute") {
 		t.Fatalf("err = %v", err)
@@ -628,25 +620,20 @@ func TestTwoPhaseSecondMoveDeniedPutsTheInterfaceBack(t *testing.T) {
 // quarantines the interface, and the isolation succeeds.
 func TestTwoPhaseSecondMoveThrottledStillQuarantines(t *testing.T) {
 	t.Parallel()
-	m := &modifyCounter{fail: func(n int, groups []string, q string) (string, int) {
+	h, fleet, q, id := twoPhaseFaults(t, func(n int, _ []string, _ string) (string, int) {
 		// Call 1 opens; calls 2-4 are the SDK's three attempts at the
 		// second move.
 		if n >= 2 && n <= 4 {
 			return "RequestLimitExceeded", http.StatusServiceUnavailable
 		}
 		return "", 0
-	}}
-	h := faultyHarness(t, m.check)
-	fleet, q, id := seedQuarantine(t, h)
-	m.mu.Lock()
-	m.n = 0
-	m.mu.Unlock()
+	})
 	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id, "two_phase": true})
 	eniID := instanceOf(h, id).NetworkInterfaceIDs[0]
 	if n := eniOf(h, eniID); !slices.Equal(n.SecurityGroupIDs, []string{q}) {
 		t.Errorf("groups = %v, want %s", n.SecurityGroupIDs, q)
 	}
-	if !noted(res, "put back on the quarantine group") {
+	if !hasNote(res.Notes, "put back on the quarantine group") {
 		t.Errorf("notes %q", res.Notes)
 	}
 	if u := untrackedGroups(h, fleet.VPCID); len(u) != 0 {
@@ -658,17 +645,12 @@ func TestTwoPhaseSecondMoveThrottledStillQuarantines(t *testing.T) {
 // two-phase group is emptied of its rules, so it admits nothing.
 func TestTwoPhaseInterfaceStuckOpenIsClosedByEmptyingItsGroup(t *testing.T) {
 	t.Parallel()
-	m := &modifyCounter{fail: func(n int, _ []string, _ string) (string, int) {
+	h, _, _, id := twoPhaseFaults(t, func(n int, _ []string, _ string) (string, int) {
 		if n >= 2 {
 			return "UnauthorizedOperation", http.StatusForbidden
 		}
 		return "", 0
-	}}
-	h := faultyHarness(t, m.check)
-	fleet, _, id := seedQuarantine(t, h)
-	m.mu.Lock()
-	m.n = 0
-	m.mu.Unlock()
+	})
 	_, err := h.run(actions.Execute, "aws.ec2.isolate_instance", map[string]any{"instance_id": id, "two_phase": true})
 	if err == nil {
 		t.Fatal("want the isolation to fail")
@@ -684,7 +666,6 @@ func TestTwoPhaseInterfaceStuckOpenIsClosedByEmptyingItsGroup(t *testing.T) {
 	if open := cordonGroupsAdmittingTheInternet(h); len(open) != 0 {
 		t.Errorf("groups admitting the internet: %v", open)
 	}
-	_ = fleet
 }
 
 // Interfaces an AWS service manages, and EKS/ECS trunk interfaces, are
@@ -701,22 +682,18 @@ func TestIsolateRefusesInterfacesCordonMustNotMove(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t)
-			fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
-			id := fleet.InstanceIDs[0]
+			_, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
 			eniID := instanceOf(h, id).NetworkInterfaceIDs[1]
 			if err := h.emu.ConfigureNetworkInterface(eniID, c.cfg); err != nil {
 				t.Fatal(err)
 			}
 			for _, mode := range []actions.Mode{actions.Preview, actions.Execute} {
 				_, err := h.run(mode, "aws.ec2.isolate_instance", map[string]any{"instance_id": id})
-				if err == nil || errorType(err) != actions.ErrConflict || !isNonRetryable(err) ||
-					!strings.Contains(err.Error(), eniID) || !strings.Contains(err.Error(), c.want) {
+				if !permanentFailure(err, actions.ErrConflict, eniID, c.want) {
 					t.Errorf("%s: err = %v", mode, err)
 				}
 			}
-			if m := h.mutations(); len(m) != 0 {
-				t.Errorf("mutated: %v", m)
-			}
+			h.assertNoMutation()
 		})
 	}
 }
@@ -726,8 +703,7 @@ func TestIsolateRefusesInterfacesCordonMustNotMove(t *testing.T) {
 // unless allow_nat_instance, and said in the preview.
 func TestIsolateRefusesANATInstanceUnlessAllowed(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 1})
-	id := fleet.InstanceIDs[0]
+	fleet, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 1})
 	eniID := instanceOf(h, id).NetworkInterfaceIDs[0]
 	if err := h.emu.ConfigureNetworkInterface(eniID, awsemu.InterfaceConfig{SourceDestCheckDisabled: true}); err != nil {
 		t.Fatal(err)
@@ -742,11 +718,9 @@ func TestIsolateRefusesANATInstanceUnlessAllowed(t *testing.T) {
 		!strings.Contains(err.Error(), fleet.SubnetIDs[1]) || !strings.Contains(err.Error(), "allow_nat_instance") {
 		t.Fatalf("preview err = %v", err)
 	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Errorf("mutated: %v", m)
-	}
+	h.assertNoMutation()
 	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id, "allow_nat_instance": true})
-	if !noted(res, rtb.ID) {
+	if !hasNote(res.Notes, rtb.ID) {
 		t.Errorf("notes %q", res.Notes)
 	}
 	h.assertDeclared("aws.ec2.isolate_instance")
@@ -756,13 +730,12 @@ func TestIsolateRefusesANATInstanceUnlessAllowed(t *testing.T) {
 // (an appliance that forwards nothing yet): isolated, with a note.
 func TestIsolateForwardingInstanceWithoutRoutesIsIsolated(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 1})
-	id := fleet.InstanceIDs[0]
+	_, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 1})
 	if err := h.emu.ConfigureNetworkInterface(instanceOf(h, id).NetworkInterfaceIDs[0], awsemu.InterfaceConfig{SourceDestCheckDisabled: true}); err != nil {
 		t.Fatal(err)
 	}
 	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id})
-	if !noted(res, "no route table routes through it") {
+	if !hasNote(res.Notes, "no route table routes through it") {
 		t.Errorf("notes %q", res.Notes)
 	}
 }
@@ -773,12 +746,7 @@ func TestIsolateForwardingInstanceWithoutRoutesIsIsolated(t *testing.T) {
 func TestIsolateUsesAConfiguredQuarantineGroup(t *testing.T) {
 	h := newHarness(t)
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
-	out, err := ec2Setup(h).CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{
-		GroupName: aws.String("precreated-quarantine"), Description: aws.String("made by the platform team"), VpcId: aws.String(fleet.VPCID)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := aws.ToString(out.GroupId)
+	q := addGroup(t, ec2Setup(h), fleet.VPCID, "precreated-quarantine", "made by the platform team", nil)
 	id := fleet.InstanceIDs[0]
 	h.emu.ResetCalls()
 	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id, "quarantine_group_ids": map[string]any{fleet.VPCID: q}})
@@ -797,7 +765,7 @@ func TestIsolateUsesAConfiguredQuarantineGroup(t *testing.T) {
 		t.Errorf("CreateSecurityGroup calls = %d", n)
 	}
 	other := h.fleet(awsemu.FleetSpec{Instances: 1, NamePrefix: "other"})
-	_, err = h.run(actions.Preview, "aws.ec2.isolate_instance", map[string]any{"instance_id": other.InstanceIDs[0], "quarantine_group_ids": map[string]any{other.VPCID: q}})
+	_, err := h.run(actions.Preview, "aws.ec2.isolate_instance", map[string]any{"instance_id": other.InstanceIDs[0], "quarantine_group_ids": map[string]any{other.VPCID: q}})
 	if err == nil || errorType(err) != actions.ErrBadParams || !strings.Contains(err.Error(), fleet.VPCID) {
 		t.Errorf("group of another VPC: err = %v", err)
 	}
@@ -811,12 +779,7 @@ func TestIsolateUsesTheWorkersQuarantineGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := ec2.NewFromConfig(emu.AWSConfig()).CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{
-		GroupName: aws.String("precreated-quarantine"), Description: aws.String("made by the platform team"), VpcId: aws.String(fleet.VPCID)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := aws.ToString(out.GroupId)
+	q := addGroup(t, ec2.NewFromConfig(emu.AWSConfig()), fleet.VPCID, "precreated-quarantine", "made by the platform team", nil)
 	rt := actions.NewRuntime(actions.Options{
 		Clients:            actions.NewAWSClientSource(actions.AWSOptions{Base: emu.AWSConfig(), Endpoint: emu.URL()}),
 		Logger:             slog.New(slog.DiscardHandler),
@@ -836,8 +799,7 @@ func TestIsolateUsesTheWorkersQuarantineGroup(t *testing.T) {
 
 func TestIsolatePreviewMutatesNothingAndIsStable(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 3})
-	id := fleet.InstanceIDs[0]
+	fleet, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 3})
 	params := map[string]any{"instance_id": id, "two_phase": true}
 	first, err := h.run(actions.Preview, "aws.ec2.isolate_instance", params)
 	if err != nil {
@@ -908,35 +870,24 @@ func TestIsolateSucceedsThroughThrottling(t *testing.T) {
 func TestIsolateRefusesAForeignGroupWithTheQuarantineName(t *testing.T) {
 	h := newHarness(t)
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 1})
-	if _, err := ec2Setup(h).CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{
-		GroupName: aws.String("cordon-quarantine"), Description: aws.String("someone else's"), VpcId: aws.String(fleet.VPCID),
-	}); err != nil {
-		t.Fatal(err)
-	}
+	addGroup(t, ec2Setup(h), fleet.VPCID, "cordon-quarantine", "someone else's", nil)
 	h.emu.ResetCalls()
 	_, err := h.run(actions.Execute, "aws.ec2.isolate_instance", map[string]any{"instance_id": fleet.InstanceIDs[0]})
-	if err == nil || !isNonRetryable(err) || errorType(err) != actions.ErrConflict || !strings.Contains(err.Error(), "quarantine_group_name") {
+	if !permanentFailure(err, actions.ErrConflict, "quarantine_group_name") {
 		t.Fatalf("err = %v", err)
 	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Errorf("mutations: %v", m)
-	}
+	h.assertNoMutation()
 }
 
 func TestRestorePutsTheExactOriginalGroupsBackAndRemovesTheRecord(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 3})
-	id := fleet.InstanceIDs[0]
+	fleet, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 3})
 	// Give the interfaces different group sets, so a mix-up would show.
 	ctx := context.Background()
-	extra, err := ec2Setup(h).CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
-		GroupName: aws.String("monitoring"), Description: aws.String("monitoring"), VpcId: aws.String(fleet.VPCID)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	extra := addGroup(t, ec2Setup(h), fleet.VPCID, "monitoring", "monitoring", nil)
 	enis := instanceOf(h, id).NetworkInterfaceIDs
 	if _, err := ec2Setup(h).ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{
-		NetworkInterfaceId: aws.String(enis[1]), Groups: []string{aws.ToString(extra.GroupId), fleet.SecurityGroupID}}); err != nil {
+		NetworkInterfaceId: aws.String(enis[1]), Groups: []string{extra, fleet.SecurityGroupID}}); err != nil {
 		t.Fatal(err)
 	}
 	original := map[string][]string{}
@@ -974,8 +925,7 @@ func TestRestorePutsTheExactOriginalGroupsBackAndRemovesTheRecord(t *testing.T) 
 
 func TestRestorePreviewMutatesNothing(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
-	id := fleet.InstanceIDs[0]
+	fleet, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
 	iso := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id})
 	h.emu.ResetCalls()
 	res := h.preview("aws.ec2.restore_isolation", map[string]any{"instance_id": id})
@@ -998,15 +948,9 @@ func TestRestorePreviewMutatesNothing(t *testing.T) {
 func TestIsolateAndRestoreManyGroupsAcrossSeveralRecordTags(t *testing.T) {
 	h := newHarness(t)
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 1})
-	ctx := context.Background()
 	var groups []string
 	for i := range 15 {
-		out, err := ec2Setup(h).CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
-			GroupName: aws.String(fmt.Sprintf("app-%d", i)), Description: aws.String("app"), VpcId: aws.String(fleet.VPCID)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		groups = append(groups, aws.ToString(out.GroupId))
+		groups = append(groups, addGroup(t, ec2Setup(h), fleet.VPCID, fmt.Sprintf("app-%d", i), "app", nil))
 	}
 	in, err := h.emu.AddInstance(awsemu.InstanceSpec{Name: "many-groups", SubnetID: fleet.SubnetIDs[0], SecurityGroupIDs: groups, NetworkInterfaces: 2})
 	if err != nil {
@@ -1036,24 +980,11 @@ func TestIsolateAndRestoreManyGroupsAcrossSeveralRecordTags(t *testing.T) {
 func TestIsolatePreviewToleratesAConcurrentSeal(t *testing.T) {
 	h := newHarness(t)
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 1})
-	_, err := ec2Setup(h).CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{
-		GroupName: aws.String("cordon-quarantine"), Description: aws.String("being sealed by another host"), VpcId: aws.String(fleet.VPCID),
-		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: []ec2types.Tag{
-			{Key: aws.String(actions.TagQuarantine), Value: aws.String("empty")},
-		}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	addGroup(t, ec2Setup(h), fleet.VPCID, "cordon-quarantine", "being sealed by another host", map[string]string{actions.TagQuarantine: "empty"})
 	for _, mode := range []actions.Mode{actions.Preview, actions.Execute} {
 		h.emu.FailNext("RevokeSecurityGroupEgress", "InvalidPermission.NotFound", 400, 1)
 		if _, err := h.run(mode, "aws.ec2.isolate_instance", map[string]any{"instance_id": fleet.InstanceIDs[0]}); err != nil {
 			t.Fatalf("%s: %v", mode, err)
 		}
 	}
-}
-
-// noted reports whether a note of the result contains s.
-func noted(res actions.Result, s string) bool {
-	return slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, s) })
 }

@@ -50,10 +50,7 @@ func disassociateAddress(ctx context.Context, x *execution) error {
 	if err != nil {
 		return err
 	}
-	enis := map[string]bool{}
-	for _, e := range interfaces(in) {
-		enis[aws.ToString(e.NetworkInterfaceId)] = true
-	}
+	enis := interfaceIDs(in)
 	if p.Restore {
 		// The older spelling of aws.ec2.restore_addresses.
 		_, err := reassociateAddresses(ctx, x, p.InstanceID, enis)
@@ -104,16 +101,11 @@ func disassociateAddress(ctx context.Context, x *execution) error {
 
 // restoreAddresses is aws.ec2.restore_addresses.
 func restoreAddresses(ctx context.Context, x *execution) error {
-	var p instanceParams
-	in, err := decodeForInstance(ctx, x, &p)
+	p, in, err := decodeInstance(ctx, x)
 	if err != nil {
 		return err
 	}
-	enis := map[string]bool{}
-	for _, e := range interfaces(in) {
-		enis[aws.ToString(e.NetworkInterfaceId)] = true
-	}
-	conflicts, err := reassociateAddresses(ctx, x, p.InstanceID, enis)
+	conflicts, err := reassociateAddresses(ctx, x, p.InstanceID, interfaceIDs(in))
 	x.output("conflicts", nonNil(conflicts))
 	return err
 }
@@ -223,26 +215,45 @@ func getSubnet(ctx context.Context, x *execution, id string) (ec2types.Subnet, e
 	return out.Subnets[0], nil
 }
 
+// subnetACLState is what the network ACL actions read of a subnet before
+// they change it: its current ACL and the record of the original one.
+type subnetACLState struct {
+	subnetID string
+	vpc      string
+	tags     map[string]string
+	current  subnetACL
+	record   string
+	recorded bool
+}
+
+func readSubnetACL(ctx context.Context, x *execution, subnetID string) (subnetACLState, error) {
+	subnet, err := getSubnet(ctx, x, subnetID)
+	if err != nil {
+		return subnetACLState{}, err
+	}
+	current, err := aclOfSubnet(ctx, x, subnetID)
+	if err != nil {
+		return subnetACLState{}, err
+	}
+	s := subnetACLState{subnetID: subnetID, vpc: aws.ToString(subnet.VpcId), tags: ec2TagMap(subnet.Tags), current: current}
+	s.record, s.recorded = readRecord(s.tags, TagOriginalNetworkACL)
+	return s, nil
+}
+
 func quarantineSubnetACL(ctx context.Context, x *execution) error {
 	var p subnetACLParams
 	if err := x.decode(&p); err != nil {
 		return err
 	}
-	subnet, err := getSubnet(ctx, x, p.SubnetID)
+	s, err := readSubnetACL(ctx, x, p.SubnetID)
 	if err != nil {
 		return err
 	}
-	vpc := aws.ToString(subnet.VpcId)
-	tags := ec2TagMap(subnet.Tags)
-	current, err := aclOfSubnet(ctx, x, p.SubnetID)
-	if err != nil {
-		return err
-	}
-	record, recorded := readRecord(tags, TagOriginalNetworkACL)
+	current, record := s.current, s.record
 	if p.Restore {
 		// The older spelling of aws.ec2.restore_subnet_acl.
 		x.output("original_network_acl_id", record)
-		_, err := restoreSubnetACL(ctx, x, p.SubnetID, current, record, recorded, tags)
+		_, err := restoreSubnetACL(ctx, x, s)
 		return err
 	}
 	if ec2TagMap(current.acl.Tags)[TagQuarantine] == quarantineNACL {
@@ -251,13 +262,13 @@ func quarantineSubnetACL(ctx context.Context, x *execution) error {
 		x.output("original_network_acl_id", record)
 		return nil
 	}
-	quarantine, err := quarantineACL(ctx, x, vpc)
+	quarantine, err := quarantineACL(ctx, x, s.vpc)
 	if err != nil {
 		return err
 	}
 	// Record first, and never overwrite: the record is the ACL from before
 	// Cordon touched the subnet.
-	if !recorded {
+	if !s.recorded {
 		record = current.id()
 		if err := writeRecord(ctx, x, p.SubnetID, TagOriginalNetworkACL, record); err != nil {
 			return err
@@ -288,17 +299,11 @@ func restoreSubnetACLAction(ctx context.Context, x *execution) error {
 	if err := x.decode(&p); err != nil {
 		return err
 	}
-	subnet, err := getSubnet(ctx, x, p.SubnetID)
+	s, err := readSubnetACL(ctx, x, p.SubnetID)
 	if err != nil {
 		return err
 	}
-	tags := ec2TagMap(subnet.Tags)
-	current, err := aclOfSubnet(ctx, x, p.SubnetID)
-	if err != nil {
-		return err
-	}
-	record, recorded := readRecord(tags, TagOriginalNetworkACL)
-	conflicts, err := restoreSubnetACL(ctx, x, p.SubnetID, current, record, recorded, tags)
+	conflicts, err := restoreSubnetACL(ctx, x, s)
 	x.output("conflicts", nonNil(conflicts))
 	return err
 }
@@ -306,9 +311,10 @@ func restoreSubnetACLAction(ctx context.Context, x *execution) error {
 // restoreSubnetACL puts the recorded ACL back while the subnet still has
 // a quarantine ACL of Cordon's; an ACL someone associated since is left,
 // with the record, and returned as a conflict. It outputs network_acl_id.
-func restoreSubnetACL(ctx context.Context, x *execution, subnetID string, current subnetACL, record string, recorded bool, tags map[string]string) ([]string, error) {
+func restoreSubnetACL(ctx context.Context, x *execution, s subnetACLState) ([]string, error) {
+	subnetID, current, record := s.subnetID, s.current, s.record
 	x.output("network_acl_id", current.id())
-	if !recorded {
+	if !s.recorded {
 		x.note("nothing recorded: %s has no record of its original network ACL (%s), so Cordon did not quarantine it and there is nothing to put back", subnetID, TagOriginalNetworkACL)
 		return nil, nil
 	}
@@ -325,7 +331,7 @@ func restoreSubnetACL(ctx context.Context, x *execution, subnetID string, curren
 		}
 		x.change(subnetID, "network_acl", current.id(), record)
 	}
-	if err := deleteRecord(ctx, x, subnetID, TagOriginalNetworkACL, recordTagKeys(tags, TagOriginalNetworkACL), record); err != nil {
+	if err := deleteRecord(ctx, x, subnetID, TagOriginalNetworkACL, recordTagKeys(s.tags, TagOriginalNetworkACL), record); err != nil {
 		return nil, err
 	}
 	x.output("network_acl_id", record)

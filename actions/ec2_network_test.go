@@ -38,6 +38,11 @@ func seededSubnet(h *harness) map[string]any {
 	return map[string]any{"subnet_id": h.fleet(awsemu.FleetSpec{Instances: 2}).SubnetIDs[0]}
 }
 
+// missingSubnetParams name a subnet that does not exist.
+func missingSubnetParams(*harness) (map[string]any, string) {
+	return map[string]any{"subnet_id": "subnet-0123456789abcdef0"}, "subnet-0123456789abcdef0"
+}
+
 // quarantinedSubnet checks the subnet's ACL denies everything and the
 // original ACL is recorded on it.
 func quarantinedSubnet(t *testing.T, h *harness, params map[string]any) {
@@ -84,18 +89,11 @@ func ec2NetworkContracts() []contractCase {
 			seed:       seededSubnet,
 			done:       quarantinedSubnet,
 			permission: "ec2:ReplaceNetworkAclAssociation",
-			missing: func(*harness) (map[string]any, string) {
-				return map[string]any{"subnet_id": "subnet-0123456789abcdef0"}, "subnet-0123456789abcdef0"
-			},
+			missing:    missingSubnetParams,
 		},
 		{
 			action: "aws.ec2.restore_addresses",
-			seed: func(h *harness) map[string]any {
-				params := withAddress(h)
-				h.execute("aws.ec2.disassociate_address", params)
-				h.emu.ResetCalls()
-				return params
-			},
+			seed:   containedBy("aws.ec2.disassociate_address", withAddress),
 			done: func(t *testing.T, h *harness, params map[string]any) {
 				if a := addressesOf(h, params["instance_id"].(string)); len(a) != 1 || a[0].Tags[actions.TagEIPAssociation] != "" {
 					t.Errorf("addresses %+v", a)
@@ -106,12 +104,7 @@ func ec2NetworkContracts() []contractCase {
 		},
 		{
 			action: "aws.ec2.restore_subnet_acl",
-			seed: func(h *harness) map[string]any {
-				params := seededSubnet(h)
-				h.execute("aws.ec2.quarantine_subnet_acl", params)
-				h.emu.ResetCalls()
-				return params
-			},
+			seed:   containedBy("aws.ec2.quarantine_subnet_acl", seededSubnet),
 			done: func(t *testing.T, h *harness, params map[string]any) {
 				subnet := params["subnet_id"].(string)
 				if a, ok := h.emu.NetworkACLOf(subnet); !ok || !a.IsDefault {
@@ -124,9 +117,7 @@ func ec2NetworkContracts() []contractCase {
 				}
 			},
 			permission: "ec2:ReplaceNetworkAclAssociation",
-			missing: func(*harness) (map[string]any, string) {
-				return map[string]any{"subnet_id": "subnet-0123456789abcdef0"}, "subnet-0123456789abcdef0"
-			},
+			missing:    missingSubnetParams,
 		},
 	}
 }
@@ -167,9 +158,7 @@ func TestRestoreSubnetACLLeavesAnACLChangedSince(t *testing.T) {
 	if c := res.Outputs["conflicts"].([]any); len(c) != 1 {
 		t.Errorf("conflicts %v", c)
 	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Errorf("mutated: %v", m)
-	}
+	h.assertNoMutation()
 }
 
 // The association recorded on the address is what restore puts back; a

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
-	"go.temporal.io/sdk/temporal"
 )
 
 // instanceProtection is the evidence-protection state of an instance:
@@ -207,21 +206,34 @@ func turnProtectionOff(ctx context.Context, x *execution, id, attr, what string)
 	return nil
 }
 
-// modifyUnlessUnsupported is modifyInstance for a protection the service
-// may refuse as unsupported: then it notes why, adds the protection to
-// skipped and reports applied false, and the step goes on.
-func modifyUnlessUnsupported(ctx context.Context, x *execution, in *ec2.ModifyInstanceAttributeInput, what, protection string, skipped *[]string) (applied bool, err error) {
+// turnProtectionOn turns a protection (protectionInput) of the instance
+// on and records the change. The service may refuse it as unsupported
+// (EC2 for a Spot Instance): then it notes why, adds protection to skipped,
+// and the step goes on with the other protections.
+func turnProtectionOn(ctx context.Context, x *execution, id, attr, what, protection string, skipped *[]string) error {
+	in := protectionInput(id, attr, true)
 	in.DryRun = aws.Bool(x.preview())
-	_, err = x.aws.EC2.ModifyInstanceAttribute(ctx, in)
+	_, err := x.aws.EC2.ModifyInstanceAttribute(ctx, in)
 	if unsupportedByService(err) {
 		x.note("%s: not supported by the service (%v); the other protections still apply", what, err)
 		*skipped = append(*skipped, protection)
-		return false, nil
+		return nil
 	}
 	if err := x.ec2Outcome(what, "ec2:ModifyInstanceAttribute", err); err != nil {
-		return false, err
+		return err
 	}
-	return true, nil
+	x.change(id, attr, false, true)
+	return nil
+}
+
+// liftProtection turns off a protection that stands in the way of a stop
+// or a termination the step's param allows lifting it for, and says so.
+func liftProtection(ctx context.Context, x *execution, id, attr, name, param string) error {
+	if err := turnProtectionOff(ctx, x, id, attr, "lift "+name+" of "+id); err != nil {
+		return err
+	}
+	x.note("%s of %s lifted by this step (%s: true)", name, id, param)
+	return nil
 }
 
 type protectionParams struct {
@@ -335,21 +347,13 @@ func enableTerminationProtection(ctx context.Context, x *execution) error {
 	}
 
 	if needProtection {
-		applied, err := modifyUnlessUnsupported(ctx, x, protectionInput(p.InstanceID, terminationProtectionAttr, true), "turn on termination protection of "+p.InstanceID, protectionTermination, &skipped)
-		if err != nil {
+		if err := turnProtectionOn(ctx, x, p.InstanceID, terminationProtectionAttr, "turn on termination protection of "+p.InstanceID, protectionTermination, &skipped); err != nil {
 			return err
-		}
-		if applied {
-			x.change(p.InstanceID, terminationProtectionAttr, false, true)
 		}
 	}
 	if needStopProtection {
-		applied, err := modifyUnlessUnsupported(ctx, x, protectionInput(p.InstanceID, stopProtectionAttr, true), "turn on stop protection of "+p.InstanceID, protectionStop, &skipped)
-		if err != nil {
+		if err := turnProtectionOn(ctx, x, p.InstanceID, stopProtectionAttr, "turn on stop protection of "+p.InstanceID, protectionStop, &skipped); err != nil {
 			return err
-		}
-		if applied {
-			x.change(p.InstanceID, stopProtectionAttr, false, true)
 		}
 	}
 	if needStop {
@@ -474,26 +478,19 @@ func terminateInstance(ctx context.Context, x *execution) error {
 			case stopProtection:
 				which = "stop protection"
 			}
-			msg := fmt.Sprintf("terminate %s: %s is on; set lift_termination_protection: true "+
-				"to lift it (recorded) and terminate, or leave the instance for forensics", p.InstanceID, which)
-			if x.preview() {
-				x.note("%s", msg)
-				return nil
-			}
-			return temporal.NewNonRetryableApplicationError(msg, ErrConflict, nil)
+			return x.refuse(fmt.Sprintf("terminate %s: %s is on; set lift_termination_protection: true "+
+				"to lift it (recorded) and terminate, or leave the instance for forensics", p.InstanceID, which))
 		}
 		if protected {
-			if err := turnProtectionOff(ctx, x, p.InstanceID, terminationProtectionAttr, "lift termination protection of "+p.InstanceID); err != nil {
+			if err := liftProtection(ctx, x, p.InstanceID, terminationProtectionAttr, "termination protection", "lift_termination_protection"); err != nil {
 				return err
 			}
-			x.note("termination protection of %s lifted by this step (lift_termination_protection: true)", p.InstanceID)
 			x.output("termination_protection_lifted", true)
 		}
 		if stopProtection {
-			if err := turnProtectionOff(ctx, x, p.InstanceID, stopProtectionAttr, "lift stop protection of "+p.InstanceID); err != nil {
+			if err := liftProtection(ctx, x, p.InstanceID, stopProtectionAttr, "stop protection", "lift_termination_protection"); err != nil {
 				return err
 			}
-			x.note("stop protection of %s lifted by this step (lift_termination_protection: true)", p.InstanceID)
 			x.output("stop_protection_lifted", true)
 		}
 		lifted = true
@@ -501,16 +498,8 @@ func terminateInstance(ctx context.Context, x *execution) error {
 	_, err = x.aws.EC2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{
 		InstanceIds: []string{p.InstanceID}, DryRun: aws.Bool(x.preview()),
 	})
-	what := "terminate " + p.InstanceID
-	switch {
-	case x.preview() && lifted && isCode(err, "OperationNotPermitted"):
-		// The dry run still sees the protection a real run lifts first.
-	case x.preview():
-		if err := dryRunOK(what, "ec2:TerminateInstances", err); err != nil {
-			return err
-		}
-	case err != nil:
-		return classify(what, "ec2:TerminateInstances", err)
+	if err := x.outcomeAfterLift("terminate "+p.InstanceID, "ec2:TerminateInstances", lifted, err); err != nil {
+		return err
 	}
 	x.change(p.InstanceID, "state", prev, string(ec2types.InstanceStateNameShuttingDown))
 	return nil

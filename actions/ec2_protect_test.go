@@ -25,10 +25,6 @@ func addInstance(h *harness, spec awsemu.InstanceSpec) string {
 	return in.ID
 }
 
-func hasNote(notes []string, part string) bool {
-	return slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, part) })
-}
-
 // EC2 refuses termination and stop protection on a Spot Instance
 // (UnsupportedOperation): the step skips them with a note, still applies
 // the rest, and does not fail (which used to leave the host unprotected
@@ -41,14 +37,7 @@ func TestProtectSpotInstanceSkipsWhatEC2Refuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.emu.ResetCalls()
-	preview, err := h.run(actions.Preview, "aws.ec2.enable_termination_protection", map[string]any{"instance_id": id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := h.execute("aws.ec2.enable_termination_protection", map[string]any{"instance_id": id})
-	if !reflect.DeepEqual(preview.Changes, res.Changes) {
-		t.Errorf("preview %+v\nexecute %+v", preview.Changes, res.Changes)
-	}
+	res := h.previewAndExecute("aws.ec2.enable_termination_protection", map[string]any{"instance_id": id})
 	in := instanceOf(h, id)
 	if in.DisableAPITermination || in.DisableAPIStop || in.ShutdownBehavior != "stop" || in.BlockDevices[0].DeleteOnTermination {
 		t.Errorf("instance: termination %v stop %v shutdown %s root goes %v", in.DisableAPITermination, in.DisableAPIStop, in.ShutdownBehavior, in.BlockDevices[0].DeleteOnTermination)
@@ -91,8 +80,7 @@ func TestProtectContinuesWhenTheServiceSaysUnsupported(t *testing.T) {
 // before the first attempt.
 func TestProtectTurnsOnStopAndScaleInProtection(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 2, Volumes: 1, InAutoScalingGroup: 2})
-	id := fleet.InstanceIDs[0]
+	fleet, id := h.seedInstance(awsemu.FleetSpec{Instances: 2, Volumes: 1, InAutoScalingGroup: 2})
 	res := h.previewAndExecute("aws.ec2.enable_termination_protection", map[string]any{"instance_id": id})
 	in := instanceOf(h, id)
 	if !in.DisableAPIStop || !in.DisableAPITermination {
@@ -149,14 +137,7 @@ func TestTerminateLiftsStopProtection(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	params := map[string]any{"instance_id": id, "lift_termination_protection": true}
-	preview, err := h.run(actions.Preview, "aws.ec2.terminate_instance", params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := h.execute("aws.ec2.terminate_instance", params)
-	if !reflect.DeepEqual(preview.Changes, res.Changes) {
-		t.Errorf("preview %+v\nexecute %+v", preview.Changes, res.Changes)
-	}
+	res := h.previewAndExecute("aws.ec2.terminate_instance", params)
 	if res.Outputs["stop_protection_lifted"] != true || res.Outputs["termination_protection_lifted"] != false {
 		t.Errorf("outputs = %v", res.Outputs)
 	}
@@ -184,7 +165,7 @@ func TestStopRefusesToEraseInstanceStoreData(t *testing.T) {
 		t.Errorf("devices = %v", got)
 	}
 	_, err = h.run(actions.Execute, "aws.ec2.stop_instance", params)
-	if err == nil || !isNonRetryable(err) || errorType(err) != actions.ErrConflict || !strings.Contains(err.Error(), actions.TagInstanceStoreCaptured) {
+	if !permanentFailure(err, actions.ErrConflict, actions.TagInstanceStoreCaptured) {
 		t.Fatalf("err = %v", err)
 	}
 	if m := h.mutations(); len(m) != 0 || instanceOf(h, id).State != "running" {
@@ -247,14 +228,7 @@ func TestStopLiftsStopProtectionOnlyWhenAsked(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	params := map[string]any{"instance_id": id, "lift_stop_protection": true}
-	preview, err := h.run(actions.Preview, "aws.ec2.stop_instance", params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := h.execute("aws.ec2.stop_instance", params)
-	if !reflect.DeepEqual(preview.Changes, res.Changes) {
-		t.Errorf("preview %+v\nexecute %+v", preview.Changes, res.Changes)
-	}
+	res := h.previewAndExecute("aws.ec2.stop_instance", params)
 	in := instanceOf(h, id)
 	if in.DisableAPIStop || (in.State != "stopped" && in.State != "stopping") || res.Outputs["stop_protection_lifted"] != true {
 		t.Errorf("stop protection %v, state %s, outputs %v", in.DisableAPIStop, in.State, res.Outputs)
@@ -268,11 +242,8 @@ func TestLostResponsesStillReportTheOriginalValues(t *testing.T) {
 	t.Run("disable_instance_metadata", func(t *testing.T) {
 		h := newHarness(t)
 		id := addInstance(h, awsemu.InstanceSpec{})
-		h.emu.LoseResponses("ec2:ModifyInstanceMetadataOptions", 3)
 		params := map[string]any{"instance_id": id}
-		if _, err := h.run(actions.Execute, "aws.ec2.disable_instance_metadata", params); err == nil || isNonRetryable(err) {
-			t.Fatalf("first attempt: err = %v, want a retryable failure", err)
-		}
+		h.loseEveryAnswer("aws.ec2.disable_instance_metadata", "ec2:ModifyInstanceMetadataOptions", params)
 		if in := instanceOf(h, id); in.MetadataHTTPEndpoint != "disabled" {
 			t.Fatalf("the lost call did not take effect: %s", in.MetadataHTTPEndpoint)
 		}
@@ -289,16 +260,24 @@ func TestLostResponsesStillReportTheOriginalValues(t *testing.T) {
 	t.Run("stop_instance", func(t *testing.T) {
 		h := newHarness(t)
 		id := addInstance(h, awsemu.InstanceSpec{})
-		h.emu.LoseResponses("ec2:StopInstances", 3)
 		params := map[string]any{"instance_id": id}
-		if _, err := h.run(actions.Execute, "aws.ec2.stop_instance", params); err == nil || isNonRetryable(err) {
-			t.Fatalf("first attempt: err = %v, want a retryable failure", err)
-		}
+		h.loseEveryAnswer("aws.ec2.stop_instance", "ec2:StopInstances", params)
 		res := h.execute("aws.ec2.stop_instance", params)
 		if res.Outputs["previous_state"] != "running" {
 			t.Errorf("retry outputs = %v, want previous_state running", res.Outputs)
 		}
 	})
+}
+
+// loseEveryAnswer runs the action once with the answers to every SDK
+// attempt of call lost (the change is made, the answer never comes): the
+// step must fail retryably, so that Temporal retries it.
+func (h *harness) loseEveryAnswer(action, call string, params map[string]any) {
+	h.t.Helper()
+	h.emu.LoseResponses(call, 3)
+	if _, err := h.run(actions.Execute, action, params); err == nil || isNonRetryable(err) {
+		h.t.Fatalf("first attempt: err = %v, want a retryable failure", err)
+	}
 }
 
 // runStep runs an action as another step of the same run.

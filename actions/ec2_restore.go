@@ -56,46 +56,75 @@ func nothingRecorded(x *execution, instanceID, what, key string) {
 	x.note("nothing recorded: Cordon did not change %s of %s (no %s record), so there is nothing to put back", what, instanceID, key)
 }
 
-// instanceRecord reads the record key on the instance a restore puts
-// back, with the instance's tags (for deleteRecord); without one, it notes
-// that there is nothing of Cordon's to put back and ok is false.
-func instanceRecord(x *execution, in ec2types.Instance, what, key string) (tags map[string]string, record string, ok bool) {
-	tags = ec2TagMap(in.Tags)
-	record, ok = readRecord(tags, key)
-	if !ok {
-		nothingRecorded(x, aws.ToString(in.InstanceId), what, key)
-	}
-	return tags, record, ok
+// instanceRestore is the restore of one instance under way: the instance
+// as described before anything is put back, and the report.
+type instanceRestore struct {
+	restoreReport
+	id   string
+	in   ec2types.Instance
+	tags map[string]string
+	// key and record are the record a restoreRecorded restore puts back.
+	key, record string
 }
 
-func restoreInstanceMetadata(ctx context.Context, x *execution) error {
-	var p instanceParams
-	in, err := decodeForInstance(ctx, x, &p)
+// restoreStep puts back what it can of one instance, into r's report.
+type restoreStep func(ctx context.Context, x *execution, r *instanceRestore) error
+
+// restoreInstance is how every restore of one instance starts and ends:
+// it decodes the step's params, describes the instance, and outputs the
+// report whatever restore returns.
+func restoreInstance(ctx context.Context, x *execution, restore restoreStep) error {
+	p, in, err := decodeInstance(ctx, x)
 	if err != nil {
 		return err
 	}
-	var report restoreReport
-	defer report.output(x)
-	tags, record, ok := instanceRecord(x, in, "the metadata service", TagPriorMetadata)
-	if !ok {
-		return nil
-	}
+	r := &instanceRestore{id: p.InstanceID, in: in, tags: ec2TagMap(in.Tags)}
+	defer r.output(x)
+	return restore(ctx, x, r)
+}
+
+// restoreRecorded is restoreInstance for a restore that puts back what
+// the record key on the instance says (what names it in the note): with
+// no record there is nothing of Cordon's to put back, which it notes
+// without calling restore.
+func restoreRecorded(ctx context.Context, x *execution, what, key string, restore restoreStep) error {
+	return restoreInstance(ctx, x, func(ctx context.Context, x *execution, r *instanceRestore) error {
+		record, ok := readRecord(r.tags, key)
+		if !ok {
+			nothingRecorded(x, r.id, what, key)
+			return nil
+		}
+		r.key, r.record = key, record
+		return restore(ctx, x, r)
+	})
+}
+
+// removeRecord deletes the record once everything it holds is back.
+func (r *instanceRestore) removeRecord(ctx context.Context, x *execution) error {
+	return deleteRecord(ctx, x, r.id, r.key, recordTagKeys(r.tags, r.key), r.record)
+}
+
+func restoreInstanceMetadata(ctx context.Context, x *execution) error {
+	return restoreRecorded(ctx, x, "the metadata service", TagPriorMetadata, putMetadataBack)
+}
+
+func putMetadataBack(ctx context.Context, x *execution, r *instanceRestore) error {
 	endpoint, tokens := "", ""
-	if in.MetadataOptions != nil {
-		endpoint, tokens = string(in.MetadataOptions.HttpEndpoint), string(in.MetadataOptions.HttpTokens)
+	if r.in.MetadataOptions != nil {
+		endpoint, tokens = string(r.in.MetadataOptions.HttpEndpoint), string(r.in.MetadataOptions.HttpTokens)
 	}
-	fields, err := parseStepRecord(record)
+	fields, err := parseStepRecord(r.record)
 	prior := fields["http_endpoint"]
 	disabled := string(ec2types.InstanceMetadataEndpointStateDisabled)
 	switch {
 	case err != nil || prior == "":
-		report.conflict(x, "the %s record of %s is unreadable (%q): put the metadata options back by hand, then remove the tag", TagPriorMetadata, p.InstanceID, record)
+		r.conflict(x, "the %s record of %s is unreadable (%q): put the metadata options back by hand, then remove the tag", TagPriorMetadata, r.id, r.record)
 		return nil
 	case endpoint == prior:
-		x.note("the metadata service of %s is already %s, as recorded; removing the record", p.InstanceID, prior)
+		x.note("the metadata service of %s is already %s, as recorded; removing the record", r.id, prior)
 	case endpoint != disabled:
 		// Cordon only ever turns the endpoint off.
-		report.conflict(x, "the metadata endpoint of %s is %s, not disabled as Cordon left it, and the record says %s; the record is kept", p.InstanceID, endpoint, prior)
+		r.conflict(x, "the metadata endpoint of %s is %s, not disabled as Cordon left it, and the record says %s; the record is kept", r.id, endpoint, prior)
 		return nil
 	default:
 		// Only the endpoint is Cordon's: disable_instance_metadata never
@@ -103,42 +132,35 @@ func restoreInstanceMetadata(ctx context.Context, x *execution) error {
 		// move to IMDSv2 made meanwhile stays), rather than left to the
 		// API's default.
 		input := &ec2.ModifyInstanceMetadataOptionsInput{
-			InstanceId: aws.String(p.InstanceID), HttpEndpoint: ec2types.InstanceMetadataEndpointState(prior), DryRun: aws.Bool(x.preview()),
+			InstanceId: aws.String(r.id), HttpEndpoint: ec2types.InstanceMetadataEndpointState(prior), DryRun: aws.Bool(x.preview()),
 		}
 		if tokens != "" {
 			input.HttpTokens = ec2types.HttpTokensState(tokens)
 		}
 		_, err := x.aws.EC2.ModifyInstanceMetadataOptions(ctx, input)
-		if err := x.ec2Outcome("put back the metadata service of "+p.InstanceID, "ec2:ModifyInstanceMetadataOptions", err); err != nil {
+		if err := x.ec2Outcome("put back the metadata service of "+r.id, "ec2:ModifyInstanceMetadataOptions", err); err != nil {
 			return err
 		}
-		x.change(p.InstanceID, "metadata http_endpoint", endpoint, prior)
-		report.put("http_endpoint=%s", prior)
+		x.change(r.id, "metadata http_endpoint", endpoint, prior)
+		r.put("http_endpoint=%s", prior)
 		if recorded := fields["http_tokens"]; recorded != "" && tokens != "" && recorded != tokens {
-			x.note("the metadata service of %s now requires http_tokens=%s (it was %s before containment): that change was made since, and is kept", p.InstanceID, tokens, recorded)
+			x.note("the metadata service of %s now requires http_tokens=%s (it was %s before containment): that change was made since, and is kept", r.id, tokens, recorded)
 		}
 	}
-	return deleteRecord(ctx, x, p.InstanceID, TagPriorMetadata, recordTagKeys(tags, TagPriorMetadata), record)
+	return r.removeRecord(ctx, x)
 }
 
 func restoreProtection(ctx context.Context, x *execution) error {
-	var p instanceParams
-	in, err := decodeForInstance(ctx, x, &p)
+	return restoreRecorded(ctx, x, "the protection", TagPriorProtection, putProtectionBack)
+}
+
+func putProtectionBack(ctx context.Context, x *execution, r *instanceRestore) error {
+	prior, err := parseProtection(r.record)
 	if err != nil {
-		return err
-	}
-	var report restoreReport
-	defer report.output(x)
-	tags, record, ok := instanceRecord(x, in, "the protection", TagPriorProtection)
-	if !ok {
+		r.conflict(x, "the %s record of %s is unreadable (%v): put the protection back by hand, then remove the tag", TagPriorProtection, r.id, err)
 		return nil
 	}
-	prior, err := parseProtection(record)
-	if err != nil {
-		report.conflict(x, "the %s record of %s is unreadable (%v): put the protection back by hand, then remove the tag", TagPriorProtection, p.InstanceID, err)
-		return nil
-	}
-	id := p.InstanceID
+	id := r.id
 	// Each protection is put back only where the record says it was off
 	// and it is on now: on is what Cordon set. Where the record says it
 	// was already on, Cordon changed nothing and leaves it alone.
@@ -151,7 +173,7 @@ func restoreProtection(ctx context.Context, x *execution) error {
 			if err := turnProtectionOff(ctx, x, id, terminationProtectionAttr, "turn termination protection of "+id+" back off"); err != nil {
 				return err
 			}
-			report.put("disable_api_termination=false")
+			r.put("disable_api_termination=false")
 		}
 	}
 	if prior.stopKnown && !prior.disableAPIStop {
@@ -163,7 +185,7 @@ func restoreProtection(ctx context.Context, x *execution) error {
 			if err := turnProtectionOff(ctx, x, id, stopProtectionAttr, "turn stop protection of "+id+" back off"); err != nil {
 				return err
 			}
-			report.put("disable_api_stop=false")
+			r.put("disable_api_stop=false")
 		}
 	}
 	stop := string(ec2types.ShutdownBehaviorStop)
@@ -185,12 +207,12 @@ func restoreProtection(ctx context.Context, x *execution) error {
 				return err
 			}
 			x.change(id, "instance_initiated_shutdown_behavior", stop, prior.shutdownBehavior)
-			report.put("instance_initiated_shutdown_behavior=%s", prior.shutdownBehavior)
+			r.put("instance_initiated_shutdown_behavior=%s", prior.shutdownBehavior)
 		default:
-			report.conflict(x, "the shutdown behaviour of %s is %s, neither stop (Cordon's) nor %s (recorded)", id, now, prior.shutdownBehavior)
+			r.conflict(x, "the shutdown behaviour of %s is %s, neither stop (Cordon's) nor %s (recorded)", id, now, prior.shutdownBehavior)
 		}
 	}
-	if err := restoreDeleteOnTermination(ctx, x, in, prior.deleteOnTermination, &report); err != nil {
+	if err := restoreDeleteOnTermination(ctx, x, r.in, prior.deleteOnTermination, &r.restoreReport); err != nil {
 		return err
 	}
 	if prior.scaleInGroup != "" && !prior.protectedFromScaleIn {
@@ -214,17 +236,17 @@ func restoreProtection(ctx context.Context, x *execution) error {
 				}
 			}
 			x.change(id, "protected_from_scale_in ("+group+")", true, false)
-			report.put("protected_from_scale_in=false (%s)", group)
+			r.put("protected_from_scale_in=false (%s)", group)
 		}
 	}
-	if len(report.conflicts) > 0 {
+	if len(r.conflicts) > 0 {
 		x.note("the %s record of %s is kept for what was left as it is", TagPriorProtection, id)
 		return nil
 	}
-	if len(report.restored) == 0 {
+	if len(r.restored) == 0 {
 		x.note("the protection of %s is already as recorded; removing the record", id)
 	}
-	return deleteRecord(ctx, x, id, TagPriorProtection, recordTagKeys(tags, TagPriorProtection), record)
+	return r.removeRecord(ctx, x)
 }
 
 // restoreDeleteOnTermination sets DeleteOnTermination back on the
@@ -269,19 +291,15 @@ func restoreDeleteOnTermination(ctx context.Context, x *execution, in ec2types.I
 }
 
 func restoreInstanceProfile(ctx context.Context, x *execution) error {
-	var p instanceParams
-	in, err := decodeForInstance(ctx, x, &p)
-	if err != nil {
-		return err
-	}
-	var report restoreReport
-	defer report.output(x)
-	id := p.InstanceID
-	tags := ec2TagMap(in.Tags)
-	prior, set := tags[TagPriorInstanceProfile], tags[TagQuarantineInstanceProfile]
+	return restoreInstance(ctx, x, putInstanceProfileBack)
+}
+
+func putInstanceProfileBack(ctx context.Context, x *execution, r *instanceRestore) error {
+	id := r.id
+	prior, set := r.tags[TagPriorInstanceProfile], r.tags[TagQuarantineInstanceProfile]
 	current := ""
-	if in.IamInstanceProfile != nil {
-		current = aws.ToString(in.IamInstanceProfile.Arn)
+	if r.in.IamInstanceProfile != nil {
+		current = aws.ToString(r.in.IamInstanceProfile.Arn)
 	}
 	x.output("instance_profile", current)
 	if prior == "" {
@@ -307,18 +325,18 @@ func restoreInstanceProfile(ctx context.Context, x *execution) error {
 	case set == "":
 		// Written before the quarantine profile was recorded too: which
 		// profile is Cordon's cannot be told, so none is replaced.
-		report.conflict(x, "%s has profile %q and the record does not say which profile Cordon put on; the record says it had %s: put it back by hand, then remove the tag %s",
+		r.conflict(x, "%s has profile %q and the record does not say which profile Cordon put on; the record says it had %s: put it back by hand, then remove the tag %s",
 			id, current, prior, TagPriorInstanceProfile)
 		return nil
 	case assoc == nil:
-		report.conflict(x, "%s has no instance profile, not Cordon's quarantine profile %s: someone removed it since; the record (%s) is kept", id, set, prior)
+		r.conflict(x, "%s has no instance profile, not Cordon's quarantine profile %s: someone removed it since; the record (%s) is kept", id, set, prior)
 		return nil
 	case current != set:
-		report.conflict(x, "%s has the instance profile %s, not Cordon's quarantine profile %s: someone changed it since; the record (%s) is kept", id, current, set, prior)
+		r.conflict(x, "%s has the instance profile %s, not Cordon's quarantine profile %s: someone changed it since; the record (%s) is kept", id, current, set, prior)
 		return nil
 	default:
 		x.change(id, "iam_instance_profile", current, prior)
-		report.put("iam_instance_profile=%s", prior)
+		r.put("iam_instance_profile=%s", prior)
 		x.output("instance_profile", prior)
 		if !x.preview() {
 			// ReplaceIamInstanceProfileAssociation has no DryRun form: a

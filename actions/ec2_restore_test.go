@@ -15,10 +15,9 @@ import (
 	"github.com/cordon-ir/cordon/internal/awsemu"
 )
 
-// containedBy seeds one instance, contains it with the action, and forgets
-// the calls, so that a restore's contract case sees only its own.
-func containedBy(action string, spec awsemu.FleetSpec) func(h *harness) map[string]any {
-	seed := oneInstance(spec)
+// containedBy seeds what seed seeds, contains it with the action, and
+// forgets the calls, so that a restore's contract case sees only its own.
+func containedBy(action string, seed func(h *harness) map[string]any) func(h *harness) map[string]any {
 	return func(h *harness) map[string]any {
 		params := seed(h)
 		h.execute(action, params)
@@ -63,8 +62,7 @@ var restores = []string{
 func TestRestoreUndoesAContainment(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2, Volumes: 2, InAutoScalingGroup: 1, WithInstanceRole: true})
-	id := fleet.InstanceIDs[0]
+	_, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2, Volumes: 2, InAutoScalingGroup: 1, WithInstanceRole: true})
 	if _, err := h.emu.AddRole(awsemu.RoleSpec{Name: "forensics", InstanceProfile: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -140,9 +138,7 @@ func TestRestoreUndoesAContainment(t *testing.T) {
 			t.Errorf("%s again: changes %+v, notes %q", a, res.Changes, res.Notes)
 		}
 	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Errorf("second restore mutated: %v", m)
-	}
+	h.assertNoMutation()
 	if !reflect.DeepEqual(world, h.emu.State()) {
 		t.Error("the second restore changed the world")
 	}
@@ -164,15 +160,13 @@ func TestRestoreWithoutRecordsIsANoOp(t *testing.T) {
 			if len(res.Changes) != 0 {
 				t.Errorf("%s (%s): changes %+v", a, mode, res.Changes)
 			}
-			if a != "aws.ec2.restore_isolation" && !slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, "nothing recorded") }) {
+			if a != "aws.ec2.restore_isolation" && !hasNote(res.Notes, "nothing recorded") {
 				t.Errorf("%s (%s): notes %q, want one saying nothing was recorded", a, mode, res.Notes)
 			}
 			assertOutputsMatchSpec(t, a, res)
 		}
 	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Errorf("mutated: %v", m)
-	}
+	h.assertNoMutation()
 }
 
 // Someone put another profile on the instance after Cordon's quarantine:
@@ -204,9 +198,7 @@ func TestRestoreInstanceProfileLeavesAProfileChangedSince(t *testing.T) {
 	if after.Tags[actions.TagPriorInstanceProfile] == "" || after.Tags[actions.TagQuarantineInstanceProfile] == "" {
 		t.Errorf("records removed: %v", after.Tags)
 	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Errorf("mutated: %v", m)
-	}
+	h.assertNoMutation()
 }
 
 // IMDSv2 required since the containment: the endpoint comes back, the
@@ -214,7 +206,7 @@ func TestRestoreInstanceProfileLeavesAProfileChangedSince(t *testing.T) {
 func TestRestoreInstanceMetadataKeepsTokensChangedSince(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	params := containedBy("aws.ec2.disable_instance_metadata", awsemu.FleetSpec{})(h)
+	params := containedBy("aws.ec2.disable_instance_metadata", oneInstance(awsemu.FleetSpec{}))(h)
 	id := params["instance_id"].(string)
 	if _, err := ec2Setup(h).ModifyInstanceMetadataOptions(context.Background(), &ec2.ModifyInstanceMetadataOptionsInput{
 		InstanceId: aws.String(id), HttpTokens: ec2types.HttpTokensStateRequired,
@@ -226,7 +218,7 @@ func TestRestoreInstanceMetadataKeepsTokensChangedSince(t *testing.T) {
 	if in.MetadataHTTPEndpoint != "enabled" || in.MetadataHTTPTokens != "required" {
 		t.Errorf("endpoint %s, tokens %s; want enabled and the required set since", in.MetadataHTTPEndpoint, in.MetadataHTTPTokens)
 	}
-	if !slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, "is kept") }) {
+	if !hasNote(res.Notes, "is kept") {
 		t.Errorf("notes %q", res.Notes)
 	}
 	noRecord(t, in, actions.TagPriorMetadata)
@@ -237,7 +229,7 @@ func TestRestoreInstanceMetadataKeepsTokensChangedSince(t *testing.T) {
 func TestRestoreProtectionTakesWhatIsAlreadyBack(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	params := containedBy("aws.ec2.enable_termination_protection", awsemu.FleetSpec{Volumes: 2})(h)
+	params := containedBy("aws.ec2.enable_termination_protection", oneInstance(awsemu.FleetSpec{Volumes: 2}))(h)
 	id := params["instance_id"].(string)
 	if _, err := ec2Setup(h).ModifyInstanceAttribute(context.Background(), &ec2.ModifyInstanceAttributeInput{
 		InstanceId: aws.String(id), DisableApiTermination: &ec2types.AttributeBooleanValue{Value: aws.Bool(false)},

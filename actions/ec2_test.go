@@ -104,12 +104,7 @@ func ec2Contracts() []contractCase {
 		},
 		{
 			action: "aws.ec2.restore_isolation",
-			seed: func(h *harness) map[string]any {
-				params := oneInstance(awsemu.FleetSpec{NetworkInterfaces: 2})(h)
-				h.execute("aws.ec2.isolate_instance", params)
-				h.emu.ResetCalls()
-				return params
-			},
+			seed:   containedBy("aws.ec2.isolate_instance", oneInstance(awsemu.FleetSpec{NetworkInterfaces: 2})),
 			done: func(t *testing.T, h *harness, params map[string]any) {
 				in := instanceOf(h, params["instance_id"].(string))
 				quarantine := quarantineGroups(h, in.VPCID, "cordon-quarantine")
@@ -155,7 +150,7 @@ func ec2Contracts() []contractCase {
 		},
 		{
 			action: "aws.ec2.restore_instance_metadata",
-			seed:   containedBy("aws.ec2.disable_instance_metadata", awsemu.FleetSpec{}),
+			seed:   containedBy("aws.ec2.disable_instance_metadata", oneInstance(awsemu.FleetSpec{})),
 			done: func(t *testing.T, h *harness, params map[string]any) {
 				in := instanceOf(h, params["instance_id"].(string))
 				if in.MetadataHTTPEndpoint != "enabled" || in.MetadataHTTPTokens != "optional" {
@@ -168,7 +163,7 @@ func ec2Contracts() []contractCase {
 		},
 		{
 			action: "aws.ec2.restore_protection",
-			seed:   containedBy("aws.ec2.enable_termination_protection", awsemu.FleetSpec{Volumes: 2, InAutoScalingGroup: 1}),
+			seed:   containedBy("aws.ec2.enable_termination_protection", oneInstance(awsemu.FleetSpec{Volumes: 2, InAutoScalingGroup: 1})),
 			done: func(t *testing.T, h *harness, params map[string]any) {
 				id := params["instance_id"].(string)
 				in := instanceOf(h, id)
@@ -227,8 +222,7 @@ func ec2Contracts() []contractCase {
 
 func TestDescribeInstanceCapturesEvidence(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 3, NetworkInterfaces: 2, Volumes: 3, InAutoScalingGroup: 2, BehindTargetGroup: 2, WithInstanceRole: true})
-	id := fleet.InstanceIDs[0]
+	fleet, id := h.seedInstance(awsemu.FleetSpec{Instances: 3, NetworkInterfaces: 2, Volumes: 3, InAutoScalingGroup: 2, BehindTargetGroup: 2, WithInstanceRole: true})
 	res := h.execute("aws.ec2.describe_instance", map[string]any{"instance_id": id})
 	out := res.Outputs
 	if out["instance_id"] != id || out["vpc_id"] != fleet.VPCID || out["role_name"] != fleet.RoleName ||
@@ -247,9 +241,7 @@ func TestDescribeInstanceCapturesEvidence(t *testing.T) {
 	if len(res.RequestIDs) == 0 {
 		t.Error("no AWS request ids recorded")
 	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Errorf("evidence capture changed something: %v", m)
-	}
+	h.assertNoMutation()
 	h.assertDeclared("aws.ec2.describe_instance")
 }
 
@@ -257,7 +249,7 @@ func TestMissingInstanceIsNonRetryableAndNamed(t *testing.T) {
 	h := newHarness(t)
 	h.fleet(awsemu.FleetSpec{Instances: 1})
 	_, err := h.run(actions.Execute, "aws.ec2.describe_instance", map[string]any{"instance_id": "i-0123456789abcdef0"})
-	if err == nil || !isNonRetryable(err) || errorType(err) != actions.ErrNotFound || !strings.Contains(err.Error(), "i-0123456789abcdef0") {
+	if !permanentFailure(err, actions.ErrNotFound, "i-0123456789abcdef0") {
 		t.Fatalf("err = %v (type %q)", err, errorType(err))
 	}
 }
@@ -278,7 +270,7 @@ func TestAccessDeniedNamesThePermission(t *testing.T) {
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 1})
 	h.emu.Deny("*", "ec2:DescribeInstances")
 	_, err := h.run(actions.Execute, "aws.ec2.describe_instance", map[string]any{"instance_id": fleet.InstanceIDs[0]})
-	if err == nil || !isNonRetryable(err) || errorType(err) != actions.ErrAccessDenied || !strings.Contains(err.Error(), "add ec2:DescribeInstances") {
+	if !permanentFailure(err, actions.ErrAccessDenied, "add ec2:DescribeInstances") {
 		t.Fatalf("err = %v", err)
 	}
 }

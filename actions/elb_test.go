@@ -18,20 +18,13 @@ import (
 // on any port.
 func isTarget(t *testing.T, h *harness, arn, id string) bool {
 	t.Helper()
-	tg, ok := h.emu.TargetGroup(arn)
-	if !ok {
-		t.Fatalf("target group %s is gone", arn)
-	}
+	tg := held(t, "target group", arn, h.emu.TargetGroup)
 	return slices.ContainsFunc(tg.Targets, func(x awsemu.Target) bool { return x.ID == id })
 }
 
 func inClassicELB(t *testing.T, h *harness, name, id string) bool {
 	t.Helper()
-	lb, ok := h.emu.LoadBalancer(name)
-	if !ok {
-		t.Fatalf("load balancer %s is gone", name)
-	}
-	return slices.Contains(lb.Instances, id)
+	return slices.Contains(held(t, "load balancer", name, h.emu.LoadBalancer).Instances, id)
 }
 
 // seedLoadBalanced makes two instances that are targets of the fleet's
@@ -119,9 +112,7 @@ func TestDeregisterInstanceRegisteredNowhereIsANoOp(t *testing.T) {
 		}
 		assertOutputsMatchSpec(t, "aws.elbv2.deregister_instance", res)
 	}
-	if len(h.mutations()) != 0 {
-		t.Errorf("mutations = %v", h.mutations())
-	}
+	h.assertNoMutation()
 }
 
 // The outputs are what a restore registers the instance in again, so a

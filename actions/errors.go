@@ -158,6 +158,26 @@ func (x *execution) ec2Outcome(what, permission string, err error) error {
 	return classify(what, permission, err)
 }
 
+// outcomeAfterLift is ec2Outcome for a stop or a termination whose
+// protection the step has lifted first (lifted): the dry run of a preview
+// still sees that protection, which a real run will have lifted.
+func (x *execution) outcomeAfterLift(what, permission string, lifted bool, err error) error {
+	if x.preview() && lifted && isCode(err, "OperationNotPermitted") {
+		return nil
+	}
+	return x.ec2Outcome(what, permission, err)
+}
+
+// refuse stops the step before any change: in a preview it says why in a
+// note (the gate shows it), in an execution it fails for good.
+func (x *execution) refuse(msg string) error {
+	if x.preview() {
+		x.note("%s", msg)
+		return nil
+	}
+	return temporal.NewNonRetryableApplicationError(msg, ErrConflict, nil)
+}
+
 // dryRunOK interprets the answer to an EC2 call sent with DryRun=true:
 // DryRunOperation means the call would have succeeded.
 func dryRunOK(what, permission string, err error) error {

@@ -6,18 +6,23 @@ import (
 	"github.com/cordon-ir/cordon/actions"
 )
 
-// The retryable set is the SDK's (retry.DefaultThrottles and
-// retry.DefaultRetryables) plus the codes AWS documents as transient that
-// the SDK leaves out. These tests go through the real SDK and the
-// emulator: a step whose only call (DescribeAutoScalingInstances of an
-// instance in no group) fails with the code, injected by FailNext.
-const probeAction = "aws.autoscaling.detach_instance"
-
-func probeParams() map[string]any { return map[string]any{"instance_id": "i-0123456789abcdef0"} }
-
 type codeCase struct {
 	code   string
 	status int
+}
+
+// The retryable set is the SDK's (retry.DefaultThrottles and
+// retry.DefaultRetryables) plus the codes AWS documents as transient that
+// the SDK leaves out. These tests go through the real SDK and the
+// emulator: probe runs a step whose only call (DescribeAutoScalingInstances
+// of an instance in no group) fails with the code failures times, injected
+// by FailNext.
+func probe(t *testing.T, c codeCase, failures int) (*harness, actions.Result, error) {
+	t.Helper()
+	h := newHarness(t)
+	h.emu.FailNext("autoscaling:DescribeAutoScalingInstances", c.code, c.status, failures)
+	res, err := h.run(actions.Execute, "aws.autoscaling.detach_instance", map[string]any{"instance_id": "i-0123456789abcdef0"})
+	return h, res, err
 }
 
 // transientCodes must be retried: by the SDK's quick attempts, then by
@@ -51,9 +56,7 @@ func TestTransientCodesAreRetriedByTheSDK(t *testing.T) {
 	for _, c := range transientCodes() {
 		t.Run(c.code, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
-			h.emu.FailNext("autoscaling:DescribeAutoScalingInstances", c.code, c.status, 2)
-			res, err := h.run(actions.Execute, probeAction, probeParams())
+			h, res, err := probe(t, c, 2)
 			if err != nil {
 				t.Fatalf("%s twice, then success: the step failed: %v", c.code, err)
 			}
@@ -76,9 +79,7 @@ func TestTransientCodesAreRetryableForTemporal(t *testing.T) {
 	for _, c := range transientCodes() {
 		t.Run(c.code, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
-			h.emu.FailNext("autoscaling:DescribeAutoScalingInstances", c.code, c.status, 10)
-			_, err := h.run(actions.Execute, probeAction, probeParams())
+			h, _, err := probe(t, c, 10)
 			if err == nil {
 				t.Fatal("the step succeeded through ten failures")
 			}
@@ -111,9 +112,7 @@ func TestPermanentCodesAreNotRetried(t *testing.T) {
 	} {
 		t.Run(c.code, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
-			h.emu.FailNext("autoscaling:DescribeAutoScalingInstances", c.code, c.status, 3)
-			_, err := h.run(actions.Execute, probeAction, probeParams())
+			h, _, err := probe(t, c.codeCase, 3)
 			if err == nil || !isNonRetryable(err) || errorType(err) != c.want {
 				t.Fatalf("err = %v (type %q), want non-retryable %s", err, errorType(err), c.want)
 			}

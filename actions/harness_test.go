@@ -58,6 +58,25 @@ func (h *harness) fleet(spec awsemu.FleetSpec) awsemu.FleetInfo {
 	return info
 }
 
+// seedInstance seeds the fleet and returns it with the id of its first
+// instance, the one the test acts on.
+func (h *harness) seedInstance(spec awsemu.FleetSpec) (awsemu.FleetInfo, string) {
+	h.t.Helper()
+	fleet := h.fleet(spec)
+	return fleet, fleet.InstanceIDs[0]
+}
+
+// held returns what the emulator holds under name (lookup is the
+// emulator's getter for that kind), failing the test when it is gone.
+func held[T any](t *testing.T, kind, name string, lookup func(string) (T, bool)) T {
+	t.Helper()
+	v, ok := lookup(name)
+	if !ok {
+		t.Fatalf("%s %s is gone", kind, name)
+	}
+	return v
+}
+
 // run executes one action in the given mode as an activity.
 func (h *harness) run(mode actions.Mode, action string, params map[string]any) (actions.Result, error) {
 	h.t.Helper()
@@ -108,12 +127,13 @@ func (h *harness) execute(action string, params map[string]any) actions.Result {
 // nothing.
 func (h *harness) preview(action string, params map[string]any) actions.Result {
 	h.t.Helper()
+	before := len(h.mutations())
 	res, err := h.run(actions.Preview, action, params)
 	if err != nil {
 		h.t.Fatalf("%s preview: %v", action, err)
 	}
-	if m := h.mutations(); len(m) != 0 {
-		h.t.Fatalf("preview mutated: %v", m)
+	if m := h.mutations(); len(m) != before {
+		h.t.Fatalf("preview mutated: %v", m[before:])
 	}
 	return res
 }
@@ -142,6 +162,15 @@ func (h *harness) retry(action string, params map[string]any) actions.Result {
 	return res
 }
 
+// retryReports retries the step (retry: it must change nothing) and
+// checks the output the retry reports.
+func (h *harness) retryReports(action string, params map[string]any, output string, want any) {
+	h.t.Helper()
+	if got := h.retry(action, params).Outputs[output]; got != want {
+		h.t.Errorf("%s again: %s = %v, want %v", action, output, got, want)
+	}
+}
+
 // mutations lists the successful state changes the emulator saw.
 func (h *harness) mutations() []string {
 	var out []string
@@ -149,6 +178,20 @@ func (h *harness) mutations() []string {
 		out = append(out, c.IAMAction)
 	}
 	return out
+}
+
+// hasNote reports whether one of the notes contains part.
+func hasNote(notes []string, part string) bool {
+	return slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, part) })
+}
+
+// assertNoMutation checks that the emulator saw no state change (since it
+// started, or since its calls were last reset).
+func (h *harness) assertNoMutation() {
+	h.t.Helper()
+	if m := h.mutations(); len(m) != 0 {
+		h.t.Errorf("mutated: %v", m)
+	}
 }
 
 // countCalls counts the calls of an IAM action the emulator saw, dry runs
@@ -275,9 +318,7 @@ func runContract(t *testing.T, c contractCase) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m := h.mutations(); len(m) != 0 {
-			t.Errorf("preview mutated: %v", m)
-		}
+		h.assertNoMutation()
 		if after := h.emu.State(); !reflect.DeepEqual(world, after) {
 			t.Errorf("the world changed in a preview:\n%+v\n%+v", world, after)
 		}
@@ -303,13 +344,11 @@ func runContract(t *testing.T, c contractCase) {
 			params, name := c.missing(h)
 			for _, mode := range []actions.Mode{actions.Execute, actions.Preview} {
 				_, err := h.run(mode, c.action, params)
-				if err == nil || !isNonRetryable(err) || errorType(err) != actions.ErrNotFound || !strings.Contains(err.Error(), name) {
+				if !permanentFailure(err, actions.ErrNotFound, name) {
 					t.Errorf("%s: err = %v (type %q), want non-retryable NotFound naming %s", mode, err, errorType(err), name)
 				}
 			}
-			if m := h.mutations(); len(m) != 0 {
-				t.Errorf("mutated: %v", m)
-			}
+			h.assertNoMutation()
 		})
 	}
 	t.Run("access denied", func(t *testing.T) {
@@ -318,7 +357,7 @@ func runContract(t *testing.T, c contractCase) {
 		params := c.seed(h)
 		h.emu.Deny(awsemu.AllPrincipals, c.permission)
 		_, err := h.run(actions.Execute, c.action, params)
-		if err == nil || !isNonRetryable(err) || errorType(err) != actions.ErrAccessDenied || !strings.Contains(err.Error(), "add "+c.permission) {
+		if !permanentFailure(err, actions.ErrAccessDenied, "add "+c.permission) {
 			t.Fatalf("err = %v (type %q), want non-retryable AccessDenied naming %s", err, errorType(err), c.permission)
 		}
 		// A rehearsal finds the missing permission too when the preview
@@ -441,6 +480,20 @@ func TestEveryMutatingActionHasAContractCase(t *testing.T) {
 	if mutating == 0 {
 		t.Fatal("the catalog has no mutating action")
 	}
+}
+
+// permanentFailure reports whether err is a failure of the class that
+// Temporal does not retry, whose message says each of says.
+func permanentFailure(err error, class string, says ...string) bool {
+	if err == nil || errorType(err) != class || !isNonRetryable(err) {
+		return false
+	}
+	for _, s := range says {
+		if !strings.Contains(err.Error(), s) {
+			return false
+		}
+	}
+	return true
 }
 
 func errorType(err error) string {

@@ -86,14 +86,12 @@ func TestRoleActionsRefuseProtectedRoles(t *testing.T) {
 			"aws.iam.lock_role":            {"role_name": spec.Name},
 		} {
 			_, err := h.run(actions.Execute, action, params)
-			if err == nil || errorType(err) != actions.ErrInvalid || !isNonRetryable(err) || !strings.Contains(err.Error(), want) {
+			if !permanentFailure(err, actions.ErrInvalid, want) {
 				t.Errorf("%s on %s: %v, want a refusal saying %q", action, spec.Name, err, want)
 			}
 		}
 	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Errorf("mutated: %v", m)
-	}
+	h.assertNoMutation()
 }
 
 // A quarantine profile the runbook has just created may not be visible
@@ -101,8 +99,7 @@ func TestRoleActionsRefuseProtectedRoles(t *testing.T) {
 func TestRevokeRoleSessionsWaitsForANewQuarantineProfile(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, WithInstanceRole: true})
-	id := fleet.InstanceIDs[0]
+	fleet, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, WithInstanceRole: true})
 	h.emu.SetConsistencyLag(2)
 	if _, err := h.emu.AddRole(awsemu.RoleSpec{Name: "forensics", InstanceProfile: true}); err != nil {
 		t.Fatal(err)
@@ -133,7 +130,7 @@ func TestLostResponsesAreAlreadyDone(t *testing.T) {
 		addUser(t, h, awsemu.UserSpec{Name: "alice", LoginProfile: true})
 		h.emu.LoseResponses("iam:DeleteLoginProfile", 1)
 		res := h.execute("aws.iam.delete_login_profile", map[string]any{"user_name": "alice"})
-		if res.Outputs["had_login_profile"] != true || !noteSays(res, "already done") || user(t, h, "alice").LoginProfile != nil {
+		if res.Outputs["had_login_profile"] != true || !hasNote(res.Notes, "already done") || user(t, h, "alice").LoginProfile != nil {
 			t.Errorf("result %+v", res)
 		}
 	})
@@ -143,7 +140,7 @@ func TestLostResponsesAreAlreadyDone(t *testing.T) {
 		u := addUser(t, h, awsemu.UserSpec{Name: "alice", MFADevices: 1})
 		h.emu.LoseResponses("iam:DeactivateMFADevice", 1)
 		res := h.execute("aws.iam.deactivate_mfa_devices", map[string]any{"user_name": "alice", "added_after": "2000-01-01T00:00:00Z"})
-		if got := toStrings(res.Outputs["deactivated"]); !slices.Equal(got, []string{u.MFADevices[0].SerialNumber}) || !noteSays(res, "already done") {
+		if got := toStrings(res.Outputs["deactivated"]); !slices.Equal(got, []string{u.MFADevices[0].SerialNumber}) || !hasNote(res.Notes, "already done") {
 			t.Errorf("result %+v", res)
 		}
 	})
@@ -153,7 +150,7 @@ func TestLostResponsesAreAlreadyDone(t *testing.T) {
 		fleet := h.fleet(awsemu.FleetSpec{Instances: 1, WithInstanceRole: true})
 		h.emu.LoseResponses("ec2:DisassociateIamInstanceProfile", 1)
 		res := h.execute("aws.iam.revoke_role_sessions", map[string]any{"instance_id": fleet.InstanceIDs[0], "disassociate_instance_profile": true})
-		if res.Outputs["instance_profile_disassociated"] != true || res.Outputs["previous_instance_profile"] != fleet.InstanceProfileARN || !noteSays(res, "already done") {
+		if res.Outputs["instance_profile_disassociated"] != true || res.Outputs["previous_instance_profile"] != fleet.InstanceProfileARN || !hasNote(res.Notes, "already done") {
 			t.Errorf("result %+v", res)
 		}
 	})
@@ -166,14 +163,10 @@ func TestLostResponsesAreAlreadyDone(t *testing.T) {
 		}
 		h.emu.LoseResponses("ec2:ReplaceIamInstanceProfileAssociation", 1)
 		res := h.execute("aws.iam.revoke_role_sessions", map[string]any{"instance_id": fleet.InstanceIDs[0], "quarantine_instance_profile": "forensics"})
-		if res.Outputs["instance_profile_replaced"] != true || res.Outputs["previous_instance_profile"] != fleet.InstanceProfileARN || !noteSays(res, "already done") {
+		if res.Outputs["instance_profile_replaced"] != true || res.Outputs["previous_instance_profile"] != fleet.InstanceProfileARN || !hasNote(res.Notes, "already done") {
 			t.Errorf("result %+v", res)
 		}
 	})
-}
-
-func noteSays(res actions.Result, s string) bool {
-	return slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, s) })
 }
 
 // A user's inline policies may total 2,048 characters: when the deny-all
@@ -280,13 +273,11 @@ func TestAccessKeysOfSessionsAndRoot(t *testing.T) {
 		{map[string]any{"user_name": "root"}, "root user"},
 	} {
 		_, err := h.run(actions.Execute, "aws.iam.deactivate_access_keys", tc.params)
-		if err == nil || errorType(err) != actions.ErrInvalid || !isNonRetryable(err) || !strings.Contains(err.Error(), tc.says) {
+		if !permanentFailure(err, actions.ErrInvalid, tc.says) {
 			t.Errorf("%v: %v, want a refusal saying %q", tc.params, err, tc.says)
 		}
 	}
-	if m := h.mutations(); len(m) != 0 {
-		t.Errorf("mutated: %v", m)
-	}
+	h.assertNoMutation()
 }
 
 // An IAM Identity Center user has no IAM user: the user actions fail

@@ -234,6 +234,21 @@ func (pp principalPolicies) read(ctx context.Context, policy string) (doc string
 	return decodePolicyDocument(aws.ToString(raw)), true, nil
 }
 
+// readDenyAll reads the principal's deny-all policy (existing is its
+// document when found); done says it already denies everything, which it
+// notes: nothing is left to put.
+func (pp principalPolicies) readDenyAll(ctx context.Context, x *execution) (existing string, found, done bool, err error) {
+	existing, found, err = pp.read(ctx, denyAllPolicyName)
+	if err != nil {
+		return "", false, false, err
+	}
+	if found && deniesEverything(existing) {
+		x.note("%s %s already has the deny-all policy %s", pp.kind, pp.name, denyAllPolicyName)
+		return existing, true, true, nil
+	}
+	return existing, found, false, nil
+}
+
 // decodePolicyDocument undoes the URL encoding IAM applies to documents it
 // returns (RFC 3986), tolerating an already decoded document.
 func decodePolicyDocument(raw string) string {
@@ -447,13 +462,9 @@ func attachUserDenyAll(ctx context.Context, x *execution) error {
 	pp := userPolicies(x, p.UserName)
 	x.output("policy_name", denyAllPolicyName)
 	x.output("policy_arn", "")
-	existing, found, err := pp.read(ctx, denyAllPolicyName)
-	if err != nil {
+	existing, found, done, err := pp.readDenyAll(ctx, x)
+	if err != nil || done {
 		return err
-	}
-	if found && deniesEverything(existing) {
-		x.note("user %s already has the deny-all policy %s", p.UserName, denyAllPolicyName)
-		return nil
 	}
 	attached, err := attachedPolicies(ctx, x, p.UserName)
 	if err != nil {

@@ -77,21 +77,7 @@ func refuseProtectedRole(action, name, path string) error {
 // created may be reported missing for a few seconds, and failing the step
 // for that would send a responder chasing a resource that exists.
 func eventually(ctx context.Context, x *execution, retry func(error) bool, fn func() error) error {
-	wait := min(x.rt.opts.PollInterval, time.Second)
-	var err error
-	for attempt := 0; ; attempt++ {
-		if err = fn(); err == nil || !retry(err) || attempt == 5 {
-			return err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		wait = min(2*wait, 8*time.Second)
-	}
+	return withBackoff(ctx, 6, min(x.rt.opts.PollInterval, time.Second), 8*time.Second, retry, fn)
 }
 
 func isNoSuchEntity(err error) bool { return isCode(err, "NoSuchEntity") }
@@ -666,13 +652,9 @@ func lockRole(ctx context.Context, x *execution) error {
 	if p.DenyAll {
 		pp := rolePolicies(x, p.RoleName)
 		x.output("deny_all_policy", denyAllPolicyName)
-		existing, found, err := pp.read(ctx, denyAllPolicyName)
-		if err != nil {
+		existing, _, done, err := pp.readDenyAll(ctx, x)
+		if err != nil || done {
 			return err
-		}
-		if found && deniesEverything(existing) {
-			x.note("role %s already has the deny-all policy %s", p.RoleName, denyAllPolicyName)
-			return nil
 		}
 		doc := denyAllPolicy()
 		x.change(pp.resource(), "inline_policy/"+denyAllPolicyName, nilIfEmpty(existing), doc)

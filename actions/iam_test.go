@@ -29,20 +29,12 @@ func addUser(t *testing.T, h *harness, spec awsemu.UserSpec) awsemu.User {
 
 func user(t *testing.T, h *harness, name string) awsemu.User {
 	t.Helper()
-	u, ok := h.emu.User(name)
-	if !ok {
-		t.Fatalf("user %s is gone", name)
-	}
-	return u
+	return held(t, "user", name, h.emu.User)
 }
 
 func role(t *testing.T, h *harness, name string) awsemu.Role {
 	t.Helper()
-	r, ok := h.emu.Role(name)
-	if !ok {
-		t.Fatalf("role %s is gone", name)
-	}
-	return r
+	return held(t, "role", name, h.emu.Role)
 }
 
 // cutoffOf reads the TokenIssueTime cut-off of a revocation policy.
@@ -94,15 +86,25 @@ func revokedPolicyDone(t *testing.T, doc string, ok bool) {
 	}
 }
 
+// oneUser seeds the user and returns the parameters naming it.
+func oneUser(spec awsemu.UserSpec) func(h *harness) map[string]any {
+	return func(h *harness) map[string]any {
+		addUser(h.t, h, spec)
+		return map[string]any{"user_name": spec.Name}
+	}
+}
+
+// missingUserParams name a user that does not exist.
+func missingUserParams(*harness) (map[string]any, string) {
+	return map[string]any{"user_name": "ghost-user"}, "ghost-user"
+}
+
 // iamContracts are the contract cases of the IAM actions (see runContract).
 func iamContracts() []contractCase {
 	return []contractCase{
 		{
 			action: "aws.iam.revoke_role_sessions",
-			seed: func(h *harness) map[string]any {
-				fleet := h.fleet(awsemu.FleetSpec{Instances: 1, WithInstanceRole: true})
-				return map[string]any{"instance_id": fleet.InstanceIDs[0]}
-			},
+			seed:   oneInstance(awsemu.FleetSpec{WithInstanceRole: true}),
 			done: func(t *testing.T, h *harness, params map[string]any) {
 				id := params["instance_id"].(string)
 				instanceDenied(t, role(t, h, "confluence-app"), id)
@@ -159,10 +161,7 @@ func iamContracts() []contractCase {
 		},
 		{
 			action: "aws.iam.deactivate_access_keys",
-			seed: func(h *harness) map[string]any {
-				addUser(h.t, h, awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 2})
-				return map[string]any{"user_name": "ci-deploy"}
-			},
+			seed:   oneUser(awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 2}),
 			done: func(t *testing.T, h *harness, _ map[string]any) {
 				for _, k := range user(t, h, "ci-deploy").AccessKeys {
 					if k.Status != "Inactive" {
@@ -171,31 +170,21 @@ func iamContracts() []contractCase {
 				}
 			},
 			permission: "iam:UpdateAccessKey",
-			missing: func(h *harness) (map[string]any, string) {
-				return map[string]any{"user_name": "ghost-user"}, "ghost-user"
-			},
+			missing:    missingUserParams,
 		},
 		{
 			action: "aws.iam.revoke_user_sessions",
-			seed: func(h *harness) map[string]any {
-				addUser(h.t, h, awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 1})
-				return map[string]any{"user_name": "ci-deploy"}
-			},
+			seed:   oneUser(awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 1}),
 			done: func(t *testing.T, h *harness, _ map[string]any) {
 				doc, ok := user(t, h, "ci-deploy").InlinePolicies["AWSRevokeOlderSessions"]
 				revokedPolicyDone(t, doc, ok)
 			},
 			permission: "iam:PutUserPolicy",
-			missing: func(h *harness) (map[string]any, string) {
-				return map[string]any{"user_name": "ghost-user"}, "ghost-user"
-			},
+			missing:    missingUserParams,
 		},
 		{
 			action: "aws.iam.attach_user_deny_all",
-			seed: func(h *harness) map[string]any {
-				addUser(h.t, h, awsemu.UserSpec{Name: "ci-deploy", InlinePolicies: map[string]string{"deploy": `{"Version":"2012-10-17","Statement":[]}`}})
-				return map[string]any{"user_name": "ci-deploy"}
-			},
+			seed:   oneUser(awsemu.UserSpec{Name: "ci-deploy", InlinePolicies: map[string]string{"deploy": `{"Version":"2012-10-17","Statement":[]}`}}),
 			done: func(t *testing.T, h *harness, _ map[string]any) {
 				u := user(t, h, "ci-deploy")
 				doc := u.InlinePolicies["CordonDenyAll"]
@@ -207,25 +196,18 @@ func iamContracts() []contractCase {
 				}
 			},
 			permission: "iam:PutUserPolicy",
-			missing: func(h *harness) (map[string]any, string) {
-				return map[string]any{"user_name": "ghost-user"}, "ghost-user"
-			},
+			missing:    missingUserParams,
 		},
 		{
 			action: "aws.iam.delete_login_profile",
-			seed: func(h *harness) map[string]any {
-				addUser(h.t, h, awsemu.UserSpec{Name: "alice", LoginProfile: true})
-				return map[string]any{"user_name": "alice"}
-			},
+			seed:   oneUser(awsemu.UserSpec{Name: "alice", LoginProfile: true}),
 			done: func(t *testing.T, h *harness, _ map[string]any) {
 				if user(t, h, "alice").LoginProfile != nil {
 					t.Error("alice still has a console password")
 				}
 			},
 			permission: "iam:DeleteLoginProfile",
-			missing: func(h *harness) (map[string]any, string) {
-				return map[string]any{"user_name": "ghost-user"}, "ghost-user"
-			},
+			missing:    missingUserParams,
 		},
 		{
 			action: "aws.iam.deactivate_mfa_devices",
@@ -249,8 +231,7 @@ func iamContracts() []contractCase {
 func TestRevokeRoleSessionsByInstanceAndDisassociate(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 2, WithInstanceRole: true})
-	id := fleet.InstanceIDs[0]
+	fleet, id := h.seedInstance(awsemu.FleetSpec{Instances: 2, WithInstanceRole: true})
 	before := time.Now()
 	res := h.execute("aws.iam.revoke_role_sessions", map[string]any{"instance_id": id, "disassociate_instance_profile": true, "scope": "all_sessions"})
 	out := res.Outputs
@@ -300,7 +281,7 @@ func TestRevokeRoleSessionsRetryAfterDisassociation(t *testing.T) {
 	// Without that record there is no way to the role: a clear error,
 	// not a guess.
 	_, err := h.run(actions.Execute, "aws.iam.revoke_role_sessions", params)
-	if err == nil || errorType(err) != actions.ErrInvalid || !isNonRetryable(err) || !strings.Contains(err.Error(), "role_name") {
+	if !permanentFailure(err, actions.ErrInvalid, "role_name") {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -431,20 +412,29 @@ func TestRevokeRoleSessionsInstanceWithoutProfile(t *testing.T) {
 	h := newHarness(t)
 	fleet := h.fleet(awsemu.FleetSpec{Instances: 1})
 	_, err := h.run(actions.Execute, "aws.iam.revoke_role_sessions", map[string]any{"instance_id": fleet.InstanceIDs[0]})
-	if err == nil || errorType(err) != actions.ErrInvalid || !isNonRetryable(err) || !strings.Contains(err.Error(), "no instance profile") {
+	if !permanentFailure(err, actions.ErrInvalid, "no instance profile") {
 		t.Errorf("err = %v", err)
 	}
+}
+
+// leakedKey seeds the user ci-deploy with two access keys, the first of
+// which leaked: an attacker calls IAM with it (GetUser), and that call,
+// which is not the action's, is forgotten.
+func leakedKey(t *testing.T, h *harness) awsemu.User {
+	t.Helper()
+	u := addUser(t, h, awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 2})
+	if _, err := iamAs(h, u.AccessKeys[0]).GetUser(context.Background(), &iam.GetUserInput{}); err != nil {
+		t.Fatalf("the leaked key works before containment: %v", err)
+	}
+	h.emu.ResetCalls()
+	return u
 }
 
 func TestFindAccessKeyOwner(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	u := addUser(t, h, awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 2})
+	u := leakedKey(t, h)
 	leaked := u.AccessKeys[0]
-	if _, err := iamAs(h, leaked).GetUser(context.Background(), &iam.GetUserInput{}); err != nil {
-		t.Fatal(err)
-	}
-	h.emu.ResetCalls() // the attacker's call is not the action's
 	res := h.execute("aws.iam.find_access_key_owner", map[string]any{"access_key_id": leaked.ID})
 	used, err := time.Parse(time.RFC3339, res.Outputs["last_used_date"].(string))
 	if res.Outputs["user_name"] != "ci-deploy" || err != nil || time.Since(used) > time.Minute ||
@@ -474,7 +464,7 @@ func TestFindAccessKeyOwnerFailures(t *testing.T) {
 	h := newHarness(t)
 	u := addUser(t, h, awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 1})
 	_, err := h.run(actions.Execute, "aws.iam.find_access_key_owner", map[string]any{"access_key_id": "AKIAUNKNOWNKEY000000"})
-	if err == nil || errorType(err) != actions.ErrNotFound || !isNonRetryable(err) || !strings.Contains(err.Error(), "AKIAUNKNOWNKEY000000") {
+	if !permanentFailure(err, actions.ErrNotFound, "AKIAUNKNOWNKEY000000") {
 		t.Errorf("unknown key: err = %v", err)
 	}
 
@@ -485,7 +475,7 @@ func TestFindAccessKeyOwnerFailures(t *testing.T) {
 
 	h.emu.Deny(awsemu.AllPrincipals, "iam:GetAccessKeyLastUsed")
 	_, err = h.run(actions.Execute, "aws.iam.find_access_key_owner", map[string]any{"access_key_id": u.AccessKeys[0].ID})
-	if err == nil || errorType(err) != actions.ErrAccessDenied || !isNonRetryable(err) || !strings.Contains(err.Error(), "iam:GetAccessKeyLastUsed") {
+	if !permanentFailure(err, actions.ErrAccessDenied, "iam:GetAccessKeyLastUsed") {
 		t.Errorf("denied: err = %v", err)
 	}
 }
@@ -493,12 +483,9 @@ func TestFindAccessKeyOwnerFailures(t *testing.T) {
 func TestDeactivatedLeakedKeyIsRefused(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	u := addUser(t, h, awsemu.UserSpec{Name: "ci-deploy", AccessKeys: 2})
+	u := leakedKey(t, h)
 	leaked, other := u.AccessKeys[0], u.AccessKeys[1]
 	ctx := context.Background()
-	if _, err := iamAs(h, leaked).GetUser(ctx, &iam.GetUserInput{}); err != nil {
-		t.Fatalf("the leaked key works before containment: %v", err)
-	}
 	res := h.execute("aws.iam.deactivate_access_keys", map[string]any{"user_name": "ci-deploy", "access_key_ids": []any{leaked.ID}})
 	if got := res.Outputs["deactivated"]; !slices.Equal(toStrings(got), []string{leaked.ID}) {
 		t.Errorf("deactivated = %v", got)

@@ -30,8 +30,7 @@ func TestSnapshotVolumesErrorStateThenRerun(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			fleet := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 2})
-			id := fleet.InstanceIDs[0]
+			_, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, Volumes: 2})
 			in := instanceOf(h, id)
 			if len(in.BlockDevices) != 2 {
 				t.Fatalf("block devices = %+v", in.BlockDevices)
@@ -108,7 +107,7 @@ func TestSnapshotVolumesErrorStateThenRerun(t *testing.T) {
 			if got := decodeOutput[[]string](t, res, "snapshot_ids"); !slices.Equal(got, ids) || slices.Contains(got, failedID) {
 				t.Errorf("snapshot_ids = %v, want %v", got, ids)
 			}
-			if !slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, "reusing 1 snapshot") }) {
+			if !hasNote(res.Notes, "reusing 1 snapshot") {
 				t.Errorf("notes = %v", res.Notes)
 			}
 			// One crash-consistent call per run, none volume by volume.
@@ -174,8 +173,7 @@ func TestSnapshotWaitSurvivesEventualConsistency(t *testing.T) {
 // or reuse turned off, takes its own.
 func TestRerunOfTheSameIncidentReusesItsSnapshots(t *testing.T) {
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 2})
-	id := fleet.InstanceIDs[0]
+	_, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, Volumes: 2})
 	params := map[string]any{"instance_id": id}
 	first := h.execute("aws.ec2.snapshot_volumes", params)
 	taken := len(h.emu.Snapshots())

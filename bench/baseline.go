@@ -20,17 +20,16 @@ import (
 // Temporal, no gates (a script has none), no previews.
 func (s *sandbox) baseline(ctx context.Context, round, n int) (Measurement, error) {
 	var m Measurement
-	f, err := s.seed(n, "baseline")
+	f, err := s.seed(round, n, "baseline")
 	if err != nil {
 		return m, err
 	}
 	seq := &sequential{rt: s.rt, eval: runbooks.NewEvaluator(), plans: f.plan.Children}
-	runID := fmt.Sprintf("bench-%d-baseline-%d", round, n)
 	launch := time.Now()
 	var hosts []time.Duration
 	seq.hostDone = func() { hosts = append(hosts, time.Since(launch)) }
 	m.Status = "succeeded"
-	if _, err := seq.run(ctx, f.plan, f.inputs, runID, launch, true); err != nil {
+	if _, err := seq.run(ctx, f.plan, f.inputs, f.runID, launch, true); err != nil {
 		if ctx.Err() != nil {
 			return m, ctx.Err()
 		}

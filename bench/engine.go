@@ -15,27 +15,26 @@ import (
 // by a lead's signed break-glass given with it.
 func (s *sandbox) engine(ctx context.Context, round, n int) (Measurement, error) {
 	var m Measurement
-	f, err := s.seed(n, "engine")
+	f, err := s.seed(round, n, "engine")
 	if err != nil {
 		return m, err
 	}
-	runID := fmt.Sprintf("bench-%d-engine-%d", round, n)
 	// Signed before the clock starts, as a lead would ahead of the run.
-	breakGlass, err := runctl.SignBreakGlass(runID, lead, "benchmark: every gate approved in advance by the lead, so no human is in the loop", s.leadKey)
+	breakGlass, err := runctl.SignBreakGlass(f.runID, lead, "benchmark: every gate approved in advance by the lead, so no human is in the loop", s.leadKey)
 	if err != nil {
 		return m, fmt.Errorf("sign the break-glass: %w", err)
 	}
 	launch := time.Now()
 	if _, err := runctl.Start(ctx, s.client, taskQueue, runctl.StartOptions{
 		Plan: f.plan, Inputs: f.inputs, Signer: s.requesterKey, BreakGlass: []workflows.Request{breakGlass},
-		Meta: workflows.RunMeta{RunID: runID, Requester: requester, Channel: "cli", Incident: "BENCH-26084"},
+		Meta: workflows.RunMeta{RunID: f.runID, Requester: requester, Channel: "cli", Incident: "BENCH-26084"},
 	}); err != nil {
 		return m, fmt.Errorf("start the fleet run: %w", err)
 	}
 	// A run that ends failed (too many hosts failed, e.g. retries used
 	// up under throttling) is a result, not a benchmark error: the table
 	// shows it with its contained and failed hosts.
-	_, _ = runctl.Wait(ctx, s.client, runID)
+	_, _ = runctl.Wait(ctx, s.client, f.runID)
 	end := time.Now()
 	if err := ctx.Err(); err != nil {
 		return m, err
@@ -44,19 +43,19 @@ func (s *sandbox) engine(ctx context.Context, round, n int) (Measurement, error)
 	s.measure(f, launch, &m)
 
 	// Per host: each child run's end, from its own state.
-	st, err := runctl.State(ctx, s.client, runID)
+	st, err := runctl.State(ctx, s.client, f.runID)
 	if err != nil {
-		return m, fmt.Errorf("state of %s: %w", runID, err)
+		return m, fmt.Errorf("state of %s: %w", f.runID, err)
 	}
 	// A refused start, or a plan the worker did not vouch for (it would
 	// pass the plan's own gate under break-glass), is not the path the
 	// benchmark measures.
 	if len(st.Refusals) > 0 {
 		r := st.Refusals[0]
-		return m, fmt.Errorf("the worker refused %s of run %s: %s", r.Action, runID, r.Reason)
+		return m, fmt.Errorf("the worker refused %s of run %s: %s", r.Action, f.runID, r.Reason)
 	}
 	if pv := st.Provenance; pv == nil || !pv.Vouched || !pv.Authenticated || st.BreakGlass == nil {
-		return m, fmt.Errorf("run %s ran without a vouched plan, a verified requester and break-glass: provenance %+v, break-glass %+v", runID, pv, st.BreakGlass)
+		return m, fmt.Errorf("run %s ran without a vouched plan, a verified requester and break-glass: provenance %+v, break-glass %+v", f.runID, pv, st.BreakGlass)
 	}
 	m.Status = string(st.Status)
 	var hosts []time.Duration

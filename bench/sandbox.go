@@ -166,12 +166,15 @@ type fleet struct {
 	info   awsemu.FleetInfo
 	inputs map[string]any
 	plan   *runbooks.Plan
+	// runID names the run that contains it: the round, the side
+	// measured and the fleet size.
+	runID string
 }
 
 // seed creates n compromised Confluence servers plus a few healthy ones,
 // under an App tag of their own so find sees only this fleet, and resets
 // the call log and the rate limiter so each measurement starts alike.
-func (s *sandbox) seed(n int, label string) (fleet, error) {
+func (s *sandbox) seed(round, n int, label string) (fleet, error) {
 	tag := fmt.Sprintf("confluence-bench-%s-%d", label, n)
 	compromised := make([]int, n)
 	for i := range compromised {
@@ -198,7 +201,7 @@ func (s *sandbox) seed(n int, label string) (fleet, error) {
 	}
 	s.emu.SetThrottling(s.throttle) // refills every bucket
 	s.emu.ResetCalls()
-	return fleet{info: info, inputs: inputs, plan: plan}, nil
+	return fleet{info: info, inputs: inputs, plan: plan, runID: fmt.Sprintf("bench-%d-%s-%d", round, label, n)}, nil
 }
 
 // measure fills in what the emulator saw since seed, relative to launch.

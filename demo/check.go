@@ -255,27 +255,25 @@ type world struct {
 }
 
 func index(s awsemu.State) world {
-	w := world{instances: map[string]awsemu.Instance{}, enis: map[string]awsemu.NetworkInterface{}, groups: map[string]awsemu.SecurityGroup{},
-		roles: map[string]awsemu.Role{}, users: map[string]awsemu.User{}, profiles: map[string]awsemu.InstanceProfile{}, state: s}
-	for _, x := range s.Instances {
-		w.instances[x.ID] = x
+	return world{
+		instances: byKey(s.Instances, func(x awsemu.Instance) string { return x.ID }),
+		enis:      byKey(s.NetworkInterfaces, func(x awsemu.NetworkInterface) string { return x.ID }),
+		groups:    byKey(s.SecurityGroups, func(x awsemu.SecurityGroup) string { return x.ID }),
+		roles:     byKey(s.Roles, func(x awsemu.Role) string { return x.Name }),
+		users:     byKey(s.Users, func(x awsemu.User) string { return x.Name }),
+		profiles:  byKey(s.InstanceProfiles, func(x awsemu.InstanceProfile) string { return x.ARN }),
+		state:     s,
 	}
-	for _, x := range s.NetworkInterfaces {
-		w.enis[x.ID] = x
+}
+
+// byKey indexes xs by key; a later x wins over an earlier one with the
+// same key.
+func byKey[T any](xs []T, key func(T) string) map[string]T {
+	m := make(map[string]T, len(xs))
+	for _, x := range xs {
+		m[key(x)] = x
 	}
-	for _, x := range s.SecurityGroups {
-		w.groups[x.ID] = x
-	}
-	for _, x := range s.Roles {
-		w.roles[x.Name] = x
-	}
-	for _, x := range s.Users {
-		w.users[x.Name] = x
-	}
-	for _, x := range s.InstanceProfiles {
-		w.profiles[x.ARN] = x
-	}
-	return w
+	return m
 }
 
 func (w world) rolesOf(in awsemu.Instance) []string {

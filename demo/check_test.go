@@ -32,11 +32,7 @@ func contained(story Story, before awsemu.State) awsemu.State {
 		in := instance(&after, id)
 		in.State = "stopped"
 		for _, eni := range in.NetworkInterfaceIDs {
-			for i := range after.NetworkInterfaces {
-				if after.NetworkInterfaces[i].ID == eni {
-					after.NetworkInterfaces[i].SecurityGroupIDs = []string{q.ID}
-				}
-			}
+			netIf(&after, eni).SecurityGroupIDs = []string{q.ID}
 		}
 		for _, bd := range in.BlockDevices {
 			after.Snapshots = append(after.Snapshots, awsemu.Snapshot{ID: "snap-" + bd.VolumeID, VolumeID: bd.VolumeID})
@@ -55,12 +51,9 @@ func contained(story Story, before awsemu.State) awsemu.State {
 			after.Roles[i].InlinePolicies[instanceDenyPolicyPrefix+id] = `{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"ArnEquals":{"ec2:SourceInstanceARN":"arn:aws:ec2:us-east-1:123456789012:instance/` + id + `"}}}]}`
 		}
 	}
-	for i := range after.Users {
-		if after.Users[i].Name == story.LeakedUser {
-			for k := range after.Users[i].AccessKeys {
-				after.Users[i].AccessKeys[k].Status = "Inactive"
-			}
-		}
+	leaked := iamUser(&after, story.LeakedUser)
+	for k := range leaked.AccessKeys {
+		leaked.AccessKeys[k].Status = "Inactive"
 	}
 	return after
 }
@@ -98,13 +91,25 @@ func clone(s awsemu.State) awsemu.State {
 	return out
 }
 
+// instance, netIf and iamUser find what a test changes in a state, in
+// place. Naming one that is not there is a mistake of the test: it panics.
 func instance(s *awsemu.State, id string) *awsemu.Instance {
-	for i := range s.Instances {
-		if s.Instances[i].ID == id {
-			return &s.Instances[i]
-		}
+	return find(s.Instances, "instance "+id, func(x awsemu.Instance) bool { return x.ID == id })
+}
+
+func netIf(s *awsemu.State, id string) *awsemu.NetworkInterface {
+	return find(s.NetworkInterfaces, "network interface "+id, func(x awsemu.NetworkInterface) bool { return x.ID == id })
+}
+
+func iamUser(s *awsemu.State, name string) *awsemu.User {
+	return find(s.Users, "user "+name, func(x awsemu.User) bool { return x.Name == name })
+}
+
+func find[T any](xs []T, what string, match func(T) bool) *T {
+	if i := slices.IndexFunc(xs, match); i >= 0 {
+		return &xs[i]
 	}
-	panic("no instance " + id)
+	panic("no " + what)
 }
 
 func failed(c Checklist) []string {
@@ -156,12 +161,8 @@ func TestCheckContainedCatchesEachFailure(t *testing.T) {
 	}{
 		{"nothing done", func(after *awsemu.State) { *after = clone(before) }, "every compromised host isolated"},
 		{"an interface keeps its group", func(after *awsemu.State) {
-			eni := instance(after, victim).NetworkInterfaceIDs[0]
-			for i := range after.NetworkInterfaces {
-				if after.NetworkInterfaces[i].ID == eni {
-					after.NetworkInterfaces[i].SecurityGroupIDs = append(after.NetworkInterfaces[i].SecurityGroupIDs, story.Fleet.SecurityGroupID)
-				}
-			}
+			eni := netIf(after, instance(after, victim).NetworkInterfaceIDs[0])
+			eni.SecurityGroupIDs = append(eni.SecurityGroupIDs, story.Fleet.SecurityGroupID)
 		}, "every compromised host isolated"},
 		{"a volume snapshotted twice", func(after *awsemu.State) {
 			after.Snapshots = append(after.Snapshots, awsemu.Snapshot{ID: "snap-again", VolumeID: instance(after, victim).BlockDevices[0].VolumeID})
@@ -176,28 +177,15 @@ func TestCheckContainedCatchesEachFailure(t *testing.T) {
 			}
 		}, "credentials denied to each compromised host"},
 		{"key still active", func(after *awsemu.State) {
-			for i := range after.Users {
-				if after.Users[i].Name == story.LeakedUser {
-					after.Users[i].AccessKeys[0].Status = "Active"
-				}
-			}
+			iamUser(after, story.LeakedUser).AccessKeys[0].Status = "Active"
 		}, "leaked access key inactive"},
 		{"a host still running", func(after *awsemu.State) { instance(after, victim).State = "running" }, "out of service"},
 		{"a bystander stopped", func(after *awsemu.State) { instance(after, bystander).State = "stopped" }, "nothing else touched"},
 		{"a bystander regrouped", func(after *awsemu.State) {
-			eni := instance(after, bystander).NetworkInterfaceIDs[0]
-			for i := range after.NetworkInterfaces {
-				if after.NetworkInterfaces[i].ID == eni {
-					after.NetworkInterfaces[i].SecurityGroupIDs = []string{"sg-quarantine"}
-				}
-			}
+			netIf(after, instance(after, bystander).NetworkInterfaceIDs[0]).SecurityGroupIDs = []string{"sg-quarantine"}
 		}, "nothing else touched"},
 		{"another user's key", func(after *awsemu.State) {
-			for i := range after.Users {
-				if after.Users[i].Name == story.BystanderUser {
-					after.Users[i].AccessKeys[0].Status = "Inactive"
-				}
-			}
+			iamUser(after, story.BystanderUser).AccessKeys[0].Status = "Inactive"
 		}, "nothing else touched"},
 	}
 	for _, tt := range tests {

@@ -49,61 +49,56 @@ func demoOptions(t *testing.T, out *bytes.Buffer) Options {
 	}
 }
 
-func run(t *testing.T, o Options) Result {
+// mustContain checks that got, the named output, holds each of wants.
+func mustContain(t *testing.T, name, got string, wants ...string) {
 	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(got, want) {
+			t.Errorf("%s lacks %q:\n%s", name, want, got)
+		}
+	}
+}
+
+// runDemo runs the demo with demoOptions as set changes them, and returns
+// its result and what it printed.
+func runDemo(t *testing.T, set func(*Options)) (Result, string) {
+	t.Helper()
+	var out bytes.Buffer
+	o := demoOptions(t, &out)
+	set(&o)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	res, err := Run(ctx, o)
 	if err != nil {
-		t.Fatalf("demo: %v\n%s", err, o.Stdout)
+		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
-	return res
+	return res, out.String()
 }
 
 // The newcomer's path, as CI runs it: cordon demo --yes with no terminal.
 func TestDemoContainsTheFleetWithYes(t *testing.T) {
-	var out bytes.Buffer
-	o := demoOptions(t, &out)
-	o.Yes = true
-	res := run(t, o)
+	res, text := runDemo(t, func(o *Options) { o.Yes = true })
 	if !res.Check.OK() {
 		var b strings.Builder
 		res.Check.Write(&b, false)
-		t.Fatalf("final check failed:\n%s\n%s", b.String(), out.String())
+		t.Fatalf("final check failed:\n%s\n%s", b.String(), text)
 	}
 	md, err := os.ReadFile(res.Report)
 	if err != nil {
 		t.Fatalf("report: %v", err)
 	}
-	for _, want := range []string{res.FleetRunID, res.FleetRunID + "/contain/4", res.KeyRunID, "gate_approved of isolate by demo-lead via cli", "- [x] leaked access key inactive"} {
-		if !bytes.Contains(md, []byte(want)) {
-			t.Errorf("report lacks %q", want)
-		}
-	}
-	text := out.String()
-	for _, want := range []string{"approved AUTOMATICALLY as demo-lead", "approved (--yes: automatic)", "CONTAINED in",
+	mustContain(t, "report", string(md), res.FleetRunID, res.FleetRunID+"/contain/4", res.KeyRunID, "gate_approved of isolate by demo-lead via cli", "- [x] leaked access key inactive")
+	mustContain(t, "output", text, "approved AUTOMATICALLY as demo-lead", "approved (--yes: automatic)", "CONTAINED in",
 		"Start  signed by you (key SHA256:", "runbook confluence-cve-2021-26084, plan ", "runbook iam-credential-compromise, plan ",
-		"; the worker vouched for it: " + filepath.Join("..", "examples", "confluence-cve-2021-26084.yaml") + " (sha256 "} {
-		if !strings.Contains(text, want) {
-			t.Errorf("output lacks %q", want)
-		}
-	}
+		"; the worker vouched for it: "+filepath.Join("..", "examples", "confluence-cve-2021-26084.yaml")+" (sha256 ")
 }
 
 func TestDemoRehearsalMutatesNothing(t *testing.T) {
-	var out bytes.Buffer
-	o := demoOptions(t, &out)
-	o.DryRun = true
-	res := run(t, o)
+	res, text := runDemo(t, func(o *Options) { o.DryRun = true })
 	if !res.Check.OK() {
-		t.Fatalf("rehearsal check: %+v\n%s", res.Check, out.String())
+		t.Fatalf("rehearsal check: %+v\n%s", res.Check, text)
 	}
-	text := out.String()
-	for _, want := range []string{"Plan of changes", "security_groups:", "status: Active → Inactive", "REHEARSED: nothing changed", "Start  signed by you (key SHA256:"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("output lacks %q", want)
-		}
-	}
+	mustContain(t, "output", text, "Plan of changes", "security_groups:", "status: Active → Inactive", "REHEARSED: nothing changed", "Start  signed by you (key SHA256:")
 	if strings.Contains(text, "demo_decision") {
 		t.Error("a rehearsal decided at a gate")
 	}
@@ -122,11 +117,7 @@ func TestDemoDeniesThenStopsWhenNobodyAnswers(t *testing.T) {
 	if !errors.Is(err, ErrNoAnswer) {
 		t.Fatalf("err = %v, want ErrNoAnswer\n%s", err, out.String())
 	}
-	for _, want := range []string{"approve? [y/N/reason to deny]", "security_groups: [", "→ denied: pentest host, not the botnet (signed as demo-lead)"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
-		}
-	}
+	mustContain(t, "output", out.String(), "approve? [y/N/reason to deny]", "security_groups: [", "→ denied: pentest host, not the botnet (signed as demo-lead)")
 }
 
 func TestDemoRefusesWithoutATerminalOrYes(t *testing.T) {

@@ -51,11 +51,7 @@ func TestBoardRowsPerHost(t *testing.T) {
 	}
 
 	plain := strings.Join(b.Lines(100, false), "\n")
-	for _, want := range []string{"CVE-2021-26084 fleet", "5s", "i-0aaa", "1 waiting", "✗ snapshot: access denied"} {
-		if !strings.Contains(plain, want) {
-			t.Errorf("board lacks %q:\n%s", want, plain)
-		}
-	}
+	mustContain(t, "board", plain, "CVE-2021-26084 fleet", "5s", "i-0aaa", "1 waiting", "✗ snapshot: access denied")
 	if strings.Contains(plain, "\x1b[") {
 		t.Error("colour without a terminal")
 	}
@@ -133,11 +129,7 @@ func TestPromptShowsTheChange(t *testing.T) {
 	if err != nil || d.Approve || d.Reason != "reason: maintenance window" {
 		t.Fatalf("decision %+v, %v", d, err)
 	}
-	for _, want := range []string{"Gate isolate on i-0aaa", "eni-1 security_groups: [sg-app] → [sg-q]", "approve? [y/N/reason to deny]"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("prompt lacks %q:\n%s", want, out.String())
-		}
-	}
+	mustContain(t, "prompt", out.String(), "Gate isolate on i-0aaa", "eni-1 security_groups: [sg-app] → [sg-q]", "approve? [y/N/reason to deny]")
 	if _, err := pr.decide(context.Background(), g); err != ErrNoAnswer {
 		t.Errorf("at end of input: %v", err)
 	}

@@ -151,6 +151,7 @@ func TestTriggeredFleetReport(t *testing.T) {
 		"| Requested by | cordon-intake (intake) |",
 		"| Trigger | Started by trigger guardduty-fleet (launch) from 2 finding(s), launched by the detection intake cordon-intake |",
 		"## Detection and timings",
+		"- Requester: cordon-intake (the detection intake: it may start a run under a trigger, never approve or steer one), verified from the signed start.",
 		"- guardduty Backdoor:EC2/DenialOfService.Tcp in 123456789012/us-east-1, target 123456789012/us-east-1/instance/i-0def, severity high, "+
 			"created 2021-09-02 09:55:00Z, received 2021-09-02 09:59:56Z, seen 3 times (guardduty/123456789012/us-east-1/f2)",
 		"- guardduty/123456789012/us-east-1/f1 updated: count 7, last seen 2021-09-02T10:01:00Z, received 2021-09-02 10:01:30Z",

@@ -357,7 +357,11 @@ func writeAuthority(b *strings.Builder, s workflows.State) {
 		if p.Authenticated {
 			how = "verified from the signed start"
 		}
-		fmt.Fprintf(b, "- Requester: %s, %s.\n", orDash(p.Requester), how)
+		who := orDash(p.Requester)
+		if p.Initiator == workflows.RoleIntake {
+			who += " (the detection intake: it may start a run under a trigger, never approve or steer one)"
+		}
+		fmt.Fprintf(b, "- Requester: %s, %s.\n", who, how)
 		pol := p.Policy
 		fmt.Fprintf(b, "- Policy: self-approval %s; at least %d approval(s) for destructive steps; break-glass by %d lead(s)%s.\n",
 			orDash(pol.SelfApproval), max(pol.MinApprovals, 1), max(pol.BreakGlassLeads, 1), map[bool]string{true: ", a requesting lead may break-glass alone", false: ", a requesting lead needs a second lead"}[pol.RequesterMayBreakGlass])

@@ -1,7 +1,6 @@
 package runbooks_test
 
 import (
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -14,12 +13,9 @@ import (
 // BenchmarkCompileExamples compiles each example; the largest
 // (ec2-compromise, 12 steps and ~25 expressions) is the figure to watch.
 func BenchmarkCompileExamples(b *testing.B) {
-	files, _ := filepath.Glob("../examples/*.yaml")
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			b.Fatal(err)
-		}
+	files, srcs := exampleRunbooks(b)
+	for i, f := range files {
+		src := srcs[i]
 		compiler := runbooks.NewCompiler(actions.Catalog(), runbooks.NewDirResolver(files...))
 		b.Run(filepath.Base(f), func(b *testing.B) {
 			b.ReportAllocs()

@@ -4,8 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -749,12 +750,7 @@ func (r *runbookCompiler) child(n *yaml.Node, what string) *callee {
 // sortedKeys lists a map's keys in order, for output that does not
 // depend on map iteration.
 func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(m))
 }
 
 func (r *runbookCompiler) compileWith(n *yaml.Node, cal *callee, ec *exprChecker, what string) map[string]Value {

@@ -1,6 +1,7 @@
 package runbooks_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,6 +30,37 @@ func compile(t *testing.T, src string) (*runbooks.Plan, runbooks.Diagnostics) {
 	return c.Compile("t.yaml", []byte(src))
 }
 
+// oneStep is a test runbook of one step: its id on line 6, its action on
+// line 7, then lines, each indented under the step, from line 8 on.
+func oneStep(id, action string, lines ...string) string {
+	return header + "steps:\n" + step(id, action, lines...)
+}
+
+// step is one item of a steps: list: its id, its action, then lines, each
+// indented under the step.
+func step(id, action string, lines ...string) string {
+	var b strings.Builder
+	b.WriteString("  - id: " + id + "\n    action: " + action + "\n")
+	for _, l := range lines {
+		b.WriteString("    " + l + "\n")
+	}
+	return b.String()
+}
+
+// The actions and with: lines the compile-error cases share.
+const (
+	actDescribe  = "aws.ec2.describe_instance"
+	actStop      = "aws.ec2.stop_instance"
+	actNotify    = "slack.notify"
+	actSnapshot  = "aws.ec2.snapshot_volumes"
+	instanceWith = "with: {instance_id: i-0123456789abcdef0}"
+	notifyWith   = "with: {message: hi}"
+	// notifyStep follows an inputs: block.
+	notifyStep = "steps:\n  - id: n\n    action: slack.notify\n    " + notifyWith + "\n"
+	// intInput declares inputs.n (lines 5–6) and opens the steps: list.
+	intInput = "inputs:\n  n: {type: int, default: 1}\nsteps:\n"
+)
+
 type wantDiag struct {
 	code runbooks.Code
 	line int
@@ -41,402 +73,101 @@ func TestCompileErrors(t *testing.T) {
 		src  string
 		want []wantDiag
 	}{
-		{
-			name: "unknown action with suggestion",
-			src: header + `steps:
-  - id: ev
-    action: aws.ec2.describe_instanc
-    with: {instance_id: i-0123456789abcdef0}
-`,
-			want: []wantDiag{{runbooks.CodeUnknownAction, 7, 13}},
-		},
-		{
-			name: "unknown field in a step",
-			src: header + `steps:
-  - id: ev
-    action: aws.ec2.describe_instance
-    whn: true
-    with: {instance_id: i-0123456789abcdef0}
-`,
-			want: []wantDiag{{runbooks.CodeUnknownField, 8, 5}},
-		},
-		{
-			name: "unknown top-level field",
-			src: header + `step:
-  - id: ev
-`,
-			want: []wantDiag{{runbooks.CodeMissingField, 1, 1}, {runbooks.CodeUnknownField, 5, 1}},
-		},
-		{
-			name: "duplicate step id",
-			src: header + `steps:
-  - id: ev
-    action: aws.ec2.describe_instance
-    with: {instance_id: i-0123456789abcdef0}
-  - id: ev
-    action: aws.ec2.describe_instance
-    with: {instance_id: i-0123456789abcdef0}
-`,
-			want: []wantDiag{{runbooks.CodeDuplicateStep, 9, 9}},
-		},
-		{
-			name: "missing required param",
-			src: header + `steps:
-  - id: ev
-    action: aws.ec2.describe_instance
-`,
-			want: []wantDiag{{runbooks.CodeMissingParam, 6, 5}},
-		},
-		{
-			name: "unknown param",
-			src: header + `steps:
-  - id: ev
-    action: aws.ec2.describe_instance
-    with:
-      instance_id: i-0123456789abcdef0
-      instance: x
-`,
-			want: []wantDiag{{runbooks.CodeUnknownParam, 10, 7}},
-		},
-		{
-			name: "literal that can never match the param pattern",
-			src: header + `steps:
-  - id: ev
-    action: aws.ec2.describe_instance
-    with:
-      instance_id: i-XYZ
-`,
-			want: []wantDiag{{runbooks.CodeBadValue, 9, 20}},
-		},
-		{
-			name: "wrong literal type",
-			src: header + `steps:
-  - id: iso
-    action: aws.ec2.isolate_instance
-    approval: none
-    justification: test
-    with:
-      instance_id: i-0123456789abcdef0
-      two_phase: "yes"
-`,
-			want: []wantDiag{{runbooks.CodeTypeMismatch, 12, 18}},
-		},
-		{
-			name: "destructive step without gate",
-			src: header + `steps:
-  - id: stop
-    action: aws.ec2.stop_instance
-    with: {instance_id: i-0123456789abcdef0}
-`,
-			want: []wantDiag{{runbooks.CodeMissingApproval, 7, 13}},
-		},
-		{
-			name: "approval none on destructive step needs justification",
-			src: header + `steps:
-  - id: stop
-    action: aws.ec2.stop_instance
-    approval: none
-    with: {instance_id: i-0123456789abcdef0}
-`,
-			want: []wantDiag{{runbooks.CodeMissingJustify, 8, 5}},
-		},
-		{
-			name: "gate without approvers",
-			src: header + `steps:
-  - id: stop
-    action: aws.ec2.stop_instance
-    approval: required
-    with: {instance_id: i-0123456789abcdef0}
-`,
-			want: []wantDiag{{runbooks.CodeMissingApprovers, 8, 5}},
-		},
-		{
-			name: "four-eyes that can never be met",
-			src: header + `steps:
-  - id: stop
-    action: aws.ec2.stop_instance
-    approval:
-      approvers: {people: [alice]}
-      min_approvals: 2
-    with: {instance_id: i-0123456789abcdef0}
-`,
-			want: []wantDiag{{runbooks.CodeBadValue, 8, 5}},
-		},
-		{
-			name: "escalate without target",
-			src: header + approvers + `steps:
-  - id: stop
-    action: aws.ec2.stop_instance
-    approval:
-      on_timeout: escalate
-    with: {instance_id: i-0123456789abcdef0}
-`,
-			want: []wantDiag{{runbooks.CodeMissingApprovers, 12, 5}},
-		},
-		{
-			name: "reference to an undeclared input",
-			src: header + `inputs:
-  instance_id: {type: string, required: true}
-steps:
-  - id: ev
-    action: aws.ec2.describe_instance
-    with:
-      instance_id: ${{ inputs.instanceid }}
-`,
-			want: []wantDiag{{runbooks.CodeBadReference, 11, 24}},
-		},
-		{
-			name: "reference to a later step",
-			src: header + `steps:
-  - id: ev
-    action: aws.ec2.describe_instance
-    when: steps.snap.outputs.snapshot_ids != nil
-    with: {instance_id: i-0123456789abcdef0}
-  - id: snap
-    action: aws.ec2.snapshot_volumes
-    with: {instance_id: i-0123456789abcdef0}
-`,
-			want: []wantDiag{{runbooks.CodeBadReference, 8, 11}},
-		},
-		{
-			name: "reference to an unknown output",
-			src: header + `steps:
-  - id: ev
-    action: aws.ec2.describe_instance
-    with: {instance_id: i-0123456789abcdef0}
-  - id: snap
-    action: aws.ec2.snapshot_volumes
-    when: steps.ev.outputs.vpc != ""
-    with: {instance_id: i-0123456789abcdef0}
-`,
-			want: []wantDiag{{runbooks.CodeBadReference, 11, 11}},
-		},
-		{
-			name: "reference to an unknown step",
-			src: header + `steps:
-  - id: ev
-    action: aws.ec2.describe_instance
-    when: steps.nope.status == "succeeded"
-    with: {instance_id: i-0123456789abcdef0}
-`,
-			want: []wantDiag{{runbooks.CodeBadReference, 8, 11}},
-		},
-		{
-			name: "when must be bool",
-			src: header + `steps:
-  - id: ev
-    action: aws.ec2.describe_instance
-    when: run.id
-    with: {instance_id: i-0123456789abcdef0}
-`,
-			want: []wantDiag{{runbooks.CodeTypeMismatch, 8, 11}},
-		},
-		{
-			name: "expression type does not fit the param",
-			src: header + `inputs:
-  n: {type: int, default: 1}
-steps:
-  - id: ev
-    action: aws.ec2.describe_instance
-    with:
-      instance_id: ${{ inputs.n }}
-`,
-			want: []wantDiag{{runbooks.CodeTypeMismatch, 11, 24}},
-		},
-		{
-			name: "mismatched operand types",
-			src: header + `inputs:
-  n: {type: int, default: 1}
-steps:
-  - id: ev
-    action: aws.ec2.describe_instance
-    when: inputs.n == "one"
-    with: {instance_id: i-0123456789abcdef0}
-`,
-			want: []wantDiag{{runbooks.CodeTypeMismatch, 10, 20}},
-		},
-		{
-			name: "clock functions are forbidden",
-			src: header + `steps:
-  - id: ev
-    action: aws.ec2.describe_instance
-    when: now().Year() > 2000
-    with: {instance_id: i-0123456789abcdef0}
-`,
-			want: []wantDiag{{runbooks.CodeForbiddenFunc, 8, 11}},
-		},
-		{
-			name: "item outside foreach",
-			src: header + `steps:
-  - id: ev
-    action: aws.ec2.describe_instance
-    with:
-      instance_id: ${{ item }}
-`,
-			want: []wantDiag{{runbooks.CodeBadReference, 9, 24}},
-		},
-		{
-			name: "text around an expression where a list is expected",
-			src: header + `steps:
-  - id: tag
-    action: aws.ec2.tag
-    with:
-      resource_ids: "ids ${{ run.id }}"
-      tags: {a: b}
-`,
-			want: []wantDiag{{runbooks.CodeTypeMismatch, 9, 21}},
-		},
-		{
-			name: "unterminated interpolation",
-			src: header + `steps:
-  - id: n
-    action: slack.notify
-    with:
-      message: "run ${{ run.id"
-`,
-			want: []wantDiag{{runbooks.CodeBadExpression, 9, 16}},
-		},
-		{
-			name: "syntax error inside an expression",
-			src: header + `steps:
-  - id: ev
-    action: aws.ec2.describe_instance
-    when: run.dry_run &&
-    with: {instance_id: i-0123456789abcdef0}
-`,
-			want: []wantDiag{{runbooks.CodeBadExpression, 8, 24}}, // where the parser ran out
-		},
-		{
-			name: "input default that can never match its pattern",
-			src: header + `inputs:
+		{"unknown action with suggestion", oneStep("ev", "aws.ec2.describe_instanc", instanceWith),
+			[]wantDiag{{runbooks.CodeUnknownAction, 7, 13}}},
+		{"unknown field in a step", oneStep("ev", actDescribe, "whn: true", instanceWith),
+			[]wantDiag{{runbooks.CodeUnknownField, 8, 5}}},
+		{"unknown top-level field", header + "step:\n  - id: ev\n",
+			[]wantDiag{{runbooks.CodeMissingField, 1, 1}, {runbooks.CodeUnknownField, 5, 1}}},
+		{"duplicate step id", oneStep("ev", actDescribe, instanceWith) + step("ev", actDescribe, instanceWith),
+			[]wantDiag{{runbooks.CodeDuplicateStep, 9, 9}}},
+		{"missing required param", oneStep("ev", actDescribe),
+			[]wantDiag{{runbooks.CodeMissingParam, 6, 5}}},
+		{"unknown param", oneStep("ev", actDescribe, "with:", "  instance_id: i-0123456789abcdef0", "  instance: x"),
+			[]wantDiag{{runbooks.CodeUnknownParam, 10, 7}}},
+		{"literal that can never match the param pattern", oneStep("ev", actDescribe, "with:", "  instance_id: i-XYZ"),
+			[]wantDiag{{runbooks.CodeBadValue, 9, 20}}},
+		{"wrong literal type", oneStep("iso", "aws.ec2.isolate_instance", "approval: none", "justification: test",
+			"with:", "  instance_id: i-0123456789abcdef0", `  two_phase: "yes"`),
+			[]wantDiag{{runbooks.CodeTypeMismatch, 12, 18}}},
+		{"destructive step without gate", oneStep("stop", actStop, instanceWith),
+			[]wantDiag{{runbooks.CodeMissingApproval, 7, 13}}},
+		{"approval none on destructive step needs justification", oneStep("stop", actStop, "approval: none", instanceWith),
+			[]wantDiag{{runbooks.CodeMissingJustify, 8, 5}}},
+		{"gate without approvers", oneStep("stop", actStop, "approval: required", instanceWith),
+			[]wantDiag{{runbooks.CodeMissingApprovers, 8, 5}}},
+		{"four-eyes that can never be met", oneStep("stop", actStop, "approval:", "  approvers: {people: [alice]}", "  min_approvals: 2", instanceWith),
+			[]wantDiag{{runbooks.CodeBadValue, 8, 5}}},
+		{"escalate without target", header + approvers + "steps:\n" + step("stop", actStop, "approval:", "  on_timeout: escalate", instanceWith),
+			[]wantDiag{{runbooks.CodeMissingApprovers, 12, 5}}},
+		{"reference to an undeclared input", header + "inputs:\n  instance_id: {type: string, required: true}\nsteps:\n" +
+			step("ev", actDescribe, "with:", "  instance_id: ${{ inputs.instanceid }}"),
+			[]wantDiag{{runbooks.CodeBadReference, 11, 24}}},
+		{"reference to a later step", oneStep("ev", actDescribe, "when: steps.snap.outputs.snapshot_ids != nil", instanceWith) +
+			step("snap", actSnapshot, instanceWith),
+			[]wantDiag{{runbooks.CodeBadReference, 8, 11}}},
+		{"reference to an unknown output", oneStep("ev", actDescribe, instanceWith) +
+			step("snap", actSnapshot, `when: steps.ev.outputs.vpc != ""`, instanceWith),
+			[]wantDiag{{runbooks.CodeBadReference, 11, 11}}},
+		{"reference to an unknown step", oneStep("ev", actDescribe, `when: steps.nope.status == "succeeded"`, instanceWith),
+			[]wantDiag{{runbooks.CodeBadReference, 8, 11}}},
+		{"when must be bool", oneStep("ev", actDescribe, "when: run.id", instanceWith),
+			[]wantDiag{{runbooks.CodeTypeMismatch, 8, 11}}},
+		{"expression type does not fit the param", header + intInput + step("ev", actDescribe, "with:", "  instance_id: ${{ inputs.n }}"),
+			[]wantDiag{{runbooks.CodeTypeMismatch, 11, 24}}},
+		{"mismatched operand types", header + intInput + step("ev", actDescribe, `when: inputs.n == "one"`, instanceWith),
+			[]wantDiag{{runbooks.CodeTypeMismatch, 10, 20}}},
+		{"clock functions are forbidden", oneStep("ev", actDescribe, "when: now().Year() > 2000", instanceWith),
+			[]wantDiag{{runbooks.CodeForbiddenFunc, 8, 11}}},
+		{"item outside foreach", oneStep("ev", actDescribe, "with:", "  instance_id: ${{ item }}"),
+			[]wantDiag{{runbooks.CodeBadReference, 9, 24}}},
+		{"text around an expression where a list is expected", oneStep("tag", "aws.ec2.tag", "with:", `  resource_ids: "ids ${{ run.id }}"`, "  tags: {a: b}"),
+			[]wantDiag{{runbooks.CodeTypeMismatch, 9, 21}}},
+		{"unterminated interpolation", oneStep("n", actNotify, "with:", `  message: "run ${{ run.id"`),
+			[]wantDiag{{runbooks.CodeBadExpression, 9, 16}}},
+		{"syntax error inside an expression", oneStep("ev", actDescribe, "when: run.dry_run &&", instanceWith),
+			[]wantDiag{{runbooks.CodeBadExpression, 8, 24}}}, // where the parser ran out
+		{"input default that can never match its pattern", header + `inputs:
   instance_id:
     type: string
     pattern: ^i-[0-9a-f]{8,17}$
     default: web-1
-steps:
-  - id: n
-    action: slack.notify
-    with: {message: hi}
-`,
-			want: []wantDiag{{runbooks.CodeBadValue, 9, 14}},
-		},
-		{
-			name: "enum value that can never match the pattern",
-			src: header + `inputs:
+` + notifyStep,
+			[]wantDiag{{runbooks.CodeBadValue, 9, 14}}},
+		{"enum value that can never match the pattern", header + `inputs:
   mode:
     type: string
     pattern: ^[a-z]+$
     enum: [stop, Terminate]
-steps:
-  - id: n
-    action: slack.notify
-    with: {message: hi}
-`,
-			want: []wantDiag{{runbooks.CodeBadPattern, 9, 18}},
-		},
-		{
-			name: "invalid input pattern",
-			src: header + `inputs:
+` + notifyStep,
+			[]wantDiag{{runbooks.CodeBadPattern, 9, 18}}},
+		{"invalid input pattern", header + `inputs:
   id:
     type: string
     pattern: "^i-[0-9"
-steps:
-  - id: n
-    action: slack.notify
-    with: {message: hi}
-`,
-			want: []wantDiag{{runbooks.CodeBadPattern, 8, 14}},
-		},
-		{
-			name: "wrong input type name",
-			src: header + `inputs:
+` + notifyStep,
+			[]wantDiag{{runbooks.CodeBadPattern, 8, 14}}},
+		{"wrong input type name", header + `inputs:
   id:
     type: str
-steps:
-  - id: n
-    action: slack.notify
-    with: {message: hi}
-`,
-			want: []wantDiag{{runbooks.CodeBadValue, 7, 11}},
-		},
-		{
-			name: "list where a mapping belongs",
-			src: header + `inputs:
-  - id
-steps:
-  - id: n
-    action: slack.notify
-    with: {message: hi}
-`,
-			want: []wantDiag{{runbooks.CodeWrongShape, 6, 3}},
-		},
-		{
-			name: "step id that is not an identifier",
-			src: header + `steps:
-  - id: take-snapshot
-    action: slack.notify
-    with: {message: hi}
-`,
-			want: []wantDiag{{runbooks.CodeBadValue, 6, 9}},
-		},
-		{
-			name: "both action and uses",
-			src: header + `steps:
-  - id: n
-    action: slack.notify
-    uses: other
-    with: {message: hi}
-`,
-			want: []wantDiag{{runbooks.CodeWrongShape, 8, 11}},
-		},
-		{
-			name: "max_concurrency without foreach",
-			src: header + `steps:
-  - id: n
-    action: slack.notify
-    max_concurrency: 3
-    with: {message: hi}
-`,
-			want: []wantDiag{{runbooks.CodeBadValue, 8, 5}},
-		},
-		{
-			name: "foreach over a non-list",
-			src: header + `steps:
-  - id: n
-    action: slack.notify
-    foreach: ${{ run.id }}
-    with: {message: hi}
-`,
-			want: []wantDiag{{runbooks.CodeTypeMismatch, 8, 18}},
-		},
-		{
-			name: "bad duration",
-			src: header + `steps:
-  - id: n
-    action: slack.notify
-    timeout: 5 minutes
-    with: {message: hi}
-`,
-			want: []wantDiag{{runbooks.CodeTypeMismatch, 8, 14}},
-		},
-		{
-			name: "bad phase",
-			src: header + `steps:
-  - id: n
-    action: slack.notify
-    phase: containmnet
-    with: {message: hi}
-`,
-			want: []wantDiag{{runbooks.CodeBadValue, 8, 12}},
-		},
-		{
-			name: "uses without a resolver",
-			src: header + `steps:
-  - id: c
-    uses: ec2-compromise
-`,
-			want: []wantDiag{{runbooks.CodeUnknownRunbook, 7, 11}},
-		},
+` + notifyStep,
+			[]wantDiag{{runbooks.CodeBadValue, 7, 11}}},
+		{"list where a mapping belongs", header + "inputs:\n  - id\n" + notifyStep,
+			[]wantDiag{{runbooks.CodeWrongShape, 6, 3}}},
+		{"step id that is not an identifier", oneStep("take-snapshot", actNotify, notifyWith),
+			[]wantDiag{{runbooks.CodeBadValue, 6, 9}}},
+		{"both action and uses", oneStep("n", actNotify, "uses: other", notifyWith),
+			[]wantDiag{{runbooks.CodeWrongShape, 8, 11}}},
+		{"max_concurrency without foreach", oneStep("n", actNotify, "max_concurrency: 3", notifyWith),
+			[]wantDiag{{runbooks.CodeBadValue, 8, 5}}},
+		{"foreach over a non-list", oneStep("n", actNotify, "foreach: ${{ run.id }}", notifyWith),
+			[]wantDiag{{runbooks.CodeTypeMismatch, 8, 18}}},
+		{"bad duration", oneStep("n", actNotify, "timeout: 5 minutes", notifyWith),
+			[]wantDiag{{runbooks.CodeTypeMismatch, 8, 14}}},
+		{"bad phase", oneStep("n", actNotify, "phase: containmnet", notifyWith),
+			[]wantDiag{{runbooks.CodeBadValue, 8, 12}}},
+		{"uses without a resolver", header + "steps:\n  - id: c\n    uses: ec2-compromise\n",
+			[]wantDiag{{runbooks.CodeUnknownRunbook, 7, 11}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { wantErrors(t, tc.src, tc.want) })
@@ -455,7 +186,7 @@ func wantErrors(t *testing.T, src string, want []wantDiag) {
 	for _, d := range diags {
 		got = append(got, wantDiag{d.Code, d.Pos.Line, d.Pos.Column})
 	}
-	if !equalDiags(got, want) {
+	if !slices.Equal(got, want) {
 		t.Errorf("diagnostics:\n got %v\nwant %v\n%s", got, want, diags.Error())
 	}
 	for _, d := range diags {
@@ -463,18 +194,6 @@ func wantErrors(t *testing.T, src string, want []wantDiag) {
 			t.Errorf("diagnostic without a clear summary: %#v", d)
 		}
 	}
-}
-
-func equalDiags(a, b []wantDiag) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // A runbook with several mistakes reports every one, in file order.

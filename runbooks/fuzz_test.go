@@ -10,18 +10,29 @@ import (
 	"github.com/cordon-ir/cordon/runbooks"
 )
 
+// exampleRunbooks reads the example runbooks: their paths, and their
+// texts in the same order.
+func exampleRunbooks(tb testing.TB) (paths []string, srcs [][]byte) {
+	tb.Helper()
+	paths, _ = filepath.Glob("../examples/*.yaml")
+	for _, p := range paths {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		srcs = append(srcs, src)
+	}
+	return paths, srcs
+}
+
 // FuzzCompile feeds the compiler arbitrary bytes, seeded with the examples
 // and known-bad shapes. The compiler must never panic, must return either
 // a plan or errors (never both, never neither), and must finish quickly.
 //
 //	go test ./runbooks -run '^$' -fuzz FuzzCompile -fuzztime 10m
 func FuzzCompile(f *testing.F) {
-	files, _ := filepath.Glob("../examples/*.yaml")
-	for _, file := range files {
-		src, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
+	files, srcs := exampleRunbooks(f)
+	for _, src := range srcs {
 		f.Add(src)
 	}
 	for _, seed := range []string{

@@ -159,14 +159,10 @@ func parseGuardDuty(detail json.RawMessage) (Finding, error) {
 	if f.Region == "" {
 		f.Region = arnRegion(g.Arn) // never the delivery region
 	}
-	var err error
-	if f.FirstSeen, err = rfc3339(firstNonEmpty(g.Service.EventFirstSeen, g.CreatedAt)); err != nil {
-		return Finding{}, fmt.Errorf("GuardDuty finding %s: first seen: %w", g.ID, err)
+	if err := f.setSeen(firstNonEmpty(g.Service.EventFirstSeen, g.CreatedAt), firstNonEmpty(g.Service.EventLastSeen, g.UpdatedAt)); err != nil {
+		return Finding{}, fmt.Errorf("GuardDuty finding %s: %w", g.ID, err)
 	}
-	if f.LastSeen, err = rfc3339(firstNonEmpty(g.Service.EventLastSeen, g.UpdatedAt)); err != nil {
-		return Finding{}, fmt.Errorf("GuardDuty finding %s: last seen: %w", g.ID, err)
-	}
-	f.Resource = gdResourceKind(g.Resource.ResourceType)
+	f.Resource = resourceKind(g.Resource.ResourceType, false)
 	switch {
 	case g.Resource.InstanceDetails != nil && g.Resource.InstanceDetails.InstanceID != "":
 		f.InstanceID = g.Resource.InstanceDetails.InstanceID
@@ -223,28 +219,32 @@ func truthy(v any) bool {
 	return false
 }
 
-func gdResourceKind(t string) string {
-	switch t {
-	case "Instance":
-		return "instance"
-	case "AccessKey":
-		return "access_key"
-	case "S3Bucket":
-		return "s3_bucket"
-	case "S3Object":
-		return "s3_object"
-	case "EKSCluster":
-		return "eks_cluster"
-	case "ECSCluster":
-		return "ecs_cluster"
-	case "Container":
-		return "container"
-	case "Lambda":
-		return "lambda_function"
-	case "RDSDBInstance":
-		return "rds_db_instance"
-	case "":
+// resourceKind is Cordon's name for a resource type as GuardDuty names it
+// ("Instance") or, with asff, as ASFF does ("AwsEc2Instance"): "" for none,
+// "other" for a type Cordon has no name for. One table holds both
+// vocabularies so a kind added is added to both.
+func resourceKind(t string, asff bool) string {
+	if t == "" {
 		return ""
+	}
+	for _, k := range [...]struct{ kind, guardDuty, asff string }{
+		{"instance", "Instance", "AwsEc2Instance"},
+		{"access_key", "AccessKey", "AwsIamAccessKey"},
+		{"s3_bucket", "S3Bucket", "AwsS3Bucket"},
+		{"s3_object", "S3Object", "AwsS3Object"},
+		{"eks_cluster", "EKSCluster", "AwsEksCluster"},
+		{"ecs_cluster", "ECSCluster", "AwsEcsCluster"},
+		{"container", "Container", "Container"},
+		{"lambda_function", "Lambda", "AwsLambdaFunction"},
+		{"rds_db_instance", "RDSDBInstance", "AwsRdsDbInstance"},
+	} {
+		name := k.guardDuty
+		if asff {
+			name = k.asff
+		}
+		if name == t {
+			return k.kind
+		}
 	}
 	return "other"
 }
@@ -332,12 +332,8 @@ func parseASFF(raw json.RawMessage) (Finding, error) {
 	if f.Region == "" && len(a.Resources) > 0 {
 		f.Region = a.Resources[0].Region
 	}
-	var err error
-	if f.FirstSeen, err = rfc3339(firstNonEmpty(a.FirstObservedAt, a.CreatedAt)); err != nil {
-		return Finding{}, fmt.Errorf("ASFF finding %s: first seen: %w", a.ID, err)
-	}
-	if f.LastSeen, err = rfc3339(firstNonEmpty(a.LastObservedAt, a.UpdatedAt)); err != nil {
-		return Finding{}, fmt.Errorf("ASFF finding %s: last seen: %w", a.ID, err)
+	if err := f.setSeen(firstNonEmpty(a.FirstObservedAt, a.CreatedAt), firstNonEmpty(a.LastObservedAt, a.UpdatedAt)); err != nil {
+		return Finding{}, fmt.Errorf("ASFF finding %s: %w", a.ID, err)
 	}
 	f.Product = strings.ToLower(firstNonEmpty(a.ProductName, a.ProductFields["aws/securityhub/ProductName"], a.ProductArn))
 	if isGuardDutyProduct(a) {
@@ -365,7 +361,7 @@ func parseASFF(raw json.RawMessage) (Finding, error) {
 	}
 	if len(a.Resources) > 0 {
 		r := a.Resources[0]
-		f.Resource = asffResourceKind(r.Type)
+		f.Resource = resourceKind(r.Type, true)
 		switch f.Resource {
 		case "instance":
 			f.ResourceARN = r.ID
@@ -427,32 +423,6 @@ func guardDutyFindingARN(s string) (account, region, id string, ok bool) {
 		return "", "", "", false
 	}
 	return parts[4], parts[3], parts[5][i+len("/finding/"):], true
-}
-
-func asffResourceKind(t string) string {
-	switch t {
-	case "AwsEc2Instance":
-		return "instance"
-	case "AwsIamAccessKey":
-		return "access_key"
-	case "AwsS3Bucket":
-		return "s3_bucket"
-	case "AwsS3Object":
-		return "s3_object"
-	case "AwsEksCluster":
-		return "eks_cluster"
-	case "AwsEcsCluster":
-		return "ecs_cluster"
-	case "Container":
-		return "container"
-	case "AwsLambdaFunction":
-		return "lambda_function"
-	case "AwsRdsDbInstance":
-		return "rds_db_instance"
-	case "":
-		return ""
-	}
-	return "other"
 }
 
 // healthEvent is the detail of an AWS Health event (camelCase; times in
@@ -562,6 +532,19 @@ func arnResourceID(arn, prefix string) string {
 		return ""
 	}
 	return arn[i+1+len(prefix):]
+}
+
+// setSeen sets when the finding was first and last seen from RFC 3339
+// times (GuardDuty's and ASFF's).
+func (f *Finding) setSeen(first, last string) error {
+	var err error
+	if f.FirstSeen, err = rfc3339(first); err != nil {
+		return fmt.Errorf("first seen: %w", err)
+	}
+	if f.LastSeen, err = rfc3339(last); err != nil {
+		return fmt.Errorf("last seen: %w", err)
+	}
+	return nil
 }
 
 // rfc3339 normalises an RFC 3339 time to UTC seconds ("" stays "").

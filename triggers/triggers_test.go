@@ -100,29 +100,24 @@ func TestFindingFieldsAreTheDeclaredOnes(t *testing.T) {
 // Each fixture normalises to the finding it is about, whatever account
 // and region delivered it.
 func TestNormalise(t *testing.T) {
-	gdKey := "guardduty/123456789012/eu-west-1/8ab933f8a9b7e6c2b1a3d4e5f6a7b8c9"
+	// One EC2 finding, delivered three ways: by GuardDuty, by GuardDuty
+	// with the region only in the resource's ARN, and by Security Hub.
+	gdEC2 := triggers.Finding{
+		Source: "guardduty", Product: "guardduty", Type: "CryptoCurrency:EC2/BitcoinTool.B!DNS",
+		Account: "123456789012", Region: "eu-west-1", Severity: "high", SeverityScore: 80, Count: 3,
+		FirstSeen: "2024-05-01T12:00:00Z", LastSeen: "2024-05-01T12:30:00Z",
+		Resource: "instance", InstanceID: "i-0abc12345def67890",
+		Key:       "guardduty/123456789012/eu-west-1/8ab933f8a9b7e6c2b1a3d4e5f6a7b8c9",
+		TargetKey: "123456789012/eu-west-1/instance/i-0abc12345def67890"}
+	shEC2 := gdEC2
+	shEC2.Source, shEC2.Status = "securityhub", "NEW"
 	cases := []struct {
 		file string
 		want triggers.Finding
 	}{
-		{"guardduty-ec2.json", triggers.Finding{
-			Source: "guardduty", Product: "guardduty", Type: "CryptoCurrency:EC2/BitcoinTool.B!DNS",
-			Account: "123456789012", Region: "eu-west-1", Severity: "high", SeverityScore: 80, Count: 3,
-			FirstSeen: "2024-05-01T12:00:00Z", LastSeen: "2024-05-01T12:30:00Z",
-			Resource: "instance", InstanceID: "i-0abc12345def67890", Key: gdKey,
-			TargetKey: "123456789012/eu-west-1/instance/i-0abc12345def67890"}},
-		{"guardduty-ec2-region-from-arn.json", triggers.Finding{
-			Source: "guardduty", Product: "guardduty", Type: "CryptoCurrency:EC2/BitcoinTool.B!DNS",
-			Account: "123456789012", Region: "eu-west-1", Severity: "high", SeverityScore: 80, Count: 3,
-			FirstSeen: "2024-05-01T12:00:00Z", LastSeen: "2024-05-01T12:30:00Z",
-			Resource: "instance", InstanceID: "i-0abc12345def67890", Key: gdKey,
-			TargetKey: "123456789012/eu-west-1/instance/i-0abc12345def67890"}},
-		{"securityhub-guardduty.json", triggers.Finding{
-			Source: "securityhub", Product: "guardduty", Type: "CryptoCurrency:EC2/BitcoinTool.B!DNS",
-			Account: "123456789012", Region: "eu-west-1", Severity: "high", SeverityScore: 80, Count: 3,
-			FirstSeen: "2024-05-01T12:00:00Z", LastSeen: "2024-05-01T12:30:00Z", Status: "NEW",
-			Resource: "instance", InstanceID: "i-0abc12345def67890", Key: gdKey,
-			TargetKey: "123456789012/eu-west-1/instance/i-0abc12345def67890"}},
+		{"guardduty-ec2.json", gdEC2},
+		{"guardduty-ec2-region-from-arn.json", gdEC2},
+		{"securityhub-guardduty.json", shEC2},
 		{"guardduty-iam-user.json", triggers.Finding{
 			Source: "guardduty", Product: "guardduty", Type: "UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom",
 			Account: "123456789012", Region: "us-east-1", Severity: "medium", SeverityScore: 50, Count: 4,

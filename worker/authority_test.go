@@ -112,17 +112,6 @@ steps:
     with: {instance_id: "${{ inputs.instance_id }}"}
 `
 
-func sourceDir(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, src := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 func compileAt(t *testing.T, file, src string) *runbooks.Plan {
 	t.Helper()
 	p, diags := runbooks.NewCompiler(actions.Catalog(), nil).Compile(file, []byte(src))
@@ -133,7 +122,11 @@ func compileAt(t *testing.T, file, src string) *runbooks.Plan {
 }
 
 func TestVouchMatchesTheSourceWhereverItWasCompiled(t *testing.T) {
-	ps := &PlanSource{Dir: sourceDir(t, map[string]string{"contain.yaml": sourceRunbook}), Catalog: actions.Catalog(), AllowJustifiedNoGate: true}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "contain.yaml"), []byte(sourceRunbook), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ps := &PlanSource{Dir: dir, Catalog: actions.Catalog(), AllowJustifiedNoGate: true}
 	ctx := context.Background()
 	inputs := map[string]any{"instance_id": "i-0123456789abcdef0"}
 	// The same text compiled on a laptop under another path: vouched.

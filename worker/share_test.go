@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,7 +131,7 @@ func TestRateShareErrsTowardsMoreWorkers(t *testing.T) {
 	if n := strings.Count(log, "cannot count the workers"); n != 1 {
 		t.Errorf("a failure lasting two refreshes logged %d times, want once", n)
 	}
-	if got, want := sc.target.shares, []int{1, 2, 3, 2, 1}; !equalInts(got, want) {
+	if got, want := sc.target.shares, []int{1, 2, 3, 2, 1}; !slices.Equal(got, want) {
 		t.Errorf("shares set %v, want %v", got, want)
 	}
 }
@@ -178,16 +179,4 @@ func TestWorkerIdentitiesAreUniqueInAProcess(t *testing.T) {
 	if a == b || !strings.Contains(a, "@") {
 		t.Errorf("identities %q and %q", a, b)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -35,7 +35,7 @@ func TestTimelineStringsAreStable(t *testing.T) {
 		string(workflows.EventSkip): "skip", string(workflows.EventAbort): "abort",
 		string(workflows.EventHeld): "held_by_pause", string(workflows.EventGateConfirmed): "gate_confirmed",
 		string(workflows.EventRunPartial): "run_partial",
-		string(workflows.EventTriggered): "triggered", string(workflows.EventFindingUpdated): "finding_updated",
+		string(workflows.EventTriggered):  "triggered", string(workflows.EventFindingUpdated): "finding_updated",
 	}
 	if len(pinned) != 41 {
 		t.Errorf("%d distinct event kinds, want 41: two constants share a string", len(pinned))

@@ -247,8 +247,8 @@ func TestApproveUsageErrors(t *testing.T) {
 }
 
 // devSandbox runs cordon dev --sandbox (embedded Temporal, worker, AWS
-// emulator with a seeded fleet) for the test, and returns its Temporal
-// address and a compromised instance.
+// emulator with a seeded fleet) for the test, as startDevSandbox does, and
+// returns its Temporal address and a compromised instance.
 func devSandbox(t *testing.T) (address, instance string) {
 	t.Helper()
 	b := startDevSandbox(t)
@@ -265,8 +265,19 @@ type devBox struct {
 	compromised, healthy []string
 }
 
+// startDevSandbox runs cordon dev --sandbox for the test (skipped with
+// -short) and points the CLI's environment at it: it acts as dana, the
+// requester and a lead of the dev roster, with no signing key (the dev
+// roster takes unsigned requests) and no configuration of the machine.
 func startDevSandbox(t *testing.T) devBox {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	t.Setenv("CORDON_USER", "dana")
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("CORDON_CONFIG", "")
+	t.Setenv("CORDON_TEMPORAL_ADDRESS", "")
 	t.Chdir(repoRoot)
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errOut := &syncbuf.Buffer{}, &syncbuf.Buffer{}
@@ -376,13 +387,6 @@ func approveAs(t *testing.T, stdin string, terminal bool, args ...string) (stdou
 // gate, and every way of deciding there is tried in turn, nothing being
 // sent until the approver has seen the change they sign.
 func TestApproveAgainstDevServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts an embedded Temporal server")
-	}
-	t.Setenv("CORDON_USER", "dana") // the requester, lead of the dev roster
-	t.Setenv("HOME", t.TempDir())   // no signing key: the dev roster takes unsigned decisions
-	t.Setenv("CORDON_CONFIG", "")   // the dev roster, not a configuration of the machine
-	t.Setenv("CORDON_TEMPORAL_ADDRESS", "")
 	address, instance := devSandbox(t)
 	out, errOut, code := cordon(t, "run", "examples/ec2-compromise.yaml", "--input", "instance_id="+instance, "--address", address)
 	if code != 0 {

@@ -21,13 +21,6 @@ import (
 // shown, nothing changed); an approval given while the run is paused says
 // the action is held, and nothing changes until resume.
 func TestApprovePrintsWhatTheWorkflowDecided(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts an embedded Temporal server")
-	}
-	t.Setenv("CORDON_USER", "dana") // the requester, lead of the dev roster
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("CORDON_CONFIG", "")
-	t.Setenv("CORDON_TEMPORAL_ADDRESS", "")
 	box := startDevSandbox(t)
 	ctx := context.Background()
 	byHand := ec2.NewFromConfig(aws.Config{Region: awsemu.DefaultRegion, BaseEndpoint: aws.String(box.awsURL),

@@ -42,7 +42,6 @@ func newFlagSet(env *cliEnv, name, usage, about string) *flag.FlagSet {
 	return fs
 }
 
-// flagExit maps a flag parse error to an exit code: --help is success.
 // parsePositional parses args (flags anywhere) and checks the count of
 // positional arguments: at least least, at most most (-1: no limit). When
 // parsing ends the command, ok is false and exit is its exit status (0 for
@@ -59,6 +58,7 @@ func parsePositional(fs *flag.FlagSet, args []string, least, most int) (pos []st
 	return pos, 0, true
 }
 
+// flagExit maps a flag parse error to an exit code: --help is success.
 func flagExit(err error) int {
 	if err == flag.ErrHelp {
 		return 0

@@ -20,13 +20,9 @@ import (
 
 func runWorker(ctx context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "worker", "--config FILE [--skip-aws-check] [--insecure-allow-unsigned]", "Run a worker against a Temporal cluster or Temporal Cloud, with real AWS accounts. Stops gracefully on SIGTERM.")
-	path := configFlag(fs)
 	allowUnsigned := fs.Bool("insecure-allow-unsigned", false, "accept roster.require_signatures: false (anyone with access to the namespace can then act as any member): throwaway test workers only; logged loudly")
 	skipAWSCheck := fs.Bool("skip-aws-check", false, "start without first checking that the worker can obtain AWS credentials for each configured account (for workers whose AWS access is only granted later; failures then show at a run's first AWS step)")
-	if _, err := parseInterleaved(fs, args); err != nil {
-		return flagExit(err)
-	}
-	cfg, code := loadConfigFlag(env, fs, *path)
+	cfg, path, code := parseConfigCommand(env, fs, args)
 	if cfg == nil {
 		return code
 	}
@@ -68,7 +64,7 @@ func runWorker(ctx context.Context, env *cliEnv, args []string) int {
 	defer c.Close()
 	// The roster and policy are read from the file again before every
 	// decision: an edit (a member removed) reaches running runs at once.
-	opts := worker.Options{Logger: logger, Roster: worker.FileRoster(*path, *allowUnsigned)}
+	opts := worker.Options{Logger: logger, Roster: worker.FileRoster(path, *allowUnsigned)}
 	if cfg.Slack.BotToken != "" && cfg.Slack.Channel != "" {
 		// Every worker on the task queue may run the gate notification, so
 		// every worker must post it to Slack, not only the gateway's.

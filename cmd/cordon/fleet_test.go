@@ -11,13 +11,6 @@ import (
 // what waits there; cordon approve FLEET STEP names the hosts that wait
 // (each change differs, so nothing is sent) and --host decides one.
 func TestSteerAFleetFromItsRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts an embedded Temporal server")
-	}
-	t.Setenv("CORDON_USER", "dana")
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("CORDON_CONFIG", "")
-	t.Setenv("CORDON_TEMPORAL_ADDRESS", "")
 	box := startDevSandbox(t)
 	if len(box.compromised) < 2 {
 		t.Fatalf("the dev fleet has %d compromised hosts, want 2", len(box.compromised))

@@ -15,12 +15,8 @@ import (
 // docs/slack.md). It keeps no state a replica or a restart would need.
 func runGateway(ctx context.Context, env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "gateway", "--config FILE [--worker=false]", "Serve the Slack gateway (HTTP or Socket Mode, as slack.transport says) and a worker that posts gate messages to Slack. See docs/slack.md.")
-	path := configFlag(fs)
 	withWorker := fs.Bool("worker", true, "also run a worker on the task queue, posting gates to Slack")
-	if _, err := parseInterleaved(fs, args); err != nil {
-		return flagExit(err)
-	}
-	cfg, code := loadConfigFlag(env, fs, *path)
+	cfg, path, code := parseConfigCommand(env, fs, args)
 	if cfg == nil {
 		return code
 	}
@@ -52,7 +48,7 @@ func runGateway(ctx context.Context, env *cliEnv, args []string) int {
 			// The runs read the roster from the file before every decision,
 			// so a member removed, or a gateway scope changed, counts at once.
 			workerDone <- worker.Run(ctx, c, cfg, worker.Options{Logger: logger, Notifier: notifier, ActionNotifier: notifier,
-				Roster: worker.FileRoster(*path, false)})
+				Roster: worker.FileRoster(path, false)})
 			cancel()
 		}()
 	} else {

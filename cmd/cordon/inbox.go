@@ -272,25 +272,19 @@ func (f *groupFlags) Set(s string) error {
 }
 
 func runInbox(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "inbox", "[--as ID] [--group G...] [--json]",
+	fs, conn := newClientFlagSet(env, "inbox", "[--as ID] [--group G...] [--json]",
 		"List every gate waiting for a decision in the open runs (and the host runs of open fleet runs), the most urgent\n"+
 			"(earliest deadline) first: run, host, gate, how long it waited and until when, approvals so far and needed, the\n"+
 			"approvers, the change, and the command that decides it. Gates you may decide are marked: the CLI does not hold\n"+
 			"the roster, so a group counts only when you name it with --group; the requester of a run never decides its\n"+
 			"gates unless they allow self-approval. The workflow still judges every decision against the live roster.")
-	var conn connFlags
-	conn.register(fs)
 	as := fs.String("as", defaultActor(), "roster member id to list for (env CORDON_USER)")
 	var groups groupFlags
 	fs.Var(&groups, "group", "a roster group you are in (repeatable, or G1,G2): gates it approves are yours")
 	out := registerOutput(fs, "text", "json")
-	_, format, exit, ok := out.parse(env, fs, args, 0, 0)
+	cl, format, exit, ok := conn.parseAndDial(ctx, env, fs, out, args, 0)
 	if !ok {
 		return exit
-	}
-	cl, _, ok := conn.dial(ctx, env)
-	if !ok {
-		return 1
 	}
 	defer cl.Close()
 	runs, errs, err := openRuns(ctx, cl)

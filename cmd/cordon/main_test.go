@@ -31,6 +31,17 @@ func cordon(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errOut.String(), code
 }
 
+// mustContain checks that got, the named output of a command, holds each
+// of wants.
+func mustContain(t *testing.T, name, got string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(got, want) {
+			t.Errorf("%s lacks %q:\n%s", name, want, got)
+		}
+	}
+}
+
 func TestValidateExamples(t *testing.T) {
 	out, errOut, code := cordon(t, "validate", "examples/ec2-compromise.yaml", "examples/iam-credential-compromise.yaml",
 		"examples/confluence-cve-2021-26084.yaml", "examples/restore-isolation.yaml")
@@ -108,15 +119,11 @@ func TestPlanRejectsBadInputs(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
-	for _, want := range []string{
+	mustContain(t, "stderr", errOut,
 		`input instance_id: "web-1" does not match ^i-[0-9a-f]{8,17}$`,
 		`input final_action: "nuke" is not one of none, stop, terminate`,
 		`input regon is not declared by runbook ec2-compromise (did you mean "region"?)`,
-	} {
-		if !strings.Contains(errOut, want) {
-			t.Errorf("stderr lacks %q:\n%s", want, errOut)
-		}
-	}
+	)
 }
 
 func TestPlanTextShowsGatesAndDestructiveSteps(t *testing.T) {
@@ -124,16 +131,12 @@ func TestPlanTextShowsGatesAndDestructiveSteps(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
-	for _, want := range []string{
+	mustContain(t, "plan", out,
 		"!  7. isolate",
 		"gate: 1 approval(s) from group csirt-oncall, within 30m, then escalate to group csirt-leads; not by the requester",
 		"gate: 2 approval(s) from group csirt-leads, within 1h, then deny",
 		`when: inputs.final_action == "terminate"`,
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("plan lacks %q:\n%s", want, out)
-		}
-	}
+	)
 }
 
 // decodePolicy reads cordon policy's output as an IAM policy and checks
@@ -286,14 +289,10 @@ func TestPolicyOptions(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
-	for _, want := range []string{
+	mustContain(t, "policy", out,
 		`"arn:aws:iam::123456789012:role/cordon-contained/*"`, `"arn:aws:iam::123456789012:role/forensics/*"`,
 		`"arn:aws:ec2:*:123456789012:instance/*"`,
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("policy lacks %s:\n%s", want, out)
-		}
-	}
+	)
 	for _, bad := range [][]string{{"--role-path", "cordon"}, {"--account-id", "12"}, {"--partition", "gcp"}} {
 		out, errOut, code := cordon(t, append([]string{"policy", "examples/ec2-compromise.yaml"}, bad...)...)
 		if code != 2 || out != "" || !strings.Contains(errOut, "cordon policy: ") {

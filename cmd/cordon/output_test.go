@@ -110,13 +110,6 @@ func waitEnded(t *testing.T, address, runID string) workflows.State {
 // aborted, not Temporal's failed), its runbook, targets and incident,
 // as text or JSON; report takes --json like the rest.
 func TestListShowsOutcomesRunbooksTargetsJSON(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts an embedded Temporal server")
-	}
-	t.Setenv("CORDON_USER", "dana") // a lead of the dev roster
-	t.Setenv("HOME", t.TempDir())   // no signing key: the dev roster takes unsigned requests
-	t.Setenv("CORDON_CONFIG", "")
-	t.Setenv("CORDON_TEMPORAL_ADDRESS", "")
 	address, instance := devSandbox(t)
 	at := []string{"--address", address}
 

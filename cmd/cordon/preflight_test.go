@@ -8,12 +8,6 @@ import (
 // cordon run --follow and cordon status show an unknown instance id as
 // the worker's one-line refusal, before anything ran.
 func TestRunUnknownInstanceSaysSoInOneLine(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts an embedded Temporal server")
-	}
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("CORDON_CONFIG", "")
-	t.Setenv("CORDON_TEMPORAL_ADDRESS", "")
 	address, _ := devSandbox(t)
 	const ghost = "i-0123456789abcdef0"
 	want := "instance " + ghost + " does not exist in account production region us-east-1: check the id (cordon run ec2-compromise --input instance_id=…)"

@@ -24,26 +24,26 @@ import (
 	"github.com/cordon-ir/cordon/workflows"
 )
 
-// configFlag declares --config, the cordon.yaml that cordon worker and
-// cordon gateway run from.
-func configFlag(fs *flag.FlagSet) *string {
-	return fs.String("config", os.Getenv("CORDON_CONFIG"), "cordon.yaml (env CORDON_CONFIG)")
-}
-
-// loadConfigFlag loads the --config file a command cannot run without.
-// When there is none to load, cfg is nil and code is the command's exit
-// code: 2 (usage) when no file is named, 1 when it does not load.
-func loadConfigFlag(env *cliEnv, fs *flag.FlagSet, path string) (cfg *worker.Config, code int) {
+// parseConfigCommand declares --config, the cordon.yaml that cordon worker
+// and cordon gateway run from, parses args (positional arguments are not
+// read) and loads the file. When the command cannot run, cfg is nil and code
+// is its exit code: 0 for --help, 2 for a usage error or no file named, 1
+// when the file does not load.
+func parseConfigCommand(env *cliEnv, fs *flag.FlagSet, args []string) (cfg *worker.Config, path string, code int) {
+	fs.StringVar(&path, "config", os.Getenv("CORDON_CONFIG"), "cordon.yaml (env CORDON_CONFIG)")
+	if _, err := parseInterleaved(fs, args); err != nil {
+		return nil, "", flagExit(err)
+	}
 	if path == "" {
 		fs.Usage()
-		return nil, 2
+		return nil, "", 2
 	}
 	cfg, err := worker.LoadConfig(path)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "cordon %s: %v\n", fs.Name(), err)
-		return nil, 1
+		return nil, "", 1
 	}
-	return cfg, 0
+	return cfg, path, 0
 }
 
 // connFlags are the flags every command that talks to Temporal takes.
@@ -59,6 +59,24 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.address, "address", "", "Temporal address host:port (env CORDON_TEMPORAL_ADDRESS; default "+worker.DefaultAddress+", where cordon dev listens)")
 	fs.StringVar(&c.namespace, "namespace", "", "Temporal namespace (default: default)")
 	fs.StringVar(&c.taskQueue, "task-queue", "", "task queue of the workers (default "+worker.DefaultTaskQueue+")")
+}
+
+// newClientFlagSet is the flag set of a command that talks to Temporal:
+// newFlagSet's, with the connection flags every such command takes.
+func newClientFlagSet(env *cliEnv, name, usage, about string) (*flag.FlagSet, *connFlags) {
+	fs := newFlagSet(env, name, usage, about)
+	conn := new(connFlags)
+	conn.register(fs)
+	return fs, conn
+}
+
+// newSignedFlagSet is newClientFlagSet's, with who the CLI acts as and the
+// key it signs with, for the commands that send signed requests.
+func newSignedFlagSet(env *cliEnv, name, usage, about string) (*flag.FlagSet, *connFlags, *identity) {
+	fs, conn := newClientFlagSet(env, name, usage, about)
+	id := new(identity)
+	id.register(fs)
+	return fs, conn, id
 }
 
 // temporalConfig resolves flags, environment and config file, in that order.
@@ -109,6 +127,20 @@ func (c *connFlags) dial(ctx context.Context, env *cliEnv) (client.Client, worke
 		return nil, tc, false
 	}
 	return cl, tc, true
+}
+
+// parseAndDial parses the command line of a command that lists what is in
+// Temporal, as outputFlags.parse does (at most most positional arguments,
+// which it does not read), then connects. When ok is false, exit is the
+// command's exit code; otherwise the caller closes cl.
+func (c *connFlags) parseAndDial(ctx context.Context, env *cliEnv, fs *flag.FlagSet, out *outputFlags, args []string, most int) (cl client.Client, format string, exit int, ok bool) {
+	if _, format, exit, ok = out.parse(env, fs, args, 0, most); !ok {
+		return nil, "", exit, false
+	}
+	if cl, _, ok = c.dial(ctx, env); !ok {
+		return nil, "", 1, false
+	}
+	return cl, format, 0, true
 }
 
 // state connects and queries a run's state, printing what went wrong; the
@@ -221,14 +253,10 @@ func (id *identity) refusedHelp(env *cliEnv, action, reason string) {
 }
 
 func runRun(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "run", "PATH|NAME [--input k=v...] [--dry-run] [--follow] [--plan-hash H] [--force --reason R]",
+	fs, conn, id := newSignedFlagSet(env, "run", "PATH|NAME [--input k=v...] [--dry-run] [--follow] [--plan-hash H] [--force --reason R]",
 		"Start a containment run, signed with your SSH key; print its run id.\n"+
 			"PATH is a runbook file, compiled here: the worker runs it as it is only if its runbook source holds the same\n"+
 			"runbook (otherwise a lead must approve the plan first). NAME is a runbook of the worker's source, compiled there.")
-	var conn connFlags
-	var id identity
-	conn.register(fs)
-	id.register(fs)
 	inputs := inputFlags{}
 	fs.Var(inputs, "input", "runbook input as key=value (repeatable)")
 	dry := fs.Bool("dry-run", false, "rehearse: preview every step, change nothing, do not wait at gates")
@@ -361,11 +389,9 @@ func printEvent(env *cliEnv, runID string, e workflows.Event) {
 }
 
 func runStatus(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "status", "RUN [--json] [--follow]", "Show a run's steps, gates waiting and latest events.\n"+
+	fs, conn := newClientFlagSet(env, "status", "RUN [--json] [--follow]", "Show a run's steps, gates waiting and latest events.\n"+
 		"With --follow, then show its progress from now until it ends, as cordon run --follow does\n"+
 		"(exit 0 succeeded, 3 partial, 1 failed or aborted): how to follow a run again after Ctrl-C.")
-	var conn connFlags
-	conn.register(fs)
 	out := registerOutput(fs, "text", "json")
 	follow := fs.Bool("follow", false, "after the state, show new events and gates until the run ends")
 	pos, format, exit, ok := out.parse(env, fs, args, 1, 1)
@@ -456,14 +482,10 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 }
 
 func runApprove(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "approve", "RUN STEP [--preview HASH [--yes]] [--deny --reason R] [--as ID] [--item N] [--host H | --all-hosts]",
+	fs, conn, id := newSignedFlagSet(env, "approve", "RUN STEP [--preview HASH [--yes]] [--deny --reason R] [--as ID] [--item N] [--host H | --all-hosts]",
 		"Approve (or deny) the change a gate shows. It shows the change and asks on the terminal; with --preview HASH\n"+
 			"(from cordon status) it decides only if the gate still shows the change you reviewed, and --yes skips the question.\n"+
 			"Without a terminal, it needs --preview HASH --yes. The decision is signed with your SSH key and binds to that change.")
-	var conn connFlags
-	var id identity
-	conn.register(fs)
-	id.register(fs)
 	deny := fs.Bool("deny", false, "deny instead of approve")
 	reason := fs.String("reason", "", "why (required with --deny)")
 	item := fs.Int("item", 0, "the foreach item of the gate, when the step fans out (or give STEP#N)")
@@ -491,17 +513,13 @@ func runApprove(ctx context.Context, env *cliEnv, args []string) int {
 			return 2
 		}
 	}
-	return approveGate(ctx, env, &conn, &id, a)
+	return approveGate(ctx, env, conn, id, a)
 }
 
 // controlCommand builds pause, resume, abort, skip and approve-all.
 func controlCommand(action, usage, about string, needsStep bool) func(context.Context, *cliEnv, []string) int {
 	return func(ctx context.Context, env *cliEnv, args []string) int {
-		fs := newFlagSet(env, strings.ReplaceAll(action, "_", "-"), usage, about)
-		var conn connFlags
-		var id identity
-		conn.register(fs)
-		id.register(fs)
+		fs, conn, id := newSignedFlagSet(env, strings.ReplaceAll(action, "_", "-"), usage, about)
 		reason := fs.String("reason", "", "why; recorded in the report")
 		want := 1
 		if needsStep {
@@ -523,7 +541,7 @@ func controlCommand(action, usage, about string, needsStep bool) func(context.Co
 		if needsStep {
 			req.Step = pos[1]
 		}
-		return send(ctx, env, cl, &id, req)
+		return send(ctx, env, cl, id, req)
 	}
 }
 
@@ -548,10 +566,8 @@ func send(ctx context.Context, env *cliEnv, cl client.Client, id *identity, req 
 }
 
 func runReport(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "report", "RUN [--format md|json | --json | -o md|json] [--children=true]", "Print the post-incident record of a run: decisions, steps by NIST phase, evidence, timeline;\n"+
+	fs, conn := newClientFlagSet(env, "report", "RUN [--format md|json | --json | -o md|json] [--children=true]", "Print the post-incident record of a run: decisions, steps by NIST phase, evidence, timeline;\n"+
 		"for a fleet run, also each host: launch → isolation, evidence, decisions, and its own record.")
-	var conn connFlags
-	conn.register(fs)
 	out := registerOutput(fs, "md", "json")
 	fs.StringVar(&out.format, "format", "", "md or json (the same as -o; default md)")
 	withChildren := fs.Bool("children", true, "include the child runs (one per host in a fleet run)")
@@ -585,19 +601,13 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 }
 
 func runList(ctx context.Context, env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "list", "[--limit N] [--json]", "List recent runs, newest first: outcome (running, succeeded, failed, aborted, partial), runbook,\n"+
+	fs, conn := newClientFlagSet(env, "list", "[--limit N] [--json]", "List recent runs, newest first: outcome (running, succeeded, failed, aborted, partial), runbook,\n"+
 		"targets and incident, from the search attributes each run writes (else from Temporal's record of the run).")
-	var conn connFlags
-	conn.register(fs)
 	limit := fs.Int("limit", 20, "how many")
 	out := registerOutput(fs, "text", "json")
-	_, format, exit, ok := out.parse(env, fs, args, 0, -1)
+	cl, format, exit, ok := conn.parseAndDial(ctx, env, fs, out, args, -1)
 	if !ok {
 		return exit
-	}
-	cl, _, ok := conn.dial(ctx, env)
-	if !ok {
-		return 1
 	}
 	defer cl.Close()
 	resp, err := cl.ListWorkflow(ctx, listRequest(*limit))

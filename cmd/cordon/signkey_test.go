@@ -56,11 +56,7 @@ func TestNoSigningKeySaysWhereItLookedAndHowToFix(t *testing.T) {
 	for _, name := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
 		want = append(want, filepath.Join(home, ".ssh", name))
 	}
-	for _, w := range want {
-		if !strings.Contains(help, w) {
-			t.Errorf("the message lacks %q:\n%s", w, help)
-		}
-	}
+	mustContain(t, "the message", help, want...)
 	if strings.Contains(help, "\n") {
 		t.Errorf("not one line:\n%s", help)
 	}

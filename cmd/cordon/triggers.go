@@ -3,8 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/cordon-ir/cordon/triggers"
@@ -143,11 +144,7 @@ func writeTriggerReports(env *cliEnv, reports []eventReport) {
 }
 
 func inputsText(inputs map[string]any) string {
-	names := make([]string, 0, len(inputs))
-	for k := range inputs {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(inputs))
 	parts := make([]string, len(names))
 	for i, k := range names {
 		parts[i] = k + "=" + valueText(inputs[k])

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"runtime"
@@ -115,13 +114,7 @@ func runVersion(_ context.Context, env *cliEnv, args []string) int {
 	}
 	v := currentVersion()
 	if *asJSON {
-		enc := json.NewEncoder(env.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(v); err != nil {
-			fmt.Fprintf(env.stderr, "cordon version: %v\n", err)
-			return 1
-		}
-		return 0
+		return writeJSON(env, v)
 	}
 	writeVersion(env.stdout, v)
 	return 0

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -45,12 +46,8 @@ func TestVersionPrintsGoAndSDKFromBuildInfo(t *testing.T) {
 		}
 		// A test binary's main module is "(devel)" with no commit: it
 		// reads as devel, not as an empty or parenthesised version.
-		for _, want := range []string{"cordon devel\n", runtime.Version(), "temporal sdk:  " + sdk,
-			"plan format:   " + strconv.Itoa(runbooks.PlanVersion), runtime.GOOS + "/" + runtime.GOARCH} {
-			if !strings.Contains(out, want) {
-				t.Errorf("%v: output lacks %q:\n%s", args, want, out)
-			}
-		}
+		mustContain(t, fmt.Sprintf("%v: output", args), out, "cordon devel\n", runtime.Version(), "temporal sdk:  "+sdk,
+			"plan format:   "+strconv.Itoa(runbooks.PlanVersion), runtime.GOOS+"/"+runtime.GOARCH)
 		if strings.Contains(out, "(devel)") || strings.Contains(out, "commit:") {
 			t.Errorf("%v: a build without version control info should say devel and no commit:\n%s", args, out)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -40,7 +41,7 @@ func TestWorkerKilledAtGate(t *testing.T) {
 		atKill = waitingGates(ctx, runID)
 		return len(atKill) > 0
 	})
-	kill9(t, first, fmt.Sprintf("with %d gate(s) waiting: %s", len(atKill), strings.Join(sortedKeys(atKill), ", ")))
+	kill9(t, first, fmt.Sprintf("with %d gate(s) waiting: %s", len(atKill), strings.Join(slices.Sorted(maps.Keys(atKill)), ", ")))
 	startWorkerProcess(t, cfgPath)
 
 	// Before anyone decides, the new worker shows every gate that waited
@@ -123,7 +124,6 @@ func TestWorkerKilledAtGate(t *testing.T) {
 // original groups recorded once, never replaced by Cordon's own groups,
 // and no interface moved away from quarantine.
 func TestWorkerKilledMidIsolation(t *testing.T) {
-	ctx := context.Background()
 	fleet, before := killFleet(t, "isokill")
 	rec := newAWSRecorder(t)
 	rec.hold("ModifyNetworkInterfaceAttribute", 750*time.Millisecond)
@@ -142,12 +142,7 @@ func TestWorkerKilledMidIsolation(t *testing.T) {
 	rec.hold("ModifyNetworkInterfaceAttribute", 0)
 	startWorkerProcess(t, cfgPath)
 
-	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	res, err := runctl.Wait(wctx, shared.client, runID)
-	if err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("run %+v, %v", res, err)
-	}
+	succeeded(t, shared.client, runID, 3*time.Minute)
 	checkContained(t, before, rec, "none")
 
 	// The caught host's isolation was retried, and the timeline says so.
@@ -167,6 +162,26 @@ func pollUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 			t.Fatalf("no %s within %s", what, limit)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// snapshotPending says whether a snapshot of a volume of the fleet's
+// compromised hosts is pending in the emulator.
+func snapshotPending(fleet awsemu.FleetInfo) func() bool {
+	volumes := map[string]bool{}
+	for _, id := range fleet.CompromisedIDs {
+		in, _ := shared.emu.Instance(id)
+		for _, bd := range in.BlockDevices {
+			volumes[bd.VolumeID] = true
+		}
+	}
+	return func() bool {
+		for _, sn := range shared.emu.Snapshots() {
+			if volumes[sn.VolumeID] && sn.State == "pending" {
+				return true
+			}
+		}
+		return false
 	}
 }
 
@@ -500,15 +515,6 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // fleetChildren returns the state of each host's run of a fleet run.

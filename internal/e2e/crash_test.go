@@ -114,24 +114,7 @@ func TestWorkerKilledMidContainment(t *testing.T) {
 		workflows.RunMeta{RunID: "e2e-crash", Requester: "alice", Incident: "INC-CRASH"}, "contain now")
 
 	// Kill the worker while snapshots of the fleet are pending.
-	volumes := map[string]bool{}
-	for _, id := range fleet.CompromisedIDs {
-		in, _ := shared.emu.Instance(id)
-		for _, bd := range in.BlockDevices {
-			volumes[bd.VolumeID] = true
-		}
-	}
-	deadline := time.Now().Add(time.Minute)
-	for pending := false; !pending; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no snapshot started within a minute")
-		}
-		for _, sn := range shared.emu.Snapshots() {
-			if volumes[sn.VolumeID] && sn.State == "pending" {
-				pending = true
-			}
-		}
-	}
+	pollUntil(t, time.Minute, "snapshot of the fleet pending", snapshotPending(fleet))
 	kill9(t, first, "with snapshots pending")
 
 	second := startWorkerProcess(t, cfgPath)
@@ -139,12 +122,7 @@ func TestWorkerKilledMidContainment(t *testing.T) {
 	kill9(t, second, "again, 20s after a new worker took over")
 
 	startWorkerProcess(t, cfgPath)
-	wctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
-	defer cancel()
-	res, err := runctl.Wait(wctx, shared.client, runID)
-	if err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("run %+v, %v", res, err)
-	}
+	succeeded(t, shared.client, runID, 4*time.Minute)
 
 	if n := checkContained(t, before, rec, "none"); n != len(fleet.CompromisedIDs) {
 		t.Errorf("%d of %d hosts contained", n, len(fleet.CompromisedIDs))

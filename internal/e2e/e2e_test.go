@@ -244,17 +244,26 @@ func approveGates(t *testing.T, runID, approver string) workflows.RunResult {
 	}
 }
 
+// succeeded waits up to within for run runID, through c, to end, and fails
+// the test unless it succeeded.
+func succeeded(t *testing.T, c client.Client, runID string, within time.Duration) workflows.RunResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	res, err := runctl.Wait(ctx, c, runID)
+	if err != nil || res.Status != workflows.RunSucceeded {
+		t.Fatalf("run %s: %+v %v", runID, res, err)
+	}
+	return res
+}
+
 func TestContainOneInstanceEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	fleet := seedFleet(t, awsemu.FleetSpec{Instances: 2, NamePrefix: "wiki", NetworkInterfaces: 2, Volumes: 2,
 		InAutoScalingGroup: 2, BehindTargetGroup: 2, WithInstanceRole: true, Compromised: []int{0}})
 	target := fleet.InstanceIDs[0]
 	plan := compileExample(t, "ec2-compromise")
-	inputs, err := plan.ResolveInputs(map[string]string{"instance_id": target, "final_action": "stop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runID := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, inputs,
+	runID := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, ec2Inputs(t, plan, target, "stop"),
 		workflows.RunMeta{RunID: "e2e-ec2-" + target, Requester: "alice", Channel: "cli", Incident: "INC-26084"}, "")
 
 	// The requester cannot approve her own run, and an unsigned decision
@@ -262,7 +271,7 @@ func TestContainOneInstanceEndToEnd(t *testing.T) {
 	waitForGate(t, runID, "isolate")
 	s, _ := runctl.State(ctx, shared.client, runID)
 	hash := s.Gates[0].PreviewHash
-	_, err = runctl.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: "isolate",
+	_, err := runctl.Send(ctx, shared.client, workflows.Request{RunID: runID, Action: workflows.ActApprove, Step: "isolate",
 		PreviewHash: hash, Actor: "alice", Channel: "cli"}, shared.keys["alice"])
 	if !isRefused(err, "cannot approve") {
 		t.Errorf("self-approval: %v", err)
@@ -279,17 +288,11 @@ func TestContainOneInstanceEndToEnd(t *testing.T) {
 	}
 
 	// What AWS (the emulator) ended up holding.
-	in, _ := shared.emu.Instance(target)
-	if in.State != "stopped" && in.State != "stopping" {
-		t.Errorf("instance state %s", in.State)
-	}
 	quarantine := fmt.Sprint(res.Outputs["quarantine_group_id"])
-	for _, eni := range in.NetworkInterfaceIDs {
-		ni, _ := shared.emu.NetworkInterface(eni)
-		if len(ni.SecurityGroupIDs) != 1 || ni.SecurityGroupIDs[0] != quarantine {
-			t.Errorf("ENI %s groups %v, want only %s", eni, ni.SecurityGroupIDs, quarantine)
-		}
+	for _, p := range sandbox.Uncontained(shared.emu, target, quarantine, true) {
+		t.Error(p)
 	}
+	in, _ := shared.emu.Instance(target)
 	perVolume := map[string]int{}
 	for _, sn := range shared.emu.Snapshots() {
 		perVolume[sn.VolumeID]++

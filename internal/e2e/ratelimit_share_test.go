@@ -18,7 +18,6 @@ import (
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/internal/syncbuf"
 	"github.com/cordon-ir/cordon/runbooks"
-	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -148,12 +147,7 @@ func runSharingWorkers(t *testing.T, share bool) callRates {
 	// plan and passes its gates, as a lead's would.
 	runID := startSigned(t, shared.client, queue, plan, map[string]any{},
 		workflows.RunMeta{RunID: queue, Requester: "alice", Incident: "INC-SHARE"}, "two workers, one budget")
-	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-	defer wcancel()
-	res, err := runctl.Wait(wctx, shared.client, runID)
-	if err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("run %s: %+v %v", runID, res, err)
-	}
+	succeeded(t, shared.client, runID, time.Minute)
 
 	var at []time.Time
 	for _, c := range emu.Calls() {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -45,11 +46,7 @@ func TestServerRestartMidRun(t *testing.T) {
 
 	fleet := seedFleet(t, awsemu.FleetSpec{Instances: 1, NamePrefix: "restart", WithInstanceRole: true})
 	plan := compileExample(t, "ec2-compromise")
-	inputs, err := plan.ResolveInputs(map[string]string{"instance_id": fleet.InstanceIDs[0], "final_action": "none"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runID := startSigned(t, c, "e2e-restart", plan, inputs, workflows.RunMeta{RunID: "e2e-restart", Requester: "alice"}, "")
+	runID := startSigned(t, c, "e2e-restart", plan, ec2Inputs(t, plan, fleet.InstanceIDs[0], "none"), workflows.RunMeta{RunID: "e2e-restart", Requester: "alice"}, "")
 	waitGate := func(c client.Client, step string) workflows.GateState {
 		deadline := time.Now().Add(time.Minute)
 		for time.Now().Before(deadline) {
@@ -81,18 +78,9 @@ func TestServerRestartMidRun(t *testing.T) {
 			t.Fatalf("approve %s after restart: %v", step, err)
 		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	res, err := runctl.Wait(wctx, c, runID)
-	if err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("after restart: %+v %v", res, err)
-	}
-	in, _ := shared.emu.Instance(fleet.InstanceIDs[0])
-	for _, eni := range in.NetworkInterfaceIDs {
-		ni, _ := shared.emu.NetworkInterface(eni)
-		if len(ni.SecurityGroupIDs) != 1 || ni.SecurityGroupIDs[0] != res.Outputs["quarantine_group_id"] {
-			t.Errorf("ENI %s groups %v after the run", eni, ni.SecurityGroupIDs)
-		}
+	res := succeeded(t, c, runID, 2*time.Minute)
+	for _, p := range sandbox.Uncontained(shared.emu, fleet.InstanceIDs[0], fmt.Sprint(res.Outputs["quarantine_group_id"]), false) {
+		t.Errorf("after the run: %s", p)
 	}
 }
 

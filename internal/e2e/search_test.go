@@ -80,11 +80,7 @@ func TestSearchAttributesAndSummariesOnTheServer(t *testing.T) {
 	ctx := context.Background()
 	host := oneHost(t, "findme")
 	plan := compileExample(t, "ec2-compromise")
-	inputs, err := plan.ResolveInputs(map[string]string{"instance_id": host, "final_action": "stop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runID := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, inputs,
+	runID := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, ec2Inputs(t, plan, host, "stop"),
 		workflows.RunMeta{RunID: "e2e-search-" + host, Requester: "alice", Channel: "cli", Incident: "INC-4242"}, "")
 	waitForGate(t, runID, "isolate")
 

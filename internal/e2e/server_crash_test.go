@@ -201,22 +201,6 @@ func TestServerKilledMidRun(t *testing.T) {
 	runID := startFleetRun(t, c, queue, fleet, "none",
 		workflows.RunMeta{RunID: "e2e-server-kill", Requester: "alice", Incident: "INC-SRVKILL"}, "")
 
-	volumes := map[string]bool{}
-	for _, id := range fleet.CompromisedIDs {
-		in, _ := shared.emu.Instance(id)
-		for _, bd := range in.BlockDevices {
-			volumes[bd.VolumeID] = true
-		}
-	}
-	snapshotPending := func() bool {
-		for _, sn := range shared.emu.Snapshots() {
-			if volumes[sn.VolumeID] && sn.State == "pending" {
-				return true
-			}
-		}
-		return false
-	}
-
 	// approve approves, as bob, every gate that waits in the run and its
 	// children, until done says stop or the run ends. While the server may
 	// be coming back, errors are retried until the deadline.
@@ -272,7 +256,7 @@ func TestServerKilledMidRun(t *testing.T) {
 	// Approve the gates until a snapshot of the fleet is pending, then kill
 	// the server with that work in flight.
 	start := time.Now()
-	approve("before the kill", time.Now().Add(time.Minute), snapshotPending)
+	approve("before the kill", time.Now().Add(time.Minute), snapshotPending(fleet))
 	if err := first.Process.Kill(); err != nil { // SIGKILL: no graceful stop
 		t.Fatal(err)
 	}
@@ -289,12 +273,7 @@ func TestServerKilledMidRun(t *testing.T) {
 	// The same client and worker, reconnecting on their own: the run is
 	// still there and goes on to the end.
 	approve("after the restart", time.Now().Add(2*time.Minute), func() bool { return false })
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	res, err := runctl.Wait(wctx, c, runID)
-	if err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("after the kill: %+v %v", res, err)
-	}
+	succeeded(t, c, runID, time.Minute)
 	t.Logf("run succeeded %v after the restart, %v in all", time.Since(restart).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 
 	// For the log: actions the kill made the worker try again.

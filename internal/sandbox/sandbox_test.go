@@ -175,3 +175,28 @@ func TestWorkerRunsASignedStartAndCloseStopsAll(t *testing.T) {
 		t.Error("StartWorker after Close: no error")
 	}
 }
+
+// Uncontained names every interface outside the quarantine group, a
+// running instance when it should be stopped, and an instance that is not
+// there; a stopped instance whose interfaces are all in the group alone has
+// nothing to name.
+func TestUncontained(t *testing.T) {
+	emu := awsemu.New(awsemu.Options{})
+	fleet, err := emu.SeedFleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := fleet.InstanceIDs[0]
+	if got := Uncontained(emu, id, "sg-quarantine", false); len(got) != 2 || !strings.Contains(got[0], fleet.SecurityGroupID) {
+		t.Errorf("in the application group: %q", got)
+	}
+	if got := Uncontained(emu, id, fleet.SecurityGroupID, false); len(got) != 0 {
+		t.Errorf("in the one group: %q", got)
+	}
+	if got := Uncontained(emu, id, fleet.SecurityGroupID, true); len(got) != 1 || !strings.Contains(got[0], "state running") {
+		t.Errorf("running: %q", got)
+	}
+	if got := Uncontained(emu, "i-0000000000000000f", fleet.SecurityGroupID, false); len(got) != 1 || !strings.Contains(got[0], "no instance") {
+		t.Errorf("no such instance: %q", got)
+	}
+}

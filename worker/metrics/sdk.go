@@ -11,6 +11,7 @@ package metrics
 
 import (
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -147,11 +148,7 @@ func (h *sdkHandler) WithTags(tags map[string]string) client.MetricsHandler {
 		// Prometheus panics on a label value that is not UTF-8.
 		merged[labelName(k)] = strings.ToValidUTF8(v, "\uFFFD")
 	}
-	labels := make([]string, 0, len(merged))
-	for k := range merged {
-		labels = append(labels, k)
-	}
-	slices.Sort(labels)
+	labels := slices.Sorted(maps.Keys(merged))
 	values := make([]string, len(labels))
 	for i, k := range labels {
 		values[i] = merged[k]

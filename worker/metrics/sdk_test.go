@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
 )
 
 // scrape serves reg the way the endpoint does and returns the text.
@@ -26,6 +27,17 @@ func scrape(t *testing.T, reg *prometheus.Registry) string {
 	}
 	b, _ := io.ReadAll(rec.Body)
 	return string(b)
+}
+
+// newSDKHandler is an SDK metrics handler on a registry of its own.
+func newSDKHandler(t *testing.T) (*prometheus.Registry, client.MetricsHandler) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	h, err := NewSDKHandler(reg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg, h
 }
 
 // wantLines checks that every line appears, whole, in the scrape.
@@ -46,11 +58,7 @@ func wantLines(t *testing.T, text string, lines ...string) {
 }
 
 func TestSDKHandlerCounterGaugeTimer(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	root, err := NewSDKHandler(reg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, root := newSDKHandler(t)
 	// As the SDK does: root tags from the client, more per task queue.
 	ns := root.WithTags(map[string]string{"namespace": "default"})
 	tq := ns.WithTags(map[string]string{"task_queue": "cordon", "worker_type": "ActivityWorker"})
@@ -93,11 +101,7 @@ func TestSDKHandlerCounterGaugeTimer(t *testing.T) {
 }
 
 func TestSDKHandlerSanitizesNamesAndLabels(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	root, err := NewSDKHandler(reg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, root := newSDKHandler(t)
 	h := root.WithTags(map[string]string{"task-queue": "q", "le": "x", "__name": "n", "9lives": "cat", "bad": "\xff"})
 	h.Counter("cordon.odd-name").Inc(1)
 	h.Timer("1st.timer_seconds").Record(time.Millisecond)
@@ -118,11 +122,7 @@ func TestSDKHandlerSanitizesNamesAndLabels(t *testing.T) {
 // The SDK emits from many goroutines; vectors are created lazily under a
 // lock. Run with -race.
 func TestSDKHandlerConcurrent(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	root, err := NewSDKHandler(reg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, root := newSDKHandler(t)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {

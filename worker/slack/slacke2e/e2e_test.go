@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -53,16 +54,9 @@ func TestContainFromSlack(t *testing.T) {
 		t.Fatalf("run %s: %+v %v", runID, res, err)
 	}
 
-	in, _ := shared.emu.Instance(target)
-	if in.State != "stopped" && in.State != "stopping" {
-		t.Errorf("instance state %s", in.State)
-	}
 	quarantine := fmt.Sprint(res.Outputs["quarantine_group_id"])
-	for _, eni := range in.NetworkInterfaceIDs {
-		ni, _ := shared.emu.NetworkInterface(eni)
-		if len(ni.SecurityGroupIDs) != 1 || ni.SecurityGroupIDs[0] != quarantine {
-			t.Errorf("ENI %s groups %v, want only %s", eni, ni.SecurityGroupIDs, quarantine)
-		}
+	for _, p := range sandbox.Uncontained(shared.emu, target, quarantine, true) {
+		t.Error(p)
 	}
 
 	// Every gate was approved by bob through Slack, and its message says so.
