@@ -170,11 +170,11 @@ type identity struct {
 
 // defaultKeys are the private keys signer tries, in order, when --key is
 // not given: ssh-keygen's default names under ~/.ssh.
-var defaultKeys = []string{"id_ed25519", "id_ecdsa", "id_rsa"}
+func defaultKeys() []string { return []string{"id_ed25519", "id_ecdsa", "id_rsa"} }
 
 func (id *identity) register(fs *flag.FlagSet) {
 	fs.StringVar(&id.as, "as", defaultActor(), "roster member id to act as (env CORDON_USER)")
-	fs.StringVar(&id.key, "key", "", "SSH private key to sign with (default: the first of ~/.ssh/"+strings.Join(defaultKeys, ", ~/.ssh/")+" that exists)")
+	fs.StringVar(&id.key, "key", "", "SSH private key to sign with (default: the first of ~/.ssh/"+strings.Join(defaultKeys(), ", ~/.ssh/")+" that exists)")
 }
 
 func defaultActor() string {
@@ -199,7 +199,7 @@ func (id *identity) signer(env *cliEnv) (ssh.Signer, bool) {
 			return nil, true
 		}
 		id.looked = nil
-		for _, name := range defaultKeys {
+		for _, name := range defaultKeys() {
 			p := filepath.Join(home, ".ssh", name)
 			if _, err := os.Stat(p); err == nil {
 				path = p

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -70,6 +71,7 @@ type Emulator struct {
 	callLimit       int
 	defaultUser     string
 	ops             map[string]operation // key: service + "/" + action; read-only after New
+	rest            []operation          // the REST operations, for routing by path; read-only after New
 
 	mu                 sync.Mutex
 	w                  *world
@@ -80,6 +82,10 @@ type Emulator struct {
 	faults             faults
 	snapRule           SnapshotCompletion
 	pendingTransitions int
+	// sqsWake is closed (and dropped) when a queue changes, waking the
+	// long polls waiting on it (see waitForQueues).
+	sqsWake   chan struct{}
+	longPolls int // ReceiveMessage calls sleeping in waitForQueues
 
 	srv *http.Server
 	url string
@@ -126,9 +132,13 @@ func New(o Options) *Emulator {
 		usedIDs:         map[string]bool{},
 	}
 	e.ops = map[string]operation{}
-	for _, group := range [][]operation{ec2Operations(), iamOperations(), autoScalingOperations(), autoScalingProtectionOperations(), elbOperations(), stsOperations()} {
+	for _, group := range [][]operation{ec2Operations(), iamOperations(), autoScalingOperations(), autoScalingProtectionOperations(), elbOperations(), stsOperations(),
+		sqsOperations(), guardDutyOperations(), securityHubOperations(), healthOperations()} {
 		for _, op := range group {
 			e.ops[op.service+"/"+op.action] = op
+			if op.path != "" {
+				e.rest = append(e.rest, op)
+			}
 		}
 	}
 	return e
@@ -220,12 +230,18 @@ func (e *Emulator) AccountID() string { return e.account }
 func (e *Emulator) Region() string { return e.region }
 
 // operation is one supported API call: the single table the dispatcher,
-// throttling, dry-run handling and call log all read.
+// throttling, dry-run handling and call log all read. Query-protocol
+// operations have handle; JSON-protocol ones (protocol_json.go) have serve,
+// whose result is marshalled as the response body, and REST ones also a
+// method and path template.
 type operation struct {
 	service  string
 	action   string
 	mutating bool
 	handle   func(*Emulator, *request) ([]node, *apiError)
+	serve    func(*Emulator, *request) (any, *apiError)
+	method   string // REST only, e.g. "POST"
+	path     string // REST only, e.g. "/detector/{detectorId}/findings/get"
 }
 
 func (o operation) iamAction() string { return iamPrefix(o.service) + ":" + o.action }
@@ -259,6 +275,7 @@ type principal struct {
 
 // request is one decoded API call as handlers see it.
 type request struct {
+	ctx    context.Context // the HTTP request's; done when the client goes away
 	id     string
 	svc    string
 	action string
@@ -266,6 +283,13 @@ type request struct {
 	caller principal
 	dryRun bool
 	now    time.Time
+	region string // the region the caller signed for
+
+	// JSON protocols (protocol_json.go).
+	body       []byte            // the raw JSON body
+	pathParams map[string]string // REST path labels, unescaped
+	query      url.Values        // REST query string
+	host       string            // the Host the client called, for queue URLs
 }
 
 // commit is the line every mutating EC2 handler passes after validating and
@@ -337,6 +361,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveAdmin(w, r)
 		return
 	}
+	if svc, ok := jsonService(r); ok {
+		e.serveJSON(w, r, svc)
+		return
+	}
 	e.mu.Lock()
 	call := Call{Time: e.clock(), RequestID: e.nextRequestID()}
 	e.mu.Unlock()
@@ -350,8 +378,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
-// handleAWS decodes, authorises, fault-injects and dispatches one request,
-// recording it in the call log whatever the outcome.
+// handleAWS decodes a query-protocol request and runs it through
+// dispatch, recording it in the call log whatever the outcome.
 func (e *Emulator) handleAWS(w http.ResponseWriter, r *http.Request, call *Call) (int, []byte) {
 	ec2Shape := false
 	fail := func(err *apiError) (int, []byte) {
@@ -392,17 +420,29 @@ func (e *Emulator) handleAWS(w http.ResponseWriter, r *http.Request, call *Call)
 		return fail(errMissingParameter("Action"))
 	}
 	op, ok := e.ops[svc+"/"+call.Action]
-	if !ok {
+	if !ok || op.handle == nil {
 		return fail(clientErr(http.StatusBadRequest, "InvalidAction",
 			"The action %s is not valid for this web service.", call.Action))
 	}
-	call.Mutating = op.mutating
-	rq := &request{id: call.RequestID, svc: svc, action: op.action, p: p}
+	rq := &request{ctx: r.Context(), id: call.RequestID, svc: svc, action: op.action, p: p, region: scope.region}
 	if svc == ServiceEC2 {
 		rq.dryRun = p.boolean("DryRun")
 		call.DryRun = rq.dryRun
 	}
+	result, aerr := e.dispatch(op, rq, scope, call)
+	if aerr != nil {
+		return aerr.Status, encodeError(ec2Shape, call.RequestID, aerr)
+	}
+	return http.StatusOK, encodeSuccess(svc, op.action, call.RequestID, result.([]node))
+}
 
+// dispatch is what every protocol shares once a request is decoded:
+// injected latency, the caller's identity, throttling and other injected
+// faults, denied actions, dry runs, the handler and lost responses. It
+// records the call whatever the outcome and returns the handler's result
+// for the protocol to encode.
+func (e *Emulator) dispatch(op operation, rq *request, scope credentialScope, call *Call) (any, *apiError) {
+	call.Mutating = op.mutating
 	e.mu.Lock()
 	latency := e.faults.latency
 	e.mu.Unlock()
@@ -410,59 +450,67 @@ func (e *Emulator) handleAWS(w http.ResponseWriter, r *http.Request, call *Call)
 		t := time.NewTimer(latency)
 		select {
 		case <-t.C:
-		case <-r.Context().Done():
+		case <-rq.ctx.Done():
 			t.Stop()
-			return fail(&apiError{Status: http.StatusServiceUnavailable, Code: "RequestCanceled", Message: "client went away"})
+			aerr := &apiError{Status: http.StatusServiceUnavailable, Code: "RequestCanceled", Message: "client went away"}
+			call.Status, call.ErrorCode = aerr.Status, aerr.Code
+			e.record(*call)
+			return nil, aerr
 		}
 	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	fail := func(aerr *apiError) (any, *apiError) {
+		call.Status, call.ErrorCode = aerr.Status, aerr.Code
+		e.recordLocked(*call)
+		return nil, aerr
+	}
 	rq.now = e.clock()
 	e.tick(rq.now)
 
-	caller, aerr := e.resolvePrincipal(svc, scope.accessKeyID, rq.now)
+	caller, aerr := e.resolvePrincipal(op.service, scope.accessKeyID, rq.now)
 	if aerr != nil {
-		return e.failLocked(call, ec2Shape, aerr)
+		return fail(aerr)
 	}
 	rq.caller = caller
 	call.Principal = caller.arn
 	if aerr := e.injectFault(op, rq.now); aerr != nil {
-		return e.failLocked(call, ec2Shape, aerr)
+		return fail(aerr)
 	}
 	if e.denied(caller, op.iamAction()) {
-		return e.failLocked(call, ec2Shape, errDenied(svc, caller, op.iamAction()))
+		return fail(errDenied(op.service, caller, op.iamAction()))
 	}
 	if rq.dryRun && !op.mutating {
-		return e.failLocked(call, ec2Shape, errDryRun())
+		return fail(errDryRun())
 	}
 	result, aerr := e.safeHandle(op, rq)
 	if aerr != nil {
-		return e.failLocked(call, ec2Shape, aerr)
+		return fail(aerr)
 	}
 	if rq.dryRun {
 		// A mutating handler that forgot commit() must still not report
 		// success for a dry run; the dry-run tests catch the state change.
 		e.log.Error("awsemu: handler ignored DryRun", "action", op.action)
-		return e.failLocked(call, ec2Shape, errDryRun())
+		return fail(errDryRun())
 	}
-	if !rq.dryRun && e.loseResponse(op) {
+	if e.loseResponse(op) {
 		// The change is made; only the answer is lost.
 		code := "InternalFailure"
-		if ec2Shape {
+		if op.service == ServiceEC2 {
 			code = "InternalError"
 		}
-		return e.failLocked(call, ec2Shape, &apiError{Status: http.StatusInternalServerError, Code: code,
+		return fail(&apiError{Status: http.StatusInternalServerError, Code: code,
 			Message: "The response was lost after the change was made (injected by awsemu LoseResponses)"})
 	}
 	call.Status = http.StatusOK
 	e.recordLocked(*call)
-	return http.StatusOK, encodeSuccess(svc, op.action, call.RequestID, result)
+	return result, nil
 }
 
 // safeHandle runs a handler, turning a panic into an InternalError so that
 // no input can take the emulator (and the test binary) down.
-func (e *Emulator) safeHandle(op operation, rq *request) (result []node, aerr *apiError) {
+func (e *Emulator) safeHandle(op operation, rq *request) (result any, aerr *apiError) {
 	defer func() {
 		if v := recover(); v != nil {
 			e.log.Error("awsemu: handler panicked", "action", op.action, "panic", v)
@@ -470,13 +518,11 @@ func (e *Emulator) safeHandle(op operation, rq *request) (result []node, aerr *a
 				Message: fmt.Sprintf("emulator bug in %s: %v", op.action, v)}
 		}
 	}()
-	return op.handle(e, rq)
-}
-
-func (e *Emulator) failLocked(call *Call, ec2Shape bool, err *apiError) (int, []byte) {
-	call.Status, call.ErrorCode = err.Status, err.Code
-	e.recordLocked(*call)
-	return err.Status, encodeError(ec2Shape, call.RequestID, err)
+	if op.serve != nil {
+		return op.serve(e, rq)
+	}
+	nodes, aerr := op.handle(e, rq)
+	return nodes, aerr
 }
 
 func (e *Emulator) record(c Call) {
@@ -533,11 +579,22 @@ func (e *Emulator) resolvePrincipal(svc, akid string, now time.Time) (principal,
 	}, nil
 }
 
-// errDenied is what AWS answers when no policy allows the action.
+// errDenied is what AWS answers when no policy allows the action: EC2
+// UnauthorizedOperation, the query services and SQS AccessDenied (SQS's
+// JSON body names the coral AccessDeniedException type, its query-error
+// header the AccessDenied code the SDK reports), the other JSON services
+// AccessDeniedException.
 func errDenied(svc string, p principal, action string) *apiError {
 	msg := fmt.Sprintf("User: %s is not authorized to perform: %s because no identity-based policy allows the %s action", p.arn, action, action)
-	if svc == ServiceEC2 {
+	switch svc {
+	case ServiceEC2:
 		return clientErr(http.StatusForbidden, "UnauthorizedOperation", "You are not authorized to perform this operation. %s", msg)
+	case ServiceSQS:
+		aerr := clientErr(http.StatusForbidden, "AccessDenied", "%s", msg)
+		aerr.jsonType = "com.amazon.coral.service#AccessDeniedException"
+		return aerr
+	case ServiceGuardDuty, ServiceSecurityHub, ServiceHealth:
+		return clientErr(http.StatusForbidden, "AccessDeniedException", "%s", msg)
 	}
 	return clientErr(http.StatusForbidden, "AccessDenied", "%s", msg)
 }

@@ -252,10 +252,7 @@ func (e *Emulator) denied(p principal, action string) bool {
 // order, returning the error to answer with, if any.
 func (e *Emulator) injectFault(op operation, now time.Time) *apiError {
 	if !e.takeToken(op, now) {
-		if op.service == ServiceEC2 {
-			return &apiError{Status: http.StatusServiceUnavailable, Code: "RequestLimitExceeded", Message: "Request limit exceeded.", sender: true}
-		}
-		return clientErr(http.StatusBadRequest, "Throttling", "Rate exceeded")
+		return throttleError(op.service)
 	}
 	if f := &e.faults; f.errRate > 0 && f.errRng != nil && f.errRng.Float64() < f.errRate {
 		if f.errRng.IntN(2) == 0 {

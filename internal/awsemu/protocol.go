@@ -115,6 +115,9 @@ type apiError struct {
 	Code    string
 	Message string
 	sender  bool // Type Sender (client fault) vs Receiver in awsquery errors
+	// jsonType is the __type of a JSON-protocol error when it is not the
+	// service's own namespace and the code (see encodeJSONError).
+	jsonType string
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }

@@ -445,6 +445,13 @@ type world struct {
 	// rootKeys are the access keys of the account's root user, which
 	// belong to no IAM user (AddRootAccessKey).
 	rootKeys []AccessKey
+	// SQS queues (sqs_queue.go), GuardDuty detectors (guardduty.go),
+	// Security Hub where it is enabled (securityhub.go) and Health events
+	// per account (health.go).
+	queues      map[queueKey]*sqsQueue
+	detectors   map[accountRegion]*gdDetector
+	hubs        map[accountRegion]*securityHub
+	healthAccts map[string]*healthAccount
 }
 
 func newWorld() *world {
@@ -466,5 +473,9 @@ func newWorld() *world {
 		routeTables:   map[string]*RouteTable{},
 		acls:          map[string]*NetworkACL{},
 		addresses:     map[string]*Address{},
+		queues:        map[queueKey]*sqsQueue{},
+		detectors:     map[accountRegion]*gdDetector{},
+		hubs:          map[accountRegion]*securityHub{},
+		healthAccts:   map[string]*healthAccount{},
 	}
 }
