@@ -1,12 +1,17 @@
 package demo
 
 import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/actions/wire"
+	"github.com/cordon-ir/cordon/evidence"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 )
 
@@ -223,5 +228,71 @@ func TestChecklistWrite(t *testing.T) {
 	}
 	if (Checklist{}).OK() {
 		t.Error("an empty checklist holds")
+	}
+}
+
+// forensicWorld builds by hand what the forensic account holds after a run
+// that captured every compromised host's memory and handed its disks over,
+// with the verification of the case that found it all intact.
+func forensicWorld(story Story, after awsemu.State) (awsemu.State, evidence.Verification) {
+	var forensic awsemu.State
+	b := awsemu.S3Bucket{Name: evidenceBucket}
+	v := evidence.Verification{Case: incidentID}
+	for _, id := range story.Compromised {
+		sum := fmt.Sprintf("%x", sha256.Sum256(awsemu.MemoryImage(id, awsemu.DefaultMemoryImageBytes)))
+		key := evidencePrefix + incidentID + "/" + id + "/memory/run/memory/memory.lime"
+		b.Objects = append(b.Objects, awsemu.S3Object{Key: key, SHA256: sum})
+		v.Checks = append(v.Checks, evidence.Check{Artefact: wire.Artefact{Kind: "memory", Key: key, SHA256: sum}, Verdict: evidence.Intact})
+	}
+	forensic.Buckets = []awsemu.S3Bucket{b}
+	for _, sn := range after.Snapshots {
+		forensic.Snapshots = append(forensic.Snapshots, awsemu.Snapshot{ID: "snap-f" + sn.ID, State: "completed", Tags: map[string]string{tagHandoverSource: sn.ID}})
+	}
+	return forensic, v
+}
+
+// The evidence check reads the forensic account: memory images that are
+// the hosts' memory, a completed copy of every volume, a verification of
+// the case that found every artefact intact; each failure is named.
+func TestCheckEvidence(t *testing.T) {
+	story, before := seeded(t)
+	after := contained(story, before)
+	all := forensicChecks{memory: true, handover: true}
+	forensic, v := forensicWorld(story, after)
+	if c := CheckEvidence(story, all, after, forensic, v, nil); !c.OK() || len(c) != 3 {
+		t.Fatalf("failed: %v\n%+v", failed(c), c)
+	}
+	for name, tt := range map[string]struct {
+		spoil func(f *awsemu.State, v *evidence.Verification) error
+		claim string
+	}{
+		"an image of other bytes": {func(f *awsemu.State, _ *evidence.Verification) error {
+			f.Buckets[0].Objects[0].SHA256 = strings.Repeat("0", 64)
+			return nil
+		}, "memory of every compromised host"},
+		"a copy still pending": {func(f *awsemu.State, _ *evidence.Verification) error {
+			f.Snapshots[0].State = "pending"
+			return nil
+		}, "copied into the forensic account"},
+		"an altered artefact": {func(_ *awsemu.State, v *evidence.Verification) error {
+			v.Checks[1].Verdict, v.Checks[1].Detail = evidence.Altered, "the bucket holds SHA-256 …"
+			return nil
+		}, "matches its manifest"},
+		"no manifest": {func(*awsemu.State, *evidence.Verification) error {
+			return errors.New("case DEMO-CVE-2021-26084 has no manifest")
+		}, "matches its manifest"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, v := forensicWorld(story, after)
+			err := tt.spoil(&f, &v)
+			c := CheckEvidence(story, all, after, f, v, err)
+			if got := failed(c); !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, tt.claim) }) {
+				t.Errorf("failed claims %v, want one about %q", got, tt.claim)
+			}
+		})
+	}
+	// What the runbooks do not do is not checked.
+	if c := CheckEvidence(story, forensicChecks{}, after, awsemu.State{}, v, nil); len(c) != 1 || !c.OK() {
+		t.Errorf("without memory or handover steps: %+v", c)
 	}
 }

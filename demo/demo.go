@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/evidence"
 	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/worker"
@@ -76,6 +77,9 @@ type Result struct {
 	// Report is the path of the Markdown PIR report.
 	Report string
 	Check  Checklist
+	// Evidence is the verification of the case's evidence, by the code of
+	// cordon evidence verify (empty in a rehearsal).
+	Evidence evidence.Verification
 	// Elapsed is from the start of Run to the end of the check.
 	Elapsed time.Duration
 }
@@ -103,13 +107,16 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 	p := newProgress(o.Mode, o.Stdout)
 	p.colour = !o.NoColor
-	box, err := startStage(ctx, o, p)
+	box, err := startStage(ctx, o, p, fleetPlan, keyPlan)
 	if err != nil {
 		return Result{}, err
 	}
 	defer box.Close()
 	story, err := SeedStory(box.Emulator(), time.Now())
 	if err != nil {
+		return Result{}, err
+	}
+	if err := registerAgents(box.Emulator(), story); err != nil {
 		return Result{}, err
 	}
 	before := box.Emulator().State()
@@ -159,7 +166,12 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if o.DryRun {
 		res.Check = CheckRehearsal(box.Emulator().Calls(), box.Emulator().Mutations())
 	} else {
-		res.Check = CheckContained(story, before, box.Emulator().State())
+		after := box.Emulator().State()
+		forensic, _ := box.Emulator().AccountState(forensicAccountID)
+		v, verr := verifyEvidence(ctx, box.clients, box.forensics)
+		res.Evidence = v
+		did := forensicChecks{memory: usesAction(fleetPlan, "aws.ssm.capture_memory"), handover: usesAction(fleetPlan, "aws.ec2.handover_snapshots")}
+		res.Check = append(CheckContained(story, before, after), CheckEvidence(story, did, after, forensic, v, verr)...)
 	}
 	if res.Report, err = writeReport(o.ReportDir, []runRecord{fleet, key}, res.Check); err != nil {
 		return res, err
@@ -216,12 +228,16 @@ func compileStory(dir string) (fleet, key *runbooks.Plan, err error) {
 }
 
 // stage is everything the demo runs on: the sandbox (Temporal, the
-// emulator and a worker) and the two people of its roster.
+// emulator and a worker), the two people of its roster, and the forensic
+// account the worker keeps the evidence in.
 type stage struct {
 	*sandbox.Sandbox
 	taskQueue string
 	// requester signs the starts, lead the decisions at gates.
 	requester, lead demoKey
+	forensics       Forensics
+	// clients reach the emulator as the worker does, its accounts included.
+	clients actions.ClientSource
 }
 
 // demoKey is a roster member's key that exists only for one demo:
@@ -238,7 +254,9 @@ type demoKey struct {
 // demo: the requester signs the starts, the lead the decisions. The worker
 // vouches for the runbooks in the examples directory, the same files the
 // demo compiles, so the starts run without a lead's approval of the plan.
-func startStage(ctx context.Context, o Options, p *progress) (w *stage, err error) {
+// It keeps evidence in the forensic account seeded here, with the policies
+// `cordon policy` prints for plans.
+func startStage(ctx context.Context, o Options, p *progress, plans ...*runbooks.Plan) (w *stage, err error) {
 	if o.Temporal == nil && o.Mode != JSON {
 		p.say("Starting an in-process Temporal server (in memory, 127.0.0.1 only)…")
 	}
@@ -265,10 +283,14 @@ func startStage(ctx context.Context, o Options, p *progress) (w *stage, err erro
 	}
 	w.requester = demoKey{signer: roster.Signer(requesterID), fingerprint: roster.Fingerprint(requesterID)}
 	w.lead = demoKey{signer: roster.Signer(leadID), fingerprint: roster.Fingerprint(leadID)}
-	if _, err := box.StartWorker(ctx, sandbox.WorkerOptions{
-		Config:  box.WorkerConfig(w.taskQueue, roster, o.Examples),
-		Runtime: box.NewRuntime(sandbox.RuntimeOptions{Notifier: incidentChannel{p: p}, PollInterval: o.PollInterval}),
-	}); err != nil {
+	if w.forensics, err = SeedForensics(box.Emulator(), plans...); err != nil {
+		return nil, err
+	}
+	cfg := box.WorkerConfig(w.taskQueue, roster, o.Examples)
+	cfg.AWS.Accounts, cfg.Evidence = w.forensics.accounts(), w.forensics.Evidence
+	rt := sandbox.RuntimeOptions{Notifier: incidentChannel{p: p}, PollInterval: o.PollInterval, Accounts: w.forensics.runtimeAccounts(), Evidence: w.forensics.Evidence}
+	w.clients = box.AWSClientsWith(rt)
+	if _, err := box.StartWorker(ctx, sandbox.WorkerOptions{Config: cfg, Runtime: box.NewRuntime(rt)}); err != nil {
 		return nil, fmt.Errorf("start the demo worker: %w", err)
 	}
 	return w, nil
@@ -297,6 +319,9 @@ func intro(p *progress, o Options, box *stage, story Story) {
 	p.say("             the first 6 in Auto Scaling group %s behind target group confluence-tg; plus jira-01 and build-runner-01", f.AutoScalingGroupName)
 	p.say("  SOC        confirmed compromised: %s", strings.Join(story.Compromised, " "))
 	p.say("             leaked access key %s of IAM user %s (in a public repository)", story.LeakedKeyID, story.LeakedUser)
+	p.say("  Forensics  account %s, out of the attacker's reach: evidence bucket %s (Object Lock, compliance), role %s;",
+		forensicAccountID, evidenceBucket, forensicRole)
+	p.say("             the Confluence servers run the SSM agent (memory and triage go through it)")
 	p.say("  Roster     %s (requester, key %s) and %s (approver, key %s), keys generated for this demo;",
 		requesterID, box.requester.fingerprint, leadID, box.lead.fingerprint)
 	p.say("             signatures required: every start and decision is signed and checked; the requester cannot approve her own run")
@@ -309,4 +334,20 @@ func intro(p *progress, o Options, box *stage, story Story) {
 	default:
 		p.say("  Approvals  at each gate you see the change and decide; your answer is signed as %s", leadID)
 	}
+}
+
+// usesAction says whether the plan, or a runbook it uses, has a step of
+// the action.
+func usesAction(p *runbooks.Plan, action string) bool {
+	for _, st := range p.Steps {
+		if st.Action == action {
+			return true
+		}
+	}
+	for _, c := range p.Children {
+		if usesAction(c, action) {
+			return true
+		}
+	}
+	return false
 }

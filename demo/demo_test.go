@@ -140,15 +140,15 @@ func TestDemoWorkerRefusesUnsignedStarts(t *testing.T) {
 	o := withDefaults(demoOptions(t, &out))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	box, err := startStage(ctx, o, newProgress(Lines, &out))
+	fleet, key, err := compileStory(o.Examples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := startStage(ctx, o, newProgress(Lines, &out), fleet, key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer box.Close()
-	fleet, _, err := compileStory(o.Examples)
-	if err != nil {
-		t.Fatal(err)
-	}
 	inputs, err := fleet.ResolveInputs(map[string]string{"compromised": "i-0123456789abcdef0"})
 	if err != nil {
 		t.Fatal(err)

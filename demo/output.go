@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cordon-ir/cordon/actions/wire"
+	"github.com/cordon-ir/cordon/evidence"
 	"github.com/cordon-ir/cordon/report"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -105,7 +106,8 @@ func finish(p *progress, o Options, fleet, key runRecord, res Result) {
 			p.event(Event{Time: time.Now(), Kind: KindCheck, Detail: it.Claim, Data: map[string]any{"ok": it.OK, "detail": it.Detail}})
 		}
 		p.event(Event{Time: time.Now(), Kind: KindDone, Data: map[string]any{"ok": res.Check.OK(), "report": res.Report,
-			"fleet_run": res.FleetRunID, "key_run": res.KeyRunID, "elapsed_seconds": res.Elapsed.Seconds(), "dry_run": o.DryRun}})
+			"fleet_run": res.FleetRunID, "key_run": res.KeyRunID, "elapsed_seconds": res.Elapsed.Seconds(), "dry_run": o.DryRun,
+			"evidence_artefacts": len(res.Evidence.Checks), "evidence_manifest_sha256": res.Evidence.Manifest.SHA256}})
 		return
 	}
 	w := &strings.Builder{}
@@ -113,6 +115,7 @@ func finish(p *progress, o Options, fleet, key runRecord, res Result) {
 		writePlan(w, append([]workflows.State{fleet.state}, append(fleet.children, key.state)...))
 	} else {
 		writeSummary(w, fleet, key)
+		writeEvidence(w, fleet, res.Evidence)
 	}
 	fmt.Fprintf(w, "\nReport: %s (the fleet run, its %d child runs and the key run; the in-memory server is gone after the demo)\n",
 		res.Report, len(fleet.children))
@@ -144,6 +147,27 @@ func writeSummary(w io.Writer, fleet, key runRecord) {
 		fmt.Fprintf(w, ": deactivated %v", ks)
 	}
 	fmt.Fprintln(w)
+}
+
+// writeEvidence says what the forensic account holds now: each memory
+// image with its hash, the disks' copies there, and the case's manifest.
+func writeEvidence(w io.Writer, fleet runRecord, v evidence.Verification) {
+	fmt.Fprintf(w, "\nEvidence in the forensic account %s (bucket %s, Object Lock):\n", forensicAccountID, evidenceBucket)
+	for _, a := range report.CustodyOf(fleet.state, fleet.children) {
+		if a.Kind == "memory" {
+			fmt.Fprintf(w, "  memory %-21s sha256 %s  %d bytes, %s\n", a.Subject, a.SHA256, a.Size, a.Key)
+		}
+	}
+	for _, c := range fleet.children {
+		for _, st := range c.Steps {
+			if ids, ok := st.Outputs["forensic_snapshot_ids"].([]any); ok && st.Action == "aws.ec2.handover_snapshots" {
+				fmt.Fprintf(w, "  disks  %-21s copied to %v\n", report.HostOf(c), ids)
+			}
+		}
+	}
+	if v.Manifest.Key != "" {
+		fmt.Fprintf(w, "  manifest s3://%s/%s: %d artefacts, revision %d, sha256 %s\n", v.Bucket, v.Manifest.Key, len(v.Checks), v.Manifest.Revision, v.Manifest.SHA256)
+	}
 }
 
 func runTime(s workflows.State) time.Duration {

@@ -50,6 +50,11 @@ type StartOptions struct {
 	// BreakGlass are leads' signatures of a break-glass given with the
 	// start (see SignBreakGlass).
 	BreakGlass []workflows.Request
+	// Signed, when set (and Signer is not), is the start request as its
+	// requester already signed it elsewhere: a responder's launch of a
+	// proposal, which the intake delivers as it is. Meta must say what it
+	// signed; the workflow checks the two agree.
+	Signed *workflows.Request
 	// Nonce, when set, is the signed start's nonce (default: NewNonce).
 	// A gateway derives it from the interaction that asked for the start,
 	// so that a repeated delivery carries the same one.
@@ -112,6 +117,9 @@ func Start(ctx context.Context, c client.Client, taskQueue string, o StartOption
 		if err != nil {
 			return "", err
 		}
+		in.Start = &signed
+	} else if o.Signed != nil {
+		signed := *o.Signed
 		in.Start = &signed
 	}
 	targets := startTargets(o.Plan, in)
@@ -343,6 +351,11 @@ func SendFindingUpdate(ctx context.Context, c client.Client, runID string, upd w
 		if req, err = workflows.Sign(req, signer); err != nil {
 			return err
 		}
+	}
+	// A run that has decided its outcome (aborted, failed, succeeded) may
+	// stay open a moment to finish its record; to the finding it has ended.
+	if s, err := State(ctx, c, runID); err == nil && s.Status != workflows.RunRunning {
+		return fmt.Errorf("update finding %s of run %s: %w (it is %s)", upd.Key, runID, ErrRunNotRunning, s.Status)
 	}
 	err := c.SignalWorkflow(ctx, runID, "", workflows.SignalFindingUpdate, workflows.FindingUpdateSignal{Request: req, Update: upd})
 	var nf *serviceerror.NotFound

@@ -38,8 +38,10 @@ type fakeAWS struct {
 	outputs map[string]map[string]any
 	changes func(call wire.Call, n int) []wire.Change
 	fail    func(call wire.Call) error
-	delay   time.Duration
-	started chan wire.Call
+	// artefacts, when set, are the evidence a call reports stored.
+	artefacts func(call wire.Call) []wire.Artefact
+	delay     time.Duration
+	started   chan wire.Call
 }
 
 func newFakeAWS() *fakeAWS {
@@ -79,6 +81,9 @@ func (f *fakeAWS) run(ctx context.Context, call wire.Call) (wire.Result, error) 
 	}}
 	if f.changes != nil {
 		res.Changes = f.changes(call, n)
+	}
+	if f.artefacts != nil {
+		res.Artefacts = f.artefacts(call)
 	}
 	for k, v := range out {
 		res.Outputs[k] = v
@@ -383,6 +388,17 @@ func (f *fixture) result() (workflows.RunResult, error) {
 	var res workflows.RunResult
 	err := f.env.GetWorkflowResult(&res)
 	return res, err
+}
+
+// wantResult is the run's result; it fails the test at once unless the run
+// ended with status want (saying why it did not: the error, the refusals).
+func (f *fixture) wantResult(want workflows.RunStatus) workflows.RunResult {
+	f.t.Helper()
+	res, err := f.result()
+	if err != nil || res.Status != want {
+		f.t.Fatalf("result %+v, %v: want %s; refusals %+v", res, err, want, f.state().Refusals)
+	}
+	return res
 }
 
 func stepStatus(s workflows.State, id string) workflows.StepStatus {

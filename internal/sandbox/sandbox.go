@@ -187,12 +187,18 @@ type RuntimeOptions struct {
 	Evidence evidence.Config
 }
 
+// AWSClientsWith is the client source NewRuntime(o) calls AWS through:
+// the emulator, at o.Endpoint, with o's accounts and pacing.
+func (s *Sandbox) AWSClientsWith(o RuntimeOptions) actions.ClientSource {
+	return s.awsClients(o.RateLimit, o.Endpoint, o.Accounts)
+}
+
 // NewRuntime is the real action runtime with every call going to the
 // emulator, logging to the sandbox's logger. It panics without an
 // emulator (Options.NoEmulator).
 func (s *Sandbox) NewRuntime(o RuntimeOptions) *actions.Runtime {
 	return actions.NewRuntime(actions.Options{
-		Clients:      s.awsClients(o.RateLimit, o.Endpoint, o.Accounts),
+		Clients:      s.AWSClientsWith(o),
 		Notifier:     o.Notifier,
 		Logger:       s.logger,
 		PollInterval: o.PollInterval,
