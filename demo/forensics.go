@@ -33,6 +33,11 @@ const (
 	forensicProfile = "cordon-forensic"
 	handoverKey     = "alias/cordon-handover"
 	forensicKey     = "alias/cordon-evidence"
+	// The memory acquisition tool the runbook names, as an organisation's
+	// mirror of an AVML release would be; the emulator's agent downloads
+	// and runs nothing, it returns each host's deterministic image.
+	memoryToolURL    = "https://tools.cordon-demo.example/avml/v0.14.0/avml"
+	memoryToolSHA256 = "5b1d0e3b4b1c2e7f9a0c8d6e4f2a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e1f20"
 )
 
 // Forensics is the forensic side as seeded: what the worker's
