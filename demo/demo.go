@@ -137,11 +137,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 
 	// 1. The fleet: contain the hosts the SOC confirmed, each in its own child run.
 	fleetInputs, err := fleetPlan.ResolveInputs(map[string]string{"compromised": strings.Join(story.Compromised, ","),
-		"memory_tool_url": memoryToolURL, "memory_tool_sha256": memoryToolSHA256})
+		"forensics": "true", "memory_tool_url": memoryToolURL, "memory_tool_sha256": memoryToolSHA256})
 	if err != nil {
 		return res, fmt.Errorf("inputs of %s: %w", fleetRunbook, err)
 	}
-	p.say("\n== 1/2  Contain the Confluence fleet: %s --input compromised=%s --input memory_tool_url=%s --input memory_tool_sha256=%s",
+	p.say("\n== 1/2  Contain the Confluence fleet: %s --input compromised=%s --input forensics=true --input memory_tool_url=%s --input memory_tool_sha256=%s",
 		filepath.Join(o.Examples, fleetRunbook), strings.Join(story.Compromised, ","), memoryToolURL, memoryToolSHA256)
 	fleet, err := f.run(ctx, box.taskQueue, fleetPlan, fleetInputs, o.DryRun, "CVE-2021-26084 fleet")
 	if err != nil {
