@@ -151,7 +151,13 @@ func handoverSnapshots(ctx context.Context, x *execution) error {
 	if err := checkLock(x, p.LockMode, p.LockDurationDays); err != nil {
 		return err
 	}
-	p.SnapshotIDs = slices.Compact(slices.Sorted(slices.Values(p.SnapshotIDs)))
+	// Each once, in the order given: the outputs follow it.
+	seen := map[string]bool{}
+	p.SnapshotIDs = slices.DeleteFunc(p.SnapshotIDs, func(id string) bool {
+		dup := seen[id]
+		seen[id] = true
+		return dup
+	})
 	if len(p.SnapshotIDs) == 0 {
 		x.note("no snapshot to hand over")
 		x.output("forensic_account_id", "")

@@ -282,7 +282,14 @@ func TestHandoverRecordIsEvidence(t *testing.T) {
 	h.withEvidenceStore(lockedBucket())
 	handoverKeys(h, "")
 	params := evidenceSnapshots(h, awsemu.InstanceSpec{Volumes: 2, EncryptedVolumes: true})
+	ids := params["snapshot_ids"].([]any)
+	params["snapshot_ids"] = []any{ids[1], ids[0], ids[1]} // the outputs follow the order given, each once
 	res := h.execute("aws.ec2.handover_snapshots", params)
+	for i, e := range res.Outputs["snapshots"].([]any) {
+		if src := e.(map[string]any)["source_snapshot_id"]; i > 1 || src != params["snapshot_ids"].([]any)[i] {
+			t.Errorf("snapshots[%d] is of %v, given %v", i, src, params["snapshot_ids"])
+		}
+	}
 	m := manifestOf(t, h)
 	if len(m.Artefacts) != 1 || len(res.Artefacts) != 1 {
 		t.Fatalf("manifest %+v, result artefacts %+v: want the handover's record", m.Artefacts, res.Artefacts)
