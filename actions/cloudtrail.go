@@ -187,9 +187,17 @@ func lookupEvents(ctx context.Context, x *execution) error {
 	if p.MaxEvents < 1 || p.MaxEvents > 50000 {
 		return badParams(x.call.Action, fmt.Errorf("max_events %d is outside 1–50000", p.MaxEvents))
 	}
-	start, end, err := p.window(x.rt.opts.Clock())
+	now := x.rt.opts.Clock()
+	start, end, err := p.window(now)
 	if err != nil {
 		return badParams(x.call.Action, err)
+	}
+	if oldest := now.UTC().AddDate(0, 0, -90); start.Before(oldest) {
+		// An attacker may have held a key longer than the history keeps:
+		// read what there is, and say where it starts.
+		x.note("the event history keeps 90 days: the window starts at %s, not %s; older activity is only in a trail's S3 logs",
+			oldest.Format(time.RFC3339), start.Format(time.RFC3339))
+		start = oldest
 	}
 	regions := slices.Compact(slices.Sorted(slices.Values(p.Regions)))
 	if len(regions) == 0 {

@@ -115,6 +115,10 @@ func TestLookupEventsWindowAndBound(t *testing.T) {
 	if bounded.Outputs["event_count"] != float64(55) || bounded.Outputs["truncated"] != true || !hasNote(bounded.Notes, "more than 55 events") {
 		t.Errorf("bounded: %v events, truncated %v, notes %q", bounded.Outputs["event_count"], bounded.Outputs["truncated"], bounded.Notes)
 	}
+	old := h.execute("aws.cloudtrail.lookup_events", map[string]any{"access_key_id": stolenKey, "start_time": "2020-01-01T00:00:00Z"})
+	if !hasNote(old.Notes, "the event history keeps 90 days") || old.Outputs["start_time"] == "2020-01-01T00:00:00Z" || old.Outputs["event_count"] != float64(64) {
+		t.Errorf("a window older than the history: start %v, %v events, notes %q", old.Outputs["start_time"], old.Outputs["event_count"], old.Notes)
+	}
 	all := h.execute("aws.cloudtrail.lookup_events", map[string]any{"access_key_id": stolenKey})
 	if all.Outputs["event_count"] != float64(64) || all.Outputs["truncated"] != false {
 		t.Errorf("all: %v events (two pages and more), truncated %v", all.Outputs["event_count"], all.Outputs["truncated"])

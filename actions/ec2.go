@@ -182,8 +182,9 @@ func ec2Actions() []registration {
 				"aws.ec2.disassociate_address.\n\n" +
 				"With forensic_path, the quarantine group keeps one way out: HTTPS to the VPC's SSM endpoints (the agent's channel, " +
 				"for aws.ssm.capture_memory and aws.ssm.run_command) and its S3 endpoint (where their output goes), given per VPC in " +
-				"forensic_endpoints or the worker configuration's aws.forensic_endpoints; a VPC with none configured is refused before " +
-				"the gate. Isolate again without it once the evidence is collected to cut that path too.\n\n" +
+				"forensic_endpoints or the worker configuration's aws.forensic_endpoints; a VPC with none configured is cut off whole, " +
+				"and the step says so (isolation never waits on configuration). Isolate again without it once the evidence is " +
+				"collected to cut that path too.\n\n" +
 				"Refused before the gate (the preview fails, naming each interface and why): interfaces Cordon must not re-group " +
 				"(requester-managed ones such as NAT gateway, load balancer, VPC endpoint or Lambda interfaces, and EKS/ECS trunk " +
 				"and branch interfaces), and a NAT instance or router (source/destination check off and a route table sending " +

@@ -100,27 +100,28 @@ func TestIsolationKeepsTheForensicPath(t *testing.T) {
 	}
 }
 
-// Without endpoints for the VPC, forensic_path is refused before the gate,
-// naming the configuration to write; the worker configuration's
-// endpoints serve the VPCs the step does not name, and a group brought to
-// other endpoints since is brought back to the configured ones.
+// Without endpoints for the VPC, forensic_path isolates the instance
+// whole and says which configuration would have kept the path; the
+// worker configuration's endpoints serve the VPCs the step does not name,
+// and a group brought to other endpoints since is brought back to the
+// configured ones.
 func TestForensicPathEndpointsComeFromTheConfiguration(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	fleet := h.fleet(awsemu.FleetSpec{Instances: 2})
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 3})
 	id := fleet.InstanceIDs[0]
-	for _, mode := range []actions.Mode{actions.Preview, actions.Execute} {
-		_, err := h.run(mode, "aws.ec2.isolate_instance", map[string]any{"instance_id": id, "forensic_path": true})
-		if !permanentFailure(err, actions.ErrBadParams, "aws.forensic_endpoints."+fleet.VPCID) {
-			t.Errorf("%s without endpoints: %v", mode, err)
-		}
-	}
 	_, err := h.run(actions.Preview, "aws.ec2.isolate_instance", map[string]any{"instance_id": id, "forensic_path": true,
 		"forensic_endpoints": map[string]any{fleet.VPCID: []any{"vpce-0abc"}}})
 	if !permanentFailure(err, actions.ErrBadParams, `"vpce-0abc" is neither`) {
 		t.Errorf("a bad endpoint: %v", err)
 	}
 	h.assertNoMutation()
+	cut := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": fleet.InstanceIDs[2], "forensic_path": true})
+	empty := quarantineGroups(h, fleet.VPCID, "cordon-quarantine")
+	if !hasNote(cut.Notes, "aws.forensic_endpoints."+fleet.VPCID) || len(cut.Outputs["forensic_egress"].([]any)) != 0 ||
+		len(empty) != 1 || cut.Outputs["quarantine_group_id"] != empty[0].ID || len(quarantineGroups(h, fleet.VPCID, "cordon-quarantine-forensic")) != 0 {
+		t.Errorf("without endpoints: notes %q, outputs %v, empty groups %+v", cut.Notes, cut.Outputs, empty)
+	}
 
 	h.rt = actions.NewRuntime(actions.Options{
 		Clients:           actions.NewAWSClientSource(actions.AWSOptions{Base: h.emu.AWSConfig(), Endpoint: h.emu.URL()}),

@@ -568,18 +568,13 @@ type isolateParams struct {
 }
 
 // forensicPeers are the endpoints the forensic path keeps in vpc: the
-// step's own, else the worker configuration's.
-func (p isolateParams) forensicPeers(x *execution, vpc string) ([]string, error) {
-	peers := p.ForensicEndpoints[vpc]
-	if len(peers) == 0 {
-		peers = x.rt.opts.ForensicEndpoints[vpc]
+// step's own, else the worker configuration's; none when neither names
+// the VPC.
+func (p isolateParams) forensicPeers(x *execution, vpc string) []string {
+	if peers := p.ForensicEndpoints[vpc]; len(peers) > 0 {
+		return peers
 	}
-	if len(peers) == 0 {
-		return nil, badParams(x.call.Action, fmt.Errorf("forensic_path: no forensic endpoints for %s: list the security groups of its SSM, "+
-			"ssmmessages and ec2messages interface endpoints and its S3 endpoint (a prefix list or security group) under "+
-			"aws.forensic_endpoints.%s in the worker configuration, or in the step's forensic_endpoints", vpc, vpc))
-	}
-	return peers, nil
+	return x.rt.opts.ForensicEndpoints[vpc]
 }
 
 // checkQuarantineGroupIDs validates the configured groups: a VPC id to a
@@ -643,12 +638,19 @@ func isolateInstance(ctx context.Context, x *execution) error {
 		if id == "" {
 			id = x.rt.opts.QuarantineGroupIDs[vpc]
 		}
-		switch {
-		case p.ForensicPath:
-			peers, perr := p.forensicPeers(x, vpc)
-			if perr != nil {
-				return perr
+		peers := []string(nil)
+		if p.ForensicPath {
+			// Isolation does not wait on configuration: a VPC whose
+			// endpoints nobody listed is cut off whole, and the step says
+			// what is lost.
+			if peers = p.forensicPeers(x, vpc); len(peers) == 0 {
+				x.note("forensic_path: no forensic endpoints are configured for %s, so its interfaces are cut off whole and SSM cannot reach "+
+					"the instance any more: list the security groups of its SSM interface endpoints (ssm, ssmmessages, ec2messages) and its "+
+					"S3 endpoint's prefix list under aws.forensic_endpoints.%s in the worker configuration, or in the step's forensic_endpoints", vpc, vpc)
 			}
+		}
+		switch {
+		case len(peers) > 0:
 			if id != "" {
 				x.note("forensic_path: the configured quarantine group %s of %s admits nothing, so Cordon's forensic quarantine group is used instead", id, vpc)
 			}

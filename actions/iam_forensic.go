@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -44,6 +45,8 @@ func forensicIAMActions() []registration {
 			Params: []spec.Param{
 				instanceIDParam(),
 				{Name: "instance_profile", Type: str, Default: "cordon-forensic", Pattern: iamRoleNamePattern, Description: "The forensic instance profile, created beforehand in the instance's account."},
+				{Name: "case", Type: str, Pattern: `^[A-Za-z0-9._=+@-]{1,128}$`,
+					Description: "The case whose prefix the host may write (give aws.ssm.capture_memory the same); default the run's incident, else its run id."},
 			},
 			Outputs: []spec.Field{
 				spec.F("instance_profile", str, "ARN of the forensic profile the instance has now."),
@@ -71,6 +74,7 @@ func forensicIAMActions() []registration {
 type replaceProfileParams struct {
 	InstanceID      string `json:"instance_id"`
 	InstanceProfile string `json:"instance_profile"`
+	Case            string `json:"case"`
 }
 
 func replaceInstanceProfile(ctx context.Context, x *execution) error {
@@ -102,7 +106,8 @@ func replaceInstanceProfile(ctx context.Context, x *execution) error {
 	role := forensic.Roles[0]
 	x.output("instance_profile", aws.ToString(forensic.Arn))
 	x.output("role_name", aws.ToString(role.RoleName))
-	policy, prefix, err := grantEvidenceWrite(ctx, x, aws.ToString(role.RoleName), aws.ToString(role.Arn), p.InstanceID)
+	policy, prefix, err := grantEvidenceWrite(ctx, x, aws.ToString(role.RoleName), aws.ToString(role.Arn), p.InstanceID,
+		cmp.Or(p.Case, evidence.CaseOf(x.call.Run)))
 	if err != nil {
 		return err
 	}
@@ -118,14 +123,14 @@ func replaceInstanceProfile(ctx context.Context, x *execution) error {
 // instance's credentials, and only those, write its prefix of the case in
 // the evidence store. Without a store it says so and grants nothing. It
 // returns the policy's name and the prefix as an S3 URL.
-func grantEvidenceWrite(ctx context.Context, x *execution, role, roleARN, instanceID string) (policy, prefix string, err error) {
+func grantEvidenceWrite(ctx context.Context, x *execution, role, roleARN, instanceID, caseName string) (policy, prefix string, err error) {
 	cfg := x.rt.opts.Evidence
 	if !cfg.Enabled() {
 		x.note("no evidence store is configured (evidence in the worker configuration): the forensic role gets no right to write evidence, " +
 			"so what the host uploads itself (a memory image) has nowhere to go")
 		return "", "", nil
 	}
-	keys := cfg.HostPrefix(evidence.CaseOf(x.call.Run), instanceID)
+	keys := cfg.HostPrefix(caseName, instanceID)
 	policy = forensicWritePolicyPrefix + instanceID
 	doc := policyJSON(policyStatement{
 		Sid: "CordonEvidenceWrite", Effect: "Allow", Action: "s3:PutObject",

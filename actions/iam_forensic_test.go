@@ -66,6 +66,13 @@ func TestForensicProfileWritesOnlyItsEvidence(t *testing.T) {
 		}
 	}
 	h.assertDeclared("aws.iam.replace_instance_profile")
+	// Another case: the grant follows it.
+	params["case"] = "INC-43"
+	if res := h.execute("aws.iam.replace_instance_profile", params); res.Outputs["evidence_prefix"] != "s3://cordon-evidence/cases/INC-43/"+id+"/" {
+		t.Errorf("case INC-43: %v", res.Outputs["evidence_prefix"])
+	}
+	delete(params, "case")
+	h.execute("aws.iam.replace_instance_profile", params)
 
 	revoke := h.execute("aws.iam.revoke_role_sessions", map[string]any{"instance_id": id})
 	if revoke.Outputs["role_name"] != "confluence-app" {

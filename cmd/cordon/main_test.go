@@ -134,7 +134,7 @@ func TestPlanRejectsBadInputs(t *testing.T) {
 func TestPlanTextShowsGatesAndDestructiveSteps(t *testing.T) {
 	out := cordonOK(t, "plan", "examples/ec2-compromise.yaml", "--input", "instance_id=i-0abc12345def67890")
 	mustContain(t, "plan", out,
-		"!  7. isolate",
+		"! 10. isolate",
 		"gate: 1 approval(s) from group csirt-oncall, within 30m, then escalate to group csirt-leads; not by the requester",
 		"gate: 2 approval(s) from group csirt-leads, within 1h, then deny",
 		`when: inputs.final_action == "terminate"`,
@@ -157,7 +157,7 @@ func decodePolicy(t *testing.T, out string) runbooks.IAMPolicy {
 		t.Fatalf("bad policy: %+v", doc)
 	}
 	sid := regexp.MustCompile(`^[A-Za-z0-9]+$`)
-	arn := regexp.MustCompile(`^arn:aws:(ec2|iam|autoscaling|elasticloadbalancing|sts):[a-z0-9*-]*:(\d{12}|\*)?:[a-z-]+[/:].+$`)
+	arn := regexp.MustCompile(`^arn:aws:(ec2|iam|autoscaling|elasticloadbalancing|sts|kms):[a-z0-9*-]*:(\d{12}|\*)?:[a-z-]+[/:].+$|^arn:aws:s3:::[a-z0-9.*-]+(/.*)?$`)
 	seen := map[string]bool{}
 	for _, s := range doc.Statement {
 		if !sid.MatchString(s.Sid) || seen[s.Sid] || s.Effect != "Allow" || len(s.Action) == 0 || len(s.Resource) == 0 {
@@ -194,7 +194,7 @@ func grantsOf(doc runbooks.IAMPolicy) map[string][]runbooks.IAMStatement {
 // lets it be scoped to: the user a credential-compromise runbook contains.
 // What stays on "*" is listed on stderr.
 func TestPolicyIsLeastPrivilege(t *testing.T) {
-	out, errOut, code := cordon(t, "policy", "examples/iam-credential-compromise.yaml")
+	out, errOut, code := cordon(t, "policy", "--side", "responder_role", "examples/iam-credential-compromise.yaml")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
@@ -202,6 +202,7 @@ func TestPolicyIsLeastPrivilege(t *testing.T) {
 	grants := grantsOf(doc)
 	got := slices.Sorted(maps.Keys(grants))
 	want := []string{
+		"cloudtrail:LookupEvents",
 		"iam:AttachUserPolicy", "iam:DeactivateMFADevice", "iam:DeleteLoginProfile", "iam:GetAccessKeyLastUsed", "iam:GetLoginProfile",
 		"iam:GetUserPolicy", "iam:ListAccessKeys", "iam:ListAttachedUserPolicies", "iam:ListMFADevices", "iam:PutUserPolicy",
 		"iam:UpdateAccessKey", "sts:GetAccessKeyInfo",
@@ -221,8 +222,8 @@ func TestPolicyIsLeastPrivilege(t *testing.T) {
 	for _, p := range got {
 		s := grants[p][0]
 		switch {
-		case p == "sts:GetAccessKeyInfo":
-			if strings.Join(s.Resource, " ") != "*" || !strings.Contains(errOut, "  sts:GetAccessKeyInfo: ") {
+		case p == "sts:GetAccessKeyInfo" || p == "cloudtrail:LookupEvents":
+			if strings.Join(s.Resource, " ") != "*" || !strings.Contains(errOut, "  "+p+": ") {
 				t.Errorf("%s: want Resource * and listed as unscoped; resource %v, stderr:\n%s", p, s.Resource, errOut)
 			}
 		default:
@@ -247,7 +248,7 @@ func TestPolicyIsLeastPrivilege(t *testing.T) {
 func TestPolicyOfEveryExample(t *testing.T) {
 	for _, name := range []string{"ec2-compromise", "iam-credential-compromise", "confluence-cve-2021-26084", "restore-isolation"} {
 		t.Run(name, func(t *testing.T) {
-			out, errOut, code := cordon(t, "policy", "examples/"+name+".yaml")
+			out, errOut, code := cordon(t, "policy", "--side", "responder_role", "examples/"+name+".yaml")
 			if code != 0 {
 				t.Fatalf("exit %d\n%s", code, errOut)
 			}
@@ -262,7 +263,7 @@ func TestPolicyOfEveryExample(t *testing.T) {
 			}
 		})
 	}
-	out, errOut, _ := cordon(t, "policy", "examples/ec2-compromise.yaml")
+	out, errOut, _ := cordon(t, "policy", "--side", "responder_role", "examples/ec2-compromise.yaml")
 	grants := grantsOf(decodePolicy(t, out))
 	for p, want := range map[string]string{
 		"ec2:TerminateInstances": "arn:aws:ec2:*:*:instance/*", "ec2:StopInstances": "arn:aws:ec2:*:*:instance/*",
@@ -305,6 +306,63 @@ func TestPolicyIncludesChildRunbooks(t *testing.T) {
 	out, _, code := cordon(t, "policy", "examples/confluence-cve-2021-26084.yaml")
 	if code != 0 || !strings.Contains(out, `"ec2:ModifyNetworkInterfaceAttribute"`) || !strings.Contains(out, `"iam:PutRolePolicy"`) {
 		t.Fatalf("exit %d, policy lacks the child's permissions:\n%s", code, out)
+	}
+}
+
+// A runbook that keeps evidence acts in two accounts: the policy prints
+// both sides, named after the accounts, the evidence bucket and the
+// forensic profile the flags give; --side prints one document alone, as
+// IAM takes it.
+func TestPolicyPrintsBothSides(t *testing.T) {
+	args := []string{"policy", "--account-id", "111111111111", "--forensic-account-id", "222222222222", "--evidence-bucket", "acme-evidence",
+		"--evidence-prefix", "cases/", "--pass-role-path", "/forensics/", "examples/ec2-compromise.yaml"}
+	out, errOut, code := cordon(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	var sides map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &sides); err != nil {
+		t.Fatalf("not an object of documents: %v\n%s", err, out)
+	}
+	if got := slices.Sorted(maps.Keys(sides)); !slices.Equal(got, []string{"evidence_bucket_policy", "forensic_instance_profile_role",
+		"forensic_instance_profile_trust", "forensic_role", "handover_key_policy_statements", "responder_role"}) {
+		t.Fatalf("documents %v", got)
+	}
+	forensic := grantsOf(decodePolicy(t, string(sides["forensic_role"])))
+	for perm, on := range map[string]string{
+		"s3:PutObject": "arn:aws:s3:::acme-evidence/cases/*", "s3:GetBucketObjectLockConfiguration": "arn:aws:s3:::acme-evidence",
+		"ec2:CopySnapshot": "*", "kms:Decrypt": "arn:aws:kms:*:*:key/*",
+	} {
+		if len(forensic[perm]) != 1 || !slices.Contains(forensic[perm][0].Resource, on) {
+			t.Errorf("the forensic role grants %s as %+v, want on %s", perm, forensic[perm], on)
+		}
+	}
+	if c := forensic["kms:Decrypt"][0].Condition; strings.Join(c["StringLike"]["kms:ViaService"], "") != "ec2.*.amazonaws.com" {
+		t.Errorf("kms:Decrypt is not only through EC2: %v", c)
+	}
+	responder := grantsOf(decodePolicy(t, string(sides["responder_role"])))
+	if len(responder["s3:PutObject"]) != 0 || len(responder["ec2:ModifySnapshotAttribute"]) != 1 {
+		t.Errorf("the responder role holds the store's writes, or cannot share a snapshot: %s", sides["responder_role"])
+	}
+	mustContain(t, "the resource policies", out,
+		`"arn:aws:iam::222222222222:root"`, `"arn:aws:iam::111111111111:role/forensics/cordon-forensic"`,
+		`"ssm:UpdateInstanceInformation"`, `"ec2.amazonaws.com"`, `"aws:SecureTransport": "false"`)
+	if strings.Contains(errOut, "ACCOUNT_ID") {
+		t.Errorf("placeholders reported though both accounts were given:\n%s", errOut)
+	}
+
+	one, _, code := cordon(t, append([]string{"policy", "--side", "handover_key_policy_statements"}, args[1:]...)...)
+	var statements []runbooks.ResourceStatement
+	if code != 0 || json.Unmarshal([]byte(one), &statements) != nil || len(statements) != 1 {
+		t.Errorf("--side handover_key_policy_statements: exit %d\n%s", code, one)
+	}
+	_, errOut, code = cordon(t, "policy", "--side", "everything", "examples/ec2-compromise.yaml")
+	if code != 2 || !strings.Contains(errOut, `--side "everything" is not one of responder_role`) {
+		t.Errorf("an unknown side: exit %d, %s", code, errOut)
+	}
+	_, errOut, _ = cordon(t, "policy", "examples/ec2-compromise.yaml")
+	if !strings.Contains(errOut, "RESPONDER_ACCOUNT_ID and FORENSIC_ACCOUNT_ID: give --account-id and --forensic-account-id") {
+		t.Errorf("without the accounts, stderr does not say which flags fill the principals:\n%s", errOut)
 	}
 }
 
