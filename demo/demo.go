@@ -136,7 +136,8 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	f := &follower{c: box.Client(), p: p, decide: d, requester: box.requester, lead: box.lead.signer, interactive: !o.Yes}
 
 	// 1. The fleet: contain the hosts the SOC confirmed, each in its own child run.
-	fleetInputs, err := fleetPlan.ResolveInputs(map[string]string{"compromised": strings.Join(story.Compromised, ",")})
+	fleetInputs, err := fleetPlan.ResolveInputs(map[string]string{"compromised": strings.Join(story.Compromised, ","),
+		"memory_tool_url": memoryToolURL, "memory_tool_sha256": memoryToolSHA256})
 	if err != nil {
 		return res, fmt.Errorf("inputs of %s: %w", fleetRunbook, err)
 	}

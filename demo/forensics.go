@@ -33,6 +33,12 @@ const (
 	forensicProfile = "cordon-forensic"
 	handoverKey     = "alias/cordon-handover"
 	forensicKey     = "alias/cordon-evidence"
+	// memoryToolURL and memoryToolSHA256 name the memory tool the fleet
+	// runbook's memory step fetches and checks: an organisation's mirror
+	// of AVML. The emulator's SSM agent runs nothing it downloads; it
+	// answers the acquisition with the instance's MemoryImage.
+	memoryToolURL    = "https://artefacts.demo.internal/avml/v0.14.0/avml"
+	memoryToolSHA256 = "5f1dd6ae2d4de0bbbe8b8b46f0c8d2b0f2a5f7fd2b4fb6d7e5c1e0a3b6d9c4e1"
 )
 
 // Forensics is the forensic side as seeded: what the worker's
