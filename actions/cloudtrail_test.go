@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,4 +149,33 @@ func TestLookupEventsRefusals(t *testing.T) {
 	if !permanentFailure(err, actions.ErrAccessDenied, "add cloudtrail:LookupEvents") {
 		t.Errorf("denied: %v", err)
 	}
+}
+
+// With an evidence store, the extract is an artefact of the case whose
+// hash is the output's; a preview stores nothing.
+func TestLookupEventsExtractIsEvidence(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.withEvidenceStore(lockedBucket())
+	seedAttack(t, h)
+	params := map[string]any{"access_key_id": stolenKey}
+	preview := h.preview("aws.cloudtrail.lookup_events", params)
+	if preview.Outputs["object_key"] != "" || !hasNote(preview.Notes, "a real run stores the cloudtrail") {
+		t.Errorf("preview: outputs %v, notes %q", preview.Outputs, preview.Notes)
+	}
+	res := h.execute("aws.cloudtrail.lookup_events", params)
+	m := manifestOf(t, h)
+	if len(m.Artefacts) != 1 {
+		t.Fatalf("manifest %+v", m.Artefacts)
+	}
+	a := m.Artefacts[0]
+	if a.Kind != "cloudtrail" || a.Subject != stolenKey || a.SHA256 != res.Outputs["sha256"] || a.Key != res.Outputs["object_key"] ||
+		a.VersionID != res.Outputs["version_id"] || a.Size != int64(res.Outputs["bytes"].(float64)) {
+		t.Errorf("artefact %+v, outputs %v", a, res.Outputs)
+	}
+	obj, ok := h.emu.S3Object(evidenceBucket, a.Key, a.VersionID)
+	if !ok || !strings.Contains(string(obj.Body), `"CreateUser"`) || !strings.Contains(string(obj.Body), `"sourceIPAddress": "198.51.100.23"`) {
+		t.Errorf("the stored extract lacks the events as CloudTrail recorded them: %s", obj.Body)
+	}
+	h.assertDeclared("aws.cloudtrail.lookup_events")
 }

@@ -2,6 +2,7 @@ package actions_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -33,6 +34,13 @@ func handoverKeyPolicy(owner string, perms ...string) string {
 func handoverWorld(h *harness, policy string) string {
 	h.t.Helper()
 	h.withForensicAccount()
+	return handoverKeys(h, policy)
+}
+
+// handoverKeys seeds the keys of a handover, in an emulator that has the
+// forensic account already.
+func handoverKeys(h *harness, policy string) string {
+	h.t.Helper()
 	if policy == "" {
 		policy = handoverKeyPolicy(h.emu.AccountID())
 	}
@@ -263,4 +271,54 @@ func TestHandoverRefusesKeysThatCannotWork(t *testing.T) {
 		t.Errorf("a forensic key that does not exist: %v", err)
 	}
 	h.assertNoMutation()
+}
+
+// With an evidence store, the handover's record is an artefact of the
+// case, of the instance the snapshots were taken of: what went where,
+// under which keys. A second run records nothing new.
+func TestHandoverRecordIsEvidence(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.withEvidenceStore(lockedBucket())
+	handoverKeys(h, "")
+	params := evidenceSnapshots(h, awsemu.InstanceSpec{Volumes: 2, EncryptedVolumes: true})
+	res := h.execute("aws.ec2.handover_snapshots", params)
+	m := manifestOf(t, h)
+	if len(m.Artefacts) != 1 || len(res.Artefacts) != 1 {
+		t.Fatalf("manifest %+v, result artefacts %+v: want the handover's record", m.Artefacts, res.Artefacts)
+	}
+	a := m.Artefacts[0]
+	source := params["snapshot_ids"].([]any)[0].(string)
+	var instance string
+	for _, s := range h.emu.Snapshots() {
+		if s.ID == source {
+			instance = s.Tags["cordon:instance"]
+		}
+	}
+	if a.Kind != "snapshots" || a.Subject != instance || instance == "" || !strings.HasSuffix(a.Key, "/handover.json") || a.RunID != "run-1" {
+		t.Errorf("artefact %+v, want the snapshots of %s", a, instance)
+	}
+	obj, ok := h.emu.S3Object(evidenceBucket, a.Key, a.VersionID)
+	if !ok || obj.SHA256 != a.SHA256 {
+		t.Fatalf("stored %+v, manifest says %s", obj, a.SHA256)
+	}
+	var record struct {
+		ForensicAccount string `json:"forensic_account"`
+		Snapshots       []struct {
+			Source   string `json:"source_snapshot_id"`
+			Forensic string `json:"forensic_snapshot_id"`
+		} `json:"snapshots"`
+	}
+	if err := json.Unmarshal(obj.Body, &record); err != nil || record.ForensicAccount != forensicAccountID || len(record.Snapshots) != 2 {
+		t.Fatalf("the record %s: %v", obj.Body, err)
+	}
+	for i, s := range record.Snapshots {
+		if s.Forensic != res.Outputs["forensic_snapshot_ids"].([]any)[i] {
+			t.Errorf("record %+v, outputs %v", record.Snapshots, res.Outputs["forensic_snapshot_ids"])
+		}
+	}
+	h.execute("aws.ec2.handover_snapshots", params)
+	if again := manifestOf(t, h); again.Revision != m.Revision {
+		t.Errorf("a second run changed the manifest: revision %d then %d", m.Revision, again.Revision)
+	}
 }

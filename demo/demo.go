@@ -141,7 +141,8 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if err != nil {
 		return res, fmt.Errorf("inputs of %s: %w", fleetRunbook, err)
 	}
-	p.say("\n== 1/2  Contain the Confluence fleet: %s --input compromised=%s", filepath.Join(o.Examples, fleetRunbook), strings.Join(story.Compromised, ","))
+	p.say("\n== 1/2  Contain the Confluence fleet: %s --input compromised=%s --input memory_tool_url=%s --input memory_tool_sha256=%s",
+		filepath.Join(o.Examples, fleetRunbook), strings.Join(story.Compromised, ","), memoryToolURL, memoryToolSHA256)
 	fleet, err := f.run(ctx, box.taskQueue, fleetPlan, fleetInputs, o.DryRun, "CVE-2021-26084 fleet")
 	if err != nil {
 		return res, err

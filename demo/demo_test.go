@@ -120,7 +120,8 @@ func TestDemoDeniesThenStopsWhenNobodyAnswers(t *testing.T) {
 	if !errors.Is(err, ErrNoAnswer) {
 		t.Fatalf("err = %v, want ErrNoAnswer\n%s", err, out.String())
 	}
-	mustContain(t, "output", out.String(), "approve? [y/N/reason to deny]", "iam_instance_profile: ", "→ denied: pentest host, not the botnet (signed as demo-lead)")
+	// The first gate is the forensic profile's, before memory is captured.
+	mustContain(t, "output", out.String(), "approve? [y/N/reason to deny]", "iam_instance_profile:", "→ denied: pentest host, not the botnet (signed as demo-lead)")
 }
 
 func TestDemoRefusesWithoutATerminalOrYes(t *testing.T) {

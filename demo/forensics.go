@@ -33,12 +33,11 @@ const (
 	forensicProfile = "cordon-forensic"
 	handoverKey     = "alias/cordon-handover"
 	forensicKey     = "alias/cordon-evidence"
-	// memoryToolURL and memoryToolSHA256 name the memory tool the fleet
-	// runbook's memory step fetches and checks: an organisation's mirror
-	// of AVML. The emulator's SSM agent runs nothing it downloads; it
-	// answers the acquisition with the instance's MemoryImage.
-	memoryToolURL    = "https://artefacts.demo.internal/avml/v0.14.0/avml"
-	memoryToolSHA256 = "5f1dd6ae2d4de0bbbe8b8b46f0c8d2b0f2a5f7fd2b4fb6d7e5c1e0a3b6d9c4e1"
+	// The memory acquisition tool the runbook names, as an organisation's
+	// mirror of an AVML release would be; the emulator's agent downloads
+	// and runs nothing, it returns each host's deterministic image.
+	memoryToolURL    = "https://tools.cordon-demo.example/avml/v0.14.0/avml"
+	memoryToolSHA256 = "5b1d0e3b4b1c2e7f9a0c8d6e4f2a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e1f20"
 )
 
 // Forensics is the forensic side as seeded: what the worker's

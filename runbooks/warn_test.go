@@ -2,6 +2,8 @@ package runbooks_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -72,5 +74,30 @@ func TestStopWithoutMemoryCaptureIsAWarning(t *testing.T) {
 	}
 	if diags := compile(head + fmt.Sprintf(stop, ", hibernate: true")); len(diags) != 0 {
 		t.Errorf("a hibernating stop: %v", diags)
+	}
+	capture := `  - id: memory
+    action: aws.ssm.capture_memory
+    continue_on_error: true
+    with: {instance_id: "${{ inputs.instance_id }}", tool_url: "https://tools.example/avml", tool_sha256: "` + strings.Repeat("a", 64) + `"}
+`
+	if diags := compile(head + capture + fmt.Sprintf(stop, "")); len(diags) != 0 {
+		t.Errorf("a stop after the capture: %v", diags)
+	}
+	// A capture after the stop is too late.
+	if diags := compile(head + fmt.Sprintf(stop, "") + capture); len(diags) != 1 || diags[0].Code != runbooks.CodeMemoryNotCaptured {
+		t.Errorf("a capture after the stop: %v", diags)
+	}
+	// A runbook used before the stop captures memory for it.
+	dir := writeRunbooks(t, map[string]string{
+		"capture.yaml": strings.Replace(warnHead, "name: w", "name: capture", 1) + "steps:\n" + capture,
+		"w.yaml":       head + "  - id: evidence\n    uses: capture\n    with: {instance_id: \"${{ inputs.instance_id }}\"}\n" + fmt.Sprintf(stop, ""),
+	})
+	src, err := os.ReadFile(filepath.Join(dir, "w.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, diags := runbooks.NewCompiler(actions.Catalog(), runbooks.NewDirResolver()).Compile(filepath.Join(dir, "w.yaml"), src)
+	if plan == nil || len(diags) != 0 {
+		t.Errorf("a stop after a runbook that captures: %v", diags)
 	}
 }
