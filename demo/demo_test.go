@@ -88,6 +88,9 @@ func TestDemoContainsTheFleetWithYes(t *testing.T) {
 		t.Fatalf("report: %v", err)
 	}
 	mustContain(t, "report", string(md), res.FleetRunID, res.FleetRunID+"/contain/4", res.KeyRunID, "gate_approved of isolate by demo-lead via cli", "- [x] leaked access key inactive")
+	mustContain(t, "output", text, "Evidence in the forensic account 210987654321", "  disks  ", "manifest s3://cordon-demo-evidence/cases/"+incidentID+"/manifest.json",
+		"[x] memory of every compromised host in the evidence store", "[x] every volume of each compromised host copied into the forensic account",
+		"[x] every artefact of case "+incidentID+" matches its manifest")
 	mustContain(t, "output", text, "approved AUTOMATICALLY as demo-lead", "approved (--yes: automatic)", "CONTAINED in",
 		"Start  signed by you (key SHA256:", "runbook confluence-cve-2021-26084, plan ", "runbook iam-credential-compromise, plan ",
 		"; the worker vouched for it: "+filepath.Join("..", "examples", "confluence-cve-2021-26084.yaml")+" (sha256 ")
@@ -104,9 +107,9 @@ func TestDemoRehearsalMutatesNothing(t *testing.T) {
 	}
 }
 
-// A person answers the first prompt with a reason (a denial), then
-// closes stdin: the next prompt gets no answer, and the demo stops with
-// the refusal instead of hanging or guessing.
+// A person answers the first prompt (the forensic profile's gate) with a
+// reason (a denial), then closes stdin: the next prompt gets no answer,
+// and the demo stops with the refusal instead of hanging or guessing.
 func TestDemoDeniesThenStopsWhenNobodyAnswers(t *testing.T) {
 	var out bytes.Buffer
 	o := demoOptions(t, &out)

@@ -155,7 +155,7 @@ func writeEvidence(w io.Writer, fleet runRecord, v evidence.Verification) {
 	fmt.Fprintf(w, "\nEvidence in the forensic account %s (bucket %s, Object Lock):\n", forensicAccountID, evidenceBucket)
 	for _, a := range report.CustodyOf(fleet.state, fleet.children) {
 		if a.Kind == "memory" {
-			fmt.Fprintf(w, "  memory %-21s sha256 %s  %d bytes, %s\n", a.Subject, a.SHA256, a.Size, a.Key)
+			fmt.Fprintf(w, "  memory %-21s sha256 %s  %d bytes\n", a.Subject, a.SHA256, a.Size)
 		}
 	}
 	for _, c := range fleet.children {

@@ -68,3 +68,27 @@ func EvidenceStore(ctx context.Context, cfg *Config, purpose string) (*evidence.
 	}
 	return evidence.New(clients.S3, cfg.Evidence, nil), nil
 }
+
+// CheckEvidenceStore is the start-up check of the evidence store, beside
+// the AWS access check: the configured bucket is reached as the forensic
+// account's role and judged as every action that writes to it will judge
+// it (Object Lock present, some retention that locks what is written).
+// A store the configuration accepts with a caveat (object_lock: optional
+// on an unlocked bucket) returns the caveat, for the log. No evidence
+// section: nothing to check.
+func CheckEvidenceStore(ctx context.Context, cfg *Config) (caveat string, err error) {
+	if !cfg.Evidence.Enabled() {
+		return "", nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, AccessCheckTimeout)
+	defer cancel()
+	store, err := EvidenceStore(ctx, cfg, "preflight")
+	if err != nil {
+		return "", err
+	}
+	caveat, err = store.Check(ctx)
+	if err != nil {
+		return "", fmt.Errorf("evidence bucket %s: %w", cfg.Evidence.Bucket, err)
+	}
+	return caveat, nil
+}

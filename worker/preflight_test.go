@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/cordon-ir/cordon/evidence"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/worker"
 )
@@ -274,5 +275,46 @@ func TestAccessCheckSaysWhenSTSCannotBeReached(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "cannot reach the STS endpoint "+closed) || strings.Contains(err.Error(), "trust policy") {
 		t.Errorf("error = %v", err)
+	}
+}
+
+// A worker checks its evidence store before it starts, as the actions
+// will judge it: a bucket without Object Lock is refused there, not in the
+// middle of an incident; a locked one passes; object_lock: optional is a
+// caveat for the log.
+func TestCheckEvidenceStore(t *testing.T) {
+	emu := awsemu.NewTestServer(t, awsemu.Options{})
+	emu.UseCredentialsInEnv(t)
+	role, err := emu.AddRole(awsemu.RoleSpec{Name: "cordon-forensics", Account: "210987654321"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []awsemu.BucketSpec{
+		{Name: "locked-evidence", ObjectLock: true, DefaultRetention: &awsemu.S3DefaultRetention{Mode: "COMPLIANCE", Days: 1}},
+		{Name: "plain-evidence", Versioning: true},
+	} {
+		b.Account = "210987654321"
+		if err := emu.AddBucket(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := func(bucket, lock string) *worker.Config {
+		return &worker.Config{AWS: worker.AWSConfig{Region: emu.Region(), Endpoint: emu.URL(), Accounts: map[string]worker.AccountConfig{"forensic": {RoleARN: role.ARN}}},
+			Evidence: evidence.Config{Account: "forensic", Bucket: bucket, ObjectLock: lock}}
+	}
+	if caveat, err := worker.CheckEvidenceStore(t.Context(), cfg("locked-evidence", "")); err != nil || caveat != "" {
+		t.Errorf("locked bucket: %q, %v", caveat, err)
+	}
+	if _, err := worker.CheckEvidenceStore(t.Context(), cfg("plain-evidence", "")); err == nil || !strings.Contains(err.Error(), "evidence bucket plain-evidence has no Object Lock") {
+		t.Errorf("unlocked bucket: %v", err)
+	}
+	if caveat, err := worker.CheckEvidenceStore(t.Context(), cfg("plain-evidence", "optional")); err != nil || !strings.Contains(caveat, "no Object Lock") {
+		t.Errorf("unlocked bucket, lock optional: %q, %v", caveat, err)
+	}
+	if _, err := worker.CheckEvidenceStore(t.Context(), cfg("missing-evidence", "")); err == nil || !strings.Contains(err.Error(), "NoSuchBucket") {
+		t.Errorf("no bucket: %v", err)
+	}
+	if caveat, err := worker.CheckEvidenceStore(t.Context(), &worker.Config{}); err != nil || caveat != "" {
+		t.Errorf("no store: %q, %v", caveat, err)
 	}
 }

@@ -532,6 +532,13 @@ func TestBreakGlassApprovesEveryGate(t *testing.T) {
 	if f.aws.count(wire.Execute, "aws.ec2.stop_instance") != 1 {
 		t.Error("the later gate did not pass under break-glass")
 	}
+	// The actions, and the evidence they keep, know the authority was a
+	// break-glass.
+	for _, c := range f.aws.calls {
+		if c.Mode == wire.Execute && c.Run.StepID == "stop" && strings.Join(c.Run.Approvers, ",") != "carol (break-glass)" {
+			t.Errorf("stop ran under approvers %q", c.Run.Approvers)
+		}
+	}
 	// The gate that was waiting was previewed and approved on that
 	// preview; the later one, under break-glass, spends no preview.
 	if n := f.aws.count(wire.Preview, "aws.ec2.stop_instance"); n != 0 {

@@ -55,6 +55,14 @@ func runWorker(ctx context.Context, env *cliEnv, args []string) int {
 			logger.Info("AWS account reachable", "account", a.Name, "role_arn", a.RoleARN, "identity", a.Identity)
 		}
 		logger.Info("AWS access checked", "identity", report.Identity, "accounts", len(report.Accounts))
+		caveat, err := worker.CheckEvidenceStore(ctx, cfg)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "cordon worker: evidence: %v\n", err)
+			return 1
+		}
+		if caveat != "" {
+			logger.Warn(caveat)
+		}
 	}
 	c, err := worker.Dial(ctx, cfg.Temporal, logger)
 	if err != nil {
