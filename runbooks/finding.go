@@ -96,6 +96,18 @@ func FindingFields() []FindingField {
 	}
 }
 
+// AggregateFields are the finding fields an aggregate: block may gather
+// by: the scalar ones (every field but types).
+func AggregateFields() []string {
+	var out []string
+	for _, f := range FindingFields() {
+		if f.Type.Kind != spec.KindList {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
 // FindingType is the type of finding in trigger expressions.
 func FindingType() spec.Type {
 	fields := FindingFields()

@@ -47,7 +47,39 @@ type Trigger struct {
 	// with the inputs' defaults they cover every required input.
 	Inputs map[string]Value `json:"inputs"`
 	Mode   string           `json:"mode"` // one of TriggerModes
+	// Aggregate, when set, gathers the findings of a storm into one run:
+	// each finding adds its item to a list input over a window.
+	Aggregate *Aggregate `json:"aggregate,omitempty"`
+	// MaxLaunchesPerHour caps the runs this trigger starts by itself
+	// (launch, dry_run) in any hour, across every intake process; beyond
+	// it, findings are proposed. Set for those modes (DefaultMaxLaunchesPerHour
+	// when the runbook does not say).
+	MaxLaunchesPerHour int `json:"max_launches_per_hour,omitempty"`
 }
+
+// Aggregate is a trigger's aggregate: block.
+type Aggregate struct {
+	// By are the scalar finding fields whose values findings must share to
+	// gather into one run (AggregateFields).
+	By []string `json:"by"`
+	// Window is how long a batch gathers after its first finding.
+	Window Duration `json:"window"`
+	// Into is the runbook's list input the items go into.
+	Into string `json:"into"`
+	// Item is what each finding adds to Into, a value over finding.*.
+	Item Value `json:"item"`
+	// MaxTargets is the most items a batch launches by itself; above it,
+	// the batch waits for a lead's launch with break-glass.
+	MaxTargets int `json:"max_targets"`
+}
+
+// Defaults of a trigger's storm settings.
+const (
+	DefaultMaxLaunchesPerHour = 10
+	DefaultAggregateWindow    = 2 * time.Minute
+	MaxAggregateWindow        = time.Hour
+	DefaultMaxTargets         = 50
+)
 
 // TriggerMatch is what a finding must be for a trigger to fire. Every
 // part given must hold.

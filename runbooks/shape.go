@@ -159,6 +159,14 @@ func runbookShape() *shape {
 		)),
 		opt("inputs", strmap("Runbook inputs from the finding, e.g. instance_id: ${{ finding.instance_id }}.", anyv("Value."))),
 		opt("mode", enum("launch starts the run; propose (default) asks a responder to; dry_run rehearses it.", TriggerModes()...)),
+		opt("aggregate", obj("Gather a storm's findings into one run: each finding adds its item to a list input of the runbook, over a window.",
+			opt("by", list("Finding fields whose values findings must share to gather, e.g. [account, region, type].", enum("Finding field.", AggregateFields()...))),
+			opt("window", dur("How long a batch gathers after its first finding (default 2m, at most 1h).")),
+			req("into", pattern("The runbook's list input each finding adds its item to.", identPattern)),
+			req("item", str("What each finding adds, e.g. ${{ finding.instance_id }}.")),
+			opt("max_targets", intg("Above this many items the batch does not launch by itself: a lead launches it, with break-glass (default 50).")),
+		)),
+		opt("max_launches_per_hour", intg("Runs this trigger starts by itself (launch, dry_run) per hour, across intake processes; beyond, findings are proposed (default 10).")),
 	)
 	trigger.forbidden = map[string]string{}
 	for _, k := range []string{"approval", "approvals", "approvers", "min_approvals", "allow_self_approval", "escalate_to", "on_timeout", "justification"} {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -78,21 +79,15 @@ func (r *runbookCompiler) compileTrigger(n *yaml.Node, name string, inputs []Inp
 				"%s: the runbook has no input %q", what, e.key.Value)
 			continue
 		}
-		var re *regexp.Regexp
-		if decl.Pattern != "" {
-			// The input's pattern compiled when the input did; a bad one
-			// is reported there.
-			re, _ = regexp.Compile(decl.Pattern)
-		}
-		v, ok := r.value(e.value, decl.Type, ec, what+".inputs."+decl.Name, &constraint{re: re, enum: decl.Enum})
+		v, ok := r.findingValue(e.value, decl, decl.Type, ec, what+".inputs."+decl.Name)
 		if !ok {
 			continue
 		}
-		if re != nil && v.Expr != nil {
-			r.checkFieldFitsPattern(e.value, v.Expr.Source, decl, re, what)
-		}
 		t.Inputs[decl.Name] = v
 	}
+	_, an := lookup(n, "aggregate")
+	t.Aggregate = r.compileAggregate(an, in, inputs, ec, what)
+	r.compileLaunchLimit(n, &t, what)
 	at := nodePos(n)
 	if inputsKey != nil {
 		at = nodePos(inputsKey)
@@ -101,6 +96,9 @@ func (r *runbookCompiler) compileTrigger(n *yaml.Node, name string, inputs []Inp
 		if _, given := t.Inputs[decl.Name]; given || !decl.Required || decl.Default != nil {
 			continue
 		}
+		if scalar(an, "into") == decl.Name {
+			continue // the batch fills it (or aggregate: says what is wrong)
+		}
 		if written, _ := lookup(in, decl.Name); written != nil {
 			continue // written but wrong: reported above
 		}
@@ -108,6 +106,109 @@ func (r *runbookCompiler) compileTrigger(n *yaml.Node, name string, inputs []Inp
 			"%s: required input %q is not mapped from the finding", what, decl.Name)
 	}
 	return t, len(r.d.list) == errsBefore
+}
+
+// findingValue compiles a value over finding.* for input decl, as type
+// want (the input's, or its items' for an aggregate's item), checked
+// against the input's pattern and enum.
+func (r *runbookCompiler) findingValue(n *yaml.Node, decl Input, want spec.Type, ec *exprChecker, what string) (Value, bool) {
+	var re *regexp.Regexp
+	if decl.Pattern != "" {
+		// The input's pattern compiled when the input did; a bad one is
+		// reported there.
+		re, _ = regexp.Compile(decl.Pattern)
+	}
+	v, ok := r.value(n, want, ec, what, &constraint{re: re, enum: decl.Enum})
+	if ok && re != nil && v.Expr != nil {
+		r.checkFieldFitsPattern(n, v.Expr.Source, decl, re, what)
+	}
+	return v, ok
+}
+
+// compileAggregate compiles a trigger's aggregate: block against the
+// runbook's inputs (in is the trigger's inputs: mapping). The shape check
+// has reported unknown keys, missing ones and fields outside the enum.
+func (r *runbookCompiler) compileAggregate(n, in *yaml.Node, inputs []Input, ec *exprChecker, what string) *Aggregate {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	errsBefore := len(r.d.list)
+	_, by := lookup(n, "by")
+	a := &Aggregate{By: stringList(by), Window: Duration(DefaultAggregateWindow), Into: scalar(n, "into"), MaxTargets: DefaultMaxTargets}
+	if a.By == nil {
+		a.By = []string{}
+	}
+	if wn := scalarNode(n, "window"); wn != nil {
+		// A window that is no duration at all was reported by the shape check.
+		if d, err := time.ParseDuration(wn.Value); err == nil {
+			a.Window = Duration(d)
+			if d <= 0 || d > MaxAggregateWindow {
+				r.d.add(CodeBadValue, nodePos(wn), "a storm gathers within minutes; the window delays the first containment by as much",
+					"%s.aggregate.window: %s is not between 0 and %s", what, wn.Value, MaxAggregateWindow)
+			}
+		}
+	}
+	if mn := scalarNode(n, "max_targets"); mn != nil {
+		if v, ok := intField(n, "max_targets"); ok {
+			if v < 1 {
+				r.d.add(CodeBadValue, nodePos(mn), "", "%s.aggregate.max_targets: %d is not at least 1", what, v)
+			}
+			a.MaxTargets = v
+		}
+	}
+	intoNode := scalarNode(n, "into")
+	if intoNode == nil {
+		return nil // missing-field, reported by the shape check
+	}
+	decl, ok := findInput(inputs, a.Into)
+	if !ok {
+		names := make([]string, len(inputs))
+		for i, d := range inputs {
+			names[i] = d.Name
+		}
+		r.d.add(CodeUnknownParam, nodePos(intoNode), suggest(a.Into, names), "%s.aggregate.into: the runbook has no input %q", what, a.Into)
+		return nil
+	}
+	if decl.Type.Kind != spec.KindList {
+		r.d.add(CodeTypeMismatch, nodePos(intoNode), "aggregate into a list input (type: list), which the runbook fans out with foreach",
+			"%s.aggregate.into: input %s is a %s, not a list", what, decl.Name, decl.Type)
+		return nil
+	}
+	if kn, _ := lookup(in, decl.Name); kn != nil {
+		r.d.add(CodeBadValue, nodePos(kn), "remove it from inputs: each finding adds its aggregate.item",
+			"%s: input %s is filled by aggregate.into", what, decl.Name)
+	}
+	itemNode := scalarNode(n, "item")
+	if itemNode == nil {
+		return nil
+	}
+	item, ok := r.findingValue(itemNode, decl, elemOf(decl.Type), ec, what+".aggregate.item")
+	if !ok {
+		return nil
+	}
+	a.Item = item
+	if len(r.d.list) != errsBefore {
+		return nil
+	}
+	return a
+}
+
+// compileLaunchLimit sets the trigger's launches per hour: what the
+// runbook says, or the default for a trigger that starts runs by itself.
+func (r *runbookCompiler) compileLaunchLimit(n *yaml.Node, t *Trigger, what string) {
+	if ln := scalarNode(n, "max_launches_per_hour"); ln != nil {
+		if v, ok := intField(n, "max_launches_per_hour"); ok {
+			if v < 1 {
+				r.d.add(CodeBadValue, nodePos(ln), "to never launch by itself, use mode: propose",
+					"%s.max_launches_per_hour: %d is not at least 1", what, v)
+			}
+			t.MaxLaunchesPerHour = v
+		}
+		return
+	}
+	if t.Mode == ModeLaunch || t.Mode == ModeDryRun {
+		t.MaxLaunchesPerHour = DefaultMaxLaunchesPerHour
+	}
 }
 
 // checkMatchFitsSource reports match parts the source's findings never

@@ -1,7 +1,9 @@
 package runbooks_test
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/cordon-ir/cordon/runbooks"
 )
@@ -143,9 +145,86 @@ func TestTriggerCompileErrors(t *testing.T) {
 `,
 			want: []wantDiag{{runbooks.CodeBadValue, 21, 11}, {runbooks.CodeBadValue, 23, 11}},
 		},
+		{
+			name: "aggregate: unknown field to gather by, bad window, into a string input, bad limits",
+			src: triggerBase + `triggers:
+  - name: t1
+    source: guardduty
+    mode: launch
+    max_launches_per_hour: 0
+    inputs: {instance_id: "${{ finding.instance_id }}"}
+    aggregate:
+      by: [account, regoin, types]
+      window: 2h
+      into: region
+      item: ${{ finding.instance_id }}
+      max_targets: 0
+`,
+			want: []wantDiag{{runbooks.CodeBadValue, 22, 28}, {runbooks.CodeBadValue, 25, 21}, {runbooks.CodeBadValue, 25, 29},
+				{runbooks.CodeBadValue, 26, 15}, {runbooks.CodeTypeMismatch, 27, 13}, {runbooks.CodeBadValue, 29, 20}},
+		},
+		{
+			name: "aggregate: into an unknown input, into mapped twice, an item that never fits",
+			src: listBase + `triggers:
+  - name: t1
+    source: guardduty
+    aggregate: {into: compromized, item: "${{ finding.instance_id }}"}
+  - name: t2
+    source: guardduty
+    inputs: {hosts: "${{ [finding.instance_id] }}"}
+    aggregate: {into: hosts, item: "${{ finding.account }}"}
+  - name: t3
+    source: guardduty
+    aggregate: {into: hosts, item: "${{ finding.count }}"}
+`,
+			want: []wantDiag{{runbooks.CodeMissingParam, 14, 5}, {runbooks.CodeUnknownParam, 16, 23}, {runbooks.CodeBadValue, 19, 14},
+				{runbooks.CodeTypeMismatch, 20, 36}, {runbooks.CodeTypeMismatch, 23, 41}},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { wantErrors(t, tc.src, tc.want) })
+	}
+}
+
+// listBase is a runbook of a fleet: a required list of instances (lines
+// 1–12); the cases add a triggers: block from line 13.
+const listBase = header + `inputs:
+  hosts: {type: list, required: true, pattern: '^i-[0-9a-f]{8,17}$'}
+steps:
+  - id: ev
+    action: aws.ec2.describe_instance
+    foreach: ${{ inputs.hosts }}
+    with:
+      instance_id: ${{ item }}
+`
+
+// An aggregate: block compiles into the plan with its defaults, and fills
+// the list input a required mapping would otherwise miss.
+func TestAggregateCompiles(t *testing.T) {
+	plan := mustCompile(t, listBase+`triggers:
+  - name: storm
+    source: guardduty
+    mode: launch
+    aggregate:
+      by: [account, region, type]
+      into: hosts
+      item: ${{ finding.instance_id }}
+  - name: ask
+    source: guardduty
+    aggregate: {into: hosts, item: "${{ finding.instance_id }}", window: 30s, max_targets: 5}
+`)
+	storm, ask := plan.Triggers[0], plan.Triggers[1]
+	a := storm.Aggregate
+	if a == nil || a.Into != "hosts" || a.Item.Expr == nil || a.Item.Expr.Source != "finding.instance_id" ||
+		time.Duration(a.Window) != runbooks.DefaultAggregateWindow || a.MaxTargets != runbooks.DefaultMaxTargets ||
+		strings.Join(a.By, ",") != "account,region,type" {
+		t.Errorf("aggregate: %+v", a)
+	}
+	if storm.MaxLaunchesPerHour != runbooks.DefaultMaxLaunchesPerHour {
+		t.Errorf("a launch trigger's default breaker: %d", storm.MaxLaunchesPerHour)
+	}
+	if b := ask.Aggregate; b == nil || time.Duration(b.Window) != 30*time.Second || b.MaxTargets != 5 || len(b.By) != 0 || ask.MaxLaunchesPerHour != 0 {
+		t.Errorf("propose trigger: %+v %+v", ask, b)
 	}
 }
 

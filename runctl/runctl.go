@@ -50,6 +50,11 @@ type StartOptions struct {
 	// BreakGlass are leads' signatures of a break-glass given with the
 	// start (see SignBreakGlass).
 	BreakGlass []workflows.Request
+	// Signed, when set (and Signer is not), is the start request as its
+	// requester already signed it elsewhere: a responder's launch of a
+	// proposal, which the intake delivers as it is. Meta must say what it
+	// signed; the workflow checks the two agree.
+	Signed *workflows.Request
 	// Nonce, when set, is the signed start's nonce (default: NewNonce).
 	// A gateway derives it from the interaction that asked for the start,
 	// so that a repeated delivery carries the same one.
@@ -112,6 +117,9 @@ func Start(ctx context.Context, c client.Client, taskQueue string, o StartOption
 		if err != nil {
 			return "", err
 		}
+		in.Start = &signed
+	} else if o.Signed != nil {
+		signed := *o.Signed
 		in.Start = &signed
 	}
 	targets := startTargets(o.Plan, in)

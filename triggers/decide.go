@@ -1,6 +1,9 @@
 package triggers
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
@@ -25,6 +28,29 @@ type Decision struct {
 	TargetKey  string         `json:"target_key,omitempty"`
 	// Reason says why a finding is dropped.
 	Reason string `json:"reason,omitempty"`
+	// PlanHash is the content hash of the plan whose trigger decided
+	// (runbooks.Plan.ContentHash): a run started from the decision runs
+	// that plan, or the worker refuses it.
+	PlanHash string `json:"plan_hash,omitempty"`
+	// MaxLaunchesPerHour is the trigger's circuit breaker (0: none).
+	MaxLaunchesPerHour int `json:"max_launches_per_hour,omitempty"`
+	// Batch says, for a trigger with aggregate:, which batch the finding
+	// joins and what it adds (Inputs then hold the item alone in the list).
+	Batch *Batch `json:"batch,omitempty"`
+}
+
+// Batch is where an aggregated finding goes.
+type Batch struct {
+	// Key identifies the batch: the runbook, the trigger, the values of
+	// the aggregate's by: fields, and the other inputs (findings that
+	// would give the run different inputs never share a run).
+	Key string `json:"key"`
+	// Into is the list input; Item is what this finding adds to it.
+	Into string `json:"into"`
+	Item any    `json:"item"`
+	// Window and MaxTargets are the trigger's.
+	Window     runbooks.Duration `json:"window"`
+	MaxTargets int               `json:"max_targets"`
 }
 
 // Result is one finding and what it does.
@@ -47,14 +73,23 @@ func Decide(plans []*runbooks.Plan, event []byte) ([]Result, error) {
 // DecideFindings decides for findings already parsed.
 func DecideFindings(plans []*runbooks.Plan, findings []Finding) []Result {
 	ev := runbooks.NewEvaluator()
+	// A plan's content hash is computed once, when a trigger of it first
+	// matches.
+	hashed := make([]string, len(plans))
+	hashes := func(i int) string {
+		if hashed[i] == "" {
+			hashed[i] = plans[i].ContentHash()
+		}
+		return hashed[i]
+	}
 	out := make([]Result, 0, len(findings))
 	for _, f := range findings {
-		out = append(out, Result{Finding: f, Decisions: decideOne(ev, plans, f)})
+		out = append(out, Result{Finding: f, Decisions: decideOne(ev, plans, hashes, f)})
 	}
 	return out
 }
 
-func decideOne(ev *runbooks.Evaluator, plans []*runbooks.Plan, f Finding) []Decision {
+func decideOne(ev *runbooks.Evaluator, plans []*runbooks.Plan, hashes func(int) string, f Finding) []Decision {
 	drop := func(p *runbooks.Plan, t *runbooks.Trigger, reason string) Decision {
 		d := Decision{Decision: Drop, FindingKey: f.Key, TargetKey: f.TargetKey, Reason: reason}
 		if p != nil {
@@ -67,7 +102,7 @@ func decideOne(ev *runbooks.Evaluator, plans []*runbooks.Plan, f Finding) []Deci
 		return []Decision{drop(nil, nil, f.Drop)}
 	}
 	var out []Decision
-	for _, p := range plans {
+	for pi, p := range plans {
 		for i := range p.Triggers {
 			t := &p.Triggers[i]
 			if t.Source != f.Source {
@@ -77,13 +112,14 @@ func decideOne(ev *runbooks.Evaluator, plans []*runbooks.Plan, f Finding) []Deci
 				out = append(out, drop(p, t, why))
 				continue
 			}
-			inputs, why := triggerInputs(ev, p, t, &f)
+			inputs, batch, why := triggerInputs(ev, p, t, &f)
 			if why != "" {
 				out = append(out, drop(p, t, why))
 				continue
 			}
 			out = append(out, Decision{Decision: t.Mode, Runbook: p.Runbook.Name, Trigger: t.Name,
-				Inputs: inputs, FindingKey: f.Key, TargetKey: f.TargetKey})
+				Inputs: inputs, FindingKey: f.Key, TargetKey: f.TargetKey, PlanHash: hashes(pi),
+				MaxLaunchesPerHour: t.MaxLaunchesPerHour, Batch: batch})
 		}
 	}
 	if len(out) == 0 {
@@ -122,9 +158,10 @@ func mismatch(ev *runbooks.Evaluator, t *runbooks.Trigger, f *Finding) string {
 	return ""
 }
 
-// triggerInputs evaluates a trigger's inputs and checks them with the
-// plan's own checks. It returns the reason when they do not fit.
-func triggerInputs(ev *runbooks.Evaluator, p *runbooks.Plan, t *runbooks.Trigger, f *Finding) (map[string]any, string) {
+// triggerInputs evaluates a trigger's inputs (with an aggregate's item
+// alone in its list) and checks them with the plan's own checks. It
+// returns the reason when they do not fit.
+func triggerInputs(ev *runbooks.Evaluator, p *runbooks.Plan, t *runbooks.Trigger, f *Finding) (map[string]any, *Batch, string) {
 	values := runbooks.Values{Finding: f.Fields()}
 	names := make([]string, 0, len(t.Inputs))
 	for name := range t.Inputs {
@@ -135,7 +172,7 @@ func triggerInputs(ev *runbooks.Evaluator, p *runbooks.Plan, t *runbooks.Trigger
 	for _, name := range names {
 		v, err := ev.Value(t.Inputs[name], &values)
 		if err != nil {
-			return nil, fmt.Sprintf("input %s: %v", name, err)
+			return nil, nil, fmt.Sprintf("input %s: %v", name, err)
 		}
 		if s, ok := v.(string); ok && s == "" {
 			// The finding has no such field: the input's default applies,
@@ -144,15 +181,53 @@ func triggerInputs(ev *runbooks.Evaluator, p *runbooks.Plan, t *runbooks.Trigger
 		}
 		inputs[name] = v
 	}
+	var batch *Batch
+	if a := t.Aggregate; a != nil {
+		item, err := ev.Value(a.Item, &values)
+		if err != nil {
+			return nil, nil, fmt.Sprintf("aggregate.item: %v", err)
+		}
+		if s, ok := item.(string); ok && s == "" {
+			return nil, nil, "aggregate.item is empty for this finding: it names nothing to add to " + a.Into
+		}
+		inputs[a.Into] = []any{item}
+		batch = &Batch{Key: batchKey(p.Runbook.Name, t, f, inputs), Into: a.Into, Item: item, Window: a.Window, MaxTargets: a.MaxTargets}
+	}
 	for _, in := range p.Inputs {
 		if why := sessionKeyForUserKey(in, inputs[in.Name]); why != "" {
-			return nil, why
+			return nil, nil, why
 		}
 	}
 	if err := p.CheckValues(inputs); err != nil {
-		return nil, "the finding does not fit the runbook's inputs: " + strings.ReplaceAll(err.Error(), "\n", "; ")
+		return nil, nil, "the finding does not fit the runbook's inputs: " + strings.ReplaceAll(err.Error(), "\n", "; ")
 	}
-	return inputs, ""
+	return inputs, batch, ""
+}
+
+// batchKey is the key of the batch an aggregated finding joins: the
+// runbook, the trigger, the by: fields' values, and the hash of the
+// inputs other than the list, so findings that would start different
+// runs never share one.
+func batchKey(runbook string, t *runbooks.Trigger, f *Finding, inputs map[string]any) string {
+	fields := f.Fields()
+	parts := make([]string, 0, len(t.Aggregate.By)+3)
+	parts = append(parts, runbook, t.Name)
+	for _, by := range t.Aggregate.By {
+		parts = append(parts, fmt.Sprintf("%s=%v", by, fields[by]))
+	}
+	others := make(map[string]any, len(inputs))
+	for k, v := range inputs {
+		if k != t.Aggregate.Into {
+			others[k] = v
+		}
+	}
+	b, err := json.Marshal(others)
+	if err != nil {
+		// Inputs are values of finding fields: JSON-safe by construction.
+		b = []byte(err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return strings.Join(append(parts, "inputs="+hex.EncodeToString(sum[:6])), "/")
 }
 
 // sessionKeyForUserKey explains an ASIA… (session) key offered to an

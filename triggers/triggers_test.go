@@ -404,3 +404,36 @@ func TestMalformedEvents(t *testing.T) {
 		t.Error("truncated SQS input: parsed")
 	}
 }
+
+// A trigger with aggregate: puts the finding's item alone in the list
+// input and names the batch it joins: findings of the same fleet share a
+// batch, a finding elsewhere (another region, so other inputs) does not,
+// and a finding with no item is dropped with the reason.
+func TestAggregatedDecisions(t *testing.T) {
+	p := compilePlan(t, string(fixture(t, "runbook-fleet-storm.yaml")))
+	a := parse(t, "guardduty-ec2.json")[0]
+	b := a
+	b.InstanceID, b.ID = "i-0fedcba9876543210", "another"
+	elsewhere := a
+	elsewhere.Region = "us-west-2"
+	noHost := parse(t, "guardduty-iam-user.json")[0]
+	noHost.Type = a.Type
+	rs := triggers.DecideFindings([]*runbooks.Plan{p}, []triggers.Finding{a, b, elsewhere, noHost})
+	da, db, de, dn := rs[0].Decisions[0], rs[1].Decisions[0], rs[2].Decisions[0], rs[3].Decisions[0]
+	if da.Decision != "launch" || da.Batch == nil || da.Batch.Item != a.InstanceID || da.Batch.Into != "hosts" ||
+		da.Batch.MaxTargets != 3 || !reflect.DeepEqual(da.Inputs["hosts"], []any{a.InstanceID}) {
+		t.Fatalf("first: %+v %+v", da, da.Batch)
+	}
+	if db.Batch == nil || db.Batch.Key != da.Batch.Key || db.Batch.Item != b.InstanceID {
+		t.Errorf("same fleet, another host: %+v", db.Batch)
+	}
+	if de.Batch == nil || de.Batch.Key == da.Batch.Key {
+		t.Errorf("another region gives other inputs, so another batch: %+v", de.Batch)
+	}
+	if dn.Decision != "drop" || !strings.Contains(dn.Reason, "aggregate.item is empty") {
+		t.Errorf("no host: %+v", dn)
+	}
+	if da.PlanHash != p.ContentHash() || da.MaxLaunchesPerHour != runbooks.DefaultMaxLaunchesPerHour {
+		t.Errorf("plan hash %s, breaker %d", da.PlanHash, da.MaxLaunchesPerHour)
+	}
+}

@@ -42,6 +42,8 @@ func commands() []command {
 		{"actions", "list the action catalog", runActions},
 		{"triggers", "triggers test: what an EventBridge event or SQS batch would launch, propose or drop", runTriggers},
 		{"run", "start a containment run (--dry-run rehearses it); print its run id", runRun},
+		{"proposals", "the runs detections proposed, waiting for a responder's launch", runProposals},
+		{"launch", "launch a proposed run (signed with your SSH key); print its run id", runLaunch},
 		{"status", "show a run's steps and waiting gates; --follow: its progress until it ends", runStatus},
 		{"approve", "approve or deny the change a gate shows (signed with your SSH key)", runApprove},
 		{"approve-all", "break-glass: a lead approves every gate of a run, recorded as such", controlCommand(workflows.ActApproveAll, "RUN --reason R", "Break-glass approval of every current and later gate of a run. Leads only; recorded in the report.", false)},

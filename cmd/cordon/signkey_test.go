@@ -13,6 +13,31 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
+// writeKey writes a fresh ed25519 private key to path, as ssh-keygen
+// would, and returns its signer and its public key (authorized_keys form).
+func writeKey(t *testing.T, path string) (ssh.Signer, string) {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+}
+
 // Without --key and without a key at any default path, the request goes
 // unsigned; what the CLI says then names --key, every path it looked at,
 // and how to fix it, and a refusal for want of a signature says the same.
@@ -48,20 +73,7 @@ func TestNoSigningKeySaysWhereItLookedAndHowToFix(t *testing.T) {
 	}
 
 	// A key at a later default path is found, and then there is nothing to fix.
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(home, ".ssh", "id_rsa"), pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeKey(t, filepath.Join(home, ".ssh", "id_rsa"))
 	id = identity{as: "alice"}
 	if s, ok := id.signer(env); s == nil || !ok || id.noKeyHelp() != "" {
 		t.Errorf("key at ~/.ssh/id_rsa: signer %v, %t, help %q", s, ok, id.noKeyHelp())
