@@ -8,9 +8,9 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 )
 
-// loadAWSConfig loads the worker's own AWS credentials the standard way
-// (environment, shared config, instance or task role).
-func loadAWSConfig(ctx context.Context, region string) (aws.Config, error) {
+// LoadAWSConfig loads the worker's (or the intake's) own AWS credentials
+// the standard way (environment, shared config, instance or task role).
+func LoadAWSConfig(ctx context.Context, region string) (aws.Config, error) {
 	var opts []func(*awsconfig.LoadOptions) error
 	if region != "" {
 		opts = append(opts, awsconfig.WithRegion(region))

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/intake"
 	"github.com/cordon-ir/cordon/runbooks"
 )
 
@@ -175,9 +177,14 @@ func runPolicy(_ context.Context, env *cliEnv, args []string) int {
 	fs.StringVar(&opts.RolePath, "role-path", "/", "IAM path of the roles the runbooks may contain, e.g. /workloads/")
 	fs.StringVar(&opts.PassRolePath, "pass-role-path", "/", "IAM path of the roles of quarantine instance profiles (passed to EC2)")
 	fs.StringVar(&opts.UserPath, "user-path", "/", "IAM path of the users the runbooks may contain")
+	forIntake := fs.Bool("intake", false, "print the detection intake's role policy instead: its queue and the finding reads the runbooks' triggers need")
+	queueARN := fs.String("queue-arn", "", "with --intake: the ARN of the queue the EventBridge rule targets (default any queue of --account-id)")
 	paths, exit, ok := parsePositional(fs, args, 1, -1)
 	if !ok {
 		return exit
+	}
+	if *forIntake {
+		return printIntakePolicy(env, paths, intake.PolicyOptions{Partition: opts.Partition, AccountID: opts.AccountID, QueueARN: *queueARN})
 	}
 	if err := opts.Validate(); err != nil {
 		fmt.Fprintf(env.stderr, "cordon policy: %v\n", err)
@@ -193,6 +200,9 @@ func runPolicy(_ context.Context, env *cliEnv, args []string) int {
 		return 0
 	}
 	fmt.Fprintln(env.stdout, string(policy.JSON()))
+	if slices.ContainsFunc(plans, func(p *runbooks.Plan) bool { return len(p.Triggers) > 0 }) {
+		fmt.Fprintln(env.stderr, "cordon policy: these runbooks have triggers: the detection intake's role has a policy of its own (cordon policy --intake)")
+	}
 	if len(unscoped) > 0 {
 		fmt.Fprintf(env.stderr, "cordon policy: %d permission(s) stay on Resource \"*\":\n", len(unscoped))
 		for _, u := range unscoped {

@@ -110,6 +110,17 @@ func (f Finding) SecurityHub(tb testing.TB) []byte {
 
 func object(m map[string]any, key string) map[string]any { return m[key].(map[string]any) }
 
+// Event is the fixture of package triggers (triggers/testdata) with
+// change, when not nil, applied to its JSON: an event of every kind, trap
+// and drop rule.
+func Event(tb testing.TB, fixture string, change func(event map[string]any)) []byte {
+	tb.Helper()
+	if change == nil {
+		change = func(map[string]any) {}
+	}
+	return edit(tb, fixture, change)
+}
+
 // edit is a fixture of package triggers with change applied to its JSON.
 func edit(tb testing.TB, fixture string, change func(map[string]any)) []byte {
 	tb.Helper()
