@@ -87,8 +87,7 @@ func runLaunch(ctx context.Context, env *cliEnv, args []string) int {
 	if !ok {
 		return exit
 	}
-	if *breakGlass && strings.TrimSpace(*reason) == "" {
-		fmt.Fprintln(env.stderr, "cordon launch: --break-glass needs --reason R: it goes into the record")
+	if !reasonGiven(env, *breakGlass, *reason, "cordon launch: --break-glass needs --reason R: it goes into the record") {
 		return 2
 	}
 	signer, ok := id.signer(env)
@@ -123,4 +122,14 @@ func runLaunch(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stdout, "%s\nlaunched: cordon status %s\n", res.RunID, res.RunID)
 	}
 	return 0
+}
+
+// reasonGiven says whether a flag that must be explained (--force,
+// --break-glass) came with --reason; when it did not, it prints missing.
+func reasonGiven(env *cliEnv, set bool, reason, missing string) bool {
+	if set && strings.TrimSpace(reason) == "" {
+		fmt.Fprintln(env.stderr, missing)
+		return false
+	}
+	return true
 }

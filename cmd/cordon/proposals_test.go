@@ -65,7 +65,7 @@ func TestProposalsAndLaunch(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := intake.Options{TaskQueue: "cli-launch-intake", RunTaskQueue: "cli-launch", IntakeID: "cordon-intake", Signer: intakeSigner,
-		Logger: slog.New(slog.DiscardHandler), StatusEvery: 200 * time.Millisecond, OutcomeWait: 20 * time.Second}
+		Logger: slog.New(slog.DiscardHandler), StatusEvery: 200 * time.Millisecond, OutcomeWait: time.Minute}
 	iw, err := intake.NewWorker(box.Client(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestProposalsAndLaunch(t *testing.T) {
 	conn := []string{"--address", box.Temporal().Address, "--namespace", box.Temporal().Namespace}
 
 	var listed []intake.ProposalSummary
-	for deadline := time.Now().Add(10 * time.Second); len(listed) == 0; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); len(listed) == 0; time.Sleep(50 * time.Millisecond) {
 		stdout, stderr, code := cordon(t, append([]string{"proposals", "--json"}, conn...)...)
 		if code != 0 {
 			t.Fatalf("cordon proposals: exit %d: %s", code, stderr)
@@ -107,13 +107,13 @@ func TestProposalsAndLaunch(t *testing.T) {
 		t.Errorf("cordon proposals:\n%s", stdout)
 	}
 
-	_, stderr, code := cordon(t, append([]string{"launch", id, "--as", "cordon-intake", "--key", intakeKey}, conn...)...)
+	_, stderr, code := cordon(t, append([]string{"launch", id, "--as", "cordon-intake", "--key", intakeKey, "--wait", "2m"}, conn...)...)
 	if code != 1 || !strings.Contains(stderr, "refused") || !strings.Contains(stderr, "the proposal stays open") {
 		t.Fatalf("the intake's launch: exit %d\n%s", code, stderr)
 	}
 	var runID string
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		stdout, stderr, code := cordon(t, append([]string{"launch", id, "--as", "alice", "--key", aliceKey}, conn...)...)
+		stdout, stderr, code := cordon(t, append([]string{"launch", id, "--as", "alice", "--key", aliceKey, "--wait", "2m"}, conn...)...)
 		if code == 0 {
 			runID = strings.SplitN(stdout, "\n", 2)[0]
 			break

@@ -269,8 +269,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	if !ok {
 		return exit
 	}
-	if *force && strings.TrimSpace(*reason) == "" {
-		fmt.Fprintln(env.stderr, "cordon run: --force needs --reason R: a second containment of the same target is recorded with why")
+	if !reasonGiven(env, *force, *reason, "cordon run: --force needs --reason R: a second containment of the same target is recorded with why") {
 		return 2
 	}
 	start := runctl.StartOptions{PlanHash: *planHash,

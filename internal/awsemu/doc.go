@@ -2,7 +2,8 @@
 //
 // It owns an in-memory model of the small slice of EC2, IAM, Auto Scaling,
 // Elastic Load Balancing (v2 and classic) and STS that containment runbooks
-// touch, served over HTTP on 127.0.0.1 in the real AWS query protocols, so the
+// touch, served over HTTP on 127.0.0.1 in the real AWS query protocols (and
+// of the services below in theirs), so the
 // unmodified aws-sdk-go-v2 clients work against it: they only need
 // BaseEndpoint pointed at [Emulator.URL]. It also records every call (for
 // "dry run mutates nothing" assertions and request-id timelines) and injects
@@ -71,8 +72,103 @@
 // [Emulator.PutSecurityHubFinding], [Emulator.EnableSecurityHub] and
 // [Emulator.PutHealthEvent].
 //
+// # Accounts
+//
+// The emulator holds one world per AWS account (accounts.go). Every access
+// key belongs to an account: a seeded user's key to the user's account
+// ([UserSpec].Account), an AssumeRole session to its role's account
+// ([RoleSpec].Account; cross-account AssumeRole works when the role's
+// TrustedPrincipals name the caller or its account root), any other key
+// to the default account (Options.AccountID). A call acts in its caller's
+// account: it sees that account's instances, snapshots, roles, keys and
+// commands only. [Emulator.AddAccount] makes an empty account,
+// [Emulator.Accounts] lists them, [Emulator.AccountState] copies one, and
+// GET /_emu/state?account=ID serves it. Across accounts, only what AWS
+// allows and Cordon's forensic handover needs: shared snapshots, KMS keys
+// whose policy names the other account, S3 buckets whose policy does, and
+// SQS queues by URL. The detection services keep their state AWS-wide,
+// keyed by account (and region), as their seeds name it.
+//
+// # Forensic services
+//
+// For evidence preservation it also speaks:
+//
+//   - S3 (REST-XML, path-style only: clients set UsePathStyle). Buckets
+//     are one namespace for every account, owned by their creator; another
+//     account reaches one only where its bucket policy allows (Allow/Deny
+//     statements by principal, action and resource; statements with a
+//     Condition are skipped). CreateBucket (with Object Lock), HeadBucket,
+//     ListBuckets, Put/GetObjectLockConfiguration (default retention
+//     GOVERNANCE or COMPLIANCE in days or years; Object Lock implies
+//     versioning), Put/GetBucketVersioning, Put/GetBucketPolicy,
+//     PutObject, GetObject, HeadObject (by key or versionId), DeleteObject
+//     and ListObjectsV2. PutObject verifies Content-MD5,
+//     x-amz-content-sha256 and the x-amz-checksum-* value (CRC32, CRC32C,
+//     CRC64NVME, SHA1, SHA256) in a header or an aws-chunked trailer,
+//     refusing a mismatch with BadDigest; without a checksum S3 stores a
+//     CRC64NVME, as S3 does, and GetObject and HeadObject answer the stored
+//     checksum when asked (x-amz-checksum-mode ENABLED), which the SDK then
+//     validates. A version under retention cannot be deleted (AccessDenied;
+//     GOVERNANCE yields to x-amz-bypass-governance-retention); a delete
+//     without a version id adds a delete marker. Over plain HTTP the Go SDK
+//     sends no checksum unless asked (ChecksumSHA256 or ChecksumAlgorithm)
+//     and needs a seekable body. IAM actions are S3's own:
+//     s3:GetObjectVersion for a GetObject naming a version,
+//     s3:PutBucketObjectLockConfiguration for PutObjectLockConfiguration.
+//     Throttled calls answer SlowDown. Objects stay in memory (64 MiB each
+//     at most). Inspect with [Emulator.Buckets] and [Emulator.S3Object];
+//     [Emulator.TamperObject] alters stored bytes behind S3's back, as a
+//     chain of custody must catch.
+//   - EC2 snapshots across accounts: encrypted volumes
+//     ([InstanceSpec].EncryptedVolumes, VolumeKMSKeyID) give encrypted
+//     snapshots; CopySnapshot re-encrypts (KmsKeyId needs Encrypted) and
+//     completes like CreateSnapshot (SetSnapshotCompletion); a copy whose
+//     source or destination key the caller may not use ends in state error
+//     ("Given key ID is not accessible"), as EC2 checks keys
+//     asynchronously. ModifySnapshotAttribute shares by createVolumePermission
+//     (refused with OperationNotPermitted for the aws/ebs key, and publicly
+//     for any encrypted snapshot); DescribeSnapshotAttribute lists it; the
+//     other account sees shared snapshots in DescribeSnapshots
+//     (RestorableByUserIds, OwnerIds) and copies them into its own account.
+//   - KMS (awsJson 1.1): CreateKey, DescribeKey, ListKeys, CreateAlias,
+//     ListAliases, Get/PutKeyPolicy. Each account has alias/aws/ebs (AWS
+//     managed, its own account only) per region, made on first use; a
+//     customer key's policy decides what other accounts may do with it.
+//     Seed with [Emulator.AddKMSKey]; inspect with [Emulator.KMSKeys].
+//   - SSM Run Command (awsJson 1.1): DescribeInstanceInformation,
+//     SendCommand, ListCommandInvocations, GetCommandInvocation. Only
+//     instances registered with [Emulator.SetSSMManaged] have an agent;
+//     SendCommand to any other fails with InvalidInstanceId. What a
+//     command does is up to a programmable agent, [Emulator.SetSSMResponder]:
+//     output, exit code (non-zero: Failed), a run time on the emulator's
+//     clock (InProgress until then), an execution timeout (TimedOut) and
+//     the objects it uploads to S3, written when it succeeds as the
+//     instance's role (the bucket must allow it; a refused upload fails
+//     the invocation), with its stdout and stderr under OutputS3KeyPrefix
+//     when it names an output bucket. [DefaultSSMResponder] echoes shell
+//     commands, and treats a document named like Memory or a command
+//     running avml, lime or insmod as a memory acquisition
+//     ([MemoryAcquisition]): it uploads the instance's deterministic
+//     [MemoryImage] to the s3:// URL in the command, else to
+//     <OutputS3KeyPrefix>/<instance id>/memory.lime, and prints its
+//     SHA-256. Tests and the demo recompute that image to check the
+//     evidence; a responder that returns SSMResult{TimedOut: true} or an
+//     exit code rehearses a capture that fails. Inspect with
+//     [Emulator.SSMCommands].
+//   - CloudTrail LookupEvents (awsJson 1.1): an account's history is every
+//     management call the emulator served to that account's callers, in
+//     the region they signed for (so "what did this access key do" is what
+//     it really did), plus events added with [Emulator.AddCloudTrailEvent]
+//     (the attacker's calls from before). One lookup attribute at most
+//     (AccessKeyId, Username — an assumed role's session name —,
+//     EventName, ResourceName, ResourceType, EventSource, ReadOnly,
+//     EventId), StartTime/EndTime within 90 days, newest first,
+//     MaxResults up to 50 and NextToken. Data events (S3 object calls, SQS
+//     messages) are left out, as in CloudTrail's event history; unlike it,
+//     a call appears at once, and only while the call log keeps it.
+//
 // Every service shares one pipeline: the caller is the identity of its
-// access key (calls act in the emulator's account), [Emulator.Deny] refuses
+// access key (calls act in that key's account), [Emulator.Deny] refuses
 // an action naming it as AWS does, [Emulator.SetThrottling],
 // [Emulator.FailNext], [Emulator.LoseResponses], [Emulator.SetLatency] and
 // [Emulator.SetConsistencyLag] apply, and every call is in [Emulator.Calls].

@@ -29,6 +29,7 @@ func ec2Operations() []operation {
 		op("GetConsoleOutput", false, (*Emulator).getConsoleOutput),
 		op("DescribeInstanceTypes", false, (*Emulator).describeInstanceTypes),
 		op("DescribeLockedSnapshots", false, (*Emulator).describeLockedSnapshots),
+		op("DescribeSnapshotAttribute", false, (*Emulator).describeSnapshotAttribute),
 		op("CreateSecurityGroup", true, (*Emulator).createSecurityGroup),
 		op("AuthorizeSecurityGroupIngress", true, func(e *Emulator, r *request) ([]node, *apiError) { return e.authorizeSecurityGroup(r, true) }),
 		op("AuthorizeSecurityGroupEgress", true, func(e *Emulator, r *request) ([]node, *apiError) { return e.authorizeSecurityGroup(r, false) }),
@@ -42,6 +43,8 @@ func ec2Operations() []operation {
 		op("CreateSnapshot", true, (*Emulator).createSnapshot),
 		op("LockSnapshot", true, (*Emulator).lockSnapshot),
 		op("DeleteSnapshot", true, (*Emulator).deleteSnapshot),
+		op("CopySnapshot", true, (*Emulator).copySnapshot),
+		op("ModifySnapshotAttribute", true, (*Emulator).modifySnapshotAttribute),
 		op("ModifyInstanceMetadataOptions", true, (*Emulator).modifyInstanceMetadataOptions),
 		op("DisassociateIamInstanceProfile", true, (*Emulator).disassociateIamInstanceProfile),
 		op("StopInstances", true, (*Emulator).stopInstances),
@@ -273,7 +276,7 @@ func (e *Emulator) describeInstances(r *request) ([]node, *apiError) {
 		}
 		reservations = append(reservations, item(
 			leaf("reservationId", page[i].ReservationID),
-			leaf("ownerId", e.account),
+			leaf("ownerId", e.w.account),
 			set("groupSet", nil),
 			set("instancesSet", insts),
 		))
@@ -343,7 +346,7 @@ func (e *Emulator) renderInstance(in *Instance) node {
 			leaf("subnetId", n.SubnetID),
 			leaf("vpcId", n.VPCID),
 			leaf("description", n.Description),
-			leaf("ownerId", e.account),
+			leaf("ownerId", e.w.account),
 			leaf("status", n.Status),
 			leaf("macAddress", n.MACAddress),
 			leaf("privateIpAddress", n.PrivateIP),
@@ -860,7 +863,8 @@ func (e *Emulator) describeVolumes(r *request) ([]node, *apiError) {
 			timeLeaf("createTime", v.CreateTime),
 			set("attachmentSet", attachments),
 			leaf("volumeType", v.VolumeType),
-			boolLeaf("encrypted", false),
+			boolLeaf("encrypted", v.Encrypted),
+			opt("kmsKeyId", v.KMSKeyID),
 			boolLeaf("multiAttachEnabled", false),
 			ec2TagSet(v.Tags),
 		))
@@ -914,7 +918,7 @@ func (e *Emulator) describeNetworkInterfaces(r *request) ([]node, *apiError) {
 			attachment = el("attachment",
 				leaf("attachmentId", n.AttachmentID),
 				leaf("instanceId", n.InstanceID),
-				leaf("instanceOwnerId", e.account),
+				leaf("instanceOwnerId", e.w.account),
 				intLeaf("deviceIndex", n.DeviceIndex),
 				leaf("status", "attached"),
 				timeLeaf("attachTime", n.AttachTime),
@@ -928,7 +932,7 @@ func (e *Emulator) describeNetworkInterfaces(r *request) ([]node, *apiError) {
 			leaf("vpcId", n.VPCID),
 			leaf("availabilityZone", n.AvailabilityZone),
 			leaf("description", n.Description),
-			leaf("ownerId", e.account),
+			leaf("ownerId", e.w.account),
 			boolLeaf("requesterManaged", n.RequesterManaged),
 			leaf("status", n.Status),
 			leaf("macAddress", n.MACAddress),
@@ -1014,7 +1018,7 @@ func (e *Emulator) describeSecurityGroups(r *request) ([]node, *apiError) {
 			case "description":
 				return one(g.Description), true
 			case "owner-id":
-				return one(e.account), true
+				return one(e.w.account), true
 			}
 			return nil, false
 		})
@@ -1032,12 +1036,12 @@ func (e *Emulator) describeSecurityGroups(r *request) ([]node, *apiError) {
 }
 
 func (e *Emulator) groupARN(id string) string {
-	return fmt.Sprintf("arn:aws:ec2:%s:%s:security-group/%s", e.region, e.account, id)
+	return fmt.Sprintf("arn:aws:ec2:%s:%s:security-group/%s", e.region, e.w.account, id)
 }
 
 func (e *Emulator) renderGroup(g *SecurityGroup) node {
 	return item(
-		leaf("ownerId", e.account),
+		leaf("ownerId", e.w.account),
 		leaf("groupId", g.ID),
 		leaf("groupName", g.Name),
 		leaf("groupDescription", g.Description),
@@ -1054,7 +1058,7 @@ func (e *Emulator) permissionSet(name string, perms []Permission) node {
 	for _, p := range perms {
 		var groups, v4, v6, pl []node
 		for _, g := range p.GroupIDs {
-			groups = append(groups, item(leaf("groupId", g), leaf("userId", e.account)))
+			groups = append(groups, item(leaf("groupId", g), leaf("userId", e.w.account)))
 		}
 		for _, c := range p.CIDRs {
 			v4 = append(v4, item(leaf("cidrIp", c)))
@@ -1563,7 +1567,14 @@ func (e *Emulator) newSnapshot(v *Volume, desc string, tags map[string]string, n
 	s := &Snapshot{
 		ID: e.newID("snap"), VolumeID: v.ID, VolumeSize: v.SizeGiB, Description: desc,
 		State: "pending", Progress: "0%", StartTime: now, Tags: tags,
+		OwnerID: e.w.account, Encrypted: v.Encrypted, KMSKeyID: v.KMSKeyID,
 	}
+	e.addSnapshot(s)
+	return s
+}
+
+// addSnapshot stores a new snapshot of e.w's account.
+func (e *Emulator) addSnapshot(s *Snapshot) {
 	if s.Tags == nil {
 		s.Tags = map[string]string{}
 	}
@@ -1572,7 +1583,6 @@ func (e *Emulator) newSnapshot(v *Volume, desc string, tags map[string]string, n
 	// A new snapshot id may not be visible yet to the next calls naming
 	// it (SetConsistencyLag).
 	e.created(s.ID)
-	return s
 }
 
 func (e *Emulator) createSnapshots(r *request) ([]node, *apiError) {
@@ -1611,13 +1621,13 @@ func (e *Emulator) createSnapshots(r *request) ([]node, *apiError) {
 		items = append(items, item(
 			leaf("description", s.Description),
 			ec2TagSet(s.Tags),
-			boolLeaf("encrypted", false),
+			boolLeaf("encrypted", s.Encrypted),
 			leaf("volumeId", s.VolumeID),
 			leaf("state", s.State),
 			intLeaf("volumeSize", s.VolumeSize),
 			timeLeaf("startTime", s.StartTime),
 			leaf("progress", s.Progress),
-			leaf("ownerId", e.account),
+			leaf("ownerId", s.OwnerID),
 			leaf("snapshotId", s.ID),
 		))
 		e.failIfListed(s)
@@ -1633,10 +1643,11 @@ func (e *Emulator) snapshotFields(s *Snapshot) []node {
 		opt("statusMessage", snapshotStateMessage(s)),
 		timeLeaf("startTime", s.StartTime),
 		leaf("progress", s.Progress),
-		leaf("ownerId", e.account),
+		leaf("ownerId", s.OwnerID),
 		intLeaf("volumeSize", s.VolumeSize),
 		leaf("description", s.Description),
-		boolLeaf("encrypted", false),
+		boolLeaf("encrypted", s.Encrypted),
+		opt("kmsKeyId", s.KMSKeyID),
 		leaf("storageTier", "standard"),
 		ec2TagSet(s.Tags),
 	}
@@ -1672,10 +1683,13 @@ func (e *Emulator) failIfListed(s *Snapshot) {
 
 // snapshotStateMessage is a snapshot's StateMessage: why it failed.
 func snapshotStateMessage(s *Snapshot) string {
-	if s.State == "error" {
-		return SnapshotFailedMessage
+	switch {
+	case s.State != "error":
+		return ""
+	case s.StateMessage != "":
+		return s.StateMessage
 	}
-	return ""
+	return SnapshotFailedMessage
 }
 
 // advanceSnapshot applies the completion rule to a snapshot being described.
@@ -1698,60 +1712,6 @@ func (e *Emulator) advanceSnapshot(s *Snapshot, now time.Time) {
 		pct = min(pct, int(100*elapsed/rule.After))
 	}
 	s.Progress = strconv.Itoa(max(pct, 0)) + "%"
-}
-
-func (e *Emulator) describeSnapshots(r *request) ([]node, *apiError) {
-	ids := r.p.list("SnapshotId")
-	for _, id := range ids {
-		if _, err := e.snapshot(id); err != nil {
-			return nil, err
-		}
-	}
-	if owners := r.p.list("Owner"); len(owners) > 0 && !slices.Contains(owners, "self") && !slices.Contains(owners, e.account) {
-		return []node{set("snapshotSet", nil)}, nil
-	}
-	if owners := r.p.list("OwnerId"); len(owners) > 0 && !slices.Contains(owners, "self") && !slices.Contains(owners, e.account) {
-		return []node{set("snapshotSet", nil)}, nil
-	}
-	fs := r.p.filters()
-	var matched []*Snapshot
-	for _, id := range e.w.snapOrder {
-		s, ok := e.w.snapshots[id]
-		if !ok || (len(ids) > 0 && !slices.Contains(ids, id)) {
-			continue
-		}
-		ok, err := matchFilters(fs, s.Tags, func(name string) ([]string, bool) {
-			switch name {
-			case "snapshot-id":
-				return one(s.ID), true
-			case "volume-id":
-				return one(s.VolumeID), true
-			case "status":
-				return one(s.State), true
-			case "owner-id":
-				return one(e.account), true
-			case "description":
-				return one(s.Description), true
-			}
-			return nil, false
-		})
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			matched = append(matched, s)
-		}
-	}
-	start, end, next, err := paginate(r.p, len(matched))
-	if err != nil {
-		return nil, err
-	}
-	var items []node
-	for _, s := range matched[start:end] {
-		e.advanceSnapshot(s, r.now)
-		items = append(items, item(e.snapshotFields(s)...))
-	}
-	return []node{set("snapshotSet", items), opt("nextToken", next)}, nil
 }
 
 // snapshot resolves a snapshot id a client named, honouring the
@@ -1782,7 +1742,7 @@ func (l *SnapshotLock) lockState(now time.Time) string {
 func (e *Emulator) lockFields(s *Snapshot, now time.Time) []node {
 	l := s.Lock
 	out := []node{
-		leaf("ownerId", e.account),
+		leaf("ownerId", s.OwnerID),
 		leaf("snapshotId", s.ID),
 		leaf("lockState", l.lockState(now)),
 		timeLeaf("lockCreatedOn", l.CreatedOn),
@@ -2010,7 +1970,7 @@ func (e *Emulator) describeVpcs(r *request) ([]node, *apiError) {
 		}
 		if ok {
 			items = append(items, item(
-				leaf("vpcId", v.ID), leaf("ownerId", e.account), leaf("state", "available"),
+				leaf("vpcId", v.ID), leaf("ownerId", e.w.account), leaf("state", "available"),
 				leaf("cidrBlock", v.CIDR), leaf("instanceTenancy", "default"),
 				boolLeaf("isDefault", v.IsDefault), ec2TagSet(v.Tags),
 			))
@@ -2056,8 +2016,8 @@ func (e *Emulator) describeSubnets(r *request) ([]node, *apiError) {
 				leaf("subnetId", s.ID), leaf("vpcId", s.VPCID), leaf("state", "available"),
 				leaf("cidrBlock", s.CIDR), leaf("availabilityZone", s.AvailabilityZone),
 				intLeaf("availableIpAddressCount", 250), boolLeaf("defaultForAz", false),
-				boolLeaf("mapPublicIpOnLaunch", false), leaf("ownerId", e.account),
-				leaf("subnetArn", fmt.Sprintf("arn:aws:ec2:%s:%s:subnet/%s", e.region, e.account, s.ID)),
+				boolLeaf("mapPublicIpOnLaunch", false), leaf("ownerId", e.w.account),
+				leaf("subnetArn", fmt.Sprintf("arn:aws:ec2:%s:%s:subnet/%s", e.region, e.w.account, s.ID)),
 				ec2TagSet(s.Tags),
 			))
 		}

@@ -387,7 +387,7 @@ func (e *Emulator) describeRouteTables(r *request) ([]node, *apiError) {
 		for _, rt := range t.Routes {
 			owner := node{omit: true}
 			if rt.InstanceID != "" {
-				owner = leaf("instanceOwnerId", e.account)
+				owner = leaf("instanceOwnerId", e.w.account)
 			}
 			origin := "CreateRoute"
 			if rt.GatewayID == "local" {
@@ -408,7 +408,7 @@ func (e *Emulator) describeRouteTables(r *request) ([]node, *apiError) {
 			))
 		}
 		items = append(items, item(
-			leaf("routeTableId", t.ID), leaf("vpcId", t.VPCID), leaf("ownerId", e.account),
+			leaf("routeTableId", t.ID), leaf("vpcId", t.VPCID), leaf("ownerId", e.w.account),
 			set("routeSet", routes), set("associationSet", assocs), set("propagatingVgwSet", nil), ec2TagSet(t.Tags),
 		))
 	}
@@ -458,7 +458,7 @@ func (e *Emulator) renderACL(a *NetworkACL) node {
 		assocs = append(assocs, item(leaf("networkAclAssociationId", aid), leaf("networkAclId", a.ID), leaf("subnetId", a.Associations[aid])))
 	}
 	return item(
-		leaf("networkAclId", a.ID), leaf("vpcId", a.VPCID), boolLeaf("default", a.IsDefault), leaf("ownerId", e.account),
+		leaf("networkAclId", a.ID), leaf("vpcId", a.VPCID), boolLeaf("default", a.IsDefault), leaf("ownerId", e.w.account),
 		set("entrySet", es), set("associationSet", assocs), ec2TagSet(a.Tags),
 	)
 }
@@ -491,7 +491,7 @@ func (e *Emulator) describeNetworkAcls(r *request) ([]node, *apiError) {
 			case "association.association-id":
 				return sortedKeys(a.Associations), true
 			case "owner-id":
-				return one(e.account), true
+				return one(e.w.account), true
 			}
 			return nil, false
 		})
@@ -685,7 +685,7 @@ func (e *Emulator) deleteSecurityGroup(r *request) ([]node, *apiError) {
 func (e *Emulator) renderAddress(a *Address) node {
 	owner := node{omit: true}
 	if a.NetworkInterfaceID != "" {
-		owner = leaf("networkInterfaceOwnerId", e.account)
+		owner = leaf("networkInterfaceOwnerId", e.w.account)
 	}
 	return item(
 		leaf("publicIp", a.PublicIP), leaf("allocationId", a.AllocationID), leaf("domain", "vpc"),
@@ -727,7 +727,7 @@ func (e *Emulator) describeAddresses(r *request) ([]node, *apiError) {
 			case "domain":
 				return one("vpc"), true
 			case "network-interface-owner-id":
-				return one(e.account), true
+				return one(e.w.account), true
 			}
 			return nil, false
 		})

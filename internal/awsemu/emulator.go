@@ -73,8 +73,12 @@ type Emulator struct {
 	ops             map[string]operation // key: service + "/" + action; read-only after New
 	rest            []operation          // the REST operations, for routing by path; read-only after New
 
-	mu                 sync.Mutex
+	mu sync.Mutex
+	// w is the world of the account being served: the default account's
+	// (worlds[account]) except while a request from another account's
+	// caller is handled or a seed call names another account (inAccount).
 	w                  *world
+	worlds             map[string]*world
 	rng                *rand.Rand
 	usedIDs            map[string]bool
 	requestSeq         uint64
@@ -82,6 +86,21 @@ type Emulator struct {
 	faults             faults
 	snapRule           SnapshotCompletion
 	pendingTransitions int
+	// buckets are S3's, one namespace for every account (s3.go).
+	buckets map[string]*S3Bucket
+	// ssmResponder is the emulated SSM agent; nil means DefaultSSMResponder.
+	ssmResponder SSMResponder
+	// trail holds the CloudTrail events added from outside (cloudtrail.go).
+	trail []*CloudTrailEvent
+	// queues are SQS's, of every account: a queue is named by its account
+	// and region, and one account may reach another's (sqs_queue.go).
+	queues map[queueKey]*sqsQueue
+	// The detection services' state, of every account, keyed by account
+	// (and region): GuardDuty detectors (guardduty.go), Security Hub
+	// where it is enabled (securityhub.go), Health events (health.go).
+	detectors   map[accountRegion]*gdDetector
+	hubs        map[accountRegion]*securityHub
+	healthAccts map[string]*healthAccount
 	// sqsWake is closed (and dropped) when a queue changes, waking the
 	// long polls waiting on it (see waitForQueues).
 	sqsWake   chan struct{}
@@ -127,13 +146,19 @@ func New(o Options) *Emulator {
 		transitionDelay: o.StateTransitionDelay,
 		callLimit:       o.CallLogLimit,
 		defaultUser:     o.DefaultUserName,
-		w:               newWorld(),
+		w:               newWorld(o.AccountID),
 		rng:             rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		usedIDs:         map[string]bool{},
 	}
+	e.worlds = map[string]*world{o.AccountID: e.w}
+	e.queues = map[queueKey]*sqsQueue{}
+	e.detectors = map[accountRegion]*gdDetector{}
+	e.hubs = map[accountRegion]*securityHub{}
+	e.healthAccts = map[string]*healthAccount{}
 	e.ops = map[string]operation{}
 	for _, group := range [][]operation{ec2Operations(), iamOperations(), autoScalingOperations(), autoScalingProtectionOperations(), elbOperations(), stsOperations(),
-		sqsOperations(), guardDutyOperations(), securityHubOperations(), healthOperations()} {
+		sqsOperations(), guardDutyOperations(), securityHubOperations(), healthOperations(),
+		s3Operations(), kmsOperations(), ssmOperations(), cloudTrailOperations()} {
 		for _, op := range group {
 			e.ops[op.service+"/"+op.action] = op
 			if op.path != "" {
@@ -223,7 +248,8 @@ func (e *Emulator) AWSConfig() aws.Config {
 	}
 }
 
-// AccountID is the emulated account.
+// AccountID is the emulator's default account: the one unknown access keys
+// and seed calls that name no account act in (see [Emulator.AddAccount]).
 func (e *Emulator) AccountID() string { return e.account }
 
 // Region is the emulated region.
@@ -267,10 +293,12 @@ func (e *Emulator) Operations() []OperationInfo {
 // principal is the identity behind an access key.
 type principal struct {
 	accessKeyID string
+	account     string // the account the identity belongs to
 	arn         string
 	userID      string
 	userName    string // empty for assumed roles
 	roleARN     string // set for assumed-role sessions
+	sessionName string // set for assumed-role sessions
 }
 
 // request is one decoded API call as handlers see it.
@@ -309,11 +337,23 @@ type Call struct {
 	IAMAction   string // e.g. "ec2:CreateTags"
 	Principal   string // caller ARN
 	AccessKeyID string
-	Mutating    bool
-	DryRun      bool
-	Status      int
-	ErrorCode   string
-	RequestID   string
+	// Account is the caller's account, empty when the call failed before
+	// its access key was resolved.
+	Account   string
+	Mutating  bool
+	DryRun    bool
+	Status    int
+	ErrorCode string
+	RequestID string
+	// Region is the region the call was signed for.
+	Region    string
+	SourceIP  string
+	UserAgent string
+	// Resources are the resources the request named (instance ids,
+	// snapshot ids, user names, buckets, ...), as CloudTrail lists them.
+	Resources []CallResource
+
+	identity principal // who called, for CloudTrail's userIdentity
 }
 
 // Calls returns every recorded request, oldest first.
@@ -361,12 +401,16 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveAdmin(w, r)
 		return
 	}
+	if isS3Request(r) {
+		e.serveS3(w, r)
+		return
+	}
 	if svc, ok := jsonService(r); ok {
 		e.serveJSON(w, r, svc)
 		return
 	}
 	e.mu.Lock()
-	call := Call{Time: e.clock(), RequestID: e.nextRequestID()}
+	call := Call{Time: e.clock(), RequestID: e.nextRequestID(), SourceIP: remoteIP(r), UserAgent: r.UserAgent()}
 	e.mu.Unlock()
 
 	status, body := e.handleAWS(w, r, &call)
@@ -443,22 +487,11 @@ func (e *Emulator) handleAWS(w http.ResponseWriter, r *http.Request, call *Call)
 // for the protocol to encode.
 func (e *Emulator) dispatch(op operation, rq *request, scope credentialScope, call *Call) (any, *apiError) {
 	call.Mutating = op.mutating
-	e.mu.Lock()
-	latency := e.faults.latency
-	e.mu.Unlock()
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-rq.ctx.Done():
-			t.Stop()
-			aerr := &apiError{Status: http.StatusServiceUnavailable, Code: "RequestCanceled", Message: "client went away"}
-			call.Status, call.ErrorCode = aerr.Status, aerr.Code
-			e.record(*call)
-			return nil, aerr
-		}
+	if aerr := e.waitLatency(rq.ctx); aerr != nil {
+		call.Status, call.ErrorCode = aerr.Status, aerr.Code
+		e.record(*call)
+		return nil, aerr
 	}
-
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	fail := func(aerr *apiError) (any, *apiError) {
@@ -466,20 +499,10 @@ func (e *Emulator) dispatch(op operation, rq *request, scope credentialScope, ca
 		e.recordLocked(*call)
 		return nil, aerr
 	}
-	rq.now = e.clock()
-	e.tick(rq.now)
-
-	caller, aerr := e.resolvePrincipal(op.service, scope.accessKeyID, rq.now)
+	leave, aerr := e.admit(call, rq, op, scope.accessKeyID, []string{op.iamAction()})
+	defer leave()
 	if aerr != nil {
 		return fail(aerr)
-	}
-	rq.caller = caller
-	call.Principal = caller.arn
-	if aerr := e.injectFault(op, rq.now); aerr != nil {
-		return fail(aerr)
-	}
-	if e.denied(caller, op.iamAction()) {
-		return fail(errDenied(op.service, caller, op.iamAction()))
 	}
 	if rq.dryRun && !op.mutating {
 		return fail(errDryRun())
@@ -508,21 +531,78 @@ func (e *Emulator) dispatch(op operation, rq *request, scope credentialScope, ca
 	return result, nil
 }
 
+// waitLatency applies the injected latency (SetLatency) before a call is
+// served, giving up when the client does.
+func (e *Emulator) waitLatency(ctx context.Context) *apiError {
+	e.mu.Lock()
+	latency := e.faults.latency
+	e.mu.Unlock()
+	if latency <= 0 {
+		return nil
+	}
+	t := time.NewTimer(latency)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "RequestCanceled", Message: "client went away"}
+	}
+}
+
+// admit is what every protocol's dispatcher does once a call is decoded
+// and before its handler runs: read the clock, resolve the caller and
+// serve in its account, inject faults, and refuse what an Emulator.Deny
+// rule denies (the first of perms that is, named in the call log). The
+// caller holds e.mu and calls leave, whatever the answer, once the
+// handler is done.
+func (e *Emulator) admit(call *Call, rq *request, op operation, accessKeyID string, perms []string) (leave func(), aerr *apiError) {
+	rq.now = e.clock()
+	e.tick(rq.now)
+	caller, aerr := e.resolvePrincipal(op.service, accessKeyID, rq.now)
+	if aerr != nil {
+		return func() {}, aerr
+	}
+	rq.caller = caller
+	call.Principal, call.Account, call.Region, call.identity = caller.arn, caller.account, rq.region, caller
+	call.Resources = requestResources(rq)
+	leave = e.serveIn(caller.account)
+	if aerr := e.injectFault(op, rq.now); aerr != nil {
+		return leave, aerr
+	}
+	for _, p := range perms {
+		if e.denied(caller, p) {
+			call.IAMAction = p
+			return leave, errDenied(op.service, caller, p)
+		}
+	}
+	return leave, nil
+}
+
 // safeHandle runs a handler, turning a panic into an InternalError so that
 // no input can take the emulator (and the test binary) down.
-func (e *Emulator) safeHandle(op operation, rq *request) (result any, aerr *apiError) {
+func (e *Emulator) safeHandle(op operation, rq *request) (any, *apiError) {
+	return recoverHandler(e, op.action, func() (any, *apiError) {
+		if op.serve != nil {
+			return op.serve(e, rq)
+		}
+		return op.handle(e, rq)
+	})
+}
+
+// recoverHandler runs handle, answering InternalError if it panics: the
+// one place every protocol's dispatcher turns an emulator bug into an
+// answer.
+func recoverHandler[T any](e *Emulator, action string, handle func() (T, *apiError)) (result T, aerr *apiError) {
 	defer func() {
 		if v := recover(); v != nil {
-			e.log.Error("awsemu: handler panicked", "action", op.action, "panic", v)
-			result, aerr = nil, &apiError{Status: http.StatusInternalServerError, Code: "InternalError",
-				Message: fmt.Sprintf("emulator bug in %s: %v", op.action, v)}
+			e.log.Error("awsemu: handler panicked", "action", action, "panic", v)
+			var zero T
+			result, aerr = zero, &apiError{Status: http.StatusInternalServerError, Code: "InternalError",
+				Message: fmt.Sprintf("emulator bug in %s: %v", action, v)}
 		}
 	}()
-	if op.serve != nil {
-		return op.serve(e, rq)
-	}
-	nodes, aerr := op.handle(e, rq)
-	return nodes, aerr
+	return handle()
 }
 
 func (e *Emulator) record(c Call) {
@@ -540,45 +620,6 @@ func (e *Emulator) recordLocked(c Call) {
 		"status", c.Status, "error", c.ErrorCode, "dry_run", c.DryRun, "request_id", c.RequestID)
 }
 
-// resolvePrincipal maps an access key to an identity: an AssumeRole session,
-// a seeded user's key, or the default user for any other key.
-func (e *Emulator) resolvePrincipal(svc, akid string, now time.Time) (principal, *apiError) {
-	if s, ok := e.w.sessions[akid]; ok {
-		if now.After(s.expiration) {
-			return principal{}, clientErr(http.StatusBadRequest, "ExpiredToken", "The security token included in the request is expired")
-		}
-		roleName := s.roleARN[strings.LastIndex(s.roleARN, "/")+1:]
-		return principal{
-			accessKeyID: akid,
-			arn:         fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", e.account, roleName, s.sessionName),
-			userID:      s.roleID + ":" + s.sessionName,
-			roleARN:     s.roleARN,
-		}, nil
-	}
-	for _, u := range e.w.users {
-		for i := range u.AccessKeys {
-			k := &u.AccessKeys[i]
-			if k.ID != akid {
-				continue
-			}
-			if k.Status != "Active" {
-				if svc == ServiceEC2 {
-					return principal{}, clientErr(http.StatusUnauthorized, "AuthFailure", "AWS was not able to validate the provided access credentials")
-				}
-				return principal{}, clientErr(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
-			}
-			k.LastUsedDate, k.LastUsedService, k.LastUsedRegion = now, iamPrefix(svc), e.region
-			return principal{accessKeyID: akid, arn: u.ARN, userID: u.ID, userName: u.Name}, nil
-		}
-	}
-	return principal{
-		accessKeyID: akid,
-		arn:         fmt.Sprintf("arn:aws:iam::%s:user/%s", e.account, e.defaultUser),
-		userID:      "AIDACORDONEMULATOR00",
-		userName:    e.defaultUser,
-	}, nil
-}
-
 // errDenied is what AWS answers when no policy allows the action: EC2
 // UnauthorizedOperation, the query services and SQS AccessDenied (SQS's
 // JSON body names the coral AccessDeniedException type, its query-error
@@ -593,15 +634,26 @@ func errDenied(svc string, p principal, action string) *apiError {
 		aerr := clientErr(http.StatusForbidden, "AccessDenied", "%s", msg)
 		aerr.jsonType = "com.amazon.coral.service#AccessDeniedException"
 		return aerr
-	case ServiceGuardDuty, ServiceSecurityHub, ServiceHealth:
+	case ServiceGuardDuty, ServiceSecurityHub, ServiceHealth, ServiceKMS, ServiceSSM, ServiceCloudTrail:
 		return clientErr(http.StatusForbidden, "AccessDeniedException", "%s", msg)
 	}
 	return clientErr(http.StatusForbidden, "AccessDenied", "%s", msg)
 }
 
-// tick applies the time-driven changes that are due: instance state
-// transitions and time-based snapshot completion.
+// tick applies the time-driven changes that are due in every account.
 func (e *Emulator) tick(now time.Time) {
+	prev := e.w
+	defer func() { e.w = prev }()
+	for _, account := range sortedKeys(e.worlds) {
+		e.w = e.worlds[account]
+		e.tickWorld(now)
+	}
+}
+
+// tickWorld applies the time-driven changes that are due in e.w: instance
+// state transitions and time-based snapshot completion.
+func (e *Emulator) tickWorld(now time.Time) {
+	e.tickSSM(now)
 	if e.pendingTransitions > 0 {
 		for _, id := range e.w.instanceOrder {
 			in := e.w.instances[id]

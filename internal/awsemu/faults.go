@@ -257,7 +257,7 @@ func (e *Emulator) injectFault(op operation, now time.Time) *apiError {
 	if f := &e.faults; f.errRate > 0 && f.errRng != nil && f.errRng.Float64() < f.errRate {
 		if f.errRng.IntN(2) == 0 {
 			code := "InternalFailure"
-			if op.service == ServiceEC2 {
+			if op.service == ServiceEC2 || op.service == ServiceS3 {
 				code = "InternalError"
 			}
 			return &apiError{Status: http.StatusInternalServerError, Code: code, Message: "An internal error has occurred (injected)"}

@@ -31,7 +31,16 @@ func fastRetries(cfg aws.Config, attempts int) aws.Config {
 }
 
 func TestThrottlingAndStandardRetryer(t *testing.T) {
-	emu, _ := newFleet(t, awsemu.FleetSpec{Instances: 2})
+	// The emulator's clock stands still while the bucket is drained, so
+	// that a loaded machine cannot refill it between calls, then moves
+	// 10ms per reading so that retries find tokens again.
+	var mu sync.Mutex
+	now, step := time.Now(), time.Duration(0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(step); return now }
+	emu := awsemu.NewTestServer(t, awsemu.Options{Clock: clock})
+	if _, err := emu.SeedFleet(awsemu.FleetSpec{Instances: 2}); err != nil {
+		t.Fatal(err)
+	}
 	emu.SetThrottling(awsemu.Throttle{NonMutating: awsemu.Bucket{Capacity: 2, RefillPerSecond: 50}})
 	ctx := context.Background()
 
@@ -49,6 +58,9 @@ func TestThrottlingAndStandardRetryer(t *testing.T) {
 		t.Fatal("5 back-to-back calls against a bucket of 2 were never throttled")
 	}
 
+	mu.Lock()
+	step = 10 * time.Millisecond
+	mu.Unlock()
 	retrying := ec2.NewFromConfig(fastRetries(emu.AWSConfig(), 20))
 	for i := range 10 {
 		if _, err := retrying.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {

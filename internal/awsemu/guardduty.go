@@ -83,7 +83,7 @@ func (e *Emulator) PutGuardDutyFinding(account, region string, finding json.RawM
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	key := e.adminAccountRegion(account, region)
-	d, ok := e.w.detectors[key]
+	d, ok := e.detectors[key]
 	switch {
 	case ok && wantDetector != "" && wantDetector != d.id:
 		return "", fmt.Errorf("awsemu: put GuardDuty finding %s: account %s has detector %s in %s, not %s", id, key.account, d.id, key.region, wantDetector)
@@ -92,7 +92,7 @@ func (e *Emulator) PutGuardDutyFinding(account, region string, finding json.RawM
 			wantDetector = fmt.Sprintf("%016x%016x", e.rng.Uint64(), e.rng.Uint64())
 		}
 		d = &gdDetector{id: wantDetector, findings: map[string]map[string]any{}}
-		e.w.detectors[key] = d
+		e.detectors[key] = d
 	}
 	now := isoMillis(e.clock())
 	defaults := map[string]any{
@@ -129,7 +129,7 @@ func (e *Emulator) adminAccountRegion(account, region string) accountRegion {
 
 // callerScope is the account and region a call acts in.
 func (e *Emulator) callerScope(r *request) accountRegion {
-	return accountRegion{account: r.caller.account(), region: e.callRegion(r)}
+	return accountRegion{account: r.caller.account, region: e.callRegion(r)}
 }
 
 func (e *Emulator) gdListDetectors(r *request) (any, *apiError) {
@@ -142,7 +142,7 @@ func (e *Emulator) gdListDetectors(r *request) (any, *apiError) {
 		limit = n
 	}
 	var ids []string
-	if d, ok := e.w.detectors[e.callerScope(r)]; ok {
+	if d, ok := e.detectors[e.callerScope(r)]; ok {
 		ids = append(ids, d.id)
 	}
 	lo, hi, next, aerr := pageBounds(ServiceGuardDuty, len(ids), limit, r.query.Get("nextToken"))
@@ -158,7 +158,7 @@ func (e *Emulator) gdListDetectors(r *request) (any, *apiError) {
 
 // detector is the caller's detector named in the path.
 func (e *Emulator) detector(r *request) (*gdDetector, *apiError) {
-	d, ok := e.w.detectors[e.callerScope(r)]
+	d, ok := e.detectors[e.callerScope(r)]
 	if !ok || d.id != r.pathParams["detectorId"] {
 		return nil, errInvalid(ServiceGuardDuty, "The request is rejected because the input detectorId is not owned by the current account.")
 	}

@@ -164,10 +164,10 @@ func (e *Emulator) PutHealthEvent(account string, event json.RawMessage, entitie
 			value: a.EntityValue, status: status, updated: updated, tags: maps.Clone(a.Tags),
 		})
 	}
-	ha, ok := e.w.healthAccts[account]
+	ha, ok := e.healthAccts[account]
 	if !ok {
 		ha = &healthAccount{events: map[string]*healthEvent{}}
-		e.w.healthAccts[account] = ha
+		e.healthAccts[account] = ha
 	}
 	if _, ok := ha.events[ev.arn]; !ok {
 		ha.order = append(ha.order, ev.arn)
@@ -202,7 +202,7 @@ func (ev *healthEvent) apiShape() map[string]any {
 // healthEvents is the caller's account's events; Health is global, so the
 // region the call is signed for does not matter.
 func (e *Emulator) healthEvents(r *request) *healthAccount {
-	if ha, ok := e.w.healthAccts[r.caller.account()]; ok {
+	if ha, ok := e.healthAccts[r.caller.account]; ok {
 		return ha
 	}
 	return &healthAccount{}
@@ -314,7 +314,7 @@ func (e *Emulator) healthDescribeAffectedEntities(r *request) (any, *apiError) {
 				continue
 			}
 			item := map[string]any{
-				"entityArn": en.arn, "eventArn": ev.arn, "entityValue": en.value, "awsAccountId": r.caller.account(),
+				"entityArn": en.arn, "eventArn": ev.arn, "entityValue": en.value, "awsAccountId": r.caller.account,
 				"lastUpdatedTime": epochSeconds(en.updated), "statusCode": en.status,
 			}
 			if len(en.tags) > 0 {

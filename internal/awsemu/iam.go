@@ -590,7 +590,7 @@ func (e *Emulator) updateAssumeRolePolicy(r *request) ([]node, *apiError) {
 	switch locked := deniesAssumeToAll(doc); {
 	case locked && role.trustBeforeLock == nil:
 		role.trustBeforeLock = append([]string{}, role.TrustedPrincipals...)
-		role.TrustedPrincipals = []string{"arn:aws:iam::" + e.account + ":role/nobody-trust-policy-denies-all"}
+		role.TrustedPrincipals = []string{"arn:aws:iam::" + e.w.account + ":role/nobody-trust-policy-denies-all"}
 	case !locked && role.trustBeforeLock != nil:
 		role.TrustedPrincipals, role.trustBeforeLock = role.trustBeforeLock, nil
 	}

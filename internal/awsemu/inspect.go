@@ -23,13 +23,35 @@ type State struct {
 	AutoScalingGroups []AutoScalingGroup
 	TargetGroups      []TargetGroup
 	LoadBalancers     []LoadBalancer
+	// The forensic services: the account's S3 buckets (object bodies
+	// left out of the JSON), KMS keys and SSM commands.
+	Buckets     []S3Bucket
+	KMSKeys     []KMSKey
+	SSMCommands []SSMCommand
 }
 
-// State returns a deep copy of the current state.
+// State returns a deep copy of the default account's current state.
 func (e *Emulator) State() State {
+	s, _ := e.AccountState(e.account)
+	return s
+}
+
+// AccountState returns a deep copy of one account's current state; false
+// when the account does not exist.
+func (e *Emulator) AccountState(account string) (State, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if _, ok := e.worlds[account]; !ok {
+		return State{}, false
+	}
 	e.tick(e.clock())
+	var s State
+	_ = e.inAccount(account, func() error { s = e.stateLocked(); return nil })
+	return s, true
+}
+
+// stateLocked copies e.w. Caller holds e.mu.
+func (e *Emulator) stateLocked() State {
 	var s State
 	for _, k := range sortedKeys(e.w.vpcs) {
 		v := *e.w.vpcs[k]
@@ -76,6 +98,15 @@ func (e *Emulator) State() State {
 	for _, k := range sortedKeys(e.w.loadBalancers) {
 		s.LoadBalancers = append(s.LoadBalancers, e.w.loadBalancers[k].clone())
 	}
+	for _, name := range sortedKeys(e.buckets) {
+		if b := e.buckets[name]; b.Owner == e.w.account {
+			s.Buckets = append(s.Buckets, b.clone())
+		}
+	}
+	for _, id := range sortedKeys(e.w.kms().keys) {
+		s.KMSKeys = append(s.KMSKeys, e.w.kms().keys[id].clone())
+	}
+	s.SSMCommands = e.ssmCommandsLocked()
 	return s
 }
 
@@ -173,7 +204,16 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	var v any
 	switch r.URL.Path {
 	case "/_emu/state":
-		v = e.State()
+		account := r.URL.Query().Get("account")
+		if account == "" {
+			account = e.account
+		}
+		st, ok := e.AccountState(account)
+		if !ok {
+			http.Error(w, `{"error":"no such account"}`, http.StatusNotFound)
+			return
+		}
+		v = st
 	case "/_emu/calls":
 		calls := e.Calls()
 		if calls == nil {

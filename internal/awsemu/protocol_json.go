@@ -59,6 +59,12 @@ func protocolFor(svc string) jsonProtocol {
 			typePrefix: "com.amazonaws.sqs#", invalidCode: "InvalidParameterValue"}
 	case ServiceHealth:
 		return jsonProtocol{target: healthTarget, contentType: "application/x-amz-json-1.1", invalidCode: "ValidationException"}
+	case ServiceKMS:
+		return jsonProtocol{target: kmsTarget, contentType: "application/x-amz-json-1.1", invalidCode: "ValidationException"}
+	case ServiceSSM:
+		return jsonProtocol{target: ssmTarget, contentType: "application/x-amz-json-1.1", invalidCode: "ValidationException"}
+	case ServiceCloudTrail:
+		return jsonProtocol{target: cloudTrailTarget, contentType: "application/x-amz-json-1.1", invalidCode: "InvalidParameterException"}
 	case ServiceSecurityHub:
 		return jsonProtocol{contentType: "application/json", pascalErrors: true, invalidCode: "InvalidInputException"}
 	default: // ServiceGuardDuty
@@ -78,7 +84,7 @@ func errInvalid(svc, format string, args ...any) *apiError {
 func jsonService(r *http.Request) (string, bool) {
 	if scope, err := parseAuthorization(r.Header.Get("Authorization")); err == nil {
 		switch scope.signingName {
-		case ServiceSQS, ServiceGuardDuty, ServiceSecurityHub, ServiceHealth:
+		case ServiceSQS, ServiceGuardDuty, ServiceSecurityHub, ServiceHealth, ServiceKMS, ServiceSSM, ServiceCloudTrail:
 			return scope.signingName, true
 		}
 		return "", false
@@ -89,6 +95,12 @@ func jsonService(r *http.Request) (string, bool) {
 		return ServiceSQS, true
 	case strings.HasPrefix(target, healthTarget+"."):
 		return ServiceHealth, true
+	case strings.HasPrefix(target, kmsTarget+"."):
+		return ServiceKMS, true
+	case strings.HasPrefix(target, ssmTarget+"."):
+		return ServiceSSM, true
+	case strings.HasPrefix(target, cloudTrailTarget+"."):
+		return ServiceCloudTrail, true
 	case path == "/detector" || strings.HasPrefix(path, "/detector/"):
 		return ServiceGuardDuty, true
 	case path == "/findings" || strings.HasPrefix(path, "/findings/"):
@@ -101,7 +113,7 @@ func jsonService(r *http.Request) (string, bool) {
 func (e *Emulator) serveJSON(w http.ResponseWriter, r *http.Request, svc string) {
 	proto := protocolFor(svc)
 	e.mu.Lock()
-	call := Call{Time: e.clock(), RequestID: e.nextRequestID(), Service: svc}
+	call := Call{Time: e.clock(), RequestID: e.nextRequestID(), SourceIP: remoteIP(r), UserAgent: r.UserAgent(), Service: svc}
 	e.mu.Unlock()
 
 	body, aerr := e.handleJSON(w, r, proto, &call)
@@ -273,15 +285,6 @@ func pageBounds(svc string, n, limit int, token string) (lo, hi int, next string
 	return lo, hi, next, nil
 }
 
-// account is the AWS account the principal belongs to, read from its ARN.
-func (p principal) account() string {
-	fields := strings.SplitN(p.arn, ":", 6)
-	if len(fields) < 5 {
-		return ""
-	}
-	return fields[4]
-}
-
 // throttleError is how each service answers a call its rate limit refuses:
 // EC2 RequestLimitExceeded, SQS RequestThrottled (the error its API
 // reference lists), Security Hub LimitExceededException with HTTP 429,
@@ -293,9 +296,11 @@ func throttleError(svc string) *apiError {
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "RequestLimitExceeded", Message: "Request limit exceeded.", sender: true}
 	case ServiceSQS:
 		return clientErr(http.StatusBadRequest, "RequestThrottled", "Rate exceeded")
+	case ServiceS3:
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "SlowDown", Message: "Please reduce your request rate."}
 	case ServiceSecurityHub:
 		return clientErr(http.StatusTooManyRequests, "LimitExceededException", "Rate exceeded")
-	case ServiceGuardDuty, ServiceHealth:
+	case ServiceGuardDuty, ServiceHealth, ServiceKMS, ServiceSSM, ServiceCloudTrail:
 		return clientErr(http.StatusBadRequest, "ThrottlingException", "Rate exceeded")
 	}
 	return clientErr(http.StatusBadRequest, "Throttling", "Rate exceeded")

@@ -98,10 +98,10 @@ func (e *Emulator) EnableSecurityHub(account, region string) {
 }
 
 func (e *Emulator) enableSecurityHub(scope accountRegion) *securityHub {
-	hub, ok := e.w.hubs[scope]
+	hub, ok := e.hubs[scope]
 	if !ok {
 		hub = &securityHub{findings: map[shFindingKey]map[string]any{}}
-		e.w.hubs[scope] = hub
+		e.hubs[scope] = hub
 	}
 	return hub
 }
@@ -109,7 +109,7 @@ func (e *Emulator) enableSecurityHub(scope accountRegion) *securityHub {
 // hub is Security Hub where the caller acts.
 func (e *Emulator) hub(r *request) (*securityHub, *apiError) {
 	scope := e.callerScope(r)
-	hub, ok := e.w.hubs[scope]
+	hub, ok := e.hubs[scope]
 	if !ok {
 		return nil, clientErr(http.StatusUnauthorized, "InvalidAccessException",
 			"Account %s is not subscribed to AWS Security Hub in %s", scope.account, scope.region)

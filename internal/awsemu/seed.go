@@ -88,6 +88,11 @@ type InstanceSpec struct {
 	InstanceStoreRoot     bool
 	DisableAPIStop        bool
 	HibernationConfigured bool
+	// EncryptedVolumes encrypts the instance's volumes with VolumeKMSKeyID
+	// (a key id, ARN or alias of the default account), or with the
+	// account's AWS managed key alias/aws/ebs when that is empty.
+	EncryptedVolumes bool
+	VolumeKMSKeyID   string
 }
 
 // AddInstance creates an instance with its interfaces and volumes.
@@ -149,6 +154,18 @@ func (e *Emulator) addInstance(spec InstanceSpec) (*Instance, error) {
 	}
 	if spec.InstanceType == "" {
 		spec.InstanceType = "t3.large"
+	}
+	var volumeKey *KMSKey
+	if spec.EncryptedVolumes {
+		ref := spec.VolumeKMSKeyID
+		if ref == "" {
+			ref = ebsDefaultAlias
+		}
+		k, ok := e.findKey(e.region, ref, now)
+		if !ok {
+			return nil, fmt.Errorf("awsemu: add instance: KMS key %s does not exist in %s", ref, e.region)
+		}
+		volumeKey = k
 	}
 	nENI := clamp(spec.NetworkInterfaces, 1, 3, 1)
 	nVol := clamp(spec.Volumes, 1, 3, 2)
@@ -234,6 +251,9 @@ func (e *Emulator) addInstance(spec InstanceSpec) (*Instance, error) {
 		}
 		if name := spec.Tags["App"]; name != "" {
 			v.Tags["App"] = name
+		}
+		if volumeKey != nil {
+			v.Encrypted, v.KMSKeyID = true, volumeKey.ARN
 		}
 		e.w.volumes[v.ID] = v
 		in.BlockDevices = append(in.BlockDevices, BlockDevice{DeviceName: v.DeviceName, VolumeID: v.ID})
@@ -401,6 +421,9 @@ type RoleSpec struct {
 	// account, or "*"). Empty keeps the default: any caller may.
 	TrustedPrincipals []string
 	Tags              map[string]string
+	// Account is the account the role is created in; empty means the
+	// default account. Another account is added if it does not exist yet.
+	Account string
 }
 
 // AddRole creates a role (and optionally its instance profile) and returns it.
@@ -410,11 +433,16 @@ func (e *Emulator) AddRole(spec RoleSpec) (Role, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if _, ok := e.w.roles[spec.Name]; ok {
-		return Role{}, fmt.Errorf("awsemu: add role: %s already exists", spec.Name)
-	}
-	r, _ := e.addRole(spec, e.clock())
-	return r.clone(), nil
+	var out Role
+	err := e.inAccount(spec.Account, func() error {
+		if _, ok := e.w.roles[spec.Name]; ok {
+			return fmt.Errorf("awsemu: add role: %s already exists in account %s", spec.Name, e.w.account)
+		}
+		r, _ := e.addRole(spec, e.clock())
+		out = r.clone()
+		return nil
+	})
+	return out, err
 }
 
 func (e *Emulator) addRole(spec RoleSpec, now time.Time) (*Role, *InstanceProfile) {
@@ -423,7 +451,7 @@ func (e *Emulator) addRole(spec RoleSpec, now time.Time) (*Role, *InstanceProfil
 	}
 	r := &Role{
 		Name: spec.Name, ID: e.newKeyID("AROA"), Path: spec.Path,
-		ARN:        fmt.Sprintf("arn:aws:iam::%s:role%s%s", e.account, spec.Path, spec.Name),
+		ARN:        fmt.Sprintf("arn:aws:iam::%s:role%s%s", e.w.account, spec.Path, spec.Name),
 		CreateDate: now.Add(-30 * 24 * time.Hour).Truncate(time.Second),
 		AssumeRolePolicyDocument: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
 			`"Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`,
@@ -448,7 +476,7 @@ func (e *Emulator) addRole(spec RoleSpec, now time.Time) (*Role, *InstanceProfil
 	}
 	p := &InstanceProfile{
 		Name: spec.Name, ID: e.newKeyID("AIPA"), Path: spec.Path, CreateDate: r.CreateDate,
-		ARN:       fmt.Sprintf("arn:aws:iam::%s:instance-profile%s%s", e.account, spec.Path, spec.Name),
+		ARN:       fmt.Sprintf("arn:aws:iam::%s:instance-profile%s%s", e.w.account, spec.Path, spec.Name),
 		RoleNames: []string{r.Name},
 	}
 	e.w.profiles[p.Name] = p
@@ -464,6 +492,9 @@ type UserSpec struct {
 	MFADevices     int
 	InlinePolicies map[string]string
 	Tags           map[string]string
+	// Account is the account the user is created in; empty means the
+	// default account. Another account is added if it does not exist yet.
+	Account string
 }
 
 // AddUser creates a user; the returned copy carries the generated access
@@ -474,14 +505,24 @@ func (e *Emulator) AddUser(spec UserSpec) (User, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	var out User
+	err := e.inAccount(spec.Account, func() error {
+		var err error
+		out, err = e.addUser(spec)
+		return err
+	})
+	return out, err
+}
+
+func (e *Emulator) addUser(spec UserSpec) (User, error) {
 	if _, ok := e.w.users[spec.Name]; ok {
-		return User{}, fmt.Errorf("awsemu: add user: %s already exists", spec.Name)
+		return User{}, fmt.Errorf("awsemu: add user: %s already exists in account %s", spec.Name, e.w.account)
 	}
 	now := e.clock()
 	created := now.Add(-90 * 24 * time.Hour).Truncate(time.Second)
 	u := &User{
 		Name: spec.Name, ID: e.newKeyID("AIDA"), Path: "/", CreateDate: created,
-		ARN:            fmt.Sprintf("arn:aws:iam::%s:user/%s", e.account, spec.Name),
+		ARN:            fmt.Sprintf("arn:aws:iam::%s:user/%s", e.w.account, spec.Name),
 		InlinePolicies: maps.Clone(spec.InlinePolicies),
 		Tags:           cloneTags(spec.Tags),
 	}
@@ -498,7 +539,7 @@ func (e *Emulator) AddUser(spec UserSpec) (User, error) {
 	}
 	for i := range min(spec.MFADevices, 8) {
 		u.MFADevices = append(u.MFADevices, MFADevice{
-			SerialNumber: fmt.Sprintf("arn:aws:iam::%s:mfa/%s-%d", e.account, spec.Name, i+1),
+			SerialNumber: fmt.Sprintf("arn:aws:iam::%s:mfa/%s-%d", e.w.account, spec.Name, i+1),
 			EnableDate:   created.Add(time.Hour),
 		})
 	}
@@ -538,7 +579,7 @@ func (e *Emulator) addAutoScalingGroup(spec AutoScalingGroupSpec, now time.Time)
 	}
 	g := &AutoScalingGroup{
 		Name:            spec.Name,
-		ARN:             fmt.Sprintf("arn:aws:autoscaling:%s:%s:autoScalingGroup:%s:autoScalingGroupName/%s", e.region, e.account, e.newUUID(), spec.Name),
+		ARN:             fmt.Sprintf("arn:aws:autoscaling:%s:%s:autoScalingGroup:%s:autoScalingGroupName/%s", e.region, e.w.account, e.newUUID(), spec.Name),
 		MinSize:         spec.MinSize,
 		MaxSize:         spec.MaxSize,
 		DesiredCapacity: len(spec.InstanceIDs),
@@ -608,7 +649,7 @@ func (e *Emulator) addTargetGroup(spec TargetGroupSpec) *TargetGroup {
 		spec.TargetType = "instance"
 	}
 	g := &TargetGroup{
-		ARN:        fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s/%016x", e.region, e.account, spec.Name, e.rng.Uint64()),
+		ARN:        fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s/%016x", e.region, e.w.account, spec.Name, e.rng.Uint64()),
 		Name:       spec.Name,
 		Protocol:   "HTTP",
 		Port:       spec.Port,

@@ -65,7 +65,7 @@ func (e *Emulator) sqsCreateQueue(r *request) (any, *apiError) {
 	if in.QueueName == "" {
 		return nil, errMissingParameter("QueueName")
 	}
-	key := queueKey{account: r.caller.account(), region: e.callRegion(r), name: in.QueueName}
+	key := queueKey{account: r.caller.account, region: e.callRegion(r), name: in.QueueName}
 	if _, aerr := e.createQueue(key, in.Attributes, in.Tags, r.now); aerr != nil {
 		return nil, aerr
 	}
@@ -83,11 +83,11 @@ func (e *Emulator) sqsGetQueueURL(r *request) (any, *apiError) {
 	if in.QueueName == "" {
 		return nil, errMissingParameter("QueueName")
 	}
-	key := queueKey{account: r.caller.account(), region: e.callRegion(r), name: in.QueueName}
+	key := queueKey{account: r.caller.account, region: e.callRegion(r), name: in.QueueName}
 	if in.QueueOwnerAWSAccountId != "" {
 		key.account = in.QueueOwnerAWSAccountId
 	}
-	q, ok := e.w.queues[key]
+	q, ok := e.queues[key]
 	if !ok || e.notYetVisible(queueLagKey(q.arn)) {
 		return nil, errNoQueue()
 	}

@@ -146,7 +146,7 @@ func (e *Emulator) adminQueue(raw string) (*sqsQueue, error) {
 		return nil, errors.New("not a queue URL of the form http://host/<account>/<name>")
 	}
 	var found *sqsQueue
-	for _, q := range e.w.queues {
+	for _, q := range e.queues {
 		if q.key.account != account || q.key.name != name {
 			continue
 		}

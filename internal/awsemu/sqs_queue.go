@@ -233,7 +233,7 @@ func (e *Emulator) queueByARN(arn string) (*sqsQueue, bool) {
 	if len(f) != 6 || f[0] != "arn" || f[2] != "sqs" {
 		return nil, false
 	}
-	q, ok := e.w.queues[queueKey{account: f[4], region: f[3], name: f[5]}]
+	q, ok := e.queues[queueKey{account: f[4], region: f[3], name: f[5]}]
 	return q, ok
 }
 
@@ -252,7 +252,7 @@ func (e *Emulator) createQueue(key queueKey, attrs, tags map[string]string, now 
 	if aerr != nil {
 		return nil, aerr
 	}
-	if q, ok := e.w.queues[key]; ok {
+	if q, ok := e.queues[key]; ok {
 		for name, v := range given {
 			if q.attrs[name] != v {
 				return nil, sqsErr("QueueNameExists", "QueueAlreadyExists",
@@ -279,7 +279,7 @@ func (e *Emulator) createQueue(key queueKey, attrs, tags map[string]string, now 
 	if q.attrs["RedrivePolicy"] == "" {
 		delete(q.attrs, "RedrivePolicy") // an empty policy is no policy
 	}
-	e.w.queues[key] = q
+	e.queues[key] = q
 	// SQS asks callers to wait a second before using a new queue; with
 	// SetConsistencyLag the queue stays unknown for a few references.
 	e.created(queueLagKey(q.arn))
@@ -312,7 +312,7 @@ func (e *Emulator) queueAt(raw, region string) (*sqsQueue, *apiError) {
 	if !ok {
 		return nil, sqsErr("InvalidAddress", "InvalidAddress", "The address %s is not valid for this endpoint.", raw)
 	}
-	q, ok := e.w.queues[queueKey{account: account, region: region, name: name}]
+	q, ok := e.queues[queueKey{account: account, region: region, name: name}]
 	if !ok || e.notYetVisible(queueLagKey(q.arn)) {
 		return nil, errNoQueue()
 	}
@@ -618,15 +618,15 @@ func (e *Emulator) waitForQueues(r *request, realDeadline, clockDeadline time.Ti
 	}
 	wake := e.sqsWake
 	e.longPolls++
-	e.mu.Unlock()
-	t := time.NewTimer(min(remaining, sqsPollInterval))
-	select {
-	case <-wake:
-	case <-t.C:
-	case <-r.ctx.Done():
-	}
-	t.Stop()
-	e.mu.Lock()
+	e.unlockWhile(func() {
+		t := time.NewTimer(min(remaining, sqsPollInterval))
+		select {
+		case <-wake:
+		case <-t.C:
+		case <-r.ctx.Done():
+		}
+		t.Stop()
+	})
 	e.longPolls--
 	r.now = e.clock()
 	e.tick(r.now)

@@ -122,6 +122,9 @@ type Volume struct {
 	CreateTime          time.Time
 	AttachTime          time.Time
 	Tags                map[string]string
+	// Encrypted volumes carry the ARN of their KMS key.
+	Encrypted bool
+	KMSKeyID  string
 }
 
 func (v Volume) clone() Volume { v.Tags = maps.Clone(v.Tags); return v }
@@ -222,6 +225,18 @@ type Snapshot struct {
 	Tags        map[string]string
 	// Lock is the snapshot lock (LockSnapshot), nil when never locked.
 	Lock *SnapshotLock
+	// OwnerID is the account that owns the snapshot.
+	OwnerID string
+	// Encrypted snapshots carry the ARN of their KMS key.
+	Encrypted bool
+	KMSKeyID  string
+	// CreateVolumePermissions are the account ids the snapshot is shared
+	// with (ModifySnapshotAttribute), "all" when it is public.
+	CreateVolumePermissions []string
+	// SourceSnapshotID is the snapshot a CopySnapshot copied.
+	SourceSnapshotID string
+	// StateMessage says why a snapshot is in state error.
+	StateMessage string
 
 	describes int // how many DescribeSnapshots calls have returned it
 }
@@ -241,6 +256,7 @@ type SnapshotLock struct {
 
 func (s Snapshot) clone() Snapshot {
 	s.Tags = maps.Clone(s.Tags)
+	s.CreateVolumePermissions = slices.Clone(s.CreateVolumePermissions)
 	if s.Lock != nil {
 		l := *s.Lock
 		s.Lock = &l
@@ -420,8 +436,10 @@ type session struct {
 	expiration  time.Time
 }
 
-// world is all emulated resources. It is only touched with Emulator.mu held.
+// world is all emulated resources of one account. It is only touched with
+// Emulator.mu held.
 type world struct {
+	account       string
 	vpcs          map[string]*VPC
 	subnets       map[string]*Subnet
 	instances     map[string]*Instance
@@ -445,17 +463,15 @@ type world struct {
 	// rootKeys are the access keys of the account's root user, which
 	// belong to no IAM user (AddRootAccessKey).
 	rootKeys []AccessKey
-	// SQS queues (sqs_queue.go), GuardDuty detectors (guardduty.go),
-	// Security Hub where it is enabled (securityhub.go) and Health events
-	// per account (health.go).
-	queues      map[queueKey]*sqsQueue
-	detectors   map[accountRegion]*gdDetector
-	hubs        map[accountRegion]*securityHub
-	healthAccts map[string]*healthAccount
+	// kmsKeys are the account's KMS keys, made on first use (kms()).
+	kmsKeys *kmsState
+	// ssmState is the account's SSM agents and commands (ssm.go).
+	ssmState *ssmState
 }
 
-func newWorld() *world {
+func newWorld(account string) *world {
 	return &world{
+		account:       account,
 		vpcs:          map[string]*VPC{},
 		subnets:       map[string]*Subnet{},
 		instances:     map[string]*Instance{},
@@ -473,9 +489,5 @@ func newWorld() *world {
 		routeTables:   map[string]*RouteTable{},
 		acls:          map[string]*NetworkACL{},
 		addresses:     map[string]*Address{},
-		queues:        map[queueKey]*sqsQueue{},
-		detectors:     map[accountRegion]*gdDetector{},
-		hubs:          map[accountRegion]*securityHub{},
-		healthAccts:   map[string]*healthAccount{},
 	}
 }

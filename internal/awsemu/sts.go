@@ -17,7 +17,7 @@ func stsOperations() []operation {
 }
 
 func (e *Emulator) getCallerIdentity(r *request) ([]node, *apiError) {
-	return []node{leaf("UserId", r.caller.userID), leaf("Account", e.account), leaf("Arn", r.caller.arn)}, nil
+	return []node{leaf("UserId", r.caller.userID), leaf("Account", r.caller.account), leaf("Arn", r.caller.arn)}, nil
 }
 
 // sessionNamePattern is STS's constraint on RoleSessionName.
@@ -44,10 +44,15 @@ func (e *Emulator) assumeRole(r *request) ([]node, *apiError) {
 		}
 		duration = time.Duration(n) * time.Second
 	}
+	// The role may be in another account: cross-account AssumeRole is how
+	// a responder reaches the forensic account.
 	var role *Role
-	for _, candidate := range e.w.roles {
-		if candidate.ARN == arn {
-			role = candidate
+	var home *world
+	for _, account := range sortedKeys(e.worlds) {
+		for _, candidate := range e.worlds[account].roles {
+			if candidate.ARN == arn {
+				role, home = candidate, e.worlds[account]
+			}
 		}
 	}
 	// Like STS, one answer for a role that does not exist, a trust policy
@@ -59,7 +64,7 @@ func (e *Emulator) assumeRole(r *request) ([]node, *apiError) {
 	}
 	akid := e.newKeyID("ASIA")
 	expiration := r.now.Add(duration).Truncate(time.Second)
-	e.w.sessions[akid] = &session{roleARN: role.ARN, roleID: role.ID, sessionName: sessionName, expiration: expiration}
+	home.sessions[akid] = &session{roleARN: role.ARN, roleID: role.ID, sessionName: sessionName, expiration: expiration}
 	return []node{
 		el("Credentials",
 			leaf("AccessKeyId", akid),
@@ -69,7 +74,7 @@ func (e *Emulator) assumeRole(r *request) ([]node, *apiError) {
 		),
 		el("AssumedRoleUser",
 			leaf("AssumedRoleId", role.ID+":"+sessionName),
-			leaf("Arn", "arn:aws:sts::"+e.account+":assumed-role/"+role.Name+"/"+sessionName),
+			leaf("Arn", "arn:aws:sts::"+home.account+":assumed-role/"+role.Name+"/"+sessionName),
 		),
 		intLeaf("PackedPolicySize", 0),
 	}, nil
@@ -84,7 +89,7 @@ func (e *Emulator) trusts(role *Role, caller principal) bool {
 	for _, p := range role.TrustedPrincipals {
 		switch {
 		case p == "*", p == caller.arn, caller.roleARN != "" && p == caller.roleARN,
-			p == "arn:aws:iam::"+e.account+":root", p == e.account:
+			p == "arn:aws:iam::"+caller.account+":root", p == caller.account:
 			return true
 		}
 	}

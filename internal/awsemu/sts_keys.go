@@ -24,5 +24,24 @@ func (e *Emulator) getAccessKeyInfo(r *request) ([]node, *apiError) {
 	}) {
 		return nil, errValidation("1 validation error detected: Value '%s' at 'accessKeyId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w]*", id)
 	}
-	return []node{leaf("Account", e.account)}, nil
+	return []node{leaf("Account", e.accountOfKey(id))}, nil
+}
+
+// accountOfKey is the account an access key belongs to: that of the user
+// or role session it was issued to, else the default account.
+func (e *Emulator) accountOfKey(id string) string {
+	for _, account := range sortedKeys(e.worlds) {
+		w := e.worlds[account]
+		if _, ok := w.sessions[id]; ok {
+			return account
+		}
+		for _, u := range w.users {
+			for _, k := range u.AccessKeys {
+				if k.ID == id {
+					return account
+				}
+			}
+		}
+	}
+	return e.account
 }

@@ -74,7 +74,7 @@ func newIntakeWorld(t *testing.T, name string, files map[string]string, tune ...
 	t.Cleanup(runs.Stop)
 	w.opts = intake.Options{TaskQueue: cfg.Temporal.TaskQueue + "-intake", RunTaskQueue: cfg.Temporal.TaskQueue,
 		IntakeID: id, Signer: people.Signer(id), Notifier: w.notices, Logger: slog.New(slog.DiscardHandler),
-		ProposalTimeout: 10 * time.Minute, Remember: 10 * time.Minute, StatusEvery: 200 * time.Millisecond, OutcomeWait: 20 * time.Second}
+		ProposalTimeout: 10 * time.Minute, Remember: 10 * time.Minute, StatusEvery: 200 * time.Millisecond, OutcomeWait: time.Minute}
 	for _, f := range tune {
 		f(&w.opts)
 	}
@@ -234,6 +234,7 @@ func TestIntakeOneRunPerFinding(t *testing.T) {
 	var raced []intake.Outcome
 	var wg sync.WaitGroup
 	gate := make(chan struct{})
+	sub := intaketest.Submission(t, w.plans, g.GuardDuty(t), "test")
 	for i := range 6 {
 		wg.Add(1)
 		go func() {
@@ -243,7 +244,7 @@ func TestIntakeOneRunPerFinding(t *testing.T) {
 			if i%2 == 1 {
 				l = second
 			}
-			out, err := l.Submit(ctx, intaketest.Submission(t, w.plans, g.GuardDuty(t), "test"))
+			out, err := l.Submit(ctx, sub)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -295,7 +296,7 @@ func TestIntakeOneRunPerFinding(t *testing.T) {
 		t.Errorf("finding record: %+v", st)
 	}
 	// One run per finding, and no other.
-	pollUntil(t, 10*time.Second, "both runs in visibility", func() bool { return len(runsBy(t, "ec2-compromise", w.opts.IntakeID)) >= 2 })
+	pollUntil(t, 30*time.Second, "both runs in visibility", func() bool { return len(runsBy(t, "ec2-compromise", w.opts.IntakeID)) >= 2 })
 	if runs := runsBy(t, "ec2-compromise", w.opts.IntakeID); len(runs) != 2 {
 		t.Errorf("runs %v, want one per finding", runs)
 	}
@@ -327,7 +328,7 @@ func TestIntakeRemembersAFindingAfterItsWorkflow(t *testing.T) {
 	if again[0].Action != intake.Duplicate || !strings.Contains(again[0].Reason, "has completed") {
 		t.Fatalf("after the workflow completed: %+v", again)
 	}
-	pollUntil(t, 10*time.Second, "the run in visibility", func() bool { return len(runsBy(t, "ec2-compromise", w.opts.IntakeID)) >= 1 })
+	pollUntil(t, 30*time.Second, "the run in visibility", func() bool { return len(runsBy(t, "ec2-compromise", w.opts.IntakeID)) >= 1 })
 	if runs := runsBy(t, "ec2-compromise", w.opts.IntakeID); len(runs) != 1 {
 		t.Errorf("runs %v, want the one", runs)
 	}
@@ -355,7 +356,7 @@ func TestIntakeBreakerAndProposals(t *testing.T) {
 		t.Fatalf("propose: %+v, notices %v", outs, w.notices.text)
 	}
 	id := outs[0].WorkflowID
-	pollUntil(t, 10*time.Second, "the proposal in cordon proposals", func() bool {
+	pollUntil(t, 30*time.Second, "the proposal in cordon proposals", func() bool {
 		props, err := intake.Proposals(ctx, shared.client)
 		return err == nil && slices.ContainsFunc(props, func(p intake.ProposalSummary) bool {
 			return p.ID == id && p.Targets[0] == "123456789012/"+region+"/instance/"+host
@@ -364,7 +365,7 @@ func TestIntakeBreakerAndProposals(t *testing.T) {
 
 	// The intake's own key cannot launch it: the run refuses the start and
 	// the proposal stays open, under the next run id.
-	res, err := intake.Launch(ctx, shared.client, id, intake.LaunchOptions{Actor: w.opts.IntakeID, Signer: w.opts.Signer})
+	res, err := intake.Launch(ctx, shared.client, id, intake.LaunchOptions{Actor: w.opts.IntakeID, Signer: w.opts.Signer, Wait: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +383,7 @@ func TestIntakeBreakerAndProposals(t *testing.T) {
 	}
 
 	// A responder's launch starts the run, as hers.
-	res, err = intake.Launch(ctx, shared.client, id, intake.LaunchOptions{Actor: "alice", Signer: shared.keys["alice"]})
+	res, err = intake.Launch(ctx, shared.client, id, intake.LaunchOptions{Actor: "alice", Signer: shared.keys["alice"], Wait: time.Minute})
 	if err != nil || res.Progress.Refused != "" || res.RunID != p.Run.RunID {
 		t.Fatalf("alice's launch: %+v %v", res, err)
 	}
@@ -436,10 +437,11 @@ func (w *intakeWorld) submitAll(t *testing.T, fs []intaketest.Finding) []intake.
 	var outs []intake.Outcome
 	var wg sync.WaitGroup
 	for _, f := range fs {
+		sub := intaketest.Submission(t, w.plans, f.GuardDuty(t), "test")
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, err := w.launcher.Submit(context.Background(), intaketest.Submission(t, w.plans, f.GuardDuty(t), "test"))
+			out, err := w.launcher.Submit(context.Background(), sub)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
