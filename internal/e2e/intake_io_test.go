@@ -21,6 +21,7 @@ import (
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/intake"
 	"github.com/cordon-ir/cordon/intake/intaketest"
+	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/triggers"
 )
@@ -41,12 +42,24 @@ type ioWorld struct {
 }
 
 func newIOWorld(t *testing.T, name string, files map[string]string) *ioWorld {
+	return newIOWorldIn(t, name, files, nil)
+}
+
+// newIOWorldIn is newIOWorld with more accounts: their ids, and their
+// names with the role the intake assumes in them.
+func newIOWorldIn(t *testing.T, name string, files map[string]string, more map[string]actions.Account) *ioWorld {
 	t.Helper()
 	w := &ioWorld{intakeWorld: newIntakeWorld(t, name, files), handled: &handledLog{}}
-	src := intake.NewSource(actions.NewAWSClientSource(actions.AWSOptions{Base: shared.emu.AWSConfig(), Endpoint: shared.emu.URL()}))
+	ids := map[string]string{shared.emu.AccountID(): "production"}
+	roles := map[string]actions.Account{"production": {}}
+	for id, acct := range more {
+		named := "account-" + id
+		ids[id], roles[named] = named, acct
+	}
+	src := intake.NewSource(actions.NewAWSClientSource(actions.AWSOptions{Base: shared.emu.AWSConfig(), Endpoint: shared.emu.URL(), Accounts: roles}))
 	r, err := intake.NewReceiver(intake.ReceiverOptions{
 		Plans:  func(context.Context) ([]*runbooks.Plan, error) { return w.plans, nil },
-		Source: src, Accounts: intake.NewAccounts(map[string]string{shared.emu.AccountID(): "production"}),
+		Source: src, Accounts: intake.NewAccounts(ids),
 		Launcher: w.launcher, Notifier: w.notices, Logger: slog.New(slog.DiscardHandler), OnHandled: w.handled.add,
 	})
 	if err != nil {
@@ -93,48 +106,10 @@ func (l *handledLog) count() int {
 }
 
 // seedSource puts the finding an event carries into the emulator's
-// source API, as the service that sent the event holds it.
-func seedSource(t *testing.T, event []byte, edit ...func(map[string]any)) {
+// source API.
+func seedSource(t *testing.T, event []byte, edits ...func(map[string]any)) {
 	t.Helper()
-	var ev struct {
-		DetailType string `json:"detail-type"`
-		Account    string
-		Detail     map[string]any
-	}
-	if err := json.Unmarshal(event, &ev); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range edit {
-		e(ev.Detail)
-	}
-	raw := func(v any) json.RawMessage {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	var err error
-	switch ev.DetailType {
-	case "GuardDuty Finding":
-		_, err = shared.emu.PutGuardDutyFinding(ev.Detail["accountId"].(string), ev.Detail["region"].(string), raw(ev.Detail))
-	case "Security Hub Findings - Imported":
-		for _, f := range ev.Detail["findings"].([]any) {
-			a := f.(map[string]any)
-			if err = shared.emu.PutSecurityHubFinding(a["AwsAccountId"].(string), a["Region"].(string), raw(a)); err != nil {
-				break
-			}
-		}
-	default:
-		account, _ := ev.Detail["affectedAccount"].(string)
-		if account == "" {
-			account = ev.Account
-		}
-		err = shared.emu.PutHealthEvent(account, raw(ev.Detail), nil)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	intaketest.Seed(t, shared.emu, event, edits...)
 }
 
 // queue creates a queue with a dead-letter queue that takes a message
@@ -435,4 +410,44 @@ func TestIntakeHTTPSEndpoint(t *testing.T) {
 		t.Errorf("runs %v, want %s alone", runs, st.RunID)
 	}
 	abortRun(t, st.RunID)
+}
+
+// A finding of another account is fetched again in that account, through
+// the role the configuration names for it, and its run gets the account's
+// configured name as its account input.
+func TestIntakeVerifiesInTheFindingsAccount(t *testing.T) {
+	const member = "222233334444"
+	role, err := shared.emu.AddRole(awsemu.RoleSpec{Name: "cordon-intake-read", Account: member})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newIOWorldIn(t, "member", map[string]string{"ec2-compromise.yaml": ec2Triggered(t)},
+		map[string]actions.Account{member: {RoleARN: role.ARN}})
+	f := intaketest.Finding{ID: "member-finding", Account: member, Region: shared.emu.Region(), Instance: "i-0123456789abcdef0", Severity: 5}
+	event := f.GuardDuty(t)
+	seedSource(t, event) // in the member account only
+	shared.emu.ResetCalls()
+	h, err := w.receiver.Receive(context.Background(), intake.Received{Body: event, Via: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Findings) != 1 || len(h.Findings[0].Outcomes) != 1 || h.Findings[0].Outcomes[0].Action != intake.Proposed {
+		t.Fatalf("handled: %+v", h)
+	}
+	var p intake.Proposal
+	pollUntil(t, 30*time.Second, "the proposal", func() bool {
+		p, err = intake.GetProposal(context.Background(), shared.client, h.Findings[0].Outcomes[0].WorkflowID)
+		return err == nil
+	})
+	if p.Run.Inputs["account"] != "account-"+member {
+		t.Errorf("the proposed run's inputs: %v", p.Run.Inputs)
+	}
+	var assumed, fetched bool
+	for _, c := range shared.emu.Calls() {
+		assumed = assumed || c.Action == "AssumeRole" && c.Status == http.StatusOK
+		fetched = fetched || c.Action == "GetFindings" && c.Account == member && c.Status == http.StatusOK
+	}
+	if !assumed || !fetched {
+		t.Errorf("the role was assumed: %v; GuardDuty was asked in %s: %v", assumed, member, fetched)
+	}
 }
