@@ -112,12 +112,16 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if err != nil {
 		return Result{}, err
 	}
+	events, err := seedDetections(box.Emulator(), story, time.Now())
+	if err != nil {
+		return Result{}, err
+	}
 	before := box.Emulator().State()
 	if o.Mode == JSON {
 		p.event(Event{Time: time.Now(), Kind: KindStarted, Detail: "cordon demo", Data: map[string]any{
 			"dry_run": o.DryRun, "auto_approve": o.Yes, "approver": leadID, "requester": requesterID, "temporal": box.Temporal().Address,
 			"aws_emulator": box.Emulator().URL(), "compromised": story.Compromised, "leaked_key": story.LeakedKeyID, "lead_key": box.lead.fingerprint,
-			"requester_key": box.requester.fingerprint, "runbook_source": o.Examples}})
+			"requester_key": box.requester.fingerprint, "intake": intakeID, "intake_key": box.intake.fingerprint, "runbook_source": o.Examples}})
 	} else {
 		intro(p, o, box, story)
 	}
@@ -128,26 +132,30 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 	f := &follower{c: box.Client(), p: p, decide: d, requester: box.requester, lead: box.lead.signer, interactive: !o.Yes}
 
-	// 1. The fleet: contain the hosts the SOC confirmed, each in its own child run.
-	fleetInputs, err := fleetPlan.ResolveInputs(map[string]string{"compromised": strings.Join(story.Compromised, ",")})
-	if err != nil {
-		return res, fmt.Errorf("inputs of %s: %w", fleetRunbook, err)
+	// 1. Detection: the findings arrive; the intake launches the fleet run
+	// (a rehearsal decides them and rehearses that run).
+	det := &detection{p: p, emu: box.Emulator(), c: box.Client(), acting: map[string]bool{}}
+	stopIntake := func() {}
+	defer func() { stopIntake() }()
+	var fleet runRecord
+	if o.DryRun {
+		fleet, err = rehearseFleet(ctx, o, box, det, f, fleetPlan, events)
+	} else {
+		stopIntake, fleet, err = detectAndFollow(ctx, o, box, det, f, fleetPlan, events)
 	}
-	p.say("\n== 1/2  Contain the Confluence fleet: %s --input compromised=%s", filepath.Join(o.Examples, fleetRunbook), strings.Join(story.Compromised, ","))
-	fleet, err := f.run(ctx, box.taskQueue, fleetPlan, fleetInputs, o.DryRun, "CVE-2021-26084 fleet")
 	if err != nil {
 		return res, err
 	}
 	res.FleetRunID = fleet.state.Meta.RunID
 
-	// 2. Then the leaked key: once the hosts are cut off, the attacker's
+	// 3. Then the leaked key: once the hosts are cut off, the attacker's
 	// remaining way in is the CI user's key they read on a host.
 	keyInputs, err := keyPlan.ResolveInputs(map[string]string{
 		"access_key_id": story.LeakedKeyID, "compromised_since": story.CompromisedSince.Format(time.RFC3339)})
 	if err != nil {
 		return res, fmt.Errorf("inputs of %s: %w", keyRunbook, err)
 	}
-	p.say("\n== 2/2  Contain the leaked access key: %s --input access_key_id=%s --input compromised_since=%s",
+	p.say("\n== 3/3  Contain the leaked access key: %s --input access_key_id=%s --input compromised_since=%s",
 		filepath.Join(o.Examples, keyRunbook), story.LeakedKeyID, story.CompromisedSince.Format(time.RFC3339))
 	key, err := f.run(ctx, box.taskQueue, keyPlan, keyInputs, o.DryRun, "leaked key of "+story.LeakedUser)
 	if err != nil {
@@ -155,11 +163,16 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 	res.KeyRunID = key.state.Meta.RunID
 
-	// 3. The record and the check.
+	// 4. The record and the check.
 	if o.DryRun {
 		res.Check = CheckRehearsal(box.Emulator().Calls(), box.Emulator().Mutations())
 	} else {
 		res.Check = CheckContained(story, before, box.Emulator().State())
+		runs, err := det.runsStarted(ctx)
+		if err != nil {
+			return res, err
+		}
+		res.Check = append(res.Check, checkOneRun(runs, res.FleetRunID, det.findingCount()))
 	}
 	if res.Report, err = writeReport(o.ReportDir, []runRecord{fleet, key}, res.Check); err != nil {
 		return res, err
@@ -220,8 +233,11 @@ func compileStory(dir string) (fleet, key *runbooks.Plan, err error) {
 type stage struct {
 	*sandbox.Sandbox
 	taskQueue string
-	// requester signs the starts, lead the decisions at gates.
-	requester, lead demoKey
+	// config is the demo worker's configuration.
+	config *worker.Config
+	// requester signs the starts, lead the decisions at gates, intake the
+	// starts of runs detections launch.
+	requester, lead, intake demoKey
 }
 
 // demoKey is a roster member's key that exists only for one demo:
@@ -259,14 +275,17 @@ func startStage(ctx context.Context, o Options, p *progress) (w *stage, err erro
 	roster, err := sandbox.NewRoster([]sandbox.Member{
 		{ID: requesterID, Name: "You (at this terminal)", Roles: []string{workflows.RoleResponder}, Groups: []string{"csirt-oncall"}},
 		{ID: leadID, Name: "Demo lead", Roles: []string{workflows.RoleResponder, workflows.RoleLead}, Groups: []string{"csirt-oncall", "csirt-leads"}},
+		{ID: intakeID, Name: "Detection intake", Roles: []string{workflows.RoleIntake}},
 	})
 	if err != nil {
 		return nil, err
 	}
 	w.requester = demoKey{signer: roster.Signer(requesterID), fingerprint: roster.Fingerprint(requesterID)}
 	w.lead = demoKey{signer: roster.Signer(leadID), fingerprint: roster.Fingerprint(leadID)}
+	w.intake = demoKey{signer: roster.Signer(intakeID), fingerprint: roster.Fingerprint(intakeID)}
+	w.config = box.WorkerConfig(w.taskQueue, roster, o.Examples)
 	if _, err := box.StartWorker(ctx, sandbox.WorkerOptions{
-		Config:  box.WorkerConfig(w.taskQueue, roster, o.Examples),
+		Config:  w.config,
 		Runtime: box.NewRuntime(sandbox.RuntimeOptions{Notifier: incidentChannel{p: p}, PollInterval: o.PollInterval}),
 	}); err != nil {
 		return nil, fmt.Errorf("start the demo worker: %w", err)
@@ -295,8 +314,10 @@ func intro(p *progress, o Options, box *stage, story Story) {
 	p.say("  AWS        emulator at %s: every AWS call goes there, none leaves this machine", box.Emulator().URL())
 	p.say("  Fleet      12 Confluence servers (App=confluence, Env=demo) in %s, role %s;", f.VPCID, f.RoleName)
 	p.say("             the first 6 in Auto Scaling group %s behind target group confluence-tg; plus jira-01 and build-runner-01", f.AutoScalingGroupName)
-	p.say("  SOC        confirmed compromised: %s", strings.Join(story.Compromised, " "))
-	p.say("             leaked access key %s of IAM user %s (in a public repository)", story.LeakedKeyID, story.LeakedUser)
+	p.say("  Detection  GuardDuty saw %s port-scanning the internet (medium findings);", strings.Join(story.Compromised, " "))
+	p.say("             then AWS's abuse notice names them: both reach the intake (%s, a roster member with a key of its own)", intakeID)
+	p.say("             on the SQS queue %s, as an EventBridge rule delivers them", queueName)
+	p.say("  SOC        leaked access key %s of IAM user %s (in a public repository)", story.LeakedKeyID, story.LeakedUser)
 	p.say("  Roster     %s (requester, key %s) and %s (approver, key %s), keys generated for this demo;",
 		requesterID, box.requester.fingerprint, leadID, box.lead.fingerprint)
 	p.say("             signatures required: every start and decision is signed and checked; the requester cannot approve her own run")

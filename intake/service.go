@@ -69,8 +69,15 @@ const httpsOutcomeWait = 2 * time.Second
 // which accounts findings may come from, and opens the HTTPS listener
 // (so Addr is known before Run).
 func NewService(ctx context.Context, o ServiceOptions) (*Service, error) {
-	cfg := o.Config
-	if err := cfg.CheckIntake(); err != nil {
+	withDefaults := *o.Config
+	withDefaults.Intake = withDefaults.Intake.WithDefaults()
+	cfg := &withDefaults
+	o.Config = cfg
+	check := *cfg
+	if o.Signer != nil && check.Intake.Key == "" {
+		check.Intake.Key = "(given)" // no file to read
+	}
+	if err := check.CheckIntake(); err != nil {
 		return nil, err
 	}
 	if o.Logger == nil {

@@ -66,6 +66,13 @@ type IntakeHTTPSConfig struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 }
 
+// WithDefaults is the section with its defaults filled in, as LoadConfig
+// fills them (a configuration built in code may leave them out).
+func (c IntakeConfig) WithDefaults() IntakeConfig {
+	c.applyDefaults()
+	return c
+}
+
 func (c *IntakeConfig) applyDefaults() {
 	if c.TaskQueue == "" {
 		c.TaskQueue = DefaultIntakeTaskQueue
