@@ -2,13 +2,9 @@ package demo
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +15,7 @@ import (
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/intake"
 	"github.com/cordon-ir/cordon/internal/awsemu"
+	"github.com/cordon-ir/cordon/internal/detections"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/triggers"
 	"github.com/cordon-ir/cordon/worker"
@@ -60,69 +57,22 @@ type detectionEvent struct {
 // medium finding: nobody acts on it alone, as nobody did in the
 // incident), then AWS's abuse notice named them.
 func seedDetections(emu *awsemu.Emulator, story Story, now time.Time) ([]detectionEvent, error) {
-	account, region := emu.AccountID(), emu.Region()
-	now = now.UTC().Truncate(time.Second)
 	var out []detectionEvent
 	for i, id := range story.Compromised {
-		sum := sha256.Sum256([]byte("portscan/" + id))
-		findingID := hex.EncodeToString(sum[:16])
-		detail := map[string]any{
-			"schemaVersion": "2.0", "accountId": account, "region": region, "partition": "aws", "id": findingID,
-			"type": "Recon:EC2/Portscan", "severity": 5,
-			"title":       fmt.Sprintf("EC2 instance %s is performing outbound port scans to remote hosts.", id),
-			"description": fmt.Sprintf("EC2 instance %s is performing outbound port scans to remote hosts.", id),
-			"createdAt":   now.Add(-6 * time.Hour).Format(time.RFC3339), "updatedAt": now.Format(time.RFC3339),
-			"resource": map[string]any{"resourceType": "Instance", "instanceDetails": map[string]any{"instanceId": id}},
-			"service": map[string]any{"serviceName": "guardduty", "archived": false, "count": 40 + i,
-				"eventFirstSeen": now.Add(-6 * time.Hour).Format(time.RFC3339), "eventLastSeen": now.Format(time.RFC3339),
-				"additionalInfo": map[string]any{"sample": false}},
-		}
-		body, err := putEvent("GuardDuty Finding", "aws.guardduty", account, region, detail, func(raw json.RawMessage) error {
-			_, err := emu.PutGuardDutyFinding(account, region, raw)
-			return err
-		})
+		body, err := detections.PutGuardDuty(emu, detections.GuardDuty{Instance: id, Type: "Recon:EC2/Portscan", Severity: 5,
+			Count: 40 + i, FirstSeen: now.Add(-6 * time.Hour), Now: now})
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, detectionEvent{what: "GuardDuty Recon:EC2/Portscan on " + id, body: body})
 	}
-	arn := fmt.Sprintf("arn:aws:health:global::event/ABUSE/%s/%s_%d", abuseType, abuseType, now.Unix())
-	var entities []map[string]string
-	for _, id := range story.Compromised {
-		entities = append(entities, map[string]string{"entityValue": fmt.Sprintf("arn:aws:ec2:%s:%s:instance/%s", region, account, id)})
-	}
-	detail := map[string]any{
-		"eventArn": arn, "service": "ABUSE", "eventTypeCode": abuseType, "eventTypeCategory": "issue",
-		"eventScopeCode": "ACCOUNT_SPECIFIC", "statusCode": "open", "eventRegion": region,
-		"startTime": now.Format(http.TimeFormat), "lastUpdatedTime": now.Format(http.TimeFormat),
-		"eventDescription": []map[string]string{{"language": "en_US", "latestDescription": "We have received reports that your " +
-			"EC2 instances are port-scanning remote hosts on the Internet. Abusive activity is forbidden by the AWS Acceptable Use Policy."}},
-		"affectedEntities": entities,
-	}
-	body, err := putEvent("AWS Health Abuse Event", "aws.health", account, "global", detail, func(raw json.RawMessage) error {
-		return emu.PutHealthEvent(account, raw, nil)
-	})
+	body, err := detections.PutAbuse(emu, detections.Abuse{TypeCode: abuseType, Instances: story.Compromised, Start: now,
+		Description: "We have received reports that your EC2 instances are port-scanning remote hosts on the Internet. " +
+			"Abusive activity is forbidden by the AWS Acceptable Use Policy."})
 	if err != nil {
 		return nil, err
 	}
 	return append(out, detectionEvent{what: "AWS's abuse notice naming " + strings.Join(story.Compromised, " "), body: body}), nil
-}
-
-// putEvent stores detail with its source (put) and returns the EventBridge
-// event that carries it.
-func putEvent(detailType, source, account, region string, detail map[string]any, put func(json.RawMessage) error) ([]byte, error) {
-	raw, err := json.Marshal(detail)
-	if err == nil {
-		err = put(raw)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("seed the %s: %w", detailType, err)
-	}
-	sum := sha256.Sum256(raw)
-	id := hex.EncodeToString(sum[:16])
-	return json.Marshal(map[string]any{"version": "0", "id": id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:],
-		"detail-type": detailType, "source": source, "account": account, "time": time.Now().UTC().Format(time.RFC3339),
-		"region": region, "resources": []string{}, "detail": json.RawMessage(raw)})
 }
 
 // detection is the demo's intake and what it did.

@@ -60,10 +60,15 @@ type Service struct {
 	listener net.Listener
 }
 
-// httpsOutcomeWait is how long an HTTPS request waits for the finding
-// workflows to say what they made of it: EventBridge gives an API
-// destination 5 seconds, and the finding is durable before any answer.
-const httpsOutcomeWait = 2 * time.Second
+// How long a delivery waits for the finding workflows to say what they
+// made of it, at most: the finding is durable once submitted, whatever
+// the answer, which is for the log (and the HTTPS reply). An HTTPS request
+// has 5 seconds before EventBridge gives up on an API destination; an SQS
+// message holds a slot of its loop while it waits.
+const (
+	httpsOutcomeWait = 2 * time.Second
+	sqsOutcomeWait   = time.Second
+)
 
 // NewService checks the configuration, reads the intake's key, learns
 // which accounts findings may come from, and opens the HTTPS listener
@@ -121,7 +126,9 @@ func NewService(ctx context.Context, o ServiceOptions) (*Service, error) {
 	}
 	ro := ReceiverOptions{Plans: plans, Source: NewSource(src), Accounts: accounts, Notifier: o.Notifier, Logger: o.Logger,
 		Counters: s.counters, OnHandled: o.OnHandled}
-	ro.Launcher = NewLauncher(o.Client, s.opts)
+	queued := s.opts
+	queued.OutcomeWait = shorter(queued.OutcomeWait, sqsOutcomeWait)
+	ro.Launcher = NewLauncher(o.Client, queued)
 	if s.receiver, err = NewReceiver(ro); err != nil {
 		return nil, err
 	}
@@ -145,7 +152,7 @@ func NewService(ctx context.Context, o ServiceOptions) (*Service, error) {
 	}
 	if h := cfg.Intake.HTTPS; h.Listen != "" {
 		web := s.opts
-		web.OutcomeWait = min(max(web.OutcomeWait, 0), httpsOutcomeWait)
+		web.OutcomeWait = shorter(web.OutcomeWait, httpsOutcomeWait)
 		ro.Launcher = NewLauncher(o.Client, web)
 		if s.web, err = NewReceiver(ro); err != nil {
 			return nil, err
@@ -155,6 +162,15 @@ func NewService(ctx context.Context, o ServiceOptions) (*Service, error) {
 		}
 	}
 	return s, nil
+}
+
+// shorter is the outcome wait w, at most limit (0 is the default wait;
+// negative, no wait, stays).
+func shorter(w, limit time.Duration) time.Duration {
+	if w == 0 || w > limit {
+		return limit
+	}
+	return w
 }
 
 // Addr is the HTTPS endpoint's address ("" without one).

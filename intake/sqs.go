@@ -27,7 +27,10 @@ type SQSOptions struct {
 	// (throttled, denied, unreachable): doubled each time, with jitter
 	// (defaults 1s and 1m).
 	MinBackoff, MaxBackoff time.Duration
-	Logger                 *slog.Logger
+	// InFlight bounds the messages handled at once (default 30: three
+	// ReceiveMessage batches).
+	InFlight int
+	Logger   *slog.Logger
 }
 
 // SQSLoop receives the findings an EventBridge rule sends to a queue and
@@ -43,7 +46,7 @@ type SQSLoop struct {
 	o SQSOptions
 }
 
-// The loop's batch: ReceiveMessage's maximum.
+// The most messages one ReceiveMessage (and one DeleteMessageBatch) takes.
 const sqsBatch = 10
 
 // NewSQSLoop reads o.QueueURL into r.
@@ -60,65 +63,94 @@ func NewSQSLoop(r *Receiver, o SQSOptions) (*SQSLoop, error) {
 	if o.MaxBackoff < o.MinBackoff {
 		o.MaxBackoff = max(time.Minute, o.MinBackoff)
 	}
+	if o.InFlight < 1 {
+		o.InFlight = 3 * sqsBatch
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	return &SQSLoop{r: r, o: o}, nil
 }
 
-// Run receives until ctx is done, then returns nil; it never returns
-// because of a message or a failed call.
+// Run receives until ctx is done, then returns nil once the messages in
+// hand are handled; it never returns because of a message or a failed
+// call. Up to InFlight messages are handled at once, each deleted as soon
+// as it is done: a slow submission holds its own message, not the batch
+// it came in.
 func (l *SQSLoop) Run(ctx context.Context) error {
+	slots := make(chan struct{}, l.o.InFlight)
+	del := newDeleter(l)
+	var wg sync.WaitGroup
+	defer func() {
+		wg.Wait()
+		del.close()
+		l.o.Logger.Info("intake: stopped reading the queue", "queue", l.o.QueueURL)
+	}()
 	backoff := l.o.MinBackoff
-	l.o.Logger.Info("intake: reading the queue", "queue", l.o.QueueURL, "wait", l.o.Wait)
-	for ctx.Err() == nil {
+	l.o.Logger.Info("intake: reading the queue", "queue", l.o.QueueURL, "wait", l.o.Wait, "in_flight", l.o.InFlight)
+	for {
+		n := take(ctx, slots, sqsBatch)
+		if n == 0 {
+			return nil // ctx is done
+		}
 		out, err := l.o.Client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(l.o.QueueURL), MaxNumberOfMessages: sqsBatch, WaitTimeSeconds: int32(l.o.Wait / time.Second),
+			QueueUrl: aws.String(l.o.QueueURL), MaxNumberOfMessages: int32(n), WaitTimeSeconds: int32(l.o.Wait / time.Second),
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{
 				sqstypes.MessageSystemAttributeNameApproximateReceiveCount, sqstypes.MessageSystemAttributeNameSentTimestamp},
 		})
+		var msgs []sqstypes.Message
+		if err == nil {
+			msgs = out.Messages
+		}
+		for range n - len(msgs) {
+			<-slots // the slots no message came for
+		}
 		if ctx.Err() != nil {
-			break
+			return nil
 		}
 		if err != nil {
 			l.r.o.Counters.Add("receive_errors", 1)
 			wait := backoff/2 + rand.N(backoff/2+1)
 			l.o.Logger.Warn("intake: receive from the queue failed; trying again", "queue", l.o.QueueURL, "in", wait, "err", err)
 			if !sleep(ctx, wait) {
-				break
+				return nil
 			}
 			backoff = min(2*backoff, l.o.MaxBackoff)
 			continue
 		}
 		backoff = l.o.MinBackoff
-		l.handle(ctx, out.Messages)
-	}
-	l.o.Logger.Info("intake: stopped reading the queue", "queue", l.o.QueueURL)
-	return nil
-}
-
-// handle hands a batch's messages to the receiver, at once, and deletes
-// those done with.
-func (l *SQSLoop) handle(ctx context.Context, msgs []sqstypes.Message) {
-	at := time.Now()
-	done := make([]bool, len(msgs))
-	var wg sync.WaitGroup
-	for i, m := range msgs {
-		l.r.o.Counters.Add("messages", 1)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			done[i] = l.message(ctx, m, at)
-		}()
-	}
-	wg.Wait()
-	var entries []sqstypes.DeleteMessageBatchRequestEntry
-	for i, m := range msgs {
-		if done[i] {
-			entries = append(entries, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+		at := time.Now()
+		for _, m := range msgs {
+			l.r.o.Counters.Add("messages", 1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				if l.message(ctx, m, at) {
+					del.add(m)
+				}
+			}()
 		}
 	}
-	l.delete(ctx, msgs, entries)
+}
+
+// take takes up to n slots, waiting for the first; 0 when ctx ends first.
+func take(ctx context.Context, slots chan struct{}, n int) int {
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return 0
+	}
+	got := 1
+	for got < n {
+		select {
+		case slots <- struct{}{}:
+			got++
+		default:
+			return got
+		}
+	}
+	return got
 }
 
 // message handles one message; true when it may be deleted.
@@ -142,14 +174,70 @@ func (l *SQSLoop) message(ctx context.Context, m sqstypes.Message, at time.Time)
 	return true
 }
 
-// delete deletes the messages handled, even while the loop stops: their
-// findings are in Temporal's hands, and a redelivery would only be a
-// duplicate.
-func (l *SQSLoop) delete(ctx context.Context, msgs []sqstypes.Message, entries []sqstypes.DeleteMessageBatchRequestEntry) {
-	if len(entries) == 0 {
+// deleter deletes the messages handled, ten at a time (DeleteMessageBatch)
+// or after a short wait, and also while the loop stops: their findings
+// are in Temporal's hands, and a redelivery would only be a duplicate.
+type deleter struct {
+	l    *SQSLoop
+	in   chan sqstypes.Message
+	done chan struct{}
+}
+
+// deleteWait is how long a handled message waits for others to share its
+// DeleteMessageBatch.
+const deleteWait = 50 * time.Millisecond
+
+func newDeleter(l *SQSLoop) *deleter {
+	d := &deleter{l: l, in: make(chan sqstypes.Message, l.o.InFlight), done: make(chan struct{})}
+	go d.run()
+	return d
+}
+
+func (d *deleter) add(m sqstypes.Message) { d.in <- m }
+
+// close deletes what is left and stops.
+func (d *deleter) close() {
+	close(d.in)
+	<-d.done
+}
+
+func (d *deleter) run() {
+	defer close(d.done)
+	var batch []sqstypes.Message
+	timer := time.NewTimer(deleteWait)
+	timer.Stop()
+	for {
+		select {
+		case m, ok := <-d.in:
+			if !ok {
+				d.l.delete(batch)
+				return
+			}
+			if len(batch) == 0 {
+				timer.Reset(deleteWait)
+			}
+			if batch = append(batch, m); len(batch) == sqsBatch {
+				timer.Stop()
+				d.l.delete(batch)
+				batch = nil
+			}
+		case <-timer.C:
+			d.l.delete(batch)
+			batch = nil
+		}
+	}
+}
+
+// delete deletes handled messages in one DeleteMessageBatch.
+func (l *SQSLoop) delete(msgs []sqstypes.Message) {
+	if len(msgs) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	entries := make([]sqstypes.DeleteMessageBatchRequestEntry, len(msgs))
+	for i, m := range msgs {
+		entries[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	out, err := l.o.Client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(l.o.QueueURL), Entries: entries})
 	if err != nil {
