@@ -352,6 +352,11 @@ func SendFindingUpdate(ctx context.Context, c client.Client, runID string, upd w
 			return err
 		}
 	}
+	// A run that has decided its outcome (aborted, failed, succeeded) may
+	// stay open a moment to finish its record; to the finding it has ended.
+	if s, err := State(ctx, c, runID); err == nil && s.Status != workflows.RunRunning {
+		return fmt.Errorf("update finding %s of run %s: %w (it is %s)", upd.Key, runID, ErrRunNotRunning, s.Status)
+	}
 	err := c.SignalWorkflow(ctx, runID, "", workflows.SignalFindingUpdate, workflows.FindingUpdateSignal{Request: req, Update: upd})
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {

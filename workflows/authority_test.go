@@ -66,9 +66,7 @@ func TestPolicyIsStricterThanTheRunbook(t *testing.T) {
 		carol = f.decide(workflows.ActApprove, "isolate", "carol", "")
 	})
 	f.start(src, nil, workflows.RunMeta{})
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	wantRefused(t, "self-approval", self, "policy forbids self-approval")
 	wantOK(t, "bob", bob)
 	wantOK(t, "carol", carol)
@@ -92,9 +90,7 @@ func TestGateStateSaysSelfApprovalIsAllowed(t *testing.T) {
 		self = f.decide(workflows.ActApprove, "isolate", "alice", "")
 	})
 	f.start(src, nil, workflows.RunMeta{})
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	wantOK(t, "self-approval", self)
 	if waiting.Status != workflows.GateWaiting || !waiting.SelfApproval {
 		t.Errorf("waiting gate %+v: want self_approval set", waiting)
@@ -120,9 +116,7 @@ func TestBreakGlassByTwoLeads(t *testing.T) {
 	})
 	f.at(3*time.Minute, func() { two = f.send(workflows.UpdateApproveAll, req("erin")) })
 	f.start(gated, nil, workflows.RunMeta{})
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	wantOK(t, "first lead", one)
 	if !strings.Contains(one.result, "another lead must sign") {
 		t.Errorf("first lead told %q", one.result)

@@ -25,8 +25,8 @@ func (r *runner) registerHandlers(ctx workflow.Context) error {
 	}{
 		{UpdateApprove, r.validateDecision, r.handleDecision},
 		{UpdateApproveAll, r.validateApproveAll, r.handleApproveAll},
-		{UpdatePause, r.validateControl(ActPause), r.handlePause},
-		{UpdateResume, r.validateControl(ActResume), r.handleResume},
+		{UpdatePause, r.validateControl(ActPause), r.handlePaused(true)},
+		{UpdateResume, r.validateControl(ActResume), r.handlePaused(false)},
 		{UpdateSkip, r.validateSkip, r.handleSkip},
 		{UpdateAbort, r.validateControl(ActAbort), r.handleAbort},
 	}
@@ -310,22 +310,23 @@ func (r *runner) validateControl(action string) func(workflow.Context, Request) 
 	}
 }
 
-func (r *runner) handlePause(ctx workflow.Context, req Request) (string, error) {
-	if err := r.admit(ctx, req, r.validateControl(ActPause)); err != nil {
-		return "", err
+// handlePaused pauses (paused) or resumes the run: the two controls differ
+// only in the action checked, the event recorded and what the caller is
+// told.
+func (r *runner) handlePaused(paused bool) func(workflow.Context, Request) (string, error) {
+	action, kind, told := ActResume, EventResumed, "resumed"
+	if paused {
+		action, kind, told = ActPause, EventPaused,
+			"paused: an action already running finishes; nothing else changes until resume (approvals given meanwhile are kept, and their actions wait)"
 	}
-	r.state.Paused = true
-	r.event(ctx, Event{Kind: EventPaused, Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
-	return "paused: an action already running finishes; nothing else changes until resume (approvals given meanwhile are kept, and their actions wait)", nil
-}
-
-func (r *runner) handleResume(ctx workflow.Context, req Request) (string, error) {
-	if err := r.admit(ctx, req, r.validateControl(ActResume)); err != nil {
-		return "", err
+	return func(ctx workflow.Context, req Request) (string, error) {
+		if err := r.admit(ctx, req, r.validateControl(action)); err != nil {
+			return "", err
+		}
+		r.state.Paused = paused
+		r.event(ctx, Event{Kind: kind, Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
+		return told, nil
 	}
-	r.state.Paused = false
-	r.event(ctx, Event{Kind: EventResumed, Actor: req.Actor, Channel: req.Channel, Detail: req.Reason})
-	return "resumed", nil
 }
 
 func (r *runner) handleAbort(ctx workflow.Context, req Request) (string, error) {

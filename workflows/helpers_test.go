@@ -385,6 +385,17 @@ func (f *fixture) result() (workflows.RunResult, error) {
 	return res, err
 }
 
+// wantResult is the run's result; it fails the test at once unless the run
+// ended with status want (saying why it did not: the error, the refusals).
+func (f *fixture) wantResult(want workflows.RunStatus) workflows.RunResult {
+	f.t.Helper()
+	res, err := f.result()
+	if err != nil || res.Status != want {
+		f.t.Fatalf("result %+v, %v: want %s; refusals %+v", res, err, want, f.state().Refusals)
+	}
+	return res
+}
+
 func stepStatus(s workflows.State, id string) workflows.StepStatus {
 	for _, st := range s.Steps {
 		if st.ID == id {

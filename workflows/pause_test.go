@@ -34,10 +34,7 @@ func TestPauseHoldsAnApprovedStep(t *testing.T) {
 		resume = f.control(workflows.UpdateResume, workflows.ActResume, "dave", "", "go")
 	})
 	f.start(gated, nil, workflows.RunMeta{})
-	res, err := f.result()
-	if err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("result %+v, %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	wantOK(t, "pause", pause)
 	wantOK(t, "approve while paused", approve)
 	wantOK(t, "resume", resume)

@@ -51,10 +51,7 @@ func TestApproveThenRun(t *testing.T) {
 		approve = f.decide(workflows.ActApprove, "isolate", "bob", "confirmed IOC")
 	})
 	f.start(gated, nil, workflows.RunMeta{})
-	res, err := f.result()
-	if err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("result %+v, %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	wantOK(t, "approve", approve)
 	want := "aws.ec2.describe_instance:evidence#0,aws.ec2.isolate_instance:isolate#0,aws.ec2.snapshot_volumes:snapshot#0"
 	if got := strings.Join(f.aws.executed(), ","); got != want {
@@ -118,10 +115,7 @@ func TestDenyWithContinueOnError(t *testing.T) {
 	f := newFixture(t)
 	f.at(time.Minute, func() { f.decide(workflows.ActDeny, "isolate", "bob", "not now") })
 	f.start(strings.Replace(gated, "    approval: required\n", "    approval: required\n    continue_on_error: true\n", 1), nil, workflows.RunMeta{})
-	res, err := f.result()
-	if err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("result %+v %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	if f.aws.count(wire.Execute, "aws.ec2.snapshot_volumes") != 1 {
 		t.Error("later step did not run")
 	}
@@ -155,9 +149,7 @@ func TestEscalateThenLeadApproves(t *testing.T) {
 		late = f.decide(workflows.ActApprove, "isolate", "erin", "lead on call")
 	})
 	f.start(src, nil, workflows.RunMeta{})
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	wantRefused(t, "before escalation", early, "not an approver")
 	wantOK(t, "after escalation", late)
 }
@@ -207,9 +199,7 @@ func TestValidatorRefusals(t *testing.T) {
 		second = f.decide(workflows.ActApprove, "isolate", "carol", "")
 	})
 	f.start(src, nil, workflows.RunMeta{})
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	for _, a := range attempts {
 		if a.want == "" {
 			wantOK(t, a.label, a.o)
@@ -249,9 +239,7 @@ func TestWorldMovedAsksAgain(t *testing.T) {
 		second = f.decide(workflows.ActApprove, "isolate", "bob", "re-checked")
 	})
 	f.start(gated, nil, workflows.RunMeta{})
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	wantOK(t, "second approval", second)
 	if !hasEvent(f.state(), workflows.EventGateReopened) {
 		t.Errorf("timeline lacks gate_reopened: %s", timelineKinds(f.state()))
@@ -279,9 +267,7 @@ func TestApprovedSubsetDoesNotAskAgain(t *testing.T) {
 	}
 	f.at(time.Minute, func() { f.decide(workflows.ActApprove, "isolate", "bob", "") })
 	f.start(gated, nil, workflows.RunMeta{})
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	if s := f.state(); hasEvent(s, workflows.EventGateReopened) || !hasEvent(s, workflows.EventGateStillApproved) {
 		t.Errorf("timeline %s: want gate_still_approved and no gate_reopened", timelineKinds(s))
 	}
@@ -320,9 +306,7 @@ func TestPauseResumeAndSkip(t *testing.T) {
 		resume = f.control(workflows.UpdateResume, workflows.ActResume, "bob", "", "go")
 	})
 	f.start(src, nil, workflows.RunMeta{})
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	wantOK(t, "pause", pause)
 	wantRefused(t, "pause twice", pause2, "already paused")
 	wantRefused(t, "no role", noRole, "needs the responder or lead role")
@@ -382,9 +366,7 @@ func TestWhenFalseSkips(t *testing.T) {
     with: {instance_id: "${{ inputs.instance_id }}"}
 `
 	f.start(src, nil, workflows.RunMeta{})
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	if stepStatus(f.state(), "detach") != workflows.StepSkipped || f.aws.count(wire.Execute, "aws.autoscaling.detach_instance") != 0 {
 		t.Error("detach ran although its condition was false")
 	}
@@ -495,10 +477,7 @@ outputs:
 	f.env.SetStartWorkflowOptions(clientStartOptions("run-1"))
 	f.env.ExecuteWorkflow(workflows.WorkflowName, workflows.RunInput{Plan: compilePlan(t, src), Meta: workflows.RunMeta{Requester: "alice"},
 		BreakGlass: []workflows.Request{{RunID: "run-1", Action: workflows.ActApproveAll, Actor: "carol", Channel: "cli", Reason: "botnet", Time: f.env.Now()}}})
-	res, err := f.result()
-	if err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v", res, err)
-	}
+	res := f.wantResult(workflows.RunSucceeded)
 	if got := fmt.Sprint(res.Outputs["groups"]); got != "[sg-q sg-q]" {
 		t.Errorf("outputs %v", res.Outputs)
 	}
@@ -513,9 +492,7 @@ outputs:
 func TestDryRunMutatesNothingAndDoesNotWait(t *testing.T) {
 	f := newFixture(t)
 	f.start(gated, nil, workflows.RunMeta{DryRun: true})
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	if got := f.aws.executed(); len(got) != 0 {
 		t.Errorf("dry run executed %v", got)
 	}
@@ -539,9 +516,7 @@ func TestBreakGlassApprovesEveryGate(t *testing.T) {
 	f.at(2*time.Minute, func() { noReason = f.send(workflows.UpdateApproveAll, req("carol", "")) })
 	f.at(3*time.Minute, func() { lead = f.send(workflows.UpdateApproveAll, req("carol", "active botnet, contain now")) })
 	f.start(src, nil, workflows.RunMeta{})
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	wantRefused(t, "non-lead", notLead, "needs the lead role")
 	wantRefused(t, "no reason", noReason, "needs a reason")
 	wantOK(t, "lead", lead)
@@ -594,10 +569,7 @@ outputs:
 `
 	ids := []string{"i-0123456789abcde01", "i-0123456789abcde02", "i-0123456789abcde03"}
 	f.start(src, map[string]any{"ids": toAny(ids)}, workflows.RunMeta{})
-	res, err := f.result()
-	if err != nil || res.Status != workflows.RunPartial {
-		t.Fatalf("result %+v, %v: want partial", res, err)
-	}
+	res := f.wantResult(workflows.RunPartial)
 	if !strings.Contains(res.Error, "#2 i-0123456789abcde02") {
 		t.Errorf("the partial result does not name the failed host: %q", res.Error)
 	}

@@ -60,16 +60,14 @@ func upserts(f *fixture) *[]temporal.SearchAttributes {
 // A run writes its search attributes (what it is, then how it ended) only
 // when the worker confirmed the namespace has them registered.
 func TestSearchAttributesOnlyWhenTheWorkerConfirmedThem(t *testing.T) {
+	const src = head + "steps:\n  - id: evidence\n    action: aws.ec2.describe_instance\n    with: {instance_id: \"${{ inputs.instance_id }}\"}\n"
 	inputs := map[string]any{"instance_id": "i-0123456789abcdef0"}
 	t.Run("confirmed", func(t *testing.T) {
 		f := newFixture(t)
 		f.roster.SearchAttributes = true
 		got := upserts(f)
-		f.start(head+"steps:\n  - id: evidence\n    action: aws.ec2.describe_instance\n    with: {instance_id: \"${{ inputs.instance_id }}\"}\n",
-			inputs, workflows.RunMeta{Incident: "INC-7"})
-		if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-			t.Fatalf("result %+v, %v", res, err)
-		}
+		f.start(src, inputs, workflows.RunMeta{Incident: "INC-7"})
+		f.wantResult(workflows.RunSucceeded)
 		if len(*got) != 2 {
 			t.Fatalf("%d upserts, want 2 (at the start, at the end)", len(*got))
 		}
@@ -96,11 +94,8 @@ func TestSearchAttributesOnlyWhenTheWorkerConfirmedThem(t *testing.T) {
 	t.Run("not confirmed", func(t *testing.T) {
 		f := newFixture(t)
 		got := upserts(f)
-		f.start(head+"steps:\n  - id: evidence\n    action: aws.ec2.describe_instance\n    with: {instance_id: \"${{ inputs.instance_id }}\"}\n",
-			inputs, workflows.RunMeta{})
-		if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-			t.Fatalf("result %+v, %v", res, err)
-		}
+		f.start(src, inputs, workflows.RunMeta{})
+		f.wantResult(workflows.RunSucceeded)
 		if len(*got) != 0 {
 			t.Errorf("%d upserts without the worker's confirmation", len(*got))
 		}

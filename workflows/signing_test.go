@@ -77,9 +77,7 @@ func TestSignedDecisions(t *testing.T) {
 	f.at(6*time.Minute, func() { viaSlack = f.send(workflows.UpdateApprove, sign(base("carol", "slack"), slackKey)) })
 	f.reviewed(src)
 	f.startSigned(src, "alice", aliceKey)
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	wantRefused(t, "unsigned", unsigned, "not signed")
 	wantRefused(t, "wrong key", wrongKey, "does not match any key")
 	wantRefused(t, "tampered", tampered, "does not match any key")

@@ -43,9 +43,7 @@ func TestTargetIsHeldWhileTheRunGoesAndReleasedAfter(t *testing.T) {
 		f.decide(workflows.ActApprove, "isolate", "bob", "ok")
 	})
 	f.start(gated, nil, workflows.RunMeta{})
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	if during != "run-1" {
 		t.Errorf("while the run waited at its gate the target was held by %q, want run-1", during)
 	}

@@ -134,9 +134,7 @@ func TestIntakeLaunchesAndTheGateStillWaits(t *testing.T) {
 		approve = f.send(workflows.UpdateApprove, r)
 	})
 	f.startTriggered(intakeID, workflows.ChannelIntake, k.intake, triggerStart(f, "gd-launch", "launch"), false, nil)
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v; refusals %+v", res, err, f.state().Refusals)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	if stepStatus(atGate, "isolate") != workflows.StepAwaiting || strings.Join(executedAtGate, ",") != "aws.ec2.describe_instance:evidence#0" {
 		t.Errorf("at one minute: isolate %s, executed %v: the triggered run must wait at its gate", stepStatus(atGate, "isolate"), executedAtGate)
 	}
@@ -306,9 +304,7 @@ func TestIntakeStartsOnlyWhatATriggerAllows(t *testing.T) {
 func TestIntakeRehearsesADryRunTrigger(t *testing.T) {
 	f, k := intakeFixture(t, []string{workflows.RoleIntake}, nil)
 	f.startTriggered(intakeID, workflows.ChannelIntake, k.intake, triggerStart(f, "gd-rehearse", "dry_run"), true, nil)
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v; refusals %+v", res, err, f.state().Refusals)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	if got := f.aws.executed(); len(got) != 0 {
 		t.Errorf("a rehearsal executed %v", got)
 	}
@@ -459,9 +455,7 @@ func TestUnsignedTriggerOnADevelopmentRoster(t *testing.T) {
 	f := newFixture(t)
 	f.at(time.Minute, func() { f.decide(workflows.ActApprove, "isolate", "bob", "ok") })
 	f.start(triggered, nil, workflows.RunMeta{Trigger: triggerStart(f, "gd-launch", "launch")})
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	s := f.state()
 	if s.Meta.Trigger == nil || !hasEvent(s, workflows.EventTriggered) || !strings.Contains(strings.Join(s.RosterNotes, " "), "not verified (development roster)") {
 		t.Errorf("trigger %+v, notes %v, timeline %s", s.Meta.Trigger, s.RosterNotes, timelineKinds(s))
@@ -477,9 +471,7 @@ func TestTypedInputsGetTheirDefaults(t *testing.T) {
 		"    approval: required\n", "    approval: required\n    when: inputs.isolate_too\n", 1)
 	f.at(time.Minute, func() { f.decide(workflows.ActApprove, "isolate", "bob", "ok") })
 	f.start(src, map[string]any{"instance_id": "i-0fedcba9876543210"}, workflows.RunMeta{})
-	if res, err := f.result(); err != nil || res.Status != workflows.RunSucceeded {
-		t.Fatalf("%+v %v", res, err)
-	}
+	f.wantResult(workflows.RunSucceeded)
 	s := f.state()
 	if s.Inputs["isolate_too"] != true || s.Inputs["instance_id"] != "i-0fedcba9876543210" || f.aws.count(wire.Execute, "aws.ec2.isolate_instance") != 1 {
 		t.Errorf("inputs %v, isolations %d", s.Inputs, f.aws.count(wire.Execute, "aws.ec2.isolate_instance"))

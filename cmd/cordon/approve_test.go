@@ -325,10 +325,7 @@ func startDevSandbox(t *testing.T) devBox {
 // runState reads the run's state with cordon status --json.
 func runState(t *testing.T, address, runID string) workflows.State {
 	t.Helper()
-	out, errOut, code := cordon(t, "status", runID, "--json", "--address", address)
-	if code != 0 {
-		t.Fatalf("status: exit %d\n%s", code, errOut)
-	}
+	out := cordonOK(t, "status", runID, "--json", "--address", address)
 	var s workflows.State
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
 		t.Fatal(err)

@@ -39,11 +39,7 @@ func TestApprovePrintsWhatTheWorkflowDecided(t *testing.T) {
 		return aws.ToString(eni.NetworkInterfaceId), ids
 	}
 
-	out, errOut, code := cordon(t, "run", "examples/ec2-compromise.yaml", "--input", "instance_id="+box.instance, "--address", box.address)
-	if code != 0 {
-		t.Fatalf("run: exit %d\n%s", code, errOut)
-	}
-	runID := strings.TrimSpace(out)
+	runID := strings.TrimSpace(cordonOK(t, "run", "examples/ec2-compromise.yaml", "--input", "instance_id="+box.instance, "--address", box.address))
 	first := waitForGate(t, box.address, runID, map[string]bool{})
 	if first.Step != "isolate" {
 		t.Fatalf("first gate %s, want isolate", first.Key)
@@ -67,7 +63,7 @@ func TestApprovePrintsWhatTheWorkflowDecided(t *testing.T) {
 		t.Fatal(err)
 	}
 	as := []string{"--address", box.address, "--as", "alice"}
-	out, errOut, code = approveAs(t, "", false, append([]string{runID, "isolate", "--preview", first.PreviewHash, "--yes"}, as...)...)
+	out, errOut, code := approveAs(t, "", false, append([]string{runID, "isolate", "--preview", first.PreviewHash, "--yes"}, as...)...)
 	if code != 1 || !strings.Contains(errOut, "was no longer the one approved") || !strings.Contains(errOut, "Nothing was changed") {
 		t.Errorf("approval of a change that moved: exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
@@ -83,9 +79,7 @@ func TestApprovePrintsWhatTheWorkflowDecided(t *testing.T) {
 	}
 
 	// Paused, then approved: held, and nothing changes until resume.
-	if _, errOut, code := cordon(t, "pause", runID, "--reason", "checking the blast radius", "--address", box.address); code != 0 {
-		t.Fatalf("pause: exit %d: %s", code, errOut)
-	}
+	cordonOK(t, "pause", runID, "--reason", "checking the blast radius", "--address", box.address)
 	out, errOut, code = approveAs(t, "", false, append([]string{runID, "isolate", "--preview", second.PreviewHash, "--yes"}, as...)...)
 	if code != 0 || !strings.Contains(out, "approved isolate; held: the run is paused") {
 		t.Errorf("approval while paused: exit %d\nstdout %s\nstderr %s", code, out, errOut)
@@ -100,9 +94,7 @@ func TestApprovePrintsWhatTheWorkflowDecided(t *testing.T) {
 	}
 
 	// Positive control: after resume the approved change is made.
-	if _, errOut, code := cordon(t, "resume", runID, "--address", box.address); code != 0 {
-		t.Fatalf("resume: exit %d: %s", code, errOut)
-	}
+	cordonOK(t, "resume", runID, "--address", box.address)
 	deadline := time.Now().Add(time.Minute)
 	for {
 		if _, now := groupsOf(); len(now) == 1 && !slices.Contains(moved, now[0]) {

@@ -117,10 +117,7 @@ func TestGroupFlags(t *testing.T) {
 // inboxJSON runs cordon inbox --json with args and decodes it.
 func inboxJSON(t *testing.T, args ...string) []inboxGate {
 	t.Helper()
-	out, errOut, code := cordon(t, append([]string{"inbox", "--json"}, args...)...)
-	if code != 0 {
-		t.Fatalf("inbox: exit %d\n%s", code, errOut)
-	}
+	out := cordonOK(t, append([]string{"inbox", "--json"}, args...)...)
 	var gs []inboxGate
 	if err := json.Unmarshal([]byte(out), &gs); err != nil {
 		t.Fatalf("inbox --json: %v\n%s", err, out)
@@ -138,10 +135,7 @@ func TestInboxAndFollowAgainstDevServer(t *testing.T) {
 	addr := []string{"--address", box.address}
 	start := func(args ...string) string {
 		t.Helper()
-		out, errOut, code := cordon(t, append(append([]string{"run"}, args...), addr...)...)
-		if code != 0 {
-			t.Fatalf("run %v: exit %d\n%s", args, code, errOut)
-		}
+		out := cordonOK(t, append(append([]string{"run"}, args...), addr...)...)
 		id := strings.TrimSpace(out)
 		t.Cleanup(func() { cordon(t, append([]string{"abort", id, "--reason", "test over"}, addr...)...) })
 		return id
@@ -270,9 +264,7 @@ func TestInboxAndFollowAgainstDevServer(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if _, errOut, code := cordon(t, append([]string{"abort", followed, "--reason", "re-attached"}, addr...)...); code != 0 {
-		t.Fatalf("abort: exit %d\n%s", code, errOut)
-	}
+	cordonOK(t, append([]string{"abort", followed, "--reason", "re-attached"}, addr...)...)
 	select {
 	case code := <-done:
 		got := reOut.String()

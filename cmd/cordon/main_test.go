@@ -31,6 +31,17 @@ func cordon(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errOut.String(), code
 }
 
+// cordonOK runs cordon with args and returns its standard output; it fails
+// the test at once when the command exits non-zero.
+func cordonOK(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, code := cordon(t, args...)
+	if code != 0 {
+		t.Fatalf("cordon %s: exit %d\n%s", strings.Join(args, " "), code, errOut)
+	}
+	return out
+}
+
 // mustContain checks that got, the named output of a command, holds each
 // of wants.
 func mustContain(t *testing.T, name, got string, wants ...string) {
@@ -43,11 +54,8 @@ func mustContain(t *testing.T, name, got string, wants ...string) {
 }
 
 func TestValidateExamples(t *testing.T) {
-	out, errOut, code := cordon(t, "validate", "examples/ec2-compromise.yaml", "examples/iam-credential-compromise.yaml",
+	out := cordonOK(t, "validate", "examples/ec2-compromise.yaml", "examples/iam-credential-compromise.yaml",
 		"examples/confluence-cve-2021-26084.yaml", "examples/restore-isolation.yaml")
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, errOut)
-	}
 	if n := strings.Count(out, ": ok ("); n != 4 {
 		t.Errorf("want 4 ok lines, got:\n%s", out)
 	}
@@ -105,10 +113,7 @@ func TestPlanJSONGolden(t *testing.T) {
 	for name, inputs := range cases {
 		t.Run(name, func(t *testing.T) {
 			args := append([]string{"plan", "examples/" + name + ".yaml", "--json"}, inputs...)
-			out, errOut, code := cordon(t, args...)
-			if code != 0 {
-				t.Fatalf("exit %d\n%s", code, errOut)
-			}
+			out := cordonOK(t, args...)
 			golden(t, filepath.Join("cmd/cordon/testdata", name+".plan.json"), out)
 		})
 	}
@@ -127,10 +132,7 @@ func TestPlanRejectsBadInputs(t *testing.T) {
 }
 
 func TestPlanTextShowsGatesAndDestructiveSteps(t *testing.T) {
-	out, errOut, code := cordon(t, "plan", "examples/ec2-compromise.yaml", "--input", "instance_id=i-0abc12345def67890")
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, errOut)
-	}
+	out := cordonOK(t, "plan", "examples/ec2-compromise.yaml", "--input", "instance_id=i-0abc12345def67890")
 	mustContain(t, "plan", out,
 		"!  7. isolate",
 		"gate: 1 approval(s) from group csirt-oncall, within 30m, then escalate to group csirt-leads; not by the requester",
@@ -284,11 +286,8 @@ func TestPolicyOfEveryExample(t *testing.T) {
 // The options narrow the policy to an account, a partition and IAM paths;
 // what IAM would reject is refused before anything is printed.
 func TestPolicyOptions(t *testing.T) {
-	out, errOut, code := cordon(t, "policy", "--account-id", "123456789012", "--role-path", "/cordon-contained/",
+	out := cordonOK(t, "policy", "--account-id", "123456789012", "--role-path", "/cordon-contained/",
 		"--pass-role-path", "/forensics/", "examples/ec2-compromise.yaml")
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, errOut)
-	}
 	mustContain(t, "policy", out,
 		`"arn:aws:iam::123456789012:role/cordon-contained/*"`, `"arn:aws:iam::123456789012:role/forensics/*"`,
 		`"arn:aws:ec2:*:123456789012:instance/*"`,
@@ -312,10 +311,7 @@ func TestPolicyIncludesChildRunbooks(t *testing.T) {
 // docs/ is generated from the catalog and the runbook shape; this test
 // fails when they drift (go test ./cmd/cordon -update rewrites them).
 func TestGeneratedDocsAreCurrent(t *testing.T) {
-	schema, _, code := cordon(t, "schema")
-	if code != 0 {
-		t.Fatal("schema failed")
-	}
+	schema := cordonOK(t, "schema")
 	var v map[string]any
 	if err := json.Unmarshal([]byte(schema), &v); err != nil {
 		t.Fatalf("schema is not JSON: %v", err)

@@ -89,10 +89,7 @@ func waitEnded(t *testing.T, address, runID string) workflows.State {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		out, errOut, code := cordon(t, "status", runID, "-o", "json", "--address", address)
-		if code != 0 {
-			t.Fatalf("status: exit %d\n%s", code, errOut)
-		}
+		out := cordonOK(t, "status", runID, "-o", "json", "--address", address)
 		var s workflows.State
 		if err := json.Unmarshal([]byte(out), &s); err != nil {
 			t.Fatal(err)
@@ -113,24 +110,14 @@ func TestListShowsOutcomesRunbooksTargetsJSON(t *testing.T) {
 	address, instance := devSandbox(t)
 	at := []string{"--address", address}
 
-	out, errOut, code := cordon(t, append([]string{"run", "examples/ec2-compromise.yaml", "--input", "instance_id=" + instance,
-		"--dry-run", "--incident", "INC-77"}, at...)...)
-	if code != 0 {
-		t.Fatalf("run --dry-run: exit %d\n%s", code, errOut)
-	}
-	rehearsal := strings.TrimSpace(out)
+	rehearsal := strings.TrimSpace(cordonOK(t, append([]string{"run", "examples/ec2-compromise.yaml", "--input", "instance_id=" + instance,
+		"--dry-run", "--incident", "INC-77"}, at...)...))
 	if s := waitEnded(t, address, rehearsal); s.Status != workflows.RunSucceeded {
 		t.Fatalf("rehearsal ended %s", s.Status)
 	}
-	out, errOut, code = cordon(t, append([]string{"run", "examples/ec2-compromise.yaml", "--input", "instance_id=" + instance}, at...)...)
-	if code != 0 {
-		t.Fatalf("run: exit %d\n%s", code, errOut)
-	}
-	aborted := strings.TrimSpace(out)
+	aborted := strings.TrimSpace(cordonOK(t, append([]string{"run", "examples/ec2-compromise.yaml", "--input", "instance_id=" + instance}, at...)...))
 	waitForGate(t, address, aborted, map[string]bool{})
-	if _, errOut, code := cordon(t, append([]string{"abort", aborted, "--reason", "wrong host"}, at...)...); code != 0 {
-		t.Fatalf("abort: exit %d\n%s", code, errOut)
-	}
+	cordonOK(t, append([]string{"abort", aborted, "--reason", "wrong host"}, at...)...)
 	if s := waitEnded(t, address, aborted); s.Status != workflows.RunAborted {
 		t.Fatalf("aborted run ended %s", s.Status)
 	}
@@ -139,10 +126,7 @@ func TestListShowsOutcomesRunbooksTargetsJSON(t *testing.T) {
 	var runs []listedRun
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		out, errOut, code = cordon(t, append([]string{"list", "--json"}, at...)...)
-		if code != 0 {
-			t.Fatalf("list --json: exit %d\n%s", code, errOut)
-		}
+		out := cordonOK(t, append([]string{"list", "--json"}, at...)...)
 		runs = nil
 		if err := json.Unmarshal([]byte(out), &runs); err != nil {
 			t.Fatalf("list --json: %v\n%s", err, out)
@@ -168,7 +152,7 @@ func TestListShowsOutcomesRunbooksTargetsJSON(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	out, _, _ = cordon(t, append([]string{"list", "-o", "json"}, at...)...)
+	out, _, _ := cordon(t, append([]string{"list", "-o", "json"}, at...)...)
 	var again []listedRun
 	if err := json.Unmarshal([]byte(out), &again); err != nil || len(again) != len(runs) {
 		t.Errorf("list -o json: %v, %d runs (want %d)", err, len(again), len(runs))

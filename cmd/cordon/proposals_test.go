@@ -104,10 +104,7 @@ func TestProposalsAndLaunch(t *testing.T) {
 
 	var listed []intake.ProposalSummary
 	for deadline := time.Now().Add(30 * time.Second); len(listed) == 0; time.Sleep(50 * time.Millisecond) {
-		stdout, stderr, code := cordon(t, append([]string{"proposals", "--json"}, conn...)...)
-		if code != 0 {
-			t.Fatalf("cordon proposals: exit %d: %s", code, stderr)
-		}
+		stdout := cordonOK(t, append([]string{"proposals", "--json"}, conn...)...)
 		if err := json.Unmarshal([]byte(stdout), &listed); err != nil {
 			t.Fatalf("cordon proposals --json: %v\n%s", err, stdout)
 		}

@@ -10,17 +10,15 @@ import (
 
 var triggerRunbooks = []string{"examples/ec2-compromise.yaml", "examples/iam-credential-compromise.yaml"}
 
-func triggersTest(t *testing.T, event string, extra ...string) (string, string, int) {
-	t.Helper()
+// triggersTestArgs is the command line of cordon triggers test on the example
+// runbooks and the event in triggers/testdata, with extra flags.
+func triggersTestArgs(event string, extra ...string) []string {
 	args := append(append([]string{"triggers", "test"}, triggerRunbooks...), "--event", "triggers/testdata/"+event)
-	return cordon(t, append(args, extra...)...)
+	return append(args, extra...)
 }
 
 func TestTriggersTestOnAFinding(t *testing.T) {
-	out, errOut, code := triggersTest(t, "guardduty-ec2.json")
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, errOut)
-	}
+	out := cordonOK(t, triggersTestArgs("guardduty-ec2.json")...)
 	mustContain(t, "output", out,
 		"finding key  guardduty/123456789012/eu-west-1/8ab933f8a9b7e6c2b1a3d4e5f6a7b8c9",
 		"target key   123456789012/eu-west-1/instance/i-0abc12345def67890",
@@ -30,10 +28,7 @@ func TestTriggersTestOnAFinding(t *testing.T) {
 }
 
 func TestTriggersTestOnAnSQSResponse(t *testing.T) {
-	out, errOut, code := triggersTest(t, "sqs-receive.json")
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, errOut)
-	}
+	out := cordonOK(t, triggersTestArgs("sqs-receive.json")...)
 	if n := strings.Count(out, "(SQS message "); n != 4 {
 		t.Errorf("%d events, want 4:\n%s", n, out)
 	}
@@ -42,10 +37,7 @@ func TestTriggersTestOnAnSQSResponse(t *testing.T) {
 		"drop         (every trigger): a sample finding",
 	)
 
-	out, errOut, code = triggersTest(t, "sqs-receive.json", "--json")
-	if code != 0 {
-		t.Fatalf("--json: exit %d\n%s", code, errOut)
-	}
+	out = cordonOK(t, triggersTestArgs("sqs-receive.json", "--json")...)
 	var reports []struct {
 		MessageID string `json:"message_id"`
 		Findings  []struct {
@@ -81,7 +73,7 @@ func TestTriggersTestOnAnSQSResponse(t *testing.T) {
 }
 
 func TestTriggersTestOnMalformedInput(t *testing.T) {
-	out, errOut, code := triggersTest(t, "malformed.json")
+	out, errOut, code := cordon(t, triggersTestArgs("malformed.json")...)
 	if code != 1 || !strings.Contains(errOut, "parse input") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}

@@ -406,7 +406,10 @@ func TestIntakeBreakerAndProposals(t *testing.T) {
 // confluenceStorm is the fleet runbook with a launch trigger that
 // gathers the GuardDuty findings of one account and type, over a short
 // window, into its compromised list; account 222222222222's findings go
-// to a trigger whose ceiling is 5 targets.
+// to a trigger whose ceiling is 5 targets. The windows are long enough for
+// every submission to arrive inside them on a loaded CI machine (with 3s,
+// thirty concurrent submissions once spilled into a second batch there,
+// which is the design: a finding after the window starts the next batch).
 func confluenceStorm(t *testing.T) map[string]string {
 	t.Helper()
 	return map[string]string{
@@ -418,13 +421,13 @@ triggers:
     match: {resource: instance, accounts: ["111111111111"]}
     inputs: {region: "${{ finding.region }}"}
     mode: launch
-    aggregate: {by: [account, region, type], window: 3s, into: compromised, item: "${{ finding.instance_id }}", max_targets: 50}
+    aggregate: {by: [account, region, type], window: 15s, into: compromised, item: "${{ finding.instance_id }}", max_targets: 50}
   - name: ceiling
     source: guardduty
     match: {resource: instance, accounts: ["222222222222"]}
     inputs: {region: "${{ finding.region }}"}
     mode: launch
-    aggregate: {by: [account, region], window: 2s, into: compromised, item: "${{ finding.instance_id }}", max_targets: 5}
+    aggregate: {by: [account, region], window: 8s, into: compromised, item: "${{ finding.instance_id }}", max_targets: 5}
 `),
 	}
 }
