@@ -1,15 +1,13 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -93,7 +91,8 @@ const (
 	throughputBook = "intake-bench"
 )
 
-// throughputRunbook is one read of the instance a finding names.
+// throughputRunbook is one read of the instance a finding names (its
+// trigger added by launchTrigger).
 const throughputRunbook = `apiVersion: cordon.dev/v1
 kind: Runbook
 metadata: {name: intake-bench, description: One look at the instance a finding names.}
@@ -105,25 +104,19 @@ steps:
   - id: look
     action: aws.ec2.describe_instance
     with: {instance_id: "${{ inputs.instance_id }}"}
-triggers:
-  - name: storm
-    source: guardduty
-    match: {types: ["Recon:*"], resource: instance}
-    inputs: {instance_id: "${{ finding.instance_id }}", region: "${{ finding.region }}"}
-    mode: launch
-    max_launches_per_hour: 1000000
 `
 
-// sampleTrigger launches ec2-compromise for the samples' findings.
-const sampleTrigger = `
+// launchTrigger is a runbook's triggers: GuardDuty findings about an
+// instance of the types matching pattern launch it, without a practical
+// limit per hour.
+func launchTrigger(name, pattern string) string {
+	return fmt.Sprintf(`
 triggers:
-  - name: backdoor
-    source: guardduty
-    match: {types: ["Backdoor:*"], resource: instance}
-    inputs: {instance_id: "${{ finding.instance_id }}", region: "${{ finding.region }}"}
-    mode: launch
-    max_launches_per_hour: 1000000
-`
+  - {name: %s, source: guardduty, mode: launch, max_launches_per_hour: 1000000,
+     match: {types: [%q], resource: instance},
+     inputs: {instance_id: "${{ finding.instance_id }}", region: "${{ finding.region }}"}}
+`, name, pattern)
+}
 
 // intakeRig is the intake benchmark's world: the server and emulator, a
 // containment worker, the intake (intake.Service, as cordon intake runs
@@ -198,8 +191,9 @@ func startIntakeRig(ctx context.Context, o IntakeOptions) (rig *intakeRig, err e
 	if err != nil {
 		return rig, fmt.Errorf("read the example %s (run from the repository root, or pass --examples DIR): %w", hostRunbook, err)
 	}
-	body, _, _ := strings.Cut(string(host), "\ntriggers:")
-	for name, src := range map[string]string{hostRunbook: body + sampleTrigger, throughputBook: throughputRunbook} {
+	body, _, _ := bytes.Cut(host, []byte("\ntriggers:"))
+	for name, src := range map[string]string{hostRunbook: string(body) + launchTrigger("backdoor", "Backdoor:*"),
+		throughputBook: throughputRunbook + launchTrigger("storm", "Recon:*")} {
 		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(src), 0o600); err != nil {
 			return rig, fmt.Errorf("write the bench's runbooks: %w", err)
 		}
@@ -494,28 +488,4 @@ func poll[T any](ctx context.Context, limit time.Duration, what string, f func()
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// WriteIntakeTable prints an intake measurement: each figure through the
-// intake, the same without it (a responder's runctl.Start), and their
-// ratio.
-func WriteIntakeTable(w io.Writer, r IntakeResult) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	durable, runs, direct := r.PerMinute()
-	ratio := func(a, b float64) string {
-		if a <= 0 || b <= 0 {
-			return "—"
-		}
-		return fmt.Sprintf("%.2f×", a/b)
-	}
-	fmt.Fprintf(tw, "emulator latency %s per call\t\t\t\n", r.Latency)
-	fmt.Fprintf(tw, "\tintake\tresponder's start\tratio\n")
-	fmt.Fprintf(tw, "detection → first gate, p50 (%d samples)\t%s\t%s\t%s\n", r.Samples, r.GateP50.Round(time.Millisecond),
-		r.BaselineGateP50.Round(time.Millisecond), ratio(r.GateP50.Seconds(), r.BaselineGateP50.Seconds()))
-	fmt.Fprintf(tw, "detection → first gate, p99\t%s\t%s\t%s\n", r.GateP99.Round(time.Millisecond),
-		r.BaselineGateP99.Round(time.Millisecond), ratio(r.GateP99.Seconds(), r.BaselineGateP99.Seconds()))
-	fmt.Fprintf(tw, "deliveries per minute off the queue (%d)\t%.0f\t—\t\n", r.Deliveries, durable)
-	fmt.Fprintf(tw, "runs started per minute (%d findings)\t%.0f\t%.0f\t%s\n", r.Findings, runs, direct, ratio(runs, direct))
-	fmt.Fprintf(tw, "runs at the end\t%d (lost %d, extra %d)\t\t\n", r.Runs, r.Lost, r.Extra)
-	return tw.Flush()
 }

@@ -4,8 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -201,7 +200,7 @@ func (d *detection) fleetRun(ctx context.Context, wait time.Duration) (string, e
 	defer cancel()
 	for {
 		d.mu.Lock()
-		members := slices.Clone(d.fleet)
+		members := append([]string(nil), d.fleet...)
 		d.mu.Unlock()
 		for _, id := range members {
 			var s intake.FindingState
@@ -221,9 +220,12 @@ func (d *detection) fleetRun(ctx context.Context, wait time.Duration) (string, e
 // (proposals waiting for a responder are not runs).
 func (d *detection) runsStarted(ctx context.Context) ([]string, error) {
 	d.mu.Lock()
-	ids := slices.Sorted(maps.Keys(d.acting))
+	var ids []string
+	for id := range d.acting {
+		ids = append(ids, id)
+	}
 	d.mu.Unlock()
-	runs := map[string]bool{}
+	var runs []string
 	for _, id := range ids {
 		var s intake.FindingState
 		v, err := d.c.QueryWorkflow(ctx, id, "", intake.QueryFinding)
@@ -233,11 +235,12 @@ func (d *detection) runsStarted(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ask finding workflow %s what it started: %w", id, err)
 		}
-		if s.RunID != "" {
-			runs[s.RunID] = true
+		if s.RunID != "" && !has(runs, s.RunID) {
+			runs = append(runs, s.RunID)
 		}
 	}
-	return slices.Sorted(maps.Keys(runs)), nil
+	sort.Strings(runs)
+	return runs, nil
 }
 
 // checkOneRun is the final check's claim that the findings started
@@ -249,7 +252,7 @@ func checkOneRun(runs []string, fleetRunID string, findings int) CheckItem {
 			bad = append(bad, "run "+r+" was started too")
 		}
 	}
-	if !slices.Contains(runs, fleetRunID) {
+	if !has(runs, fleetRunID) {
 		bad = append(bad, "the fleet run "+fleetRunID+" is not the findings' run")
 	}
 	return item("the findings started exactly one run", bad, fmt.Sprintf("fleet run %s, from %d findings on the queue", fleetRunID, findings))
@@ -282,6 +285,15 @@ func rehearseDetections(ctx context.Context, d *detection, plans []*runbooks.Pla
 		}
 	}
 	return hosts, nil
+}
+
+func has(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // fleetTrigger is the fleet runbook's trigger that launches the story's
