@@ -86,7 +86,14 @@ type AWSClientSource struct {
 	opts     AWSOptions
 	limiters *limiters
 	mu       sync.Mutex
-	cache    map[string]*Clients
+	cache    map[string]*targetConfig
+}
+
+// targetConfig is one account, region and run's AWS configuration, and
+// the containment clients made from it (on first use).
+type targetConfig struct {
+	cfg     aws.Config
+	clients *Clients
 }
 
 // maxCachedTargets bounds the client cache of a long-lived worker.
@@ -97,11 +104,56 @@ func NewAWSClientSource(opts AWSOptions) *AWSClientSource {
 	if opts.SDKAttempts <= 0 {
 		opts.SDKAttempts = 3
 	}
-	return &AWSClientSource{opts: opts, limiters: newLimiters(opts.Metrics), cache: map[string]*Clients{}}
+	return &AWSClientSource{opts: opts, limiters: newLimiters(opts.Metrics), cache: map[string]*targetConfig{}}
 }
 
 // Clients implements ClientSource.
 func (s *AWSClientSource) Clients(ctx context.Context, target Target, run RunRef) (*Clients, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tc, err := s.target(target, run)
+	if err != nil {
+		return nil, err
+	}
+	if tc.clients == nil {
+		cfg := tc.cfg
+		tc.clients = &Clients{
+			EC2:         ec2.NewFromConfig(cfg),
+			IAM:         iam.NewFromConfig(cfg),
+			AutoScaling: autoscaling.NewFromConfig(cfg),
+			ELBv2:       elbv2.NewFromConfig(cfg),
+			ELB:         elb.NewFromConfig(cfg),
+			STS:         sts.NewFromConfig(cfg),
+			SSM:         ssm.NewFromConfig(cfg),
+			// The emulator serves S3 path-style only: a bucket's virtual
+			// host (bucket.127.0.0.1) does not resolve.
+			S3:         s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = s.opts.Endpoint != "" }),
+			KMS:        kms.NewFromConfig(cfg),
+			CloudTrail: cloudtrail.NewFromConfig(cfg),
+		}
+	}
+	return tc.clients, nil
+}
+
+// Config is the AWS configuration the clients of target and run are made
+// from: the account's role assumed for run, the endpoint, the rate limits
+// of the account and region, the SDK's quick retries and the request-id
+// log. Callers outside the action runtime (the detection intake's SQS,
+// GuardDuty, Security Hub and Health clients) build their clients from
+// it, so they reach an account exactly as the actions do.
+func (s *AWSClientSource) Config(ctx context.Context, target Target, run RunRef) (aws.Config, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tc, err := s.target(target, run)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	return tc.cfg, nil
+}
+
+// target is the cached configuration of target and run, made on first
+// use. Caller holds s.mu.
+func (s *AWSClientSource) target(target Target, run RunRef) (*targetConfig, error) {
 	acct, ok := s.opts.Accounts[target.Account]
 	if !ok && target.Account != "" && len(s.opts.Accounts) > 0 {
 		return nil, fmt.Errorf("account %q is not in the worker configuration (aws.accounts)", target.Account)
@@ -114,10 +166,8 @@ func (s *AWSClientSource) Clients(ctx context.Context, target Target, run RunRef
 		return nil, fmt.Errorf("no region: set target.region in the runbook or aws.region in the worker configuration")
 	}
 	key := target.Account + "|" + region + "|" + run.RunID
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c, ok := s.cache[key]; ok {
-		return c, nil
+	if tc, ok := s.cache[key]; ok {
+		return tc, nil
 	}
 	cfg := s.opts.Base.Copy()
 	cfg.Region = region
@@ -151,25 +201,12 @@ func (s *AWSClientSource) Clients(ctx context.Context, target Target, run RunRef
 	if acct.RoleARN != "" {
 		cfg.Credentials = RoleCredentials(cfg, acct, run)
 	}
-	c := &Clients{
-		EC2:         ec2.NewFromConfig(cfg),
-		IAM:         iam.NewFromConfig(cfg),
-		AutoScaling: autoscaling.NewFromConfig(cfg),
-		ELBv2:       elbv2.NewFromConfig(cfg),
-		ELB:         elb.NewFromConfig(cfg),
-		STS:         sts.NewFromConfig(cfg),
-		SSM:         ssm.NewFromConfig(cfg),
-		// The emulator serves S3 path-style only: a bucket's virtual host
-		// (bucket.127.0.0.1) does not resolve.
-		S3:         s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = s.opts.Endpoint != "" }),
-		KMS:        kms.NewFromConfig(cfg),
-		CloudTrail: cloudtrail.NewFromConfig(cfg),
-	}
 	if len(s.cache) >= maxCachedTargets {
 		clear(s.cache) // runs are short; rebuilding clients is cheap
 	}
-	s.cache[key] = c
-	return c, nil
+	tc := &targetConfig{cfg: cfg}
+	s.cache[key] = tc
+	return tc, nil
 }
 
 // RoleCredentials are the credentials of acct's role for run: the role

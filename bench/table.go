@@ -166,3 +166,27 @@ func short(s string) string {
 	}
 	return clip(s, 40)
 }
+
+// WriteIntakeTable prints an intake measurement: each figure through the
+// intake, the same without it (a responder's runctl.Start), and their
+// ratio.
+func WriteIntakeTable(w io.Writer, r IntakeResult) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	durable, runs, direct := r.PerMinute()
+	ratio := func(a, b float64) string {
+		if a <= 0 || b <= 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.2f×", a/b)
+	}
+	fmt.Fprintf(tw, "emulator latency %s per call\t\t\t\n", r.Latency)
+	fmt.Fprintf(tw, "\tintake\tresponder's start\tratio\n")
+	fmt.Fprintf(tw, "detection → first gate, p50 (%d samples)\t%s\t%s\t%s\n", r.Samples, r.GateP50.Round(time.Millisecond),
+		r.BaselineGateP50.Round(time.Millisecond), ratio(r.GateP50.Seconds(), r.BaselineGateP50.Seconds()))
+	fmt.Fprintf(tw, "detection → first gate, p99\t%s\t%s\t%s\n", r.GateP99.Round(time.Millisecond),
+		r.BaselineGateP99.Round(time.Millisecond), ratio(r.GateP99.Seconds(), r.BaselineGateP99.Seconds()))
+	fmt.Fprintf(tw, "deliveries per minute off the queue (%d)\t%.0f\t—\t\n", r.Deliveries, durable)
+	fmt.Fprintf(tw, "runs started per minute (%d findings)\t%.0f\t%.0f\t%s\n", r.Findings, runs, direct, ratio(runs, direct))
+	fmt.Fprintf(tw, "runs at the end\t%d (lost %d, extra %d)\t\t\n", r.Runs, r.Lost, r.Extra)
+	return tw.Flush()
+}

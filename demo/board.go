@@ -2,6 +2,7 @@ package demo
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cordon-ir/cordon/report"
@@ -20,6 +21,9 @@ type Board struct {
 	Rows    []Row
 	// Said is the last message posted to the incident channel.
 	Said string
+	// Timings are a run a detection started's milestones, from the
+	// finding to the first host isolated ("" for a run a person started).
+	Timings string
 }
 
 // Row is one host's (or one run's) progress.
@@ -48,6 +52,9 @@ func BuildBoard(title string, run workflows.State, children map[string]workflows
 	var ids []string
 	for _, st := range run.Steps {
 		ids = append(ids, st.Children...)
+	}
+	if run.Meta.Trigger != nil {
+		b.Timings = shortTimings(report.TimingsOf(run, statesOf(children, ids)))
 	}
 	if len(ids) == 0 {
 		b.Rows = append(b.Rows, rowOf(run, run.Meta.RunID))
@@ -102,6 +109,31 @@ func rowOf(s workflows.State, id string) Row {
 	return r
 }
 
+// shortTimings is the timings in a line that fits the board: detection →
+// received → run → gate → approval → isolated, each as the time since the
+// one before (the report has the long form).
+func shortTimings(t report.Timings) string {
+	parts := []string{}
+	var prev time.Time
+	for _, m := range []struct {
+		name string
+		at   time.Time
+	}{{"detected", t.FindingCreated}, {"received", t.Received}, {"run", t.Started}, {"gate", t.FirstGate},
+		{"approved", t.FirstApproval}, {"isolated", t.FirstIsolated}} {
+		switch {
+		case m.at.IsZero():
+		case prev.IsZero():
+			parts = append(parts, m.name+" "+m.at.Local().Format("15:04:05"))
+		default:
+			parts = append(parts, fmt.Sprintf("%s +%s", m.name, m.at.Sub(prev).Round(100*time.Millisecond)))
+		}
+		if !m.at.IsZero() {
+			prev = m.at
+		}
+	}
+	return strings.Join(parts, " → ")
+}
+
 func firstNonEmpty(ss ...string) string {
 	for _, s := range ss {
 		if s != "" {
@@ -128,6 +160,9 @@ func (b Board) Lines(width int, colour bool) []string {
 	// enough for an 80-column terminal, since a wrapped line would throw
 	// off the redraw.
 	lines := []string{paint(bold, b.Title+mode) + fmt.Sprintf("  %s  %s", b.Status, b.Elapsed)}
+	if b.Timings != "" {
+		lines = append(lines, "  "+clip(b.Timings, max(20, width-2)))
+	}
 	lines = append(lines, fmt.Sprintf("  %-21s %-18s %-19s %-6s %s", "host", "step", "status", "steps", "gates"))
 	for _, r := range b.Rows {
 		gates := ""

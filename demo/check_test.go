@@ -296,3 +296,17 @@ func TestCheckEvidence(t *testing.T) {
 		t.Errorf("without memory or handover steps: %+v", c)
 	}
 }
+
+// The findings started the fleet run and nothing else, or the check says
+// what else.
+func TestCheckOneRun(t *testing.T) {
+	if it := checkOneRun([]string{"fleet-1"}, "fleet-1", 8); !it.OK {
+		t.Errorf("one run: %+v", it)
+	}
+	if it := checkOneRun([]string{"fleet-1", "fleet-2"}, "fleet-1", 8); it.OK || !strings.Contains(it.Detail, "run fleet-2 was started too") {
+		t.Errorf("two runs: %+v", it)
+	}
+	if it := checkOneRun(nil, "fleet-1", 8); it.OK || !strings.Contains(it.Detail, "is not the findings' run") {
+		t.Errorf("no run: %+v", it)
+	}
+}

@@ -101,13 +101,18 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if !o.Yes && !o.DryRun && !o.StdinTerminal {
 		return Result{}, ErrNobodyToAsk
 	}
-	fleetPlan, keyPlan, err := compileStory(o.Examples)
+	source, removeSource, err := demoSource(o.Examples)
+	if err != nil {
+		return Result{}, err
+	}
+	defer removeSource()
+	fleetPlan, keyPlan, err := compileStory(source)
 	if err != nil {
 		return Result{}, err
 	}
 	p := newProgress(o.Mode, o.Stdout)
 	p.colour = !o.NoColor
-	box, err := startStage(ctx, o, p, fleetPlan, keyPlan)
+	box, err := startStage(ctx, o, source, p, fleetPlan, keyPlan)
 	if err != nil {
 		return Result{}, err
 	}
@@ -119,12 +124,16 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if err := registerAgents(box.Emulator(), story); err != nil {
 		return Result{}, err
 	}
+	events, err := seedDetections(box.Emulator(), story, time.Now())
+	if err != nil {
+		return Result{}, err
+	}
 	before := box.Emulator().State()
 	if o.Mode == JSON {
 		p.event(Event{Time: time.Now(), Kind: KindStarted, Detail: "cordon demo", Data: map[string]any{
 			"dry_run": o.DryRun, "auto_approve": o.Yes, "approver": leadID, "requester": requesterID, "temporal": box.Temporal().Address,
 			"aws_emulator": box.Emulator().URL(), "compromised": story.Compromised, "leaked_key": story.LeakedKeyID, "lead_key": box.lead.fingerprint,
-			"requester_key": box.requester.fingerprint, "runbook_source": o.Examples}})
+			"requester_key": box.requester.fingerprint, "intake": intakeID, "intake_key": box.intake.fingerprint, "runbook_source": o.Examples}})
 	} else {
 		intro(p, o, box, story)
 	}
@@ -135,28 +144,30 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 	f := &follower{c: box.Client(), p: p, decide: d, requester: box.requester, lead: box.lead.signer, interactive: !o.Yes}
 
-	// 1. The fleet: contain the hosts the SOC confirmed, each in its own child run.
-	fleetInputs, err := fleetPlan.ResolveInputs(map[string]string{"compromised": strings.Join(story.Compromised, ","),
-		"forensics": "true", "memory_tool_url": memoryToolURL, "memory_tool_sha256": memoryToolSHA256})
-	if err != nil {
-		return res, fmt.Errorf("inputs of %s: %w", fleetRunbook, err)
+	// 1. Detection: the findings arrive; the intake launches the fleet run
+	// (a rehearsal decides them and rehearses that run).
+	det := &detection{p: p, emu: box.Emulator(), c: box.Client(), acting: map[string]bool{}}
+	stopIntake := func() {}
+	defer func() { stopIntake() }()
+	var fleet runRecord
+	if o.DryRun {
+		fleet, err = rehearseFleet(ctx, o, box, det, f, fleetPlan, events)
+	} else {
+		stopIntake, fleet, err = detectAndFollow(ctx, o, box, det, f, fleetPlan, events)
 	}
-	p.say("\n== 1/2  Contain the Confluence fleet: %s --input compromised=%s --input forensics=true --input memory_tool_url=%s --input memory_tool_sha256=%s",
-		filepath.Join(o.Examples, fleetRunbook), strings.Join(story.Compromised, ","), memoryToolURL, memoryToolSHA256)
-	fleet, err := f.run(ctx, box.taskQueue, fleetPlan, fleetInputs, o.DryRun, "CVE-2021-26084 fleet")
 	if err != nil {
 		return res, err
 	}
 	res.FleetRunID = fleet.state.Meta.RunID
 
-	// 2. Then the leaked key: once the hosts are cut off, the attacker's
+	// 3. Then the leaked key: once the hosts are cut off, the attacker's
 	// remaining way in is the CI user's key they read on a host.
 	keyInputs, err := keyPlan.ResolveInputs(map[string]string{
 		"access_key_id": story.LeakedKeyID, "compromised_since": story.CompromisedSince.Format(time.RFC3339)})
 	if err != nil {
 		return res, fmt.Errorf("inputs of %s: %w", keyRunbook, err)
 	}
-	p.say("\n== 2/2  Contain the leaked access key: %s --input access_key_id=%s --input compromised_since=%s",
+	p.say("\n== 3/3  Contain the leaked access key: %s --input access_key_id=%s --input compromised_since=%s",
 		filepath.Join(o.Examples, keyRunbook), story.LeakedKeyID, story.CompromisedSince.Format(time.RFC3339))
 	key, err := f.run(ctx, box.taskQueue, keyPlan, keyInputs, o.DryRun, "leaked key of "+story.LeakedUser)
 	if err != nil {
@@ -164,7 +175,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 	res.KeyRunID = key.state.Meta.RunID
 
-	// 3. The record and the check.
+	// 4. The record and the check.
 	if o.DryRun {
 		res.Check = CheckRehearsal(box.Emulator().Calls(), box.Emulator().Mutations())
 	} else {
@@ -174,6 +185,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		res.Evidence = v
 		did := forensicChecks{memory: usesAction(fleetPlan, "aws.ssm.capture_memory"), handover: usesAction(fleetPlan, "aws.ec2.handover_snapshots")}
 		res.Check = append(CheckContained(story, before, after), CheckEvidence(story, did, after, forensic, v, verr)...)
+		runs, err := det.runsStarted(ctx)
+		if err != nil {
+			return res, err
+		}
+		res.Check = append(res.Check, checkOneRun(runs, res.FleetRunID, det.findingCount()))
 	}
 	if res.Report, err = writeReport(o.ReportDir, []runRecord{fleet, key}, res.Check); err != nil {
 		return res, err
@@ -235,9 +251,12 @@ func compileStory(dir string) (fleet, key *runbooks.Plan, err error) {
 type stage struct {
 	*sandbox.Sandbox
 	taskQueue string
-	// requester signs the starts, lead the decisions at gates.
-	requester, lead demoKey
-	forensics       Forensics
+	// config is the demo worker's configuration.
+	config *worker.Config
+	// requester signs the starts, lead the decisions at gates, intake the
+	// starts of runs detections launch.
+	requester, lead, intake demoKey
+	forensics               Forensics
 	// clients reach the emulator as the worker does, its accounts included.
 	clients actions.ClientSource
 }
@@ -257,8 +276,9 @@ type demoKey struct {
 // vouches for the runbooks in the examples directory, the same files the
 // demo compiles, so the starts run without a lead's approval of the plan.
 // It keeps evidence in the forensic account seeded here, with the policies
-// `cordon policy` prints for plans.
-func startStage(ctx context.Context, o Options, p *progress, plans ...*runbooks.Plan) (w *stage, err error) {
+// `cordon policy` prints for plans. The worker vouches for the runbooks
+// in source (the demo's copy of the examples, see demoSource).
+func startStage(ctx context.Context, o Options, source string, p *progress, plans ...*runbooks.Plan) (w *stage, err error) {
 	if o.Temporal == nil && o.Mode != JSON {
 		p.say("Starting an in-process Temporal server (in memory, 127.0.0.1 only)…")
 	}
@@ -279,20 +299,22 @@ func startStage(ctx context.Context, o Options, p *progress, plans ...*runbooks.
 	roster, err := sandbox.NewRoster([]sandbox.Member{
 		{ID: requesterID, Name: "You (at this terminal)", Roles: []string{workflows.RoleResponder}, Groups: []string{"csirt-oncall"}},
 		{ID: leadID, Name: "Demo lead", Roles: []string{workflows.RoleResponder, workflows.RoleLead}, Groups: []string{"csirt-oncall", "csirt-leads"}},
+		{ID: intakeID, Name: "Detection intake", Roles: []string{workflows.RoleIntake}},
 	})
 	if err != nil {
 		return nil, err
 	}
 	w.requester = demoKey{signer: roster.Signer(requesterID), fingerprint: roster.Fingerprint(requesterID)}
 	w.lead = demoKey{signer: roster.Signer(leadID), fingerprint: roster.Fingerprint(leadID)}
+	w.intake = demoKey{signer: roster.Signer(intakeID), fingerprint: roster.Fingerprint(intakeID)}
 	if w.forensics, err = SeedForensics(box.Emulator(), plans...); err != nil {
 		return nil, err
 	}
-	cfg := box.WorkerConfig(w.taskQueue, roster, o.Examples)
-	cfg.AWS.Accounts, cfg.Evidence = w.forensics.accounts(), w.forensics.Evidence
+	w.config = box.WorkerConfig(w.taskQueue, roster, source)
+	w.config.AWS.Accounts, w.config.Evidence = w.forensics.accounts(), w.forensics.Evidence
 	rt := sandbox.RuntimeOptions{Notifier: incidentChannel{p: p}, PollInterval: o.PollInterval, Accounts: w.forensics.runtimeAccounts(), Evidence: w.forensics.Evidence}
 	w.clients = box.AWSClientsWith(rt)
-	if _, err := box.StartWorker(ctx, sandbox.WorkerOptions{Config: cfg, Runtime: box.NewRuntime(rt)}); err != nil {
+	if _, err := box.StartWorker(ctx, sandbox.WorkerOptions{Config: w.config, Runtime: box.NewRuntime(rt)}); err != nil {
 		return nil, fmt.Errorf("start the demo worker: %w", err)
 	}
 	return w, nil
@@ -319,8 +341,10 @@ func intro(p *progress, o Options, box *stage, story Story) {
 	p.say("  AWS        emulator at %s: every AWS call goes there, none leaves this machine", box.Emulator().URL())
 	p.say("  Fleet      12 Confluence servers (App=confluence, Env=demo) in %s, role %s;", f.VPCID, f.RoleName)
 	p.say("             the first 6 in Auto Scaling group %s behind target group confluence-tg; plus jira-01 and build-runner-01", f.AutoScalingGroupName)
-	p.say("  SOC        confirmed compromised: %s", strings.Join(story.Compromised, " "))
-	p.say("             leaked access key %s of IAM user %s (in a public repository)", story.LeakedKeyID, story.LeakedUser)
+	p.say("  Detection  GuardDuty saw %s port-scanning the internet (medium findings);", strings.Join(story.Compromised, " "))
+	p.say("             then AWS's abuse notice names them: both reach the intake (%s, a roster member with a key of its own)", intakeID)
+	p.say("             on the SQS queue %s, as an EventBridge rule delivers them", queueName)
+	p.say("  SOC        leaked access key %s of IAM user %s (in a public repository)", story.LeakedKeyID, story.LeakedUser)
 	p.say("  Forensics  account %s, out of the attacker's reach: evidence bucket %s (Object Lock, compliance), role %s;",
 		forensicAccountID, evidenceBucket, forensicRole)
 	p.say("             the Confluence servers run the SSM agent (memory and triage go through it)")

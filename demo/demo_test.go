@@ -93,7 +93,16 @@ func TestDemoContainsTheFleetWithYes(t *testing.T) {
 		"[x] every artefact of case "+incidentID+" matches its manifest")
 	mustContain(t, "output", text, "approved AUTOMATICALLY as demo-lead", "approved (--yes: automatic)", "CONTAINED in",
 		"Start  signed by you (key SHA256:", "runbook confluence-cve-2021-26084, plan ", "runbook iam-credential-compromise, plan ",
-		"; the worker vouched for it: "+filepath.Join("..", "examples", "confluence-cve-2021-26084.yaml")+" (sha256 ")
+		// The worker vouches for the demo's copy of the examples (demoSource).
+		"; the worker vouched for it: ", "confluence-cve-2021-26084.yaml (sha256 ")
+	// The story starts with the detections: the fleet run is the intake's,
+	// launched by the abuse notice's trigger from the notice's hosts, and
+	// the findings started no other run.
+	mustContain(t, "output", text, "demo_detection", "health AWS_ABUSE_EC2_PORT_SCANNING_REPORT: confluence-cve-2021-26084 joined",
+		"guardduty Recon:EC2/Portscan (medium): no trigger acts (ec2-compromise: severity medium is below high",
+		"Start  signed by cordon-intake (key SHA256:", "Started by trigger abuse-notice-fleet (launch) from 4 finding(s)",
+		"  from detection: finding created ", "first gate waiting +", "[x] the findings started exactly one run")
+	mustContain(t, "report", string(md), "launched by the detection intake cordon-intake", "Timings: finding created ")
 }
 
 func TestDemoRehearsalMutatesNothing(t *testing.T) {
@@ -101,7 +110,8 @@ func TestDemoRehearsalMutatesNothing(t *testing.T) {
 	if !res.Check.OK() {
 		t.Fatalf("rehearsal check: %+v\n%s", res.Check, text)
 	}
-	mustContain(t, "output", text, "Plan of changes", "security_groups:", "status: Active → Inactive", "REHEARSED: nothing changed", "Start  signed by you (key SHA256:")
+	mustContain(t, "output", text, "Plan of changes", "security_groups:", "status: Active → Inactive", "REHEARSED: nothing changed", "Start  signed by you (key SHA256:",
+		"Detection (rehearsal)", "health AWS_ABUSE_EC2_PORT_SCANNING_REPORT: confluence-cve-2021-26084 would launch; ec2-compromise would propose")
 	if strings.Contains(text, "demo_decision") {
 		t.Error("a rehearsal decided at a gate")
 	}
@@ -148,7 +158,7 @@ func TestDemoWorkerRefusesUnsignedStarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	box, err := startStage(ctx, o, newProgress(Lines, &out), fleet, key)
+	box, err := startStage(ctx, o, o.Examples, newProgress(Lines, &out), fleet, key)
 	if err != nil {
 		t.Fatal(err)
 	}

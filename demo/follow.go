@@ -48,6 +48,13 @@ func (f *follower) run(ctx context.Context, taskQueue string, plan *runbooks.Pla
 	if err != nil {
 		return runRecord{}, err
 	}
+	return f.follow(ctx, runID, plan.ContentHash(), f.requester.fingerprint, title)
+}
+
+// follow shows a run's progress (and its children's) until it ends,
+// deciding at every gate as it opens; keyFingerprint is the key that
+// signed its start (the requester's, or the intake's).
+func (f *follower) follow(ctx context.Context, runID, planHash, keyFingerprint, title string) (runRecord, error) {
 	f.p.newRun()
 	f.p.say("   run %s", runID)
 	seen := map[string]int{}              // timeline events already shown, per run
@@ -59,7 +66,7 @@ func (f *follower) run(ctx context.Context, taskQueue string, plan *runbooks.Pla
 			return runRecord{}, err
 		}
 		if !startShown && s.Provenance != nil && (s.Provenance.Authenticated || s.Status != workflows.RunRunning) {
-			f.showStart(s, plan.ContentHash())
+			f.showStart(s, planHash, keyFingerprint)
 			startShown = true
 		}
 		children := map[string]workflows.State{}
@@ -110,15 +117,18 @@ func (f *follower) run(ctx context.Context, taskQueue string, plan *runbooks.Pla
 
 // showStart shows who the workflow verified as the run's requester and
 // where its plan came from, as the run's state records them.
-func (f *follower) showStart(s workflows.State, planHash string) {
-	line := startLine(s, f.requester.fingerprint, planHash)
+func (f *follower) showStart(s workflows.State, planHash, keyFingerprint string) {
+	line := startLine(s, keyFingerprint, planHash)
+	if started := report.Started(s); started != "" {
+		line += "\n   " + started
+	}
 	if f.p.mode != JSON {
 		f.p.say("%s", line)
 		return
 	}
 	pv := s.Provenance
 	f.p.event(Event{Time: time.Now(), Kind: KindSignedStart, Run: s.Meta.RunID, Actor: pv.Requester, Detail: strings.TrimSpace(line),
-		Data: map[string]any{"authenticated": pv.Authenticated, "key": f.requester.fingerprint, "runbook": s.Runbook,
+		Data: map[string]any{"authenticated": pv.Authenticated, "key": keyFingerprint, "runbook": s.Runbook,
 			"plan_content_hash": planHash, "vouched": pv.Vouched, "source": pv.Source, "roster_version": pv.RosterVersion}})
 }
 

@@ -142,6 +142,9 @@ func writeSummary(w io.Writer, fleet, key runRecord) {
 	for _, h := range report.Hosts(fleet.state, fleet.children) {
 		fmt.Fprintf(w, "  %-21s %-10s %-11s %s\n", h.Host, h.Status, "+"+durationOrDash(h.Isolated), strings.Join(h.Snapshots, " "))
 	}
+	if fleet.state.Meta.Trigger != nil {
+		fmt.Fprintf(w, "  from detection: %s\n", report.TimingsOf(fleet.state, fleet.children).Line())
+	}
 	fmt.Fprintf(w, "Key run %s %s in %s", key.state.Meta.RunID, key.state.Status, runTime(key.state))
 	if ks, ok := key.state.Outputs["deactivated_keys"].([]any); ok {
 		fmt.Fprintf(w, ": deactivated %v", ks)

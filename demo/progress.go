@@ -158,7 +158,7 @@ func (p *progress) event(e Event) {
 			line := eventLine(e)
 			// Failures and time-outs in red; a decision only when it denies,
 			// an abort not at all (a person chose it).
-			if p.colour && e.Kind != workflows.EventRunAborted && (e.Kind != KindDecision || e.Data["denied"] == true) {
+			if p.colour && e.Kind != workflows.EventRunAborted && e.Kind != KindDetection && (e.Kind != KindDecision || e.Data["denied"] == true) {
 				line = red(line)
 			}
 			fmt.Fprintln(p.w, line)
@@ -167,12 +167,12 @@ func (p *progress) event(e Event) {
 }
 
 // keepOnScreen are the events a person wants to scroll back to in the
-// live view: the demo's decisions and failures. The rest is what the
-// board shows.
+// live view: the detections, the demo's decisions and failures. The rest
+// is what the board shows.
 func keepOnScreen(kind workflows.EventKind) bool {
 	switch kind {
 	case workflows.EventGateTimedOut, workflows.EventItemFailed, workflows.EventStepFailed, workflows.EventRunFailed,
-		workflows.EventRunAborted, KindDecision:
+		workflows.EventRunAborted, KindDecision, KindDetection:
 		return true
 	}
 	return false

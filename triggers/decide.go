@@ -72,6 +72,24 @@ func Decide(plans []*runbooks.Plan, event []byte) ([]Result, error) {
 
 // DecideFindings decides for findings already parsed.
 func DecideFindings(plans []*runbooks.Plan, findings []Finding) []Result {
+	return DecideFindingsWith(plans, findings, Options{})
+}
+
+// Options are what the intake knows beyond the findings.
+type Options struct {
+	// AccountName names a finding's 12-digit account as the worker
+	// configuration does (aws.accounts): it becomes the run's account
+	// input when the runbook declares one and the trigger does not map it.
+	// "" leaves the input to its default. Nil: no mapping.
+	AccountName func(account string) string
+}
+
+// AccountInput is the runbook input the account's name goes into.
+const AccountInput = "account"
+
+// DecideFindingsWith decides for findings already parsed, with what the
+// intake knows.
+func DecideFindingsWith(plans []*runbooks.Plan, findings []Finding, o Options) []Result {
 	ev := runbooks.NewEvaluator()
 	// A plan's content hash is computed once, when a trigger of it first
 	// matches.
@@ -84,12 +102,12 @@ func DecideFindings(plans []*runbooks.Plan, findings []Finding) []Result {
 	}
 	out := make([]Result, 0, len(findings))
 	for _, f := range findings {
-		out = append(out, Result{Finding: f, Decisions: decideOne(ev, plans, hashes, f)})
+		out = append(out, Result{Finding: f, Decisions: decideOne(ev, plans, hashes, f, o)})
 	}
 	return out
 }
 
-func decideOne(ev *runbooks.Evaluator, plans []*runbooks.Plan, hashes func(int) string, f Finding) []Decision {
+func decideOne(ev *runbooks.Evaluator, plans []*runbooks.Plan, hashes func(int) string, f Finding, o Options) []Decision {
 	drop := func(p *runbooks.Plan, t *runbooks.Trigger, reason string) Decision {
 		d := Decision{Decision: Drop, FindingKey: f.Key, TargetKey: f.TargetKey, Reason: reason}
 		if p != nil {
@@ -112,7 +130,7 @@ func decideOne(ev *runbooks.Evaluator, plans []*runbooks.Plan, hashes func(int) 
 				out = append(out, drop(p, t, why))
 				continue
 			}
-			inputs, batch, why := triggerInputs(ev, p, t, &f)
+			inputs, batch, why := triggerInputs(ev, p, t, &f, o)
 			if why != "" {
 				out = append(out, drop(p, t, why))
 				continue
@@ -161,7 +179,7 @@ func mismatch(ev *runbooks.Evaluator, t *runbooks.Trigger, f *Finding) string {
 // triggerInputs evaluates a trigger's inputs (with an aggregate's item
 // alone in its list) and checks them with the plan's own checks. It
 // returns the reason when they do not fit.
-func triggerInputs(ev *runbooks.Evaluator, p *runbooks.Plan, t *runbooks.Trigger, f *Finding) (map[string]any, *Batch, string) {
+func triggerInputs(ev *runbooks.Evaluator, p *runbooks.Plan, t *runbooks.Trigger, f *Finding, o Options) (map[string]any, *Batch, string) {
 	values := runbooks.Values{Finding: f.Fields()}
 	names := make([]string, 0, len(t.Inputs))
 	for name := range t.Inputs {
@@ -180,6 +198,14 @@ func triggerInputs(ev *runbooks.Evaluator, p *runbooks.Plan, t *runbooks.Trigger
 			continue
 		}
 		inputs[name] = v
+	}
+	if _, mapped := t.Inputs[AccountInput]; !mapped && o.AccountName != nil && declares(p, AccountInput) {
+		// The run acts in the finding's account, by the name the worker
+		// reaches it by; before the batch key, so that findings of two
+		// accounts never share a run.
+		if name := o.AccountName(f.Account); name != "" {
+			inputs[AccountInput] = name
+		}
 	}
 	var batch *Batch
 	if a := t.Aggregate; a != nil {
@@ -202,6 +228,16 @@ func triggerInputs(ev *runbooks.Evaluator, p *runbooks.Plan, t *runbooks.Trigger
 		return nil, nil, "the finding does not fit the runbook's inputs: " + strings.ReplaceAll(err.Error(), "\n", "; ")
 	}
 	return inputs, batch, ""
+}
+
+// declares says whether the plan has an input of that name.
+func declares(p *runbooks.Plan, name string) bool {
+	for _, in := range p.Inputs {
+		if in.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // batchKey is the key of the batch an aggregated finding joins: the

@@ -9,7 +9,9 @@
 // region is the finding's and not the delivery region's, Health times are
 // RFC 1123, GuardDuty types are rewritten inside ASFF). It calls no AWS
 // API: fetching a finding again from its source before acting on it is
-// the intake's job (docs/triggers.md, "Not yet").
+// the intake's job; the intake gives what the source APIs answer back to
+// ParseGuardDutyFinding, ParseASFFFinding and ParseHealthEvent, so a
+// fetched finding is normalised exactly as an event's.
 package triggers
 
 import (
@@ -42,10 +44,14 @@ type Finding struct {
 	EventTypeCode string   `json:"event_type_code,omitempty"`
 	Status        string   `json:"status,omitempty"`
 
+	// ProductARN is an ASFF finding's ProductArn: with its Id, what
+	// Security Hub's GetFindings finds it by again.
+	ProductARN string `json:"product_arn,omitempty"`
 	// Key identifies the finding, not its delivery: GuardDuty
 	// account/region/id (its Security Hub copy has the same key), ASFF
-	// product + id, Health account + event ARN. A later slice starts one
-	// run per key.
+	// product + id, Health account + event ARN (+ the affected entity, so
+	// each instance an abuse notice names is a finding of its own). The
+	// intake handles each key once.
 	Key string `json:"key,omitempty"`
 	// TargetKey identifies what the finding is about: account, region,
 	// resource kind and id ("" when the finding names no resource).
@@ -81,6 +87,14 @@ func (f *Finding) finish() {
 	switch f.Source {
 	case runbooks.SourceHealth:
 		f.Key = "health/" + f.Account + "/" + f.ID
+		if entity := firstNonEmpty(f.InstanceID, f.AccessKeyID, f.ResourceARN); entity != "" {
+			// One key per affected entity: an abuse notice naming four
+			// instances is four findings, each handled once (one key for
+			// all would let the intake act on the first instance alone).
+			// The instance id, not the entity's spelling (an ARN in the
+			// event, perhaps an id from the API), so both read the same.
+			f.Key += "/" + entity
+		}
 	case runbooks.SourceSecurityHub:
 		// A GuardDuty finding's copy has had its key set from the ARN.
 	case runbooks.SourceGuardDuty:

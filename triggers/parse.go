@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -135,6 +136,30 @@ type gdFinding struct {
 		EventLastSeen  string          `json:"eventLastSeen"`
 		AdditionalInfo json.RawMessage `json:"additionalInfo"`
 	} `json:"service"`
+}
+
+// ParseGuardDutyFinding normalises one finding as GuardDuty's GetFindings
+// answers it (the SDK's types.Finding in JSON, or the API's own camelCase
+// JSON), as ParseEvent does a "GuardDuty Finding" event's detail.
+func ParseGuardDutyFinding(b []byte) (Finding, error) {
+	return finished(parseGuardDuty(b))
+}
+
+// ParseASFFFinding normalises one ASFF finding as Security Hub's
+// GetFindings answers it (the SDK's types.AwsSecurityFinding in JSON), as
+// ParseEvent does each finding of a "Security Hub Findings - Imported"
+// event.
+func ParseASFFFinding(b []byte) (Finding, error) {
+	return finished(parseASFF(b))
+}
+
+// finished is a parsed finding with its keys.
+func finished(f Finding, err error) (Finding, error) {
+	if err != nil {
+		return Finding{}, err
+	}
+	f.finish()
+	return f, nil
 }
 
 func parseGuardDuty(detail json.RawMessage) (Finding, error) {
@@ -324,6 +349,7 @@ func parseASFF(raw json.RawMessage) (Finding, error) {
 		Severity:      strings.ToLower(a.Severity.Label),
 		SeverityScore: int(math.Round(a.Severity.Normalized)),
 		Status:        firstNonEmpty(a.Workflow.Status, a.WorkflowState),
+		ProductARN:    a.ProductArn,
 	}
 	if len(a.Types) > 0 {
 		f.Type = a.Types[0]
@@ -483,7 +509,7 @@ func parseHealth(detail json.RawMessage, envAccount string) ([]Finding, error) {
 		return []Finding{base}, nil
 	}
 	// One finding per affected entity (an abuse notice may name several
-	// instances); they share the event's key and differ by target.
+	// instances), each with a key and a target of its own.
 	out := make([]Finding, 0, len(h.AffectedEntities))
 	for _, e := range h.AffectedEntities {
 		f := base
@@ -491,6 +517,66 @@ func parseHealth(detail json.RawMessage, envAccount string) ([]Finding, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// HealthEvent is an AWS Health event as the Health API describes it
+// (DescribeEventDetails, and DescribeAffectedEntities for its entities),
+// in the account it was asked in.
+type HealthEvent struct {
+	Arn, Service, EventTypeCode, StatusCode string
+	// Region is the event's region ("global" for a global event).
+	Region                     string
+	StartTime, LastUpdatedTime time.Time
+	// Description is the event's latest description.
+	Description string
+	// Account is the account the API was asked in: the affected one.
+	Account string
+	// Entities are the affected entities' values (instance ARNs or ids,
+	// access key ids, other ARNs).
+	Entities []string
+}
+
+// ParseHealthEvent normalises an event the Health API describes, as
+// ParseEvent does the event's detail (one finding per affected entity):
+// it is written as that detail, RFC 1123 times included, and read by the
+// same code.
+func ParseHealthEvent(e HealthEvent) ([]Finding, error) {
+	if e.Arn == "" || e.EventTypeCode == "" || e.Account == "" {
+		return nil, errors.New("Health event: its ARN, type code and account are required")
+	}
+	type entity struct {
+		EntityValue string `json:"entityValue"`
+	}
+	detail := map[string]any{"eventArn": e.Arn, "service": e.Service, "eventTypeCode": e.EventTypeCode,
+		"statusCode": e.StatusCode, "eventRegion": e.Region, "affectedAccount": e.Account,
+		"startTime": httpTime(e.StartTime), "lastUpdatedTime": httpTime(e.LastUpdatedTime),
+		"eventDescription": []map[string]string{{"language": "en_US", "latestDescription": e.Description}}}
+	entities := make([]entity, 0, len(e.Entities))
+	for _, v := range e.Entities {
+		entities = append(entities, entity{EntityValue: v})
+	}
+	detail["affectedEntities"] = entities
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return nil, fmt.Errorf("Health event %s: %w", e.Arn, err)
+	}
+	fs, err := parseHealth(b, e.Account)
+	if err != nil {
+		return nil, err
+	}
+	for i := range fs {
+		fs[i].finish()
+	}
+	return fs, nil
+}
+
+// httpTime is t as Health events write it (RFC 1123, GMT); "" for the
+// zero time.
+func httpTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(http.TimeFormat)
 }
 
 // healthEntity reads an affected entity: an instance ARN or id, an access

@@ -110,7 +110,7 @@ func TestNormalise(t *testing.T) {
 		Key:       "guardduty/123456789012/eu-west-1/8ab933f8a9b7e6c2b1a3d4e5f6a7b8c9",
 		TargetKey: "123456789012/eu-west-1/instance/i-0abc12345def67890"}
 	shEC2 := gdEC2
-	shEC2.Source, shEC2.Status = "securityhub", "NEW"
+	shEC2.Source, shEC2.Status, shEC2.ProductARN = "securityhub", "NEW", "arn:aws:securityhub:eu-west-1::product/aws/guardduty"
 	cases := []struct {
 		file string
 		want triggers.Finding
@@ -137,7 +137,7 @@ func TestNormalise(t *testing.T) {
 			Account: "123456789012", Region: "", Count: 1, Status: "open",
 			FirstSeen: "2019-09-10T19:06:00Z", LastSeen: "2019-09-10T19:06:00Z", // RFC 1123 in the event
 			Resource: "access_key", AccessKeyID: "AKIAIOSFODNN7EXAMPLE",
-			Key:       "health/123456789012/arn:aws:health:global::event/RISK/AWS_RISK_CREDENTIALS_EXPOSED/AWS_RISK_CREDENTIALS_EXPOSED_XXXXXXXXXXXXXXXXX",
+			Key:       "health/123456789012/arn:aws:health:global::event/RISK/AWS_RISK_CREDENTIALS_EXPOSED/AWS_RISK_CREDENTIALS_EXPOSED_XXXXXXXXXXXXXXXXX/AKIAIOSFODNN7EXAMPLE",
 			TargetKey: "123456789012/access_key/AKIAIOSFODNN7EXAMPLE"}},
 	}
 	for _, tc := range cases {
@@ -159,17 +159,19 @@ func TestNormalise(t *testing.T) {
 	}
 }
 
-// AWS's abuse notice names two instances: one finding per instance, one
-// event key, and the region from the instances' ARNs (the event says
-// "global").
+// AWS's abuse notice names two instances: one finding per instance, each
+// with a key of its own (the event's and the instance: the intake handles
+// each key once, so one key would contain the first instance alone), and
+// the region from the instances' ARNs (the event says "global").
 func TestHealthAbuseNamesEveryInstance(t *testing.T) {
 	fs := parse(t, "health-abuse.json")
 	if len(fs) != 2 {
 		t.Fatalf("%d findings", len(fs))
 	}
+	event := "health/123456789012/" + fs[0].ID + "/"
 	for i, id := range []string{"i-0abc12345def67890", "i-0abc12345def67891"} {
 		f := fs[i]
-		if f.InstanceID != id || f.Region != "eu-west-1" || f.Resource != "instance" || f.Key != fs[0].Key ||
+		if f.InstanceID != id || f.Region != "eu-west-1" || f.Resource != "instance" || f.Key != event+id ||
 			f.FirstSeen != "2024-05-01T06:27:57Z" || f.TargetKey != "123456789012/eu-west-1/instance/"+id {
 			t.Errorf("finding %d: %+v", i, f)
 		}

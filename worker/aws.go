@@ -12,9 +12,9 @@ import (
 	"github.com/cordon-ir/cordon/evidence"
 )
 
-// loadAWSConfig loads the worker's own AWS credentials the standard way
-// (environment, shared config, instance or task role).
-func loadAWSConfig(ctx context.Context, region string) (aws.Config, error) {
+// LoadAWSConfig loads the worker's (or the intake's) own AWS credentials
+// the standard way (environment, shared config, instance or task role).
+func LoadAWSConfig(ctx context.Context, region string) (aws.Config, error) {
 	var opts []func(*awsconfig.LoadOptions) error
 	if region != "" {
 		opts = append(opts, awsconfig.WithRegion(region))
@@ -26,30 +26,6 @@ func loadAWSConfig(ctx context.Context, region string) (aws.Config, error) {
 	return cfg, nil
 }
 
-// awsClientSource reaches the configured accounts with the worker's own
-// credentials (and the configured endpoint, pacing and metrics sink).
-func awsClientSource(ctx context.Context, cfg *Config, awsMetrics actions.Metrics) (*actions.AWSClientSource, error) {
-	base, err := loadAWSConfig(ctx, cfg.AWS.Region)
-	if err != nil {
-		return nil, err
-	}
-	accounts := map[string]actions.Account{}
-	for name, a := range cfg.AWS.Accounts {
-		acct := actions.Account{RoleARN: a.RoleARN, ExternalID: a.ExternalID}
-		if a.RateLimit != nil {
-			limit := actions.RateLimit(*a.RateLimit)
-			acct.RateLimit = &limit
-		}
-		accounts[name] = acct
-	}
-	limit := DefaultRateLimit()
-	if cfg.AWS.RateLimit != nil {
-		limit = *cfg.AWS.RateLimit
-	}
-	return actions.NewAWSClientSource(actions.AWSOptions{Base: base, Accounts: accounts, Endpoint: cfg.AWS.Endpoint,
-		RateLimit: actions.RateLimit(limit), Metrics: awsMetrics}), nil
-}
-
 // EvidenceStore is the configuration's evidence store, reached as the
 // forensic account's role (evidence.account) with the worker's own
 // credentials, for `cordon evidence verify`. Its session is named for
@@ -58,7 +34,7 @@ func EvidenceStore(ctx context.Context, cfg *Config, purpose string) (*evidence.
 	if !cfg.Evidence.Enabled() {
 		return nil, errors.New("the configuration has no evidence section: name the evidence bucket and the forensic account (docs/forensics.md)")
 	}
-	source, err := awsClientSource(ctx, cfg, nil)
+	source, err := NewAWSClientSource(ctx, cfg, nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,8 @@ import (
 
 // Config is cordon.yaml: everything a worker and the CLI need. Secrets may
 // be left out of the file and given in the environment instead:
-// CORDON_TEMPORAL_API_KEY, CORDON_SLACK_BOT_TOKEN, CORDON_SLACK_SIGNING_SECRET.
+// CORDON_TEMPORAL_API_KEY, CORDON_SLACK_BOT_TOKEN, CORDON_SLACK_SIGNING_SECRET,
+// CORDON_INTAKE_SECRET.
 type Config struct {
 	Temporal TemporalConfig `yaml:"temporal"`
 	Roster   RosterConfig   `yaml:"roster"`
@@ -36,6 +37,9 @@ type Config struct {
 	// the forensic account, where memory images, triage outputs and the
 	// other artefacts go, listed in each case's manifest (docs/forensics.md).
 	Evidence evidence.Config `yaml:"evidence"`
+	// Intake is the detection intake (cordon intake): where findings
+	// arrive and who the intake is.
+	Intake IntakeConfig `yaml:"intake"`
 }
 
 // RunbookSourceConfig names the runbooks the worker runs without asking:
@@ -176,6 +180,10 @@ func DefaultRateLimit() RateLimitConfig {
 type AccountConfig struct {
 	RoleARN    string `yaml:"role_arn"`
 	ExternalID string `yaml:"external_id"`
+	// AccountID is the account's 12-digit id, which findings name; by
+	// default the role ARN's. Needed for an account reached without a role
+	// (the worker's own credentials) that the intake takes findings for.
+	AccountID string `yaml:"account_id"`
 	// RateLimit, when set, replaces aws.rate_limit for this account: set
 	// it to the account's own limits when AWS has raised them.
 	RateLimit *RateLimitConfig `yaml:"rate_limit"`
@@ -256,6 +264,9 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	if v := getenv("CORDON_SLACK_APP_TOKEN"); v != "" {
 		c.Slack.AppToken = v
 	}
+	if v := getenv("CORDON_INTAKE_SECRET"); v != "" {
+		c.Intake.HTTPS.Secret = v
+	}
 }
 
 func (c *Config) applyDefaults() {
@@ -268,6 +279,7 @@ func (c *Config) applyDefaults() {
 	if c.Temporal.TaskQueue == "" {
 		c.Temporal.TaskQueue = DefaultTaskQueue
 	}
+	c.Intake.applyDefaults()
 }
 
 // Defaults shared by the CLI and the worker.
@@ -343,8 +355,10 @@ func (c *Config) Validate() error {
 		if a.RoleARN != "" && !strings.HasPrefix(a.RoleARN, "arn:aws") {
 			errs = append(errs, fmt.Errorf("aws.accounts.%s.role_arn %q is not an ARN", name, a.RoleARN))
 		}
+		errs = append(errs, a.validateID(name)...)
 		errs = append(errs, a.RateLimit.validate("aws.accounts."+name+".rate_limit")...)
 	}
+	errs = append(errs, c.Intake.validate(c)...)
 	return errors.Join(errs...)
 }
 

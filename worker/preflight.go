@@ -146,7 +146,7 @@ func (r AccessReport) err() error {
 // worker uses: the default chain (environment, shared config, instance or
 // task role).
 func CheckWorkerAWSAccess(ctx context.Context, cfg *Config) (AccessReport, error) {
-	base, err := loadAWSConfig(ctx, cfg.AWS.Region)
+	base, err := LoadAWSConfig(ctx, cfg.AWS.Region)
 	if err != nil {
 		return CheckAWSAccess(ctx, cfg, aws.Config{Credentials: failedCredentials{err}})
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -204,10 +205,11 @@ func NewRuntime(ctx context.Context, cfg *Config, opts Options) (*actions.Runtim
 func newRuntime(ctx context.Context, cfg *Config, opts Options, awsMetrics actions.Metrics) (*actions.Runtime, actions.ClientSource, error) {
 	clients := opts.Clients
 	if clients == nil {
-		var err error
-		if clients, err = awsClientSource(ctx, cfg, awsMetrics); err != nil {
+		src, err := NewAWSClientSource(ctx, cfg, nil, awsMetrics)
+		if err != nil {
 			return nil, nil, err
 		}
+		clients = src
 	}
 	poll := opts.PollInterval
 	if poll <= 0 {
@@ -215,6 +217,38 @@ func newRuntime(ctx context.Context, cfg *Config, opts Options, awsMetrics actio
 	}
 	return actions.NewRuntime(actions.Options{Clients: clients, Notifier: opts.ActionNotifier, Logger: opts.Logger, PollInterval: poll,
 		QuarantineGroupIDs: cfg.AWS.QuarantineGroupIDs, ForensicEndpoints: cfg.AWS.ForensicEndpoints, Evidence: cfg.Evidence}), clients, nil
+}
+
+// NewAWSClientSource is the AWS client source the configuration
+// describes: base credentials (nil: the worker's own, found the standard
+// way), each aws.accounts entry's role, aws.endpoint and the rate limits.
+// The worker's actions and the intake's calls to the finding sources reach
+// AWS through it alike.
+func NewAWSClientSource(ctx context.Context, cfg *Config, base *aws.Config, awsMetrics actions.Metrics) (*actions.AWSClientSource, error) {
+	var b aws.Config
+	if base != nil {
+		b = *base
+	} else {
+		var err error
+		if b, err = LoadAWSConfig(ctx, cfg.AWS.Region); err != nil {
+			return nil, err
+		}
+	}
+	accounts := map[string]actions.Account{}
+	for name, a := range cfg.AWS.Accounts {
+		acct := actions.Account{RoleARN: a.RoleARN, ExternalID: a.ExternalID}
+		if a.RateLimit != nil {
+			limit := actions.RateLimit(*a.RateLimit)
+			acct.RateLimit = &limit
+		}
+		accounts[name] = acct
+	}
+	limit := DefaultRateLimit()
+	if cfg.AWS.RateLimit != nil {
+		limit = *cfg.AWS.RateLimit
+	}
+	return actions.NewAWSClientSource(actions.AWSOptions{Base: b, Accounts: accounts, Endpoint: cfg.AWS.Endpoint,
+		RateLimit: actions.RateLimit(limit), Metrics: awsMetrics}), nil
 }
 
 // configuredLimits are every rate limit the configuration sets: the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -261,6 +262,21 @@ type sourcePlan struct {
 
 func (p sourcePlan) describe() string {
 	return fmt.Sprintf("%s (sha256 %s), compiled by the worker", p.file, short(p.plan.Runbook.SourceSHA256))
+}
+
+// Plans compiles the runbook source, as Vouch does before every start:
+// the plans the intake decides findings with, so a plan hash it signs is
+// the one the worker vouches for.
+func (s *PlanSource) Plans() ([]*runbooks.Plan, error) {
+	source, err := s.compileSource()
+	if err != nil {
+		return nil, err
+	}
+	plans := make([]*runbooks.Plan, 0, len(source))
+	for _, name := range slices.Sorted(maps.Keys(source)) {
+		plans = append(plans, source[name].plan)
+	}
+	return plans, nil
 }
 
 // compileSource compiles every runbook in Dir. A runbook that does not

@@ -12,6 +12,9 @@ import (
 )
 
 func runBench(ctx context.Context, env *cliEnv, args []string) int {
+	if len(args) > 0 && args[0] == "intake" {
+		return runBenchIntake(ctx, env, args[1:])
+	}
 	fs := newFlagSet(env, "bench", "[--hosts 1,10,100] [--latency 50ms] [--throttle=true] [--rate-limit=true] [--concurrency N] [--worker-process]",
 		"Contain fleets of compromised Confluence servers with the fleet runbook on an in-process Temporal server against\n"+
 			"the AWS emulator (a responder's signed start, every gate passed by a lead's signed break-glass), and with a plain\n"+
@@ -52,16 +55,23 @@ func runBench(ctx context.Context, env *cliEnv, args []string) int {
 		opts.Logger = slog.New(slog.NewTextHandler(env.stderr, nil))
 	}
 	results, err := bench.Run(ctx, opts)
-	if werr := bench.WriteTable(env.stdout, results); werr != nil && err == nil {
-		err = werr
-	}
+	writes := []func() error{func() error { return bench.WriteTable(env.stdout, results) }}
 	if *calls {
-		if werr := bench.WriteCalls(env.stdout, results); werr != nil && err == nil {
+		writes = append(writes, func() error { return bench.WriteCalls(env.stdout, results) })
+	}
+	return benchDone(env, "cordon bench", err, writes...)
+}
+
+// benchDone prints what was measured, even when a measurement failed
+// (the figures up to it), and exits 1 with the first error.
+func benchDone(env *cliEnv, name string, err error, writes ...func() error) int {
+	for _, w := range writes {
+		if werr := w(); werr != nil && err == nil {
 			err = werr
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(env.stderr, "cordon bench: %v\n", err)
+		fmt.Fprintf(env.stderr, "%s: %v\n", name, err)
 		return 1
 	}
 	return 0
@@ -77,4 +87,33 @@ func parseHosts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+const benchIntakeAbout = `Measure the detection intake on an in-process Temporal server against the AWS emulator: detection (a
+GuardDuty finding delivered to the SQS queue) to the first gate waiting in its run, p50 and p99, and findings per
+minute through the queue, each next to the same runs started by a responder (runctl.Start) in the same process;
+then check that every finding (and its duplicates) started exactly one run. See docs/performance.md.`
+
+// runBenchIntake is cordon bench intake: the detection intake's latency
+// and throughput, each next to a responder's direct start.
+func runBenchIntake(ctx context.Context, env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "bench intake", "[--samples 20] [--findings 200] [--receivers 2] [--latency 50ms]", benchIntakeAbout)
+	samples := fs.Int("samples", 20, "findings timed one at a time from the queue to their run's first gate")
+	findings := fs.Int("findings", 200, "findings put on the queue at once for the throughput (10% delivered twice)")
+	receivers := fs.Int("receivers", 2, "SQS loops reading the queue")
+	latency := fs.Duration("latency", bench.DefaultLatency, "delay of every AWS call in the emulator (0 for none)")
+	examples := fs.String("examples", "examples", "directory holding the example runbooks")
+	verbose := fs.Bool("verbose", false, "log progress to stderr")
+	if _, err := parseInterleaved(fs, args); err != nil {
+		return flagExit(err)
+	}
+	if *latency == 0 {
+		*latency = -1 // bench.IntakeOptions reads 0 as the default
+	}
+	o := bench.IntakeOptions{Samples: *samples, Findings: *findings, Receivers: *receivers, Latency: *latency, Examples: *examples}
+	if *verbose {
+		o.Logger = slog.New(slog.NewTextHandler(env.stderr, nil))
+	}
+	r, err := bench.RunIntake(ctx, o)
+	return benchDone(env, "cordon bench intake", err, func() error { return bench.WriteIntakeTable(env.stdout, r) })
 }

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/intake"
 	"github.com/cordon-ir/cordon/runbooks"
 )
 
@@ -185,9 +186,14 @@ func runPolicy(_ context.Context, env *cliEnv, args []string) int {
 	fs.StringVar(&opts.EvidencePrefix, "evidence-prefix", "", "the evidence store's key prefix (evidence.prefix)")
 	fs.StringVar(&opts.ForensicProfileRole, "forensic-profile-role", "cordon-forensic", "the role of the forensic instance profile")
 	side := fs.String("side", "", "print one document: "+strings.Join(policySides(), ", "))
+	forIntake := fs.Bool("intake", false, "print the detection intake's role policy instead: its queue and the finding reads the runbooks' triggers need")
+	queueARN := fs.String("queue-arn", "", "with --intake: the ARN of the queue the EventBridge rule targets (default any queue of --account-id)")
 	paths, exit, ok := parsePositional(fs, args, 1, -1)
 	if !ok {
 		return exit
+	}
+	if *forIntake {
+		return printIntakePolicy(env, paths, intake.PolicyOptions{Partition: opts.Partition, AccountID: opts.AccountID, QueueARN: *queueARN})
 	}
 	if err := opts.Validate(); err != nil {
 		fmt.Fprintf(env.stderr, "cordon policy: %v\n", err)
@@ -217,6 +223,9 @@ func runPolicy(_ context.Context, env *cliEnv, args []string) int {
 			fmt.Fprintf(env.stderr, "cordon policy: the key and bucket policies name %s: give --account-id and --forensic-account-id to fill them in\n",
 				strings.Join(ph, " and "))
 		}
+	}
+	if slices.ContainsFunc(plans, func(p *runbooks.Plan) bool { return len(p.Triggers) > 0 }) {
+		fmt.Fprintln(env.stderr, "cordon policy: these runbooks have triggers: the detection intake's role has a policy of its own (cordon policy --intake)")
 	}
 	return 0
 }

@@ -56,6 +56,7 @@ func commands() []command {
 		{"dev", "embedded Temporal server + worker (+ AWS sandbox) on 127.0.0.1", runDev},
 		{"demo", "the whole CVE-2021-26084 story on this machine: fleet, approvals, report, check", runDemo},
 		{"worker", "run a worker against a Temporal cluster or Temporal Cloud", runWorker},
+		{"intake", "the detection intake: findings from SQS and HTTPS, verified at their source, launch or propose runs", runIntake},
 		{"gateway", "serve the Slack gateway (approve gates, /cordon commands) and a Slack-posting worker", runGateway},
 		{"report", "print a run's post-incident record (Markdown or JSON)", runReport},
 		{"evidence", "evidence verify CASE: re-read every artefact of a case from the evidence store and check its SHA-256", runEvidence},

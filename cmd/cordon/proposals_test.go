@@ -22,6 +22,33 @@ import (
 	"github.com/cordon-ir/cordon/workflows"
 )
 
+// exampleSandbox starts a sandbox (an in-process server and the
+// emulator) and a runbook directory holding the example ec2-compromise.
+func exampleSandbox(t *testing.T) (*sandbox.Sandbox, string) {
+	t.Helper()
+	box, err := sandbox.Start(context.Background(), sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = box.Close() })
+	return box, exampleDir(t, "")
+}
+
+// exampleDir is a runbook directory holding the example ec2-compromise,
+// with more appended to it.
+func exampleDir(t *testing.T, more string) string {
+	t.Helper()
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join(repoRoot, "examples", "ec2-compromise.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ec2-compromise.yaml"), append(src, more...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // keyFile writes a fresh key for who and returns its path, its signer
 // and its public key.
 func keyFile(t *testing.T, who string) (string, ssh.Signer, string) {
@@ -37,19 +64,7 @@ func keyFile(t *testing.T, who string) (string, ssh.Signer, string) {
 // the intake's worker wired as in production.
 func TestProposalsAndLaunch(t *testing.T) {
 	ctx := context.Background()
-	box, err := sandbox.Start(ctx, sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = box.Close() })
-	dir := t.TempDir()
-	src, err := os.ReadFile(filepath.Join(repoRoot, "examples", "ec2-compromise.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "ec2-compromise.yaml"), src, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	box, dir := exampleSandbox(t)
 	aliceKey, alice, alicePub := keyFile(t, "alice")
 	intakeKey, intakeSigner, intakePub := keyFile(t, "intake")
 	nobody, err := sandbox.NewRoster(nil)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/intake"
+	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/triggers"
 )
@@ -110,6 +111,17 @@ func (f Finding) SecurityHub(tb testing.TB) []byte {
 
 func object(m map[string]any, key string) map[string]any { return m[key].(map[string]any) }
 
+// Event is the fixture of package triggers (triggers/testdata) with
+// change, when not nil, applied to its JSON: an event of every kind, trap
+// and drop rule.
+func Event(tb testing.TB, fixture string, change func(event map[string]any)) []byte {
+	tb.Helper()
+	if change == nil {
+		change = func(map[string]any) {}
+	}
+	return edit(tb, fixture, change)
+}
+
 // edit is a fixture of package triggers with change applied to its JSON.
 func edit(tb testing.TB, fixture string, change func(map[string]any)) []byte {
 	tb.Helper()
@@ -136,6 +148,53 @@ func repoRoot(tb testing.TB) string {
 		tb.Fatal("intaketest: cannot tell where the repository is")
 	}
 	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Seed puts the finding an event carries into the emulator's source API
+// (GuardDuty, Security Hub or Health), as the service that sent the event
+// holds it, after the edits to the event's detail: the intake fetches it
+// from there before acting on the event.
+func Seed(tb testing.TB, emu *awsemu.Emulator, event []byte, edits ...func(detail map[string]any)) {
+	tb.Helper()
+	var ev struct {
+		DetailType string `json:"detail-type"`
+		Account    string
+		Detail     map[string]any
+	}
+	if err := json.Unmarshal(event, &ev); err != nil {
+		tb.Fatal(err)
+	}
+	for _, e := range edits {
+		e(ev.Detail)
+	}
+	raw := func(v any) json.RawMessage {
+		b, err := json.Marshal(v)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return b
+	}
+	var err error
+	switch ev.DetailType {
+	case "GuardDuty Finding":
+		_, err = emu.PutGuardDutyFinding(ev.Detail["accountId"].(string), ev.Detail["region"].(string), raw(ev.Detail))
+	case "Security Hub Findings - Imported":
+		for _, f := range ev.Detail["findings"].([]any) {
+			a := f.(map[string]any)
+			if err = emu.PutSecurityHubFinding(a["AwsAccountId"].(string), a["Region"].(string), raw(a)); err != nil {
+				break
+			}
+		}
+	default:
+		account, _ := ev.Detail["affectedAccount"].(string)
+		if account == "" {
+			account = ev.Account
+		}
+		err = emu.PutHealthEvent(account, raw(ev.Detail), nil)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // Submission decides event (one finding) for plans, as the intake's I/O

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"go.temporal.io/api/serviceerror"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/cordon-ir/cordon/runctl"
+	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -86,18 +86,7 @@ func (t TemporalRuns) Start(ctx context.Context, o runctl.StartOptions) (string,
 // LoadGatewayKey reads the gateway's OpenSSH private key (ed25519,
 // unencrypted: the gateway runs unattended; protect the file instead).
 func LoadGatewayKey(path string) (ssh.Signer, error) {
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read Slack gateway key: %w", err)
-	}
-	signer, err := ssh.ParsePrivateKey(pem)
-	if err != nil {
-		return nil, fmt.Errorf("Slack gateway key %s: %w (generate one with ssh-keygen -t ed25519 -N '' -f %s)", path, err, path)
-	}
-	if t := signer.PublicKey().Type(); t != ssh.KeyAlgoED25519 {
-		return nil, fmt.Errorf("Slack gateway key %s is %s; use ed25519 (ssh-keygen -t ed25519)", path, t)
-	}
-	return signer, nil
+	return worker.LoadServiceKey(path, "Slack gateway key")
 }
 
 // CheckGatewayKey makes sure the roster trusts the key on the slack
