@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,8 +78,9 @@ func TestFleetContainmentUnderAWSFaults(t *testing.T) {
 		}
 		if cs.Status == workflows.RunFailed {
 			failedHost = fmt.Sprint(cs.Inputs["instance_id"])
-			if !strings.Contains(cs.Steps[6].Error+fmt.Sprint(cs.Timeline), "ec2:ModifyNetworkInterfaceAttribute") {
-				t.Errorf("failed child %s does not name the permission: %+v", child, cs.Steps[6])
+			isolate := cs.Steps[slices.IndexFunc(cs.Steps, func(st workflows.StepState) bool { return st.ID == "isolate" })]
+			if !strings.Contains(isolate.Error+fmt.Sprint(cs.Timeline), "ec2:ModifyNetworkInterfaceAttribute") {
+				t.Errorf("failed child %s does not name the permission: %+v", child, isolate)
 			}
 		}
 	}
