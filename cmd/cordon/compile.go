@@ -172,9 +172,9 @@ func runPolicy(_ context.Context, env *cliEnv, args []string) int {
 		"Each permission is granted on the resources its action names (instances, roles, users...) and under its condition;\n"+
 		"the defaults are wildcards, so the policy works as it is, and the flags narrow it. The permissions AWS (or what\n"+
 		"Cordon has verified of it) lets it grant only on Resource \"*\" are listed on stderr, with why.\n\n"+
-		"Runbooks that keep evidence act in two accounts: the output is then an object with both sides (the responder\n"+
+		"Runbooks that keep evidence act in two accounts: --side all prints an object with both sides (the responder\n"+
 		"role of each account they contain, the forensic account's role, the forensic instance profile's role and trust,\n"+
-		"the handover key's policy statement and the evidence bucket's policy); --side prints one of them alone.")
+		"the handover key's policy statement and the evidence bucket's policy); --side NAME prints one of them alone.")
 	var opts runbooks.PolicyOptions
 	fs.StringVar(&opts.Partition, "partition", "aws", "AWS partition of the ARNs (aws, aws-cn, aws-us-gov)")
 	fs.StringVar(&opts.AccountID, "account-id", "*", "the 12-digit account the worker role acts in")
@@ -185,7 +185,7 @@ func runPolicy(_ context.Context, env *cliEnv, args []string) int {
 	fs.StringVar(&opts.EvidenceBucket, "evidence-bucket", "*", "the evidence bucket (evidence.bucket)")
 	fs.StringVar(&opts.EvidencePrefix, "evidence-prefix", "", "the evidence store's key prefix (evidence.prefix)")
 	fs.StringVar(&opts.ForensicProfileRole, "forensic-profile-role", "cordon-forensic", "the role of the forensic instance profile")
-	side := fs.String("side", "", "print one document: "+strings.Join(policySides(), ", "))
+	side := fs.String("side", "", "print one document of runbooks that keep evidence ("+strings.Join(policySides(), ", ")+"), or all for every document of both sides (default: the responder role's policy)")
 	forIntake := fs.Bool("intake", false, "print the detection intake's role policy instead: its queue and the finding reads the runbooks' triggers need")
 	queueARN := fs.String("queue-arn", "", "with --intake: the ARN of the queue the EventBridge rule targets (default any queue of --account-id)")
 	paths, exit, ok := parsePositional(fs, args, 1, -1)
@@ -199,7 +199,7 @@ func runPolicy(_ context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "cordon policy: %v\n", err)
 		return 2
 	}
-	if *side != "" && !slices.Contains(policySides(), *side) {
+	if *side != "" && *side != "all" && !slices.Contains(policySides(), *side) {
 		fmt.Fprintf(env.stderr, "cordon policy: --side %q is not one of %s\n", *side, strings.Join(policySides(), ", "))
 		return 2
 	}
@@ -251,7 +251,16 @@ func printPolicies(env *cliEnv, responder runbooks.IAMPolicy, forensic *runbooks
 		ResponderRole runbooks.IAMPolicy `json:"responder_role"`
 		*runbooks.ForensicPolicies
 	}{responder, forensic}
-	if side == "" {
+	switch side {
+	case "":
+		// The CLI contract (DESIGN.md): cordon policy prints the worker
+		// role's IAM policy, a document IAM takes as it is. The forensic
+		// side's documents are asked for by name.
+		fmt.Fprintln(env.stdout, string(responder.JSON()))
+		fmt.Fprintf(env.stderr, "cordon policy: these runbooks also act in the forensic account: --side all prints every document of both sides (--side NAME one of %s)\n",
+			strings.Join(policySides()[1:], ", "))
+		return 0
+	case "all":
 		return writeJSON(env, both)
 	}
 	b, err := json.Marshal(both)

@@ -314,7 +314,7 @@ func TestPolicyIncludesChildRunbooks(t *testing.T) {
 // forensic profile the flags give; --side prints one document alone, as
 // IAM takes it.
 func TestPolicyPrintsBothSides(t *testing.T) {
-	args := []string{"policy", "--account-id", "111111111111", "--forensic-account-id", "222222222222", "--evidence-bucket", "acme-evidence",
+	args := []string{"policy", "--side", "all", "--account-id", "111111111111", "--forensic-account-id", "222222222222", "--evidence-bucket", "acme-evidence",
 		"--evidence-prefix", "cases/", "--pass-role-path", "/forensics/", "examples/ec2-compromise.yaml"}
 	out, errOut, code := cordon(t, args...)
 	if code != 0 {
@@ -351,7 +351,7 @@ func TestPolicyPrintsBothSides(t *testing.T) {
 		t.Errorf("placeholders reported though both accounts were given:\n%s", errOut)
 	}
 
-	one, _, code := cordon(t, append([]string{"policy", "--side", "handover_key_policy_statements"}, args[1:]...)...)
+	one, _, code := cordon(t, append([]string{"policy", "--side", "handover_key_policy_statements"}, args[3:]...)...)
 	var statements []runbooks.ResourceStatement
 	if code != 0 || json.Unmarshal([]byte(one), &statements) != nil || len(statements) != 1 {
 		t.Errorf("--side handover_key_policy_statements: exit %d\n%s", code, one)
