@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"fmt"
 	"maps"
@@ -99,7 +100,8 @@ func CheckEvidence(story Story, did forensicChecks, after, forensic awsemu.State
 	for _, k := range slices.Sorted(maps.Keys(kinds)) {
 		counts = append(counts, fmt.Sprintf("%d %s", kinds[k], k))
 	}
-	out = append(out, item(fmt.Sprintf("every artefact of case %s matches its manifest (cordon evidence verify %s)", incidentID, incidentID), bad,
+	caseID := cmp.Or(v.Case, incidentID)
+	out = append(out, item(fmt.Sprintf("every artefact of case %s matches its manifest (cordon evidence verify %s)", caseID, caseID), bad,
 		fmt.Sprintf("%d artefacts (%s), manifest revision %d, sha256 %s…", len(v.Checks), strings.Join(counts, ", "), v.Manifest.Revision, shortHash(v.Manifest.SHA256))))
 	return out
 }

@@ -72,6 +72,10 @@ type Options struct {
 
 // Result is what a demo run did.
 type Result struct {
+	// Incident is the runs' incident, and the evidence store's case: the
+	// one the intake opened for the detections (a rehearsal's, the
+	// demo's own).
+	Incident   string
 	FleetRunID string
 	KeyRunID   string
 	// Report is the path of the Markdown PIR report.
@@ -142,7 +146,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if !o.Yes {
 		d = &prompter{in: bufio.NewReader(o.Stdin), out: o.Prompts}
 	}
-	f := &follower{c: box.Client(), p: p, decide: d, requester: box.requester, lead: box.lead.signer, interactive: !o.Yes}
+	f := &follower{c: box.Client(), p: p, decide: d, requester: box.requester, lead: box.lead.signer, interactive: !o.Yes, incident: incidentID}
 
 	// 1. Detection: the findings arrive; the intake launches the fleet run
 	// (a rehearsal decides them and rehearses that run).
@@ -159,6 +163,10 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		return res, err
 	}
 	res.FleetRunID = fleet.state.Meta.RunID
+	// The leaked key is the same incident as the fleet: the one the intake
+	// opened for the abuse notice (a rehearsal's is the demo's own), so
+	// that its evidence and the hosts' are one case.
+	f.incident, res.Incident = fleet.state.Meta.Incident, fleet.state.Meta.Incident
 
 	// 3. Then the leaked key: once the hosts are cut off, the attacker's
 	// remaining way in is the CI user's key they read on a host.
@@ -181,7 +189,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	} else {
 		after := box.Emulator().State()
 		forensic, _ := box.Emulator().AccountState(forensicAccountID)
-		v, verr := verifyEvidence(ctx, box.clients, box.forensics)
+		v, verr := verifyEvidence(ctx, box.clients, box.forensics, res.Incident)
 		res.Evidence = v
 		did := forensicChecks{memory: usesAction(fleetPlan, "aws.ssm.capture_memory"), handover: usesAction(fleetPlan, "aws.ec2.handover_snapshots")}
 		res.Check = append(CheckContained(story, before, after), CheckEvidence(story, did, after, forensic, v, verr)...)

@@ -36,6 +36,8 @@ type follower struct {
 	requester   demoKey    // signs the starts
 	lead        ssh.Signer // signs the decisions
 	interactive bool
+	// incident is the incident the runs it starts belong to.
+	incident string
 }
 
 // run starts a run with the requester's signed start and follows it (and
@@ -43,7 +45,7 @@ type follower struct {
 func (f *follower) run(ctx context.Context, taskQueue string, plan *runbooks.Plan, inputs map[string]any, dry bool, title string) (runRecord, error) {
 	runID, err := runctl.Start(ctx, f.c, taskQueue, runctl.StartOptions{
 		Plan: plan, Inputs: inputs, Signer: f.requester.signer,
-		Meta: workflows.RunMeta{RunID: runctl.NewRunID(plan.Runbook.Name, time.Now()), Requester: requesterID, Channel: "cli", Incident: incidentID, DryRun: dry},
+		Meta: workflows.RunMeta{RunID: runctl.NewRunID(plan.Runbook.Name, time.Now()), Requester: requesterID, Channel: "cli", Incident: f.incident, DryRun: dry},
 	})
 	if err != nil {
 		return runRecord{}, err

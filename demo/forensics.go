@@ -124,10 +124,10 @@ func registerAgents(emu *awsemu.Emulator, story Story) error {
 
 // verifyEvidence re-reads every artefact of the demo's case, as the
 // forensic account's role, with the code of `cordon evidence verify`.
-func verifyEvidence(ctx context.Context, clients actions.ClientSource, f Forensics) (evidence.Verification, error) {
+func verifyEvidence(ctx context.Context, clients actions.ClientSource, f Forensics, caseID string) (evidence.Verification, error) {
 	c, err := clients.Clients(ctx, actions.Target{Account: f.Evidence.Account}, actions.RunRef{RunID: "demo-evidence-verify"})
 	if err != nil {
 		return evidence.Verification{}, fmt.Errorf("reach the evidence store: %w", err)
 	}
-	return evidence.New(c.S3, f.Evidence, nil).Verify(ctx, incidentID)
+	return evidence.New(c.S3, f.Evidence, nil).Verify(ctx, caseID)
 }

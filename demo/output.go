@@ -51,7 +51,7 @@ func writeReport(dir string, runs []runRecord, check Checklist) (string, error) 
 	fleet := runs[0]
 	path := filepath.Join(dir, fleet.state.Meta.RunID+".md")
 	b := &bytes.Buffer{}
-	fmt.Fprintf(b, "# Incident %s: CVE-2021-26084 on the Confluence demo servers\n\n", incidentID)
+	fmt.Fprintf(b, "# Incident %s: CVE-2021-26084 on the Confluence demo servers\n\n", fleet.state.Meta.Incident)
 	if fleet.state.Meta.DryRun {
 		b.WriteString("**Rehearsal (dry run): nothing was changed.** The changes below are what a real run would make.\n\n")
 	}
@@ -106,7 +106,7 @@ func finish(p *progress, o Options, fleet, key runRecord, res Result) {
 			p.event(Event{Time: time.Now(), Kind: KindCheck, Detail: it.Claim, Data: map[string]any{"ok": it.OK, "detail": it.Detail}})
 		}
 		p.event(Event{Time: time.Now(), Kind: KindDone, Data: map[string]any{"ok": res.Check.OK(), "report": res.Report,
-			"fleet_run": res.FleetRunID, "key_run": res.KeyRunID, "elapsed_seconds": res.Elapsed.Seconds(), "dry_run": o.DryRun,
+			"incident": res.Incident, "fleet_run": res.FleetRunID, "key_run": res.KeyRunID, "elapsed_seconds": res.Elapsed.Seconds(), "dry_run": o.DryRun,
 			"evidence_artefacts": len(res.Evidence.Checks), "evidence_manifest_sha256": res.Evidence.Manifest.SHA256}})
 		return
 	}
