@@ -208,10 +208,7 @@ func TestCompileReportsEveryError(t *testing.T) {
     action: slack.notify
     with: {mesage: hi}
 `)
-	var codes []runbooks.Code
-	for _, d := range diags {
-		codes = append(codes, d.Code)
-	}
+	codes := codesOf(diags)
 	want := []runbooks.Code{runbooks.CodeUnknownAction, runbooks.CodeMissingApproval, runbooks.CodeMissingParam, runbooks.CodeUnknownParam}
 	if len(codes) != len(want) {
 		t.Fatalf("codes %v, want %v\n%s", codes, want, diags.Error())

@@ -179,6 +179,27 @@ func runbookNamed(name, body string) string {
 	return fmt.Sprintf("apiVersion: cordon.dev/v1\nkind: Runbook\nmetadata:\n  name: %s\n%s", name, body)
 }
 
+// compileIn compiles file of dir as the CLI does: by its path, with the
+// runbooks beside it resolving its uses:.
+func compileIn(t *testing.T, dir, file string) (*runbooks.Plan, runbooks.Diagnostics) {
+	t.Helper()
+	path := filepath.Join(dir, file)
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runbooks.NewCompiler(actions.Catalog(), runbooks.NewDirResolver()).Compile(path, src)
+}
+
+// codesOf lists the codes of diags, in order.
+func codesOf(diags runbooks.Diagnostics) []runbooks.Code {
+	var codes []runbooks.Code
+	for _, d := range diags {
+		codes = append(codes, d.Code)
+	}
+	return codes
+}
+
 func TestUsesCompilesChildAndChecksItsInputs(t *testing.T) {
 	dir := writeRunbooks(t, map[string]string{
 		"child.yaml": runbookNamed("child", `inputs:
@@ -206,24 +227,15 @@ outputs:
     with: {instance_id: web-1, extra: 1}
 `),
 	})
-	c := runbooks.NewCompiler(actions.Catalog(), runbooks.NewDirResolver())
-	parent := filepath.Join(dir, "parent.yaml")
-	src, _ := os.ReadFile(parent)
-	plan, diags := c.Compile(parent, src)
+	plan, diags := compileIn(t, dir, "parent.yaml")
 	if plan == nil {
 		t.Fatal(diags.Error())
 	}
 	if plan.Children["child"] == nil || plan.Steps[0].Uses != "child" || plan.Steps[0].Permissions[0] == "" {
 		t.Fatalf("child not embedded: %+v", plan.Steps[0])
 	}
-	broken := filepath.Join(dir, "broken-parent.yaml")
-	src, _ = os.ReadFile(broken)
-	_, diags = c.Compile(broken, src)
-	var codes []runbooks.Code
-	for _, d := range diags {
-		codes = append(codes, d.Code)
-	}
-	if fmt.Sprint(codes) != "[bad-value unknown-param]" {
+	_, diags = compileIn(t, dir, "broken-parent.yaml")
+	if codes := codesOf(diags); fmt.Sprint(codes) != "[bad-value unknown-param]" {
 		t.Fatalf("codes %v\n%s", codes, diags.Error())
 	}
 }
@@ -234,11 +246,8 @@ func TestUsesCycleIsAnError(t *testing.T) {
 		"b.yaml": runbookNamed("b", "steps:\n  - id: a\n    uses: a\n"),
 		"c.yaml": runbookNamed("c", "steps:\n  - id: me\n    uses: c\n"),
 	})
-	c := runbooks.NewCompiler(actions.Catalog(), runbooks.NewDirResolver())
 	for file, want := range map[string]string{"a.yaml": "a → b → a", "c.yaml": "c → c"} {
-		path := filepath.Join(dir, file)
-		src, _ := os.ReadFile(path)
-		_, diags := c.Compile(path, src)
+		_, diags := compileIn(t, dir, file)
 		found := false
 		for _, d := range diags {
 			if d.Code == runbooks.CodeUsesCycle && strings.Contains(d.Summary, want) {
