@@ -1,8 +1,6 @@
 package report_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"io"
 	"strings"
 	"testing"
@@ -13,8 +11,6 @@ import (
 )
 
 func fleetStates() (workflows.State, []workflows.State) {
-	t0 := time.Date(2021, 9, 2, 10, 0, 0, 0, time.UTC)
-	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	fleet := workflows.State{
 		Meta: workflows.RunMeta{RunID: "fleet-1", Requester: "alice", Incident: "INC-26084"}, Runbook: "confluence-cve-2021-26084",
 		Status: workflows.RunSucceeded, StartedAt: at(0), EndedAt: at(120),
@@ -56,17 +52,11 @@ func TestFleetMarkdownListsHostsAndNestsTheirRecords(t *testing.T) {
 
 func TestFleetJSONCarriesTheChildren(t *testing.T) {
 	fleet, children := fleetStates()
-	var b bytes.Buffer
-	if err := report.FleetJSON(&b, fleet, children); err != nil {
-		t.Fatal(err)
-	}
 	var got struct {
 		workflows.State
 		Children []workflows.State `json:"children"`
 	}
-	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
+	decoded(t, func(w io.Writer) error { return report.FleetJSON(w, fleet, children) }, &got)
 	if got.Meta.RunID != "fleet-1" || len(got.Children) != 2 || got.Children[1].Status != workflows.RunFailed {
 		t.Errorf("round trip: %+v", got)
 	}
@@ -76,8 +66,6 @@ func TestFleetJSONCarriesTheChildren(t *testing.T) {
 // runbook whose steps, inputs and outputs are named unlike the examples'
 // gets the same record.
 func TestHostsKeyOnActionsNotOnNames(t *testing.T) {
-	t0 := time.Date(2021, 9, 2, 10, 0, 0, 0, time.UTC)
-	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	fleet := workflows.State{Meta: workflows.RunMeta{RunID: "f"}, StartedAt: at(0)}
 	host := workflows.State{
 		Meta: workflows.RunMeta{RunID: "f/hosts/1"}, Runbook: "our-own", Status: workflows.RunFailed, StartedAt: at(0),
@@ -106,12 +94,8 @@ func TestHostsKeyOnActionsNotOnNames(t *testing.T) {
 	if h.Host != "i-0123456789abcdef0" || h.Isolated != 42*time.Second || strings.Join(h.Snapshots, ",") != "snap-a,snap-b,snap-c" || h.Status != workflows.RunFailed {
 		t.Errorf("host %+v", h)
 	}
-	var b bytes.Buffer
-	if err := report.Markdown(&b, host); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(b.String(), "Time from launch to isolation: **42s**.") {
-		t.Errorf("report:\n%s", b.String())
+	if out := rendered(t, func(w io.Writer) error { return report.Markdown(w, host) }); !strings.Contains(out, "Time from launch to isolation: **42s**.") {
+		t.Errorf("report:\n%s", out)
 	}
 	key := workflows.State{Runbook: "keys", Inputs: map[string]any{"leaked": "AKIAIOSFODNN7EXAMPLE", "since": "2021-09-01T00:00:00Z"}}
 	if got := report.HostOf(key); got != "AKIAIOSFODNN7EXAMPLE" {
@@ -166,9 +150,7 @@ func TestTriggeredFleetReport(t *testing.T) {
 		workflows.State
 		Timings report.Timings `json:"timings"`
 	}
-	if err := json.Unmarshal([]byte(rendered(t, func(w io.Writer) error { return report.FleetJSON(w, fleet, children) })), &back); err != nil {
-		t.Fatal(err)
-	}
+	decoded(t, func(w io.Writer) error { return report.FleetJSON(w, fleet, children) }, &back)
 	want := report.TimingsOf(fleet, children)
 	if back.Meta.Trigger == nil || len(back.Meta.Trigger.Findings) != 2 || !back.Timings.FirstIsolated.Equal(want.FirstIsolated) ||
 		!back.Timings.FindingCreated.Equal(fleet.Meta.Trigger.Findings[1].Created) || back.Timings.IsolatedIn != "fleet-1/contain/1" {

@@ -13,9 +13,12 @@ import (
 	"github.com/cordon-ir/cordon/workflows"
 )
 
+// at is s seconds into the test runs' day.
+func at(s int) time.Time {
+	return time.Date(2021, 9, 2, 10, 0, 0, 0, time.UTC).Add(time.Duration(s) * time.Second)
+}
+
 func sampleState() workflows.State {
-	t0 := time.Date(2021, 9, 2, 10, 0, 0, 0, time.UTC)
-	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	return workflows.State{
 		Meta:    workflows.RunMeta{RunID: "ec2-compromise-1", Requester: "alice", Channel: "cli", Incident: "INC-26084"},
 		Runbook: "ec2-compromise", PlanHash: strings.Repeat("ab", 32), Status: workflows.RunSucceeded,
@@ -47,6 +50,14 @@ func rendered(t *testing.T, write func(io.Writer) error) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// decoded decodes what write wrote as JSON into v, or the test stops.
+func decoded(t *testing.T, write func(io.Writer) error, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(rendered(t, write)), v); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // wantIn reports each of wants that out (a report) lacks.
@@ -85,13 +96,10 @@ func TestMarkdownIsAPIRRecord(t *testing.T) {
 }
 
 func TestJSONRoundTrips(t *testing.T) {
-	var b bytes.Buffer
-	if err := report.JSON(&b, sampleState()); err != nil {
-		t.Fatal(err)
-	}
 	var back workflows.State
-	if err := json.Unmarshal(b.Bytes(), &back); err != nil || back.Meta.RunID != "ec2-compromise-1" || len(back.Timeline) != 7 || len(back.Timeline[5].Changes) != 1 {
-		t.Fatalf("%v %+v", err, back.Meta)
+	decoded(t, func(w io.Writer) error { return report.JSON(w, sampleState()) }, &back)
+	if back.Meta.RunID != "ec2-compromise-1" || len(back.Timeline) != 7 || len(back.Timeline[5].Changes) != 1 {
+		t.Fatalf("%+v", back.Meta)
 	}
 }
 
@@ -99,20 +107,20 @@ func TestJSONRoundTrips(t *testing.T) {
 // host run of it that stored triage output without a gate.
 func custodyState() (workflows.State, workflows.State) {
 	s := sampleState()
-	at := s.StartedAt.Add(30 * time.Second)
+	collected := at(30)
 	memory := wire.Artefact{Case: "INC-26084", Kind: "memory", Subject: "i-0abc", Description: "memory image", Bucket: "acme-evidence",
 		Key: "cases/INC-26084/i-0abc/memory/ec2-compromise-1/memory/memory.lime", VersionID: "v1", SHA256: strings.Repeat("a", 64), Size: 262144,
-		CollectedAt: at, WrittenBy: "instance", LockMode: "COMPLIANCE", RetainUntil: at.AddDate(0, 0, 30),
+		CollectedAt: collected, WrittenBy: "instance", LockMode: "COMPLIANCE", RetainUntil: collected.AddDate(0, 0, 30),
 		RunID: "ec2-compromise-1", Step: "memory", Action: "aws.ssm.capture_memory", Requester: "alice", Approvers: []string{"bob"}}
-	s.Timeline = append(s.Timeline, workflows.Event{Time: at, Kind: workflows.EventActionDone, Step: "memory", Artefacts: []wire.Artefact{memory}},
+	s.Timeline = append(s.Timeline, workflows.Event{Time: collected, Kind: workflows.EventActionDone, Step: "memory", Artefacts: []wire.Artefact{memory}},
 		// A retry reported the same artefact again.
-		workflows.Event{Time: at, Kind: workflows.EventActionDone, Step: "memory", Artefacts: []wire.Artefact{memory}})
+		workflows.Event{Time: collected, Kind: workflows.EventActionDone, Step: "memory", Artefacts: []wire.Artefact{memory}})
 	child := sampleState()
 	child.Meta.RunID = "ec2-compromise-1/contain/1"
 	triage := memory
 	triage.Kind, triage.Key, triage.VersionID, triage.SHA256, triage.WrittenBy, triage.Approvers = "triage", "cases/INC-26084/i-0abc/triage/x/processes.txt", "v2", strings.Repeat("b", 64), "cordon", nil
-	triage.CollectedAt = at.Add(-time.Second)
-	child.Timeline = append(child.Timeline, workflows.Event{Time: at, Kind: workflows.EventActionDone, Step: "triage", Artefacts: []wire.Artefact{triage}})
+	triage.CollectedAt = at(29)
+	child.Timeline = append(child.Timeline, workflows.Event{Time: collected, Kind: workflows.EventActionDone, Step: "triage", Artefacts: []wire.Artefact{triage}})
 	return s, child
 }
 
@@ -139,9 +147,9 @@ func TestChainOfCustody(t *testing.T) {
 	var back struct {
 		Custody []wire.Artefact `json:"chain_of_custody"`
 	}
-	if err := json.Unmarshal([]byte(rendered(t, func(w io.Writer) error { return report.FleetJSON(w, s, []workflows.State{child}) })), &back); err != nil ||
-		len(back.Custody) != 2 || back.Custody[1].Approvers[0] != "bob" {
-		t.Fatalf("JSON chain of custody = %+v, %v", back.Custody, err)
+	decoded(t, func(w io.Writer) error { return report.FleetJSON(w, s, []workflows.State{child}) }, &back)
+	if len(back.Custody) != 2 || back.Custody[1].Approvers[0] != "bob" {
+		t.Fatalf("JSON chain of custody = %+v", back.Custody)
 	}
 	if plain := rendered(t, func(w io.Writer) error { return report.Markdown(w, sampleState()) }); strings.Contains(plain, "Chain of custody") {
 		t.Error("a run without artefacts has a chain of custody section")
