@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -345,13 +346,8 @@ func (c *Counters) Get(name string) int64 {
 func (c *Counters) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	names := make([]string, 0, len(c.n))
-	for k := range c.n {
-		names = append(names, k)
-	}
-	sort.Strings(names)
 	s := ""
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(c.n)) {
 		s += fmt.Sprintf("%s=%d ", k, c.n[k])
 	}
 	return s

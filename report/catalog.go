@@ -2,8 +2,8 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/cordon-ir/cordon/workflows"
@@ -90,11 +90,7 @@ func snapshotsOf(s workflows.State) []string {
 // order) that holds an EC2 instance id, else one that holds an IAM access
 // key id, else the runbook's name.
 func HostOf(s workflows.State) string {
-	names := make([]string, 0, len(s.Inputs))
-	for k := range s.Inputs {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(s.Inputs))
 	for _, re := range containedIDs {
 		for _, k := range names {
 			if v, ok := s.Inputs[k].(string); ok && re.MatchString(v) {

@@ -2,7 +2,6 @@ package runbooks
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -183,11 +182,7 @@ func text(v any) string {
 // Params evaluates every parameter of a step, in name order (so the first
 // error reported is always the same one).
 func (e *Evaluator) Params(st *Step, v *Values) (map[string]any, error) {
-	names := make([]string, 0, len(st.With))
-	for k := range st.With {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := sortedKeys(st.With)
 	params := make(map[string]any, len(names))
 	for _, name := range names {
 		x, err := e.Value(st.With[name], v)

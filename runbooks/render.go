@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 )
 
@@ -20,12 +19,7 @@ func (p *Plan) WriteText(w io.Writer, inputs map[string]any) error {
 	fmt.Fprintf(b, "\n  %s\n  plan %s\n", p.Runbook.Description, p.Hash()[:16])
 	if len(inputs) > 0 {
 		b.WriteString("\nInputs:\n")
-		keys := make([]string, 0, len(inputs))
-		for k := range inputs {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range sortedKeys(inputs) {
 			v, _ := json.Marshal(inputs[k])
 			fmt.Fprintf(b, "  %s = %s\n", k, v)
 		}
@@ -68,12 +62,7 @@ func (p *Plan) WriteText(w io.Writer, inputs map[string]any) error {
 		case s.Destructive:
 			fmt.Fprintf(b, "        no gate: %s\n", s.Justification)
 		}
-		keys := make([]string, 0, len(s.With))
-		for k := range s.With {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range sortedKeys(s.With) {
 			fmt.Fprintf(b, "        %s: %s\n", k, s.With[k].describe())
 		}
 	}
@@ -124,11 +113,7 @@ func (v Value) describe() string {
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
 	case v.Map != nil:
-		keys := make([]string, 0, len(v.Map))
-		for k := range v.Map {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := sortedKeys(v.Map)
 		parts := make([]string, len(keys))
 		for i, k := range keys {
 			parts[i] = k + ": " + v.Map[k].describe()

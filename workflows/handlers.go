@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -66,12 +67,7 @@ func (r *runner) registerHandlers(ctx workflow.Context) error {
 func (r *runner) snapshot() State {
 	s := r.state
 	s.Gates = make([]GateState, 0, len(r.gates))
-	keys := make([]string, 0, len(r.gates))
-	for k := range r.gates {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range sortedGateKeys(r.gates) {
 		s.Gates = append(s.Gates, r.gates[k].GateState)
 	}
 	return s
@@ -266,13 +262,10 @@ func (r *runner) handleApproveAll(ctx workflow.Context, req Request) (string, er
 	return r.addBreakGlass(ctx, req), nil
 }
 
+// sortedGateKeys orders the gates by key: what the workflow records or
+// reports must not depend on map iteration.
 func sortedGateKeys(m map[string]*gate) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+	return slices.Sorted(maps.Keys(m))
 }
 
 // validateControl checks pause, resume and abort: a responder or lead of

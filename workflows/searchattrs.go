@@ -2,8 +2,9 @@ package workflows
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -63,11 +64,7 @@ var principalParams = []string{"user_name", "role_name"}
 // strings), then the inputs the plan passes whole to a user_name or
 // role_name parameter. plan may be nil (only the id shapes are read).
 func Targets(plan *runbooks.Plan, inputs map[string]any) []string {
-	names := make([]string, 0, len(inputs))
-	for k := range inputs {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(inputs))
 	var out []string
 	seen := map[string]bool{}
 	add := func(v string) {
@@ -213,11 +210,7 @@ func actionSummary(st *runbooks.Step, item int, params map[string]any, mode wire
 // subjectOf is what an action's parameters aim at: an instance id or
 // access key (by shape), else a user or role name; "" when none.
 func subjectOf(params map[string]any) string {
-	names := make([]string, 0, len(params))
-	for k := range params {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(params))
 	for _, re := range ContainedIDs {
 		for _, k := range names {
 			for _, v := range stringsOf(params[k]) {
