@@ -1,8 +1,6 @@
 package workflows
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -685,13 +683,9 @@ func attemptText(attempt int32) string {
 }
 
 // previewHash is what an approval binds to: the exact list of changes.
+// Changes come back from activities through JSON, so they always encode.
 func previewHash(changes []wire.Change) string {
-	b, err := json.Marshal(changes)
-	if err != nil {
-		b = []byte(fmt.Sprint(changes))
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return jsonHash(changes)
 }
 
 func (r *runner) wait(ctx workflow.Context, st *runbooks.Step, params map[string]any) (map[string]any, error) {
