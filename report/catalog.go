@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -90,7 +89,7 @@ func snapshotsOf(s workflows.State) []string {
 // order) that holds an EC2 instance id, else one that holds an IAM access
 // key id, else the runbook's name.
 func HostOf(s workflows.State) string {
-	names := slices.Sorted(maps.Keys(s.Inputs))
+	names := sortedKeys(s.Inputs)
 	for _, re := range containedIDs {
 		for _, k := range names {
 			if v, ok := s.Inputs[k].(string); ok && re.MatchString(v) {

@@ -7,8 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -89,7 +88,7 @@ func markdown(w io.Writer, s workflows.State, children []workflows.State) error 
 	}
 	if len(s.Inputs) > 0 {
 		b.WriteString("\n## Inputs\n\n")
-		for _, k := range slices.Sorted(maps.Keys(s.Inputs)) {
+		for _, k := range sortedKeys(s.Inputs) {
 			v, _ := json.Marshal(s.Inputs[k])
 			fmt.Fprintf(b, "- `%s` = `%s`\n", k, v)
 		}
@@ -164,7 +163,7 @@ func markdown(w io.Writer, s workflows.State, children []workflows.State) error 
 		}
 		evidence++
 		fmt.Fprintf(b, "### %s\n\n", st.ID)
-		for _, k := range slices.Sorted(maps.Keys(st.Outputs)) {
+		for _, k := range sortedKeys(st.Outputs) {
 			v, _ := json.Marshal(st.Outputs[k])
 			if len(v) > 400 {
 				v = append(v[:400], []byte("…")...)
@@ -325,6 +324,15 @@ func orDash(s string) string {
 
 func cell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // writeAuthority says on what authority the run acted: where its plan came
