@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cordon-ir/cordon/runbooks"
@@ -230,10 +229,7 @@ func withDefaults(p *runbooks.Plan, inputs map[string]any) (map[string]any, bool
 
 // vouch asks the worker's side for the plan to run.
 func (r *runner) vouch(ctx workflow.Context, in RunInput) (VouchedPlan, error) {
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
-	})
+	actx := bookkeeping(ctx, time.Minute)
 	req := VouchRequest{Runbook: in.Runbook, Plan: in.Plan, Inputs: in.Inputs, InputArgs: in.InputArgs}
 	if in.Start != nil {
 		req.PlanHash = in.Start.PlanHash

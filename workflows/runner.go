@@ -210,11 +210,18 @@ func (r *runner) setPlan(ctx workflow.Context, p *runbooks.Plan) {
 	}
 }
 
-func (r *runner) loadRoster(ctx workflow.Context) error {
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
+// bookkeeping is the context for the worker's own activities (the roster,
+// the plan's vouching, the target locks): short calls, worth a few tries
+// before the run fails on them.
+func bookkeeping(ctx workflow.Context, timeout time.Duration) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: timeout,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
 	})
+}
+
+func (r *runner) loadRoster(ctx workflow.Context) error {
+	actx := bookkeeping(ctx, 30*time.Second)
 	// Decode into a fresh value: decoding into the old roster would keep
 	// what the new one leaves out (an omitted slack_id, a role list gone).
 	var fresh Roster

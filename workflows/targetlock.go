@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -102,10 +101,7 @@ func (r *runner) claimTargets(ctx workflow.Context) error {
 		workflow.GetVersion(ctx, "one-containment-per-target", workflow.DefaultVersion, 1) < 1 {
 		return nil
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
-	})
+	actx := bookkeeping(ctx, 30*time.Second)
 	var res ClaimResult
 	req := ClaimRequest{RunID: r.in.Meta.RunID, Lineage: r.in.Meta.Lineage, Targets: targets, Force: r.in.Meta.Force}
 	if err := workflow.ExecuteActivity(actx, ActivityClaimTargets, req).Get(ctx, &res); err != nil {
@@ -142,10 +138,7 @@ func (r *runner) releaseTargets(ctx workflow.Context) {
 		return
 	}
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
-	})
+	actx := bookkeeping(ctx, 30*time.Second)
 	req := ReleaseRequest{RunID: r.in.Meta.RunID, Targets: slices.Clone(r.claimed)}
 	if err := workflow.ExecuteActivity(actx, ActivityReleaseTargets, req).Get(ctx, nil); err != nil {
 		// The next claim of these targets finds this run ended and clears
