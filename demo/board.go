@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -82,7 +83,7 @@ func rowOf(s workflows.State, id string) Row {
 			}
 			if (st.Status == workflows.StepFailed || st.Status == workflows.StepDenied) && failed == "" {
 				failed = st.ID
-				r.Failure = st.ID + ": " + firstNonEmpty(st.Error, st.Reason, string(st.Status))
+				r.Failure = st.ID + ": " + cmp.Or(st.Error, st.Reason, string(st.Status))
 			}
 		case workflows.StepRunning, workflows.StepAwaiting, workflows.StepHeld:
 			if r.Step == "" {
@@ -132,15 +133,6 @@ func shortTimings(t report.Timings) string {
 		}
 	}
 	return strings.Join(parts, " → ")
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // Lines renders the board for a terminal of the given width; colour adds

@@ -22,6 +22,12 @@ type forensicChecks struct {
 	memory, handover bool
 }
 
+// memorySHA256 is the hex SHA-256 of host id's memory as it really is:
+// the image the emulator serves for it.
+func memorySHA256(id string) string {
+	return fmt.Sprintf("%x", sha256.Sum256(awsemu.MemoryImage(id, awsemu.DefaultMemoryImageBytes)))
+}
+
 // CheckEvidence checks the evidence the run left in the forensic account,
 // on what the emulator holds there: each compromised host's memory image
 // as the host's memory really is (the emulator's MemoryImage, recomputed
@@ -44,7 +50,7 @@ func CheckEvidence(story Story, did forensicChecks, after, forensic awsemu.State
 	if did.memory {
 		var bad, hashes []string
 		for _, id := range story.Compromised {
-			want := fmt.Sprintf("%x", sha256.Sum256(awsemu.MemoryImage(id, awsemu.DefaultMemoryImageBytes)))
+			want := memorySHA256(id)
 			found := false
 			for key, o := range objects {
 				if strings.Contains(key, "/"+id+"/memory/") && o.SHA256 == want {

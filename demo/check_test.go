@@ -1,9 +1,7 @@
 package demo
 
 import (
-	"crypto/sha256"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -239,7 +237,7 @@ func forensicWorld(story Story, after awsemu.State) (awsemu.State, evidence.Veri
 	b := awsemu.S3Bucket{Name: evidenceBucket}
 	v := evidence.Verification{Case: incidentID}
 	for _, id := range story.Compromised {
-		sum := fmt.Sprintf("%x", sha256.Sum256(awsemu.MemoryImage(id, awsemu.DefaultMemoryImageBytes)))
+		sum := memorySHA256(id)
 		key := evidencePrefix + incidentID + "/" + id + "/memory/run/memory/memory.lime"
 		b.Objects = append(b.Objects, awsemu.S3Object{Key: key, SHA256: sum})
 		v.Checks = append(v.Checks, evidence.Check{Artefact: wire.Artefact{Kind: "memory", Key: key, SHA256: sum}, Verdict: evidence.Intact})

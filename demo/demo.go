@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -301,9 +300,7 @@ func startStage(ctx context.Context, o Options, source string, p *progress, plan
 	}()
 	// A task queue of its own, so a demo never shares work with another
 	// worker on the same server (tests run several demos on one server).
-	var suffix [4]byte
-	_, _ = rand.Read(suffix[:])
-	w = &stage{Sandbox: box, taskQueue: "cordon-demo-" + hex.EncodeToString(suffix[:])}
+	w = &stage{Sandbox: box, taskQueue: "cordon-demo-" + rand.Text()}
 	roster, err := sandbox.NewRoster([]sandbox.Member{
 		{ID: requesterID, Name: "You (at this terminal)", Roles: []string{workflows.RoleResponder}, Groups: []string{"csirt-oncall"}},
 		{ID: leadID, Name: "Demo lead", Roles: []string{workflows.RoleResponder, workflows.RoleLead}, Groups: []string{"csirt-oncall", "csirt-leads"}},

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -53,16 +52,12 @@ func TestFileRosterReadsTheFileAgain(t *testing.T) {
 		t.Fatalf("%+v %v", r, err)
 	}
 	removed := strings.Replace(validConfig, "    - id: alice", "    - id: bob", 1)
-	if err := os.WriteFile(path, []byte(removed), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, path, removed)
 	r2, err := load(context.Background())
 	if err != nil || r2.Members[0].ID != "bob" || r2.Version == r.Version {
 		t.Errorf("after the edit: %+v %v", r2.Members, err)
 	}
-	if err := os.WriteFile(path, []byte("roster: [broken"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, path, "roster: [broken")
 	if _, err := load(context.Background()); err == nil {
 		t.Error("a broken file fell back to an old roster")
 	}
@@ -123,9 +118,7 @@ func compileAt(t *testing.T, file, src string) *runbooks.Plan {
 
 func TestVouchMatchesTheSourceWhereverItWasCompiled(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "contain.yaml"), []byte(sourceRunbook), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(dir, "contain.yaml"), sourceRunbook)
 	ps := &PlanSource{Dir: dir, Catalog: actions.Catalog(), AllowJustifiedNoGate: true}
 	ctx := context.Background()
 	inputs := map[string]any{"instance_id": "i-0123456789abcdef0"}

@@ -27,10 +27,16 @@ aws:
 func writeConfig(t *testing.T, body string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "cordon.yaml")
+	writeFile(t, path, body)
+	return path
+}
+
+// writeFile writes body to path, or fails the test.
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return path
 }
 
 func TestLoadConfig(t *testing.T) {

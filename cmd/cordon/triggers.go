@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -124,7 +125,7 @@ func writeTriggerReports(env *cliEnv, reports []eventReport) {
 			f := res.Finding
 			if f.Source != "" {
 				fmt.Fprintf(w, "  finding      %s %s, %s, account %s, region %s, %s %s\n", f.Source, orNone(f.Type),
-					orNone(f.Severity), orNone(f.Account), orNone(f.Region), orNone(f.Resource), orNone(firstOf(f.InstanceID, f.AccessKeyID, f.ResourceARN)))
+					orNone(f.Severity), orNone(f.Account), orNone(f.Region), orNone(f.Resource), orNone(cmp.Or(f.InstanceID, f.AccessKeyID, f.ResourceARN)))
 				fmt.Fprintf(w, "  finding key  %s\n", orNone(f.Key))
 				fmt.Fprintf(w, "  target key   %s\n", orNone(f.TargetKey))
 			}
@@ -150,13 +151,4 @@ func inputsText(inputs map[string]any) string {
 		parts[i] = k + "=" + valueText(inputs[k])
 	}
 	return strings.Join(parts, " ")
-}
-
-func firstOf(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

@@ -26,7 +26,6 @@ package devserver
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -226,10 +225,7 @@ func start(ctx context.Context, opts Options) (*Server, error) {
 	}
 
 	frontendAddr := net.JoinHostPort(host, strconv.Itoa(frontendPort))
-	sqlCfg, err := sqlConfig(opts.DBFile)
-	if err != nil {
-		return nil, err
-	}
+	sqlCfg := sqlConfig(opts.DBFile)
 	cfg := serverConfig(opts.IP, frontendAddr, servicePorts, sqlCfg)
 
 	if err := registerNamespaces(sqlCfg, append([]string{opts.Namespace}, opts.Namespaces...), opts.SearchAttributes); err != nil {
@@ -306,7 +302,7 @@ func recoverFatal(f func() error) (err error) {
 
 // sqlConfig is the SQLite data store for a file, or for a fresh in-memory
 // database when file is empty.
-func sqlConfig(file string) (*config.SQL, error) {
+func sqlConfig(file string) *config.SQL {
 	cfg := &config.SQL{
 		PluginName:        sqliteplugin.PluginName,
 		ConnectAttributes: map[string]string{},
@@ -314,19 +310,15 @@ func sqlConfig(file string) (*config.SQL, error) {
 	if file != "" {
 		cfg.DatabaseName = file
 		cfg.ConnectAttributes["mode"] = "rwc"
-		return cfg, nil
+		return cfg
 	}
 	// An in-memory database with a shared cache is visible to every
 	// connection in this process that uses the same name; a random name keeps
 	// two servers in one process (parallel tests) apart.
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, fmt.Errorf("temporal dev server: name in-memory database: %w", err)
-	}
-	cfg.DatabaseName = "cordon-devserver-" + hex.EncodeToString(b[:])
+	cfg.DatabaseName = "cordon-devserver-" + rand.Text()
 	cfg.ConnectAttributes["mode"] = "memory"
 	cfg.ConnectAttributes["cache"] = "shared"
-	return cfg, nil
+	return cfg
 }
 
 // ensureSchema creates file with the Temporal schema unless it already has it.
@@ -341,11 +333,7 @@ func ensureSchema(file string) error {
 	if _, err := os.Stat(filepath.Dir(file)); err != nil {
 		return fmt.Errorf("temporal dev server: DB file directory: %w", err)
 	}
-	cfg, err := sqlConfig(file)
-	if err != nil {
-		return err
-	}
-	if err := sqliteschema.SetupSchema(cfg); err != nil {
+	if err := sqliteschema.SetupSchema(sqlConfig(file)); err != nil {
 		// Leave no half-made database behind: the next start would take it
 		// for a complete one.
 		_ = os.Remove(file)
