@@ -39,7 +39,7 @@ steps:
 func TestApprovedSubsetPassesTheGate(t *testing.T) {
 	ctx := context.Background()
 	const queue = "e2e-approved-subset"
-	workerWithRunbook(t, queue, "gated-tag", gatedTagRunbook, nil)
+	ownWorker{queue: queue, files: map[string]string{"gated-tag.yaml": gatedTagRunbook}}.start(t)
 
 	fleet := seedFleet(t, awsemu.FleetSpec{Instances: 2, NamePrefix: "subset", NetworkInterfaces: 1, Volumes: 1})
 	first, second := fleet.InstanceIDs[0], fleet.InstanceIDs[1]

@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +11,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/runctl"
@@ -210,19 +207,13 @@ func abortRun(t *testing.T, runID string) {
 // the plan itself (shown as a diff), and the organisation's policy forbids
 // self-approval whatever the runbook says.
 func TestAttackOwnRunbookCopyCannotSelfApprove(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join("..", "..", "examples", "ec2-compromise.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	edited := strings.Replace(string(src), "  allow_self_approval: false\n", "  allow_self_approval: true\n", 1)
+	src := exampleSource(t, "ec2-compromise")
+	edited := strings.Replace(src, "  allow_self_approval: false\n", "  allow_self_approval: true\n", 1)
 	edited = strings.Replace(edited, "  approvers:\n    groups: [csirt-oncall]\n", "  approvers: {people: [alice]}\n", 1)
-	if edited == string(src) || !strings.Contains(edited, "people: [alice]") {
+	if edited == src || !strings.Contains(edited, "people: [alice]") {
 		t.Fatalf("the example's approvals section changed; update this test:\n%s", src)
 	}
-	plan, diags := runbooks.NewCompiler(actions.Catalog(), nil).Compile("my-copy.yaml", []byte(edited))
-	if plan == nil {
-		t.Fatal(diags.Error())
-	}
+	plan := compileAdHoc(t, "my-copy.yaml", edited)
 	target := oneHost(t, "owncopy")
 	ctx := context.Background()
 	runID := startSigned(t, shared.client, shared.cfg.Temporal.TaskQueue, plan, ec2Inputs(t, plan, target, "stop"),

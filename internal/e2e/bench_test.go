@@ -10,7 +10,6 @@ import (
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/actions/wire"
-	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -29,10 +28,7 @@ func BenchmarkEngineOverheadPerStep(b *testing.B) {
 	for i := 0; i < overheadSteps; i++ {
 		fmt.Fprintf(&src, "  - id: s%d\n    action: slack.notify\n    with: {message: \"step %d of ${{ run.id }}\"}\n", i, i)
 	}
-	plan, diags := runbooks.NewCompiler(actions.Catalog(), nil).Compile("overhead.yaml", []byte(src.String()))
-	if plan == nil {
-		b.Fatal(diags.Error())
-	}
+	plan := compileAdHoc(b, "overhead.yaml", src.String())
 	ctx := context.Background()
 
 	b.Run("direct", func(b *testing.B) {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/runctl"
@@ -79,7 +81,7 @@ func TestWorkerKilledAtGate(t *testing.T) {
 
 	// The timelines: every approval is one we sent, recorded once; every
 	// gate was decided by bob; no preview was asked for twice.
-	children := fleetChildren(t, runID)
+	children := fleetChildren(t, shared.client, runID)
 	recorded := map[string]int{}
 	for child, cs := range children {
 		asked := map[string]bool{}
@@ -111,7 +113,7 @@ func TestWorkerKilledAtGate(t *testing.T) {
 			t.Errorf("approval %s recorded %d times in the timeline, want once", key, recorded[key])
 		}
 	}
-	t.Logf("%d approvals sent after the restart; %d steps retried", len(a.sent), countRetries(fleetRetries(t, runID)))
+	t.Logf("%d approvals sent after the restart; %d steps retried", len(a.sent), countRetries(fleetRetries(t, shared.client, runID)))
 }
 
 // A fleet containment (break-glass) whose worker is killed -9 halfway
@@ -146,7 +148,7 @@ func TestWorkerKilledMidIsolation(t *testing.T) {
 	checkContained(t, before, rec, "none")
 
 	// The caught host's isolation was retried, and the timeline says so.
-	retries := fleetRetries(t, runID)
+	retries := fleetRetries(t, shared.client, runID)
 	if retries[caught]["isolate"] < 2 {
 		t.Errorf("isolation of %s: retries in the timeline %v, want isolate on attempt 2 or later", caught, retries[caught])
 	}
@@ -188,10 +190,10 @@ func snapshotPending(fleet awsemu.FleetInfo) func() bool {
 // queryState reads a run's state, giving up after a few seconds: right
 // after a kill a query may wait for the dead worker's sticky queue, and
 // the callers would rather ask again.
-func queryState(ctx context.Context, runID string) (workflows.State, error) {
+func queryState(ctx context.Context, c client.Client, runID string) (workflows.State, error) {
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return runctl.State(qctx, shared.client, runID)
+	return runctl.State(qctx, c, runID)
 }
 
 // runsOf lists a run and its children (the fleet runbook's per-host runs).
@@ -219,14 +221,14 @@ func waitingGates(ctx context.Context, runID string) map[string]workflows.GateSt
 // whatever its status, keyed run/gate.
 func waitingGatesOrDecided(ctx context.Context, runID string) map[string]workflows.GateState {
 	out := map[string]workflows.GateState{}
-	s, err := queryState(ctx, runID)
+	s, err := queryState(ctx, shared.client, runID)
 	if err != nil {
 		return out
 	}
 	for _, id := range runsOf(s, runID) {
 		cs := s
 		if id != runID {
-			if cs, err = queryState(ctx, id); err != nil {
+			if cs, err = queryState(ctx, shared.client, id); err != nil {
 				continue
 			}
 		}
@@ -264,14 +266,14 @@ type gateApprover struct {
 // run's state. A child that cannot be read is skipped until the next
 // round; a failed delivery is returned.
 func (a *gateApprover) pass(ctx context.Context, runID string) (workflows.State, error) {
-	s, err := queryState(ctx, runID)
+	s, err := queryState(ctx, shared.client, runID)
 	if err != nil {
 		return s, fmt.Errorf("%w: %w", errNoState, err)
 	}
 	for _, id := range runsOf(s, runID) {
 		cs := s
 		if id != runID {
-			if cs, err = queryState(ctx, id); err != nil {
+			if cs, err = queryState(ctx, shared.client, id); err != nil {
 				continue // not started yet, or its worker just died
 			}
 		}
@@ -517,17 +519,18 @@ func sorted(s []string) []string {
 	return s
 }
 
-// fleetChildren returns the state of each host's run of a fleet run.
-func fleetChildren(t *testing.T, runID string) map[string]workflows.State {
+// fleetChildren returns the state of each host's run of a fleet run, read
+// through c.
+func fleetChildren(t *testing.T, c client.Client, runID string) map[string]workflows.State {
 	t.Helper()
 	ctx := context.Background()
-	s, err := queryState(ctx, runID)
+	s, err := queryState(ctx, c, runID)
 	if err != nil {
 		t.Fatalf("state of %s: %v", runID, err)
 	}
 	out := map[string]workflows.State{}
 	for _, id := range runsOf(s, runID)[1:] {
-		cs, err := queryState(ctx, id)
+		cs, err := queryState(ctx, c, id)
 		if err != nil {
 			t.Fatalf("state of %s: %v", id, err)
 		}
@@ -537,11 +540,12 @@ func fleetChildren(t *testing.T, runID string) map[string]workflows.State {
 }
 
 // fleetRetries returns, per host, the steps whose action succeeded on a
-// later attempt, with that attempt, as the hosts' timelines record them.
-func fleetRetries(t *testing.T, runID string) map[string]map[string]int {
+// later attempt, with that attempt, as the hosts' timelines record them
+// (read through c).
+func fleetRetries(t *testing.T, c client.Client, runID string) map[string]map[string]int {
 	t.Helper()
 	out := map[string]map[string]int{}
-	for _, cs := range fleetChildren(t, runID) {
+	for _, cs := range fleetChildren(t, c, runID) {
 		host := fmt.Sprint(cs.Inputs["instance_id"])
 		for _, e := range cs.Timeline {
 			_, after, ok := strings.Cut(e.Detail, "succeeded on attempt ")

@@ -147,19 +147,111 @@ func run(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-func compileExample(t *testing.T, name string) *runbooks.Plan {
+// examplePath is where the example runbook name is in the repository.
+func examplePath(name string) string {
+	return filepath.Join("..", "..", "examples", name+".yaml")
+}
+
+// exampleSource is the YAML of the example runbook name, for tests that
+// run an edited copy of it.
+func exampleSource(t *testing.T, name string) string {
 	t.Helper()
-	path := filepath.Join("..", "..", "examples", name+".yaml")
-	src, err := os.ReadFile(path)
+	src, err := os.ReadFile(examplePath(name))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return string(src)
+}
+
+func compileExample(t *testing.T, name string) *runbooks.Plan {
+	t.Helper()
 	files, _ := filepath.Glob(filepath.Join("..", "..", "examples", "*.yaml"))
-	plan, diags := runbooks.NewCompiler(actions.Catalog(), runbooks.NewDirResolver(files...)).Compile(path, src)
+	plan, diags := runbooks.NewCompiler(actions.Catalog(), runbooks.NewDirResolver(files...)).Compile(examplePath(name), []byte(exampleSource(t, name)))
 	if plan == nil {
 		t.Fatal(diags.Error())
 	}
 	return plan
+}
+
+// compileAdHoc compiles src, a runbook from no worker's source (an ad-hoc
+// plan, as a responder's own file is), under the file name file.
+func compileAdHoc(tb testing.TB, file, src string) *runbooks.Plan {
+	tb.Helper()
+	plan, diags := runbooks.NewCompiler(actions.Catalog(), nil).Compile(file, []byte(src))
+	if plan == nil {
+		tb.Fatal(diags.Error())
+	}
+	return plan
+}
+
+// ownWorker is a worker of a test's own on the shared server, for a test
+// that needs a runbook source, roster or notifier other than the shared
+// worker's: its configuration is the shared one but for what is set here.
+type ownWorker struct {
+	queue string            // its task queue
+	files map[string]string // its runbook source: file name → YAML
+	// intake, when set, is the id of a detection intake added (with a key
+	// of its own) to a copy of the shared roster.
+	intake   string
+	notifier worker.GateNotifier // nil: the sandbox's default
+	// pollInterval is how often its runtime's long waits poll the
+	// emulator; zero: the runtime's default.
+	pollInterval time.Duration
+}
+
+// start starts the worker until the test ends. It returns its runbook
+// source's directory and the intake's key (nil without an intake).
+func (o ownWorker) start(t *testing.T) (dir string, intakeKey ssh.Signer) {
+	t.Helper()
+	dir = t.TempDir()
+	for file, src := range o.files {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := *shared.cfg
+	cfg.Runbooks.Dir = dir
+	cfg.Temporal.TaskQueue = o.queue
+	if o.intake != "" {
+		people, err := sandbox.NewRoster([]sandbox.Member{{ID: o.intake, Roles: []string{workflows.RoleIntake}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A copy: the shared worker's roster stays as it is.
+		cfg.Roster.Members = append(slices.Clone(cfg.Roster.Members), people.Config().Members...)
+		intakeKey = people.Signer(o.intake)
+	}
+	opts := sandbox.WorkerOptions{Config: &cfg, Notifier: o.notifier}
+	if o.pollInterval != 0 {
+		opts.Runtime = shared.box.NewRuntime(sandbox.RuntimeOptions{PollInterval: o.pollInterval})
+	}
+	w, err := shared.box.StartWorker(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return dir, intakeKey
+}
+
+// boxOfItsOwn starts a sandbox as o says (a server of the test's own, or
+// one it runs elsewhere) next to the shared emulator, and on it a worker
+// of the shared configuration on queue, its runtime as rt says. Both stop
+// when the test ends, if the test has not closed the sandbox before.
+func boxOfItsOwn(t *testing.T, o sandbox.Options, queue string, rt sandbox.RuntimeOptions) *sandbox.Sandbox {
+	t.Helper()
+	ctx := context.Background()
+	o.AWS = shared.emu
+	box, err := sandbox.Start(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = box.Close() })
+	cfg := *shared.cfg
+	cfg.Temporal.TaskQueue = queue
+	if _, err := box.StartWorker(ctx, sandbox.WorkerOptions{Config: &cfg, Runtime: box.NewRuntime(rt)}); err != nil {
+		t.Fatal(err)
+	}
+	return box
 }
 
 // startFleetRun starts the Confluence fleet runbook on queue, through c,
@@ -339,19 +431,27 @@ func TestContainOneInstanceEndToEnd(t *testing.T) {
 
 func waitForGate(t *testing.T, runID, step string) {
 	t.Helper()
+	gateWaiting(t, shared.client, runID, step)
+}
+
+// gateWaiting waits, through c, until run runID's gate of step waits for
+// a decision, and returns that gate.
+func gateWaiting(t *testing.T, c client.Client, runID, step string) workflows.GateState {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		s, err := runctl.State(context.Background(), shared.client, runID)
+		s, err := runctl.State(context.Background(), c, runID)
 		if err == nil {
 			for _, g := range s.Gates {
 				if g.Step == step && g.Status == workflows.GateWaiting {
-					return
+					return g
 				}
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("run %s never reached the %s gate", runID, step)
+	return workflows.GateState{}
 }
 
 func isRefused(err error, substr string) bool {

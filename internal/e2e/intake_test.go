@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"github.com/cordon-ir/cordon/intake"
 	"github.com/cordon-ir/cordon/intake/intaketest"
 	"github.com/cordon-ir/cordon/internal/awsemu"
-	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
@@ -46,34 +44,14 @@ type intakeWorld struct {
 // ends.
 func newIntakeWorld(t *testing.T, name string, files map[string]string, tune ...func(*intake.Options)) *intakeWorld {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	for file, src := range files {
-		if err := os.WriteFile(filepath.Join(dir, file), []byte(src), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	id, queue := "intake-"+name, "e2e-intake-"+name
+	dir, key := ownWorker{queue: queue, files: files, intake: id, pollInterval: 50 * time.Millisecond}.start(t)
 	w := &intakeWorld{notices: &noticeLog{}}
 	for file := range files {
 		w.plans = append(w.plans, intaketest.Compile(t, filepath.Join(dir, file)))
 	}
-	id := "intake-" + name
-	people, err := sandbox.NewRoster([]sandbox.Member{{ID: id, Roles: []string{workflows.RoleIntake}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := *shared.cfg
-	cfg.Runbooks.Dir = dir
-	cfg.Temporal.TaskQueue = "e2e-intake-" + name
-	cfg.Roster.Members = append(slices.Clone(cfg.Roster.Members), people.Config().Members...)
-	runs, err := shared.box.StartWorker(ctx, sandbox.WorkerOptions{Config: &cfg,
-		Runtime: shared.box.NewRuntime(sandbox.RuntimeOptions{PollInterval: 50 * time.Millisecond})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(runs.Stop)
-	w.opts = intake.Options{TaskQueue: cfg.Temporal.TaskQueue + "-intake", RunTaskQueue: cfg.Temporal.TaskQueue,
-		IntakeID: id, Signer: people.Signer(id), Notifier: w.notices, Logger: slog.New(slog.DiscardHandler),
+	w.opts = intake.Options{TaskQueue: queue + "-intake", RunTaskQueue: queue,
+		IntakeID: id, Signer: key, Notifier: w.notices, Logger: slog.New(slog.DiscardHandler),
 		ProposalTimeout: 10 * time.Minute, Remember: 10 * time.Minute, StatusEvery: 200 * time.Millisecond, OutcomeWait: time.Minute}
 	for _, f := range tune {
 		f(&w.opts)
@@ -197,11 +175,7 @@ triggers:
 // withTriggers is an example runbook with its triggers replaced.
 func withTriggers(t *testing.T, example, triggers string) string {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "..", "examples", example+".yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _, _ := strings.Cut(string(src), "\ntriggers:")
+	body, _, _ := strings.Cut(exampleSource(t, example), "\ntriggers:")
 	return body + triggers
 }
 

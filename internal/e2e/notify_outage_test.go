@@ -3,16 +3,12 @@ package e2e
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cordon-ir/cordon/internal/awsemu"
-	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/runctl"
-	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -48,7 +44,7 @@ steps:
 func TestSlackOutageDoesNotStallTheGate(t *testing.T) {
 	ctx := context.Background()
 	const queue = "e2e-notify-outage"
-	workerWithRunbook(t, queue, "short-gate", shortGateRunbook, slackDown{})
+	ownWorker{queue: queue, files: map[string]string{"short-gate.yaml": shortGateRunbook}, notifier: slackDown{}}.start(t)
 
 	target := oneHost(t, "outage")
 	runID, err := runctl.Start(ctx, shared.client, queue, runctl.StartOptions{Runbook: "short-gate", InputArgs: map[string]string{"instance_id": target},
@@ -165,25 +161,6 @@ func TestRetriedStepShowsAttemptAndLastError(t *testing.T) {
 	if res, err := runctl.Wait(ctx, shared.client, runID); err != nil || res.Status != workflows.RunSucceeded {
 		t.Errorf("after the throttling: %+v %v", res, err)
 	}
-}
-
-// workerWithRunbook starts a worker of its own on queue, whose runbook
-// source holds one runbook, name, with the given YAML; notifier may be nil
-// (the sandbox's default). The worker stops when the test ends.
-func workerWithRunbook(t *testing.T, queue, name, yaml string, notifier worker.GateNotifier) {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := *shared.cfg
-	cfg.Runbooks.Dir = dir
-	cfg.Temporal.TaskQueue = queue
-	w, err := shared.box.StartWorker(context.Background(), sandbox.WorkerOptions{Config: &cfg, Notifier: notifier})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
 }
 
 // hostsAtGates waits until n gates of the fleet run's host runs wait for

@@ -17,7 +17,6 @@ import (
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/internal/syncbuf"
-	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -123,10 +122,10 @@ func runSharingWorkers(t *testing.T, share bool) callRates {
 
 	// Both poll the queue before the run starts; with sharing, both have
 	// seen the other and taken half.
-	waitFor(t, "two workers polling "+queue, func() bool { return activityPollers(ctx, queue) == 2 })
+	pollUntil(t, 30*time.Second, "two workers polling "+queue, func() bool { return activityPollers(ctx, queue) == 2 })
 	if share {
 		for i, l := range logs {
-			waitFor(t, fmt.Sprintf("worker %d to take half", i), func() bool { return lastShare(l.String()) == "workers=2" })
+			pollUntil(t, 30*time.Second, fmt.Sprintf("worker %d taking half", i), func() bool { return lastShare(l.String()) == "workers=2" })
 		}
 	}
 
@@ -139,10 +138,7 @@ func runSharingWorkers(t *testing.T, share bool) callRates {
 		fmt.Fprintf(&src, "\"%d\"", i)
 	}
 	fmt.Fprintf(&src, "]\n    max_concurrency: %d\n    with: {resource_ids: [%s], tags: {\"cordon:share\": \"${{ item }}\"}}\n", shareItems, fleet.InstanceIDs[0])
-	plan, diags := runbooks.NewCompiler(actions.Catalog(), nil).Compile("share.yaml", []byte(src.String()))
-	if plan == nil {
-		t.Fatal(diags.Error())
-	}
+	plan := compileAdHoc(t, "share.yaml", src.String())
 	// Not a reviewed runbook: carol's signed break-glass approves its
 	// plan and passes its gates, as a lead's would.
 	runID := startSigned(t, shared.client, queue, plan, map[string]any{},
@@ -207,15 +203,4 @@ func busiest(at []time.Time, w time.Duration) int {
 		most = max(most, i-j+1)
 	}
 	return most
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

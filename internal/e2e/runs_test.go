@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cordon-ir/cordon/actions"
-	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -18,10 +16,7 @@ func TestStartRunRefusesAReusedID(t *testing.T) {
 	ctx := context.Background()
 	src := "apiVersion: cordon.dev/v1\nkind: Runbook\nmetadata:\n  name: reused\nsteps:\n" +
 		"  - id: hello\n    action: slack.notify\n    with: {message: hello}\n"
-	plan, diags := runbooks.NewCompiler(actions.Catalog(), nil).Compile("reused.yaml", []byte(src))
-	if plan == nil {
-		t.Fatal(diags.Error())
-	}
+	plan := compileAdHoc(t, "reused.yaml", src)
 	// A rehearsal: the plan is not in the worker's runbook source, and a
 	// rehearsal of an ad-hoc plan needs no lead's approval.
 	meta := workflows.RunMeta{RunID: "e2e-reused-id", Requester: "alice", DryRun: true}

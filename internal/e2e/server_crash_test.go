@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -173,23 +172,14 @@ func TestServerKilledMidRun(t *testing.T) {
 	first := startServerProcess(t, db, port)
 	address := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 
-	// The default namespace of devserver.Options.
-	box, err := sandbox.Start(ctx, sandbox.Options{Temporal: &worker.TemporalConfig{Address: address, Namespace: "default"}, AWS: shared.emu})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = box.Close() })
-	c := box.Client()
 	rec := newAWSRecorder(t)
 	const queue = "e2e-server-kill"
-	cfg := *shared.cfg
-	cfg.Temporal.TaskQueue = queue
 	// One worker for the whole test: it is not restarted after the server
-	// restart, its pollers reconnect by themselves.
-	if _, err := box.StartWorker(ctx, sandbox.WorkerOptions{Config: &cfg,
-		Runtime: box.NewRuntime(sandbox.RuntimeOptions{Endpoint: rec.url, PollInterval: 50 * time.Millisecond})}); err != nil {
-		t.Fatal(err)
-	}
+	// restart, its pollers reconnect by themselves. The server's namespace
+	// is the default of devserver.Options.
+	box := boxOfItsOwn(t, sandbox.Options{Temporal: &worker.TemporalConfig{Address: address, Namespace: "default"}}, queue,
+		sandbox.RuntimeOptions{Endpoint: rec.url, PollInterval: 50 * time.Millisecond})
+	c := box.Client()
 
 	fleet := seedFleet(t, awsemu.FleetSpec{Instances: 3, NamePrefix: "srvkill", NetworkInterfaces: 2, Volumes: 2,
 		WithInstanceRole: true, Compromised: []int{0, 1}, Tags: map[string]string{"ServerKill": "yes"}})
@@ -276,24 +266,8 @@ func TestServerKilledMidRun(t *testing.T) {
 	succeeded(t, c, runID, time.Minute)
 	t.Logf("run succeeded %v after the restart, %v in all", time.Since(restart).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 
-	// For the log: actions the kill made the worker try again.
-	retried := 0
-	if s, err := runctl.State(ctx, c, runID); err == nil {
-		for _, st := range s.Steps {
-			for _, child := range st.Children {
-				cs, err := runctl.State(ctx, c, child)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, e := range cs.Timeline {
-					if e.Kind == workflows.EventActionDone && strings.Contains(e.Detail, "succeeded on attempt") {
-						retried++
-					}
-				}
-			}
-		}
-	}
-	t.Logf("%d actions succeeded on a later attempt", retried)
+	// For the log: steps the kill made the worker try again.
+	t.Logf("%d steps succeeded on a later attempt", countRetries(fleetRetries(t, c, runID)))
 
 	if n := checkContained(t, before, rec, "none"); n != len(fleet.CompromisedIDs) {
 		t.Errorf("%d of %d hosts contained", n, len(fleet.CompromisedIDs))

@@ -179,7 +179,7 @@ func (s *soak) run(i int) {
 	if gated && len(a.refused) > 0 {
 		t.Logf("%s: approvals refused (a send cut short by a kill had got through): %v", runID, a.refused)
 	}
-	retries := countRetries(fleetRetries(t, runID))
+	retries := countRetries(fleetRetries(t, shared.client, runID))
 	s.totals.runs++
 	s.totals.hosts += n
 	s.totals.contained += contained
@@ -241,7 +241,7 @@ func running(ctx context.Context, runID string) bool {
 // explain logs why hosts of a run were not contained: the failed steps of
 // its children.
 func (s *soak) explain(runID string) {
-	for id, cs := range fleetChildren(s.t, runID) {
+	for id, cs := range fleetChildren(s.t, shared.client, runID) {
 		for _, st := range cs.Steps {
 			if st.Status != workflows.StepSucceeded && st.Status != workflows.StepSkipped {
 				s.t.Logf("%s (%v): step %s %s: %s", id, cs.Inputs["instance_id"], st.ID, st.Status, st.Error)

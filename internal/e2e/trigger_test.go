@@ -2,18 +2,14 @@ package e2e
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/cordon-ir/cordon/internal/sandbox"
 	"github.com/cordon-ir/cordon/report"
 	"github.com/cordon-ir/cordon/runctl"
-	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -32,34 +28,14 @@ const intakeID = "cordon-intake"
 // intake's key.
 func triggerWorker(t *testing.T, queue string) ssh.Signer {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "..", "examples", "ec2-compromise.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	launch := strings.Replace(string(src), "      region: ${{ finding.region }}\n    mode: propose\n",
+	src := exampleSource(t, "ec2-compromise")
+	launch := strings.Replace(src, "      region: ${{ finding.region }}\n    mode: propose\n",
 		"      region: ${{ finding.region }}\n    mode: launch\n", 1)
-	if launch == string(src) {
+	if launch == src {
 		t.Fatal("the example's first trigger is no longer in mode propose: adjust this test")
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "ec2-compromise.yaml"), []byte(launch), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	intake, err := sandbox.NewRoster([]sandbox.Member{{ID: intakeID, Roles: []string{workflows.RoleIntake}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := *shared.cfg
-	cfg.Runbooks.Dir = dir
-	cfg.Temporal.TaskQueue = queue
-	// A copy: the shared worker's roster stays as it is.
-	cfg.Roster.Members = append(append([]worker.MemberConfig(nil), cfg.Roster.Members...), intake.Config().Members...)
-	w, err := shared.box.StartWorker(context.Background(), sandbox.WorkerOptions{Config: &cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
-	return intake.Signer(intakeID)
+	_, key := ownWorker{queue: queue, files: map[string]string{"ec2-compromise.yaml": launch}, intake: intakeID}.start(t)
+	return key
 }
 
 func TestTriggeredRunEndToEnd(t *testing.T) {
@@ -119,7 +95,7 @@ func TestTriggeredRunEndToEnd(t *testing.T) {
 	if err := runctl.SendFindingUpdate(ctx, shared.client, runID, workflows.FindingUpdate{Key: gd.Key, Count: 99}, shared.keys["bob"], intakeID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the two finding updates to be recorded", func() bool {
+	pollUntil(t, 30*time.Second, "two finding updates recorded", func() bool {
 		s, err = runctl.State(ctx, shared.client, runID)
 		return err == nil && len(s.FindingUpdates)+len(s.Refusals) >= 2
 	})

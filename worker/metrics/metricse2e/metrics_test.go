@@ -18,10 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/internal/sandbox"
-	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
@@ -86,8 +84,7 @@ func TestRunExposesSDKAndAWSMetrics(t *testing.T) {
 	if err := os.Mkdir(source, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	runbookFile := filepath.Join(source, "metrics-e2e.yaml")
-	if err := os.WriteFile(runbookFile, []byte(runbook), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(source, "metrics-e2e.yaml"), []byte(runbook), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// The worker runs as cordon worker runs it (worker.Run, AWS through
@@ -116,17 +113,12 @@ func TestRunExposesSDKAndAWSMetrics(t *testing.T) {
 		t.Fatal("worker.Run did not report its metrics endpoint")
 	}
 
-	plan, diags := runbooks.NewCompiler(actions.Catalog(), nil).Compile(runbookFile, []byte(runbook))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	inputs, err := plan.ResolveInputs(map[string]string{"instance_id": fleet.InstanceIDs[0], "region": emu.Region()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Started by name, as cordon run does: the worker compiles the runbook
+	// from its source and vouches for it.
 	waitCtx, cancelWait := context.WithTimeout(ctx, time.Minute)
 	defer cancelWait()
-	runID, err := runctl.Start(waitCtx, c, cfg.Temporal.TaskQueue, runctl.StartOptions{Plan: plan, Inputs: inputs, Signer: alice,
+	runID, err := runctl.Start(waitCtx, c, cfg.Temporal.TaskQueue, runctl.StartOptions{Runbook: "metrics-e2e",
+		InputArgs: map[string]string{"instance_id": fleet.InstanceIDs[0], "region": emu.Region()}, Signer: alice,
 		Meta: workflows.RunMeta{Requester: "alice", Channel: "cli", Incident: "INC-9090"}})
 	if err != nil {
 		t.Fatal(err)
