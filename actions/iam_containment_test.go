@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/cordon-ir/cordon/actions"
@@ -204,11 +203,8 @@ func TestLockRoleStopsReassuming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := h.emu.AWSConfig()
-	cfg.Credentials = credentials.NewStaticCredentialsProvider(attacker.AccessKeys[0].ID, attacker.AccessKeys[0].SecretAccessKey, "")
-	cfg.RetryMaxAttempts = 1
 	assume := func() error {
-		_, err := sts.NewFromConfig(cfg).AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(r.ARN), RoleSessionName: aws.String("again")})
+		_, err := sts.NewFromConfig(configAs(h, attacker.AccessKeys[0])).AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(r.ARN), RoleSessionName: aws.String("again")})
 		return err
 	}
 	if err := assume(); err != nil {
