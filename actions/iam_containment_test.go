@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/cordon-ir/cordon/actions"
@@ -191,6 +192,15 @@ func TestAttachUserDenyAllFallsBackToTheManagedPolicy(t *testing.T) {
 	if !slices.Equal(h.mutations(), before) || len(again.Changes) != 0 || again.Outputs["policy_arn"] != "arn:aws:iam::aws:policy/AWSDenyAll" {
 		t.Errorf("second run: %+v, mutations %v", again, h.mutations())
 	}
+}
+
+// configAs is an SDK configuration signing with the given access key, as
+// an attacker holding a leaked key would, and trying each call once.
+func configAs(h *harness, key awsemu.AccessKey) aws.Config {
+	cfg := h.emu.AWSConfig()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(key.ID, key.SecretAccessKey, "")
+	cfg.RetryMaxAttempts = 1
+	return cfg
 }
 
 // lock_role stops anyone assuming the role again, and reports the

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
 
@@ -51,15 +49,6 @@ func cutoffOf(t *testing.T, doc string) time.Time {
 		t.Fatalf("cut-off in %s: %v", doc, err)
 	}
 	return ts
-}
-
-// configAs is an SDK configuration signing with the given access key, as
-// an attacker holding a leaked key would, and trying each call once.
-func configAs(h *harness, key awsemu.AccessKey) aws.Config {
-	cfg := h.emu.AWSConfig()
-	cfg.Credentials = credentials.NewStaticCredentialsProvider(key.ID, key.SecretAccessKey, "")
-	cfg.RetryMaxAttempts = 1
-	return cfg
 }
 
 // iamAs is an IAM client signing with the given access key (configAs).
