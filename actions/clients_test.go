@@ -2,7 +2,6 @@ package actions_test
 
 import (
 	"encoding/json"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -20,20 +19,13 @@ const (
 // assuming a role through STS, as production workers do.
 func accountHarness(t *testing.T, externalID string) (*harness, awsemu.Role) {
 	t.Helper()
-	emu := awsemu.NewTestServer(t, awsemu.Options{Logger: slog.New(slog.DiscardHandler)})
-	r, err := emu.AddRole(awsemu.RoleSpec{Name: prodRoleName, RequiredExternalID: prodExternalID})
+	h := newHarness(t)
+	r, err := h.emu.AddRole(awsemu.RoleSpec{Name: prodRoleName, RequiredExternalID: prodExternalID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := actions.NewRuntime(actions.Options{
-		Clients: actions.NewAWSClientSource(actions.AWSOptions{
-			Base:     emu.AWSConfig(),
-			Endpoint: emu.URL(),
-			Accounts: map[string]actions.Account{"prod": {RoleARN: r.ARN, ExternalID: externalID}},
-		}),
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	return &harness{t: t, emu: emu, rt: rt}, r
+	h.rt = h.runtime(map[string]actions.Account{"prod": {RoleARN: r.ARN, ExternalID: externalID}})
+	return h, r
 }
 
 // runIn executes an action in the given account, as the workflow would.

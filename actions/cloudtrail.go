@@ -3,8 +3,6 @@ package actions
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -357,7 +355,6 @@ func summarise(x *execution, extract trailExtract, body []byte) {
 	x.output("start_time", extract.StartTime.Format(time.RFC3339))
 	x.output("end_time", extract.EndTime.Format(time.RFC3339))
 	x.output("truncated", extract.Truncated)
-	sum := sha256.Sum256(body)
-	x.output("sha256", hex.EncodeToString(sum[:]))
+	x.output("sha256", sha256Hex(body))
 	x.output("bytes", len(body))
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
@@ -201,10 +200,7 @@ func TestTagRecordsOverwrittenValues(t *testing.T) {
 func TestEnableTerminationProtectionRecordsPriorValuesOnce(t *testing.T) {
 	h := newHarness(t)
 	_, id := h.seedInstance(awsemu.FleetSpec{Instances: 1, Volumes: 2})
-	if _, err := ec2Setup(h).ModifyInstanceAttribute(context.Background(), &ec2.ModifyInstanceAttributeInput{
-		InstanceId: aws.String(id), InstanceInitiatedShutdownBehavior: &ec2types.AttributeValue{Value: aws.String("terminate")}}); err != nil {
-		t.Fatal(err)
-	}
+	setShutdownBehavior(t, h, id, "terminate")
 	h.emu.ResetCalls()
 	root := volumesOf(h, id)[0] // the root volume goes with the instance by default
 
@@ -366,10 +362,7 @@ func TestSnapshotsCopyTheVolumeTags(t *testing.T) {
 	h := newHarness(t)
 	id := h.fleet(awsemu.FleetSpec{Instances: 1, Volumes: 2}).InstanceIDs[0]
 	vol := volumesOf(h, id)[1]
-	if _, err := ec2Setup(h).CreateTags(context.Background(), &ec2.CreateTagsInput{Resources: []string{vol},
-		Tags: []ec2types.Tag{{Key: aws.String("DataClass"), Value: aws.String("customer")}}}); err != nil {
-		t.Fatal(err)
-	}
+	tagResource(t, h, vol, "DataClass", "customer")
 	h.execute("aws.ec2.snapshot_volumes", map[string]any{"instance_id": id})
 	held := snapshotsOf(h)[vol]
 	if len(held) != 1 || held[0].Tags["DataClass"] != "customer" || held[0].Tags["App"] != "confluence" || held[0].Tags[actions.TagStep] != "step" {

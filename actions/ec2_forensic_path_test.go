@@ -1,10 +1,8 @@
 package actions_test
 
 import (
-	"log/slog"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
@@ -123,12 +121,7 @@ func TestForensicPathEndpointsComeFromTheConfiguration(t *testing.T) {
 		t.Errorf("without endpoints: notes %q, outputs %v, empty groups %+v", cut.Notes, cut.Outputs, empty)
 	}
 
-	h.rt = actions.NewRuntime(actions.Options{
-		Clients:           actions.NewAWSClientSource(actions.AWSOptions{Base: h.emu.AWSConfig(), Endpoint: h.emu.URL()}),
-		Logger:            slog.New(slog.DiscardHandler),
-		PollInterval:      10 * time.Millisecond,
-		ForensicEndpoints: map[string][]string{fleet.VPCID: {"10.0.128.0/24"}},
-	})
+	h.rt = h.runtimeWith(actions.Options{ForensicEndpoints: map[string][]string{fleet.VPCID: {"10.0.128.0/24"}}})
 	h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": id, "forensic_path": true})
 	g := quarantineGroups(h, fleet.VPCID, "cordon-quarantine-forensic")
 	if len(g) != 1 || len(g[0].Egress) != 1 || !slices.Equal(g[0].Egress[0].CIDRs, []string{"10.0.128.0/24"}) {

@@ -3,8 +3,6 @@ package actions
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -137,8 +135,7 @@ func CheckForensicEndpoints(endpoints map[string][]string) error {
 // hosts isolated in parallel never share it and a retried attempt of the
 // same isolation finds the one it made.
 func untrackedQuarantine(x *execution, base, instanceID string) quarantineGroupKind {
-	sum := sha256.Sum256([]byte(x.call.Run.RunID + "\x00" + x.stepKey() + "\x00" + instanceID))
-	suffix := "-untracked-" + instanceID + "-" + hex.EncodeToString(sum[:4])
+	suffix := "-untracked-" + instanceID + "-" + x.stepDigest(4, instanceID)
 	name := base[:min(len(base), 255-len(suffix))] + suffix
 	return quarantineGroupKind{name: name, tagValue: quarantineUntracked, allowAll: true,
 		description: "Cordon two-phase isolation of " + instanceID + ": allow-all rules so existing flows become untracked; deleted when the isolation ends"}

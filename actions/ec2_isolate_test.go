@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -30,6 +28,26 @@ import (
 // ec2Setup is an SDK client for arranging the world a test starts from
 // (what someone else, or a crashed attempt, left behind).
 func ec2Setup(h *harness) *ec2.Client { return ec2.NewFromConfig(h.emu.AWSConfig()) }
+
+// setShutdownBehavior sets the instance's shutdown behaviour through the
+// SDK, as its owner may have: terminate, so that protecting it changes it.
+func setShutdownBehavior(t *testing.T, h *harness, id, behavior string) {
+	t.Helper()
+	if _, err := ec2Setup(h).ModifyInstanceAttribute(context.Background(), &ec2.ModifyInstanceAttributeInput{
+		InstanceId: aws.String(id), InstanceInitiatedShutdownBehavior: &ec2types.AttributeValue{Value: aws.String(behavior)}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tagResource puts one tag on an EC2 resource through the SDK, as someone
+// other than this step would (or an earlier attempt did).
+func tagResource(t *testing.T, h *harness, id, key, value string) {
+	t.Helper()
+	if _, err := ec2Setup(h).CreateTags(context.Background(), &ec2.CreateTagsInput{Resources: []string{id},
+		Tags: []ec2types.Tag{{Key: aws.String(key), Value: aws.String(value)}}}); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // addGroup creates a security group in the VPC through the SDK, as
 // someone other than this step would, with the tags, and returns its id.
@@ -410,10 +428,7 @@ func TestTwoPhaseRetryFromTheUntrackedGroupKeepsTheOriginalRecordAndDeletesTheGr
 	u := openGroup(t, h, fleet.VPCID, untrackedName(t, h, id))
 	eniID := instanceOf(h, id).NetworkInterfaceIDs[0]
 	ctx := context.Background()
-	if _, err := ec2Setup(h).CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{eniID},
-		Tags: []ec2types.Tag{{Key: aws.String(actions.TagOriginalGroups), Value: aws.String(fleet.SecurityGroupID)}}}); err != nil {
-		t.Fatal(err)
-	}
+	tagResource(t, h, eniID, actions.TagOriginalGroups, fleet.SecurityGroupID)
 	if _, err := ec2Setup(h).ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{
 		NetworkInterfaceId: aws.String(eniID), Groups: []string{u}}); err != nil {
 		t.Fatal(err)
@@ -545,11 +560,7 @@ func faultyHarness(t *testing.T, fail func(form url.Values) (code string, status
 		forward.ServeHTTP(w, r)
 	}))
 	t.Cleanup(proxy.Close)
-	h.rt = actions.NewRuntime(actions.Options{
-		Clients:      actions.NewAWSClientSource(actions.AWSOptions{Base: h.emu.AWSConfig(), Endpoint: proxy.URL}),
-		Logger:       slog.New(slog.DiscardHandler),
-		PollInterval: 10 * time.Millisecond,
-	})
+	h.rt = h.runtimeWith(actions.Options{Clients: h.clients(actions.AWSOptions{Endpoint: proxy.URL})})
 	return h
 }
 
@@ -774,20 +785,11 @@ func TestIsolateUsesAConfiguredQuarantineGroup(t *testing.T) {
 // The worker's configuration can name the pre-created group per VPC
 // (aws.quarantine_group_ids), so runbooks need not carry account details.
 func TestIsolateUsesTheWorkersQuarantineGroup(t *testing.T) {
-	emu := awsemu.NewTestServer(t, awsemu.Options{Logger: slog.New(slog.DiscardHandler)})
-	fleet, err := emu.SeedFleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := addGroup(t, ec2.NewFromConfig(emu.AWSConfig()), fleet.VPCID, "precreated-quarantine", "made by the platform team", nil)
-	rt := actions.NewRuntime(actions.Options{
-		Clients:            actions.NewAWSClientSource(actions.AWSOptions{Base: emu.AWSConfig(), Endpoint: emu.URL()}),
-		Logger:             slog.New(slog.DiscardHandler),
-		PollInterval:       10 * time.Millisecond,
-		QuarantineGroupIDs: map[string]string{fleet.VPCID: q},
-	})
-	h := &harness{t: t, emu: emu, rt: rt}
-	emu.ResetCalls()
+	h := newHarness(t)
+	fleet := h.fleet(awsemu.FleetSpec{Instances: 1, NetworkInterfaces: 1})
+	q := addGroup(t, ec2Setup(h), fleet.VPCID, "precreated-quarantine", "made by the platform team", nil)
+	h.rt = h.runtimeWith(actions.Options{QuarantineGroupIDs: map[string]string{fleet.VPCID: q}})
+	h.emu.ResetCalls()
 	res := h.execute("aws.ec2.isolate_instance", map[string]any{"instance_id": fleet.InstanceIDs[0]})
 	if res.Outputs["quarantine_group_id"] != q {
 		t.Errorf("outputs = %v, want the configured group %s", res.Outputs, q)

@@ -2,8 +2,6 @@ package actions
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -397,10 +395,9 @@ func quarantineACL(ctx context.Context, x *execution, vpc string) (string, error
 	tags := x.runTags()
 	tags[TagQuarantine] = quarantineNACL
 	tags["Name"] = "cordon-quarantine"
-	sum := sha256.Sum256([]byte(x.call.Run.RunID + "\x00" + x.stepKey() + "\x00" + vpc))
 	created, err := x.aws.EC2.CreateNetworkAcl(ctx, &ec2.CreateNetworkAclInput{
 		VpcId:       aws.String(vpc),
-		ClientToken: aws.String("cordon-" + hex.EncodeToString(sum[:16])),
+		ClientToken: aws.String("cordon-" + x.stepDigest(16, vpc)),
 		TagSpecifications: []ec2types.TagSpecification{
 			{ResourceType: ec2types.ResourceTypeNetworkAcl, Tags: ec2Tags(tags)},
 		},

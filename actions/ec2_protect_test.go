@@ -7,10 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 )
@@ -32,10 +28,7 @@ func addInstance(h *harness, spec awsemu.InstanceSpec) string {
 func TestProtectSpotInstanceSkipsWhatEC2Refuses(t *testing.T) {
 	h := newHarness(t)
 	id := addInstance(h, awsemu.InstanceSpec{Spot: true})
-	if _, err := ec2Setup(h).ModifyInstanceAttribute(context.Background(), &ec2.ModifyInstanceAttributeInput{
-		InstanceId: aws.String(id), InstanceInitiatedShutdownBehavior: &ec2types.AttributeValue{Value: aws.String("terminate")}}); err != nil {
-		t.Fatal(err)
-	}
+	setShutdownBehavior(t, h, id, "terminate")
 	h.emu.ResetCalls()
 	res := h.previewAndExecute("aws.ec2.enable_termination_protection", map[string]any{"instance_id": id})
 	in := instanceOf(h, id)
@@ -114,10 +107,7 @@ func TestProtectCompletesAnOldRecord(t *testing.T) {
 	h := newHarness(t)
 	id := addInstance(h, awsemu.InstanceSpec{Volumes: 1, DisableAPITermination: true})
 	old := "disable_api_termination=false;shutdown=terminate"
-	if _, err := ec2Setup(h).CreateTags(context.Background(), &ec2.CreateTagsInput{Resources: []string{id},
-		Tags: []ec2types.Tag{{Key: aws.String(actions.TagPriorProtection), Value: aws.String(old)}}}); err != nil {
-		t.Fatal(err)
-	}
+	tagResource(t, h, id, actions.TagPriorProtection, old)
 	res := h.execute("aws.ec2.enable_termination_protection", map[string]any{"instance_id": id, "preserve_volumes": false})
 	if res.Outputs["previous_disable_api_termination"] != false || res.Outputs["previous_shutdown_behavior"] != "terminate" {
 		t.Errorf("outputs = %v", res.Outputs)

@@ -67,11 +67,7 @@ func TestRestoreUndoesAContainment(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A shutdown behaviour of terminate, so that protecting changes it.
-	if _, err := ec2Setup(h).ModifyInstanceAttribute(context.Background(), &ec2.ModifyInstanceAttributeInput{
-		InstanceId: aws.String(id), InstanceInitiatedShutdownBehavior: &ec2types.AttributeValue{Value: aws.String("terminate")},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	setShutdownBehavior(t, h, id, "terminate")
 	before := instanceOf(h, id)
 	groupsBefore := map[string][]string{}
 	for _, e := range before.NetworkInterfaceIDs {

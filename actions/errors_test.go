@@ -47,51 +47,49 @@ func transientCodes() []codeCase {
 	}
 }
 
-// Two transient failures are absorbed by the SDK's quick attempts (three
-// by default): the step succeeds. Before the SDK's retryer knew them,
-// ScalingActivityInProgress, ConcurrentModification, ConcurrentTagAccess
-// and SnapshotCreationPerVolumeRateExceeded failed the step at once.
-func TestTransientCodesAreRetriedByTheSDK(t *testing.T) {
-	t.Parallel()
-	for _, c := range transientCodes() {
-		t.Run(c.code, func(t *testing.T) {
-			t.Parallel()
-			h, res, err := probe(t, c, 2)
-			if err != nil {
-				t.Fatalf("%s twice, then success: the step failed: %v", c.code, err)
-			}
-			if res.Outputs["changed"] != false {
-				t.Errorf("outputs = %+v", res.Outputs)
-			}
-			if n := failedWith(h, c.code); n != 2 {
-				t.Errorf("calls failed with %s = %d, want 2", c.code, n)
-			}
-		})
-	}
-}
-
-// When the SDK's attempts run out, the failure is classified retryable,
-// so Temporal retries it with the step's backoff; before, codes outside
-// the hand list (ThrottledException, BandwidthLimitExceeded, ...) and
+// Each transient code is retried twice over. Two failures are absorbed
+// by the SDK's quick attempts (three by default): the step succeeds.
+// Before the SDK's retryer knew them, ScalingActivityInProgress,
+// ConcurrentModification, ConcurrentTagAccess and
+// SnapshotCreationPerVolumeRateExceeded failed the step at once. When the
+// SDK's attempts run out, the failure is classified retryable, so Temporal
+// retries it with the step's backoff; before, codes outside the hand list
+// (ThrottledException, BandwidthLimitExceeded, ...) and
 // ScalingActivityInProgress (a "conflict") failed the run for good.
-func TestTransientCodesAreRetryableForTemporal(t *testing.T) {
+func TestTransientCodesAreRetried(t *testing.T) {
 	t.Parallel()
 	for _, c := range transientCodes() {
 		t.Run(c.code, func(t *testing.T) {
 			t.Parallel()
-			h, _, err := probe(t, c, 10)
-			if err == nil {
-				t.Fatal("the step succeeded through ten failures")
-			}
-			if isNonRetryable(err) {
-				t.Errorf("%s: non-retryable (%s): %v", c.code, errorType(err), err)
-			}
-			if typ := errorType(err); typ != actions.ErrThrottled && typ != actions.ErrAWSServer {
-				t.Errorf("%s: type %q, want Throttled or AWSServerError", c.code, typ)
-			}
-			if n := failedWith(h, c.code); n != 3 {
-				t.Errorf("SDK attempts = %d, want 3", n)
-			}
+			t.Run("by the SDK", func(t *testing.T) {
+				t.Parallel()
+				h, res, err := probe(t, c, 2)
+				if err != nil {
+					t.Fatalf("%s twice, then success: the step failed: %v", c.code, err)
+				}
+				if res.Outputs["changed"] != false {
+					t.Errorf("outputs = %+v", res.Outputs)
+				}
+				if n := failedWith(h, c.code); n != 2 {
+					t.Errorf("calls failed with %s = %d, want 2", c.code, n)
+				}
+			})
+			t.Run("by Temporal", func(t *testing.T) {
+				t.Parallel()
+				h, _, err := probe(t, c, 10)
+				if err == nil {
+					t.Fatal("the step succeeded through ten failures")
+				}
+				if isNonRetryable(err) {
+					t.Errorf("%s: non-retryable (%s): %v", c.code, errorType(err), err)
+				}
+				if typ := errorType(err); typ != actions.ErrThrottled && typ != actions.ErrAWSServer {
+					t.Errorf("%s: type %q, want Throttled or AWSServerError", c.code, typ)
+				}
+				if n := failedWith(h, c.code); n != 3 {
+					t.Errorf("SDK attempts = %d, want 3", n)
+				}
+			})
 		})
 	}
 }

@@ -88,8 +88,7 @@ func manifestOf(t *testing.T, h *harness) evidence.ManifestVersion {
 func forensicS3(t *testing.T, h *harness) *s3.Client {
 	t.Helper()
 	role := "arn:aws:iam::" + forensicAccountID + ":role/cordon-forensic" // withForensicAccount's
-	clients, err := actions.NewAWSClientSource(actions.AWSOptions{Base: h.emu.AWSConfig(), Endpoint: h.emu.URL(),
-		Accounts: map[string]actions.Account{"forensic": {RoleARN: role}}}).Clients(context.Background(), actions.Target{Account: "forensic"}, actions.RunRef{RunID: "test"})
+	clients, err := h.clients(actions.AWSOptions{Accounts: map[string]actions.Account{"forensic": {RoleARN: role}}}).Clients(context.Background(), actions.Target{Account: "forensic"}, actions.RunRef{RunID: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,16 +49,31 @@ func newHarness(t *testing.T) *harness {
 // runtime is the harness's runtime, reaching the accounts named (the
 // worker configuration's aws.accounts) through their roles.
 func (h *harness) runtime(accounts map[string]actions.Account) *actions.Runtime {
-	return actions.NewRuntime(actions.Options{
-		Clients: actions.NewAWSClientSource(actions.AWSOptions{
-			Base:     h.emu.AWSConfig(),
-			Endpoint: h.emu.URL(),
-			Accounts: accounts,
-		}),
-		Logger:       slog.New(slog.DiscardHandler),
-		PollInterval: 10 * time.Millisecond,
-		Evidence:     h.evidence,
-	})
+	return h.runtimeWith(actions.Options{Clients: h.clients(actions.AWSOptions{Accounts: accounts})})
+}
+
+// clients is a client source on the emulator with a test's own options
+// (accounts, rate limit, metrics; a proxy's endpoint in front of it).
+func (h *harness) clients(opts actions.AWSOptions) *actions.AWSClientSource {
+	opts.Base = h.emu.AWSConfig()
+	if opts.Endpoint == "" {
+		opts.Endpoint = h.emu.URL()
+	}
+	return actions.NewAWSClientSource(opts)
+}
+
+// runtimeWith is a runtime with a test's own options (its clients, clock,
+// the worker's quarantine groups or forensic endpoints) and the harness's
+// for the rest: the emulator's clients when opts names none, a discarded
+// log, a quick poll, the harness's evidence store.
+func (h *harness) runtimeWith(opts actions.Options) *actions.Runtime {
+	if opts.Clients == nil {
+		opts.Clients = h.clients(actions.AWSOptions{})
+	}
+	opts.Logger = slog.New(slog.DiscardHandler)
+	opts.PollInterval = 10 * time.Millisecond
+	opts.Evidence = h.evidence
+	return actions.NewRuntime(opts)
 }
 
 // forensicAccountID is the forensic account of the evidence tests: where

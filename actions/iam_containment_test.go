@@ -194,6 +194,15 @@ func TestAttachUserDenyAllFallsBackToTheManagedPolicy(t *testing.T) {
 	}
 }
 
+// configAs is an SDK configuration signing with the given access key, as
+// an attacker holding a leaked key would, and trying each call once.
+func configAs(h *harness, key awsemu.AccessKey) aws.Config {
+	cfg := h.emu.AWSConfig()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(key.ID, key.SecretAccessKey, "")
+	cfg.RetryMaxAttempts = 1
+	return cfg
+}
+
 // lock_role stops anyone assuming the role again, and reports the
 // original trust policy for the restore, the same on a retry.
 func TestLockRoleStopsReassuming(t *testing.T) {
@@ -204,11 +213,8 @@ func TestLockRoleStopsReassuming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := h.emu.AWSConfig()
-	cfg.Credentials = credentials.NewStaticCredentialsProvider(attacker.AccessKeys[0].ID, attacker.AccessKeys[0].SecretAccessKey, "")
-	cfg.RetryMaxAttempts = 1
 	assume := func() error {
-		_, err := sts.NewFromConfig(cfg).AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(r.ARN), RoleSessionName: aws.String("again")})
+		_, err := sts.NewFromConfig(configAs(h, attacker.AccessKeys[0])).AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(r.ARN), RoleSessionName: aws.String("again")})
 		return err
 	}
 	if err := assume(); err != nil {

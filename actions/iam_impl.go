@@ -2,8 +2,6 @@ package actions
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -276,8 +274,7 @@ func stepStart(ctx context.Context, now time.Time) time.Time {
 // revocationSid names the step execution in the policy it writes, so that
 // a retry recognises its own policy whatever the clocks say.
 func (x *execution) revocationSid() string {
-	sum := sha256.Sum256([]byte(x.call.Run.RunID + "\x00" + x.stepKey()))
-	return "CordonRevoke" + hex.EncodeToString(sum[:8])
+	return "CordonRevoke" + x.stepDigest(8)
 }
 
 // revokeOlderSessions puts the TokenIssueTime deny policy on a role or user

@@ -3,14 +3,12 @@ package actions_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
 
@@ -53,13 +51,9 @@ func cutoffOf(t *testing.T, doc string) time.Time {
 	return ts
 }
 
-// iamAs is an IAM client signing with the given access key, as an attacker
-// holding a leaked key would.
+// iamAs is an IAM client signing with the given access key (configAs).
 func iamAs(h *harness, key awsemu.AccessKey) *iam.Client {
-	cfg := h.emu.AWSConfig()
-	cfg.Credentials = credentials.NewStaticCredentialsProvider(key.ID, key.SecretAccessKey, "")
-	cfg.RetryMaxAttempts = 1
-	return iam.NewFromConfig(cfg)
+	return iam.NewFromConfig(configAs(h, key))
 }
 
 // instanceDenied checks that the role denies the credentials of one
@@ -355,11 +349,7 @@ func TestRevokeUserSessionsRecognisesItsOwnPolicy(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	lagging := time.Now().Add(-time.Hour)
-	h.rt = actions.NewRuntime(actions.Options{
-		Clients: actions.NewAWSClientSource(actions.AWSOptions{Base: h.emu.AWSConfig(), Endpoint: h.emu.URL()}),
-		Logger:  slog.New(slog.DiscardHandler),
-		Clock:   func() time.Time { return lagging },
-	})
+	h.rt = h.runtimeWith(actions.Options{Clock: func() time.Time { return lagging }})
 	addUser(t, h, awsemu.UserSpec{Name: "alice"})
 	call := func(step string) actions.Result {
 		res, err := h.runCall(actions.Call{

@@ -1,7 +1,6 @@
 package actions_test
 
 import (
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -49,15 +48,12 @@ func TestMetricsCountThrottledAndOKCalls(t *testing.T) {
 	// later attempt is throttled. No timing involved, so no flakiness.
 	h.emu.SetThrottling(awsemu.Throttle{Mutating: awsemu.Bucket{Capacity: 1}, PerAction: true})
 	m := &recordedMetrics{calls: map[[3]string]int{}, waits: map[[2]string]int{}}
-	h.rt = actions.NewRuntime(actions.Options{
-		Clients: actions.NewAWSClientSource(actions.AWSOptions{
-			Base: h.emu.AWSConfig(), Endpoint: h.emu.URL(), Metrics: m,
-			// A limit far above the emulator's bucket: every attempt goes
-			// through the limiter (and is timed) without being paced.
-			RateLimit: actions.RateLimit{MutatingPerSecond: 1000, MutatingBurst: 1000},
-		}),
-		Logger: slog.New(slog.DiscardHandler),
-	})
+	h.rt = h.runtimeWith(actions.Options{Clients: h.clients(actions.AWSOptions{
+		Metrics: m,
+		// A limit far above the emulator's bucket: every attempt goes
+		// through the limiter (and is timed) without being paced.
+		RateLimit: actions.RateLimit{MutatingPerSecond: 1000, MutatingBurst: 1000},
+	})})
 	tag := func(i int) error {
 		_, err := h.run(actions.Execute, "aws.ec2.tag", map[string]any{
 			"resource_ids": []any{fleet.InstanceIDs[0]},

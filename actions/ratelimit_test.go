@@ -2,7 +2,6 @@ package actions_test
 
 import (
 	"fmt"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -18,12 +17,7 @@ func TestRateLimitAvoidsThrottling(t *testing.T) {
 		h := newHarness(t)
 		fleet := h.fleet(awsemu.FleetSpec{Instances: 1})
 		h.emu.SetThrottling(awsemu.Throttle{Mutating: awsemu.Bucket{Capacity: 3, RefillPerSecond: 5}, PerAction: true})
-		h.rt = actions.NewRuntime(actions.Options{
-			Clients: actions.NewAWSClientSource(actions.AWSOptions{
-				Base: h.emu.AWSConfig(), Endpoint: h.emu.URL(), RateLimit: limit, Accounts: accounts,
-			}),
-			Logger: slog.New(slog.DiscardHandler),
-		})
+		h.rt = h.runtimeWith(actions.Options{Clients: h.clients(actions.AWSOptions{RateLimit: limit, Accounts: accounts})})
 		for name := range accounts {
 			h.account = name
 		}
@@ -37,13 +31,7 @@ func TestRateLimitAvoidsThrottling(t *testing.T) {
 				"tags":         map[string]any{"cordon:burst": time.Duration(i).String()},
 			})
 		}
-		n := 0
-		for _, c := range h.emu.Calls() {
-			if c.ErrorCode == "RequestLimitExceeded" {
-				n++
-			}
-		}
-		return n
+		return failedWith(h, "RequestLimitExceeded")
 	}
 	paced := actions.RateLimit{MutatingPerSecond: 4, MutatingBurst: 1}
 	if n := throttledBursts(actions.RateLimit{}, nil); n == 0 {
@@ -75,11 +63,11 @@ func TestRateLimitSharedByWorkersStaysInsideTheAccountsBucket(t *testing.T) {
 		h.emu.SetThrottling(awsemu.Throttle{Mutating: awsemu.Bucket{Capacity: 3, RefillPerSecond: 5}, PerAction: true})
 		var wg sync.WaitGroup
 		for w := range 2 {
-			src := actions.NewAWSClientSource(actions.AWSOptions{Base: h.emu.AWSConfig(), Endpoint: h.emu.URL(), RateLimit: limit})
+			src := h.clients(actions.AWSOptions{RateLimit: limit})
 			if share {
 				src.ShareRateLimit(2)
 			}
-			worker := &harness{t: t, emu: h.emu, rt: actions.NewRuntime(actions.Options{Clients: src, Logger: slog.New(slog.DiscardHandler)})}
+			worker := &harness{t: t, emu: h.emu, rt: h.runtimeWith(actions.Options{Clients: src})}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -94,13 +82,7 @@ func TestRateLimitSharedByWorkersStaysInsideTheAccountsBucket(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		n := 0
-		for _, c := range h.emu.Calls() {
-			if c.ErrorCode == "RequestLimitExceeded" {
-				n++
-			}
-		}
-		return n
+		return failedWith(h, "RequestLimitExceeded")
 	}
 	if n := throttled(false); n == 0 {
 		t.Fatal("control: two workers each spending the whole budget were not throttled, so this test proves nothing")

@@ -2,11 +2,14 @@ package actions
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -306,4 +309,13 @@ func (x *execution) runTags() map[string]string {
 // stepKey identifies this step execution (a foreach item has its own).
 func (x *execution) stepKey() string {
 	return wire.ItemKey(x.call.Run.StepID, x.call.Run.Item)
+}
+
+// stepDigest is the hex of the first n bytes of the SHA-256 of the run,
+// the step item and parts, NUL-separated: the names and tokens made from
+// it are the same on every attempt of the step, so a retry finds what an
+// earlier attempt made, and differ between runs, steps and parts.
+func (x *execution) stepDigest(n int, parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(append([]string{x.call.Run.RunID, x.stepKey()}, parts...), "\x00")))
+	return hex.EncodeToString(sum[:n])
 }

@@ -2,7 +2,6 @@ package actions
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"strconv"
 	"strings"
@@ -123,8 +122,7 @@ type ssmIntent struct {
 // was lost still finds it: a digest of run, step and action (SSM allows
 // 100 characters).
 func (x *execution) stepComment() string {
-	sum := sha256.Sum256([]byte(x.call.Run.RunID + "\x00" + wire.ItemKey(x.call.Run.StepID, x.call.Run.Item) + "\x00" + x.call.Action))
-	return fmt.Sprintf("cordon %s %x", x.call.Action, sum[:8])
+	return fmt.Sprintf("cordon %s %s", x.call.Action, x.stepDigest(8, x.call.Action))
 }
 
 // runScript runs the script on the instance, or finds the command an
