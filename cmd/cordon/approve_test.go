@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/cordon-ir/cordon/actions/wire"
-	"github.com/cordon-ir/cordon/internal/syncbuf"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -278,48 +277,33 @@ func startDevSandbox(t *testing.T) devBox {
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("CORDON_CONFIG", "")
 	t.Setenv("CORDON_TEMPORAL_ADDRESS", "")
-	t.Chdir(repoRoot)
-	ctx, cancel := context.WithCancel(context.Background())
-	out, errOut := &syncbuf.Buffer{}, &syncbuf.Buffer{}
-	done := make(chan int, 1)
-	dir := t.TempDir()
-	go func() {
-		done <- run(ctx, &cliEnv{stdout: out, stderr: errOut}, []string{"dev", "--sandbox", "--port", "0", "--ui=false", "--dir", dir})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(time.Minute):
-			t.Error("cordon dev did not stop")
-		}
-	})
+	cli := startCLI(t, "dev", "--sandbox", "--port", "0", "--ui=false", "--dir", t.TempDir())
 	addrRe := regexp.MustCompile(`Temporal:\s+(\S+)`)
 	instRe := regexp.MustCompile(`compromised: (i-[0-9a-f]+)(( i-[0-9a-f]+)*)`)
 	awsRe := regexp.MustCompile(`AWS sandbox:\s+(\S+)`)
 	fleetRe := regexp.MustCompile(`fleet in \S+: ((?:i-[0-9a-f]+ ?)+)`)
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		select {
-		case code := <-done:
-			t.Fatalf("cordon dev exited %d\n%s\n%s", code, out.String(), errOut.String())
-		case <-time.After(100 * time.Millisecond):
+	var b devBox
+	up := pollUntil(2*time.Minute, func() bool {
+		cli.failIfExited(t)
+		out := cli.stdout.String()
+		a, i, u := addrRe.FindStringSubmatch(out), instRe.FindStringSubmatch(out), awsRe.FindStringSubmatch(out)
+		if a == nil || i == nil || u == nil {
+			return false
 		}
-		a, i, u := addrRe.FindStringSubmatch(out.String()), instRe.FindStringSubmatch(out.String()), awsRe.FindStringSubmatch(out.String())
-		if a != nil && i != nil && u != nil {
-			b := devBox{address: a[1], instance: i[1], awsURL: u[1], compromised: strings.Fields(i[1] + i[2])}
-			if f := fleetRe.FindStringSubmatch(out.String()); f != nil {
-				for _, id := range strings.Fields(f[1]) {
-					if !slices.Contains(b.compromised, id) {
-						b.healthy = append(b.healthy, id)
-					}
+		b = devBox{address: a[1], instance: i[1], awsURL: u[1], compromised: strings.Fields(i[1] + i[2])}
+		if f := fleetRe.FindStringSubmatch(out); f != nil {
+			for _, id := range strings.Fields(f[1]) {
+				if !slices.Contains(b.compromised, id) {
+					b.healthy = append(b.healthy, id)
 				}
 			}
-			return b
 		}
+		return true
+	})
+	if !up {
+		t.Fatalf("cordon dev did not come up\n%s\n%s", cli.stdout.String(), cli.stderr.String())
 	}
-	t.Fatalf("cordon dev did not come up\n%s\n%s", out.String(), errOut.String())
-	return devBox{}
+	return b
 }
 
 // runState reads the run's state with cordon status --json.
@@ -337,21 +321,24 @@ func runState(t *testing.T, address, runID string) workflows.State {
 // seen waits, and returns it.
 func waitForGate(t *testing.T, address, runID string, seen map[string]bool) workflows.GateState {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
+	var gate workflows.GateState
+	waited := pollUntil(2*time.Minute, func() bool {
 		s := runState(t, address, runID)
 		for _, g := range s.Gates {
 			if g.Status == workflows.GateWaiting && !seen[g.Key+g.PreviewHash] {
-				return g
+				gate = g
+				return true
 			}
 		}
 		if s.Status != workflows.RunRunning {
 			t.Fatalf("run %s ended %s before a gate waited", runID, s.Status)
 		}
-		time.Sleep(200 * time.Millisecond)
+		return false
+	})
+	if !waited {
+		t.Fatalf("no gate waited in run %s", runID)
 	}
-	t.Fatalf("no gate waited in run %s", runID)
-	return workflows.GateState{}
+	return gate
 }
 
 // approvalsAt reads how many approvals the gate with key holds.

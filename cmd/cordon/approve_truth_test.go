@@ -95,16 +95,9 @@ func TestApprovePrintsWhatTheWorkflowDecided(t *testing.T) {
 
 	// Positive control: after resume the approved change is made.
 	cordonOK(t, "resume", runID, "--address", box.address)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if _, now := groupsOf(); len(now) == 1 && !slices.Contains(moved, now[0]) {
-			break
-		}
-		if time.Now().After(deadline) {
-			_, now := groupsOf()
-			t.Fatalf("after resume the interface is still on %v", now)
-		}
-		time.Sleep(200 * time.Millisecond)
+	var now []string
+	if !pollUntil(time.Minute, func() bool { _, now = groupsOf(); return len(now) == 1 && !slices.Contains(moved, now[0]) }) {
+		t.Fatalf("after resume the interface is still on %v", now)
 	}
 	if _, errOut, code := cordon(t, "abort", runID, "--reason", "test over", "--address", box.address); code != 0 {
 		t.Logf("abort: exit %d: %s", code, errOut)

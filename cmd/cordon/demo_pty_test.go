@@ -105,15 +105,19 @@ func TestDemoPromptEndsOnCtrlCAndCtrlD(t *testing.T) {
 // waitFor waits until out holds want, failing if the process exits first.
 func waitFor(t *testing.T, out *syncbuf.Buffer, want string, limit time.Duration, exited <-chan struct{}) {
 	t.Helper()
-	deadline := time.After(limit)
-	for !strings.Contains(out.String(), want) {
+	said := pollUntil(limit, func() bool {
+		if strings.Contains(out.String(), want) {
+			return true
+		}
 		select {
 		case <-exited:
 			t.Fatalf("the demo exited before %q\n%s", want, tail(out.String()))
-		case <-deadline:
-			t.Fatalf("no %q after %s\n%s", want, limit, tail(out.String()))
-		case <-time.After(100 * time.Millisecond):
+		default:
 		}
+		return false
+	})
+	if !said {
+		t.Fatalf("no %q after %s\n%s", want, limit, tail(out.String()))
 	}
 }
 

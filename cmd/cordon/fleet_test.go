@@ -20,16 +20,12 @@ func TestSteerAFleetFromItsRun(t *testing.T) {
 	defer cordon(t, "abort", runID, "--reason", "test over", "--address", box.address)
 
 	var status string
-	deadline := time.Now().Add(time.Minute)
-	for {
+	allWait := pollUntil(time.Minute, func() bool {
 		status, _, _ = cordon(t, "status", runID, "--address", box.address)
-		if strings.Count(status, "gate isolate waits") == len(box.compromised) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the hosts never all waited at isolate:\n%s", status)
-		}
-		time.Sleep(300 * time.Millisecond)
+		return strings.Count(status, "gate isolate waits") == len(box.compromised)
+	})
+	if !allWait {
+		t.Fatalf("the hosts never all waited at isolate:\n%s", status)
 	}
 	for _, h := range box.compromised {
 		if !strings.Contains(status, "--host "+h+" --preview ") {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cordon-ir/cordon/actions/wire"
-	"github.com/cordon-ir/cordon/internal/syncbuf"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -147,16 +145,8 @@ func TestInboxAndFollowAgainstDevServer(t *testing.T) {
 
 	alice := append([]string{"--as", "alice", "--group", "csirt-oncall"}, addr...)
 	var gates []inboxGate
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		gates = inboxJSON(t, alice...)
-		if len(gates) == 1+len(box.compromised) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("inbox never listed the single run's gate and every host's: %+v", gates)
-		}
-		time.Sleep(300 * time.Millisecond)
+	if !pollUntil(2*time.Minute, func() bool { gates = inboxJSON(t, alice...); return len(gates) == 1+len(box.compromised) }) {
+		t.Fatalf("inbox never listed the single run's gate and every host's: %+v", gates)
 	}
 	hosts := map[string]inboxGate{}
 	for i, g := range gates {
@@ -219,31 +209,19 @@ func TestInboxAndFollowAgainstDevServer(t *testing.T) {
 	}
 
 	// Ctrl-C on run --follow stops the following, not the run.
-	ctx, cancel := context.WithCancel(context.Background())
-	followOut, followErr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, &cliEnv{stdout: followOut, stderr: followErr}, append([]string{"run", "examples/ec2-compromise.yaml",
-			"--input", "instance_id=" + box.healthy[1], "--follow"}, addr...))
-	}()
-	deadline = time.Now().Add(2 * time.Minute)
-	for !strings.Contains(followOut.String(), string(workflows.EventGateWaiting)) {
-		if time.Now().After(deadline) {
-			t.Fatalf("run --follow never showed a gate:\n%s\n%s", followOut, followErr)
-		}
-		time.Sleep(200 * time.Millisecond)
+	follow := startCLI(t, append([]string{"run", "examples/ec2-compromise.yaml", "--input", "instance_id=" + box.healthy[1], "--follow"}, addr...)...)
+	if !pollUntil(2*time.Minute, func() bool { return strings.Contains(follow.stdout.String(), string(workflows.EventGateWaiting)) }) {
+		t.Fatalf("run --follow never showed a gate:\n%s\n%s", follow.stdout.String(), follow.stderr.String())
 	}
-	followed := strings.SplitN(followOut.String(), "\n", 2)[0]
+	followed := strings.SplitN(follow.stdout.String(), "\n", 2)[0]
 	t.Cleanup(func() { cordon(t, append([]string{"abort", followed, "--reason", "test over"}, addr...)...) })
-	cancel()
-	select {
-	case code := <-done:
-		want := "cordon: stopped following; the run goes on: cordon status " + followed + " --follow\n"
-		if code != exitInterrupted || !strings.HasSuffix(followErr.String(), want) {
-			t.Errorf("Ctrl-C on run --follow: exit %d, stderr %q; want %d and %q", code, followErr, exitInterrupted, want)
-		}
-	case <-time.After(10 * time.Second):
+	follow.interrupt()
+	code, stopped := follow.wait(10 * time.Second)
+	if !stopped {
 		t.Fatal("run --follow did not stop on Ctrl-C")
+	}
+	if want := "cordon: stopped following; the run goes on: cordon status " + followed + " --follow\n"; code != exitInterrupted || !strings.HasSuffix(follow.stderr.String(), want) {
+		t.Errorf("Ctrl-C on run --follow: exit %d, stderr %q; want %d and %q", code, follow.stderr.String(), exitInterrupted, want)
 	}
 	var s workflows.State
 	out, _, _ = cordon(t, append([]string{"status", followed, "--json"}, addr...)...)
@@ -253,28 +231,19 @@ func TestInboxAndFollowAgainstDevServer(t *testing.T) {
 
 	// status --follow re-attaches: the state, then what happens from now
 	// on, until the run ends.
-	reOut, reErr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
-	go func() {
-		done <- run(context.Background(), &cliEnv{stdout: reOut, stderr: reErr}, append([]string{"status", followed, "--follow"}, addr...))
-	}()
-	deadline = time.Now().Add(time.Minute)
-	for !strings.Contains(reOut.String(), "from now") {
-		if time.Now().After(deadline) {
-			t.Fatalf("status --follow did not re-attach:\n%s\n%s", reOut, reErr)
-		}
-		time.Sleep(100 * time.Millisecond)
+	reattached := startCLI(t, append([]string{"status", followed, "--follow"}, addr...)...)
+	if !pollUntil(time.Minute, func() bool { return strings.Contains(reattached.stdout.String(), "from now") }) {
+		t.Fatalf("status --follow did not re-attach:\n%s\n%s", reattached.stdout.String(), reattached.stderr.String())
 	}
 	cordonOK(t, append([]string{"abort", followed, "--reason", "re-attached"}, addr...)...)
-	select {
-	case code := <-done:
-		got := reOut.String()
-		state, after, _ := strings.Cut(got, "from now")
-		if code != 1 || !strings.Contains(state, "gate isolate waits") || !strings.Contains(after, string(workflows.EventRunAborted)) ||
-			!strings.HasSuffix(got, "run "+followed+" aborted\n") || strings.Contains(after, string(workflows.EventRunStarted)) {
-			t.Errorf("status --follow: exit %d, want 1 (aborted)\n%s\n%s", code, got, reErr)
-		}
-		t.Logf("cordon status %s --follow, then abort:\n%s", followed, got)
-	case <-time.After(time.Minute):
+	if code, stopped = reattached.wait(time.Minute); !stopped {
 		t.Fatal("status --follow did not end with the run")
 	}
+	got := reattached.stdout.String()
+	state, after, _ := strings.Cut(got, "from now")
+	if code != 1 || !strings.Contains(state, "gate isolate waits") || !strings.Contains(after, string(workflows.EventRunAborted)) ||
+		!strings.HasSuffix(got, "run "+followed+" aborted\n") || strings.Contains(after, string(workflows.EventRunStarted)) {
+		t.Errorf("status --follow: exit %d, want 1 (aborted)\n%s\n%s", code, got, reattached.stderr.String())
+	}
+	t.Logf("cordon status %s --follow, then abort:\n%s", followed, got)
 }

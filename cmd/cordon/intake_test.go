@@ -17,7 +17,6 @@ import (
 	"github.com/cordon-ir/cordon/intake/intaketest"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/internal/sandbox"
-	"github.com/cordon-ir/cordon/internal/syncbuf"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
@@ -128,29 +127,22 @@ func TestIntakeCommand(t *testing.T) {
 		intaketest.Seed(t, emu, f.GuardDuty(t))
 	}
 
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	var stdout, stderr syncbuf.Buffer
-	exit := make(chan int, 1)
-	go func() {
-		exit <- run(runCtx, &cliEnv{stdout: &stdout, stderr: &stderr}, []string{"intake", "--config", path})
-	}()
+	cli := startCLI(t, "intake", "--config", path)
 	var addr string
-	for deadline := time.Now().Add(time.Minute); addr == ""; time.Sleep(50 * time.Millisecond) {
-		for _, line := range strings.Split(stderr.String(), "\n") {
+	started := pollUntil(time.Minute, func() bool {
+		for _, line := range strings.Split(cli.stderr.String(), "\n") {
 			var rec struct{ Msg, HTTPS string }
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "intake started" {
 				addr = rec.HTTPS
 			}
 		}
-		select {
-		case code := <-exit:
-			t.Fatalf("cordon intake exited %d:\n%s", code, stderr.String())
-		default:
+		if addr == "" {
+			cli.failIfExited(t)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cordon intake did not start:\n%s", stderr.String())
-		}
+		return addr != ""
+	})
+	if !started {
+		t.Fatalf("cordon intake did not start:\n%s", cli.stderr.String())
 	}
 
 	post := func(key string, body []byte) int {
@@ -170,40 +162,39 @@ func TestIntakeCommand(t *testing.T) {
 		t.Errorf("a wrong secret: %d", code)
 	}
 	if code := post(secret, viaHTTPS.GuardDuty(t)); code != http.StatusAccepted {
-		t.Errorf("the secret: %d\n%s", code, stderr.String())
+		t.Errorf("the secret: %d\n%s", code, cli.stderr.String())
 	}
 	if _, err := emu.SendToQueue(queueURL, string(viaQueue.GuardDuty(t))); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []intaketest.Finding{viaQueue, viaHTTPS} {
 		id := intake.FindingWorkflowID("ec2-compromise", "guardduty/123456789012/"+f.Region+"/"+f.ID)
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-			if p, err := intake.GetProposal(ctx, box.Client(), id); err == nil {
-				if p.Run.Inputs["instance_id"] != f.Instance {
-					t.Errorf("proposal %s: %+v", id, p.Run)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no proposal for %s:\n%s", f.ID, stderr.String())
-			}
+		var p intake.Proposal
+		proposed := pollUntil(time.Minute, func() bool {
+			var err error
+			p, err = intake.GetProposal(ctx, box.Client(), id)
+			return err == nil
+		})
+		if !proposed {
+			t.Fatalf("no proposal for %s:\n%s", f.ID, cli.stderr.String())
+		}
+		if p.Run.Inputs["instance_id"] != f.Instance {
+			t.Errorf("proposal %s: %+v", id, p.Run)
 		}
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if q, err := emu.Queue(queueURL); err == nil && len(q.Messages) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the handled message was not deleted")
-		}
+	deleted := pollUntil(30*time.Second, func() bool {
+		q, err := emu.Queue(queueURL)
+		return err == nil && len(q.Messages) == 0
+	})
+	if !deleted {
+		t.Fatal("the handled message was not deleted")
 	}
-	stop()
-	select {
-	case code := <-exit:
-		if code != 0 || !strings.Contains(stderr.String(), "intake stopped") {
-			t.Errorf("exit %d after Ctrl-C:\n%s", code, stderr.String())
-		}
-	case <-time.After(time.Minute):
+	cli.interrupt()
+	code, stopped := cli.wait(time.Minute)
+	if !stopped {
 		t.Fatal("cordon intake did not stop")
+	}
+	if code != 0 || !strings.Contains(cli.stderr.String(), "intake stopped") {
+		t.Errorf("exit %d after Ctrl-C:\n%s", code, cli.stderr.String())
 	}
 }

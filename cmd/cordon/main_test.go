@@ -12,8 +12,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/internal/syncbuf"
 	"github.com/cordon-ir/cordon/runbooks"
 )
 
@@ -40,6 +42,74 @@ func cordonOK(t *testing.T, args ...string) string {
 		t.Fatalf("cordon %s: exit %d\n%s", strings.Join(args, " "), code, errOut)
 	}
 	return out
+}
+
+// pollUntil calls cond until it holds and says whether it did before limit
+// passed. The caller fails in its own words, with the last state cond saw:
+// that is what tells a slow run from a wrong one. cond may fail the test
+// itself when what it sees can no longer change (a run ended, a process
+// exited).
+func pollUntil(limit time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(limit); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
+// backgroundCLI is the CLI running in another goroutine, as in a second
+// terminal: its output is buffered for the test to watch, and interrupt is
+// its Ctrl-C.
+type backgroundCLI struct {
+	args           []string
+	stdout, stderr syncbuf.Buffer
+	interrupt      context.CancelFunc
+	exited         chan struct{} // closed when run returns
+	code           int           // run's exit code, once exited is closed
+}
+
+// startCLI runs cordon with args in the background in the repository
+// root. When the test ends it is interrupted, and it must then stop within
+// a minute.
+func startCLI(t *testing.T, args ...string) *backgroundCLI {
+	t.Helper()
+	t.Chdir(repoRoot)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &backgroundCLI{args: args, interrupt: cancel, exited: make(chan struct{})}
+	go func() {
+		c.code = run(ctx, &cliEnv{stdout: &c.stdout, stderr: &c.stderr}, args)
+		close(c.exited)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if _, ok := c.wait(time.Minute); !ok {
+			t.Errorf("cordon %s did not stop", strings.Join(args, " "))
+		}
+	})
+	return c
+}
+
+// wait waits up to limit for the CLI to exit, and returns its exit code and
+// whether it exited.
+func (c *backgroundCLI) wait(limit time.Duration) (code int, exited bool) {
+	select {
+	case <-c.exited:
+		return c.code, true
+	case <-time.After(limit):
+		return 0, false
+	}
+}
+
+// failIfExited fails the test at once if the CLI has exited: what a test
+// waits for from it will not come.
+func (c *backgroundCLI) failIfExited(t *testing.T) {
+	t.Helper()
+	select {
+	case <-c.exited:
+		t.Fatalf("cordon %s exited %d\n%s\n%s", strings.Join(c.args, " "), c.code, c.stdout.String(), c.stderr.String())
+	default:
+	}
 }
 
 // mustContain checks that got, the named output of a command, holds each

@@ -87,20 +87,11 @@ func TestNoColorJSONConventions(t *testing.T) {
 // waitEnded polls cordon status --json until the run is over.
 func waitEnded(t *testing.T, address, runID string) workflows.State {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		out := cordonOK(t, "status", runID, "-o", "json", "--address", address)
-		var s workflows.State
-		if err := json.Unmarshal([]byte(out), &s); err != nil {
-			t.Fatal(err)
-		}
-		if s.Status != workflows.RunRunning {
-			return s
-		}
-		time.Sleep(200 * time.Millisecond)
+	var s workflows.State
+	if !pollUntil(2*time.Minute, func() bool { s = runState(t, address, runID); return s.Status != workflows.RunRunning }) {
+		t.Fatalf("run %s did not end", runID)
 	}
-	t.Fatalf("run %s did not end", runID)
-	return workflows.State{}
+	return s
 }
 
 // cordon list shows each run's outcome in Cordon's words (an aborted run
@@ -124,35 +115,33 @@ func TestListShowsOutcomesRunbooksTargetsJSON(t *testing.T) {
 
 	// Visibility is written asynchronously: wait for the outcomes.
 	var runs []listedRun
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out := cordonOK(t, append([]string{"list", "--json"}, at...)...)
+	var out string
+	byID := map[string]listedRun{}
+	listed := pollUntil(30*time.Second, func() bool {
+		out = cordonOK(t, append([]string{"list", "--json"}, at...)...)
 		runs = nil
 		if err := json.Unmarshal([]byte(out), &runs); err != nil {
 			t.Fatalf("list --json: %v\n%s", err, out)
 		}
-		byID := map[string]listedRun{}
+		clear(byID)
 		for _, r := range runs {
 			byID[r.RunID] = r
 		}
 		// The outcome is written a moment before the run closes (it then
 		// releases its target locks): wait for both.
-		if byID[rehearsal].Outcome == "succeeded" && byID[aborted].Outcome == "aborted" && byID[aborted].Temporal != "running" {
-			r := byID[rehearsal]
-			if r.Runbook != "ec2-compromise" || !slices.Equal(r.Targets, []string{instance}) || r.Incident != "INC-77" || !r.DryRun || r.Requester != "dana" {
-				t.Errorf("rehearsal listed as %+v", r)
-			}
-			if a := byID[aborted]; a.Temporal != "failed" || a.Incident != "" || a.Runbook != "ec2-compromise" {
-				t.Errorf("aborted run listed as %+v", a)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("list never showed the outcomes:\n%s", out)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return byID[rehearsal].Outcome == "succeeded" && byID[aborted].Outcome == "aborted" && byID[aborted].Temporal != "running"
+	})
+	if !listed {
+		t.Fatalf("list never showed the outcomes:\n%s", out)
 	}
-	out, _, _ := cordon(t, append([]string{"list", "-o", "json"}, at...)...)
+	r := byID[rehearsal]
+	if r.Runbook != "ec2-compromise" || !slices.Equal(r.Targets, []string{instance}) || r.Incident != "INC-77" || !r.DryRun || r.Requester != "dana" {
+		t.Errorf("rehearsal listed as %+v", r)
+	}
+	if a := byID[aborted]; a.Temporal != "failed" || a.Incident != "" || a.Runbook != "ec2-compromise" {
+		t.Errorf("aborted run listed as %+v", a)
+	}
+	out, _, _ = cordon(t, append([]string{"list", "-o", "json"}, at...)...)
 	var again []listedRun
 	if err := json.Unmarshal([]byte(out), &again); err != nil || len(again) != len(runs) {
 		t.Errorf("list -o json: %v, %d runs (want %d)", err, len(again), len(runs))
