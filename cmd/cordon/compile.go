@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/intake"
@@ -307,7 +306,7 @@ func runActions(_ context.Context, env *cliEnv, args []string) int {
 		}
 		return 0
 	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	tw := tableWriter(env)
 	for _, a := range all {
 		mark := ""
 		if a.Destructive {

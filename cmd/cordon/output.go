@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"text/tabwriter"
 )
 
 // Output conventions, the same on every command that prints state:
@@ -67,6 +68,13 @@ func (o *outputFlags) resolve(env *cliEnv, command string) (string, bool) {
 
 // noColor says colours are off: NO_COLOR is set to anything but "".
 func noColor() bool { return os.Getenv("NO_COLOR") != "" }
+
+// tableWriter lays out what a command prints as a table (cells separated
+// by tabs, rows by newlines) on its standard output, in aligned columns;
+// the caller flushes it. Every table of the CLI has the same spacing.
+func tableWriter(env *cliEnv) *tabwriter.Writer {
+	return tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+}
 
 // none is how a value that is not there prints: never <nil> or an empty
 // column.

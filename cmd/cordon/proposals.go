@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/cordon-ir/cordon/intake"
@@ -48,7 +47,7 @@ func runProposals(ctx context.Context, env *cliEnv, args []string) int {
 		return 0
 	}
 	now := time.Now()
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	tw := tableWriter(env)
 	fmt.Fprintln(tw, "PROPOSAL\tRUNBOOK\tTRIGGER\tFINDINGS\tTARGETS\tAGE\tUNTIL\tWHY")
 	for _, p := range props {
 		why := p.Reason

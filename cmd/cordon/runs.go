@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -418,7 +417,7 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprint(env.stdout, " — rehearsal")
 	}
 	fmt.Fprintln(env.stdout)
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	tw := tableWriter(env)
 	for _, st := range s.Steps {
 		what := st.Action
 		if st.Uses != "" {
@@ -623,7 +622,7 @@ func runList(ctx context.Context, env *cliEnv, args []string) int {
 	if format == "json" {
 		return writeJSON(env, runs)
 	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	tw := tableWriter(env)
 	fmt.Fprintln(tw, "RUN\tOUTCOME\tRUNBOOK\tTARGETS\tINCIDENT\tSTARTED")
 	for _, r := range runs {
 		outcome := r.Outcome
