@@ -110,12 +110,11 @@ func ebsCopyKeyPermissions() []string {
 }
 
 type handoverParams struct {
-	SnapshotIDs      []string `json:"snapshot_ids"`
-	ForensicAccount  string   `json:"forensic_account"`
-	HandoverKey      string   `json:"handover_kms_key_id"`
-	ForensicKey      string   `json:"forensic_kms_key_id"`
-	LockMode         string   `json:"lock_mode"`
-	LockDurationDays int      `json:"lock_duration_days"`
+	SnapshotIDs     []string `json:"snapshot_ids"`
+	ForensicAccount string   `json:"forensic_account"`
+	HandoverKey     string   `json:"handover_kms_key_id"`
+	ForensicKey     string   `json:"forensic_kms_key_id"`
+	lockParams
 }
 
 // handedSnapshot is one entry of the snapshots output.
@@ -148,7 +147,7 @@ func handoverSnapshots(ctx context.Context, x *execution) error {
 	if err := x.decode(&p); err != nil {
 		return err
 	}
-	if err := checkLock(x, p.LockMode, p.LockDurationDays); err != nil {
+	if err := p.check(x); err != nil {
 		return err
 	}
 	// Each once, in the order given: the outputs follow it.
@@ -401,7 +400,7 @@ func (h *handover) lockSources(ctx context.Context) error {
 	for _, s := range h.sources {
 		locks = append(locks, evidenceSnapshot{SnapshotID: aws.ToString(s.SnapshotId), VolumeID: aws.ToString(s.VolumeId)})
 	}
-	return lockSnapshots(ctx, h.x, h.x.aws.EC2, locks, h.p.LockMode, h.p.LockDurationDays)
+	return h.p.lock(ctx, h.x, h.x.aws.EC2, locks)
 }
 
 // waitForSources waits for evidence snapshots still pending (a snapshot
@@ -593,7 +592,7 @@ func (h *handover) copyIntoForensic(ctx context.Context) ([]handedSnapshot, erro
 	}
 	// Lock before waiting, as for the evidence snapshots themselves.
 	if h.p.LockMode != lockNone {
-		if err := lockSnapshots(ctx, x, fc.EC2, pending, h.p.LockMode, h.p.LockDurationDays); err != nil {
+		if err := h.p.lock(ctx, x, fc.EC2, pending); err != nil {
 			return nil, err
 		}
 		for i := range out {

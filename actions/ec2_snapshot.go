@@ -31,12 +31,19 @@ type evidenceSnapshot struct {
 }
 
 type snapshotParams struct {
-	InstanceID       string `json:"instance_id"`
-	Wait             bool   `json:"wait"`
-	LockMode         string `json:"lock_mode"`
-	LockDurationDays int    `json:"lock_duration_days"`
+	InstanceID string `json:"instance_id"`
+	Wait       bool   `json:"wait"`
+	lockParams
 	// ReuseIncidentSnapshots: see the spec.
 	ReuseIncidentSnapshots bool `json:"reuse_incident_snapshots"`
+}
+
+// lockParams are how a step locks the evidence snapshots it takes or
+// copies (lock_mode, lock_duration_days): embedded in the params of every
+// such step, so each checks and locks alike.
+type lockParams struct {
+	LockMode         string `json:"lock_mode"`
+	LockDurationDays int    `json:"lock_duration_days"`
 }
 
 // Snapshot lock modes (lock_mode); lockNone leaves snapshots unlocked.
@@ -71,7 +78,7 @@ func snapshotVolumes(ctx context.Context, x *execution) error {
 	if err := x.decode(&p); err != nil {
 		return err
 	}
-	if err := checkLock(x, p.LockMode, p.LockDurationDays); err != nil {
+	if err := p.check(x); err != nil {
 		return err
 	}
 	in, err := getInstance(ctx, x, p.InstanceID)
@@ -160,10 +167,8 @@ func snapshotVolumes(ctx context.Context, x *execution) error {
 	}
 	// Lock before waiting: credentials that can delete snapshots should
 	// not get the minutes a large snapshot takes to complete.
-	if p.LockMode != lockNone {
-		if err := lockSnapshots(ctx, x, x.aws.EC2, out, p.LockMode, p.LockDurationDays); err != nil {
-			return err
-		}
+	if err := p.lock(ctx, x, x.aws.EC2, out); err != nil {
+		return err
 	}
 	if p.Wait && !x.preview() {
 		failed := func(s evidenceSnapshot, _ string) error {
@@ -400,10 +405,8 @@ func previewSnapshots(ctx context.Context, x *execution, p snapshotParams, volum
 		x.change(v.id, "snapshot", nil, "(new) crash-consistent snapshot of "+v.device)
 		out = append(out, evidenceSnapshot{SnapshotID: "(new)", VolumeID: v.id, DeviceName: v.device, State: "(new)"})
 	}
-	if p.LockMode != lockNone {
-		if err := lockSnapshots(ctx, x, x.aws.EC2, out, p.LockMode, p.LockDurationDays); err != nil {
-			return err
-		}
+	if err := p.lock(ctx, x, x.aws.EC2, out); err != nil {
+		return err
 	}
 	x.output("snapshot_ids", ids)
 	x.output("snapshots", out)
@@ -523,15 +526,19 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// lockSnapshots locks the step's snapshots (client's account's) in mode
-// for days, so that the attacker's credentials (or anyone's) cannot delete
-// the evidence: a
-// governance lock until someone allowed to unlocks it, a compliance lock
-// until it expires. Snapshots already locked in that mode, or in
+// lock locks the step's snapshots (client's account's) in lock_mode for
+// lock_duration_days, so that the attacker's credentials (or anyone's)
+// cannot delete the evidence: a governance lock until someone allowed to
+// unlocks it, a compliance lock until it expires; lock_mode none leaves
+// them as they are. Snapshots already locked in that mode, or in
 // compliance when governance is asked, are left as they are; a lock in
 // another mode is replaced with the asked one (EC2 refuses to weaken a
 // compliance lock). The lock state is recorded in each snapshot's entry.
-func lockSnapshots(ctx context.Context, x *execution, client *ec2.Client, snaps []evidenceSnapshot, mode string, days int) error {
+func (l lockParams) lock(ctx context.Context, x *execution, client *ec2.Client, snaps []evidenceSnapshot) error {
+	mode, days := l.LockMode, l.LockDurationDays
+	if mode == lockNone {
+		return nil
+	}
 	var ids []string
 	for i := range snaps {
 		if snaps[i].SnapshotID == "(new)" {
@@ -605,11 +612,11 @@ func lockSnapshots(ctx context.Context, x *execution, client *ec2.Client, snaps 
 	return nil
 }
 
-// checkLock refuses a lock duration EC2 would refuse, before anything
+// check refuses a lock duration EC2 would refuse, before anything
 // changes.
-func checkLock(x *execution, mode string, days int) error {
-	if mode != lockNone && (days < 1 || days > 36500) {
-		return badParams(x.call.Action, fmt.Errorf("lock_duration_days %d is outside 1–36500 (EC2's bounds for a snapshot lock)", days))
+func (l lockParams) check(x *execution) error {
+	if l.LockMode != lockNone && (l.LockDurationDays < 1 || l.LockDurationDays > 36500) {
+		return badParams(x.call.Action, fmt.Errorf("lock_duration_days %d is outside 1–36500 (EC2's bounds for a snapshot lock)", l.LockDurationDays))
 	}
 	return nil
 }
