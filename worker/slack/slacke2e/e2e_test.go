@@ -13,14 +13,28 @@ import (
 	"github.com/cordon-ir/cordon/workflows"
 )
 
-var seeded int
+// unusedFleetPrefix is base followed by the first number no fleet in the
+// shared emulator is named with yet (its auto scaling group and instance
+// role carry the prefix, and the emulator refuses a group's name twice).
+// The emulator outlives a test, and go test -count runs the test again
+// against it: asking it, rather than counting runs, keeps no state
+// between tests.
+func unusedFleetPrefix(base string) string {
+	for i := 1; ; i++ {
+		prefix := fmt.Sprintf("%s%d", base, i)
+		_, groupUsed := shared.emu.AutoScalingGroup(prefix + "-asg")
+		_, roleUsed := shared.emu.Role(prefix + "-app")
+		if !groupUsed && !roleUsed {
+			return prefix
+		}
+	}
+}
 
 // TestContainFromSlack runs examples/ec2-compromise.yaml end to end:
 // started with /cordon run, every gate approved by clicking its Slack
 // message (signed Slack requests only), against the AWS emulator.
 func TestContainFromSlack(t *testing.T) {
-	seeded++ // names are unique in the emulator (go test -count)
-	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 2, NamePrefix: fmt.Sprintf("wiki%d", seeded), NetworkInterfaces: 2, Volumes: 2,
+	fleet, err := shared.emu.SeedFleet(awsemu.FleetSpec{Instances: 2, NamePrefix: unusedFleetPrefix("wiki"), NetworkInterfaces: 2, Volumes: 2,
 		InAutoScalingGroup: 2, BehindTargetGroup: 2, WithInstanceRole: true, Compromised: []int{0}})
 	if err != nil {
 		t.Fatal(err)
