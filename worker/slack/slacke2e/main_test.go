@@ -456,11 +456,7 @@ func runState(t *testing.T, runID string) workflows.State {
 
 func gateState(t *testing.T, runID, step string) workflows.GateState {
 	t.Helper()
-	s, err := runctl.State(context.Background(), shared.client, runID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range s.Gates {
+	for _, g := range runState(t, runID).Gates {
 		if g.Step == step {
 			return g
 		}
