@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -306,6 +305,21 @@ func startDevSandbox(t *testing.T) devBox {
 	return b
 }
 
+// startRun starts a run with cordon run args on the server at address
+// and returns its id; the run is aborted when the test ends.
+func startRun(t *testing.T, address string, args ...string) string {
+	t.Helper()
+	runID := strings.TrimSpace(cordonOK(t, append(append([]string{"run"}, args...), "--address", address)...))
+	abortAtEnd(t, address, runID)
+	return runID
+}
+
+// abortAtEnd aborts the run when the test ends (if it has not ended), so
+// that no run of a test holds its targets in the next.
+func abortAtEnd(t *testing.T, address, runID string) {
+	t.Cleanup(func() { cordon(t, "abort", runID, "--reason", "test over", "--address", address) })
+}
+
 // runState reads the run's state with cordon status --json.
 func runState(t *testing.T, address, runID string) workflows.State {
 	t.Helper()
@@ -357,14 +371,11 @@ func approvalsAt(t *testing.T, address, runID, key string) int {
 // not.
 func approveAs(t *testing.T, stdin string, terminal bool, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	t.Chdir(repoRoot)
-	var out, errOut bytes.Buffer
-	env := &cliEnv{stdout: &out, stderr: &errOut, stdinTerminal: terminal}
+	env := &cliEnv{stdinTerminal: terminal}
 	if stdin != "" {
 		env.stdin = strings.NewReader(stdin)
 	}
-	code = run(context.Background(), env, append([]string{"approve"}, args...))
-	return out.String(), errOut.String(), code
+	return cordonIn(t, env, append([]string{"approve"}, args...)...)
 }
 
 // Through the real cordon dev: a containment run waits at its isolate

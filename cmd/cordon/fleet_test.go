@@ -15,9 +15,8 @@ func TestSteerAFleetFromItsRun(t *testing.T) {
 	if len(box.compromised) < 2 {
 		t.Fatalf("the dev fleet has %d compromised hosts, want 2", len(box.compromised))
 	}
-	runID := strings.TrimSpace(cordonOK(t, "run", "examples/confluence-cve-2021-26084.yaml", "--input", "compromised="+strings.Join(box.compromised, ","),
-		"--input", "final_action=none", "--address", box.address))
-	defer cordon(t, "abort", runID, "--reason", "test over", "--address", box.address)
+	runID := startRun(t, box.address, "examples/confluence-cve-2021-26084.yaml", "--input", "compromised="+strings.Join(box.compromised, ","),
+		"--input", "final_action=none")
 
 	var status string
 	allWait := pollUntil(time.Minute, func() bool {

@@ -131,17 +131,10 @@ func inboxJSON(t *testing.T, args ...string) []inboxGate {
 func TestInboxAndFollowAgainstDevServer(t *testing.T) {
 	box := startDevSandbox(t)
 	addr := []string{"--address", box.address}
-	start := func(args ...string) string {
-		t.Helper()
-		out := cordonOK(t, append(append([]string{"run"}, args...), addr...)...)
-		id := strings.TrimSpace(out)
-		t.Cleanup(func() { cordon(t, append([]string{"abort", id, "--reason", "test over"}, addr...)...) })
-		return id
-	}
 	// One containment per target: the single run takes a host the fleet
 	// run does not.
-	single := start("examples/ec2-compromise.yaml", "--input", "instance_id="+box.healthy[0])
-	fleet := start("examples/confluence-cve-2021-26084.yaml", "--input", "compromised="+strings.Join(box.compromised, ","), "--input", "final_action=none")
+	single := startRun(t, box.address, "examples/ec2-compromise.yaml", "--input", "instance_id="+box.healthy[0])
+	fleet := startRun(t, box.address, "examples/confluence-cve-2021-26084.yaml", "--input", "compromised="+strings.Join(box.compromised, ","), "--input", "final_action=none")
 
 	alice := append([]string{"--as", "alice", "--group", "csirt-oncall"}, addr...)
 	var gates []inboxGate
@@ -214,7 +207,7 @@ func TestInboxAndFollowAgainstDevServer(t *testing.T) {
 		t.Fatalf("run --follow never showed a gate:\n%s\n%s", follow.stdout.String(), follow.stderr.String())
 	}
 	followed := strings.SplitN(follow.stdout.String(), "\n", 2)[0]
-	t.Cleanup(func() { cordon(t, append([]string{"abort", followed, "--reason", "test over"}, addr...)...) })
+	abortAtEnd(t, box.address, followed)
 	follow.interrupt()
 	code, stopped := follow.wait(10 * time.Second)
 	if !stopped {
@@ -223,10 +216,8 @@ func TestInboxAndFollowAgainstDevServer(t *testing.T) {
 	if want := "cordon: stopped following; the run goes on: cordon status " + followed + " --follow\n"; code != exitInterrupted || !strings.HasSuffix(follow.stderr.String(), want) {
 		t.Errorf("Ctrl-C on run --follow: exit %d, stderr %q; want %d and %q", code, follow.stderr.String(), exitInterrupted, want)
 	}
-	var s workflows.State
-	out, _, _ = cordon(t, append([]string{"status", followed, "--json"}, addr...)...)
-	if err := json.Unmarshal([]byte(out), &s); err != nil || s.Status != workflows.RunRunning {
-		t.Fatalf("after Ctrl-C the run is %q (%v), want running", s.Status, err)
+	if s := runState(t, box.address, followed); s.Status != workflows.RunRunning {
+		t.Fatalf("after Ctrl-C the run is %q, want running", s.Status)
 	}
 
 	// status --follow re-attaches: the state, then what happens from now

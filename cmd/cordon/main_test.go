@@ -24,12 +24,21 @@ var update = flag.Bool("update", false, "rewrite golden files and generated docs
 // repoRoot is where the CLI runs in these tests, as a user would run it.
 var repoRoot, _ = filepath.Abs("../..")
 
-// cordon runs the CLI in the repository root, as a user would.
+// cordon runs the CLI in the repository root, as a user would, with no
+// input.
 func cordon(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	return cordonIn(t, &cliEnv{}, args...)
+}
+
+// cordonIn runs the CLI in the repository root with env's input (and
+// terminal or not), and returns what it printed.
+func cordonIn(t *testing.T, env *cliEnv, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	t.Chdir(repoRoot)
 	var out, errOut bytes.Buffer
-	code = run(context.Background(), &cliEnv{stdout: &out, stderr: &errOut}, args)
+	env.stdout, env.stderr = &out, &errOut
+	code = run(context.Background(), env, args)
 	return out.String(), errOut.String(), code
 }
 
