@@ -357,26 +357,9 @@ func putInstanceProfileBack(ctx context.Context, x *execution, r *instanceRestor
 // recorded profile, waiting out EC2's view of IAM, and recognising a
 // retried call whose first answer was lost (the association has a new id).
 func putProfileBack(ctx context.Context, x *execution, id string, assoc ec2types.IamInstanceProfileAssociation, prior, what string) error {
-	err := eventually(ctx, x, invalidProfileParam, func() error {
-		_, err := x.aws.EC2.ReplaceIamInstanceProfileAssociation(ctx, &ec2.ReplaceIamInstanceProfileAssociationInput{
-			AssociationId:      assoc.AssociationId,
-			IamInstanceProfile: &ec2types.IamInstanceProfileSpecification{Arn: aws.String(prior)},
-		})
-		return err
-	})
-	if err == nil {
-		return nil
+	lost, err := reassociateProfile(ctx, x, id, assoc, ec2types.IamInstanceProfileSpecification{Arn: aws.String(prior)}, what)
+	if lost {
+		x.note("already done: %s had its profile back when the call was retried (its first answer was lost)", id)
 	}
-	if !isCode(err, "InvalidAssociationID.NotFound") {
-		return classify(what, "ec2:ReplaceIamInstanceProfileAssociation", err)
-	}
-	now, derr := liveAssociations(ctx, x, what, id)
-	if derr != nil {
-		return derr
-	}
-	if len(now) == 0 || associationProfile(now[0]) != prior {
-		return classify(what, "ec2:ReplaceIamInstanceProfileAssociation", err)
-	}
-	x.note("already done: %s had its profile back when the call was retried (its first answer was lost)", id)
-	return nil
+	return err
 }

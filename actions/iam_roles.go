@@ -423,6 +423,45 @@ func associationProfile(a ec2types.IamInstanceProfileAssociation) string {
 	return aws.ToString(a.IamInstanceProfile.Arn)
 }
 
+// reassociateProfile replaces the instance's profile association assoc
+// with profile (named by ARN or by name), waiting out EC2's view of IAM. A
+// replacement gives the association a new id, so the SDK's retry of a call
+// whose answer was lost meets NotFound: then the instance is looked at,
+// and lostAnswer says it has the profile already.
+func reassociateProfile(ctx context.Context, x *execution, instanceID string, assoc ec2types.IamInstanceProfileAssociation,
+	profile ec2types.IamInstanceProfileSpecification, what string) (lostAnswer bool, err error) {
+	err = eventually(ctx, x, invalidProfileParam, func() error {
+		_, err := x.aws.EC2.ReplaceIamInstanceProfileAssociation(ctx, &ec2.ReplaceIamInstanceProfileAssociationInput{
+			AssociationId:      assoc.AssociationId,
+			IamInstanceProfile: &profile,
+		})
+		return err
+	})
+	if err == nil {
+		return false, nil
+	}
+	if !isCode(err, "InvalidAssociationID.NotFound") {
+		return false, classify(what, "ec2:ReplaceIamInstanceProfileAssociation", err)
+	}
+	now, derr := liveAssociations(ctx, x, what, instanceID)
+	if derr != nil {
+		return false, derr
+	}
+	if len(now) == 0 || !profileNamed(associationProfile(now[0]), profile) {
+		return false, classify(what, "ec2:ReplaceIamInstanceProfileAssociation", err)
+	}
+	return true, nil
+}
+
+// profileNamed says whether the instance profile arn is the one profile
+// names, by its ARN or by its name.
+func profileNamed(arn string, profile ec2types.IamInstanceProfileSpecification) bool {
+	if profile.Arn != nil {
+		return arn == aws.ToString(profile.Arn)
+	}
+	return lastPathElement(arn) == aws.ToString(profile.Name)
+}
+
 // disassociateProfile removes the instance profile from the instance and
 // reports whether it is gone (by this step, possibly an earlier attempt).
 func disassociateProfile(ctx context.Context, x *execution, instanceID, role string, hadPrior bool) (bool, error) {
@@ -523,30 +562,11 @@ func replaceProfile(ctx context.Context, x *execution, p revokeParams, role, qua
 			return classify("record the instance profile of "+p.InstanceID, "ec2:CreateTags", err)
 		}
 	}
-	err = eventually(ctx, x, invalidProfileParam, func() error {
-		_, err := x.aws.EC2.ReplaceIamInstanceProfileAssociation(ctx, &ec2.ReplaceIamInstanceProfileAssociationInput{
-			AssociationId:      assoc.AssociationId,
-			IamInstanceProfile: &ec2types.IamInstanceProfileSpecification{Name: aws.String(p.Quarantine)},
-		})
-		return err
-	})
-	if err == nil {
-		return nil
+	lost, err := reassociateProfile(ctx, x, p.InstanceID, *assoc, ec2types.IamInstanceProfileSpecification{Name: aws.String(p.Quarantine)}, what)
+	if lost {
+		x.note("already done: %s had the quarantine profile %s when the call was retried (its first answer was lost)", p.InstanceID, p.Quarantine)
 	}
-	if !isCode(err, "InvalidAssociationID.NotFound") {
-		return classify(what, "ec2:ReplaceIamInstanceProfileAssociation", err)
-	}
-	// A replacement gives the association a new id, so the SDK's retry of
-	// a call whose answer was lost meets NotFound: look at the instance.
-	now, derr := liveAssociations(ctx, x, what, p.InstanceID)
-	if derr != nil {
-		return derr
-	}
-	if len(now) == 0 || lastPathElement(associationProfile(now[0])) != p.Quarantine {
-		return classify(what, "ec2:ReplaceIamInstanceProfileAssociation", err)
-	}
-	x.note("already done: %s had the quarantine profile %s when the call was retried (its first answer was lost)", p.InstanceID, p.Quarantine)
-	return nil
+	return err
 }
 
 func nilIfEmpty(s string) any {
