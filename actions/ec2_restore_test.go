@@ -197,33 +197,6 @@ func TestRestoreInstanceProfileLeavesAProfileChangedSince(t *testing.T) {
 	h.assertNoMutation()
 }
 
-// The restore's answer from ReplaceIamInstanceProfileAssociation is lost
-// after AWS made the change: the SDK sends the call again with the old
-// association id, which EC2 no longer knows. The step finds the instance
-// has its profile back and says it was already done.
-func TestRestoreInstanceProfileLostResponseIsAlreadyDone(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t)
-	params := quarantinedProfile(h)
-	id := params["instance_id"].(string)
-	prior := instanceOf(h, id).Tags[actions.TagPriorInstanceProfile]
-	if prior == "" {
-		t.Fatal("the quarantine recorded no prior profile")
-	}
-	h.emu.ResetCalls()
-	h.emu.LoseResponses("ec2:ReplaceIamInstanceProfileAssociation", 1)
-	res := h.execute("aws.ec2.restore_instance_profile", params)
-	if failedWith(h, "InvalidAssociationID.NotFound") != 1 {
-		t.Fatalf("the SDK's retry did not meet InvalidAssociationID.NotFound: calls %+v", h.emu.Calls())
-	}
-	if after := instanceOf(h, id); after.InstanceProfileARN != prior {
-		t.Errorf("profile %s, want the prior %s back", after.InstanceProfileARN, prior)
-	}
-	if !hasNote(res.Notes, "had its profile back when the call was retried") {
-		t.Errorf("notes %q, want one saying it was already done", res.Notes)
-	}
-}
-
 // IMDSv2 required since the containment: the endpoint comes back, the
 // tokens setting made since stays.
 func TestRestoreInstanceMetadataKeepsTokensChangedSince(t *testing.T) {

@@ -167,6 +167,18 @@ func TestLostResponsesAreAlreadyDone(t *testing.T) {
 			t.Errorf("result %+v", res)
 		}
 	})
+	t.Run("ReplaceIamInstanceProfileAssociation on restore", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		params := quarantinedProfile(h)
+		quarantined := instanceOf(h, params["instance_id"].(string))
+		h.emu.LoseResponses("ec2:ReplaceIamInstanceProfileAssociation", 1)
+		res := h.execute("aws.ec2.restore_instance_profile", params)
+		prior, now := quarantined.Tags[actions.TagPriorInstanceProfile], instanceOf(h, quarantined.ID).InstanceProfileARN
+		if prior == "" || now != prior || !hasNote(res.Notes, "had its profile back when the call was retried") || failedWith(h, "InvalidAssociationID.NotFound") != 1 {
+			t.Errorf("profile %s, want the recorded %q back; notes %q", now, prior, res.Notes)
+		}
+	})
 }
 
 // A user's inline policies may total 2,048 characters: when the deny-all
