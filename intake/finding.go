@@ -243,5 +243,5 @@ func triggered(d Delivery) workflows.TriggeredFinding {
 	}
 	return workflows.TriggeredFinding{Key: f.Key, TargetKey: f.TargetKey, Source: f.Source, ID: f.ID, Type: f.Type,
 		Account: f.Account, Region: f.Region, Severity: f.Severity, Resource: f.Resource, Title: f.Title, Count: f.Count,
-		Created: created, Received: received}
+		Created: created, Received: received, ProductARN: f.ProductARN}
 }
