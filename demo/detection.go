@@ -13,6 +13,7 @@ import (
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/intake"
+	"github.com/cordon-ir/cordon/intake/source"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/internal/detections"
 	"github.com/cordon-ir/cordon/runbooks"
@@ -263,9 +264,9 @@ func checkOneRun(runs []string, fleetRunID string, findings int) CheckItem {
 // returns the hosts the fleet trigger would gather: a rehearsal starts
 // nothing from detections.
 func rehearseDetections(ctx context.Context, d *detection, plans []*runbooks.Plan, events []detectionEvent, logger *slog.Logger) ([]string, error) {
-	src := intake.NewSource(actions.NewAWSClientSource(actions.AWSOptions{Base: d.emu.AWSConfig(), Endpoint: d.emu.URL()}))
+	src := source.New(actions.NewAWSClientSource(actions.AWSOptions{Base: d.emu.AWSConfig(), Endpoint: d.emu.URL()}), "intake")
 	r, err := intake.NewReceiver(intake.ReceiverOptions{Plans: func(context.Context) ([]*runbooks.Plan, error) { return plans, nil },
-		Source: src, Accounts: intake.NewAccounts(map[string]string{d.emu.AccountID(): "production"}), OnHandled: d.handled,
+		Source: src, Accounts: source.NewAccounts(map[string]string{d.emu.AccountID(): "production"}), OnHandled: d.handled,
 		Logger: logger})
 	if err != nil {
 		return nil, err

@@ -46,13 +46,17 @@ type Forensics struct {
 	AccountID string
 	RoleARN   string
 	Evidence  evidence.Config
+	// ProductionAccountID is the runbooks' target account's id (the
+	// emulator's): the worker maps the findings of the intake's runs to
+	// the account by it.
+	ProductionAccountID string
 }
 
 // accounts are the worker configuration's aws.accounts for the demo: the
 // runbooks' target account through the worker's own credentials, and the
 // forensic account through its role.
 func (f Forensics) accounts() map[string]worker.AccountConfig {
-	return map[string]worker.AccountConfig{productionAccount: {}, forensicAccount: {RoleARN: f.RoleARN}}
+	return map[string]worker.AccountConfig{productionAccount: {AccountID: f.ProductionAccountID}, forensicAccount: {RoleARN: f.RoleARN}}
 }
 
 // runtimeAccounts are the same accounts as the action runtime takes them.
@@ -68,7 +72,7 @@ func (f Forensics) runtimeAccounts() map[string]actions.Account {
 // account needs for the handover, with the policies `cordon policy`
 // prints for plans.
 func SeedForensics(emu *awsemu.Emulator, plans ...*runbooks.Plan) (Forensics, error) {
-	f := Forensics{AccountID: forensicAccountID,
+	f := Forensics{AccountID: forensicAccountID, ProductionAccountID: emu.AccountID(),
 		Evidence: evidence.Config{Account: forensicAccount, Bucket: evidenceBucket, Prefix: evidencePrefix}}
 	role, err := emu.AddRole(awsemu.RoleSpec{Name: forensicRole, Account: forensicAccountID,
 		TrustedPrincipals: []string{"arn:aws:iam::" + emu.AccountID() + ":root"}})

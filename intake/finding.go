@@ -232,16 +232,21 @@ func targetsOf(fs []workflows.TriggeredFinding) []string {
 	return out
 }
 
-// triggered is a delivery's finding as a triggered run records it; its
-// creation is when the finding was first seen.
+// triggered is a delivery's finding as a triggered run records it.
 func triggered(d Delivery) workflows.TriggeredFinding {
-	f := d.Finding
-	received := d.ReceivedAt.UTC()
+	return Triggered(d.Finding, d.ReceivedAt)
+}
+
+// Triggered is finding f, received at received, as a run started from it
+// records it (and the intake signs it); its creation is when the finding
+// was first seen.
+func Triggered(f triggers.Finding, received time.Time) workflows.TriggeredFinding {
+	received = received.UTC()
 	created := received
 	if t, err := time.Parse(time.RFC3339, f.FirstSeen); err == nil {
 		created = t.UTC()
 	}
 	return workflows.TriggeredFinding{Key: f.Key, TargetKey: f.TargetKey, Source: f.Source, ID: f.ID, Type: f.Type,
 		Account: f.Account, Region: f.Region, Severity: f.Severity, Resource: f.Resource, Title: f.Title, Count: f.Count,
-		Created: created, Received: received}
+		Created: created, Received: received, ProductARN: f.ProductARN}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/intake"
 	"github.com/cordon-ir/cordon/intake/intaketest"
+	"github.com/cordon-ir/cordon/intake/source"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/runbooks"
 )
@@ -31,8 +32,8 @@ func rehearsal(t *testing.T, emu *awsemu.Emulator) *intake.Receiver {
 	plan := intaketest.Compile(t, filepath.Join("..", "examples", "ec2-compromise.yaml"))
 	r, err := intake.NewReceiver(intake.ReceiverOptions{
 		Plans:    func(context.Context) ([]*runbooks.Plan, error) { return []*runbooks.Plan{plan}, nil },
-		Source:   intake.NewSource(actions.NewAWSClientSource(actions.AWSOptions{Base: emu.AWSConfig(), Endpoint: emu.URL()})),
-		Accounts: intake.NewAccounts(map[string]string{emu.AccountID(): "production"}),
+		Source:   source.New(actions.NewAWSClientSource(actions.AWSOptions{Base: emu.AWSConfig(), Endpoint: emu.URL()}), "intake"),
+		Accounts: source.NewAccounts(map[string]string{emu.AccountID(): "production"}),
 		Logger:   slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package intake
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/cordon-ir/cordon/runbooks"
 )
@@ -29,26 +30,24 @@ type permission struct {
 // intakePermissions are every call the intake makes, scoped as the
 // Service Authorization Reference allows: the queue (ReceiveMessage,
 // DeleteMessage through DeleteMessageBatch, GetQueueAttributes at start),
-// GuardDuty's detectors (ListDetectors has no resource type), Security
-// Hub's hub, Health's events (whose ARNs name no account). The loop never
-// changes a message's visibility: sqs:ChangeMessageVisibility is not
-// needed.
+// and the source reads (runbooks.SourceReads, which the worker's role
+// needs too). The loop never changes a message's visibility:
+// sqs:ChangeMessageVisibility is not needed.
 func intakePermissions(o PolicyOptions) []permission {
-	p, a := o.Partition, o.AccountID
 	queue := o.QueueARN
 	if queue == "" {
-		queue = fmt.Sprintf("arn:%s:sqs:*:%s:*", p, a)
+		queue = fmt.Sprintf("arn:%s:sqs:*:%s:*", o.Partition, o.AccountID)
 	}
-	return []permission{
+	out := []permission{
 		{"", "sqs:ReceiveMessage", queue},
 		{"", "sqs:DeleteMessage", queue},
 		{"", "sqs:GetQueueAttributes", queue},
-		{runbooks.SourceGuardDuty, "guardduty:ListDetectors", "*"},
-		{runbooks.SourceGuardDuty, "guardduty:GetFindings", fmt.Sprintf("arn:%s:guardduty:*:%s:detector/*", p, a)},
-		{runbooks.SourceSecurityHub, "securityhub:GetFindings", fmt.Sprintf("arn:%s:securityhub:*:%s:hub/default", p, a)},
-		{runbooks.SourceHealth, "health:DescribeEventDetails", fmt.Sprintf("arn:%s:health:*::event/*", p)},
-		{runbooks.SourceHealth, "health:DescribeAffectedEntities", fmt.Sprintf("arn:%s:health:*::event/*", p)},
 	}
+	rep := strings.NewReplacer("${Partition}", o.Partition, "${Account}", o.AccountID)
+	for _, r := range runbooks.SourceReads() {
+		out = append(out, permission{r.Source, r.Action, rep.Replace(r.Resource)})
+	}
+	return out
 }
 
 // Policy is the least-privilege IAM policy of the intake's role for the
@@ -67,10 +66,8 @@ func Policy(o PolicyOptions, plans ...*runbooks.Plan) runbooks.IAMPolicy {
 		o.AccountID = "*"
 	}
 	sources := map[string]bool{"": true}
-	for _, p := range plans {
-		for _, t := range p.Triggers {
-			sources[t.Source] = true
-		}
+	for _, s := range runbooks.TriggerSources(plans...) {
+		sources[s] = true
 	}
 	doc := runbooks.IAMPolicy{Version: "2012-10-17"}
 	byResource := map[string]int{}

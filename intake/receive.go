@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/intake/source"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/triggers"
 )
@@ -68,10 +69,10 @@ type ReceiverOptions struct {
 	// source, CachedPlans).
 	Plans func(context.Context) ([]*runbooks.Plan, error)
 	// Source fetches each finding again before anything acts on it.
-	Source *Source
+	Source *source.Source
 	// Accounts maps a finding's account to its configured name; a finding
 	// for an account it does not cover is dropped, and alerted.
-	Accounts Accounts
+	Accounts source.Accounts
 	// Launcher takes the verified, decided findings; nil decides only (a
 	// rehearsal: nothing is submitted, Handled says what would be).
 	Launcher Launcher
@@ -207,7 +208,7 @@ func (r *Receiver) verify(ctx context.Context, fs []triggers.Finding, out []Hand
 			}
 			asked[id] = got
 		}
-		g, why := fromSource(f, got)
+		g, why := source.Match(source.ClaimOf(f), got)
 		if why != "" {
 			h.Dropped = why
 			r.o.Counters.Add("dropped_unverified", 1)
@@ -219,24 +220,6 @@ func (r *Receiver) verify(ctx context.Context, fs []triggers.Finding, out []Hand
 		v.index = append(v.index, i)
 	}
 	return v, nil
-}
-
-// fromSource is the source's version of the event's finding f, or why
-// there is none to act on.
-func fromSource(f triggers.Finding, got []triggers.Finding) (triggers.Finding, string) {
-	for _, g := range got {
-		// A Health event that named no entity stands for the event; its
-		// first entity (the source may know more) is then the one acted on.
-		if g.Key != f.Key && (f.Source != runbooks.SourceHealth || f.TargetKey != "") {
-			continue
-		}
-		if g.Drop != "" {
-			return g, "changed since the event was sent: the source now holds " + g.Drop
-		}
-		return g, ""
-	}
-	what := map[string]string{runbooks.SourceGuardDuty: "GuardDuty", runbooks.SourceSecurityHub: "Security Hub", runbooks.SourceHealth: "AWS Health"}[f.Source]
-	return f, fmt.Sprintf("the source does not return this finding (%s in account %s has no %s): forged, or deleted since the event was sent", what, f.Account, f.ID)
 }
 
 // submit hands one decided finding to the Launcher (unless every

@@ -13,11 +13,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/intake/source"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/workflows"
@@ -124,7 +124,7 @@ func NewService(ctx context.Context, o ServiceOptions) (*Service, error) {
 	if o.Tune != nil {
 		o.Tune(&s.opts)
 	}
-	ro := ReceiverOptions{Plans: plans, Source: NewSource(src), Accounts: accounts, Notifier: o.Notifier, Logger: o.Logger,
+	ro := ReceiverOptions{Plans: plans, Source: source.New(src, "intake"), Accounts: accounts, Notifier: o.Notifier, Logger: o.Logger,
 		Counters: s.counters, OnHandled: o.OnHandled}
 	queued := s.opts
 	queued.OutcomeWait = shorter(queued.OutcomeWait, sqsOutcomeWait)
@@ -277,26 +277,23 @@ func checkIntakeKey(r workflows.Roster, member string, signer ssh.Signer) error 
 // intakeAccounts maps the accounts findings may come from to their
 // configured names: aws.accounts, or, without any, the intake's own
 // account (asked of STS), whose runs keep their account input's default.
-func intakeAccounts(ctx context.Context, cfg *worker.Config, base aws.Config) (Accounts, error) {
+func intakeAccounts(ctx context.Context, cfg *worker.Config, base aws.Config) (source.Accounts, error) {
 	ids, err := cfg.AccountIDs()
 	if err != nil {
-		return Accounts{}, err
+		return source.Accounts{}, err
 	}
 	if len(ids) > 0 {
-		return NewAccounts(ids), nil
+		return source.NewAccounts(ids), nil
 	}
 	c := base.Copy()
 	if cfg.AWS.Endpoint != "" {
 		c.BaseEndpoint = aws.String(cfg.AWS.Endpoint)
 	}
-	if c.Region == "" {
-		c.Region = "us-east-1"
-	}
-	who, err := sts.NewFromConfig(c).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	own, err := source.OwnAccount(ctx, c)
 	if err != nil {
-		return Accounts{}, fmt.Errorf("learn the intake's own account (no aws.accounts is configured): sts:GetCallerIdentity: %w", err)
+		return source.Accounts{}, fmt.Errorf("the intake: %w", err)
 	}
-	return NewAccounts(map[string]string{aws.ToString(who.Account): ""}), nil
+	return source.NewAccounts(map[string]string{own: ""}), nil
 }
 
 // CachedPlans compiles the runbook source with load at most every ttl

@@ -367,16 +367,24 @@ func TestBatchGathersAStorm(t *testing.T) {
 	}
 }
 
-// Above max_targets a batch does not launch by itself: it is a proposal
-// that a lead launches with a signed break-glass.
-func TestBatchAboveCeilingNeedsBreakGlass(t *testing.T) {
+// fourJoinsOverThree is a batch of max_targets 3 that the joins join(0)
+// to join(3) reach a second apart.
+func fourJoinsOverThree(join func(i int) intake.Join) (*testsuite.TestWorkflowEnvironment, *fakeWorld, intake.BatchInput) {
 	env, world := newEnv()
 	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", intake.SignalBatchNews, mock.Anything).Return(nil)
 	in := stormInput
 	in.MaxTargets = 3
 	for i := range 4 {
-		env.RegisterDelayedCallback(func() { env.SignalWorkflow(intake.SignalJoin, batchMember(i)) }, time.Duration(i)*time.Second)
+		j := join(i)
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(intake.SignalJoin, j) }, time.Duration(i)*time.Second)
 	}
+	return env, world, in
+}
+
+// Above max_targets a batch does not launch by itself: it is a proposal
+// that a lead launches with a signed break-glass.
+func TestBatchAboveCeilingNeedsBreakGlass(t *testing.T) {
+	env, world, in := fourJoinsOverThree(func(i int) intake.Join { return batchMember(i) })
 	var rejected []string
 	launch := func(bg bool) {
 		v, err := env.QueryWorkflow(intake.QueryBatch)
@@ -411,5 +419,34 @@ func TestBatchAboveCeilingNeedsBreakGlass(t *testing.T) {
 	}
 	if !world.noticed("A lead launches it") {
 		t.Errorf("notices: %+v", world.notices)
+	}
+}
+
+// A batch with more findings than max_targets, though about fewer
+// targets, does not launch by itself either: the worker would refuse a
+// start carrying more findings than the trigger allows.
+func TestBatchWithMoreFindingsThanItsCeiling(t *testing.T) {
+	env, world, in := fourJoinsOverThree(func(i int) intake.Join {
+		j := batchMember(i)
+		j.Item = batchMember(i % 2).Item // two findings about each of two hosts
+		return j
+	})
+	var st intake.BatchState
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(intake.QueryBatch)
+		if err == nil {
+			err = v.Get(&st)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	}, 10*time.Minute)
+	env.ExecuteWorkflow(intake.BatchWorkflow, in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if len(world.starts) != 0 || st.Proposal == nil || !st.Proposal.NeedsBreakGlass ||
+		!strings.Contains(st.Proposal.Reason, "4 findings (about 2 targets), above the trigger's max_targets 3") {
+		t.Errorf("starts %+v, proposal %+v", world.starts, st.Proposal)
 	}
 }

@@ -276,6 +276,9 @@ func rolePolicy(cat spec.Catalog, opts PolicyOptions, forensic bool, plans []*Pl
 	grants := map[string]map[string]grant{}
 	for _, p := range plans {
 		p.collectGrants(cat, rep, forensic, grants)
+		if !forensic {
+			p.collectSourceReads(rep, grants)
+		}
 	}
 
 	type group struct {

@@ -144,3 +144,37 @@ func TestPolicyOptionsRefuseWhatIAMWouldNot(t *testing.T) {
 		t.Errorf("good options refused: %v", err)
 	}
 }
+
+// A runbook with triggers grants the responder role the reads that fetch
+// its triggers' findings again (the worker verifies the intake's starts
+// with them), per source and scoped as SourceReads says; a runbook
+// without triggers, and the forensic side, grant none.
+func TestPolicyGrantsTheTriggerSourcesReads(t *testing.T) {
+	opts := PolicyOptions{AccountID: "123456789012"}
+	plain := stepsOf("t.stop")
+	doc, _ := LeastPrivilegePolicy(policyCatalog(t), opts, plain)
+	for _, r := range SourceReads() {
+		if got := statementFor(t, doc, r.Action); len(got) != 0 {
+			t.Errorf("a runbook without triggers grants %s: %+v", r.Action, got)
+		}
+	}
+	triggered := stepsOf("t.stop")
+	triggered.Triggers = []Trigger{{Name: "gd", Source: SourceGuardDuty}, {Name: "gd2", Source: SourceGuardDuty}, {Name: "abuse", Source: SourceHealth}}
+	doc, unscoped := LeastPrivilegePolicy(policyCatalog(t), opts, triggered)
+	for action, want := range map[string]string{
+		"guardduty:ListDetectors":         "*",
+		"guardduty:GetFindings":           "arn:aws:guardduty:*:123456789012:detector/*",
+		"health:DescribeEventDetails":     "arn:aws:health:*::event/*",
+		"health:DescribeAffectedEntities": "arn:aws:health:*::event/*",
+	} {
+		if got := statementFor(t, doc, action); len(got) != 1 || strings.Join(got[0].Resource, " ") != want {
+			t.Errorf("%s: %+v, want on %s", action, got, want)
+		}
+	}
+	if got := statementFor(t, doc, "securityhub:GetFindings"); len(got) != 0 {
+		t.Errorf("no Security Hub trigger, yet %+v", got)
+	}
+	if !slices.Contains(unscoped, Unscoped{Permission: "guardduty:ListDetectors", Reason: "GuardDuty's ListDetectors has no resource type"}) {
+		t.Errorf("unscoped %v", unscoped)
+	}
+}

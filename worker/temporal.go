@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cordon-ir/cordon/actions"
+	"github.com/cordon-ir/cordon/intake/source"
 	"github.com/cordon-ir/cordon/worker/metrics"
 	"github.com/cordon-ir/cordon/workflows"
 )
@@ -129,6 +130,10 @@ type Registration struct {
 	// lock workflows run on the configuration's task queue.
 	Client client.Client
 	Logger *slog.Logger
+	// AWS reaches the accounts the findings of the intake's starts are
+	// fetched in again (TriggerVerifier); nil: the worker refuses every
+	// start the intake signs, having no way to verify it.
+	AWS source.Configs
 }
 
 // RegisterWith registers what r describes on w.
@@ -153,13 +158,14 @@ func RegisterWith(w worker.Registry, r Registration) {
 		r.SearchAttributes = searchAttributes
 		return r, err
 	}, activity.RegisterOptions{Name: workflows.ActivityLoadRoster})
-	source := cfg.PlanSource()
+	plans := cfg.PlanSource()
 	if rt != nil {
 		// The worker's own AWS access checks, before a run starts, that the
 		// instances its inputs name exist.
-		source.Instances = rt
+		plans.Instances = rt
 	}
-	w.RegisterActivityWithOptions(source.Vouch, activity.RegisterOptions{Name: workflows.ActivityVouchPlan})
+	w.RegisterActivityWithOptions(plans.Vouch, activity.RegisterOptions{Name: workflows.ActivityVouchPlan})
+	w.RegisterActivityWithOptions(NewTriggerVerifier(cfg, r.AWS).Verify, activity.RegisterOptions{Name: workflows.ActivityVerifyTrigger})
 	w.RegisterActivityWithOptions(r.Notifier.NotifyGate, activity.RegisterOptions{Name: workflows.ActivityNotifyGate})
 	locks := TargetLocks{Client: r.Client, TaskQueue: cfg.Temporal.TaskQueue, Logger: logger}
 	w.RegisterActivityWithOptions(locks.Claim, activity.RegisterOptions{Name: workflows.ActivityClaimTargets})
@@ -357,8 +363,12 @@ func Run(ctx context.Context, c client.Client, cfg *Config, opts Options) error 
 	if roster == nil {
 		roster = StaticRoster(cfg.WorkflowRoster())
 	}
-	RegisterWith(w, Registration{Config: cfg, Runtime: rt, Notifier: opts.Notifier, Roster: roster,
-		SearchAttributes: CheckSearchAttributes(ctx, c, cfg.Temporal.Namespace, opts.Logger), Client: c, Logger: opts.Logger})
+	reg := Registration{Config: cfg, Runtime: rt, Notifier: opts.Notifier, Roster: roster,
+		SearchAttributes: CheckSearchAttributes(ctx, c, cfg.Temporal.Namespace, opts.Logger), Client: c, Logger: opts.Logger}
+	if aws, ok := clients.(source.Configs); ok {
+		reg.AWS = aws
+	}
+	RegisterWith(w, reg)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.Temporal.TaskQueue, err)
 	}

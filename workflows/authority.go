@@ -294,6 +294,13 @@ func (r *runner) authenticateStart(ctx workflow.Context, in RunInput, v VouchedP
 	if err := checkTriggerStart(req, in.Meta, v, m); err != nil {
 		return err
 	}
+	if m.IsIntake() && workflow.GetVersion(ctx, triggerVerifiedChange, workflow.DefaultVersion, 1) >= 1 {
+		// Only now that the start is authenticated: an unsigned client
+		// must not make the worker call AWS.
+		if reason := r.verifyTrigger(ctx, plan, in.Meta.Trigger); reason != "" {
+			return errors.New(reason)
+		}
+	}
 	r.nonces[req.Nonce] = true
 	if in.Meta.Requester != "" && in.Meta.Requester != m.ID {
 		r.state.RosterNotes = append(r.state.RosterNotes, fmt.Sprintf("the input named %q as requester; the start was signed by %s, who is recorded", in.Meta.Requester, m.ID))

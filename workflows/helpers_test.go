@@ -126,6 +126,12 @@ type fixture struct {
 	// worker's source.
 	vouch func(context.Context, workflows.VouchRequest) (workflows.VouchedPlan, error)
 	notes []workflows.GateNotice
+	// verify, when set, answers the verification of the intake's starts
+	// at the findings' sources (the worker's TriggerVerifier, tested
+	// against the emulator in internal/e2e); default: verified. verified
+	// are the requests it was asked.
+	verify   func(context.Context, workflows.VerifyTriggerRequest) (workflows.VerifiedTrigger, error)
+	verified []workflows.VerifyTriggerRequest
 	// held are the target locks, target → owner run (as the worker's
 	// TargetLocks keeps them on the server).
 	held map[string]string
@@ -190,6 +196,15 @@ func newFixture(t *testing.T) *fixture {
 		}
 		return src.Vouch(ctx, req)
 	}, activity.RegisterOptions{Name: workflows.ActivityVouchPlan})
+	f.env.RegisterActivityWithOptions(func(ctx context.Context, req workflows.VerifyTriggerRequest) (workflows.VerifiedTrigger, error) {
+		f.mu.Lock()
+		f.verified = append(f.verified, req)
+		f.mu.Unlock()
+		if f.verify != nil {
+			return f.verify(ctx, req)
+		}
+		return workflows.VerifiedTrigger{}, nil
+	}, activity.RegisterOptions{Name: workflows.ActivityVerifyTrigger})
 	f.env.RegisterActivityWithOptions(func(_ context.Context, n workflows.GateNotice) error {
 		f.mu.Lock()
 		defer f.mu.Unlock()

@@ -54,6 +54,9 @@ type runner struct {
 	// startVerified says the start was verified and the run goes on:
 	// finding updates wait for it (they are judged against the trigger).
 	startVerified bool
+	// triggerVerified says the worker fetched the intake's findings from
+	// their sources and found the run's inputs to be theirs.
+	triggerVerified bool
 	// findingUpdateRefusals counts the refused finding updates recorded.
 	findingUpdateRefusals int
 }

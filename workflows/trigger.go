@@ -97,6 +97,30 @@ func checkTriggerStart(req Request, meta RunMeta, v VouchedPlan, m *Member) erro
 	return nil
 }
 
+// triggerVerifiedChange is the GetVersion id of the verification of an
+// intake's start at the findings' sources (ActivityVerifyTrigger).
+const triggerVerifiedChange = "trigger-verified-at-source"
+
+// verifyTrigger asks the worker's side to fetch the findings of the
+// intake's start from their sources and to recompute the run's inputs
+// from them, and returns why the run must not start ("" when it may).
+// The intake's signature proves who sent the start, not that GuardDuty
+// reported what it says: a stolen intake key must not contain anything.
+// A source that keeps failing refuses the start too (the intake may
+// deliver the finding again).
+func (r *runner) verifyTrigger(ctx workflow.Context, plan *runbooks.Plan, t *TriggerStart) string {
+	req := VerifyTriggerRequest{Plan: plan, Trigger: t.Name, Findings: t.Findings, Inputs: r.in.Inputs}
+	var v VerifiedTrigger
+	if err := workflow.ExecuteActivity(bookkeeping(ctx, 2*time.Minute), ActivityVerifyTrigger, req).Get(ctx, &v); err != nil {
+		return "the findings could not be verified at their sources: " + err.Error()
+	}
+	if v.Refusal != "" {
+		return "the findings are not verified at their sources: " + v.Refusal
+	}
+	r.triggerVerified = true
+	return ""
+}
+
 // triggerOf is the plan's trigger the start names, once its findings fit
 // it: at least one, each from the trigger's source, each with a key.
 func triggerOf(t *TriggerStart, p *runbooks.Plan) (*runbooks.Trigger, error) {
@@ -136,6 +160,9 @@ func (r *runner) recordTriggered(ctx workflow.Context) {
 	detail := fmt.Sprintf("started by trigger %s (%s) from %d finding(s)", t.Name, t.Mode, len(t.Findings))
 	if t.Intake != "" {
 		detail += " received by intake " + t.Intake
+	}
+	if r.triggerVerified {
+		detail += ", verified at their sources"
 	}
 	if r.in.Meta.Parent != "" {
 		detail += ", as part of run " + r.in.Meta.Parent

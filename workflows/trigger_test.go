@@ -1,6 +1,9 @@
 package workflows_test
 
 import (
+	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -297,6 +300,76 @@ func TestIntakeStartsOnlyWhatATriggerAllows(t *testing.T) {
 			})
 		}
 	}
+}
+
+// The intake's authenticated start is verified at the findings' sources
+// by the worker's side (ActivityVerifyTrigger, against the emulator in
+// internal/e2e): its refusal, or a source that keeps failing, refuses
+// the start with the reason before anything runs; it is asked with the
+// vouched plan, the trigger, the signed findings and the run's inputs
+// (defaults filled in), and a verified start says so in its record.
+func TestIntakeStartIsVerifiedAtTheSource(t *testing.T) {
+	t.Run("verified", func(t *testing.T) {
+		f, k := intakeFixture(t, []string{workflows.RoleIntake}, nil)
+		f.at(time.Minute, func() {
+			f.send(workflows.UpdateAbort, signed(t, f, k.bob, "bob", "cli", workflows.ActAbort, "b-abort"))
+		})
+		tr := triggerStart(f, "gd-launch", "launch")
+		f.startTriggered(intakeID, workflows.ChannelIntake, k.intake, tr, false, nil)
+		_, _ = f.result()
+		s := f.state()
+		if len(f.verified) != 1 || f.verified[0].Trigger != "gd-launch" || f.verified[0].Plan == nil ||
+			f.verified[0].Plan.Runbook.Name != s.Provenance.Source && f.verified[0].Plan.ContentHash() == "" ||
+			(&workflows.TriggerStart{Findings: f.verified[0].Findings}).FindingsHash() != tr.FindingsHash() ||
+			f.verified[0].Inputs["instance_id"] != "i-0123456789abcdef0" {
+			t.Fatalf("verification asked %+v", f.verified)
+		}
+		if len(s.Refusals) != 0 || !slices.ContainsFunc(s.Timeline, func(e workflows.Event) bool {
+			return e.Kind == workflows.EventTriggered && strings.Contains(e.Detail, "verified at their sources")
+		}) {
+			t.Errorf("refusals %+v, timeline %+v", s.Refusals, s.Timeline)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		f, k := intakeFixture(t, []string{workflows.RoleIntake}, nil)
+		f.verify = func(context.Context, workflows.VerifyTriggerRequest) (workflows.VerifiedTrigger, error) {
+			return workflows.VerifiedTrigger{Refusal: "finding guardduty/x: the source does not return this finding"}, nil
+		}
+		f.startTriggered(intakeID, workflows.ChannelIntake, k.intake, triggerStart(f, "gd-launch", "launch"), false, nil)
+		refusedStart(t, f, "the findings are not verified at their sources: finding guardduty/x: the source does not return")
+	})
+	t.Run("source keeps failing", func(t *testing.T) {
+		f, k := intakeFixture(t, []string{workflows.RoleIntake}, nil)
+		f.verify = func(context.Context, workflows.VerifyTriggerRequest) (workflows.VerifiedTrigger, error) {
+			return workflows.VerifiedTrigger{}, errors.New("GuardDuty GetFindings: throttled")
+		}
+		f.startTriggered(intakeID, workflows.ChannelIntake, k.intake, triggerStart(f, "gd-launch", "launch"), false, nil)
+		refusedStart(t, f, "the findings could not be verified at their sources")
+		if len(f.verified) < 2 {
+			t.Errorf("asked %d time(s): a failing source is retried", len(f.verified))
+		}
+	})
+	// Neither a start that fails authentication nor a person's start
+	// makes the worker call a source.
+	t.Run("not authenticated", func(t *testing.T) {
+		f, k := intakeFixture(t, []string{workflows.RoleIntake}, nil)
+		f.startTriggered(intakeID, workflows.ChannelIntake, k.alice, triggerStart(f, "gd-launch", "launch"), false, nil)
+		refusedStart(t, f, "signature")
+		if len(f.verified) != 0 {
+			t.Errorf("an unauthenticated start was verified at the source: %+v", f.verified)
+		}
+	})
+	t.Run("a person's launch", func(t *testing.T) {
+		f, k := intakeFixture(t, []string{workflows.RoleIntake}, nil)
+		f.at(time.Minute, func() {
+			f.send(workflows.UpdateAbort, signed(t, f, k.bob, "bob", "cli", workflows.ActAbort, "b-abort"))
+		})
+		f.startTriggered("alice", "cli", k.alice, triggerStart(f, "gd-propose", "propose"), false, nil)
+		_, _ = f.result()
+		if len(f.verified) != 0 || len(f.state().Refusals) != 0 {
+			t.Errorf("a responder's launch: verified %+v, refusals %+v", f.verified, f.state().Refusals)
+		}
+	})
 }
 
 // A dry_run trigger is the intake's to start as a rehearsal (positive

@@ -35,6 +35,11 @@ const (
 	// client's plan matched against that source; it checks every step
 	// against the worker's action catalog.
 	ActivityVouchPlan = "cordon.vouch_plan"
+	// ActivityVerifyTrigger fetches the findings of a start the intake
+	// signed from their sources, through the worker's own account roles,
+	// and recomputes the run's inputs from them (VerifyTriggerRequest): the
+	// intake faces the internet, and its word is not a finding.
+	ActivityVerifyTrigger = "cordon.verify_trigger"
 	// ActivityClaimTargets and ActivityReleaseTargets hold one
 	// containment per target (TargetLock).
 	ActivityClaimTargets   = "cordon.claim_targets"
@@ -129,6 +134,32 @@ type TriggeredFinding struct {
 	Count     int       `json:"count,omitempty"`
 	Created   time.Time `json:"created"`
 	Received  time.Time `json:"received"`
+	// ProductARN is a Security Hub finding's ProductArn: with its ID, what
+	// the worker fetches it by again (empty for the other sources).
+	ProductARN string `json:"product_arn,omitempty"`
+}
+
+// VerifyTriggerRequest asks the worker's side whether the findings of a
+// start the intake signed are what their sources hold, and whether the
+// run's inputs are what those findings decide under the plan's trigger.
+type VerifyTriggerRequest struct {
+	// Plan is the vouched plan (the worker's own); Trigger names one of
+	// its triggers.
+	Plan     *runbooks.Plan     `json:"plan"`
+	Trigger  string             `json:"trigger"`
+	Findings []TriggeredFinding `json:"findings"`
+	// Inputs are the run's inputs (its defaults filled in).
+	Inputs map[string]any `json:"inputs"`
+}
+
+// VerifiedTrigger is the answer: Refusal says why the run must not start
+// (empty: the findings and inputs stand). A refusal is an answer, not an
+// error, so it is recorded with its reason; an error (a source that does
+// not answer) is retried.
+type VerifiedTrigger struct {
+	Refusal string `json:"refusal,omitempty"`
+	// Fetched is how many source calls the verification made.
+	Fetched int `json:"fetched,omitempty"`
 }
 
 // FindingUpdate is a later delivery of a finding a run already acts on

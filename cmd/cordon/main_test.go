@@ -236,7 +236,7 @@ func decodePolicy(t *testing.T, out string) runbooks.IAMPolicy {
 		t.Fatalf("bad policy: %+v", doc)
 	}
 	sid := regexp.MustCompile(`^[A-Za-z0-9]+$`)
-	arn := regexp.MustCompile(`^arn:aws:(ec2|iam|autoscaling|elasticloadbalancing|sts|kms):[a-z0-9*-]*:(\d{12}|\*)?:[a-z-]+[/:].+$|^arn:aws:s3:::[a-z0-9.*-]+(/.*)?$`)
+	arn := regexp.MustCompile(`^arn:aws:(ec2|iam|autoscaling|elasticloadbalancing|sts|kms|guardduty|securityhub|health):[a-z0-9*-]*:(\d{12}|\*)?:[a-z-]+[/:].+$|^arn:aws:s3:::[a-z0-9.*-]+(/.*)?$`)
 	seen := map[string]bool{}
 	for _, s := range doc.Statement {
 		if !sid.MatchString(s.Sid) || seen[s.Sid] || s.Effect != "Allow" || len(s.Action) == 0 || len(s.Resource) == 0 {
@@ -270,7 +270,9 @@ func grantsOf(doc runbooks.IAMPolicy) map[string][]runbooks.IAMStatement {
 
 // The policy names exactly the permissions of the actions the runbooks
 // use, nothing from actions they do not use, each on the resources AWS
-// lets it be scoped to: the user a credential-compromise runbook contains.
+// lets it be scoped to: the user a credential-compromise runbook contains;
+// and, as the runbook has triggers, the reads of its triggers' sources
+// the worker verifies an intake's start with (GuardDuty, Health).
 // What stays on "*" is listed on stderr.
 func TestPolicyIsLeastPrivilege(t *testing.T) {
 	out, errOut, code := cordon(t, "policy", "--side", "responder_role", "examples/iam-credential-compromise.yaml")
@@ -281,7 +283,8 @@ func TestPolicyIsLeastPrivilege(t *testing.T) {
 	grants := grantsOf(doc)
 	got := slices.Sorted(maps.Keys(grants))
 	want := []string{
-		"cloudtrail:LookupEvents",
+		"cloudtrail:LookupEvents", "guardduty:GetFindings", "guardduty:ListDetectors",
+		"health:DescribeAffectedEntities", "health:DescribeEventDetails",
 		"iam:AttachUserPolicy", "iam:DeactivateMFADevice", "iam:DeleteLoginProfile", "iam:GetAccessKeyLastUsed", "iam:GetLoginProfile",
 		"iam:GetUserPolicy", "iam:ListAccessKeys", "iam:ListAttachedUserPolicies", "iam:ListMFADevices", "iam:PutUserPolicy",
 		"iam:UpdateAccessKey", "sts:GetAccessKeyInfo",
@@ -301,7 +304,11 @@ func TestPolicyIsLeastPrivilege(t *testing.T) {
 	for _, p := range got {
 		s := grants[p][0]
 		switch {
-		case p == "sts:GetAccessKeyInfo" || p == "cloudtrail:LookupEvents":
+		case p == "guardduty:GetFindings" || strings.HasPrefix(p, "health:"):
+			if r := strings.Join(s.Resource, " "); r != "arn:aws:guardduty:*:*:detector/*" && r != "arn:aws:health:*::event/*" {
+				t.Errorf("%s on %v, want the detectors or the events", p, s.Resource)
+			}
+		case p == "sts:GetAccessKeyInfo" || p == "cloudtrail:LookupEvents" || p == "guardduty:ListDetectors":
 			if strings.Join(s.Resource, " ") != "*" || !strings.Contains(errOut, "  "+p+": ") {
 				t.Errorf("%s: want Resource * and listed as unscoped; resource %v, stderr:\n%s", p, s.Resource, errOut)
 			}

@@ -21,6 +21,7 @@ import (
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/intake"
 	"github.com/cordon-ir/cordon/intake/intaketest"
+	"github.com/cordon-ir/cordon/intake/source"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/triggers"
@@ -56,10 +57,10 @@ func newIOWorldIn(t *testing.T, name string, files map[string]string, more map[s
 		named := "account-" + id
 		ids[id], roles[named] = named, acct
 	}
-	src := intake.NewSource(actions.NewAWSClientSource(actions.AWSOptions{Base: shared.emu.AWSConfig(), Endpoint: shared.emu.URL(), Accounts: roles}))
+	src := source.New(actions.NewAWSClientSource(actions.AWSOptions{Base: shared.emu.AWSConfig(), Endpoint: shared.emu.URL(), Accounts: roles}), "intake")
 	r, err := intake.NewReceiver(intake.ReceiverOptions{
 		Plans:  func(context.Context) ([]*runbooks.Plan, error) { return w.plans, nil },
-		Source: src, Accounts: intake.NewAccounts(ids),
+		Source: src, Accounts: source.NewAccounts(ids),
 		Launcher: w.launcher, Notifier: w.notices, Logger: slog.New(slog.DiscardHandler), OnHandled: w.handled.add,
 	})
 	if err != nil {

@@ -69,12 +69,15 @@ func newIntakeWorld(t *testing.T, name string, files map[string]string, tune ...
 }
 
 // submit decides event and submits it through l (the world's launcher
-// when nil), as the intake's I/O side does.
+// when nil), as the intake's I/O side does once the source returned the
+// finding: the finding is in the emulator's source, where the worker
+// fetches it again before a run the intake launches starts.
 func (w *intakeWorld) submit(t *testing.T, l intake.Launcher, event []byte) []intake.Outcome {
 	t.Helper()
 	if l == nil {
 		l = w.launcher
 	}
+	intaketest.Seed(t, shared.emu, event)
 	out, err := l.Submit(context.Background(), intaketest.Submission(t, w.plans, event, "test"))
 	if err != nil {
 		t.Fatal(err)
@@ -208,6 +211,7 @@ func TestIntakeOneRunPerFinding(t *testing.T) {
 	var raced []intake.Outcome
 	var wg sync.WaitGroup
 	gate := make(chan struct{})
+	intaketest.Seed(t, shared.emu, g.GuardDuty(t))
 	sub := intaketest.Submission(t, w.plans, g.GuardDuty(t), "test")
 	for i := range 6 {
 		wg.Add(1)
@@ -378,9 +382,10 @@ func TestIntakeBreakerAndProposals(t *testing.T) {
 }
 
 // confluenceStorm is the fleet runbook with a launch trigger that
-// gathers the GuardDuty findings of one account and type, over a short
-// window, into its compromised list; account 222222222222's findings go
-// to a trigger whose ceiling is 5 targets. The windows are long enough for
+// gathers the GuardDuty findings of one account (the emulator's, which
+// the worker reaches to verify them) and type, over a short window, into
+// its compromised list; account 222222222222's findings go to a trigger
+// whose ceiling is 5 targets. The windows are long enough for
 // every submission to arrive inside them on a loaded CI machine (with 3s,
 // thirty concurrent submissions once spilled into a second batch there,
 // which is the design: a finding after the window starts the next batch).
@@ -392,7 +397,7 @@ func confluenceStorm(t *testing.T) map[string]string {
 triggers:
   - name: storm
     source: guardduty
-    match: {resource: instance, accounts: ["111111111111"]}
+    match: {resource: instance, accounts: ["123456789012"]}
     inputs: {region: "${{ finding.region }}"}
     mode: launch
     aggregate: {by: [account, region, type], window: 15s, into: compromised, item: "${{ finding.instance_id }}", max_targets: 50}
@@ -414,6 +419,7 @@ func (w *intakeWorld) submitAll(t *testing.T, fs []intaketest.Finding) []intake.
 	var outs []intake.Outcome
 	var wg sync.WaitGroup
 	for _, f := range fs {
+		intaketest.Seed(t, shared.emu, f.GuardDuty(t))
 		sub := intaketest.Submission(t, w.plans, f.GuardDuty(t), "test")
 		wg.Add(1)
 		go func() {
@@ -453,7 +459,7 @@ func storm(t *testing.T, name string, n int, account string) (*intakeWorld, awse
 // of thirty targets, which every finding knows as its run.
 func TestIntakeStormIsOneFleetRun(t *testing.T) {
 	ctx := context.Background()
-	w, fleet, outs := storm(t, "storm", 30, "111111111111")
+	w, fleet, outs := storm(t, "storm", 30, awsemu.DefaultAccountID)
 	const runbook = "confluence-cve-2021-26084"
 	var runID string
 	pollUntil(t, time.Minute, "every finding knowing its run", func() bool {

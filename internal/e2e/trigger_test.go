@@ -2,14 +2,20 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/cordon-ir/cordon/intake"
+	"github.com/cordon-ir/cordon/intake/intaketest"
+	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/report"
 	"github.com/cordon-ir/cordon/runctl"
+	"github.com/cordon-ir/cordon/triggers"
 	"github.com/cordon-ir/cordon/workflows"
 )
 
@@ -51,6 +57,10 @@ func TestTriggeredRunEndToEnd(t *testing.T) {
 			Created: now.Add(-3 * time.Minute), Received: now.Add(-2 * time.Second)}
 	}
 	gd := finding("guardduty", "guardduty/123456789012/"+region+"/f-"+target)
+	// GuardDuty holds the finding: the worker fetches it again before the
+	// run starts.
+	intaketest.Seed(t, shared.emu, intaketest.Finding{ID: gd.ID, Region: region, Instance: target}.GuardDuty(t),
+		func(d map[string]any) { d["type"] = gd.Type })
 	start := func(runID, trigger, mode string, f workflows.TriggeredFinding) string {
 		t.Helper()
 		id, err := runctl.Start(ctx, shared.client, queue, runctl.StartOptions{Runbook: "ec2-compromise",
@@ -143,5 +153,182 @@ func TestTriggeredRunEndToEnd(t *testing.T) {
 		}
 	}
 
-	replay(t, runID, "ec2-compromise-triggered")
+	replay(t, runID, "ec2-compromise-triggered-verified")
+}
+
+// A run the intake starts is verified at its findings' sources by the
+// worker, on the real server against the emulator's GuardDuty: the
+// intake faces the internet, and a thief of its key signs whatever it
+// likes. Each start below is signed with the intake's own key.
+
+// thief is a worker whose runbook source holds ec2-compromise with launch
+// triggers and the Confluence fleet runbook with a storm trigger of at
+// most 3 targets, with the intake in its roster, and the intake's key.
+type thief struct {
+	queue string
+	key   ssh.Signer
+}
+
+func newThief(t *testing.T, name string) thief {
+	t.Helper()
+	queue := "e2e-verify-" + name
+	_, key := ownWorker{queue: queue, intake: intakeID, files: map[string]string{
+		"ec2-compromise.yaml": ec2Triggered(t),
+		"confluence-cve-2021-26084.yaml": withTriggers(t, "confluence-cve-2021-26084", `
+triggers:
+  - name: storm
+    source: guardduty
+    match: {resource: instance}
+    inputs: {region: "${{ finding.region }}"}
+    mode: launch
+    aggregate: {by: [account, region], window: 1m, into: compromised, item: "${{ finding.instance_id }}", max_targets: 3}
+`),
+	}}.start(t)
+	return thief{queue: queue, key: key}
+}
+
+// start signs a start of runbook under trigger with the findings, as the
+// intake does, with signer (the intake's key, unless said otherwise), and
+// returns the run id.
+func (th thief) start(t *testing.T, signer ssh.Signer, runbook, trigger string, inputs map[string]any, fs ...workflows.TriggeredFinding) string {
+	t.Helper()
+	id, err := runctl.Start(context.Background(), shared.client, th.queue, runctl.StartOptions{Runbook: runbook, Inputs: inputs, Signer: signer,
+		Meta:    workflows.RunMeta{RunID: fmt.Sprintf("e2e-verify-%s-%d", runbook, time.Now().UnixNano()), Requester: intakeID, Channel: workflows.ChannelIntake},
+		Trigger: &workflows.TriggerStart{Name: trigger, Mode: "launch", Intake: intakeID, Findings: fs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// held is a high GuardDuty finding about host that GuardDuty holds (seeded
+// in the emulator unless seed is false), as the intake records it.
+func held(t *testing.T, id, host string, seed bool) workflows.TriggeredFinding {
+	t.Helper()
+	event := intaketest.Finding{ID: id, Region: shared.emu.Region(), Instance: host}.GuardDuty(t)
+	if seed {
+		intaketest.Seed(t, shared.emu, event)
+	}
+	fs, err := triggers.ParseEvent(event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return intake.Triggered(fs[0], time.Now())
+}
+
+// sourceCalls counts the calls to the findings' sources since the
+// emulator's call log was reset.
+func sourceCalls() int {
+	n := 0
+	for _, c := range shared.emu.Calls() {
+		if c.Service == awsemu.ServiceGuardDuty || c.Service == awsemu.ServiceSecurityHub || c.Service == awsemu.ServiceHealth {
+			n++
+		}
+	}
+	return n
+}
+
+func hostInputs(host string) map[string]any {
+	return map[string]any{"instance_id": host, "region": shared.emu.Region()}
+}
+
+func TestIntakeStartVerifiedAtTheSource(t *testing.T) {
+	th := newThief(t, "single")
+	host := oneHost(t, "verify")
+
+	// A finding GuardDuty never held.
+	forged := held(t, "forged-"+host, host, false)
+	refusedWith(t, ended(t, th.start(t, th.key, "ec2-compromise", "guardduty-ec2-high", hostInputs(host), forged)),
+		"the source does not return this finding (GuardDuty in account 123456789012 has no forged-"+host+")")
+	untouched(t, host)
+
+	// A real finding, but the run names another instance.
+	real := held(t, "real-"+host, host, true)
+	other := oneHost(t, "verify-other")
+	refusedWith(t, ended(t, th.start(t, th.key, "ec2-compromise", "guardduty-ec2-high", hostInputs(other), real)),
+		fmt.Sprintf("input instance_id is %q; the findings give %q", other, host))
+	untouched(t, other)
+
+	// A real finding whose instance was changed in the signed copy.
+	changed := real
+	changed.TargetKey = strings.Replace(real.TargetKey, host, other, 1)
+	refusedWith(t, ended(t, th.start(t, th.key, "ec2-compromise", "guardduty-ec2-high", hostInputs(other), changed)),
+		"the source holds this finding differently: target")
+	untouched(t, other)
+
+	// Positive control: the real finding and its inputs start the run,
+	// which waits at its gate, recorded as verified.
+	runID := th.start(t, th.key, "ec2-compromise", "guardduty-ec2-high", hostInputs(host), real)
+	waitForGate(t, runID, "isolate")
+	untouched(t, host)
+	s, err := runctl.State(context.Background(), shared.client, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(s.Timeline, func(e workflows.Event) bool {
+		return e.Kind == workflows.EventTriggered && strings.Contains(e.Detail, "verified at their sources")
+	}) {
+		t.Errorf("the verified run's timeline: %+v", s.Timeline)
+	}
+	abortRun(t, runID)
+}
+
+func TestIntakeFleetStartVerifiedAtTheSource(t *testing.T) {
+	th := newThief(t, "fleet")
+	fleet := seedFleet(t, awsemu.FleetSpec{Instances: 5, NamePrefix: "verify-fleet", NetworkInterfaces: 1, Volumes: 1})
+	a, b := fleet.InstanceIDs[0], fleet.InstanceIDs[1]
+	fa, fb := held(t, "fleet-"+a, a, true), held(t, "fleet-"+b, b, true)
+	fleetInputs := func(hosts ...string) map[string]any {
+		list := make([]any, 0, len(hosts))
+		for _, h := range hosts {
+			list = append(list, h)
+		}
+		return map[string]any{"compromised": list, "region": shared.emu.Region()}
+	}
+	const fleetRunbook = "confluence-cve-2021-26084"
+
+	// Real findings, but the run's compromised list names another host,
+	// or none (which would contain every Confluence server).
+	for _, hosts := range [][]string{{a, fleet.InstanceIDs[2]}, {}} {
+		refusedWith(t, ended(t, th.start(t, th.key, fleetRunbook, "storm", fleetInputs(hosts...), fa, fb)), "input compromised is")
+	}
+
+	// More findings than the trigger's max_targets: refused before any
+	// source is asked.
+	var many []workflows.TriggeredFinding
+	for _, h := range fleet.InstanceIDs[:4] {
+		many = append(many, held(t, "many-"+h, h, true))
+	}
+	shared.emu.ResetCalls()
+	refusedWith(t, ended(t, th.start(t, th.key, fleetRunbook, "storm", fleetInputs(fleet.InstanceIDs[:4]...), many...)),
+		"the start carries 4 finding(s); trigger storm starts a run of 1 to 3 by itself")
+	if n := sourceCalls(); n != 0 {
+		t.Errorf("%d source call(s) for a start over the limit", n)
+	}
+
+	// Unsigned, or signed in the intake's name with another key: no source
+	// call either (the verification comes after authentication).
+	refusedWith(t, ended(t, th.start(t, nil, fleetRunbook, "storm", fleetInputs(a, b), fa, fb)), "not signed")
+	refusedWith(t, ended(t, th.start(t, shared.keys["bob"], fleetRunbook, "storm", fleetInputs(a, b), fa, fb)), "signature")
+	if n := sourceCalls(); n != 0 {
+		t.Errorf("%d source call(s) for unauthenticated starts", n)
+	}
+	for _, h := range fleet.InstanceIDs {
+		untouched(t, h)
+	}
+
+	// Positive control: the findings and the list they give (in any
+	// order) start the fleet run, after one source call per finding.
+	runID := th.start(t, th.key, fleetRunbook, "storm", fleetInputs(b, a), fa, fb)
+	pollUntil(t, time.Minute, "the fleet run past its start", func() bool {
+		s, err := runctl.State(context.Background(), shared.client, runID)
+		return err == nil && slices.ContainsFunc(s.Timeline, func(e workflows.Event) bool { return e.Kind == workflows.EventRunStarted })
+	})
+	if s, _ := runctl.State(context.Background(), shared.client, runID); len(s.Refusals) != 0 {
+		t.Fatalf("refusals %+v", s.Refusals)
+	}
+	if n := sourceCalls(); n < 2 {
+		t.Errorf("%d source call(s) to verify two findings", n)
+	}
+	abortRun(t, runID)
 }

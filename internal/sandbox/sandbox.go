@@ -31,6 +31,7 @@ import (
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/evidence"
+	"github.com/cordon-ir/cordon/intake/source"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/worker"
 	"github.com/cordon-ir/cordon/worker/devserver"
@@ -274,6 +275,10 @@ func (s *Sandbox) StartWorker(ctx context.Context, o WorkerOptions) (sdkworker.W
 	// attributes only if the namespace has them (the in-process server
 	// registers them at start, a server of a test's own may not).
 	searchAttrs := worker.CheckSearchAttributes(ctx, s.client, s.temporal.Namespace, s.logger)
+	findings, err := s.findingSources(ctx, o.Config)
+	if err != nil {
+		return nil, fmt.Errorf("start the worker on task queue %s: %w", queue, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -281,12 +286,30 @@ func (s *Sandbox) StartWorker(ctx context.Context, o WorkerOptions) (sdkworker.W
 	}
 	w := sdkworker.New(s.client, queue, sdkworker.Options{})
 	worker.RegisterWith(w, worker.Registration{Config: o.Config, Runtime: o.Runtime, Notifier: o.Notifier, Roster: o.Roster,
-		SearchAttributes: searchAttrs, Client: s.client, Logger: s.logger})
+		SearchAttributes: searchAttrs, Client: s.client, Logger: s.logger, AWS: findings})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start the worker on task queue %s: %w", queue, err)
 	}
 	s.workers = append(s.workers, w)
 	return w, nil
+}
+
+// findingSources is how a worker of cfg reaches the findings' sources
+// to verify the intake's starts, as a production worker does (its
+// aws.accounts roles, its rate limits), every call going to the emulator;
+// nil without one.
+func (s *Sandbox) findingSources(ctx context.Context, cfg *worker.Config) (source.Configs, error) {
+	if s.emu == nil {
+		return nil, nil
+	}
+	c := *cfg
+	c.AWS.Endpoint = s.emu.URL()
+	base := s.emu.AWSConfig()
+	src, err := worker.NewAWSClientSource(ctx, &c, &base, nil)
+	if err != nil {
+		return nil, fmt.Errorf("the AWS access that verifies findings: %w", err)
+	}
+	return src, nil
 }
 
 // Close stops the workers (last started first), closes the client, the

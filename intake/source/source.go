@@ -1,4 +1,14 @@
-package intake
+// Package source fetches a finding again from the service that reported
+// it (GuardDuty, Security Hub, AWS Health), in the finding's account, and
+// says whether what the source holds is the finding a caller was given.
+// Both sides of a detection use it: the intake before any trigger
+// decides on an event (whose body anyone who can post to it may have
+// written), and the worker before a run the intake signed starts (whose
+// findings are the word of a service that faces the internet). One
+// comparison (Match) serves both, so the two can never disagree on what
+// "the same finding" means. See docs/triggers.md, "Verified at the
+// source" and "A run started from detections".
+package source
 
 import (
 	"context"
@@ -13,6 +23,7 @@ import (
 	healthtypes "github.com/aws/aws-sdk-go-v2/service/health/types"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	shtypes "github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/runbooks"
@@ -20,27 +31,33 @@ import (
 )
 
 // Source fetches a finding again from the service that reported it, in
-// the finding's account, before the intake acts on it: an event's body
-// may be forged (anyone who can post to the HTTPS endpoint with its
-// secret, or send to the queue) or stale (archived since), the source's
-// answer is not. The calls go through the worker configuration's account
-// roles, endpoint and rate limits (actions.AWSClientSource).
+// the finding's account: an event's body may be forged (anyone who can
+// post to the HTTPS endpoint with its secret, or send to the queue) or
+// stale (archived since), and a start the intake signed may carry what a
+// thief of its key wrote; the source's answer is neither. The calls go
+// through the worker configuration's account roles, endpoint and rate
+// limits (actions.AWSClientSource).
 type Source struct {
-	aws *actions.AWSClientSource
+	aws Configs
+	run actions.RunRef
 	// detectors caches each account and region's GuardDuty detector:
 	// GuardDuty has one per region, and it rarely changes.
 	mu        sync.Mutex
 	detectors map[string]string
 }
 
-// NewSource fetches findings through aws.
-func NewSource(aws *actions.AWSClientSource) *Source {
-	return &Source{aws: aws, detectors: map[string]string{}}
+// Configs gives the AWS configuration of an account and region, as the
+// actions reach it (actions.AWSClientSource is one).
+type Configs interface {
+	Config(ctx context.Context, target actions.Target, run actions.RunRef) (aws.Config, error)
 }
 
-// sourceRun is the run reference of the intake's calls: its role session
-// is "cordon-intake", so CloudTrail tells them from the runs'.
-var sourceRun = actions.RunRef{RunID: "intake"}
+// New fetches findings through aws, in role sessions named after session
+// ("intake" makes the intake's "cordon-intake", "verify" the worker's
+// "cordon-verify"), so CloudTrail tells them from the runs' calls.
+func New(aws Configs, session string) *Source {
+	return &Source{aws: aws, run: actions.RunRef{RunID: session}, detectors: map[string]string{}}
+}
 
 // Fetch returns what the source holds of the finding f, named account in
 // the worker configuration: one finding for GuardDuty and Security Hub,
@@ -61,7 +78,7 @@ func (s *Source) Fetch(ctx context.Context, account string, f triggers.Finding) 
 }
 
 func (s *Source) config(ctx context.Context, account, region string) (aws.Config, error) {
-	cfg, err := s.aws.Config(ctx, actions.Target{Account: account, Region: region}, sourceRun)
+	cfg, err := s.aws.Config(ctx, actions.Target{Account: account, Region: region}, s.run)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("reach account %s in %s: %w", orDefault(account), region, err)
 	}
@@ -217,7 +234,7 @@ func fetched[T any](found []T, parse func([]byte) (triggers.Finding, error)) ([]
 
 func orDefault(account string) string {
 	if account == "" {
-		return "(the intake's own)"
+		return "(the configuration's own)"
 	}
 	return account
 }
@@ -232,6 +249,19 @@ type Accounts struct {
 // a configuration without aws.accounts).
 func NewAccounts(ids map[string]string) Accounts {
 	return Accounts{names: ids}
+}
+
+// OwnAccount is the account cfg's credentials are in (sts:GetCallerIdentity):
+// the one account a configuration without aws.accounts covers.
+func OwnAccount(ctx context.Context, cfg aws.Config) (string, error) {
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", fmt.Errorf("learn the own account (no aws.accounts is configured): sts:GetCallerIdentity: %w", err)
+	}
+	return aws.ToString(who.Account), nil
 }
 
 // Name is the configured name of account id, and whether any entry
