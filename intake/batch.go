@@ -185,9 +185,10 @@ func (b *batchRun) spec(mode string) RunSpec {
 // decide launches the batch's run, or proposes it, and tells the
 // members.
 func (b *batchRun) decide(ctx workflow.Context, joins workflow.ReceiveChannel) error {
-	// The worker refuses a start carrying more findings than max_targets
-	// (it fetches each from its source): batches decided since count their
-	// findings as well as their targets, so such a batch goes to a lead.
+	// The worker refuses a start carrying more findings than
+	// runbooks.MaxBatchFindings (it fetches each from its source): batches
+	// decided since count their findings as well as their targets, so such
+	// a batch goes to a lead.
 	b.countFindings = workflow.GetVersion(ctx, "batch-ceiling-counts-findings", workflow.DefaultVersion, 1) >= 1
 	spec := b.spec(b.in.Mode)
 	reason := "the trigger's mode is propose"
@@ -212,8 +213,8 @@ func (b *batchRun) decide(ctx workflow.Context, joins workflow.ReceiveChannel) e
 // ceiling says why a batch above max_targets waits for a lead.
 func (b *batchRun) ceiling() string {
 	if len(b.state.Targets) <= b.in.MaxTargets {
-		return fmt.Sprintf("%d findings (about %d targets), above the trigger's max_targets %d: a lead launches it with break-glass",
-			len(b.joins), len(b.state.Targets), b.in.MaxTargets)
+		return fmt.Sprintf("%d findings (about %d targets), above the %d a batch of max_targets %d launches with: a lead launches it with break-glass",
+			len(b.joins), len(b.state.Targets), runbooks.MaxBatchFindings(b.in.MaxTargets), b.in.MaxTargets)
 	}
 	return fmt.Sprintf("%d targets, above the trigger's max_targets %d: a lead launches it with break-glass", len(b.state.Targets), b.in.MaxTargets)
 }
@@ -272,7 +273,7 @@ func (b *batchRun) propose(ctx workflow.Context, joins workflow.ReceiveChannel, 
 // overCeiling says the batch has more targets than it may launch by
 // itself.
 func (b *batchRun) overCeiling() bool {
-	return b.in.MaxTargets > 0 && (len(b.state.Targets) > b.in.MaxTargets || b.countFindings && len(b.joins) > b.in.MaxTargets)
+	return b.in.MaxTargets > 0 && (len(b.state.Targets) > b.in.MaxTargets || b.countFindings && len(b.joins) > runbooks.MaxBatchFindings(b.in.MaxTargets))
 }
 
 // refresh makes the proposal show the batch as it stands now (under the

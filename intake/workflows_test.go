@@ -367,14 +367,14 @@ func TestBatchGathersAStorm(t *testing.T) {
 	}
 }
 
-// fourJoinsOverThree is a batch of max_targets 3 that the joins join(0)
-// to join(3) reach a second apart.
-func fourJoinsOverThree(join func(i int) intake.Join) (*testsuite.TestWorkflowEnvironment, *fakeWorld, intake.BatchInput) {
+// joinsOverThree is a batch of max_targets 3 that the joins join(0) to
+// join(n-1) reach a second apart.
+func joinsOverThree(n int, join func(i int) intake.Join) (*testsuite.TestWorkflowEnvironment, *fakeWorld, intake.BatchInput) {
 	env, world := newEnv()
 	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", intake.SignalBatchNews, mock.Anything).Return(nil)
 	in := stormInput
 	in.MaxTargets = 3
-	for i := range 4 {
+	for i := range n {
 		j := join(i)
 		env.RegisterDelayedCallback(func() { env.SignalWorkflow(intake.SignalJoin, j) }, time.Duration(i)*time.Second)
 	}
@@ -384,7 +384,7 @@ func fourJoinsOverThree(join func(i int) intake.Join) (*testsuite.TestWorkflowEn
 // Above max_targets a batch does not launch by itself: it is a proposal
 // that a lead launches with a signed break-glass.
 func TestBatchAboveCeilingNeedsBreakGlass(t *testing.T) {
-	env, world, in := fourJoinsOverThree(func(i int) intake.Join { return batchMember(i) })
+	env, world, in := joinsOverThree(4, func(i int) intake.Join { return batchMember(i) })
 	var rejected []string
 	launch := func(bg bool) {
 		v, err := env.QueryWorkflow(intake.QueryBatch)
@@ -422,13 +422,14 @@ func TestBatchAboveCeilingNeedsBreakGlass(t *testing.T) {
 	}
 }
 
-// A batch with more findings than max_targets, though about fewer
-// targets, does not launch by itself either: the worker would refuse a
-// start carrying more findings than the trigger allows.
+// A batch with more findings than runbooks.MaxBatchFindings allows, though
+// about fewer targets than max_targets, does not launch by itself either:
+// the worker would refuse a start carrying that many findings.
 func TestBatchWithMoreFindingsThanItsCeiling(t *testing.T) {
-	env, world, in := fourJoinsOverThree(func(i int) intake.Join {
+	over := runbooks.MaxBatchFindings(3) + 1
+	env, world, in := joinsOverThree(over, func(i int) intake.Join {
 		j := batchMember(i)
-		j.Item = batchMember(i % 2).Item // two findings about each of two hosts
+		j.Item = batchMember(i % 2).Item // several findings about each of two hosts
 		return j
 	})
 	var st intake.BatchState
@@ -446,7 +447,7 @@ func TestBatchWithMoreFindingsThanItsCeiling(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(world.starts) != 0 || st.Proposal == nil || !st.Proposal.NeedsBreakGlass ||
-		!strings.Contains(st.Proposal.Reason, "4 findings (about 2 targets), above the trigger's max_targets 3") {
+		!strings.Contains(st.Proposal.Reason, fmt.Sprintf("%d findings (about 2 targets), above the %d a batch of max_targets 3 launches with", over, over-1)) {
 		t.Errorf("starts %+v, proposal %+v", world.starts, st.Proposal)
 	}
 }

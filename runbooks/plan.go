@@ -79,7 +79,19 @@ const (
 	DefaultAggregateWindow    = 2 * time.Minute
 	MaxAggregateWindow        = time.Hour
 	DefaultMaxTargets         = 50
+	// FindingsPerTarget is how many findings per target a batch's run may
+	// carry: a host is often the subject of several (a C&C finding, a
+	// mining one, a brute force), but the worker fetches each from its
+	// source before the run starts, so the start's findings are bounded.
+	FindingsPerTarget = 5
 )
+
+// MaxBatchFindings is the most findings a batch of at most maxTargets
+// targets launches with by itself; a batch with more waits for a lead,
+// and the worker refuses an intake's start that carries more.
+func MaxBatchFindings(maxTargets int) int {
+	return max(maxTargets, 1) * FindingsPerTarget
+}
 
 // TriggerMatch is what a finding must be for a trigger to fire. Every
 // part given must hold.

@@ -16,14 +16,14 @@ import (
 // and inputs), and refuses a start whose inputs say otherwise.
 
 // MaxFindings is the most findings a run that trigger t starts by itself
-// may carry: one for a trigger that starts a run per finding; an
-// aggregate's max_targets (above it, the intake proposes the batch to a
-// lead and launches nothing).
+// may carry: one for a trigger that starts a run per finding; for an
+// aggregate, runbooks.MaxBatchFindings of its max_targets (above it, the
+// intake proposes the batch to a lead and launches nothing).
 func MaxFindings(t *runbooks.Trigger) int {
 	if t.Aggregate == nil {
 		return 1
 	}
-	return max(t.Aggregate.MaxTargets, 1)
+	return runbooks.MaxBatchFindings(t.Aggregate.MaxTargets)
 }
 
 // RunInputs are the inputs findings decide for a run that trigger t of

@@ -53,9 +53,14 @@ func TestRunInputs(t *testing.T) {
 	if _, err := triggers.RunInputs(fleet, storm, []triggers.Finding{a, elsewhere}, triggers.Options{}); err == nil || !strings.Contains(err.Error(), "different inputs") {
 		t.Errorf("findings that never share a run: %v", err)
 	}
-	four := []triggers.Finding{a, b, again, again}
-	if _, err := triggers.RunInputs(fleet, storm, four, triggers.Options{}); err == nil || triggers.MaxFindings(storm) != 3 {
-		t.Errorf("more findings than max_targets (%d): %v", triggers.MaxFindings(storm), err)
+	// Several findings about one host are common; a bound holds all the
+	// same (max_targets 3, so 15 findings).
+	var over []triggers.Finding
+	for range triggers.MaxFindings(storm) + 1 {
+		over = append(over, again)
+	}
+	if _, err := triggers.RunInputs(fleet, storm, over, triggers.Options{}); err == nil || triggers.MaxFindings(storm) != 15 {
+		t.Errorf("more findings than the batch's bound (%d): %v", triggers.MaxFindings(storm), err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/cordon-ir/cordon/intake/intaketest"
 	"github.com/cordon-ir/cordon/internal/awsemu"
 	"github.com/cordon-ir/cordon/report"
+	"github.com/cordon-ir/cordon/runbooks"
 	"github.com/cordon-ir/cordon/runctl"
 	"github.com/cordon-ir/cordon/triggers"
 	"github.com/cordon-ir/cordon/workflows"
@@ -293,15 +294,16 @@ func TestIntakeFleetStartVerifiedAtTheSource(t *testing.T) {
 		refusedWith(t, ended(t, th.start(t, th.key, fleetRunbook, "storm", fleetInputs(hosts...), fa, fb)), "input compromised is")
 	}
 
-	// More findings than the trigger's max_targets: refused before any
-	// source is asked.
+	// More findings than the trigger's bound (max_targets 3: 15 findings):
+	// refused before any source is asked.
 	var many []workflows.TriggeredFinding
-	for _, h := range fleet.InstanceIDs[:4] {
-		many = append(many, held(t, "many-"+h, h, true))
+	for i := range runbooks.MaxBatchFindings(3) + 1 {
+		h := fleet.InstanceIDs[i%4]
+		many = append(many, held(t, fmt.Sprintf("many-%d-%s", i, h), h, false))
 	}
 	shared.emu.ResetCalls()
 	refusedWith(t, ended(t, th.start(t, th.key, fleetRunbook, "storm", fleetInputs(fleet.InstanceIDs[:4]...), many...)),
-		"the start carries 4 finding(s); trigger storm starts a run of 1 to 3 by itself")
+		"the start carries 16 finding(s); trigger storm starts a run of 1 to 15 by itself")
 	if n := sourceCalls(); n != 0 {
 		t.Errorf("%d source call(s) for a start over the limit", n)
 	}
