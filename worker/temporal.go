@@ -160,11 +160,13 @@ func RegisterWith(w worker.Registry, r Registration) {
 	}, activity.RegisterOptions{Name: workflows.ActivityLoadRoster})
 	plans := cfg.PlanSource()
 	if rt != nil {
-		// The worker's own AWS access checks, before a run starts, that the
-		// instances its inputs name exist.
+		// The worker's own AWS access checks, once a run's start is
+		// authenticated and before anything runs, that the instances its
+		// inputs name exist.
 		plans.Instances = rt
 	}
 	w.RegisterActivityWithOptions(plans.Vouch, activity.RegisterOptions{Name: workflows.ActivityVouchPlan})
+	w.RegisterActivityWithOptions(plans.CheckInstances, activity.RegisterOptions{Name: workflows.ActivityCheckInstances})
 	w.RegisterActivityWithOptions(NewTriggerVerifier(cfg, r.AWS).Verify, activity.RegisterOptions{Name: workflows.ActivityVerifyTrigger})
 	w.RegisterActivityWithOptions(r.Notifier.NotifyGate, activity.RegisterOptions{Name: workflows.ActivityNotifyGate})
 	locks := TargetLocks{Client: r.Client, TaskQueue: cfg.Temporal.TaskQueue, Logger: logger}

@@ -24,8 +24,8 @@ import (
 // PlanSource is the worker's side of runbook provenance: the runbooks it
 // vouches for (a directory, typically a reviewed git checkout), compiled by
 // the worker itself, and the catalog every plan is checked against. It
-// implements the ActivityVouchPlan activity; the workflow never runs a plan
-// this has not seen.
+// implements the ActivityVouchPlan activity (the workflow never runs a plan
+// this has not seen) and ActivityCheckInstances.
 type PlanSource struct {
 	// Dir holds the reviewed runbooks (*.yaml, *.yml). Empty: no plan is
 	// vouched for, and every production run needs a lead's approval of its
@@ -40,8 +40,9 @@ type PlanSource struct {
 	// without a gate when it carries a justification (policy).
 	AllowJustifiedNoGate bool
 	// Instances, when set, checks before a run starts that the EC2
-	// instances its inputs name exist (the worker's actions runtime);
-	// nil skips the check.
+	// instances its inputs name exist (the worker's actions runtime), in
+	// CheckInstances once the start is authenticated (in Vouch for runs
+	// recorded before that); nil skips the check.
 	Instances InstanceChecker
 }
 
@@ -96,18 +97,30 @@ func (s *PlanSource) Vouch(ctx context.Context, req workflows.VouchRequest) (wor
 	if problems := CheckPlanGates(out.Plan, s.Catalog, trusted && s.AllowJustifiedNoGate); len(problems) > 0 {
 		return refuseRun("the plan breaks the worker's catalog: " + strings.Join(problems, "; ")), nil
 	}
+	inputs := req.Inputs
 	if req.InputArgs != nil {
-		inputs, err := out.Plan.ResolveInputs(req.InputArgs)
-		if err != nil {
-			return refuseRun("the inputs do not fit runbook " + name + ": " + strings.ReplaceAll(err.Error(), "\n", "; ")), nil
-		}
+		inputs, err = out.Plan.ResolveInputs(req.InputArgs)
 		out.Inputs = inputs
-		return s.checkInstances(ctx, out, inputs), nil
+	} else {
+		err = out.Plan.CheckValues(req.Inputs)
 	}
-	if err := out.Plan.CheckValues(req.Inputs); err != nil {
+	if err != nil {
 		return refuseRun("the inputs do not fit runbook " + name + ": " + strings.ReplaceAll(err.Error(), "\n", "; ")), nil
 	}
-	return s.checkInstances(ctx, out, req.Inputs), nil
+	if req.DeferInstanceCheck {
+		return out, nil // the run asks CheckInstances once the start is authenticated
+	}
+	if reason := s.missingInstances(ctx, out.Plan, inputs); reason != "" {
+		return refuseRun(reason), nil
+	}
+	return out, nil
+}
+
+// CheckInstances answers the workflow once a start is authenticated
+// (ActivityCheckInstances): the check the vouch made before, and the
+// same refusal.
+func (s *PlanSource) CheckInstances(ctx context.Context, req workflows.CheckInstancesRequest) (workflows.CheckedInstances, error) {
+	return workflows.CheckedInstances{Refusal: s.missingInstances(ctx, req.Plan, req.Inputs)}, nil
 }
 
 // instanceIDPattern is what an EC2 instance id looks like.
@@ -124,8 +137,9 @@ type instanceCheck struct {
 	input  map[string]string // id → input name
 }
 
-// checkInstances refuses the run when an input names an EC2 instance that
-// does not exist, before anything runs: one line, instead of a run that
+// missingInstances says why the run must not start when an input names
+// an EC2 instance that does not exist ("" when it may), before anything
+// runs: one line, instead of a run that
 // fails at its first step with a long chain. The instance ids are the
 // values of inputs that feed, as they are, the instance_id or
 // instance_ids parameter of an aws.ec2.* step, in that step's target
@@ -133,11 +147,11 @@ type instanceCheck struct {
 // steps themselves need (ec2:DescribeInstances), so rehearsals (dry runs)
 // are checked too. When the check cannot tell (no AWS access, a target
 // that depends on an earlier step) the run goes on and its steps say.
-func (s *PlanSource) checkInstances(ctx context.Context, out workflows.VouchedPlan, inputs map[string]any) workflows.VouchedPlan {
-	if s.Instances == nil || out.Plan == nil || !activity.IsActivity(ctx) {
-		return out
+func (s *PlanSource) missingInstances(ctx context.Context, plan *runbooks.Plan, inputs map[string]any) string {
+	if s.Instances == nil || plan == nil || !activity.IsActivity(ctx) {
+		return ""
 	}
-	checks := s.instanceChecks(out.Plan, inputs)
+	checks := s.instanceChecks(plan, inputs)
 	run := wire.RunRef{RunID: activity.GetInfo(ctx).WorkflowExecution.ID, StepID: "check-instances"}
 	for _, c := range checks {
 		missing, region, err := s.Instances.MissingInstances(ctx, c.target, run, c.ids)
@@ -160,10 +174,10 @@ func (s *PlanSource) checkInstances(ctx context.Context, out workflows.VouchedPl
 		if len(missing) > 1 {
 			what, verb, check = "instances "+strings.Join(missing, ", "), "do", "the ids"
 		}
-		return refuseRun(fmt.Sprintf("%s %s not exist in account %s region %s: check %s (cordon run %s --input %s=…)",
-			what, verb, account, region, check, out.Plan.Runbook.Name, in))
+		return fmt.Sprintf("%s %s not exist in account %s region %s: check %s (cordon run %s --input %s=…)",
+			what, verb, account, region, check, plan.Runbook.Name, in)
 	}
-	return out
+	return ""
 }
 
 // instanceChecks finds, per target, the instance ids the run's inputs

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cordon-ir/cordon/runbooks"
@@ -140,6 +141,10 @@ func (r *runner) startV1(ctx workflow.Context, in RunInput) error {
 		if claimed.Parent != "" || len(claimed.Lineage) > 0 || len(claimed.Inherited) > 0 {
 			return fail(fmt.Sprintf("the input claims run %q as parent, but Temporal records no parent for this run", claimed.Parent))
 		}
+		// Asked once, before the vouch, which it changes: runs recorded
+		// before checked the instances inside the vouch, before the start
+		// was authenticated.
+		r.instancesVersion = workflow.GetVersion(ctx, instancesCheckedChange, workflow.DefaultVersion, 1)
 		vouched, err := r.vouch(ctx, in)
 		if err != nil {
 			return err
@@ -165,6 +170,13 @@ func (r *runner) startV1(ctx workflow.Context, in RunInput) error {
 			return fail(err.Error())
 		}
 		r.state.Provenance.Requester, r.state.Provenance.Authenticated = r.in.Meta.Requester, r.in.Meta.Authenticated
+		reason, err := r.checkInstances(ctx, in, vouched)
+		if err != nil {
+			return err
+		}
+		if reason != "" {
+			return fail(reason)
+		}
 		for _, bg := range in.BreakGlass {
 			if err := r.checkBreakGlass(ctx, bg, true); err != nil {
 				r.refuse(ctx, bg, err.Error())
@@ -230,7 +242,8 @@ func withDefaults(p *runbooks.Plan, inputs map[string]any) (map[string]any, bool
 // vouch asks the worker's side for the plan to run.
 func (r *runner) vouch(ctx workflow.Context, in RunInput) (VouchedPlan, error) {
 	actx := bookkeeping(ctx, time.Minute)
-	req := VouchRequest{Runbook: in.Runbook, Plan: in.Plan, Inputs: in.Inputs, InputArgs: in.InputArgs}
+	req := VouchRequest{Runbook: in.Runbook, Plan: in.Plan, Inputs: in.Inputs, InputArgs: in.InputArgs,
+		DeferInstanceCheck: r.instancesVersion >= 1}
 	if in.Start != nil {
 		req.PlanHash = in.Start.PlanHash
 	}
@@ -248,6 +261,35 @@ func (r *runner) vouch(ctx workflow.Context, in RunInput) (VouchedPlan, error) {
 		v.Refusal = fmt.Sprintf("plan version %d is not supported by this worker (it runs version %d): upgrade the worker or recompile with a matching cordon", v.Plan.PlanVersion, runbooks.PlanVersion)
 	}
 	return v, nil
+}
+
+// instancesCheckedChange is the GetVersion id of the instance check made
+// once the start is authenticated (ActivityCheckInstances), not inside
+// the vouch.
+const instancesCheckedChange = "instances-checked-after-auth"
+
+// checkInstances asks the worker's side, once the start is authenticated,
+// whether the EC2 instances the inputs name exist, and returns why the run
+// must not start ("" when it may). It judges the inputs the vouch judged
+// when it made this check (before the plan's defaults are filled in). As
+// when the worker cannot tell, a check that fails goes on: the steps say.
+func (r *runner) checkInstances(ctx workflow.Context, in RunInput, v VouchedPlan) (string, error) {
+	if r.instancesVersion < 1 {
+		return "", nil // checked in the vouch
+	}
+	req := CheckInstancesRequest{Plan: v.Plan, Inputs: in.Inputs}
+	if in.InputArgs != nil {
+		req.Inputs = v.Inputs
+	}
+	var c CheckedInstances
+	if err := workflow.ExecuteActivity(bookkeeping(ctx, time.Minute), ActivityCheckInstances, req).Get(ctx, &c); err != nil {
+		if temporal.IsCanceledError(err) {
+			return "", fmt.Errorf("check the run's instances: %w", err)
+		}
+		workflow.GetLogger(ctx).Warn("could not check that the run's instances exist; the run goes on", "run", r.in.Meta.RunID, "error", err)
+		return "", nil
+	}
+	return c.Refusal, nil
 }
 
 // authenticateStart verifies the signed start against the roster and the

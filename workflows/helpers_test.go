@@ -196,6 +196,8 @@ func newFixture(t *testing.T) *fixture {
 		}
 		return src.Vouch(ctx, req)
 	}, activity.RegisterOptions{Name: workflows.ActivityVouchPlan})
+	f.env.RegisterActivityWithOptions((&worker.PlanSource{Catalog: actions.Catalog()}).CheckInstances,
+		activity.RegisterOptions{Name: workflows.ActivityCheckInstances})
 	f.env.RegisterActivityWithOptions(func(ctx context.Context, req workflows.VerifyTriggerRequest) (workflows.VerifiedTrigger, error) {
 		f.mu.Lock()
 		f.verified = append(f.verified, req)

@@ -57,6 +57,9 @@ type runner struct {
 	// triggerVerified says the worker fetched the intake's findings from
 	// their sources and found the run's inputs to be theirs.
 	triggerVerified bool
+	// instancesVersion is the GetVersion of the instance check made once
+	// the start is authenticated (0: the vouch made it, before).
+	instancesVersion workflow.Version
 	// findingUpdateRefusals counts the refused finding updates recorded.
 	findingUpdateRefusals int
 }

@@ -40,6 +40,12 @@ const (
 	// and recomputes the run's inputs from them (VerifyTriggerRequest): the
 	// intake faces the internet, and its word is not a finding.
 	ActivityVerifyTrigger = "cordon.verify_trigger"
+	// ActivityCheckInstances refuses a start whose inputs name EC2
+	// instances that do not exist (CheckInstancesRequest). It runs once
+	// the start is authenticated: an AWS call made for an unsigned start
+	// would let anyone who reaches the namespace spend the worker's EC2
+	// budget and learn which instance ids exist.
+	ActivityCheckInstances = "cordon.check_instances"
 	// ActivityClaimTargets and ActivityReleaseTargets hold one
 	// containment per target (TargetLock).
 	ActivityClaimTargets   = "cordon.claim_targets"
@@ -711,6 +717,25 @@ type VouchRequest struct {
 	Inputs   map[string]any `json:"inputs,omitempty"`
 	// InputArgs, when set, are resolved against the plan (text inputs).
 	InputArgs map[string]string `json:"input_args,omitempty"`
+	// DeferInstanceCheck says the run checks its instances itself once
+	// the start is authenticated (ActivityCheckInstances): the vouch,
+	// which runs before, calls no AWS. Unset by runs recorded before.
+	DeferInstanceCheck bool `json:"defer_instance_check,omitempty"`
+}
+
+// CheckInstancesRequest asks the worker's side whether the EC2 instances
+// the run's inputs name exist: Plan is the vouched plan, Inputs the
+// inputs the vouch judged (resolved from text ones, defaults not filled).
+type CheckInstancesRequest struct {
+	Plan   *runbooks.Plan `json:"plan"`
+	Inputs map[string]any `json:"inputs,omitempty"`
+}
+
+// CheckedInstances is the answer: Refusal, when set, is why the run must
+// not start (an instance that does not exist), in the words the vouch
+// used before the check moved after authentication.
+type CheckedInstances struct {
+	Refusal string `json:"refusal,omitempty"`
 }
 
 // VouchedPlan is the worker's answer: the plan to run and why, or why not.
