@@ -80,13 +80,28 @@ func RunInputs(p *runbooks.Plan, t *runbooks.Trigger, fs []Finding, o Options) (
 	return out, nil
 }
 
-// CheckInputs says how the inputs a run was given differ from want, what
-// its findings decide (RunInputs): every input the trigger sets must hold
-// the value the findings give, and an aggregate's list the findings'
-// items (each once, in any order). Inputs the trigger does not set
-// (defaults, deployment settings) are not the findings' business.
-func CheckInputs(t *runbooks.Trigger, want, given map[string]any) error {
+// CheckInputs says how the inputs a run of plan p was given differ from
+// want, what its findings decide (RunInputs): every input the trigger
+// sets must hold the value the findings give, and an aggregate's list the
+// findings' items (each once, in any order). An input the trigger does not
+// set may only hold the plan's default: the intake passes on what the
+// trigger decides and nothing else, so whoever holds its key must not
+// choose the rest (a final action, forensics off).
+func CheckInputs(p *runbooks.Plan, t *runbooks.Trigger, want, given map[string]any) error {
 	var diffs []string
+	for _, name := range slices.Sorted(maps.Keys(given)) {
+		if _, decided := want[name]; decided {
+			continue
+		}
+		var def any
+		if i := slices.IndexFunc(p.Inputs, func(d runbooks.Input) bool { return d.Name == name }); i >= 0 {
+			def = p.Inputs[i].Default
+		}
+		if def == nil || canonical(given[name]) != canonical(def) {
+			diffs = append(diffs, fmt.Sprintf("input %s is %s, which trigger %s does not set: only the plan's default (%s) may stand there",
+				name, canonical(given[name]), t.Name, canonical(def)))
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(want)) {
 		got, ok := given[name]
 		switch {

@@ -65,8 +65,8 @@ func TestRunInputs(t *testing.T) {
 }
 
 // CheckInputs names the input the findings decide otherwise, with both
-// values; it leaves alone what the trigger does not set, and takes a
-// batch's list in any order.
+// values; what the trigger does not set may only be the plan's default;
+// a batch's list is taken in any order.
 func TestCheckInputs(t *testing.T) {
 	fleet := compilePlan(t, string(fixture(t, "runbook-fleet-storm.yaml")))
 	storm := &fleet.Triggers[0]
@@ -76,7 +76,10 @@ func TestCheckInputs(t *testing.T) {
 		given map[string]any
 		err   string
 	}{
-		{"the same, in another order, with an input the trigger does not set", map[string]any{"hosts": []any{"i-02", "i-01"}, "region": "us-east-1", "final_action": "stop"}, ""},
+		{"the same, in another order, with the default of an input the trigger does not set", map[string]any{"hosts": []any{"i-02", "i-01"}, "region": "us-east-1", "final_action": "none"}, ""},
+		{"an input the trigger does not set, off its default", map[string]any{"hosts": []any{"i-01", "i-02"}, "region": "us-east-1", "final_action": "stop"},
+			`input final_action is "stop", which trigger storm does not set: only the plan's default ("none") may stand there`},
+		{"an input the plan does not declare", map[string]any{"hosts": []any{"i-01", "i-02"}, "region": "us-east-1", "extra": 1}, "input extra is 1, which trigger storm does not set"},
 		{"another host", map[string]any{"hosts": []any{"i-01", "i-09"}, "region": "us-east-1"}, `input hosts is ["i-01","i-09"]; the findings give ["i-01","i-02"]`},
 		{"one more host", map[string]any{"hosts": []any{"i-01", "i-02", "i-03"}, "region": "us-east-1"}, "input hosts"},
 		{"a host twice", map[string]any{"hosts": []any{"i-01", "i-02", "i-02"}, "region": "us-east-1"}, "input hosts"},
@@ -84,14 +87,14 @@ func TestCheckInputs(t *testing.T) {
 		{"a missing input", map[string]any{"hosts": []any{"i-01", "i-02"}}, "input region is not given"},
 		{"not a list", map[string]any{"hosts": "i-01,i-02", "region": "us-east-1"}, "input hosts"},
 	} {
-		err := triggers.CheckInputs(storm, want, c.given)
+		err := triggers.CheckInputs(fleet, storm, want, c.given)
 		if (c.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.err)
 		}
 	}
 	// A number read back from a workflow's history (float64) is the int
 	// a finding gave.
-	if err := triggers.CheckInputs(storm, map[string]any{"count": 3}, map[string]any{"count": float64(3)}); err != nil {
+	if err := triggers.CheckInputs(fleet, storm, map[string]any{"count": 3}, map[string]any{"count": float64(3)}); err != nil {
 		t.Errorf("a number from history: %v", err)
 	}
 }

@@ -99,7 +99,7 @@ func (v *TriggerVerifier) Verify(ctx context.Context, req workflows.VerifyTrigge
 	accountName := func(id string) string { name, _ := names.Name(id); return name }
 	want, err := triggers.RunInputs(req.Plan, t, found, triggers.Options{AccountName: accountName})
 	if err == nil {
-		err = triggers.CheckInputs(t, want, req.Inputs)
+		err = triggers.CheckInputs(req.Plan, t, want, req.Inputs)
 	}
 	if err != nil {
 		out.Refusal = err.Error()

@@ -257,6 +257,14 @@ func TestIntakeStartVerifiedAtTheSource(t *testing.T) {
 		"the source holds this finding differently: target")
 	untouched(t, other)
 
+	// A real finding and its inputs, plus an input the trigger does not
+	// set, off the plan's default: the thief chooses the final action.
+	chosen := hostInputs(host)
+	chosen["final_action"] = "terminate"
+	refusedWith(t, ended(t, th.start(t, th.key, "ec2-compromise", "guardduty-ec2-high", chosen, real)),
+		`input final_action is "terminate", which trigger guardduty-ec2-high does not set: only the plan's default ("stop") may stand there`)
+	untouched(t, host)
+
 	// Positive control: the real finding and its inputs start the run,
 	// which waits at its gate, recorded as verified.
 	runID := th.start(t, th.key, "ec2-compromise", "guardduty-ec2-high", hostInputs(host), real)
