@@ -139,11 +139,11 @@ type instanceCheck struct {
 
 // missingInstances says why the run must not start when an input names
 // an EC2 instance that does not exist ("" when it may), before anything
-// runs: one line, instead of a run that
-// fails at its first step with a long chain. The instance ids are the
-// values of inputs that feed, as they are, the instance_id or
-// instance_ids parameter of an aws.ec2.* step, in that step's target
-// (account and region, as far as inputs decide them). It is a read the
+// runs: one line, instead of a run that fails at its first step with a
+// long chain. The instance ids are the values of inputs that feed, as
+// they are, the instance_id or instance_ids parameter of an aws.ec2.*
+// step, in that step's target (account and region, as far as inputs
+// decide them). It is a read the
 // steps themselves need (ec2:DescribeInstances), so rehearsals (dry runs)
 // are checked too. When the check cannot tell (no AWS access, a target
 // that depends on an earlier step) the run goes on and its steps say.
