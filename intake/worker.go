@@ -19,9 +19,7 @@ func Register(w sdkworker.Registry, c client.Client, o Options) {
 	if o.RunTaskQueue == "" {
 		o.RunTaskQueue = worker.DefaultTaskQueue
 	}
-	w.RegisterWorkflowWithOptions(FindingWorkflow, workflow.RegisterOptions{Name: FindingWorkflowName})
-	w.RegisterWorkflowWithOptions(BatchWorkflow, workflow.RegisterOptions{Name: BatchWorkflowName})
-	w.RegisterWorkflowWithOptions(BreakerWorkflow, workflow.RegisterOptions{Name: BreakerWorkflowName})
+	RegisterWorkflows(w)
 	a := &activities{c: c, o: o}
 	w.RegisterActivityWithOptions(a.StartRun, activity.RegisterOptions{Name: ActivityStartRun})
 	w.RegisterActivityWithOptions(a.RunStatus, activity.RegisterOptions{Name: ActivityRunStatus})
@@ -42,4 +40,18 @@ func NewWorker(c client.Client, o Options) (sdkworker.Worker, error) {
 	w := sdkworker.New(c, o.TaskQueue, sdkworker.Options{})
 	Register(w, c, o)
 	return w, nil
+}
+
+// WorkflowRegistry is where workflows are registered by name: a worker,
+// or a replayer of recorded histories.
+type WorkflowRegistry interface {
+	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
+}
+
+// RegisterWorkflows registers the intake's workflows under their names,
+// on a worker (Register) or on a replayer (testdata/histories).
+func RegisterWorkflows(w WorkflowRegistry) {
+	w.RegisterWorkflowWithOptions(FindingWorkflow, workflow.RegisterOptions{Name: FindingWorkflowName})
+	w.RegisterWorkflowWithOptions(BatchWorkflow, workflow.RegisterOptions{Name: BatchWorkflowName})
+	w.RegisterWorkflowWithOptions(BreakerWorkflow, workflow.RegisterOptions{Name: BreakerWorkflowName})
 }

@@ -463,8 +463,16 @@ func isRefused(err error, substr string) bool {
 // -update saves it for the workflows package's offline replay test.
 func replay(t *testing.T, runID, name string) {
 	t.Helper()
+	replayWorkflow(t, runID, filepath.Join("..", "..", "workflows", "testdata", "histories", name+".json"), registerForReplay)
+}
+
+// replayWorkflow is replay for any workflow: the history of workflow id
+// (its latest run), replayed with the workflows register registers, and
+// with -update saved at path for its package's offline replay test.
+func replayWorkflow(t *testing.T, id, path string, register func(sdkworker.WorkflowReplayer)) {
+	t.Helper()
 	ctx := context.Background()
-	iter := shared.client.GetWorkflowHistory(ctx, runID, "", false, 0)
+	iter := shared.client.GetWorkflowHistory(ctx, id, "", false, 0)
 	var events []*historyEvent
 	for iter.HasNext() {
 		e, err := iter.Next()
@@ -475,16 +483,16 @@ func replay(t *testing.T, runID, name string) {
 	}
 	h := newHistory(events)
 	if *updateHistories {
-		if err := saveHistory(filepath.Join("..", "..", "workflows", "testdata", "histories", name+".json"), h); err != nil {
+		if err := saveHistory(path, h); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r := sdkworker.NewWorkflowReplayer()
-	registerForReplay(r)
+	register(r)
 	// The interpreter reads the run's identity from Temporal: replay it
 	// under its own workflow id.
 	if err := r.ReplayWorkflowHistoryWithOptions(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)), h,
-		sdkworker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: runID}}); err != nil {
-		t.Fatalf("replay %s: %v", runID, err)
+		sdkworker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: id}}); err != nil {
+		t.Fatalf("replay %s: %v", id, err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/cordon-ir/cordon/actions"
 	"github.com/cordon-ir/cordon/intake"
@@ -488,6 +489,14 @@ func TestIntakeStormIsOneFleetRun(t *testing.T) {
 	if runs := runsBy(t, runbook, w.opts.IntakeID); len(runs) != 1 {
 		t.Errorf("fleet runs %v, want one", runs)
 	}
+	// The batch that launched it, once it has ended: replayed, and with
+	// -update kept for the intake's offline replay test.
+	batch := findingState(t, runbook, outs[0].FindingKey).Batch
+	if err := shared.client.GetWorkflow(ctx, batch, "").Get(ctx, nil); err != nil {
+		t.Fatalf("batch %s: %v", batch, err)
+	}
+	replayWorkflow(t, batch, filepath.Join("..", "..", "intake", "testdata", "histories", "batch-storm-launched.json"),
+		func(r sdkworker.WorkflowReplayer) { intake.RegisterWorkflows(r) })
 	abortRun(t, runID)
 }
 
